@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * The drproxy command. Thin: parse arguments, load the config, hand over to DrProxy.
+ *
+ *   drproxy --config FILE          serve
+ *   drproxy check-config FILE      validate a config file
+ *   drproxy --help | --version
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from './config/index.js';
+import { ConfigError, DrProxyError, formatProblem } from './errors.js';
+import { DrProxy } from './drproxy.js';
+import { createLogger } from './log.js';
+
+const HELP = `drproxy — disaster-recovery failover reverse proxy
+
+Usage:
+  drproxy --config FILE            serve the tenants in FILE (default /etc/drproxy/drproxy.yaml)
+  drproxy check-config FILE        validate FILE: print every problem and exit 1, or a summary and exit 0
+  drproxy --help                   this text
+  drproxy --version                the version
+
+Signals (serve):
+  SIGTERM, SIGINT                  stop accepting, finish in-flight requests (server.shutdown_timeout), exit 0
+
+Environment:
+  DRPROXY_CONFIG                   config file when --config is not given
+  DRPROXY_LOG_LEVEL                overrides log.level
+`;
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function checkConfig(file: string | undefined): Promise<number> {
+  if (!file) {
+    process.stderr.write('drproxy check-config: missing FILE\n');
+    return 2;
+  }
+  try {
+    const { config, warnings } = await loadConfigFile(file);
+    for (const w of warnings) process.stdout.write(`${file}: ${formatProblem(w)}\n`);
+    const sites = config.tenants.reduce((n, t) => n + t.sites.length, 0);
+    const backends = config.tenants.reduce((n, t) => n + t.sites.reduce((m, s) => m + s.backends.length, 0), 0);
+    process.stdout.write(
+      `${file}: OK: ${config.tenants.length} tenant(s), ${sites} site(s), ${backends} backend(s)` +
+        `${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const p of err.problems) process.stdout.write(`${file}: ${formatProblem(p)}\n`);
+      return 1;
+    }
+    process.stderr.write(`drproxy check-config: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+async function serve(file: string): Promise<number> {
+  let loaded;
+  try {
+    loaded = await loadConfigFile(file);
+  } catch (err) {
+    process.stderr.write(`drproxy: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const { config, warnings } = loaded;
+  if (process.env.DRPROXY_LOG_LEVEL) config.log.level = process.env.DRPROXY_LOG_LEVEL;
+  const logger = createLogger({ level: config.log.level });
+  for (const w of warnings) logger.warn({ path: w.path }, `config: ${w.message}`);
+  let proxy: DrProxy;
+  try {
+    proxy = await DrProxy.start(config, { logger });
+  } catch (err) {
+    const code = err instanceof DrProxyError ? err.code : undefined;
+    logger.fatal({ code, err }, (err as Error).message);
+    logger.flush();
+    process.stderr.write(`drproxy: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      proxy.stop().then(
+        () => resolve(0),
+        (err: unknown) => {
+          logger.error({ err }, 'error while stopping');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`drproxy: ${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`drproxy ${version()}\n`);
+    return 0;
+  }
+  const [command, ...rest] = positionals;
+  switch (command) {
+    case undefined:
+    case 'serve':
+      return serve(values.config ?? rest[0] ?? process.env.DRPROXY_CONFIG ?? '/etc/drproxy/drproxy.yaml');
+    case 'check-config':
+      return checkConfig(rest[0] ?? values.config);
+    default:
+      process.stderr.write(`drproxy: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`drproxy: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,216 @@
+/**
+ * The normalized configuration: what the loader produces after parsing, defaulting and
+ * validating the YAML file. Every duration is in milliseconds, every address is split into
+ * host and port, every tenant carries its fully merged settings. Nothing downstream reads the
+ * raw YAML.
+ */
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export type Role = 'viewer' | 'operator';
+
+export interface TokenSpec {
+  name: string;
+  role: Role;
+  /** Exactly one of these is set in the file; the loader does not read the secret itself. */
+  token_env?: string;
+  token_file?: string;
+}
+
+export interface AdminConfig {
+  listen: ListenAddress;
+  tokens: TokenSpec[];
+  /** When true, GET /metrics needs a viewer token too. */
+  metrics_auth: boolean;
+}
+
+export interface EtcdConfig {
+  endpoints: string[];
+  prefix: string;
+  lease_ttl: number;
+  quorum: number;
+}
+
+export interface StateConfig {
+  /** Embedded mode: directory of the file store. */
+  dir: string;
+  /** Clustered mode, when present. */
+  etcd?: EtcdConfig;
+}
+
+/** Node HTTP server limits of the data-plane listener. */
+export interface ServerConfig {
+  /** Time allowed to receive the complete request headers (server.headersTimeout). */
+  headers_timeout: number;
+  /** Time allowed to receive the complete request (server.requestTimeout); 0 disables. */
+  request_timeout: number;
+  /** Idle time of a client keep-alive connection between requests (server.keepAliveTimeout). */
+  keep_alive_timeout: number;
+  /** Maximum size of request headers in bytes (maxHeaderSize). */
+  max_header_size: number;
+  /** Requests served on one client connection before it is closed; 0 = unlimited. */
+  max_requests_per_socket: number;
+  /** Time given to in-flight requests on SIGTERM before sockets are cut. */
+  shutdown_timeout: number;
+}
+
+export interface HeaderNames {
+  /** Lower-case header carrying the tenant's epoch to upstreams. */
+  epoch: string;
+  /** Lower-case header carrying the tenant's active site to upstreams. */
+  site: string;
+}
+
+/** Inclusive HTTP status ranges, e.g. "200-399,404" → [[200,399],[404,404]]. */
+export type StatusRanges = ReadonlyArray<readonly [number, number]>;
+
+export interface DataAgeConfig {
+  /** Dotted path of a JSON field in the health response body, e.g. "replication.lag_seconds". */
+  json_field: string;
+  /** `seconds`: the field holds the age in seconds; `timestamp`: an ISO date or epoch seconds/ms. */
+  kind: 'seconds' | 'timestamp';
+}
+
+export interface HealthCheckConfig {
+  path: string;
+  method: 'GET' | 'HEAD';
+  interval: number;
+  /** Interval used while a backend is between states (some, not yet enough, rise/fall results). */
+  fast_interval: number;
+  timeout: number;
+  /** Fraction of the interval by which each wait is randomly shortened or lengthened (0..0.5). */
+  jitter: number;
+  rise: number;
+  fall: number;
+  expect_status: StatusRanges;
+  /** The text form of expect_status, for display. */
+  expect_status_text: string;
+  /** Substring the response body must contain, when set. */
+  expect_body?: string;
+  /** Extra request headers sent with every check. */
+  headers: Record<string, string>;
+  /** Host header to send; defaults to the backend's host:port. */
+  host?: string;
+  /** Optional RPO gate: where the site's data age is read from. */
+  data_age?: DataAgeConfig;
+}
+
+export type FailoverMode = 'auto' | 'manual';
+export type FailbackMode = 'manual' | 'auto';
+
+export interface FailoverConfig {
+  mode: FailoverMode;
+  failback: FailbackMode;
+  /** Hold-down: the preferred site must be healthy this long before an automatic failback. */
+  failback_after: number;
+  /** Minimum time between two flips of a tenant (stops ping-pong). */
+  min_interval: number;
+  /** How long the active site must stay unavailable before the tenant flips (0: at once). */
+  trip_after: number;
+  /** In-flight requests on the old site get this long to finish during a flip. */
+  drain_timeout: number;
+  /** How long a new request may be held while its tenant flips or has no available site. */
+  hold_requests: number;
+  /** How many requests may be held at once for one tenant; past that they get 503. */
+  hold_max: number;
+}
+
+export type BalanceAlgorithm = 'round_robin' | 'least_outstanding';
+
+export interface ProxyConfig {
+  balance: BalanceAlgorithm;
+  /** TCP connect timeout to a backend. */
+  connect_timeout: number;
+  /** Time from the request being sent to the response headers arriving. */
+  response_timeout: number;
+  /** Idle time allowed between two chunks of a response body. */
+  body_timeout: number;
+  /** Keep-alive connections kept per backend at most. */
+  max_connections: number;
+  /** Idle time of an upstream keep-alive connection before it is closed. */
+  keep_alive_timeout: number;
+  /** Send the client's Host header upstream (true) or the backend's host:port (false). */
+  preserve_host: boolean;
+  /** Upstream statuses that count as a retryable failure for idempotent requests. */
+  retry_on: number[];
+  /** Retries per request at most (not counting the first attempt). */
+  max_retries: number;
+}
+
+export interface HookConfig {
+  url: string;
+  /** Fence only: promotion waits for this hook to succeed (or the old site to be confirmed down). */
+  required: boolean;
+  timeout: number;
+  headers: Record<string, string>;
+}
+
+export interface BackendConfig {
+  /** Name used by the admin API and metrics; defaults to host:port of the URL. */
+  name: string;
+  url: string;
+  /** scheme://host:port, the key of the upstream connection pool. */
+  origin: string;
+  weight: number;
+}
+
+export interface MinHealthy {
+  /** `count`: value is a number of backends; `fraction`: value is in (0, 1]. */
+  kind: 'count' | 'fraction';
+  value: number;
+}
+
+export interface SiteConfig {
+  name: string;
+  region?: string;
+  zone?: string;
+  backends: BackendConfig[];
+  min_healthy: MinHealthy;
+  health_check: HealthCheckConfig;
+  fence?: HookConfig;
+  promote?: HookConfig;
+}
+
+export interface TierConfig {
+  name: string;
+  /** Recovery point objective, ms. */
+  rpo: number;
+  /** Recovery time objective, ms. */
+  rto: number;
+}
+
+export interface TenantConfig {
+  name: string;
+  tier: TierConfig;
+  /** Lower-case exact hosts and wildcard patterns ("*.example.com"). */
+  hosts: string[];
+  /** Path prefixes, each starting with "/". */
+  paths: string[];
+  /** Preference order: the first is the primary. */
+  sites: SiteConfig[];
+  failover: FailoverConfig;
+  proxy: ProxyConfig;
+}
+
+export interface Config {
+  /** Absolute path of the file this was loaded from, when loaded from a file. */
+  source?: string;
+  listen: ListenAddress;
+  admin: AdminConfig;
+  state: StateConfig;
+  server: ServerConfig;
+  headers: HeaderNames;
+  log: { level: string };
+  tiers: Record<string, TierConfig>;
+  tenants: TenantConfig[];
+}
+
+/** One problem found in a config file, with the dotted path of the offending value. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+  severity: 'error' | 'warning';
+}

@@ -1,0 +1,44 @@
+/**
+ * Typed errors, in the manner of undici and fastify: every error drproxy raises on purpose has
+ * a stable `code` that callers, tests and logs can match on.
+ */
+import type { ConfigProblem } from './config/types.js';
+
+export type ErrorCode =
+  | 'DRP_CONFIG_INVALID'
+  | 'DRP_CONFIG_READ'
+  | 'DRP_STATE_CORRUPT'
+  | 'DRP_STATE_EPOCH_REGRESSION'
+  | 'DRP_STATE_CONFLICT'
+  | 'DRP_STATE_IO'
+  | 'DRP_LISTEN'
+  | 'DRP_USAGE';
+
+export class DrProxyError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DrProxyError';
+    this.code = code;
+  }
+}
+
+/** A config file that failed validation; `problems` lists every problem with its path. */
+export class ConfigError extends DrProxyError {
+  readonly problems: ConfigProblem[];
+  constructor(source: string, problems: ConfigProblem[]) {
+    const errors = problems.filter((p) => p.severity === 'error');
+    super(
+      'DRP_CONFIG_INVALID',
+      `${source}: ${errors.length} problem${errors.length === 1 ? '' : 's'}\n` +
+        errors.map((p) => `  ${formatProblem(p)}`).join('\n'),
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.path === '' ? '' : `${p.path}: `;
+  return `${p.severity === 'warning' ? 'warning: ' : ''}${where}${p.message}`;
+}

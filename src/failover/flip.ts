@@ -1,0 +1,35 @@
+/** The record of one flip: what moved where, why, and how long each step took. */
+export type FlipTrigger = 'health' | 'admin' | 'failback' | 'recovery' | 'drill' | 'config';
+
+export interface FlipTimings {
+  /** Detection start: first failed check or passive signal (automatic), or the request time. */
+  detectedAt: number;
+  /** Threshold tripped / flip requested. */
+  trippedAt: number;
+  /** New epoch and intent durable. */
+  persistedAt: number;
+  /** Old site drained. */
+  drainedAt: number;
+  /** Fence hook done (or not configured). */
+  fencedAt: number;
+  /** Promote hook done (or not configured). */
+  promotedAt: number;
+  /** New route published: traffic goes to the new site. */
+  routedAt: number;
+}
+
+export interface FlipRecord {
+  tenant: string;
+  tier: string;
+  from: string;
+  to: string;
+  epoch: number;
+  trigger: FlipTrigger;
+  reason: string;
+  actor?: string;
+  result: 'routed' | 'frozen';
+  timings: FlipTimings;
+  /** detectedAt → routedAt, the figure compared with the tier's RTO. */
+  durationMs: number;
+  rtoMs: number;
+}

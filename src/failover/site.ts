@@ -1,0 +1,88 @@
+/**
+ * A site as the control plane sees it: its backends with their health, and whether the site is
+ * available (at least `min_healthy` backends up).
+ */
+import type { MinHealthy, SiteConfig } from '../config/types.js';
+import type { HealthHandle } from '../health/registry.js';
+import type { HealthState } from '../health/hysteresis.js';
+import type { Backend } from '../proxy/backend.js';
+
+export interface BackendRuntime {
+  readonly backend: Backend;
+  readonly health: HealthHandle;
+  /** Taken out of rotation by an operator (admin drain). */
+  drained: boolean;
+}
+
+export interface SiteHealth {
+  up: number;
+  down: number;
+  unknown: number;
+  total: number;
+  /** Backends needed up for the site to be available. */
+  need: number;
+  /** At least `need` backends are up. */
+  available: boolean;
+  /** So many are down that the site cannot be available, even if every unknown came up. */
+  unavailable: boolean;
+}
+
+export class SiteRuntime {
+  constructor(
+    readonly cfg: SiteConfig,
+    readonly backends: readonly BackendRuntime[],
+  ) {}
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  stateOf(b: BackendRuntime): HealthState {
+    return b.drained ? 'down' : b.health.check.state;
+  }
+
+  health(): SiteHealth {
+    let up = 0;
+    let down = 0;
+    let unknown = 0;
+    for (const b of this.backends) {
+      const s = this.stateOf(b);
+      if (s === 'up') up++;
+      else if (s === 'down') down++;
+      else unknown++;
+    }
+    const total = this.backends.length;
+    const need = minHealthyCount(this.cfg.min_healthy, total);
+    return { up, down, unknown, total, need, available: up >= need, unavailable: up + unknown < need };
+  }
+
+  /** Backends that may take traffic: not drained, not known down. */
+  routable(): BackendRuntime[] {
+    return this.backends.filter((b) => this.stateOf(b) !== 'down');
+  }
+
+  /** Earliest first-failure time among the site's failing backends (detection start), or 0. */
+  detectionStart(): number {
+    let first = 0;
+    for (const b of this.backends) {
+      const t = b.health.check.firstFailureAt;
+      if (t !== 0 && (first === 0 || t < first)) first = t;
+    }
+    return first;
+  }
+
+  /** Latest data age (seconds) reported by any backend of the site, if reported. */
+  dataAgeSeconds(): number | undefined {
+    let age: number | undefined;
+    for (const b of this.backends) {
+      const a = b.health.check.lastResult?.dataAgeSeconds;
+      if (a !== undefined && (age === undefined || a < age)) age = a;
+    }
+    return age;
+  }
+}
+
+export function minHealthyCount(min: MinHealthy, total: number): number {
+  if (min.kind === 'count') return min.value;
+  return Math.max(1, Math.ceil(min.value * total - 1e-9));
+}

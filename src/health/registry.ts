@@ -1,0 +1,76 @@
+/**
+ * All active health checks of the process. Two sites (or two tenants) that check the same
+ * backend with the same settings share one probe loop, so a backend listed in many places is
+ * probed once per interval. Checks are reference-counted: a reload that keeps a backend keeps
+ * its probe and its health state; one that removes the last user stops it.
+ */
+import { Agent } from 'undici';
+import type { HealthCheckConfig } from '../config/types.js';
+import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
+import type { HealthState } from './hysteresis.js';
+
+export interface HealthHandle {
+  readonly check: ActiveCheck;
+  release(): void;
+}
+
+interface Shared {
+  check: ActiveCheck;
+  listeners: Set<CheckListener>;
+}
+
+export class HealthRegistry {
+  private readonly checks = new Map<string, Shared>();
+  /** Own keep-alive connections for probes, separate from the data-plane pools. */
+  private readonly dispatcher = new Agent({ connections: 2, pipelining: 1, keepAliveTimeout: 10_000 });
+  private started = false;
+
+  acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener): HealthHandle {
+    const key = checkKey(origin, cfg);
+    let shared = this.checks.get(key);
+    if (!shared) {
+      const listeners = new Set<CheckListener>();
+      const fanout: CheckListener = {
+        onResult(result: CheckResult, state: HealthState, changed: boolean) {
+          for (const l of listeners) l.onResult(result, state, changed);
+        },
+      };
+      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout), listeners };
+      this.checks.set(key, shared);
+      if (this.started) shared.check.start();
+    }
+    shared.listeners.add(listener);
+    const s = shared;
+    return {
+      check: s.check,
+      release: () => {
+        s.listeners.delete(listener);
+        if (s.listeners.size === 0) {
+          s.check.stop();
+          this.checks.delete(key);
+        }
+      },
+    };
+  }
+
+  /** Start every probe loop (and those acquired later). */
+  start(): void {
+    this.started = true;
+    for (const s of this.checks.values()) s.check.start();
+  }
+
+  get size(): number {
+    return this.checks.size;
+  }
+
+  async close(): Promise<void> {
+    this.started = false;
+    for (const s of this.checks.values()) s.check.stop();
+    this.checks.clear();
+    await this.dispatcher.close().catch(() => {});
+  }
+}
+
+function checkKey(origin: string, cfg: HealthCheckConfig): string {
+  return `${origin} ${JSON.stringify(cfg)}`;
+}

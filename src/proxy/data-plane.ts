@@ -1,0 +1,187 @@
+/**
+ * The data-plane listener. For each request: find the tenant (host, then path), read its
+ * current route once, and forward, hold or refuse. It never decides anything about health or
+ * failover; it only reads what the control plane published.
+ *
+ * Node server limits are set deliberately (see README, "Server limits"): headers must arrive
+ * within headers_timeout, the whole request within request_timeout, idle keep-alive client
+ * connections close after keep_alive_timeout, request headers are capped at max_header_size.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Config } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { DrProxyError } from '../errors.js';
+import { NO_HOST, type RouteTable } from './router.js';
+import type { TenantSlot } from './route.js';
+import { ProxyCall, type Forwarding, type UpstreamError } from './forwarder.js';
+import { HeldQueue } from './held.js';
+import { UpgradeProxy } from './upgrade.js';
+import { sendError, sendSocketError } from './responses.js';
+
+export interface DataPlaneHooks {
+  /** A request got its final answer (or its client went away). */
+  onRequestDone?(tenant: string, status: number, seconds: number, attempts: number): void;
+  onRetry?(tenant: string, kind: string): void;
+  onHeldChange?(tenant: string, delta: number): void;
+}
+
+export class DataPlane implements Forwarding {
+  readonly server: http.Server;
+  readonly upgrades: UpgradeProxy;
+  readonly epochHeader: string;
+  readonly siteHeader: string;
+  private table: RouteTable;
+  private readonly held = new WeakMap<TenantSlot, HeldQueue>();
+  private readonly heldQueues = new Set<HeldQueue>();
+  private readonly log: Logger;
+  private closing = false;
+
+  constructor(
+    config: Config,
+    table: RouteTable,
+    logger: Logger,
+    private readonly hooks: DataPlaneHooks = {},
+  ) {
+    this.table = table;
+    this.log = logger.child({ component: 'data-plane' });
+    this.epochHeader = config.headers.epoch;
+    this.siteHeader = config.headers.site;
+    this.upgrades = new UpgradeProxy(this.epochHeader, this.siteHeader);
+    const s = config.server;
+    const requestTimeout = s.request_timeout;
+    this.server = http.createServer({
+      maxHeaderSize: s.max_header_size,
+      requestTimeout,
+      // Node requires headersTimeout <= requestTimeout when the latter is on.
+      headersTimeout: requestTimeout > 0 ? Math.min(s.headers_timeout, requestTimeout) : s.headers_timeout,
+      keepAliveTimeout: s.keep_alive_timeout,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(s.headers_timeout / 4))),
+      noDelay: true,
+      requireHostHeader: true,
+    });
+    this.server.maxRequestsPerSocket = s.max_requests_per_socket;
+    this.server.timeout = 0;
+    this.server.on('request', (req, res) => this.onRequest(req, res));
+    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+  }
+
+  /** Swap the routing table (config reload). Requests in flight keep the route they read. */
+  setTable(table: RouteTable): void {
+    this.table = table;
+  }
+
+  listen(host: string, port: number): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error) => reject(new DrProxyError('DRP_LISTEN', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    if (this.closing) res.shouldKeepAlive = false;
+    const url = req.url!;
+    if (url.charCodeAt(0) !== 47 /* / */) {
+      sendError(res, 'bad_request', 'only origin-form request targets ("/path") are accepted');
+      return;
+    }
+    const slot = this.table.find(req.headers.host, url);
+    if (typeof slot === 'number') {
+      if (slot === NO_HOST) sendError(res, 'unknown_host', 'no tenant is configured for this host');
+      else sendError(res, 'no_route', 'no tenant is configured for this path on this host');
+      return;
+    }
+    this.route(req, res, slot);
+  }
+
+  /** Forward, hold or refuse a request according to its tenant's current route. */
+  private route(req: IncomingMessage, res: ServerResponse, slot: TenantSlot): void {
+    const route = slot.route;
+    if (route.mode === 'serve') {
+      const backend = route.balancer.pick();
+      if (backend !== undefined) {
+        new ProxyCall(req, res, slot, this).dispatch(route, backend);
+        return;
+      }
+    }
+    if (route.mode === 'unavailable') {
+      sendError(res, 'tenant_unavailable', `tenant ${route.tenant}: ${route.reason}`, 5);
+      return;
+    }
+    this.queueOf(slot).hold(req, res, route);
+  }
+
+  private queueOf(slot: TenantSlot): HeldQueue {
+    let q = this.held.get(slot);
+    if (!q) {
+      q = new HeldQueue(slot, (req, res, s) => this.route(req, res, s), this.hooks.onHeldChange);
+      this.held.set(slot, q);
+      this.heldQueues.add(q);
+    }
+    return q;
+  }
+
+  // --- Forwarding (called by ProxyCall) ----------------------------------------------------
+
+  retry(call: ProxyCall, err: UpstreamError): boolean {
+    if (call.attempts > call.route.proxy.max_retries || !call.retryable(err.kind)) return false;
+    const route = call.slot.route;
+    if (route.mode !== 'serve') return false;
+    const next = route.balancer.pick(call.backend);
+    if (next === undefined || (next === call.backend && route.backends.length > 1)) return false;
+    this.hooks.onRetry?.(route.tenant, err.kind);
+    call.dispatch(route, next);
+    return true;
+  }
+
+  finished(call: ProxyCall): void {
+    this.hooks.onRequestDone?.(call.route.tenant, call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000, call.attempts);
+  }
+
+  // --- Upgrades ------------------------------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => {});
+    const slot = this.table.find(req.headers.host, req.url ?? '/');
+    if (typeof slot === 'number') {
+      sendSocketError(socket, slot === NO_HOST ? 'unknown_host' : 'no_route', 'no tenant is configured for this host and path');
+      return;
+    }
+    const route = slot.route;
+    const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
+    if (!backend) {
+      sendSocketError(socket, route.mode === 'unavailable' ? 'tenant_unavailable' : 'no_healthy_backend', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`);
+      return;
+    }
+    this.upgrades.handle(req, socket, head, route, backend);
+  }
+
+  /**
+   * Stop accepting connections and wait for in-flight requests, up to `timeoutMs`; then cut
+   * what is left. Keep-alive clients get `Connection: close` on their next answer.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.closing = true;
+    for (const q of this.heldQueues) q.flush();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    const timer = setTimeout(() => {
+      this.log.warn('shutdown timeout reached: closing remaining connections');
+      this.server.closeAllConnections();
+      this.upgrades.closeAll();
+    }, timeoutMs);
+    timer.unref();
+    this.upgrades.closeAll();
+    await closed;
+    clearTimeout(timer);
+  }
+}

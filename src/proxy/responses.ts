@@ -1,0 +1,78 @@
+/**
+ * drproxy's own answers: short text bodies that say what went wrong, plus an
+ * `x-drproxy-error` code for scripts. Never names a backend address to the client.
+ */
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export type ProxyErrorCode =
+  | 'unknown_host'
+  | 'no_route'
+  | 'bad_request'
+  | 'no_healthy_backend'
+  | 'tenant_unavailable'
+  | 'hold_timeout'
+  | 'hold_full'
+  | 'upstream_failed'
+  | 'upstream_timeout'
+  | 'upstream_reset_after_send'
+  | 'shutting_down';
+
+const STATUS: Record<ProxyErrorCode, number> = {
+  unknown_host: 421,
+  no_route: 404,
+  bad_request: 400,
+  no_healthy_backend: 503,
+  tenant_unavailable: 503,
+  hold_timeout: 503,
+  hold_full: 503,
+  upstream_failed: 502,
+  upstream_timeout: 504,
+  upstream_reset_after_send: 502,
+  shutting_down: 503,
+};
+
+const TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  421: 'Misdirected Request',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+export function statusOf(code: ProxyErrorCode): number {
+  return STATUS[code];
+}
+
+export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const status = STATUS[code];
+  const body = `${status} ${TEXT[status]}: ${detail}\n`;
+  const headers: Record<string, string | number> = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store',
+    'x-drproxy-error': code,
+  };
+  if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds;
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+/** The same answer on a raw socket, for upgrade requests that cannot be proxied. */
+export function sendSocketError(socket: Duplex, code: ProxyErrorCode, detail: string): void {
+  const status = STATUS[code];
+  const body = `${status} ${TEXT[status]}: ${detail}\n`;
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${status} ${TEXT[status]}\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nx-drproxy-error: ${code}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  } else {
+    socket.destroy();
+  }
+}

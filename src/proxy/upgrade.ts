@@ -1,0 +1,91 @@
+/**
+ * WebSocket and other Upgrade requests, proxied with http-proxy-3 (undici's dispatcher does
+ * not hand over upgraded sockets to a server-side socket as simply). Upgraded connections are
+ * tracked per tenant site so that a drain can close them at its deadline.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createProxyServer } from 'http-proxy-3';
+import type { Backend } from './backend.js';
+import type { TenantRoute } from './route.js';
+import { clientAddress } from './headers.js';
+import { sendSocketError } from './responses.js';
+
+export class UpgradeProxy {
+  private readonly proxy = createProxyServer({ ws: true, xfwd: false });
+  /** Open upgraded client sockets by "tenant/site". */
+  private readonly open = new Map<string, Set<Duplex>>();
+
+  constructor(
+    private readonly epochHeader: string,
+    private readonly siteHeader: string,
+  ) {
+    // Errors are answered per call; this keeps an unhandled 'error' event from throwing.
+    this.proxy.on('error', () => {});
+  }
+
+  handle(req: IncomingMessage, socket: Duplex, head: Buffer, route: TenantRoute, backend: Backend): void {
+    const h = req.headers;
+    const host = h.host;
+    const xff = h['x-forwarded-for'];
+    delete h[this.epochHeader];
+    delete h[this.siteHeader];
+    delete h['x-forwarded-for'];
+    delete h['x-forwarded-proto'];
+    delete h['x-forwarded-host'];
+    const ip = clientAddress(req);
+    const headers: Record<string, string> = {
+      [this.epochHeader]: String(route.epoch),
+      [this.siteHeader]: route.site,
+      'x-forwarded-for': xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ip}` : ip,
+      'x-forwarded-proto': 'http',
+    };
+    if (host) headers['x-forwarded-host'] = host;
+    const key = `${route.tenant}/${route.site}`;
+    let set = this.open.get(key);
+    if (!set) this.open.set(key, (set = new Set()));
+    const sockets = set;
+    sockets.add(socket);
+    backend.outstanding++;
+    let counted = true;
+    const done = () => {
+      sockets.delete(socket);
+      if (counted) {
+        counted = false;
+        backend.outstanding--;
+      }
+    };
+    socket.once('close', done);
+    this.proxy.ws(
+      req,
+      socket,
+      head,
+      { target: backend.origin, headers, changeOrigin: !route.proxy.preserve_host, proxyTimeout: route.proxy.response_timeout },
+      () => {
+        done();
+        sendSocketError(socket, 'upstream_failed', `could not open the upgraded connection to site ${route.site}`);
+      },
+    );
+  }
+
+  /** Upgraded connections currently open to a tenant's site. */
+  count(tenant: string, site: string): number {
+    return this.open.get(`${tenant}/${site}`)?.size ?? 0;
+  }
+
+  /** Close every upgraded connection to a tenant's site; returns how many were closed. */
+  closeSite(tenant: string, site: string): number {
+    const set = this.open.get(`${tenant}/${site}`);
+    if (!set) return 0;
+    const n = set.size;
+    for (const s of [...set]) s.destroy();
+    this.open.delete(`${tenant}/${site}`);
+    return n;
+  }
+
+  closeAll(): void {
+    for (const set of this.open.values()) for (const s of set) s.destroy();
+    this.open.clear();
+    this.proxy.close();
+  }
+}

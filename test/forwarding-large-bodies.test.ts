@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { Readable } from 'node:stream';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { spawnProxy, type ChildProxy } from './helpers/proxy.js';
+
+const SIZE = 50 * 1024 * 1024;
+/** Peak RSS may grow by this much at most while 50 MB go through: the body is never buffered. */
+const MAX_GROWTH = 24 * 1024 * 1024;
+
+let up: Upstream;
+let px: ChildProxy;
+
+/** Peak resident set size of a process (VmHWM), in bytes. */
+async function peakRss(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) * 1024;
+}
+
+function source(bytes: number): Readable {
+  const chunk = Buffer.alloc(64 * 1024, 97);
+  let left = bytes;
+  return new Readable({
+    read() {
+      if (left <= 0) return void this.push(null);
+      const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+      left -= part.length;
+      this.push(part);
+    },
+  });
+}
+
+function send(path: string, method: string, body?: Readable): Promise<{ status: number; bytes: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: px.port, path, method, headers: { host: 'big.example.com' }, agent: false },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (d: Buffer) => (bytes += d.length));
+        res.on('end', () => resolve({ status: res.statusCode!, bytes }));
+      },
+    );
+    req.on('error', reject);
+    if (body) body.pipe(req);
+    else req.end();
+  });
+}
+
+beforeAll(async () => {
+  up = await startUpstream('big');
+  px = await spawnProxy({
+    tenants: { big: { tier: 'BC', hosts: ['big.example.com'], sites: [{ name: 's1', backends: [up.url] }] } },
+  });
+  // Warm up: let the process reach its steady size before measuring.
+  for (let i = 0; i < 20; i++) await send('/bytes?n=1048576', 'GET');
+});
+
+afterAll(async () => {
+  await px?.kill();
+  await stopAll(up);
+});
+
+describe('streaming bodies', () => {
+  it('streams a 50 MB response without buffering it', async () => {
+    const before = await peakRss(px.proc.pid!);
+    const r = await send(`/bytes?n=${SIZE}`, 'GET');
+    expect(r).toEqual({ status: 200, bytes: SIZE });
+    const growth = (await peakRss(px.proc.pid!)) - before;
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  });
+
+  it('streams a 50 MB request body (and its 50 MB echo) without buffering it', async () => {
+    const before = await peakRss(px.proc.pid!);
+    const r = await send('/echo', 'POST', source(SIZE));
+    expect(r).toEqual({ status: 200, bytes: SIZE });
+    const growth = (await peakRss(px.proc.pid!)) - before;
+    expect(growth).toBeLessThan(MAX_GROWTH);
+  });
+});

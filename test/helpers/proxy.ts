@@ -1,0 +1,121 @@
+/** Start drproxy for a test: in-process (fast, inspectable) or as a child process (killable). */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { parseConfigText } from '../../src/config/index.js';
+import { DrProxy, type DrProxyOptions } from '../../src/drproxy.js';
+import { createLogger } from '../../src/log.js';
+
+export interface TestProxy {
+  proxy: DrProxy;
+  url: string;
+  port: number;
+  stateDir: string;
+  logs: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+export async function tempDir(prefix = 'drproxy-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+/** A config document with test defaults: loopback listeners on free ports, a fresh state dir. */
+export async function testConfigDoc(doc: Record<string, unknown>, stateDir?: string): Promise<Record<string, unknown>> {
+  return {
+    listen: '127.0.0.1:0',
+    ...doc,
+    admin: { listen: '127.0.0.1:0', ...(doc.admin as object | undefined) },
+    state: { dir: stateDir ?? (await tempDir()), ...(doc.state as object | undefined) },
+  };
+}
+
+export async function startProxy(doc: Record<string, unknown>, opts: DrProxyOptions & { stateDir?: string } = {}): Promise<TestProxy> {
+  const full = await testConfigDoc(doc, opts.stateDir);
+  const { config } = parseConfigText(stringify(full), 'test.yaml', tmpdir());
+  const logs: Record<string, unknown>[] = [];
+  const logger =
+    opts.logger ??
+    createLogger({
+      level: 'debug',
+      destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+  const proxy = await DrProxy.start(config, { ...opts, logger });
+  const port = proxy.address().port;
+  return {
+    proxy,
+    url: `http://127.0.0.1:${port}`,
+    port,
+    stateDir: (full.state as { dir: string }).dir,
+    logs,
+    stop: () => proxy.stop(),
+  };
+}
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+export interface ChildProxy {
+  proc: ChildProcess;
+  port: number;
+  url: string;
+  configFile: string;
+  output: () => string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** Run the built CLI (dist/) on a config document; resolves once it listens. */
+export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string): Promise<ChildProxy> {
+  const full = await testConfigDoc({ log: { level: 'info' }, ...doc }, stateDir);
+  const dir = await tempDir('drproxy-cfg-');
+  const configFile = join(dir, 'drproxy.yaml');
+  await writeFile(configFile, stringify(full));
+  const proc = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(proc);
+  proc.once('exit', () => children.delete(proc));
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const onData = () => {
+      const m = /"listen":"[^"]*:(\d+)"/.exec(out);
+      if (m) {
+        proc.stdout!.off('data', onData);
+        resolve(Number(m[1]));
+      }
+    };
+    proc.stdout!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`drproxy exited (${code}) before listening:\n${out}`)));
+  });
+  return {
+    proc,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    configFile,
+    output: () => out,
+    async kill(signal = 'SIGKILL') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** A tenant document with one site per upstream URL list, in preference order. */
+export function tenantDoc(
+  hosts: string[],
+  sites: Array<{ name: string; backends: string[]; [k: string]: unknown }>,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return { tier: 'BC', hosts, sites, ...extra };
+}
+
+/** Fast health checks for tests. */
+export const FAST_CHECKS = { interval: '100ms', timeout: '80ms', rise: 2, fall: 2, jitter: 0 };

@@ -1,0 +1,88 @@
+/**
+ * Every default value of the config file, in one place. Durations are in milliseconds.
+ * config/drproxy.example.yaml documents the same values; keep the two in step.
+ */
+import type {
+  FailoverConfig,
+  HealthCheckConfig,
+  HeaderNames,
+  ListenAddress,
+  MinHealthy,
+  ProxyConfig,
+  ServerConfig,
+} from './types.js';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+
+/** Data-plane listener. */
+export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.0.0.0', port: 8080 });
+
+/** Admin API listener: loopback only unless configured otherwise. */
+export const DEFAULT_ADMIN_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '127.0.0.1', port: 9901 });
+export const DEFAULT_METRICS_AUTH = false;
+
+/** Embedded state directory, relative to the config file's directory. */
+export const DEFAULT_STATE_DIR = './var/drproxy';
+
+export const DEFAULT_ETCD = Object.freeze({ prefix: '/drproxy', lease_ttl: 5 * SECOND, quorum: 1 });
+
+export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
+  headers_timeout: 10 * SECOND,
+  request_timeout: 60 * SECOND,
+  keep_alive_timeout: 5 * SECOND,
+  max_header_size: 16_384,
+  max_requests_per_socket: 0,
+  shutdown_timeout: 30 * SECOND,
+});
+
+export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });
+
+export const DEFAULT_LOG_LEVEL = 'info';
+
+/** Health check defaults; `fast_interval` defaults to the effective `interval`. */
+export const DEFAULT_HEALTH_CHECK: Readonly<Omit<HealthCheckConfig, 'fast_interval'>> = Object.freeze({
+  path: '/healthz',
+  method: 'GET',
+  interval: 1 * SECOND,
+  timeout: 500,
+  jitter: 0.1,
+  rise: 2,
+  fall: 3,
+  expect_status: Object.freeze([Object.freeze([200, 399] as const)]),
+  expect_status_text: '200-399',
+  headers: Object.freeze({}),
+});
+
+export const DEFAULT_DATA_AGE_KIND = 'seconds';
+
+export const DEFAULT_FAILOVER: Readonly<FailoverConfig> = Object.freeze({
+  mode: 'auto',
+  failback: 'manual',
+  failback_after: 5 * MINUTE,
+  min_interval: 60 * SECOND,
+  trip_after: 0,
+  drain_timeout: 30 * SECOND,
+  hold_requests: 10 * SECOND,
+  hold_max: 1000,
+});
+
+export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({
+  balance: 'round_robin',
+  connect_timeout: 2 * SECOND,
+  response_timeout: 30 * SECOND,
+  body_timeout: 60 * SECOND,
+  max_connections: 128,
+  keep_alive_timeout: 4 * SECOND,
+  preserve_host: true,
+  retry_on: [],
+  max_retries: 2,
+});
+
+/** Fence and promote hooks. */
+export const DEFAULT_HOOK_TIMEOUT = 5 * SECOND;
+export const DEFAULT_FENCE_REQUIRED = false;
+
+export const DEFAULT_BACKEND_WEIGHT = 1;
+export const DEFAULT_MIN_HEALTHY: Readonly<MinHealthy> = Object.freeze({ kind: 'count', value: 1 });
+export const DEFAULT_PATHS: readonly string[] = Object.freeze(['/']);

@@ -59,6 +59,7 @@ export class DrProxy {
       logger: this.logger,
       headers: this.config.headers,
       hooks: opts.controllerHooks,
+      upgrades: this.dataPlane.upgrades,
     };
     for (const t of this.config.tenants) {
       this.controllers.set(t.name, await TenantController.create(t, deps));

@@ -12,7 +12,11 @@ export type ErrorCode =
   | 'DRP_STATE_CONFLICT'
   | 'DRP_STATE_IO'
   | 'DRP_LISTEN'
-  | 'DRP_USAGE';
+  | 'DRP_USAGE'
+  /** Operator API: no such tenant, site or backend (HTTP 404). */
+  | 'DRP_NOT_FOUND'
+  /** Operator API: the request conflicts with the tenant's state (HTTP 409). */
+  | 'DRP_CONFLICT';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -59,9 +59,9 @@ describe('config errors: unknown keys', () => {
     expectProblem(withChange((r) => (r.tenants.acme.proxy = { colour: 'red' })), 'tenants.acme.proxy.colour', 'unknown key (known keys:');
   });
 
-  it('rejects `required` on a promote hook', () => {
-    const raw = withChange((r) => (r.tenants.acme.sites[1].promote = { url: 'http://10.0.2.10:8080/p', required: true }));
-    expectProblem(raw, 'tenants.acme.sites[1].promote.required', 'only a fence hook can be required');
+  it('rejects an unknown key in a promote hook', () => {
+    const raw = withChange((r) => (r.tenants.acme.sites[1].promote = { url: 'http://10.0.2.10:8080/p', requird: true }));
+    expectProblem(raw, 'tenants.acme.sites[1].promote.requird', 'unknown key (did you mean "required"?)');
   });
 });
 

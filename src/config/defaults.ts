@@ -9,6 +9,7 @@ import type {
   ListenAddress,
   MinHealthy,
   ProxyConfig,
+  PassiveHealthConfig,
   ServerConfig,
 } from './types.js';
 
@@ -62,7 +63,8 @@ export const DEFAULT_FAILOVER: Readonly<FailoverConfig> = Object.freeze({
   failback_after: 5 * MINUTE,
   min_interval: 60 * SECOND,
   trip_after: 0,
-  drain_timeout: 30 * SECOND,
+  // Held requests wait while the old site drains: keep drain_timeout below hold_requests.
+  drain_timeout: 5 * SECOND,
   hold_requests: 10 * SECOND,
   hold_max: 1000,
 });
@@ -77,6 +79,16 @@ export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({
   preserve_host: true,
   retry_on: [],
   max_retries: 2,
+  retry_budget_percent: 20,
+  retry_budget_min: 10,
+});
+
+export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthConfig> = Object.freeze({
+  consecutive_failures: 3,
+  statuses: Object.freeze([502, 503, 504]) as unknown as number[],
+  base_ejection: 5 * SECOND,
+  max_ejection: 5 * MINUTE,
+  max_ejected_percent: 50,
 });
 
 /** Fence and promote hooks. */

@@ -138,11 +138,35 @@ export interface ProxyConfig {
   retry_on: number[];
   /** Retries per request at most (not counting the first attempt). */
   max_retries: number;
+  /** Retries in flight may be at most this percentage of the tenant's requests in flight... */
+  retry_budget_percent: number;
+  /** ...but this many concurrent retries are always allowed. */
+  retry_budget_min: number;
+}
+
+/**
+ * Passive health (outlier ejection): failures seen on real traffic take a backend out of
+ * rotation for a back-off that doubles with each ejection.
+ */
+export interface PassiveHealthConfig {
+  /** Consecutive failures (connect errors, resets, `statuses`) that eject a backend; 0 = off. */
+  consecutive_failures: number;
+  /** Upstream statuses that count as failures. */
+  statuses: number[];
+  /** First ejection time; each further ejection doubles it... */
+  base_ejection: number;
+  /** ...up to this. */
+  max_ejection: number;
+  /** At most this percentage of a site's backends ejected at once (at least one may always be). */
+  max_ejected_percent: number;
 }
 
 export interface HookConfig {
   url: string;
-  /** Fence only: promotion waits for this hook to succeed (or the old site to be confirmed down). */
+  /**
+   * Fence: promotion waits for this hook to succeed, or the old site to be confirmed down.
+   * Promote: the new site gets no traffic unless this hook succeeds. Either failing freezes the tenant.
+   */
   required: boolean;
   timeout: number;
   headers: Record<string, string>;
@@ -193,6 +217,7 @@ export interface TenantConfig {
   sites: SiteConfig[];
   failover: FailoverConfig;
   proxy: ProxyConfig;
+  passive_health: PassiveHealthConfig;
 }
 
 export interface Config {

@@ -27,6 +27,7 @@ import type {
   HookConfig,
   ListenAddress,
   MinHealthy,
+  PassiveHealthConfig,
   ProxyConfig,
   ServerConfig,
   SiteConfig,
@@ -584,6 +585,22 @@ function readProxyLayer(f: Fields | undefined): Partial<ProxyConfig> {
     preserve_host: f.get('preserve_host', bool),
     retry_on: retryOn && [...new Set(values(retryOn))],
     max_retries: f.get('max_retries', int(0, 10)),
+    retry_budget_percent: f.get('retry_budget_percent', num(0, 100)),
+    retry_budget_min: f.get('retry_budget_min', int(0, 10_000)),
+  });
+  f.end();
+  return layer;
+}
+
+function readPassiveLayer(f: Fields | undefined): Partial<PassiveHealthConfig> {
+  if (f === undefined) return {};
+  const statuses = f.get('statuses', listOf(int(500, 599)));
+  const layer = compact<PassiveHealthConfig>({
+    consecutive_failures: f.get('consecutive_failures', int(0, 1000)),
+    statuses: statuses && [...new Set(values(statuses))],
+    base_ejection: f.get('base_ejection', positiveDuration),
+    max_ejection: f.get('max_ejection', positiveDuration),
+    max_ejected_percent: f.get('max_ejected_percent', num(0, 100)),
   });
   f.end();
   return layer;
@@ -593,14 +610,16 @@ interface Defaults {
   health: HealthDraft;
   failover: FailoverConfig;
   proxy: ProxyConfig;
+  passive: PassiveHealthConfig;
 }
 
 function readDefaults(f: Fields | undefined, out: Problems): Defaults {
   const health = mergeHealth({ ...D.DEFAULT_HEALTH_CHECK }, readHealthLayer(f?.sub('health_check')), 'defaults.health_check', out);
   const failover = { ...D.DEFAULT_FAILOVER, ...readFailoverLayer(f?.sub('failover')) };
   const proxy = { ...D.DEFAULT_PROXY, ...readProxyLayer(f?.sub('proxy')) };
+  const passive = { ...D.DEFAULT_PASSIVE_HEALTH, ...readPassiveLayer(f?.sub('passive_health')) };
   f?.end();
-  return { health, failover, proxy };
+  return { health, failover, proxy, passive };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -785,10 +804,26 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   const health = mergeHealth(ctx.defaults.health, readHealthLayer(f.sub('health_check')), f.path('health_check'), out);
   const failover = { ...ctx.defaults.failover, ...readFailoverLayer(f.sub('failover')) };
   const proxy = { ...ctx.defaults.proxy, ...readProxyLayer(f.sub('proxy')) };
+  const passive = { ...ctx.defaults.passive, ...readPassiveLayer(f.sub('passive_health')) };
   const sites = readSites(f, health, out);
+  if (failover.drain_timeout >= failover.hold_requests && failover.hold_requests > 0) {
+    out.warn(f.path('failover'), `drain_timeout (${failover.drain_timeout}ms) is not below hold_requests (${failover.hold_requests}ms): requests held during a flip may time out before the old site has drained`);
+  }
+  if (passive.max_ejection < passive.base_ejection) {
+    out.error(f.path('passive_health'), 'max_ejection must not be below base_ejection');
+  }
   f.end();
   if (tier === undefined) return undefined;
-  return { name, tier, hosts: values(hosts), paths, sites, failover, proxy: { ...proxy, retry_on: [...proxy.retry_on] } };
+  return {
+    name,
+    tier,
+    hosts: values(hosts),
+    paths,
+    sites,
+    failover,
+    proxy: { ...proxy, retry_on: [...proxy.retry_on] },
+    passive_health: { ...passive, statuses: [...passive.statuses] },
+  };
 }
 
 /** Records which tenant serves each host + path; a second claim is an error on its host. */
@@ -833,8 +868,8 @@ function site(tenantHealth: HealthDraft): Parse<SiteConfig> {
       out.error(f.path('min_healthy'), `min_healthy is ${minHealthyValue.value} but the site has only ${written.length} backend${written.length === 1 ? '' : 's'}`);
     }
     const health = mergeHealth(tenantHealth, readHealthLayer(f.sub('health_check')), f.path('health_check'), out);
-    const fence = f.get('fence', hook('fence'));
-    const promote = f.get('promote', hook('promote'));
+    const fence = f.get('fence', hook());
+    const promote = f.get('promote', hook());
     f.end();
     if (name === undefined) return undefined;
     return {
@@ -875,13 +910,12 @@ function toBackend(url: URL, name: string | undefined, weight: number | undefine
   };
 }
 
-function hook(kind: 'fence' | 'promote'): Parse<HookConfig> {
+function hook(): Parse<HookConfig> {
   return (value, at, out) => {
     const f = Fields.of(value, at, out);
     if (f === undefined) return undefined;
     const url = f.req('url', httpUrl('hook'));
-    const required =
-      kind === 'fence' ? f.get('required', bool) : f.forbid('required', 'only a fence hook can be required');
+    const required = f.get('required', bool);
     const timeout = f.get('timeout', positiveDuration);
     const headers = f.get('headers', headerMap);
     f.end();

@@ -27,7 +27,11 @@ export interface FlipRecord {
   trigger: FlipTrigger;
   reason: string;
   actor?: string;
+  /** routed: traffic is on `to`. frozen: a required hook failed; nothing takes traffic. */
   result: 'routed' | 'frozen';
+  drain?: import('./drain.js').DrainResult;
+  fence?: import('./hooks.js').HookResult;
+  promote?: import('./hooks.js').HookResult;
   timings: FlipTimings;
   /** detectedAt → routedAt, the figure compared with the tier's RTO. */
   durationMs: number;

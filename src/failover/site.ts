@@ -6,12 +6,17 @@ import type { MinHealthy, SiteConfig } from '../config/types.js';
 import type { HealthHandle } from '../health/registry.js';
 import type { HealthState } from '../health/hysteresis.js';
 import type { Backend } from '../proxy/backend.js';
+import { isEjected, type Ejectable } from '../health/outlier.js';
 
 export interface BackendRuntime {
   readonly backend: Backend;
   readonly health: HealthHandle;
   /** Taken out of rotation by an operator (admin drain). */
   drained: boolean;
+  /** Passive health: ejection state. */
+  readonly passive: Ejectable;
+  /** Detection start of the current ejection (first failure of the passive streak). */
+  ejectedSince: number;
 }
 
 export interface SiteHealth {
@@ -37,16 +42,18 @@ export class SiteRuntime {
     return this.cfg.name;
   }
 
-  stateOf(b: BackendRuntime): HealthState {
-    return b.drained ? 'down' : b.health.check.state;
+  /** Health as routing sees it: drained and ejected backends count as down. */
+  stateOf(b: BackendRuntime, now = Date.now()): HealthState {
+    if (b.drained || isEjected(b.passive, now)) return 'down';
+    return b.health.check.state;
   }
 
-  health(): SiteHealth {
+  health(now = Date.now()): SiteHealth {
     let up = 0;
     let down = 0;
     let unknown = 0;
     for (const b of this.backends) {
-      const s = this.stateOf(b);
+      const s = this.stateOf(b, now);
       if (s === 'up') up++;
       else if (s === 'down') down++;
       else unknown++;
@@ -57,16 +64,28 @@ export class SiteRuntime {
   }
 
   /** Backends that may take traffic: not drained, not known down. */
-  routable(): BackendRuntime[] {
-    return this.backends.filter((b) => this.stateOf(b) !== 'down');
+  routable(now = Date.now()): BackendRuntime[] {
+    return this.backends.filter((b) => this.stateOf(b, now) !== 'down');
+  }
+
+  /** Every backend's active checks say down (the site is confirmed down, whatever its hooks say). */
+  confirmedDown(): boolean {
+    return this.backends.every((b) => b.health.check.state === 'down');
+  }
+
+  /** Data older than the tier's RPO (ms): automatic flips must not choose this site. */
+  stale(rpoMs: number): boolean {
+    const age = this.dataAgeSeconds();
+    return age !== undefined && age * 1000 > rpoMs;
   }
 
   /** Earliest first-failure time among the site's failing backends (detection start), or 0. */
   detectionStart(): number {
     let first = 0;
     for (const b of this.backends) {
-      const t = b.health.check.firstFailureAt;
-      if (t !== 0 && (first === 0 || t < first)) first = t;
+      for (const t of [b.health.check.firstFailureAt, b.ejectedSince, b.backend.passiveSince]) {
+        if (t !== 0 && (first === 0 || t < first)) first = t;
+      }
     }
     return first;
   }

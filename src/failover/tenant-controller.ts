@@ -1,11 +1,16 @@
 /**
- * The control plane of one tenant: it watches its sites' health, decides when to flip, runs
- * flips one at a time in the design's order, persists the epoch before any routing change, and
- * publishes the tenant's route for the data plane.
+ * The control plane of one tenant: it watches its sites' health (active checks and passive
+ * ejections), decides when to flip, runs flips one at a time in the design's order, persists the
+ * epoch before any routing change, and publishes the tenant's route for the data plane.
  *
  * States: active(site, epoch) → failing_over(from, to, epoch+1) → active(to, epoch+1), and
- * frozen when no site can take traffic. The site that lost traffic is fenced until an operator
- * unfences it or fails back to it.
+ * frozen when no site can take traffic or a required hook failed. The site that lost traffic is
+ * fenced until an operator unfences it or fails back to it.
+ *
+ * Order of every flip (automatic, forced, failback, recovery):
+ *   1. persist the new epoch and the intent   4. fence hook on the old site
+ *   2. hold new requests                        5. promote hook on the new site
+ *   3. drain the old site                       6. route to the new site, release held requests
  */
 import type { HeaderNames, TenantConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -13,19 +18,28 @@ import type { StateStore, TenantState } from '../state/types.js';
 import type { HealthRegistry } from '../health/registry.js';
 import type { CheckResult } from '../health/active-check.js';
 import type { HealthState } from '../health/hysteresis.js';
-import { Backend } from '../proxy/backend.js';
+import { newEjectable, tryEject } from '../health/outlier.js';
+import { DrProxyError } from '../errors.js';
+import { Backend, type PassiveFailure } from '../proxy/backend.js';
 import { createBalancer } from '../proxy/balancer.js';
 import { TenantSlot, type RouteMode, type TenantRoute } from '../proxy/route.js';
 import { SiteRuntime, type BackendRuntime } from './site.js';
+import { drainSite, type DrainResult, type UpgradeRegistry } from './drain.js';
+import { callHook, type HookResult } from './hooks.js';
+import { failpoint } from './failpoints.js';
 import type { FlipRecord, FlipTrigger } from './flip.js';
 
 export interface ControllerHooks {
-  /** A flip finished (or froze); its record holds the timings. */
+  /** A flip finished (routed or frozen); its record holds the timings. */
   onFlip?(record: FlipRecord): void;
-  /** A backend's health changed state. */
+  /** A backend's active health changed state. */
   onBackendState?(tenant: string, site: string, backend: string, state: HealthState, result: CheckResult): void;
   /** A probe finished (for metrics). */
   onCheck?(tenant: string, site: string, backend: string, result: CheckResult): void;
+  /** A backend was ejected by passive health. */
+  onEjection?(tenant: string, site: string, backend: string, ms: number, kind: PassiveFailure): void;
+  /** The persisted state changed (flip, freeze, fence, unfence). */
+  onState?(state: TenantState): void;
 }
 
 export interface ControllerDeps {
@@ -34,6 +48,7 @@ export interface ControllerDeps {
   logger: Logger;
   headers: HeaderNames;
   hooks?: ControllerHooks;
+  upgrades?: UpgradeRegistry;
   now?: () => number;
 }
 
@@ -42,8 +57,16 @@ export interface FlipRequest {
   trigger: FlipTrigger;
   reason: string;
   actor?: string;
-  /** Detection start (first failed check) for automatic flips; defaults to the request time. */
+  /** Detection start (first failed check or passive failure) for automatic flips. */
   detectedAt?: number;
+  /** Checked inside the serialised flip, against the state the previous flip left. */
+  check?: () => void;
+}
+
+export interface OperatorRequest {
+  reason: string;
+  actor: string;
+  force?: boolean;
 }
 
 const MAX_RECORDS = 20;
@@ -61,7 +84,13 @@ export class TenantController {
   private chain: Promise<unknown> = Promise.resolve();
   private flipping = false;
   private lastFlipAt = 0;
+  /** Since when the active site has been unavailable (trip_after), or 0. */
+  private unavailableSince = 0;
+  /** Since when each site has been available (auto failback hold-down). */
+  private readonly availableSince = new Map<string, number>();
   private evaluateTimer: NodeJS.Timeout | undefined;
+  private evaluateAt = 0;
+  private readonly ejectTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   /** Last alert logged, so that an ongoing condition is logged once, not every check. */
   private alerted = '';
@@ -94,18 +123,26 @@ export class TenantController {
   }
 
   private buildSite(cfg: TenantConfig['sites'][number]): SiteRuntime {
+    const passive = this.cfg.passive_health;
+    const statuses = new Set(passive.statuses);
     const backends: BackendRuntime[] = cfg.backends.map((bc) => {
       const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy);
+      backend.passiveThreshold = passive.consecutive_failures;
+      backend.passiveStatuses = statuses;
       const runtime: BackendRuntime = {
         backend,
         drained: false,
+        passive: newEjectable(),
+        ejectedSince: 0,
         health: this.deps.health.acquire(bc.origin, cfg.health_check, {
           onResult: (result, state, changed) => this.onHealth(cfg.name, runtime, result, state, changed),
         }),
       };
+      backend.onPassiveTrip = (_b, kind) => this.onPassiveTrip(site, runtime, kind);
       return runtime;
     });
-    return new SiteRuntime(cfg, backends);
+    const site = new SiteRuntime(cfg, backends);
+    return site;
   }
 
   private async init(): Promise<void> {
@@ -121,29 +158,30 @@ export class TenantController {
       this.state = stored;
       this.log.info({ epoch: stored.epoch, site: stored.active, phase: stored.phase }, 'tenant state loaded');
     }
-    if (this.state.phase === 'failing_over' && this.state.to && this.site(this.state.to)) {
+    const s = this.state;
+    if (s.phase === 'failing_over' && s.to && this.site(s.to)) {
       // A flip was interrupted after its epoch was persisted: finish it, never go back.
-      const to = this.state.to;
-      this.log.warn({ epoch: this.state.epoch, from: this.state.from, to }, 'resuming an interrupted failover');
-      await this.finishFlip(this.state.from ?? this.state.active, to, this.state.epoch, {
-        to,
-        trigger: 'recovery',
-        reason: `resumed after restart: ${this.state.reason}`,
-      }, this.now());
-    } else if (!this.site(this.state.active) || this.state.phase === 'failing_over') {
+      this.log.warn({ epoch: s.epoch, from: s.from, to: s.to }, 'resuming an interrupted failover');
+      this.flipping = true;
+      try {
+        await this.finishFlip(s.from ?? s.active, s.to, s.epoch, { to: s.to, trigger: 'recovery', reason: `resumed after restart: ${s.reason}` }, this.now());
+      } finally {
+        this.flipping = false;
+      }
+    } else if (!this.site(s.active) || s.phase === 'failing_over') {
       // The active site is gone from the config: move to the first remaining site, new epoch.
-      const target = this.sites.find((s) => !this.state.fenced.includes(s.name)) ?? this.sites[0]!;
-      this.log.warn({ missing: this.state.active, to: target.name }, 'active site is not in the config; moving');
-      const epoch = this.state.epoch + 1;
+      const target = this.sites.find((x) => !s.fenced.includes(x.name)) ?? this.sites[0]!;
+      this.log.warn({ missing: s.active, to: target.name }, 'active site is not in the config; moving');
       this.state = await this.commit(
-        { epoch, phase: 'active', active: target.name, fenced: this.state.fenced, trigger: 'config', reason: `site ${this.state.active} removed from config` },
-        this.state.epoch,
+        { epoch: s.epoch + 1, phase: 'active', active: target.name, fenced: s.fenced.filter((f) => this.site(f)), trigger: 'config', reason: `site ${s.active} is not in the config` },
+        s.epoch,
       );
     }
     this.publish();
   }
 
-  /** Health results from the probes of one backend. */
+  // --- Health input ------------------------------------------------------------------------
+
   private onHealth(site: string, b: BackendRuntime, result: CheckResult, state: HealthState, changed: boolean): void {
     if (this.stopped) return;
     this.deps.hooks?.onCheck?.(this.name, site, b.backend.name, result);
@@ -155,56 +193,132 @@ export class TenantController {
     this.evaluate();
   }
 
+  /** Real traffic failed on a backend `consecutive_failures` times in a row. */
+  private onPassiveTrip(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const since = r.backend.passiveSince || now;
+    const ms = tryEject(this.cfg.passive_health, r.passive, site.backends.map((b) => b.passive), now);
+    if (ms === undefined) return;
+    r.ejectedSince = since;
+    r.backend.passiveSuccess();
+    this.log.warn({ site: site.name, backend: r.backend.name, kind, ejected_ms: ms }, 'backend ejected (passive health)');
+    this.deps.hooks?.onEjection?.(this.name, site.name, r.backend.name, ms, kind);
+    const timer = setTimeout(() => {
+      this.ejectTimers.delete(timer);
+      r.ejectedSince = 0;
+      this.log.info({ site: site.name, backend: r.backend.name }, 'backend back from ejection');
+      this.evaluate();
+    }, ms);
+    timer.unref();
+    this.ejectTimers.add(timer);
+    this.evaluate();
+  }
+
+  // --- Decisions ---------------------------------------------------------------------------
+
   /**
    * Decide what the tenant should do now. Cheap and idempotent: called after every health
-   * change and when a hold-down or minimum interval ends.
+   * change, ejection, flip, and when a hold-down or minimum interval ends.
    */
   evaluate(): void {
     if (this.stopped || this.flipping) return;
-    const active = this.site(this.state.active)!;
-    const health = active.health();
-    if (this.state.phase === 'frozen') {
-      const target = this.autoTarget();
-      if (target) this.startFlip({ to: target.name, trigger: 'recovery', reason: 'a site is available again' });
-      else this.publish();
+    const now = this.now();
+    for (const s of this.sites) {
+      if (s.health(now).available) {
+        if (!this.availableSince.has(s.name)) this.availableSince.set(s.name, now);
+      } else {
+        this.availableSince.delete(s.name);
+      }
+    }
+    const st = this.state;
+    const cfg = this.cfg.failover;
+    if (st.phase === 'frozen') {
+      this.publish();
+      if (st.frozen_cause === 'no_site') this.recover(now);
       return;
     }
+    const active = this.site(st.active)!;
+    const health = active.health(now);
     if (!health.unavailable) {
+      this.unavailableSince = 0;
       this.alert('');
       this.publish();
+      if (cfg.mode === 'auto' && cfg.failback === 'auto') this.considerFailback(now);
       return;
     }
     // The active site cannot take traffic.
+    if (this.unavailableSince === 0) this.unavailableSince = now;
     this.publish();
-    const cfg = this.cfg.failover;
     if (cfg.mode === 'manual') {
       this.alert(`active site ${active.name} is unavailable and the tenant is in manual mode: waiting for an operator`);
       return;
     }
-    const wait = this.lastFlipAt + cfg.min_interval - this.now();
+    const tripIn = this.unavailableSince + cfg.trip_after - now;
+    if (tripIn > 0) {
+      this.evaluateLater(tripIn);
+      return;
+    }
+    const wait = this.lastFlipAt + cfg.min_interval - now;
     if (this.lastFlipAt !== 0 && wait > 0) {
       this.alert(`active site ${active.name} is unavailable; next failover allowed in ${Math.ceil(wait / 1000)}s (min_interval)`);
       this.evaluateLater(wait);
       return;
     }
-    const target = this.autoTarget();
+    const target = this.autoTarget(now);
     if (!target) {
-      this.alert(`active site ${active.name} is unavailable and no other site is available`);
+      const why = `no site can take traffic: ${active.name} is unavailable and no other site is available, unfenced and fresh`;
+      void this.serial(() => this.freeze('no_site', why)).catch((err: unknown) => this.log.error({ err }, 'could not persist the frozen state'));
       return;
     }
     this.startFlip({
       to: target.name,
       trigger: 'health',
       reason: `site ${active.name} unavailable (${health.up}/${health.total} backends up, ${health.need} needed)`,
-      detectedAt: active.detectionStart() || this.now(),
+      detectedAt: active.detectionStart() || now,
     });
   }
 
-  /** First available site in preference order that an automatic flip may choose. */
-  private autoTarget(): SiteRuntime | undefined {
+  /** First site in preference order that an automatic flip may choose. */
+  private autoTarget(now = this.now(), allowFenced = false): SiteRuntime | undefined {
     return this.sites.find(
-      (s) => s.name !== this.state.active && !this.state.fenced.includes(s.name) && s.health().available,
+      (s) =>
+        s.name !== this.state.active &&
+        (allowFenced || !this.state.fenced.includes(s.name)) &&
+        s.health(now).available &&
+        !s.stale(this.cfg.tier.rpo),
     );
+  }
+
+  /** Frozen because nothing was available: go to the most preferred site that is back. */
+  private recover(now: number): void {
+    const active = this.site(this.state.active)!;
+    const candidates = this.sites.filter((s) => s.health(now).available && !s.stale(this.cfg.tier.rpo));
+    // Unfenced sites first; a fenced one only when it is the only way back to service.
+    const target = candidates.find((s) => !this.state.fenced.includes(s.name)) ?? candidates[0];
+    if (!target) return;
+    if (target === active) {
+      void this.serial(() => this.unfreeze(`site ${active.name} is available again`)).catch((err: unknown) => this.log.error({ err }, 'could not persist the unfrozen state'));
+      return;
+    }
+    this.startFlip({ to: target.name, trigger: 'recovery', reason: `site ${target.name} is available again`, detectedAt: now });
+  }
+
+  /** Auto failback: a more preferred site has been available for failback_after. */
+  private considerFailback(now: number): void {
+    const cfg = this.cfg.failover;
+    const activeIndex = this.sites.findIndex((s) => s.name === this.state.active);
+    for (const s of this.sites.slice(0, activeIndex)) {
+      const since = this.availableSince.get(s.name);
+      if (since === undefined || s.stale(this.cfg.tier.rpo)) continue;
+      const ready = Math.max(since + cfg.failback_after, this.lastFlipAt + cfg.min_interval);
+      if (ready > now) {
+        this.evaluateLater(ready - now);
+        return;
+      }
+      this.startFlip({ to: s.name, trigger: 'failback', reason: `preferred site ${s.name} healthy for ${cfg.failback_after}ms (auto failback)`, detectedAt: now });
+      return;
+    }
   }
 
   private alert(message: string): void {
@@ -214,7 +328,10 @@ export class TenantController {
   }
 
   private evaluateLater(ms: number): void {
-    if (this.evaluateTimer) return;
+    const at = this.now() + ms;
+    if (this.evaluateTimer && this.evaluateAt <= at) return;
+    if (this.evaluateTimer) clearTimeout(this.evaluateTimer);
+    this.evaluateAt = at;
     this.evaluateTimer = setTimeout(() => {
       this.evaluateTimer = undefined;
       this.evaluate();
@@ -223,10 +340,13 @@ export class TenantController {
   }
 
   private startFlip(req: FlipRequest): void {
+    this.flipping = true; // no second decision while this one is queued
     void this.failover(req).catch((err: unknown) => {
       this.log.error({ err }, 'failover failed');
     });
   }
+
+  // --- Flips -------------------------------------------------------------------------------
 
   /**
    * Flip the tenant to `req.to`. Flips are serialised: a second request waits for the first
@@ -240,96 +360,286 @@ export class TenantController {
 
   private async runFlip(req: FlipRequest): Promise<FlipRecord> {
     const requestedAt = this.now();
-    const from = this.state.active;
-    if (req.to === from && this.state.phase === 'active') {
-      throw Object.assign(new Error(`site ${req.to} is already active`), { code: 'DRP_ALREADY_ACTIVE' });
-    }
     this.flipping = true;
     try {
+      req.check?.();
+      const from = this.state.active;
+      if (req.to === from && this.state.phase === 'active') {
+        throw new DrProxyError('DRP_CONFLICT', `site ${req.to} is already active`);
+      }
+      failpoint('flip:before-persist');
       const epoch = this.state.epoch + 1;
       // 1. Persist the new epoch and the intent before any routing changes.
       this.state = await this.commit(
         { epoch, phase: 'failing_over', active: from, from, to: req.to, fenced: this.state.fenced, trigger: req.trigger, reason: req.reason },
         this.state.epoch,
       );
+      failpoint('flip:after-persist');
       return await this.finishFlip(from, req.to, epoch, req, requestedAt);
     } finally {
       this.flipping = false;
+      queueMicrotask(() => this.evaluate());
     }
   }
 
   /** Steps 2-6 of a flip whose intent and epoch are already persisted. */
   private async finishFlip(from: string, to: string, epoch: number, req: FlipRequest, requestedAt: number): Promise<FlipRecord> {
     const persistedAt = this.now();
+    const fromSite = from !== to ? this.site(from) : undefined;
+    const toSite = this.site(to)!;
     // 2. Stop sending new requests to the old site: they are held until the new route is out.
     this.slot.publish(this.makeRoute('hold', from, epoch, `failing over from ${from} to ${to}`));
+    // 3. Drain: idempotent requests are re-sent to the new site; the rest get drain_timeout.
+    let drain: DrainResult | undefined;
+    if (fromSite) {
+      drain = await drainSite(this.name, fromSite, this.cfg.failover.drain_timeout, this.deps.upgrades);
+      this.log.info({ site: from, ...drain }, `drained ${from}: ${drain.finished} finished, ${drain.redispatched} re-sent, ${drain.cut} cut`);
+    }
     const drainedAt = this.now();
-    const fencedAt = drainedAt;
-    const promotedAt = drainedAt;
-    // 6. Route to the new site and release held requests (the slot's publication does both).
-    const fenced = [...this.state.fenced.filter((s) => s !== to && s !== from), ...(from !== to ? [from] : [])];
-    this.state = { ...this.state, phase: 'active', active: to, fenced, from: undefined, to: undefined };
+    failpoint('flip:after-drain');
+    const base = { from, to, epoch, req, requestedAt, persistedAt, drainedAt, drain };
+    // 4. Fence the old site.
+    let fence: HookResult | undefined;
+    const fenceHook = fromSite?.cfg.fence;
+    if (fenceHook) {
+      fence = await callHook(fenceHook, { action: 'fence', tenant: this.name, site: from, epoch, reason: req.reason });
+      if (!fence.ok) {
+        const down = fromSite!.confirmedDown();
+        if (fenceHook.required && !down) {
+          return this.freezeFlip(base, 'fence_failed', `required fence hook on ${from} failed (${fence.error}) and ${from} still answers health checks: not promoting ${to}`, { fence });
+        }
+        this.log.warn({ site: from, error: fence.error, confirmed_down: down }, 'fence hook failed; going on (not required, or the site is confirmed down)');
+      }
+    }
+    const fencedAt = this.now();
+    failpoint('flip:after-fence');
+    // 5. Promote the new site.
+    for (const b of toSite.backends) b.backend.reopen();
+    let promote: HookResult | undefined;
+    const promoteHook = toSite.cfg.promote;
+    if (promoteHook) {
+      promote = await callHook(promoteHook, { action: 'promote', tenant: this.name, site: to, epoch, reason: req.reason });
+      if (!promote.ok) {
+        if (promoteHook.required) {
+          return this.freezeFlip(base, 'promote_failed', `required promote hook on ${to} failed (${promote.error}): not routing to ${to}`, { fence, promote });
+        }
+        this.log.warn({ site: to, error: promote.error }, 'promote hook failed; going on (not required)');
+      }
+    }
+    const promotedAt = this.now();
+    failpoint('flip:after-promote');
+    // 6. Route to the new site; the slot's publication releases the held requests.
+    const fenced = [...this.state.fenced.filter((s) => s !== to && s !== from), ...(fromSite ? [from] : [])];
+    this.state = { tenant: this.name, epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason, updated_at: this.state.updated_at };
+    this.unavailableSince = 0;
     this.publish();
     const routedAt = this.now();
     this.lastFlipAt = routedAt;
     this.alerted = '';
-    const detectedAt = req.detectedAt ?? requestedAt;
-    const record: FlipRecord = {
-      tenant: this.name,
-      tier: this.cfg.tier.name,
-      from,
-      to,
-      epoch,
-      trigger: req.trigger,
-      reason: req.reason,
-      actor: req.actor,
-      result: 'routed',
-      timings: { detectedAt, trippedAt: requestedAt, persistedAt, drainedAt, fencedAt, promotedAt, routedAt },
-      durationMs: routedAt - detectedAt,
-      rtoMs: this.cfg.tier.rto,
-    };
-    this.remember(record);
+    failpoint('flip:after-route');
+    const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, { fence, promote });
     // Record completion; the epoch itself was durable before any routing changed.
-    this.state = await this.commit(
-      { epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason },
-      epoch,
-    );
+    this.state = await this.commit({ epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason }, epoch);
+    failpoint('flip:after-complete');
     this.log.warn(
-      { audit: true, event: 'failover', from, to, epoch, trigger: req.trigger, reason: req.reason, actor: req.actor, duration_ms: record.durationMs },
+      { audit: true, event: 'failover', from, to, epoch, trigger: req.trigger, reason: req.reason, actor: req.actor, duration_ms: record.durationMs, rto_ms: record.rtoMs },
       `failover ${from} → ${to} (epoch ${epoch})`,
     );
     this.deps.hooks?.onFlip?.(record);
     return record;
   }
 
-  private remember(record: FlipRecord): void {
+  private record(
+    base: { from: string; to: string; epoch: number; req: FlipRequest; requestedAt: number; persistedAt: number; drainedAt: number; drain?: DrainResult },
+    result: FlipRecord['result'],
+    t: { fencedAt: number; promotedAt: number; routedAt: number },
+    hooks: { fence?: HookResult; promote?: HookResult },
+  ): FlipRecord {
+    const detectedAt = base.req.detectedAt ?? base.requestedAt;
+    const record: FlipRecord = {
+      tenant: this.name,
+      tier: this.cfg.tier.name,
+      from: base.from,
+      to: base.to,
+      epoch: base.epoch,
+      trigger: base.req.trigger,
+      reason: base.req.reason,
+      ...(base.req.actor !== undefined && { actor: base.req.actor }),
+      result,
+      timings: { detectedAt, trippedAt: base.requestedAt, persistedAt: base.persistedAt, drainedAt: base.drainedAt, ...t },
+      durationMs: t.routedAt - detectedAt,
+      rtoMs: this.cfg.tier.rto,
+      ...(base.drain && { drain: base.drain }),
+      ...(hooks.fence && { fence: hooks.fence }),
+      ...(hooks.promote && { promote: hooks.promote }),
+    };
     this.flips.push(record);
     if (this.flips.length > MAX_RECORDS) this.flips.shift();
+    return record;
   }
 
-  private async commit(
-    fields: Omit<TenantState, 'tenant' | 'updated_at'>,
-    expected: number | undefined,
-  ): Promise<TenantState> {
+  /** A required hook failed mid-flip: no site takes traffic until an operator decides. */
+  private async freezeFlip(
+    base: Parameters<TenantController['record']>[0],
+    cause: 'fence_failed' | 'promote_failed',
+    message: string,
+    hooks: { fence?: HookResult; promote?: HookResult },
+  ): Promise<FlipRecord> {
+    const at = this.now();
+    await this.freeze(cause, message);
+    const record = this.record(base, 'frozen', { fencedAt: at, promotedAt: at, routedAt: at }, hooks);
+    this.deps.hooks?.onFlip?.(record);
+    return record;
+  }
+
+  /** Persist `frozen` and stop routing (503). The epoch stays where it is. */
+  private async freeze(cause: NonNullable<TenantState['frozen_cause']>, message: string): Promise<void> {
+    const s = this.state;
+    if (s.phase === 'frozen' && s.frozen_cause === cause) return;
+    this.state = { ...s, phase: 'frozen', frozen_cause: cause, from: undefined, to: undefined };
+    this.publish();
+    this.alert(`tenant frozen: ${message}`);
+    this.log.error({ audit: true, event: 'frozen', cause, epoch: s.epoch, active: s.active }, `tenant frozen (${cause})`);
+    this.state = await this.commit(
+      { epoch: s.epoch, phase: 'frozen', frozen_cause: cause, active: s.active, fenced: s.fenced, trigger: s.trigger, reason: message },
+      s.epoch,
+    );
+  }
+
+  private async unfreeze(reason: string): Promise<void> {
+    const s = this.state;
+    if (s.phase !== 'frozen') return;
+    this.state = { ...s, phase: 'active', frozen_cause: undefined };
+    this.publish();
+    this.log.warn({ audit: true, event: 'unfrozen', epoch: s.epoch, active: s.active }, `tenant unfrozen: ${reason}`);
+    this.alerted = '';
+    this.state = await this.commit({ epoch: s.epoch, phase: 'active', active: s.active, fenced: s.fenced, trigger: 'recovery', reason }, s.epoch);
+  }
+
+  private async commit(fields: Omit<TenantState, 'tenant' | 'updated_at'>, expected: number | undefined): Promise<TenantState> {
     const next: TenantState = { tenant: this.name, ...fields, updated_at: new Date(this.now()).toISOString() };
-    if (next.from === undefined) delete next.from;
-    if (next.to === undefined) delete next.to;
+    for (const k of ['from', 'to', 'frozen_cause'] as const) if (next[k] === undefined) delete next[k];
     await this.deps.store.commit(next, expected);
+    this.deps.hooks?.onState?.(next);
     return next;
   }
+
+  // --- Operator actions (admin API) ------------------------------------------------------------
+
+  private requireSite(name: string): SiteRuntime {
+    const s = this.site(name);
+    if (!s) throw new DrProxyError('DRP_NOT_FOUND', `tenant ${this.name} has no site ${name}`);
+    return s;
+  }
+
+  /** Forced failover to `to`, or to the next available site in preference order. */
+  operatorFailover(op: OperatorRequest & { to?: string }): Promise<FlipRecord> {
+    const to = op.to ?? this.nextSite();
+    if (op.to !== undefined) this.requireSite(op.to);
+    return this.failover({
+      to,
+      trigger: 'admin',
+      reason: op.reason,
+      actor: op.actor,
+      check: () => this.checkTarget(to, op.force === true, false),
+    });
+  }
+
+  /** Planned failback to the preferred (first) site; it is unfenced by the flip. */
+  failback(op: OperatorRequest): Promise<FlipRecord> {
+    const to = this.sites[0]!.name;
+    return this.failover({
+      to,
+      trigger: 'failback',
+      reason: op.reason,
+      actor: op.actor,
+      check: () => {
+        if (this.state.active === to && this.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `the preferred site ${to} is already active`);
+        this.checkTarget(to, op.force === true, true);
+      },
+    });
+  }
+
+  private nextSite(): string {
+    const now = this.now();
+    const next =
+      this.autoTarget(now) ??
+      this.sites.find((s) => s.name !== this.state.active && !this.state.fenced.includes(s.name));
+    if (!next) throw new DrProxyError('DRP_CONFLICT', `tenant ${this.name} has no other unfenced site to fail over to`);
+    return next.name;
+  }
+
+  private checkTarget(to: string, force: boolean, fencedOk: boolean): void {
+    const site = this.requireSite(to);
+    if (to === this.state.active && this.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `site ${to} is already active`);
+    if (force) return;
+    if (!fencedOk && this.state.fenced.includes(to)) {
+      throw new DrProxyError('DRP_CONFLICT', `site ${to} is fenced: unfence it first, or pass "force": true`);
+    }
+    if (site.stale(this.cfg.tier.rpo)) {
+      throw new DrProxyError('DRP_CONFLICT', `site ${to} is stale (data older than the ${this.cfg.tier.name} RPO): pass "force": true to fail over anyway`);
+    }
+    if (!site.health().available) {
+      throw new DrProxyError('DRP_CONFLICT', `site ${to} is not available (too few healthy backends): pass "force": true to fail over anyway`);
+    }
+  }
+
+  /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */
+  fence(siteName: string, op: OperatorRequest): Promise<TenantState> {
+    return this.serial(async () => {
+      this.requireSite(siteName);
+      const s = this.state;
+      if (s.active === siteName && s.phase !== 'frozen') throw new DrProxyError('DRP_CONFLICT', `site ${siteName} is active: fail over first`);
+      if (s.fenced.includes(siteName)) return s;
+      this.state = await this.commit({ ...strip(s), fenced: [...s.fenced, siteName], trigger: 'admin', reason: op.reason }, s.epoch);
+      this.publish();
+      return this.state;
+    });
+  }
+
+  /** Lift a fence: the site may be chosen by automatic flips again. */
+  unfence(siteName: string, op: OperatorRequest): Promise<TenantState> {
+    return this.serial(async () => {
+      this.requireSite(siteName);
+      const s = this.state;
+      if (!s.fenced.includes(siteName)) return s;
+      this.state = await this.commit({ ...strip(s), fenced: s.fenced.filter((f) => f !== siteName), trigger: 'admin', reason: op.reason }, s.epoch);
+      this.evaluate();
+      return this.state;
+    });
+  }
+
+  /** Take a backend out of rotation (in-flight requests finish) or put it back. */
+  setDrained(siteName: string, backendName: string, drained: boolean): BackendRuntime {
+    const b = this.requireSite(siteName).backends.find((x) => x.backend.name === backendName);
+    if (!b) throw new DrProxyError('DRP_NOT_FOUND', `site ${siteName} of tenant ${this.name} has no backend ${backendName}`);
+    b.drained = drained;
+    this.evaluate();
+    this.publish();
+    return b;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  // --- Routes --------------------------------------------------------------------------------
 
   /** Publish the route that the current state and health call for, if it differs. */
   publish(): void {
     const s = this.state;
-    const site = this.site(s.active)!;
     if (s.phase === 'frozen') {
-      this.setRoute(this.makeRoute('unavailable', s.active, s.epoch, 'tenant is frozen: no site can take its traffic'));
+      this.setRoute(this.makeRoute('unavailable', s.active, s.epoch, `tenant is frozen (${s.frozen_cause ?? 'unknown'}): ${s.reason}`));
       return;
     }
+    const site = this.site(s.active)!;
     const routable = site.routable();
     const mode: RouteMode = routable.length > 0 ? 'serve' : 'hold';
     const reason = mode === 'hold' ? `no healthy backend in site ${site.name}` : '';
-    this.setRoute(this.makeRoute(mode, site.name, s.epoch, reason, routable.map((b) => b.backend)));
+    const standby = this.cfg.failover.mode === 'auto' && this.autoTarget() !== undefined;
+    this.setRoute(this.makeRoute(mode, site.name, s.epoch, reason, routable.map((b) => b.backend), standby));
   }
 
   private setRoute(route: TenantRoute): void {
@@ -339,6 +649,7 @@ export class TenantController {
       cur.epoch === route.epoch &&
       cur.site === route.site &&
       cur.reason === route.reason &&
+      cur.standby === route.standby &&
       sameList(cur.backends, route.backends)
     ) {
       return;
@@ -346,8 +657,9 @@ export class TenantController {
     this.slot.publish(route);
   }
 
-  private makeRoute(mode: RouteMode, site: string, epoch: number, reason: string, backends: Backend[] = []): TenantRoute {
+  private makeRoute(mode: RouteMode, site: string, epoch: number, reason: string, backends: Backend[] = [], standby = false): TenantRoute {
     const cfg = this.cfg;
+    const hc = this.site(site)?.cfg.health_check ?? cfg.sites[0]!.health_check;
     return Object.freeze({
       tenant: cfg.name,
       mode,
@@ -360,6 +672,9 @@ export class TenantController {
       reason,
       holdMs: cfg.failover.hold_requests,
       holdMax: cfg.failover.hold_max,
+      standby,
+      detectMs: Math.min(cfg.failover.hold_requests, hc.interval + hc.fast_interval * (hc.fall - 1) + hc.timeout + 200),
+      retryOn: new Set(cfg.proxy.retry_on),
     });
   }
 
@@ -371,10 +686,16 @@ export class TenantController {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.evaluateTimer) clearTimeout(this.evaluateTimer);
+    for (const t of this.ejectTimers) clearTimeout(t);
     await this.chain.catch(() => {});
     for (const b of this.allBackends()) b.health.release();
     await Promise.all(this.allBackends().map((b) => b.backend.close()));
   }
+}
+
+function strip(s: TenantState): Omit<TenantState, 'tenant' | 'updated_at'> {
+  const { tenant: _t, updated_at: _u, ...rest } = s;
+  return rest;
 }
 
 function sameList<T>(a: readonly T[], b: readonly T[]): boolean {

@@ -1,9 +1,21 @@
 /**
- * A backend as the data plane sees it: its keep-alive pool and its in-flight count. The
- * control plane decides whether it is routable; the data plane only counts and forwards.
+ * A backend as the data plane sees it: its keep-alive pool, the calls in flight on it, and the
+ * passive-health counter fed by real traffic. The control plane decides whether it is routable
+ * and acts on passive failures; the data plane only counts and forwards.
  */
 import { Pool } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
+
+/** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
+export interface InflightCall {
+  readonly idempotent: boolean;
+  readonly responded: boolean;
+  readonly bodyUntouched: boolean;
+  /** Abort the attempt and hold the call until its tenant's next route (flip re-dispatch). */
+  redirect(reason: string): void;
+}
+
+export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status';
 
 export class Backend {
   readonly key: string;
@@ -12,33 +24,84 @@ export class Backend {
   readonly weight: number;
   /** host:port, sent as Host when the client's Host is not preserved. */
   readonly hostHeader: string;
-  readonly pool: Pool;
-  /** Requests forwarded and not yet finished. */
+  pool: Pool;
+  /** Requests forwarded and not yet finished (upgraded connections included). */
   outstanding = 0;
+  /** Calls in flight, for re-dispatch and drain at a flip. */
+  readonly calls = new Set<InflightCall>();
+  /** Consecutive passive failures; reset by any success. */
+  passiveFailures = 0;
+  /** Passive failures in a row that make the control plane consider an ejection (0 = off). */
+  passiveThreshold = 0;
+  /** Upstream statuses that count as passive failures. */
+  passiveStatuses: ReadonlySet<number> = new Set();
+  /** Called when passiveFailures reaches passiveThreshold (the control plane ejects). */
+  onPassiveTrip: ((b: Backend, kind: PassiveFailure) => void) | undefined;
+  /** Time of the first failure in the current passive streak (detection start), or 0. */
+  passiveSince = 0;
+  /** Resolvers waiting for `calls` to empty (drain). */
+  idleWaiters: Array<() => void> | undefined;
   private closed = false;
 
   constructor(
     readonly tenant: string,
     readonly site: string,
     cfg: BackendConfig,
-    proxy: ProxyConfig,
+    private readonly proxy: ProxyConfig,
   ) {
     this.key = `${tenant}/${site}/${cfg.name}`;
     this.name = cfg.name;
     this.origin = cfg.origin;
     this.weight = cfg.weight;
     this.hostHeader = new URL(cfg.origin).host;
-    this.pool = new Pool(cfg.origin, {
-      connections: proxy.max_connections,
+    this.pool = this.newPool();
+  }
+
+  private newPool(): Pool {
+    const p = this.proxy;
+    return new Pool(this.origin, {
+      connections: p.max_connections,
       pipelining: 1,
-      connectTimeout: proxy.connect_timeout,
-      headersTimeout: proxy.response_timeout,
-      bodyTimeout: proxy.body_timeout,
-      keepAliveTimeout: proxy.keep_alive_timeout,
-      keepAliveMaxTimeout: Math.max(proxy.keep_alive_timeout, 60_000),
-      // Upstream responses are streamed to the client as they come; do not buffer ahead.
+      connectTimeout: p.connect_timeout,
+      headersTimeout: p.response_timeout,
+      bodyTimeout: p.body_timeout,
+      keepAliveTimeout: p.keep_alive_timeout,
+      keepAliveMaxTimeout: Math.max(p.keep_alive_timeout, 60_000),
       strictContentLength: true,
     });
+  }
+
+  /** Resolves when no call is in flight on this backend (drain). */
+  whenIdle(): Promise<void> {
+    if (this.calls.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.idleWaiters ??= []).push(resolve));
+  }
+
+  notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = undefined;
+    if (waiters) for (const w of waiters) w();
+  }
+
+  /** A fresh pool after a drain closed the old one (the site takes traffic again). */
+  reopen(): void {
+    if (!this.closed) return;
+    this.closed = false;
+    this.pool = this.newPool();
+  }
+
+  /** A real-traffic failure. Cheap: one increment and a compare on the hot path. */
+  passiveFailure(kind: PassiveFailure): void {
+    if (this.passiveFailures++ === 0) this.passiveSince = Date.now();
+    if (this.passiveThreshold !== 0 && this.passiveFailures >= this.passiveThreshold) this.onPassiveTrip?.(this, kind);
+  }
+
+  /** A real-traffic success. */
+  passiveSuccess(): void {
+    if (this.passiveFailures !== 0) {
+      this.passiveFailures = 0;
+      this.passiveSince = 0;
+    }
   }
 
   /** Close the pool once in-flight requests are done. */

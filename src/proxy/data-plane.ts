@@ -15,8 +15,9 @@ import type { Logger } from '../log.js';
 import { DrProxyError } from '../errors.js';
 import { NO_HOST, type RouteTable } from './router.js';
 import type { TenantSlot } from './route.js';
-import { ProxyCall, type Forwarding, type UpstreamError } from './forwarder.js';
-import { HeldQueue } from './held.js';
+import { ProxyCall, type FailureKind, type Forwarding, type UpstreamError } from './forwarder.js';
+import type { Backend } from './backend.js';
+import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError } from './responses.js';
 
@@ -117,13 +118,17 @@ export class DataPlane implements Forwarding {
       sendError(res, 'tenant_unavailable', `tenant ${route.tenant}: ${route.reason}`, 5);
       return;
     }
-    this.queueOf(slot).hold(req, res, route);
+    // Held as a call that has not been sent yet: its body stays unread until released.
+    const call = new ProxyCall(req, res, slot, this);
+    if (!this.queueOf(slot).hold(call, route)) {
+      call.reject('hold_full', `tenant ${route.tenant} is failing over and too many requests are waiting`, retryAfter(route));
+    }
   }
 
   private queueOf(slot: TenantSlot): HeldQueue {
     let q = this.held.get(slot);
     if (!q) {
-      q = new HeldQueue(slot, (req, res, s) => this.route(req, res, s), this.hooks.onHeldChange);
+      q = new HeldQueue(slot, this.hooks.onHeldChange);
       this.held.set(slot, q);
       this.heldQueues.add(q);
     }
@@ -132,19 +137,63 @@ export class DataPlane implements Forwarding {
 
   // --- Forwarding (called by ProxyCall) ----------------------------------------------------
 
+  /**
+   * Where a failed attempt goes next: another backend of the active site; the same backend
+   * once more when it is the only one (a dead backend refuses again in microseconds, a blip
+   * gets a second chance); else, when another site can take over, the call waits for the flip
+   * (up to the site's detection time). Bounded per request (max_retries) and per tenant (the
+   * retry budget: concurrent retries at most retry_budget_percent of requests in flight, with a
+   * floor of retry_budget_min).
+   */
   retry(call: ProxyCall, err: UpstreamError): boolean {
-    if (call.attempts > call.route.proxy.max_retries || !call.retryable(err.kind)) return false;
-    const route = call.slot.route;
-    if (route.mode !== 'serve') return false;
-    const next = route.balancer.pick(call.backend);
-    if (next === undefined || (next === call.backend && route.backends.length > 1)) return false;
-    this.hooks.onRetry?.(route.tenant, err.kind);
-    call.dispatch(route, next);
+    const plan = this.plan(call, err.kind);
+    if (plan === undefined) return false;
+    this.countRetry(call, err.kind);
+    if (plan === 'hold') {
+      const route = call.slot.route;
+      return this.queueOf(call.slot).hold(call, route, route.mode === 'hold' ? route.holdMs : route.detectMs);
+    }
+    if (plan === call.backend) call.retriedSame = true;
+    call.dispatch(call.slot.route, plan);
     return true;
   }
 
+  canRetry(call: ProxyCall, kind: FailureKind): boolean {
+    return this.plan(call, kind) !== undefined;
+  }
+
+  private plan(call: ProxyCall, kind: FailureKind): Backend | 'hold' | undefined {
+    if (!call.retryable(kind) || call.retries >= call.route.proxy.max_retries) return undefined;
+    const route = call.slot.route;
+    if (route.mode === 'unavailable') return undefined;
+    if (call.retries === 0) {
+      const load = call.slot.load;
+      const p = route.proxy;
+      if (load.retrying >= Math.max(p.retry_budget_min, (load.inflight * p.retry_budget_percent) / 100)) return undefined;
+    }
+    if (route.mode === 'hold') return 'hold';
+    const next = route.balancer.pick(call.backend);
+    if (next !== undefined && next !== call.backend) return next;
+    if (next === call.backend && !call.retriedSame) return next;
+    return route.standby ? 'hold' : undefined;
+  }
+
+  private countRetry(call: ProxyCall, kind: FailureKind): void {
+    if (call.retries++ === 0) call.slot.load.retrying++;
+    this.hooks.onRetry?.(call.slot.tenant, kind);
+  }
+
+  requeue(call: ProxyCall): void {
+    const route = call.slot.route;
+    if (route.mode !== 'hold') {
+      call.release(route);
+      return;
+    }
+    this.queueOf(call.slot).hold(call, route);
+  }
+
   finished(call: ProxyCall): void {
-    this.hooks.onRequestDone?.(call.route.tenant, call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000, call.attempts);
+    this.hooks.onRequestDone?.(call.slot.tenant, call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000, call.attempts);
   }
 
   // --- Upgrades ------------------------------------------------------------------------------

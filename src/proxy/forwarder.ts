@@ -3,21 +3,30 @@
  * undici's core calls directly, without the adapter its newer controller form goes through):
  * response headers arrive as raw buffers, body chunks are written straight to the client with
  * backpressure both ways, and nothing is buffered.
+ *
+ * A call may be sent more than once: after a failure that is safe to retry (see `retryable`),
+ * and when a flip re-dispatches idempotent requests from the old site to the new one. It is
+ * never re-sent once a response byte has reached the client.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Backend } from './backend.js';
+import type { Backend, InflightCall } from './backend.js';
 import type { TenantRoute, TenantSlot } from './route.js';
+import type { Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
-import { sendError } from './responses.js';
+import { sendError, type ProxyErrorCode } from './responses.js';
 
 export interface Forwarding {
   readonly epochHeader: string;
   readonly siteHeader: string;
   /**
    * An attempt failed before any response byte reached the client. Returns true when the call
-   * was dispatched again (retry); false to let the call answer with an error.
+   * goes on (sent again, or held for the tenant's next route); false to answer with an error.
    */
   retry(call: ProxyCall, err: UpstreamError): boolean;
+  /** Whether `retry` would go on for a failure of this kind now (checked before an answer is dropped). */
+  canRetry(call: ProxyCall, kind: FailureKind): boolean;
+  /** Hold a call until its tenant's next route (flip re-dispatch). */
+  requeue(call: ProxyCall): void;
   /** The call is over (any outcome). */
   finished(call: ProxyCall): void;
 }
@@ -30,7 +39,9 @@ export type FailureKind =
   | 'reset'
   /** No response headers within response_timeout. */
   | 'timeout'
-  /** The call was aborted by drproxy (re-dispatch) or the client. */
+  /** The upstream answered with a status listed in retry_on (the answer was discarded). */
+  | 'status'
+  /** The call was aborted by drproxy or the client. */
   | 'aborted'
   | 'other';
 
@@ -69,21 +80,31 @@ export function requestHasBody(req: IncomingMessage): boolean {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export class ProxyCall {
+export class ProxyCall implements InflightCall, Waiter {
   route!: TenantRoute;
   backend!: Backend;
+  /** Sends so far (first attempt, retries and re-dispatches). */
   attempts = 0;
+  /** Retries after failures (re-dispatches at a flip do not count). */
+  retries = 0;
   /** Set once response headers were written to the client: no retry after that. */
   responded = false;
+  /** The same backend was already tried again once (only backend of the site). */
+  retriedSame = false;
   readonly hasBody: boolean;
   readonly idempotent: boolean;
   readonly startedAt = performance.now();
   status = 0;
+  lastError: UpstreamError | undefined;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private inflight = false;
   private over = false;
   private clientGone = false;
+  /** The attempt is being aborted to re-send the call elsewhere (flip). */
+  private redirecting = false;
+  /** A retry_on status is being read and thrown away before a retry. */
+  private discarding = false;
 
   constructor(
     readonly req: IncomingMessage,
@@ -93,6 +114,7 @@ export class ProxyCall {
   ) {
     this.hasBody = requestHasBody(req);
     this.idempotent = IDEMPOTENT.has(req.method!);
+    slot.load.inflight++;
     res.once('close', () => {
       if (!res.writableFinished) {
         this.clientGone = true;
@@ -108,12 +130,13 @@ export class ProxyCall {
   }
 
   dispatch(route: TenantRoute, backend: Backend): void {
-    if (this.clientGone) return;
+    if (this.clientGone || this.over) return;
     this.route = route;
     this.backend = backend;
     this.attempts++;
     this.inflight = true;
     backend.outstanding++;
+    backend.calls.add(this);
     const req = this.req;
     backend.pool.dispatch(
       {
@@ -131,9 +154,45 @@ export class ProxyCall {
     );
   }
 
-  /** Abort the attempt in flight (drain, re-dispatch); `onError` follows. */
-  abort(reason: string): void {
-    this.abortUpstream?.(abortError(reason));
+  /** Flip re-dispatch: abort this attempt; the call then waits for the tenant's next route. */
+  redirect(reason: string): void {
+    if (!this.inflight || this.responded) return;
+    this.redirecting = true;
+    const abort = this.abortUpstream;
+    if (abort) abort(abortError(reason));
+    // Not connected yet: onConnect sees `redirecting` and aborts at once.
+  }
+
+  // --- Waiter (held for the next route) --------------------------------------------------
+
+  release(route: TenantRoute): void {
+    if (this.clientGone || this.over) return;
+    const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
+    if (backend === undefined) {
+      this.reject('tenant_unavailable', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`, 5);
+      return;
+    }
+    this.dispatch(route, backend);
+  }
+
+  /** Answer with one of drproxy's own errors and end the call. */
+  reject(code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): void {
+    if (this.over || this.clientGone) return;
+    sendError(this.res, code, detail, retryAfterSeconds);
+    this.status = this.res.statusCode;
+    this.finish();
+  }
+
+  expire(route: TenantRoute): void {
+    if (this.clientGone || this.over) return;
+    // No flip came: the site was not down after all. One more try if allowed, else the error.
+    const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
+    if (backend !== undefined && this.retries <= route.proxy.max_retries && this.lastError?.kind !== 'aborted') {
+      this.dispatch(route, backend);
+      return;
+    }
+    if (this.lastError) this.fail(this.lastError);
+    else this.reject(route.mode === 'unavailable' ? 'tenant_unavailable' : 'hold_timeout', `tenant ${route.tenant}: ${route.reason || 'no backend became available'} (held ${route.holdMs}ms)`, Math.max(1, Math.ceil(route.holdMs / 1000)));
   }
 
   // --- undici dispatch handler ---------------------------------------------------------
@@ -141,10 +200,20 @@ export class ProxyCall {
   onConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
     if (this.clientGone) abort(abortError('client closed the connection'));
+    else if (this.redirecting) abort(abortError('failover'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx: Node answers Expect itself; informational answers are dropped.
+    const backend = this.backend;
+    if (backend.passiveStatuses.has(statusCode)) backend.passiveFailure('status');
+    else backend.passiveSuccess();
+    if (this.route.retryOn.has(statusCode) && this.fwd.canRetry(this, 'status')) {
+      // Read and drop this answer, then retry (or pass it on if no retry is possible after all).
+      this.discarding = true;
+      this.status = statusCode;
+      return true;
+    }
     this.resumeUpstream = resume;
     this.responded = true;
     this.status = statusCode;
@@ -153,6 +222,7 @@ export class ProxyCall {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.resumeUpstream!);
     return false;
@@ -160,6 +230,15 @@ export class ProxyCall {
 
   onComplete(): void {
     this.settle();
+    if (this.discarding) {
+      this.discarding = false;
+      const err = Object.assign(new Error(`upstream answered ${this.status}`), { kind: 'status' as const, code: `HTTP_${this.status}` });
+      this.lastError = err;
+      if (!this.clientGone && this.fwd.retry(this, err)) return;
+      // Nowhere to retry: the client gets our 502 naming the status (the body was dropped).
+      this.fail(err);
+      return;
+    }
     this.res.end();
     this.finish();
   }
@@ -173,8 +252,17 @@ export class ProxyCall {
       this.finish();
       return;
     }
+    if (this.redirecting) {
+      this.redirecting = false;
+      this.discarding = false;
+      this.fwd.requeue(this);
+      return;
+    }
     const e = err as UpstreamError;
-    e.kind = classify(err);
+    e.kind = this.discarding ? 'status' : classify(err);
+    this.discarding = false;
+    if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind === 'status' ? 'status' : e.kind);
+    this.lastError = e;
     if (this.fwd.retry(this, e)) return;
     this.fail(e);
   }
@@ -185,17 +273,23 @@ export class ProxyCall {
   retryable(kind: FailureKind): boolean {
     if (!this.bodyUntouched) return false;
     if (kind === 'connect') return true;
-    return (kind === 'reset' || kind === 'aborted') && this.idempotent;
+    return (kind === 'reset' || kind === 'status') && this.idempotent;
   }
 
   /** Answer the client with drproxy's own error for this failure. */
   fail(err: UpstreamError): void {
+    if (this.over || this.clientGone) return;
+    const site = this.route?.site ?? 'unknown';
     if (err.kind === 'timeout' || err.code === 'UND_ERR_CONNECT_TIMEOUT') {
-      sendError(this.res, 'upstream_timeout', `site ${this.route.site} did not answer in time`);
+      sendError(this.res, 'upstream_timeout', `site ${site} did not answer in time`);
     } else if (err.kind === 'connect') {
-      sendError(this.res, 'upstream_failed', `could not connect to site ${this.route.site}`);
+      sendError(this.res, 'upstream_failed', `could not connect to site ${site}`);
+    } else if (err.kind === 'status') {
+      sendError(this.res, 'upstream_failed', `site ${site} ${err.message}`);
+    } else if (err.kind === 'reset') {
+      sendError(this.res, 'upstream_reset_after_send', `the connection to site ${site} broke after the request was sent; it was not retried`);
     } else {
-      sendError(this.res, 'upstream_failed', `site ${this.route.site} failed the request (${err.code ?? err.message})`);
+      sendError(this.res, 'upstream_failed', `site ${site} failed the request (${err.code ?? err.message})`);
     }
     this.status = this.res.statusCode;
     this.finish();
@@ -205,13 +299,19 @@ export class ProxyCall {
     if (!this.inflight) return;
     this.inflight = false;
     this.abortUpstream = null;
-    this.backend.outstanding--;
+    const b = this.backend;
+    b.outstanding--;
+    b.calls.delete(this);
+    if (b.calls.size === 0 && b.idleWaiters !== undefined) b.notifyIdle();
   }
 
   private finish(): void {
     if (this.over) return;
     this.over = true;
     this.settle();
+    const load = this.slot.load;
+    load.inflight--;
+    if (this.retries > 0) load.retrying--;
     this.fwd.finished(this);
   }
 }

@@ -1,77 +1,83 @@
 /**
- * Requests held while their tenant flips (or while its active site has no routable backend):
- * they wait, bounded in time and count, instead of failing. Their bodies are not read while
- * they wait (the request stream stays paused, so TCP pushes back on the client). When the slot
- * publishes a route that is not `hold`, every held request is released through the normal
- * request path, in arrival order.
+ * Requests held while their tenant flips, or while the only backend that could take them failed
+ * and another site can take over: they wait, bounded in time and count, instead of failing.
+ * A new request's body is not read while it waits (its stream stays paused and TCP pushes back
+ * on the client). When the slot publishes a route that is not `hold`, every waiter is released
+ * with that route, in arrival order.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { TenantRoute, TenantSlot } from './route.js';
 import { sendError } from './responses.js';
 
-interface Held {
-  req: IncomingMessage;
-  res: ServerResponse;
+export interface Waiter {
+  readonly res: ServerResponse;
+  /** The tenant has a route that is not `hold`: go on with it. */
+  release(route: TenantRoute): void;
+  /** Waited `ms` without a new route: answer (or retry) now. */
+  expire(route: TenantRoute): void;
+}
+
+interface Entry {
+  waiter: Waiter;
   timer: NodeJS.Timeout;
   onClose: () => void;
 }
 
-export type Release = (req: IncomingMessage, res: ServerResponse, slot: TenantSlot) => void;
-
 export class HeldQueue {
-  private readonly items = new Set<Held>();
+  private readonly entries = new Set<Entry>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly slot: TenantSlot,
-    private readonly release: Release,
     private readonly onCountChange?: (tenant: string, delta: number) => void,
   ) {}
 
   get size(): number {
-    return this.items.size;
+    return this.entries.size;
   }
 
-  /** Hold a request under `route` (a hold route); answers 503 when the queue is full. */
-  hold(req: IncomingMessage, res: ServerResponse, route: TenantRoute): void {
-    if (this.items.size >= route.holdMax) {
-      sendError(res, 'hold_full', `tenant ${route.tenant} is failing over and too many requests are waiting`, retryAfter(route));
-      return;
-    }
-    const held: Held = {
-      req,
-      res,
+  /**
+   * Hold `waiter` for at most `ms` (the route's hold time by default). Returns false, without
+   * answering, when the queue is full.
+   */
+  hold(waiter: Waiter, route: TenantRoute, ms = route.holdMs): boolean {
+    if (this.entries.size >= route.holdMax) return false;
+    const entry: Entry = {
+      waiter,
       timer: setTimeout(() => {
-        this.remove(held);
-        const current = this.slot.route;
-        sendError(
-          res,
-          current.mode === 'unavailable' ? 'tenant_unavailable' : 'hold_timeout',
-          `tenant ${route.tenant}: ${current.reason || route.reason} (held ${route.holdMs}ms)`,
-          retryAfter(route),
-        );
-      }, route.holdMs),
-      onClose: () => this.remove(held),
+        this.remove(entry);
+        waiter.expire(this.slot.route);
+      }, ms),
+      onClose: () => this.remove(entry),
     };
-    res.once('close', held.onClose);
-    this.items.add(held);
+    waiter.res.once('close', entry.onClose);
+    this.entries.add(entry);
     this.onCountChange?.(this.slot.tenant, 1);
     this.unsubscribe ??= this.slot.onPublish((r) => this.onRoute(r));
+    return true;
   }
 
   private onRoute(route: TenantRoute): void {
     if (route.mode === 'hold') return;
-    const all = [...this.items];
-    for (const h of all) this.remove(h);
-    for (const h of all) this.release(h.req, h.res, this.slot);
+    const all = [...this.entries];
+    for (const e of all) this.remove(e);
+    // Release outside the publisher's stack (it may be a call's error handler), with the
+    // route current at that moment: if the tenant is holding again, hold them again.
+    queueMicrotask(() => {
+      const current = this.slot.route;
+      for (const e of all) {
+        if (current.mode === 'hold' && this.hold(e.waiter, current)) continue;
+        e.waiter.release(current);
+      }
+    });
   }
 
-  private remove(h: Held): void {
-    if (!this.items.delete(h)) return;
-    clearTimeout(h.timer);
-    h.res.off('close', h.onClose);
+  private remove(e: Entry): void {
+    if (!this.entries.delete(e)) return;
+    clearTimeout(e.timer);
+    e.waiter.res.off('close', e.onClose);
     this.onCountChange?.(this.slot.tenant, -1);
-    if (this.items.size === 0 && this.unsubscribe) {
+    if (this.entries.size === 0 && this.unsubscribe) {
       this.unsubscribe();
       this.unsubscribe = undefined;
     }
@@ -79,13 +85,13 @@ export class HeldQueue {
 
   /** Answer every held request now (shutdown). */
   flush(): void {
-    for (const h of [...this.items]) {
-      this.remove(h);
-      sendError(h.res, 'shutting_down', 'drproxy is shutting down', 1);
+    for (const e of [...this.entries]) {
+      this.remove(e);
+      sendError(e.waiter.res, 'shutting_down', 'drproxy is shutting down', 1);
     }
   }
 }
 
-function retryAfter(route: TenantRoute): number {
+export function retryAfter(route: TenantRoute): number {
   return Math.max(1, Math.ceil(route.holdMs / 1000));
 }

@@ -31,6 +31,24 @@ export interface TenantRoute {
   readonly holdMs: number;
   /** ...and at most this many wait at once. */
   readonly holdMax: number;
+  /**
+   * Another site could take over if the active one fails (automatic mode, an available,
+   * unfenced, fresh site exists): a request whose only backend failed waits for the flip.
+   */
+  readonly standby: boolean;
+  /**
+   * How long such a request waits for the flip: the time in which the control plane would have
+   * detected the site as down. If no flip came by then, the site is not down after all.
+   */
+  readonly detectMs: number;
+  /** Upstream statuses retried for idempotent requests (proxy.retry_on). */
+  readonly retryOn: ReadonlySet<number>;
+}
+
+/** Requests and retries in flight for one tenant: the retry budget's inputs. */
+export interface TenantLoad {
+  inflight: number;
+  retrying: number;
 }
 
 export interface RouteListener {
@@ -41,6 +59,7 @@ export interface RouteListener {
 export class TenantSlot {
   private current: TenantRoute;
   private readonly listeners = new Set<RouteListener>();
+  readonly load: TenantLoad = { inflight: 0, retrying: 0 };
 
   constructor(
     readonly tenant: string,

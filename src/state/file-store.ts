@@ -200,6 +200,9 @@ export function parseState(text: string, file: string, tenant: string): TenantSt
     ...(typeof o.from === 'string' ? { from: o.from } : {}),
     ...(typeof o.to === 'string' ? { to: o.to } : {}),
     fenced: o.fenced as string[],
+    ...(o.frozen_cause === 'no_site' || o.frozen_cause === 'fence_failed' || o.frozen_cause === 'promote_failed'
+      ? { frozen_cause: o.frozen_cause }
+      : {}),
     reason: typeof o.reason === 'string' ? o.reason : '',
     trigger: typeof o.trigger === 'string' ? o.trigger : '',
     updated_at: typeof o.updated_at === 'string' ? o.updated_at : '',

@@ -15,6 +15,11 @@ export interface TenantState {
   to?: string;
   /** Sites that lost traffic and must not get any until unfenced or failed back to. */
   fenced: string[];
+  /**
+   * Why the tenant is frozen: `no_site` (nothing available: recovers on its own when a site
+   * returns), `fence_failed` or `promote_failed` (a required hook failed: an operator decides).
+   */
+  frozen_cause?: 'no_site' | 'fence_failed' | 'promote_failed';
   /** Why the last change was made. */
   reason: string;
   /** What made the last change: health, admin, failback, startup, recovery. */

@@ -1,0 +1,59 @@
+/**
+ * Drain a site that is losing traffic: idempotent requests that have no answer yet are sent to
+ * the new site at once; the rest get `timeoutMs` to finish; then their sockets are destroyed,
+ * upgraded (WebSocket) connections to the site are closed, and the site's pools are closed.
+ */
+import type { SiteRuntime } from './site.js';
+
+export interface UpgradeRegistry {
+  count(tenant: string, site: string): number;
+  closeSite(tenant: string, site: string): number;
+}
+
+export interface DrainResult {
+  /** In flight when the drain started. */
+  inflight: number;
+  /** Idempotent requests taken off the old site and re-sent to the new one. */
+  redispatched: number;
+  /** Finished on the old site within the deadline. */
+  finished: number;
+  /** Still running at the deadline: their sockets were destroyed. */
+  cut: number;
+  /** Upgraded connections closed. */
+  upgrades: number;
+  durationMs: number;
+}
+
+export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: number, upgrades?: UpgradeRegistry): Promise<DrainResult> {
+  const started = performance.now();
+  const backends = site.backends.map((b) => b.backend);
+  let inflight = 0;
+  let redispatched = 0;
+  for (const b of backends) {
+    inflight += b.calls.size;
+    for (const call of [...b.calls]) {
+      if (call.idempotent && !call.responded && call.bodyUntouched) {
+        call.redirect('failover: re-sent to the new site');
+        redispatched++;
+      }
+    }
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  await Promise.race([Promise.all(backends.map((b) => b.whenIdle())), deadline]);
+  clearTimeout(timer);
+  let cut = 0;
+  for (const b of backends) cut += b.calls.size;
+  const closedUpgrades = upgrades?.closeSite(tenant, site.name) ?? 0;
+  await Promise.all(backends.map((b) => (cut > 0 ? b.destroy() : b.close())));
+  return {
+    inflight,
+    redispatched,
+    finished: Math.max(0, inflight - redispatched - cut),
+    cut,
+    upgrades: closedUpgrades,
+    durationMs: performance.now() - started,
+  };
+}

@@ -496,7 +496,7 @@ export class TenantController {
   private async freeze(cause: NonNullable<TenantState['frozen_cause']>, message: string): Promise<void> {
     const s = this.state;
     if (s.phase === 'frozen' && s.frozen_cause === cause) return;
-    this.state = { ...s, phase: 'frozen', frozen_cause: cause, from: undefined, to: undefined };
+    this.state = { ...s, phase: 'frozen', frozen_cause: cause, from: undefined, to: undefined, reason: message };
     this.publish();
     this.alert(`tenant frozen: ${message}`);
     this.log.error({ audit: true, event: 'frozen', cause, epoch: s.epoch, active: s.active }, `tenant frozen (${cause})`);

@@ -92,11 +92,17 @@ export class ActiveCheck {
     this.listener.onResult(result, this.hysteresis.state, changed);
   }
 
+  /**
+   * Probes start on a fixed cadence (the next one `interval` after the previous one started,
+   * not after it ended), so that a dead backend is declared down within
+   * interval × fall + timeout, as the config promises.
+   */
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      void this.probe().finally(() => this.schedule(this.nextDelay()));
+      const started = performance.now();
+      void this.probe().finally(() => this.schedule(Math.max(0, this.nextDelay() - (performance.now() - started))));
     }, delay);
     this.timer.unref();
   }

@@ -101,10 +101,15 @@ export class ProxyCall implements InflightCall, Waiter {
   private inflight = false;
   private over = false;
   private clientGone = false;
-  /** The attempt is being aborted to re-send the call elsewhere (flip). */
-  private redirecting = false;
   /** A retry_on status is being read and thrown away before a retry. */
   private discarding = false;
+  /**
+   * The undici handler of the attempt in flight: the call itself for the first attempt (no
+   * allocation on the common path), an Attempt for later ones. Callbacks from any other
+   * (detached) attempt are ignored, and a detached attempt is aborted as soon as undici
+   * connects it.
+   */
+  private current: object | null = null;
 
   constructor(
     readonly req: IncomingMessage,
@@ -137,6 +142,8 @@ export class ProxyCall implements InflightCall, Waiter {
     this.inflight = true;
     backend.outstanding++;
     backend.calls.add(this);
+    const handler = this.attempts === 1 ? this : new Attempt(this);
+    this.current = handler;
     const req = this.req;
     backend.pool.dispatch(
       {
@@ -150,17 +157,31 @@ export class ProxyCall implements InflightCall, Waiter {
         }),
         body: this.hasBody ? req : null,
       },
-      this,
+      handler,
     );
   }
 
-  /** Flip re-dispatch: abort this attempt; the call then waits for the tenant's next route. */
+  /**
+   * Flip re-dispatch: detach this attempt at once (even one still queued in undici's pool,
+   * which is aborted when it connects) and hold the call for the tenant's next route.
+   */
   redirect(reason: string): void {
     if (!this.inflight || this.responded) return;
-    this.redirecting = true;
     const abort = this.abortUpstream;
-    if (abort) abort(abortError(reason));
-    // Not connected yet: onConnect sees `redirecting` and aborts at once.
+    this.detach();
+    abort?.(abortError(reason));
+    this.fwd.requeue(this);
+  }
+
+  /** Forget the attempt in flight: its later callbacks are ignored. */
+  private detach(): void {
+    this.current = null;
+    this.discarding = false;
+    this.settle();
+  }
+
+  isCurrent(handler: object): boolean {
+    return this.current === handler;
   }
 
   // --- Waiter (held for the next route) --------------------------------------------------
@@ -195,15 +216,37 @@ export class ProxyCall implements InflightCall, Waiter {
     else this.reject(route.mode === 'unavailable' ? 'tenant_unavailable' : 'hold_timeout', `tenant ${route.tenant}: ${route.reason || 'no backend became available'} (held ${route.holdMs}ms)`, Math.max(1, Math.ceil(route.holdMs / 1000)));
   }
 
-  // --- undici dispatch handler ---------------------------------------------------------
+  // --- undici dispatch handler (first attempt) ------------------------------------------
 
   onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.clientGone) abort(abortError('client closed the connection'));
-    else if (this.redirecting) abort(abortError('failover'));
+    if (this.current === this) this.handleConnect(abort);
+    else abort(abortError('detached attempt'));
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.current === this ? this.handleHeaders(statusCode, rawHeaders, resume, statusText) : true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.current === this ? this.handleData(chunk) : true;
+  }
+
+  onComplete(): void {
+    if (this.current === this) this.handleComplete();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    if (this.current === this) this.handleError(err);
+  }
+
+  // --- attempt callbacks ---------------------------------------------------------------------
+
+  handleConnect(abort: (err?: Error) => void): void {
+    this.abortUpstream = abort;
+    if (this.clientGone) abort(abortError('client closed the connection'));
+  }
+
+  handleHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     if (statusCode < 200) return true; // 1xx: Node answers Expect itself; informational answers are dropped.
     const backend = this.backend;
     if (backend.passiveStatuses.has(statusCode)) backend.passiveFailure('status');
@@ -221,21 +264,22 @@ export class ProxyCall implements InflightCall, Waiter {
     return true;
   }
 
-  onData(chunk: Buffer): boolean {
+  handleData(chunk: Buffer): boolean {
     if (this.discarding) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.resumeUpstream!);
     return false;
   }
 
-  onComplete(): void {
+  handleComplete(): void {
+    this.current = null;
     this.settle();
     if (this.discarding) {
       this.discarding = false;
       const err = Object.assign(new Error(`upstream answered ${this.status}`), { kind: 'status' as const, code: `HTTP_${this.status}` });
       this.lastError = err;
       if (!this.clientGone && this.fwd.retry(this, err)) return;
-      // Nowhere to retry: the client gets our 502 naming the status (the body was dropped).
+      // Nowhere to retry after all: the client gets our 502 naming the status.
       this.fail(err);
       return;
     }
@@ -243,19 +287,14 @@ export class ProxyCall implements InflightCall, Waiter {
     this.finish();
   }
 
-  onError(err: Error & { code?: string }): void {
+  handleError(err: Error & { code?: string }): void {
+    this.current = null;
     this.settle();
     if (this.clientGone) return;
     if (this.responded || this.res.headersSent) {
       // Part of the response is out: the only honest thing left is to cut the client off.
       this.res.destroy(err);
       this.finish();
-      return;
-    }
-    if (this.redirecting) {
-      this.redirecting = false;
-      this.discarding = false;
-      this.fwd.requeue(this);
       return;
     }
     const e = err as UpstreamError;
@@ -321,4 +360,30 @@ function abortError(message: string): Error {
   err.name = 'AbortError';
   err.code = 'UND_ERR_ABORTED';
   return err;
+}
+
+/** The undici handler of a second or later attempt of a call. */
+class Attempt {
+  constructor(private readonly call: ProxyCall) {}
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.call.isCurrent(this)) this.call.handleConnect(abort);
+    else abort(abortError('detached attempt'));
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.call.isCurrent(this) ? this.call.handleHeaders(statusCode, rawHeaders, resume, statusText) : true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.call.isCurrent(this) ? this.call.handleData(chunk) : true;
+  }
+
+  onComplete(): void {
+    if (this.call.isCurrent(this)) this.call.handleComplete();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    if (this.call.isCurrent(this)) this.call.handleError(err);
+  }
 }

@@ -71,12 +71,12 @@ process.on('exit', () => {
 });
 
 /** Run the built CLI (dist/) on a config document; resolves once it listens. */
-export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string): Promise<ChildProxy> {
+export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string, env: Record<string, string> = {}): Promise<ChildProxy> {
   const full = await testConfigDoc({ log: { level: 'info' }, ...doc }, stateDir);
   const dir = await tempDir('drproxy-cfg-');
   const configFile = join(dir, 'drproxy.yaml');
   await writeFile(configFile, stringify(full));
-  const proc = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   let out = '';

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import { request } from 'undici';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startHookServer, type HookServer } from './helpers/hook-server.js';
+import { waitFor } from './helpers/poll.js';
+
+// 64 MB: more than loopback TCP can buffer (here tcp_rmem max 32 MB + tcp_wmem max 4 MB), so a
+// proxy that read held bodies would let the client send it all before the release.
+const BODY = 64 * 1024 * 1024;
+
+let primary: Upstream, backup: Upstream;
+let hooks: HookServer;
+let p: TestProxy;
+
+beforeAll(async () => {
+  [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+  hooks = await startHookServer(200, 1500); // a slow promote hook keeps the flip in its hold phase
+  p = await startProxy({
+    defaults: { health_check: FAST_CHECKS, failover: { hold_requests: '5s', hold_max: 3, min_interval: '0s' } },
+    tenants: {
+      t: {
+        tier: 'BC',
+        hosts: ['t.example.com'],
+        sites: [
+          { name: 'a1', backends: [primary.url], promote: { url: `${hooks.url}/promote-a1`, timeout: '5s' } },
+          { name: 'b1', backends: [backup.url], promote: { url: `${hooks.url}/promote-b1`, timeout: '5s' } },
+        ],
+      },
+    },
+  });
+  await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+});
+
+afterAll(async () => {
+  await p?.stop();
+  await stopAll(primary, backup);
+  await hooks?.close();
+});
+
+/** POST a large body, counting how much of it the proxy had taken when the flip released it. */
+function bigPost(releasedAt: () => number): Promise<{ status: number; echoed: number; writtenBeforeRelease: number; site?: string }> {
+  return new Promise((resolve, reject) => {
+    let written = 0;
+    let writtenBeforeRelease = -1;
+    const req = http.request(
+      { host: '127.0.0.1', port: p.port, path: '/echo', method: 'POST', headers: { host: 't.example.com', 'content-length': BODY }, agent: false },
+      (res) => {
+        let echoed = 0;
+        res.on('data', (d: Buffer) => (echoed += d.length));
+        res.on('end', () => resolve({ status: res.statusCode!, echoed, writtenBeforeRelease, site: res.headers['x-site'] as string }));
+      },
+    );
+    req.on('error', reject);
+    const chunk = Buffer.alloc(64 * 1024, 98);
+    const pump = () => {
+      while (written < BODY) {
+        if (writtenBeforeRelease < 0 && releasedAt() > 0) writtenBeforeRelease = written;
+        written += chunk.length;
+        if (!req.write(chunk)) return void req.once('drain', pump);
+      }
+      if (writtenBeforeRelease < 0) writtenBeforeRelease = written;
+      req.end();
+    };
+    pump();
+  });
+}
+
+describe('requests held during a flip', () => {
+  it('wait instead of failing, and their bodies are not read until they are forwarded', async () => {
+    const t = p.proxy.tenant('t')!;
+    let routedAt = 0;
+    const flip = t.operatorFailover({ to: 'b1', reason: 'planned', actor: 'test' }).then((r) => (routedAt = r.timings.routedAt));
+    await waitFor(() => t.slot.route.mode === 'hold', { what: 'the hold phase' });
+    const get = request(`${p.url}/held-get`, { headers: { host: 't.example.com' } });
+    const post = bigPost(() => routedAt);
+    await flip;
+    const g = await get;
+    expect(g.statusCode).toBe(200);
+    expect(g.headers['x-site']).toBe('b1');
+    await g.body.dump();
+    const r = await post;
+    expect(r).toMatchObject({ status: 200, echoed: BODY, site: 'b1' });
+    // While held, TCP pushed back: at most what kernel buffers hold had gone out at the release.
+    expect(r.writtenBeforeRelease).toBeLessThan(48 * 1024 * 1024);
+    expect((await primary.stats()).byPath['/held-get']).toBeUndefined();
+  });
+
+  it('get 503 with Retry-After past hold_max', async () => {
+    const t = p.proxy.tenant('t')!;
+    const flip = t.operatorFailover({ to: 'a1', reason: 'back', actor: 'test', force: true });
+    await waitFor(() => t.slot.route.mode === 'hold', { what: 'the hold phase' });
+    const held = [1, 2, 3].map(() => request(`${p.url}/h`, { headers: { host: 't.example.com' } }));
+    await waitFor(() => t.slot.load.inflight >= 3, { what: 'three held' });
+    const over = await request(`${p.url}/h`, { headers: { host: 't.example.com' } });
+    expect(over.statusCode).toBe(503);
+    expect(over.headers['retry-after']).toBe('5');
+    expect(over.headers['x-drproxy-error']).toBe('hold_full');
+    await over.body.dump();
+    await flip;
+    for (const h of await Promise.all(held)) {
+      expect(h.statusCode).toBe(200);
+      await h.body.dump();
+    }
+  });
+});

@@ -22,7 +22,9 @@ Usage:
   drproxy --version                the version
 
 Signals (serve):
-  SIGTERM, SIGINT                  stop accepting, finish in-flight requests (server.shutdown_timeout), exit 0
+  SIGTERM, SIGINT                  /readyz goes red, stop accepting, finish in-flight requests
+                                   (server.shutdown_timeout), exit 0
+  SIGHUP                           reload the config file (a bad file changes nothing)
 
 Environment:
   DRPROXY_CONFIG                   config file when --config is not given
@@ -94,6 +96,15 @@ async function serve(file: string): Promise<number> {
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info({ signal: 'SIGHUP' }, 'reloading the config');
+      proxy.reload().then(
+        (r) => {
+          if (!r.ok) logger.error({ problems: r.problems }, `reload refused: ${r.detail}`);
+        },
+        (err: unknown) => logger.error({ err }, 'reload failed'),
+      );
+    });
   });
 }
 

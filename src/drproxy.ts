@@ -1,42 +1,68 @@
 /**
  * The composition root: builds the state store, the health registry, one controller per
- * tenant (control plane) and the data plane, and wires them together. Nothing else constructs
- * these pieces, so the wiring can be read in one place.
+ * tenant (control plane), the data plane, metrics and the admin API, and wires them together.
+ * Nothing else constructs these pieces, so the wiring can be read in one place.
  */
 import { resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import type { Config } from './config/types.js';
+import type { Config, ConfigProblem, TenantConfig } from './config/types.js';
+import { loadConfigFile } from './config/index.js';
+import { ConfigError, DrProxyError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { FileStateStore } from './state/file-store.js';
 import type { StateStore } from './state/types.js';
 import { HealthRegistry } from './health/registry.js';
-import { TenantController, type ControllerHooks } from './failover/tenant-controller.js';
-import { DataPlane, type DataPlaneHooks } from './proxy/data-plane.js';
+import { isEjected } from './health/outlier.js';
+import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
+import { DataPlane } from './proxy/data-plane.js';
 import { RouteTable } from './proxy/router.js';
+import { Metrics } from './metrics.js';
+import { AdminServer } from './admin/server.js';
+import { AuditLog } from './admin/audit.js';
+import { TokenStore } from './admin/auth.js';
+import type { AdminApi, ReloadResult } from './admin/api.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
   /** Use this store instead of the one the config names (tests). */
   store?: StateStore;
+  /** Extra observers (tests); metrics and audit are always wired. */
   controllerHooks?: ControllerHooks;
-  dataPlaneHooks?: DataPlaneHooks;
+  /** Do not start the admin listener (benchmarks of the bare data plane). */
+  noAdmin?: boolean;
 }
 
-export class DrProxy {
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export class DrProxy implements AdminApi {
   readonly logger: Logger;
   readonly store: StateStore;
   readonly health: HealthRegistry;
-  readonly controllers = new Map<string, TenantController>();
+  readonly metrics: Metrics;
   readonly dataPlane: DataPlane;
+  readonly audit: AuditLog;
+  admin: AdminServer | undefined;
+  controllers = new Map<string, TenantController>();
   private config: Config;
+  private loadedAt = new Date();
+  private readonly startedAt = Date.now();
+  private started = false;
+  private shuttingDown = false;
   private stopping: Promise<void> | undefined;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private readonly extraHooks: ControllerHooks | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
     this.logger = opts.logger ?? createLogger({ level: config.log.level });
     this.store = opts.store ?? new FileStateStore(resolve(config.state.dir));
     this.health = new HealthRegistry();
-    this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger, opts.dataPlaneHooks);
+    this.metrics = new Metrics();
+    this.metrics.setRefresher(() => this.refreshGauges());
+    this.audit = new AuditLog(this.logger, config.admin.audit_file);
+    this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
+    this.extraHooks = opts.controllerHooks;
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */
@@ -53,28 +79,83 @@ export class DrProxy {
 
   private async init(opts: DrProxyOptions): Promise<void> {
     await this.store.open();
-    const deps = {
+    for (const t of this.config.tenants) this.controllers.set(t.name, await this.createController(t));
+    this.publishTable();
+    this.health.start();
+    const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
+    if (!opts.noAdmin) {
+      const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
+      for (const w of warnings) this.logger.warn(`admin: ${w}`);
+      if (!tokens.hasOperator) this.logger.warn('admin: no operator token is configured: failover, fence, drain and reload through the admin API are disabled');
+      this.admin = new AdminServer(this.config.admin, this, tokens, this.audit, this.logger);
+      const a = await this.admin.listen();
+      this.logger.info({ admin: `${a.address}:${a.port}` }, 'admin API listening');
+    }
+    this.started = true;
+    this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.store.kind }, 'drproxy listening');
+  }
+
+  private deps(): ControllerDeps {
+    const extra = this.extraHooks;
+    const metrics = this.metrics;
+    return {
       store: this.store,
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,
-      hooks: opts.controllerHooks,
       upgrades: this.dataPlane.upgrades,
+      hooks: {
+        onCheck: (tenant, site, backend, result) => {
+          metrics.healthChecks.inc({ tenant, site, result: result.ok ? 'ok' : 'fail' });
+          metrics.healthCheckDuration.observe({ tenant, site }, result.durationMs / 1000);
+          extra?.onCheck?.(tenant, site, backend, result);
+        },
+        onBackendState: (...a) => extra?.onBackendState?.(...a),
+        onEjection: (tenant, site, backend, ms, kind) => {
+          metrics.ejections.inc({ tenant, site });
+          extra?.onEjection?.(tenant, site, backend, ms, kind);
+        },
+        onFlip: (record) => {
+          const c = this.controllers.get(record.tenant);
+          metrics.flip(record, c?.config.tier ?? { rto: record.rtoMs });
+          this.audit.event({ event: 'failover', ...record }, `failover ${record.tenant}: ${record.from} → ${record.to} (epoch ${record.epoch}, ${record.result})`);
+          extra?.onFlip?.(record);
+        },
+        onState: (state) => {
+          this.audit.event({ event: 'state', ...state }, `tenant ${state.tenant} state: ${state.phase} ${state.active} epoch ${state.epoch}`);
+          extra?.onState?.(state);
+        },
+      },
     };
-    for (const t of this.config.tenants) {
-      this.controllers.set(t.name, await TenantController.create(t, deps));
-    }
+  }
+
+  private async createController(t: TenantConfig): Promise<TenantController> {
+    const c = await TenantController.create(t, this.deps());
+    c.slot.observer = this.metrics.trafficOf(t.name);
+    this.metrics.describeTenant(t);
+    return c;
+  }
+
+  private publishTable(): void {
     this.dataPlane.setTable(
-      new RouteTable(
-        this.config.tenants.map((t) => ({ hosts: t.hosts, paths: t.paths, slot: this.controllers.get(t.name)!.slot })),
-      ),
+      new RouteTable(this.config.tenants.map((t) => ({ hosts: t.hosts, paths: t.paths, slot: this.controllers.get(t.name)!.slot }))),
     );
-    this.health.start();
-    const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
-    this.logger.info(
-      { listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.store.kind },
-      'drproxy listening',
-    );
+  }
+
+  /** Gauges read from the control plane's state when Prometheus scrapes. */
+  private refreshGauges(): void {
+    const now = Date.now();
+    const m = this.metrics;
+    for (const c of this.controllers.values()) {
+      m.state(c.config, c.state);
+      for (const site of c.sites) {
+        const age = site.dataAgeSeconds();
+        if (age !== undefined) m.dataAge.set({ tenant: c.name, site: site.name }, age);
+        for (const b of site.backends) {
+          m.backendUp.set({ tenant: c.name, site: site.name, backend: b.backend.name }, site.stateOf(b, now) === 'up' ? 1 : 0);
+        }
+      }
+    }
   }
 
   get currentConfig(): Config {
@@ -89,15 +170,191 @@ export class DrProxy {
     return this.controllers.get(name);
   }
 
+  // --- Admin API ---------------------------------------------------------------------------
+
+  ready(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.started) reasons.push('starting');
+    if (this.shuttingDown) reasons.push('shutting down');
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  status(): unknown {
+    return {
+      version: VERSION,
+      uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
+      config: { source: this.config.source ?? null, loaded_at: this.loadedAt.toISOString() },
+      state: { kind: this.store.kind },
+      tenants: [...this.controllers.keys()].map((n) => this.tenantStatus(n, false)),
+    };
+  }
+
+  tenantStatus(name: string, withFlips: boolean): unknown {
+    const c = this.controllers.get(name);
+    if (!c) return undefined;
+    const s = c.state;
+    const cfg = c.config;
+    const now = Date.now();
+    return {
+      name,
+      tier: cfg.tier.name,
+      rpo_seconds: cfg.tier.rpo / 1000,
+      rto_seconds: cfg.tier.rto / 1000,
+      phase: s.phase,
+      epoch: s.epoch,
+      active: s.active,
+      fenced: s.fenced,
+      ...(s.frozen_cause && { frozen_cause: s.frozen_cause }),
+      mode: cfg.failover.mode,
+      failback: cfg.failover.failback,
+      reason: s.reason,
+      updated_at: s.updated_at,
+      hosts: cfg.hosts,
+      sites: c.sites.map((site) => {
+        const h = site.health(now);
+        const age = site.dataAgeSeconds();
+        return {
+          name: site.name,
+          ...(site.cfg.region && { region: site.cfg.region }),
+          ...(site.cfg.zone && { zone: site.cfg.zone }),
+          available: h.available,
+          stale: site.stale(cfg.tier.rpo),
+          ...(age !== undefined && { data_age_seconds: age }),
+          backends: site.backends.map((b) => ({
+            name: b.backend.name,
+            url: b.backend.origin,
+            state: b.health.check.state,
+            drained: b.drained,
+            ejected: isEjected(b.passive, now),
+            ...(b.health.check.lastResult && {
+              last_check: { ok: b.health.check.lastResult.ok, status: b.health.check.lastResult.status, error: b.health.check.lastResult.error, at: new Date(b.health.check.lastResult.at).toISOString() },
+            }),
+          })),
+        };
+      }),
+      ...(withFlips && { flips: c.flips }),
+    };
+  }
+
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  metricsContentType(): string {
+    return this.metrics.contentType;
+  }
+
   /**
-   * Stop: refuse new connections, let in-flight requests finish (up to shutdown_timeout),
-   * stop probes, close pools and release the state directory.
+   * Re-read the config file and apply it. The whole new file is validated first: a bad file
+   * changes nothing and the answer lists every problem. Reloads are serialised.
+   */
+  reload(): Promise<ReloadResult> {
+    const run = this.reloading.then(() => this.doReload());
+    this.reloading = run.catch(() => {});
+    return run;
+  }
+
+  private async doReload(): Promise<ReloadResult> {
+    const source = this.config.source;
+    if (!source) return { ok: false, detail: 'this proxy was not started from a config file', problems: [] };
+    let next: Config;
+    let warnings: ConfigProblem[];
+    try {
+      ({ config: next, warnings } = await loadConfigFile(source));
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems : [];
+      this.logger.error({ problems }, `reload refused: ${(err as Error).message}`);
+      return { ok: false, detail: (err as Error).message, problems };
+    }
+    return this.apply(next, warnings);
+  }
+
+  /** Apply a validated config: changed tenants are rebuilt, the others keep everything. */
+  async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
+    const old = this.config;
+    const restartOnly: string[] = [];
+    if (JSON.stringify(old.listen) !== JSON.stringify(next.listen)) restartOnly.push('listen');
+    if (JSON.stringify(old.admin.listen) !== JSON.stringify(next.admin.listen)) restartOnly.push('admin.listen');
+    if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
+    if (JSON.stringify(old.server) !== JSON.stringify(next.server)) restartOnly.push('server');
+    if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) restartOnly.push('headers');
+    if (restartOnly.length > 0) {
+      const problems = restartOnly.map((path) => ({ path, message: 'changing this needs a restart; reload left everything as it was', severity: 'error' as const }));
+      return { ok: false, detail: `${restartOnly.join(', ')} cannot change on reload`, problems };
+    }
+    const oldByName = new Map(old.tenants.map((t) => [t.name, t]));
+    const added: string[] = [];
+    const removed: string[] = [];
+    const changed: string[] = [];
+    const kept = new Map<string, TenantController>();
+    const created: TenantController[] = [];
+    const retired: TenantController[] = [];
+    try {
+      for (const t of next.tenants) {
+        const prev = oldByName.get(t.name);
+        const c = this.controllers.get(t.name);
+        if (prev && c && JSON.stringify(prev) === JSON.stringify(t)) {
+          kept.set(t.name, c);
+          continue;
+        }
+        if (c) {
+          await c.quiesce();
+          retired.push(c);
+          changed.push(t.name);
+        } else {
+          added.push(t.name);
+        }
+        const nc = await this.createController(t);
+        created.push(nc);
+        kept.set(t.name, nc);
+      }
+    } catch (err) {
+      for (const c of created) await c.stop();
+      for (const c of retired) c.resume();
+      this.logger.error({ err }, 'reload failed while building tenants; nothing changed');
+      return { ok: false, detail: (err as Error).message, problems: [] };
+    }
+    for (const c of this.controllers.values()) {
+      if (!kept.has(c.name)) {
+        await c.quiesce();
+        retired.push(c);
+        removed.push(c.name);
+      }
+    }
+    // Swap: one assignment each; requests already routed keep what they read.
+    this.controllers = kept;
+    this.config = next;
+    this.loadedAt = new Date();
+    this.publishTable();
+    for (const c of retired) {
+      const successor = kept.get(c.name);
+      c.handOver(successor?.slot);
+      if (!successor) this.metrics.removeTenant(c.config);
+    }
+    await Promise.all(retired.map((c) => c.stop()));
+    if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
+    if (this.admin) {
+      const { tokens, warnings: tw } = TokenStore.load(next.admin.tokens);
+      for (const w of tw) this.logger.warn(`admin: ${w}`);
+      this.admin.setTokens(tokens);
+    }
+    for (const w of warnings) this.logger.warn({ path: w.path }, `config: ${w.message}`);
+    this.logger.info({ added, removed, changed, tenants: kept.size }, 'config reloaded');
+    return { ok: true, tenants: kept.size, added, removed, changed, warnings };
+  }
+
+  /**
+   * Graceful stop: /readyz goes red, the listener stops accepting, keep-alive clients are told
+   * to close, in-flight requests finish (up to server.shutdown_timeout); then probes stop,
+   * pools close and the state directory is released.
    */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      this.shuttingDown = true;
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.health.close();
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
+      await this.admin?.close();
       await this.store.close();
       this.logger.info('drproxy stopped');
       this.logger.flush?.();
@@ -105,3 +362,5 @@ export class DrProxy {
     return this.stopping;
   }
 }
+
+export { DrProxyError };

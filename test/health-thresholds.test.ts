@@ -18,7 +18,7 @@ beforeAll(async () => {
   p = await startProxy(
     {
       defaults: {
-        health_check: { interval: '50ms', timeout: '40ms', rise: RISE, fall: FALL, jitter: 0 },
+        health_check: { interval: '50ms', timeout: '2s', rise: RISE, fall: FALL, jitter: 0 },
         failover: { mode: 'manual' },
       },
       tenants: {

@@ -25,6 +25,8 @@ export interface AdminConfig {
   tokens: TokenSpec[];
   /** When true, GET /metrics needs a viewer token too. */
   metrics_auth: boolean;
+  /** Audit records also go to this file (appended, written synchronously), when set. */
+  audit_file?: string;
 }
 
 export interface EtcdConfig {

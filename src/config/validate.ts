@@ -629,9 +629,15 @@ function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): Admin
   const listen = f?.get('listen', listenAddress) ?? { ...D.DEFAULT_ADMIN_LISTEN };
   const metricsAuth = f?.get('metrics_auth', bool) ?? D.DEFAULT_METRICS_AUTH;
   const tokens = f?.get('tokens', listOf(token(baseDir))) ?? [];
+  const auditFile = f?.get('audit_file', text);
   f?.end();
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
-  return { listen, tokens: values(tokens), metrics_auth: metricsAuth };
+  return {
+    listen,
+    tokens: values(tokens),
+    metrics_auth: metricsAuth,
+    ...(auditFile !== undefined && { audit_file: path.resolve(baseDir, auditFile) }),
+  };
 }
 
 function token(baseDir: string): Parse<TokenSpec> {

@@ -92,6 +92,8 @@ export class TenantController {
   private evaluateAt = 0;
   private readonly ejectTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
+  /** Quiesced by a reload: no decisions until resumed or stopped. */
+  private paused = false;
   /** Last alert logged, so that an ongoing condition is logged once, not every check. */
   private alerted = '';
 
@@ -195,7 +197,7 @@ export class TenantController {
 
   /** Real traffic failed on a backend `consecutive_failures` times in a row. */
   private onPassiveTrip(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     const now = this.now();
     const since = r.backend.passiveSince || now;
     const ms = tryEject(this.cfg.passive_health, r.passive, site.backends.map((b) => b.passive), now);
@@ -222,7 +224,7 @@ export class TenantController {
    * change, ejection, flip, and when a hold-down or minimum interval ends.
    */
   evaluate(): void {
-    if (this.stopped || this.flipping) return;
+    if (this.stopped || this.paused || this.flipping) return;
     const now = this.now();
     for (const s of this.sites) {
       if (s.health(now).available) {
@@ -683,13 +685,42 @@ export class TenantController {
     return this.sites.flatMap((s) => s.backends);
   }
 
+  /** Reload: make no more decisions and wait for the flip or operator action in progress. */
+  async quiesce(): Promise<void> {
+    this.paused = true;
+    await this.chain.catch(() => {});
+  }
+
+  /** Undo quiesce (a reload that failed half-way). */
+  resume(): void {
+    this.paused = false;
+    this.evaluate();
+  }
+
+  /**
+   * Reload: this controller is replaced by one with the new config (or removed). Requests it
+   * holds are handed to the successor's route; with no successor they get 503.
+   */
+  handOver(next: TenantSlot | undefined): void {
+    if (!next) {
+      this.slot.publish(this.makeRoute('unavailable', this.state.active, this.state.epoch, 'tenant removed from the config'));
+      return;
+    }
+    this.slot.publish(next.route);
+    const off = next.onPublish((r) => this.slot.publish(r));
+    setTimeout(off, this.cfg.failover.hold_requests + 1000).unref();
+  }
+
+  /** Stop probes and timers; pools close once their in-flight requests are done. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.evaluateTimer) clearTimeout(this.evaluateTimer);
     for (const t of this.ejectTimers) clearTimeout(t);
     await this.chain.catch(() => {});
-    for (const b of this.allBackends()) b.health.release();
-    await Promise.all(this.allBackends().map((b) => b.backend.close()));
+    for (const b of this.allBackends()) {
+      b.health.release();
+      void b.backend.close();
+    }
   }
 }
 

@@ -21,13 +21,6 @@ import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError } from './responses.js';
 
-export interface DataPlaneHooks {
-  /** A request got its final answer (or its client went away). */
-  onRequestDone?(tenant: string, status: number, seconds: number, attempts: number): void;
-  onRetry?(tenant: string, kind: string): void;
-  onHeldChange?(tenant: string, delta: number): void;
-}
-
 export class DataPlane implements Forwarding {
   readonly server: http.Server;
   readonly upgrades: UpgradeProxy;
@@ -37,13 +30,13 @@ export class DataPlane implements Forwarding {
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();
   private readonly heldQueues = new Set<HeldQueue>();
   private readonly log: Logger;
-  private closing = false;
+  /** Shutting down: answers carry Connection: close. */
+  closing = false;
 
   constructor(
     config: Config,
     table: RouteTable,
     logger: Logger,
-    private readonly hooks: DataPlaneHooks = {},
   ) {
     this.table = table;
     this.log = logger.child({ component: 'data-plane' });
@@ -128,7 +121,7 @@ export class DataPlane implements Forwarding {
   private queueOf(slot: TenantSlot): HeldQueue {
     let q = this.held.get(slot);
     if (!q) {
-      q = new HeldQueue(slot, this.hooks.onHeldChange);
+      q = new HeldQueue(slot);
       this.held.set(slot, q);
       this.heldQueues.add(q);
     }
@@ -180,7 +173,7 @@ export class DataPlane implements Forwarding {
 
   private countRetry(call: ProxyCall, kind: FailureKind): void {
     if (call.retries++ === 0) call.slot.load.retrying++;
-    this.hooks.onRetry?.(call.slot.tenant, kind);
+    call.slot.observer?.retry(kind);
   }
 
   requeue(call: ProxyCall): void {
@@ -193,7 +186,7 @@ export class DataPlane implements Forwarding {
   }
 
   finished(call: ProxyCall): void {
-    this.hooks.onRequestDone?.(call.slot.tenant, call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000, call.attempts);
+    call.slot.observer?.done(call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000);
   }
 
   // --- Upgrades ------------------------------------------------------------------------------
@@ -220,17 +213,24 @@ export class DataPlane implements Forwarding {
    */
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
-    for (const q of this.heldQueues) q.flush();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    const timer = setTimeout(() => {
-      this.log.warn('shutdown timeout reached: closing remaining connections');
-      this.server.closeAllConnections();
-      this.upgrades.closeAll();
-    }, timeoutMs);
-    timer.unref();
+    // Upgraded connections are long-lived: close them now rather than hold the stop.
     this.upgrades.closeAll();
-    await closed;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    });
+    // Keep-alive connections that go idle after their last answer are closed as they do.
+    const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+    const timedOut = await Promise.race([closed.then(() => false), deadline]);
+    clearInterval(idle);
     clearTimeout(timer);
+    if (timedOut) {
+      this.log.warn('shutdown timeout reached: answering held requests and closing the remaining connections');
+      for (const q of this.heldQueues) q.flush();
+      this.server.closeAllConnections();
+      await closed;
+    }
   }
 }

@@ -18,6 +18,8 @@ import { sendError, type ProxyErrorCode } from './responses.js';
 export interface Forwarding {
   readonly epochHeader: string;
   readonly siteHeader: string;
+  /** Shutting down: answers tell keep-alive clients to close. */
+  readonly closing: boolean;
   /**
    * An attempt failed before any response byte reached the client. Returns true when the call
    * goes on (sent again, or held for the tenant's next route); false to answer with an error.
@@ -260,6 +262,7 @@ export class ProxyCall implements InflightCall, Waiter {
     this.resumeUpstream = resume;
     this.responded = true;
     this.status = statusCode;
+    if (this.fwd.closing) this.res.shouldKeepAlive = false;
     this.res.writeHead(statusCode, statusText, downstreamResponseHeaders(rawHeaders));
     return true;
   }

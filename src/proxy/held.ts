@@ -27,10 +27,7 @@ export class HeldQueue {
   private readonly entries = new Set<Entry>();
   private unsubscribe: (() => void) | undefined;
 
-  constructor(
-    private readonly slot: TenantSlot,
-    private readonly onCountChange?: (tenant: string, delta: number) => void,
-  ) {}
+  constructor(private readonly slot: TenantSlot) {}
 
   get size(): number {
     return this.entries.size;
@@ -52,7 +49,7 @@ export class HeldQueue {
     };
     waiter.res.once('close', entry.onClose);
     this.entries.add(entry);
-    this.onCountChange?.(this.slot.tenant, 1);
+    if (this.slot.observer) this.slot.observer.held++;
     this.unsubscribe ??= this.slot.onPublish((r) => this.onRoute(r));
     return true;
   }
@@ -76,7 +73,7 @@ export class HeldQueue {
     if (!this.entries.delete(e)) return;
     clearTimeout(e.timer);
     e.waiter.res.off('close', e.onClose);
-    this.onCountChange?.(this.slot.tenant, -1);
+    if (this.slot.observer) this.slot.observer.held--;
     if (this.entries.size === 0 && this.unsubscribe) {
       this.unsubscribe();
       this.unsubscribe = undefined;

@@ -45,6 +45,13 @@ export interface TenantRoute {
   readonly retryOn: ReadonlySet<number>;
 }
 
+/** Where the data plane reports what happened to each request (metrics). */
+export interface RequestObserver {
+  done(status: number, seconds: number): void;
+  retry(kind: string): void;
+  held: number;
+}
+
 /** Requests and retries in flight for one tenant: the retry budget's inputs. */
 export interface TenantLoad {
   inflight: number;
@@ -60,6 +67,8 @@ export class TenantSlot {
   private current: TenantRoute;
   private readonly listeners = new Set<RouteListener>();
   readonly load: TenantLoad = { inflight: 0, retrying: 0 };
+  /** Set by the composition root; the data plane reports each request's outcome here. */
+  observer: RequestObserver | undefined;
 
   constructor(
     readonly tenant: string,

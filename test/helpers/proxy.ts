@@ -12,6 +12,8 @@ import { createLogger } from '../../src/log.js';
 export interface TestProxy {
   proxy: DrProxy;
   url: string;
+  /** http://127.0.0.1:PORT of the admin API. */
+  adminUrl: string;
   port: number;
   stateDir: string;
   logs: Record<string, unknown>[];
@@ -32,9 +34,13 @@ export async function testConfigDoc(doc: Record<string, unknown>, stateDir?: str
   };
 }
 
-export async function startProxy(doc: Record<string, unknown>, opts: DrProxyOptions & { stateDir?: string } = {}): Promise<TestProxy> {
+export async function startProxy(doc: Record<string, unknown>, opts: DrProxyOptions & { stateDir?: string; configFile?: string } = {}): Promise<TestProxy> {
   const full = await testConfigDoc(doc, opts.stateDir);
-  const { config } = parseConfigText(stringify(full), 'test.yaml', tmpdir());
+  const text = stringify(full);
+  // With a config file, the proxy can reload it (tests rewrite the file, then POST /reload).
+  if (opts.configFile) await writeFile(opts.configFile, text);
+  const { config } = parseConfigText(text, opts.configFile ?? 'test.yaml', tmpdir());
+  if (opts.configFile) config.source = opts.configFile;
   const logs: Record<string, unknown>[] = [];
   const logger =
     opts.logger ??
@@ -47,6 +53,7 @@ export async function startProxy(doc: Record<string, unknown>, opts: DrProxyOpti
   return {
     proxy,
     url: `http://127.0.0.1:${port}`,
+    adminUrl: proxy.admin ? `http://127.0.0.1:${proxy.admin.address().port}` : '',
     port,
     stateDir: (full.state as { dir: string }).dir,
     logs,

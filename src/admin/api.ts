@@ -1,0 +1,17 @@
+/** What the admin server needs from the proxy (implemented by DrProxy). */
+import type { ConfigProblem } from '../config/types.js';
+import type { TenantController } from '../failover/tenant-controller.js';
+
+export type ReloadResult =
+  | { ok: true; tenants: number; added: string[]; removed: string[]; changed: string[]; warnings: ConfigProblem[] }
+  | { ok: false; detail: string; problems: ConfigProblem[] };
+
+export interface AdminApi {
+  tenant(name: string): TenantController | undefined;
+  status(): unknown;
+  tenantStatus(name: string, withFlips: boolean): unknown;
+  ready(): { ready: boolean; reasons: string[] };
+  reload(): Promise<ReloadResult>;
+  metricsText(): Promise<string>;
+  metricsContentType(): string;
+}

@@ -1,0 +1,35 @@
+# drproxy container image.
+#   docker build -t drproxy .
+#   docker run -p 8080:8080 -v $PWD/config/drproxy.yaml:/etc/drproxy/drproxy.yaml:ro drproxy
+#
+# Build stage: compile TypeScript with the dev dependencies.
+FROM node:26-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npm run build
+
+# Runtime stage: production dependencies and the compiled output only.
+FROM node:26-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/dist ./dist
+COPY config ./config
+# State (epochs) lives in /var/lib/drproxy: mount a volume there so that epochs survive restarts.
+RUN mkdir -p /etc/drproxy /var/lib/drproxy \
+ && sed 's#dir: ./var/drproxy#dir: /var/lib/drproxy#' config/drproxy.example.yaml > /etc/drproxy/drproxy.yaml \
+ && chown -R node:node /var/lib/drproxy
+USER node
+VOLUME ["/var/lib/drproxy"]
+EXPOSE 8080 9901
+# The admin listener answers /healthz; the default config binds it to 127.0.0.1:9901, which is
+# reachable from inside the container.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:9901/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["--config", "/etc/drproxy/drproxy.yaml"]

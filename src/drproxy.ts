@@ -273,8 +273,8 @@ export class DrProxy implements AdminApi {
   async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
     const old = this.config;
     const restartOnly: string[] = [];
-    if (JSON.stringify(old.listen) !== JSON.stringify(next.listen)) restartOnly.push('listen');
-    if (JSON.stringify(old.admin.listen) !== JSON.stringify(next.admin.listen)) restartOnly.push('admin.listen');
+    if (!sameListen(old.listen, next.listen, this.dataPlane.server.listening ? this.dataPlane.address().port : undefined)) restartOnly.push('listen');
+    if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
     if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
     if (JSON.stringify(old.server) !== JSON.stringify(next.server)) restartOnly.push('server');
     if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) restartOnly.push('headers');
@@ -361,6 +361,12 @@ export class DrProxy implements AdminApi {
     })();
     return this.stopping;
   }
+}
+
+/** A listen address is unchanged when host and port match; port 0 matches the port it got. */
+function sameListen(old: { host: string; port: number }, next: { host: string; port: number }, bound: number | undefined): boolean {
+  if (old.host !== next.host) return false;
+  return old.port === next.port || (old.port === 0 && (next.port === bound || next.port === 0));
 }
 
 export { DrProxyError };

@@ -60,7 +60,7 @@ export class DrProxy implements AdminApi {
     this.health = new HealthRegistry();
     this.metrics = new Metrics();
     this.metrics.setRefresher(() => this.refreshGauges());
-    this.audit = new AuditLog(this.logger, config.admin.audit_file);
+    this.audit = new AuditLog(this.logger, config.admin.audit_file, (action, result) => this.metrics.adminRequests.inc({ action, result }));
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
     this.extraHooks = opts.controllerHooks;
   }

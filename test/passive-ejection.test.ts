@@ -33,6 +33,13 @@ describe('ejection policy', () => {
     expect(isEjected(alone, now + 1000)).toBe(false);
   });
 
+  it('lifts the cap when the whole site is failing', () => {
+    const peers = [newEjectable(), newEjectable()];
+    expect(tryEject(CFG, peers[0]!, peers, 0)).toBe(1000);
+    expect(tryEject(CFG, peers[1]!, peers, 0)).toBeUndefined();
+    expect(tryEject(CFG, peers[1]!, peers, 0, true)).toBe(1000);
+  });
+
   it('forgets old ejections after a quiet max_ejection', () => {
     const e = newEjectable();
     tryEject(CFG, e, [e], 0);

@@ -28,6 +28,7 @@ export class AuditLog {
   constructor(
     private readonly log: Logger,
     file?: string,
+    private readonly count?: (action: string, result: string) => void,
   ) {
     if (file) {
       this.file = pino(
@@ -42,6 +43,7 @@ export class AuditLog {
     const level = r.result === 'ok' ? 'info' : 'warn';
     this.log[level]({ audit: true, event: 'admin', ...r }, msg);
     this.file?.[level]({ event: 'admin', ...r }, msg);
+    this.count?.(r.action, r.result);
   }
 
   /** A state change that no admin call made (automatic failover, freeze, recovery). */

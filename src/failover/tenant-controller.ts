@@ -18,7 +18,7 @@ import type { StateStore, TenantState } from '../state/types.js';
 import type { HealthRegistry } from '../health/registry.js';
 import type { CheckResult } from '../health/active-check.js';
 import type { HealthState } from '../health/hysteresis.js';
-import { newEjectable, tryEject } from '../health/outlier.js';
+import { isEjected, newEjectable, tryEject } from '../health/outlier.js';
 import { DrProxyError } from '../errors.js';
 import { Backend, type PassiveFailure } from '../proxy/backend.js';
 import { createBalancer } from '../proxy/balancer.js';
@@ -200,7 +200,11 @@ export class TenantController {
     if (this.stopped || this.paused) return;
     const now = this.now();
     const since = r.backend.passiveSince || now;
-    const ms = tryEject(this.cfg.passive_health, r.passive, site.backends.map((b) => b.passive), now);
+    const threshold = this.cfg.passive_health.consecutive_failures;
+    const wholeSite = site.backends.every(
+      (b) => b === r || b.drained || isEjected(b.passive, now) || b.backend.passiveFailures >= threshold || b.health.check.state === 'down',
+    );
+    const ms = tryEject(this.cfg.passive_health, r.passive, site.backends.map((b) => b.passive), now, wholeSite);
     if (ms === undefined) return;
     r.ejectedSince = since;
     r.backend.passiveSuccess();

@@ -14,12 +14,15 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { DrProxyError } from '../errors.js';
 import { NO_HOST, type RouteTable } from './router.js';
-import type { TenantSlot } from './route.js';
+import type { TenantRoute, TenantSlot } from './route.js';
 import { ProxyCall, type FailureKind, type Forwarding, type UpstreamError } from './forwarder.js';
 import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError } from './responses.js';
+
+/** A request waits for its tenant's next route at most this many times. */
+const MAX_HOLDS = 2;
 
 export class DataPlane implements Forwarding {
   readonly server: http.Server;
@@ -141,10 +144,16 @@ export class DataPlane implements Forwarding {
   retry(call: ProxyCall, err: UpstreamError): boolean {
     const plan = this.plan(call, err.kind);
     if (plan === undefined) return false;
-    this.countRetry(call, err.kind);
     if (plan === 'hold') {
+      call.holds++;
       const route = call.slot.route;
       return this.queueOf(call.slot).hold(call, route, route.mode === 'hold' ? route.holdMs : route.detectMs);
+    }
+    call.retries++;
+    call.slot.observer?.retry(err.kind);
+    if (!call.budgeted) {
+      call.budgeted = true;
+      call.slot.load.retrying++;
     }
     if (plan === call.backend) call.retriedSame = true;
     call.dispatch(call.slot.route, plan);
@@ -155,25 +164,30 @@ export class DataPlane implements Forwarding {
     return this.plan(call, kind) !== undefined;
   }
 
+  /**
+   * Where a failed attempt goes: a backend to re-send it to, 'hold' (wait for the tenant's
+   * next route), or undefined (answer with the error). Re-sends are bounded by max_retries and
+   * the tenant's retry budget; waiting for a flip sends nothing upstream, so it is bounded
+   * instead by the wait itself and MAX_HOLDS.
+   */
   private plan(call: ProxyCall, kind: FailureKind): Backend | 'hold' | undefined {
-    if (!call.retryable(kind) || call.retries >= call.route.proxy.max_retries) return undefined;
+    if (!call.retryable(kind)) return undefined;
     const route = call.slot.route;
     if (route.mode === 'unavailable') return undefined;
-    if (call.retries === 0) {
-      const load = call.slot.load;
-      const p = route.proxy;
-      if (load.retrying >= Math.max(p.retry_budget_min, (load.inflight * p.retry_budget_percent) / 100)) return undefined;
+    const canHold = call.holds < MAX_HOLDS;
+    if (route.mode === 'hold') return canHold ? 'hold' : undefined;
+    if (call.retries < route.proxy.max_retries) {
+      const next = route.balancer.pick(call.backend);
+      const resend = next !== undefined && (next !== call.backend || !call.retriedSame) ? next : undefined;
+      if (resend !== undefined && (call.budgeted || this.budgetAllows(call, route))) return resend;
     }
-    if (route.mode === 'hold') return 'hold';
-    const next = route.balancer.pick(call.backend);
-    if (next !== undefined && next !== call.backend) return next;
-    if (next === call.backend && !call.retriedSame) return next;
-    return route.standby ? 'hold' : undefined;
+    return route.standby && canHold ? 'hold' : undefined;
   }
 
-  private countRetry(call: ProxyCall, kind: FailureKind): void {
-    if (call.retries++ === 0) call.slot.load.retrying++;
-    call.slot.observer?.retry(kind);
+  private budgetAllows(call: ProxyCall, route: TenantRoute): boolean {
+    const load = call.slot.load;
+    const p = route.proxy;
+    return load.retrying < Math.max(p.retry_budget_min, (load.inflight * p.retry_budget_percent) / 100);
   }
 
   requeue(call: ProxyCall): void {

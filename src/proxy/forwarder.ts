@@ -93,6 +93,10 @@ export class ProxyCall implements InflightCall, Waiter {
   responded = false;
   /** The same backend was already tried again once (only backend of the site). */
   retriedSame = false;
+  /** Counted in the tenant's retry budget (re-sent after a failure at least once). */
+  budgeted = false;
+  /** Times this call waited for the tenant's next route after a failure. */
+  holds = 0;
   readonly hasBody: boolean;
   readonly idempotent: boolean;
   readonly startedAt = performance.now();
@@ -353,7 +357,7 @@ export class ProxyCall implements InflightCall, Waiter {
     this.settle();
     const load = this.slot.load;
     load.inflight--;
-    if (this.retries > 0) load.retrying--;
+    if (this.budgeted) load.retrying--;
     this.fwd.finished(this);
   }
 }

@@ -12,6 +12,7 @@ import { loadConfigFile } from './config/index.js';
 import { ConfigError, DrProxyError, formatProblem } from './errors.js';
 import { DrProxy } from './drproxy.js';
 import { createLogger } from './log.js';
+import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
 
 const HELP = `drproxy — disaster-recovery failover reverse proxy
 
@@ -109,6 +110,8 @@ async function serve(file: string): Promise<number> {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // Operator commands have flags of their own: hand them over before parsing ours.
+  if (isControlCommand(argv[0])) return runControl(argv[0], argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({
@@ -126,7 +129,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    process.stdout.write(HELP);
+    process.stdout.write(`${HELP}\n${CONTROL_HELP}`);
     return 0;
   }
   if (values.version) {

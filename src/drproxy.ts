@@ -33,6 +33,9 @@ export interface DrProxyOptions {
   noAdmin?: boolean;
 }
 
+/** Tenants initialised at once at start-up. */
+const START_CONCURRENCY = 64;
+
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export class DrProxy implements AdminApi {
@@ -79,7 +82,14 @@ export class DrProxy implements AdminApi {
 
   private async init(opts: DrProxyOptions): Promise<void> {
     await this.store.open();
-    for (const t of this.config.tenants) this.controllers.set(t.name, await this.createController(t));
+    // Tenants start concurrently (each loads, and on first start writes, its own state file),
+    // a bounded number at a time; the map keeps config order.
+    const tenants = this.config.tenants;
+    const built = new Array<TenantController>(tenants.length);
+    for (let i = 0; i < tenants.length; i += START_CONCURRENCY) {
+      await Promise.all(tenants.slice(i, i + START_CONCURRENCY).map(async (t, k) => (built[i + k] = await this.createController(t))));
+    }
+    for (const c of built) this.controllers.set(c.name, c);
     this.publishTable();
     this.health.start();
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);

@@ -16,7 +16,7 @@ import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { FAST_CHECKS, spawnProxy, startProxy, tempDir, type ChildProxy, type TestProxy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
-const CLI = process.env.DRP_TEST_CLI_TMP ?? fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
 const OPERATOR = `op-${randomBytes(16).toString('hex')}`;
 const VIEWER = `view-${randomBytes(16).toString('hex')}`;

@@ -4,7 +4,7 @@
  * ranges and body, and feeds the hysteresis. Checks use their own keep-alive dispatcher so that
  * a busy data-plane pool never delays a probe.
  */
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { HealthCheckConfig } from '../config/types.js';
 import { statusInRanges } from '../config/status-ranges.js';
 import { Hysteresis, type HealthState } from './hysteresis.js';
@@ -38,7 +38,7 @@ export class ActiveCheck {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = true;
-  private readonly url: string;
+  private readonly headers: Record<string, string>;
 
   constructor(
     readonly origin: string,
@@ -46,19 +46,23 @@ export class ActiveCheck {
     private readonly dispatcher: Dispatcher,
     private readonly listener: CheckListener,
   ) {
-    this.url = origin + cfg.path;
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
+    this.headers = { 'user-agent': 'drproxy-health', ...cfg.headers, ...(cfg.host !== undefined && { host: cfg.host }) };
   }
 
   get state(): HealthState {
     return this.hysteresis.state;
   }
 
+  /**
+   * Start probing. The first probe comes at a random point of the first interval (at most 1 s):
+   * thousands of backends starting together must not all be probed in the same millisecond.
+   * Backends are `unknown` (and take traffic) until then.
+   */
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    // First probe at once: start-up should not wait a whole interval to learn anything.
-    this.schedule(0);
+    this.schedule(Math.random() * Math.min(this.cfg.interval, 1000));
   }
 
   stop(): void {
@@ -113,62 +117,98 @@ export class ActiveCheck {
     return Math.max(1, base - spread + Math.random() * 2 * spread);
   }
 
-  private async check(): Promise<CheckResult> {
+  /**
+   * One probe, through undici's dispatcher with a small handler of its own (no request object,
+   * no stream, no AbortSignal per probe: at thousands of probes a second this matters). The
+   * timeout starts when the probe is handed to the dispatcher, whose per-origin connection
+   * limit is high enough that probes do not queue behind each other.
+   */
+  private check(): Promise<CheckResult> {
     const cfg = this.cfg;
-    const started = performance.now();
-    const at = () => Date.now();
-    const done = (ok: boolean, extra: Partial<CheckResult>): CheckResult => ({
-      ok,
-      durationMs: performance.now() - started,
-      at: at(),
-      ...extra,
+    return new Promise((resolve) => {
+      const probe = new Probe(cfg, resolve);
+      try {
+        this.dispatcher.dispatch({ origin: this.origin, path: cfg.path, method: cfg.method, headers: this.headers }, probe);
+      } catch (err) {
+        probe.onError(err as Error);
+      }
     });
-    const headers: Record<string, string> = { 'user-agent': 'drproxy-health', ...cfg.headers };
-    if (cfg.host) headers.host = cfg.host;
-    try {
-      const res = await request(this.url, {
-        method: cfg.method,
-        headers,
-        dispatcher: this.dispatcher,
-        signal: AbortSignal.timeout(cfg.timeout),
-        headersTimeout: cfg.timeout,
-        bodyTimeout: cfg.timeout,
-      });
-      const status = res.statusCode;
-      const needBody = cfg.expect_body !== undefined || cfg.data_age !== undefined;
-      let body = '';
-      if (needBody && cfg.method !== 'HEAD') body = await readCapped(res.body);
-      else await res.body.dump();
-      if (!statusInRanges(status, cfg.expect_status)) {
-        return done(false, { status, error: `status ${status} not in ${cfg.expect_status_text}` });
-      }
-      if (cfg.expect_body !== undefined && !body.includes(cfg.expect_body)) {
-        return done(false, { status, error: 'body does not contain the expected text' });
-      }
-      const extra: Partial<CheckResult> = { status };
-      if (cfg.data_age) {
-        const age = readDataAge(body, cfg.data_age);
-        if (age !== undefined) extra.dataAgeSeconds = age;
-      }
-      return done(true, extra);
-    } catch (err) {
-      return done(false, { error: describeError(err, cfg.timeout) });
-    }
   }
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    chunks.push(chunk);
-    size += chunk.length;
-    if (size >= MAX_BODY) {
-      body.destroy();
-      break;
-    }
+const MAX_BODY_BYTES = MAX_BODY;
+
+/** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
+class Probe {
+  private readonly started = performance.now();
+  private readonly timer: NodeJS.Timeout;
+  private abort: ((err?: Error) => void) | undefined;
+  private status = 0;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private settled = false;
+  private readonly needBody: boolean;
+
+  constructor(
+    private readonly cfg: HealthCheckConfig,
+    private readonly resolve: (r: CheckResult) => void,
+  ) {
+    this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
+    this.timer = setTimeout(() => {
+      this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
+      this.abort?.(new Error('health check timeout'));
+    }, cfg.timeout);
+    this.timer.unref();
   }
-  return Buffer.concat(chunks).toString('utf8', 0, Math.min(size, MAX_BODY));
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abort = abort;
+    if (this.settled) abort(new Error('health check timeout'));
+  }
+
+  onHeaders(statusCode: number): boolean {
+    if (statusCode >= 200) this.status = statusCode;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.needBody && this.size < MAX_BODY_BYTES) {
+      this.chunks.push(chunk);
+      this.size += chunk.length;
+    }
+    return true;
+  }
+
+  onComplete(): void {
+    const cfg = this.cfg;
+    const status = this.status;
+    if (!statusInRanges(status, cfg.expect_status)) {
+      this.settle(false, { status, error: `status ${status} not in ${cfg.expect_status_text}` });
+      return;
+    }
+    const body = this.needBody ? Buffer.concat(this.chunks).toString('utf8', 0, Math.min(this.size, MAX_BODY_BYTES)) : '';
+    if (cfg.expect_body !== undefined && !body.includes(cfg.expect_body)) {
+      this.settle(false, { status, error: 'body does not contain the expected text' });
+      return;
+    }
+    const extra: Partial<CheckResult> = { status };
+    if (cfg.data_age) {
+      const age = readDataAge(body, cfg.data_age);
+      if (age !== undefined) extra.dataAgeSeconds = age;
+    }
+    this.settle(true, extra);
+  }
+
+  onError(err: Error): void {
+    this.settle(false, { error: describeError(err, this.cfg.timeout) });
+  }
+
+  private settle(ok: boolean, extra: Partial<CheckResult>): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    this.resolve({ ok, durationMs: performance.now() - this.started, at: Date.now(), ...extra });
+  }
 }
 
 export function describeError(err: unknown, timeout: number): string {

@@ -21,8 +21,12 @@ interface Shared {
 
 export class HealthRegistry {
   private readonly checks = new Map<string, Shared>();
-  /** Own keep-alive connections for probes, separate from the data-plane pools. */
-  private readonly dispatcher = new Agent({ connections: 2, pipelining: 1, keepAliveTimeout: 10_000 });
+  /**
+   * Own keep-alive connections for probes, separate from the data-plane pools. Many probe loops
+   * may share an origin (one per health path or setting): the per-origin limit is high enough
+   * that they never queue behind each other, which would turn our own queueing into timeouts.
+   */
+  private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000 });
   private started = false;
 
   acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener): HealthHandle {

@@ -24,7 +24,8 @@ export class Backend {
   readonly weight: number;
   /** host:port, sent as Host when the client's Host is not preserved. */
   readonly hostHeader: string;
-  pool: Pool;
+  /** Created on first use: only backends that take traffic pay for a pool (memory at scale). */
+  private livePool: Pool | undefined;
   /** Requests forwarded and not yet finished (upgraded connections included). */
   outstanding = 0;
   /** Calls in flight, for re-dispatch and drain at a flip. */
@@ -54,7 +55,10 @@ export class Backend {
     this.origin = cfg.origin;
     this.weight = cfg.weight;
     this.hostHeader = new URL(cfg.origin).host;
-    this.pool = this.newPool();
+  }
+
+  get pool(): Pool {
+    return (this.livePool ??= this.newPool());
   }
 
   private newPool(): Pool {
@@ -87,7 +91,7 @@ export class Backend {
   reopen(): void {
     if (!this.closed) return;
     this.closed = false;
-    this.pool = this.newPool();
+    this.livePool = undefined;
   }
 
   /** A real-traffic failure. Cheap: one increment and a compare on the hot path. */
@@ -108,12 +112,12 @@ export class Backend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close().catch(() => {});
+    await this.livePool?.close().catch(() => {});
   }
 
   /** Cut every connection of this backend now, in-flight requests included. */
   async destroy(reason?: Error): Promise<void> {
     this.closed = true;
-    await this.pool.destroy(reason ?? null).catch(() => {});
+    await this.livePool?.destroy(reason ?? null).catch(() => {});
   }
 }

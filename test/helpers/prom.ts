@@ -41,8 +41,10 @@ export function parseExposition(text: string): Exposition {
       });
       if (rest.replace(/,/g, '').trim() !== '') throw new Error(`line ${i + 1}: bad labels ${m[2]}`);
     }
-    const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3]);
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`line ${i + 1}: bad value ${m[3]}`);
+    // Values as Prometheus reads them (Go's ParseFloat): NaN and Inf in any case are valid.
+    const v = m[3]!.toLowerCase();
+    const value = v === '+inf' || v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === 'nan' ? NaN : Number(m[3]);
+    if (Number.isNaN(value) && v !== 'nan') throw new Error(`line ${i + 1}: bad value ${m[3]}: ${line}`);
     const family = m[1]!.replace(/_(bucket|sum|count)$/, '');
     if (!types.has(m[1]!) && !types.has(family)) throw new Error(`line ${i + 1}: sample ${m[1]} has no # TYPE`);
     samples.push({ name: m[1]!, labels, value });

@@ -126,13 +126,15 @@ export class ProxyCall implements InflightCall, Waiter {
     this.hasBody = requestHasBody(req);
     this.idempotent = IDEMPOTENT.has(req.method!);
     slot.load.inflight++;
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        this.clientGone = true;
-        this.abortUpstream?.(abortError('client closed the connection'));
-        this.finish();
-      }
-    });
+    (res as CallResponse)[kCall] = this;
+    res.on('close', onResponseClose);
+  }
+
+  /** The client went away before the answer was complete. */
+  clientClosed(): void {
+    this.clientGone = true;
+    this.abortUpstream?.(abortError('client closed the connection'));
+    this.finish();
   }
 
   /** True while no request body byte has been consumed: the call can still be sent elsewhere. */
@@ -360,6 +362,15 @@ export class ProxyCall implements InflightCall, Waiter {
     if (this.budgeted) load.retrying--;
     this.fwd.finished(this);
   }
+}
+
+const kCall = Symbol('drproxy.call');
+type CallResponse = ServerResponse & { [kCall]?: ProxyCall };
+
+/** One listener function for every response (no closure per request). */
+function onResponseClose(this: CallResponse): void {
+  if (!this.writableFinished) this[kCall]?.clientClosed();
+  this[kCall] = undefined;
 }
 
 function abortError(message: string): Error {

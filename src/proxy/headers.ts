@@ -5,6 +5,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { util as undiciUtil } from 'undici';
+
+/** undici's trie of known header names: lower-case interned strings, no allocation. */
+const headerName = undiciUtil.headerNameToString as (b: Buffer | string) => string;
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones undici will not take from a caller. */
 function isHopByHop(name: string): boolean {
@@ -62,7 +66,9 @@ export interface RequestHeaderOptions {
  */
 export function upstreamRequestHeaders(req: IncomingMessage, opts: RequestHeaderOptions): string[] {
   const raw = req.rawHeaders;
-  const tokens = connectionTokens(raw);
+  const conn = req.headers.connection;
+  // Only a Connection header naming other headers needs a second look (rare).
+  const tokens = conn !== undefined && conn !== 'keep-alive' && conn !== 'close' ? connectionTokens(raw) : undefined;
   const out: string[] = [];
   let xff: string | undefined;
   let host: string | undefined;
@@ -117,7 +123,7 @@ export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly stri
   const out: string[] = [];
   let tokens: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
+    const name = headerName(raw[i]!);
     if (isHopByHop(name)) {
       if (name.length === 10 && name.toLowerCase() === 'connection') {
         tokens = connectionTokens([name, raw[i + 1]!.toString('latin1')]);

@@ -187,6 +187,7 @@ export class TenantController {
   private onHealth(site: string, b: BackendRuntime, result: CheckResult, state: HealthState, changed: boolean): void {
     if (this.stopped) return;
     this.deps.hooks?.onCheck?.(this.name, site, b.backend.name, result);
+    if (result.inconclusive) this.overloaded(result);
     if (!changed) return;
     const fields = { site, backend: b.backend.name, state, status: result.status, error: result.error };
     if (state === 'down') this.log.warn(fields, 'backend down');
@@ -325,6 +326,16 @@ export class TenantController {
       this.startFlip({ to: s.name, trigger: 'failback', reason: `preferred site ${s.name} healthy for ${cfg.failback_after}ms (auto failback)`, detectedAt: now });
       return;
     }
+  }
+
+  private lastOverloadLog = 0;
+
+  /** Probes come back inconclusive: say so, at most once a minute per tenant. */
+  private overloaded(result: CheckResult): void {
+    const now = this.now();
+    if (now - this.lastOverloadLog < 60_000) return;
+    this.lastOverloadLog = now;
+    this.log.error({ alert: true, error: result.error }, 'health checks are running late: drproxy is overloaded; probe results are ignored until it catches up (no failover is decided on them)');
   }
 
   private alert(message: string): void {

@@ -12,6 +12,12 @@ import { readDataAge } from './data-age.js';
 
 export interface CheckResult {
   ok: boolean;
+  /**
+   * The probe says nothing about the backend: its timeout fired far later than scheduled,
+   * because this process was too busy. It is not fed to the hysteresis: an overloaded proxy
+   * must never mark healthy backends down and fail tenants over.
+   */
+  inconclusive?: boolean;
   /** HTTP status, when an answer came. */
   status?: number;
   /** Why the check failed, in a few words. */
@@ -86,6 +92,11 @@ export class ActiveCheck {
   }
 
   private take(result: CheckResult): void {
+    if (result.inconclusive) {
+      this.lastResult = result;
+      this.listener.onResult(result, this.hysteresis.state, false);
+      return;
+    }
     const changed = this.hysteresis.record(result.ok);
     if (!result.ok) {
       if (this.firstFailureAt === 0) this.firstFailureAt = result.at - result.durationMs;
@@ -137,6 +148,8 @@ export class ActiveCheck {
 }
 
 const MAX_BODY_BYTES = MAX_BODY;
+/** A probe timer this late (or half its timeout, if more) makes the probe inconclusive. */
+const LATE_MS = 50;
 
 /** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
 class Probe {
@@ -155,7 +168,14 @@ class Probe {
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
     this.timer = setTimeout(() => {
-      this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
+      // A timer that fires long after it was due means this process was busy, not that the
+      // backend was slow: such a probe is inconclusive.
+      const late = performance.now() - this.started - cfg.timeout;
+      if (late > Math.max(LATE_MS, cfg.timeout / 2)) {
+        this.settle(false, { inconclusive: true, error: `probe timer ${Math.round(late)}ms late: drproxy overloaded, result ignored` });
+      } else {
+        this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
+      }
       this.abort?.(new Error('health check timeout'));
     }, cfg.timeout);
     this.timer.unref();

@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { waitFor } from './helpers/poll.js';
+import type { CheckResult } from '../src/health/active-check.js';
+
+let up: Upstream;
+let p: TestProxy;
+const results: CheckResult[] = [];
+const states: string[] = [];
+
+beforeAll(async () => {
+  up = await startUpstream('s1');
+  p = await startProxy(
+    {
+      // fall: 1, so a single false failure would mark the backend down.
+      // A health answer that takes 40 ms keeps a probe in flight most of the time.
+      defaults: { health_check: { path: '/slow?ms=40', interval: '50ms', timeout: '100ms', rise: 1, fall: 1, jitter: 0 }, failover: { mode: 'manual' } },
+      tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 's1', backends: [up.url] }] } },
+    },
+    {
+      controllerHooks: {
+        onCheck: (_t, _s, _b, r) => void results.push(r),
+        onBackendState: (_t, _s, _b, state) => void states.push(state),
+      },
+    },
+  );
+  await waitFor(() => states.includes('up'), { what: 'backend up' });
+});
+
+afterAll(async () => {
+  await p?.stop();
+  await stopAll(up);
+});
+
+function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    /* the proxy is "overloaded" */
+  }
+}
+
+describe('health checks while drproxy itself is overloaded', () => {
+  it('a probe whose timeout fires late is inconclusive: a healthy backend is never marked down', async () => {
+    for (let i = 0; i < 5; i++) {
+      blockEventLoop(400);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    await waitFor(() => results.some((r) => r.inconclusive), { what: 'an inconclusive probe' });
+    expect(states).toEqual(['up']);
+    expect(p.proxy.tenant('t')!.sites[0]!.backends[0]!.health.check.state).toBe('up');
+    expect(p.logs.some((l) => String(l.msg).startsWith('health checks are running late'))).toBe(true);
+  });
+
+  it('a real timeout (backend hung, proxy idle) still counts', async () => {
+    up.proc.kill('SIGSTOP');
+    try {
+      await waitFor(() => states.includes('down'), { what: 'backend down' });
+      expect(results.filter((r) => !r.ok && !r.inconclusive).at(-1)?.error).toBe('timeout after 100ms');
+    } finally {
+      up.proc.kill('SIGCONT');
+    }
+  });
+});

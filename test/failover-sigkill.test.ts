@@ -41,6 +41,7 @@ beforeAll(async () => {
   [primary, backup] = await Promise.all([startUpstream('a1-primary'), startUpstream('b1-standby')]);
   stateDir = await tempDir();
   p = await startProxy(doc(), { stateDir });
+  await waitFor(() => p!.proxy.tenant('acme')!.sites.every((s) => s.health().available), { what: 'both sites healthy' });
 });
 
 afterAll(async () => {
@@ -59,6 +60,8 @@ describe('automatic failover', () => {
     await primary.kill('SIGKILL');
     await waitFor(async () => (await hit()).site === 'b1-standby', { what: 'traffic on the backup', timeout: 10_000 });
     expect(await hit()).toEqual({ status: 200, site: 'b1-standby', epoch: '2' });
+    // Traffic moves first; the completion record follows it to disk (the epoch was there before).
+    await waitFor(async () => (await stored()).phase === 'active', { what: 'the completed flip on disk' });
     expect(await stored()).toMatchObject({ epoch: 2, active: 'b1-standby', phase: 'active', fenced: ['a1-primary'] });
     const flip = p!.proxy.tenant('acme')!.flips.at(-1)!;
     expect(flip).toMatchObject({ from: 'a1-primary', to: 'b1-standby', epoch: 2, trigger: 'health' });

@@ -273,6 +273,12 @@ export class TenantController {
       return;
     }
     const target = this.autoTarget(now);
+    if (!target && this.awaitingFirstResults(now)) {
+      // Another site has not been probed yet (start-up): hold requests and decide on its
+      // first result rather than freeze now and recover a moment later.
+      this.alert(`active site ${active.name} is unavailable; waiting for the first health results of the other sites`);
+      return;
+    }
     if (!target) {
       const why = `no site can take traffic: ${active.name} is unavailable and no other site is available, unfenced and fresh`;
       void this.serial(() => this.freeze('no_site', why)).catch((err: unknown) => this.log.error({ err }, 'could not persist the frozen state'));
@@ -295,6 +301,15 @@ export class TenantController {
         s.health(now).available &&
         !s.stale(this.cfg.tier.rpo),
     );
+  }
+
+  /** Some other unfenced site could still become available once its backends are first probed. */
+  private awaitingFirstResults(now: number): boolean {
+    return this.sites.some((s) => {
+      if (s.name === this.state.active || this.state.fenced.includes(s.name)) return false;
+      const h = s.health(now);
+      return h.unknown > 0 && !h.unavailable;
+    });
   }
 
   /** Frozen because nothing was available: go to the most preferred site that is back. */

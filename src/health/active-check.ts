@@ -9,6 +9,7 @@ import type { HealthCheckConfig } from '../config/types.js';
 import { statusInRanges } from '../config/status-ranges.js';
 import { Hysteresis, type HealthState } from './hysteresis.js';
 import { readDataAge } from './data-age.js';
+import type { ProbeGate } from './probe-gate.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -51,6 +52,7 @@ export class ActiveCheck {
     private cfg: HealthCheckConfig,
     private readonly dispatcher: Dispatcher,
     private readonly listener: CheckListener,
+    private readonly gate?: ProbeGate,
   ) {
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
     this.headers = { 'user-agent': 'drproxy-health', ...cfg.headers, ...(cfg.host !== undefined && { host: cfg.host }) };
@@ -83,7 +85,13 @@ export class ActiveCheck {
     this.running = true;
     let result: CheckResult;
     try {
-      result = await this.check();
+      const wait = this.gate?.enter();
+      if (wait) await wait;
+      try {
+        result = await this.check();
+      } finally {
+        this.gate?.leave();
+      }
     } finally {
       this.running = false;
     }
@@ -160,6 +168,8 @@ class Probe {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   private settled = false;
+  /** Settled as inconclusive: the request goes on to its end so that its connection is kept. */
+  private keepConnection = false;
   private readonly needBody: boolean;
 
   constructor(
@@ -172,10 +182,13 @@ class Probe {
       // backend was slow: such a probe is inconclusive.
       const late = performance.now() - this.started - cfg.timeout;
       if (late > Math.max(LATE_MS, cfg.timeout / 2)) {
+        // Our lateness: let the answer arrive and keep the keep-alive connection (aborting
+        // destroys it, and reconnecting is what an overloaded process can least afford).
+        this.keepConnection = true;
         this.settle(false, { inconclusive: true, error: `probe timer ${Math.round(late)}ms late: drproxy overloaded, result ignored` });
-      } else {
-        this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
+        return;
       }
+      this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
       this.abort?.(new Error('health check timeout'));
     }, cfg.timeout);
     this.timer.unref();
@@ -183,7 +196,7 @@ class Probe {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
-    if (this.settled) abort(new Error('health check timeout'));
+    if (this.settled && !this.keepConnection) abort(new Error('health check timeout'));
   }
 
   onHeaders(statusCode: number): boolean {

@@ -7,6 +7,10 @@
 import { Agent } from 'undici';
 import type { HealthCheckConfig } from '../config/types.js';
 import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
+import { ProbeGate } from './probe-gate.js';
+
+/** Probes in flight at most, process-wide (see ProbeGate). */
+const MAX_PROBES_IN_FLIGHT = 256;
 import type { HealthState } from './hysteresis.js';
 
 export interface HealthHandle {
@@ -28,6 +32,7 @@ export class HealthRegistry {
    */
   private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000 });
   private started = false;
+  private readonly gate = new ProbeGate(MAX_PROBES_IN_FLIGHT);
 
   acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener): HealthHandle {
     const key = checkKey(origin, cfg);
@@ -39,7 +44,7 @@ export class HealthRegistry {
           for (const l of listeners) l.onResult(result, state, changed);
         },
       };
-      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout), listeners };
+      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate), listeners };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }

@@ -15,7 +15,6 @@
  */
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import { Pool } from 'undici';
 import * as L from './lib.js';
 
@@ -305,16 +304,4 @@ export function failoverMarkdown(r) {
   return lines.join('\n');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const o = L.commonOptions(process.argv.slice(2), {});
-  runFailover(o).then(
-    (r) => {
-      process.stdout.write(failoverMarkdown(r));
-      process.exit(0);
-    },
-    (err) => {
-      process.stderr.write(`failover: ${err.stack ?? err}\n`);
-      process.exit(1);
-    },
-  );
-}
+L.runMain(import.meta.url, 'failover', runFailover, failoverMarkdown);

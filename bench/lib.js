@@ -1,3 +1,4 @@
+import { pathToFileURL } from 'node:url';
 /**
  * Shared helpers of the benchmarks: pinned child processes (and their cleanup on any exit),
  * free ports, readiness polling, /proc readings, load generators (autocannon, wrk) and stats.
@@ -477,4 +478,23 @@ export function commonOptions(argv, defaults) {
 
 export function log(msg) {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/**
+ * Run a benchmark module as a script: when `metaUrl` is the entry point, parse the common
+ * options, run, print its markdown, exit 0 (or print the error and exit 1).
+ */
+export function runMain(metaUrl, name, run, markdown) {
+  if (!process.argv[1] || metaUrl !== pathToFileURL(process.argv[1]).href) return;
+  const o = commonOptions(process.argv.slice(2), {});
+  run(o).then(
+    (r) => {
+      process.stdout.write(markdown(r));
+      process.exit(0);
+    },
+    (err) => {
+      process.stderr.write(`${name}: ${err.stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
 }

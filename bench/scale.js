@@ -312,16 +312,4 @@ export function scaleMarkdown(r) {
   return lines.join('\n');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const o = L.commonOptions(process.argv.slice(2), {});
-  runScale(o).then(
-    (r) => {
-      process.stdout.write(scaleMarkdown(r));
-      process.exit(0);
-    },
-    (err) => {
-      process.stderr.write(`scale: ${err.stack ?? err}\n`);
-      process.exit(1);
-    },
-  );
-}
+L.runMain(import.meta.url, 'scale', runScale, scaleMarkdown);

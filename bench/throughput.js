@@ -13,7 +13,6 @@
  */
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { pathToFileURL } from 'node:url';
 import * as L from './lib.js';
 
 const HOST = 'bench.local';
@@ -191,16 +190,4 @@ export function throughputMarkdown(r) {
   return lines.join('\n');
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const o = L.commonOptions(process.argv.slice(2), {});
-  runThroughput(o).then(
-    (r) => {
-      process.stdout.write(throughputMarkdown(r));
-      process.exit(0);
-    },
-    (err) => {
-      process.stderr.write(`throughput: ${err.stack ?? err}\n`);
-      process.exit(1);
-    },
-  );
-}
+L.runMain(import.meta.url, 'throughput', runThroughput, throughputMarkdown);

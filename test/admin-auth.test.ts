@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
-import { waitFor } from './helpers/poll.js';
 
 let a1: Upstream, b1: Upstream;
 let p: TestProxy;
@@ -14,7 +13,7 @@ beforeAll(async () => {
     defaults: { health_check: FAST_CHECKS },
     tenants: { acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
   });
-  await waitFor(() => p.proxy.tenant('acme')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 'acme');
 });
 
 afterAll(async () => {

@@ -3,10 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, tempDir, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, tempDir, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 import { parseExposition, value } from './helpers/prom.js';
-import { waitFor } from './helpers/poll.js';
 
 let a1: Upstream, b1: Upstream;
 let p: TestProxy;
@@ -20,7 +19,7 @@ beforeAll(async () => {
     defaults: { health_check: FAST_CHECKS },
     tenants: { acme: { tier: 'DR1', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
   });
-  await waitFor(() => p.proxy.tenant('acme')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 'acme');
 });
 
 afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { WebSocket } from 'ws';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream, backup: Upstream;
@@ -14,7 +14,7 @@ beforeAll(async () => {
     defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '400ms', hold_requests: '5s' } },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }, { name: 'b1', backends: [backup.url] }] } },
   });
-  await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 't');
 });
 
 afterAll(async () => {

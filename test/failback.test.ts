@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream | undefined, backup: Upstream | undefined;
@@ -19,7 +19,7 @@ async function setup(failover: Record<string, unknown>): Promise<TestProxy> {
     defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', ...failover } },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }, { name: 'b1', backends: [backup.url] }] } },
   });
-  await waitFor(() => p!.proxy.tenant('t')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p!, 't');
   return p;
 }
 

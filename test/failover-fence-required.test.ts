@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -25,7 +25,7 @@ beforeAll(async () => {
       },
     },
   });
-  await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 't');
 });
 
 afterAll(async () => {

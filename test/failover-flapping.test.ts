@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { waitFor } from './helpers/poll.js';
+import { startProxy, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 
 let primary: Upstream, backup: Upstream;
 let p: TestProxy;
@@ -16,7 +15,7 @@ beforeAll(async () => {
     },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }, { name: 'b1', backends: [backup.url] }] } },
   });
-  await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 't');
 });
 
 afterAll(async () => {

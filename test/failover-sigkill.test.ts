@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, tempDir, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, tempDir, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream;
@@ -41,7 +41,7 @@ beforeAll(async () => {
   [primary, backup] = await Promise.all([startUpstream('a1-primary'), startUpstream('b1-standby')]);
   stateDir = await tempDir();
   p = await startProxy(doc(), { stateDir });
-  await waitFor(() => p!.proxy.tenant('acme')!.sites.every((s) => s.health().available), { what: 'both sites healthy' });
+  await sitesHealthy(p!, 'acme');
 });
 
 afterAll(async () => {

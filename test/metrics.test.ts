@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { admin } from './helpers/admin.js';
 import { parseExposition, value } from './helpers/prom.js';
-import { waitFor } from './helpers/poll.js';
 
 /** The names the design promises (prefix drproxy_). */
 const NAMES = [
@@ -36,7 +35,7 @@ beforeAll(async () => {
     defaults: { health_check: { ...FAST_CHECKS, data_age: { json_field: 'lag' } } },
     tenants: { acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
   });
-  await waitFor(() => p.proxy.tenant('acme')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 'acme');
 });
 
 afterAll(async () => {

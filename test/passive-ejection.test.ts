@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { newEjectable, tryEject, isEjected } from '../src/health/outlier.js';
 import type { PassiveHealthConfig } from '../src/config/types.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, type TestProxy } from './helpers/proxy.js';
+import { startProxy, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 const CFG: PassiveHealthConfig = { consecutive_failures: 3, statuses: [502, 503, 504], base_ejection: 1000, max_ejection: 4000, max_ejected_percent: 50 };
@@ -64,7 +64,7 @@ beforeAll(async () => {
       t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [good.url, bad.url] }, { name: 'b1', backends: [other.url] }] },
     },
   });
-  await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 't');
 });
 
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, tempDir, testConfigDoc, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, tempDir, testConfigDoc, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR } from './helpers/admin.js';
 import { startLoad, failures } from './helpers/load.js';
 import { waitFor } from './helpers/poll.js';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   file = join(await tempDir(), 'drproxy.yaml');
   stateDir = await tempDir();
   p = await startProxy(doc({ acme: acme([a1.url]), old: old() }), { configFile: file, stateDir });
-  await waitFor(() => p.proxy.tenant('acme')!.sites.every((s) => s.health().available), { what: 'sites healthy' });
+  await sitesHealthy(p, 'acme');
 });
 
 afterAll(async () => {

@@ -41,12 +41,15 @@ describe('SIGTERM under load', () => {
     await waitFor(async () => (await up.stats()).byPath['/slow'] === 4, { what: 'slow requests in flight' });
     const exited = new Promise<number | null>((r) => px.proc.once('exit', (code) => r(code)));
     px.proc.kill('SIGTERM');
-    // readyz goes red while in-flight requests finish.
-    const ready = await request(`http://127.0.0.1:${admin}/readyz`).catch(() => undefined);
-    if (ready) {
-      expect(ready.statusCode).toBe(503);
-      await ready.body.dump();
-    }
+    // readyz goes red while in-flight requests finish (the slow ones keep the process up).
+    await waitFor(
+      async () => {
+        const ready = await request(`http://127.0.0.1:${admin}/readyz`);
+        await ready.body.dump();
+        return ready.statusCode === 503;
+      },
+      { what: '/readyz red', timeout: 1400 },
+    );
     // More requests on the open keep-alive connections while draining.
     const during: Promise<void>[] = [];
     for (let i = 0; i < 20; i++) during.push(send('/during'));

@@ -45,33 +45,9 @@ export interface TenantStatus {
   sites: SiteStatus[];
 }
 
-export interface FlipTimings {
-  detectedAt: number;
-  trippedAt: number;
-  persistedAt: number;
-  drainedAt: number;
-  fencedAt: number;
-  promotedAt: number;
-  routedAt: number;
-}
-
-export interface FlipRecord {
-  tenant: string;
-  tier: string;
-  from: string;
-  to: string;
-  epoch: number;
-  trigger: string;
-  reason: string;
-  actor?: string;
-  result: 'routed' | 'frozen';
-  timings: FlipTimings;
-  durationMs: number;
-  rtoMs: number;
-  drain?: unknown;
-  fence?: unknown;
-  promote?: unknown;
-}
+/** Flip records as the admin API returns them: the control plane's own type. */
+export type { FlipRecord, FlipTimings } from '../failover/flip.js';
+import type { FlipRecord, FlipTimings } from '../failover/flip.js';
 
 export interface TenantDetail extends TenantStatus {
   /** Newest last. */

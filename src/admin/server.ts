@@ -15,6 +15,7 @@ import type { Logger } from '../log.js';
 import { roleAllows, type Principal, type TokenStore } from './auth.js';
 import type { AuditLog, AuditRecord } from './audit.js';
 import type { AdminApi } from './api.js';
+import { listen } from '../listen.js';
 
 const MAX_BODY = 64 * 1024;
 
@@ -74,15 +75,7 @@ export class AdminServer {
   }
 
   listen(): Promise<AddressInfo> {
-    const { host, port } = this.cfg.listen;
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(new DrProxyError('DRP_LISTEN', `admin: cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listen(this.server, this.cfg.listen.host, this.cfg.listen.port, 'admin');
   }
 
   address(): AddressInfo {

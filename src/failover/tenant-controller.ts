@@ -75,6 +75,7 @@ export class TenantController {
   readonly name: string;
   readonly slot: TenantSlot;
   readonly sites: SiteRuntime[];
+  /** Set by init(); undefined only while the controller is being created. */
   state!: TenantState;
   /** Most recent flips, newest last. */
   readonly flips: FlipRecord[] = [];
@@ -198,7 +199,7 @@ export class TenantController {
 
   /** Real traffic failed on a backend `consecutive_failures` times in a row. */
   private onPassiveTrip(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure): void {
-    if (this.stopped || this.paused) return;
+    if (this.stopped || this.paused || this.state === undefined) return;
     const now = this.now();
     const since = r.backend.passiveSince || now;
     const threshold = this.cfg.passive_health.consecutive_failures;
@@ -229,7 +230,8 @@ export class TenantController {
    * change, ejection, flip, and when a hold-down or minimum interval ends.
    */
   evaluate(): void {
-    if (this.stopped || this.paused || this.flipping) return;
+    // Not initialised yet: a shared probe may answer while init() is still loading the state.
+    if (this.stopped || this.paused || this.flipping || this.state === undefined) return;
     const now = this.now();
     for (const s of this.sites) {
       if (s.health(now).available) {
@@ -662,6 +664,7 @@ export class TenantController {
   /** Publish the route that the current state and health call for, if it differs. */
   publish(): void {
     const s = this.state;
+    if (s === undefined) return;
     if (s.phase === 'frozen') {
       this.setRoute(this.makeRoute('unavailable', s.active, s.epoch, `tenant is frozen (${s.frozen_cause ?? 'unknown'}): ${s.reason}`));
       return;

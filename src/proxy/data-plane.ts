@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { DrProxyError } from '../errors.js';
+import { listen } from '../listen.js';
 import { NO_HOST, type RouteTable } from './router.js';
 import type { TenantRoute, TenantSlot } from './route.js';
 import { ProxyCall, type FailureKind, type Forwarding, type UpstreamError } from './forwarder.js';
@@ -70,14 +70,7 @@ export class DataPlane implements Forwarding {
   }
 
   listen(host: string, port: number): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error) => reject(new DrProxyError('DRP_LISTEN', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
-      this.server.once('error', onError);
-      this.server.listen(port, host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listen(this.server, host, port, 'data plane');
   }
 
   address(): AddressInfo {

@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/index.js';
 import { DrProxy, type DrProxyOptions } from '../../src/drproxy.js';
 import { createLogger } from '../../src/log.js';
+import { waitFor } from './poll.js';
 
 export interface TestProxy {
   proxy: DrProxy;
@@ -126,3 +127,8 @@ export function tenantDoc(
 
 /** Fast health checks for tests. */
 export const FAST_CHECKS = { interval: '100ms', timeout: '80ms', rise: 2, fall: 2, jitter: 0 };
+
+/** Wait until every site of a tenant is available (all first probes in and passing). */
+export async function sitesHealthy(p: { proxy: DrProxy }, tenant = 't'): Promise<void> {
+  await waitFor(() => p.proxy.tenant(tenant)?.sites.every((s) => s.health().available), { what: `all sites of ${tenant} healthy` });
+}

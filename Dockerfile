@@ -3,7 +3,7 @@
 #   docker run -p 8080:8080 -v $PWD/config/drproxy.yaml:/etc/drproxy/drproxy.yaml:ro drproxy
 #
 # Build stage: compile TypeScript with the dev dependencies.
-FROM node:26-bookworm-slim AS build
+FROM node:26-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +12,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime stage: production dependencies and the compiled output only.
-FROM node:26-bookworm-slim
+FROM node:26-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

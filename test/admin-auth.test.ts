@@ -86,6 +86,13 @@ describe('admin API authentication and errors', () => {
     await admin(p.adminUrl, 'POST', '/tenants/acme/sites/b1/unfence', { token: OPERATOR, body: { reason: 'done' } });
   });
 
+  it('a malformed %-escape in the path is a 400, and the proxy keeps running', async () => {
+    const r = await admin(p.adminUrl, 'POST', '/tenants/%E0%A4%A/failover', { token: OPERATOR, body: { reason: 'x' } });
+    expect(r.status).toBe(400);
+    expect(r.body.detail).toMatch(/malformed %-escape/);
+    expect((await admin(p.adminUrl, 'GET', '/healthz')).status).toBe(200);
+  });
+
   it('never sends CORS headers and refuses other methods', async () => {
     const r = await admin(p.adminUrl, 'GET', '/status', { token: VIEWER });
     expect(Object.keys(r.headers).some((h) => h.startsWith('access-control'))).toBe(false);

@@ -233,6 +233,7 @@ export class AdminServer {
     let route: Route | undefined;
     let params: string[] = [];
     let methodMismatch = false;
+    let badEscape = false;
     for (const r of this.routes) {
       const m = r.pattern.exec(path);
       if (!m) continue;
@@ -241,12 +242,17 @@ export class AdminServer {
         continue;
       }
       route = r;
-      params = m.slice(1).map((p) => decodeURIComponent(p));
+      try {
+        params = m.slice(1).map((p) => decodeURIComponent(p));
+      } catch {
+        badEscape = true; // a malformed %-escape must be a 400, never a crash
+      }
       break;
     }
     const principal = this.tokens.authenticate(req.headers.authorization);
     const ctx: Ctx = { req, params, principal, body: {}, audit: {} };
     try {
+      if (badEscape) throw new HttpError(400, 'bad_request', `malformed %-escape in ${path}`);
       if (!route) {
         if (methodMismatch) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
         throw new HttpError(404, 'not_found', `no admin endpoint ${path}`);

@@ -26,16 +26,7 @@ function failoverConfig({ port, stateDir, primary, backup, retry503 }) {
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
   proxy: { connect_timeout: 500ms, response_timeout: 5s${retry503 ? ', retry_on: [503]' : ''} }
-tenants:
-  bench:
-    tier: BC
-    hosts: [${HOST}]
-    sites:
-      - name: primary
-        backends: [${primary.map((p) => `http://127.0.0.1:${p}`).join(', ')}]
-      - name: backup
-        backends: [${backup.map((p) => `http://127.0.0.1:${p}`).join(', ')}]
-`;
+${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
 }
 
 /**

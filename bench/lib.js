@@ -511,3 +511,18 @@ log:
   level: warn
 `;
 }
+
+/** The benchmarks' one tenant: two sites in preference order, each a list of local ports. */
+export function twoSiteTenant(host, [first, firstPorts], [second, secondPorts]) {
+  const urls = (ports) => ports.map((p) => `http://127.0.0.1:${p}`).join(', ');
+  return `tenants:
+  bench:
+    tier: BC
+    hosts: [${host}]
+    sites:
+      - name: ${first}
+        backends: [${urls(firstPorts)}]
+      - name: ${second}
+        backends: [${urls(secondPorts)}]
+`;
+}

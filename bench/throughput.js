@@ -20,16 +20,7 @@ const HOST = 'bench.local';
 export function drproxyConfig({ port, stateDir, primary, standby }) {
   return `${L.configHead('throughput.js', { port, stateDir })}defaults:
   health_check: { path: /healthz, interval: 1s, timeout: 500ms }
-tenants:
-  bench:
-    tier: BC
-    hosts: [${HOST}]
-    sites:
-      - name: primary
-        backends: [http://127.0.0.1:${primary}]
-      - name: standby
-        backends: [http://127.0.0.1:${standby}]
-`;
+${L.twoSiteTenant(HOST, ['primary', [primary]], ['standby', [standby]])}`;
 }
 
 export async function runThroughput(options = {}) {

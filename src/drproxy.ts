@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Config, ConfigProblem, TenantConfig } from './config/types.js';
 import { loadConfigFile } from './config/index.js';
-import { ConfigError, DrProxyError } from './errors.js';
+import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { FileStateStore } from './state/file-store.js';
 import type { StateStore } from './state/types.js';
@@ -379,4 +379,3 @@ function sameListen(old: { host: string; port: number }, next: { host: string; p
   return old.port === next.port || (old.port === 0 && (next.port === bound || next.port === 0));
 }
 
-export { DrProxyError };

@@ -8,7 +8,7 @@
  * their collect() callbacks at scrape time. The latency histogram uses prom-client directly.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Config, TenantConfig } from './config/types.js';
+import type { TenantConfig } from './config/types.js';
 import type { FlipRecord } from './failover/flip.js';
 import type { TenantState } from './state/types.js';
 
@@ -198,16 +198,6 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** All metric names this registry exposes (for tests and the dashboard check). */
-  async names(): Promise<string[]> {
-    return (await this.registry.getMetricsAsJSON()).map((m) => m.name);
-  }
-
-  static forConfig(config: Config): Metrics {
-    const m = new Metrics();
-    for (const t of config.tenants) m.describeTenant(t);
-    return m;
-  }
 }
 
 function stringLabels(labels: Record<string, string | number>): Record<string, string> {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 
 let a1: Upstream, b1: Upstream;
@@ -11,7 +11,7 @@ beforeAll(async () => {
   p = await startProxy({
     admin: adminTokens(),
     defaults: { health_check: FAST_CHECKS },
-    tenants: { acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
+    tenants: { acme: twoSiteTenant('acme.example.com', a1, b1) },
   });
   await sitesHealthy(p, 'acme');
 });

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream | undefined, backup: Upstream | undefined;
@@ -17,7 +17,7 @@ async function setup(failover: Record<string, unknown>): Promise<TestProxy> {
   [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   p = await startProxy({
     defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', ...failover } },
-    tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }, { name: 'b1', backends: [backup.url] }] } },
+    tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
   });
   await sitesHealthy(p!, 't');
   return p;

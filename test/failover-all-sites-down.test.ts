@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream, backup: Upstream;
@@ -11,7 +11,7 @@ beforeAll(async () => {
   [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   p = await startProxy({
     defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s' } },
-    tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }, { name: 'b1', backends: [backup.url] }] } },
+    tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
   });
   await sitesHealthy(p, 't');
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, type TestProxy, sitesHealthy } from './helpers/proxy.js';
+import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 
 let primary: Upstream, backup: Upstream;
 let p: TestProxy;
@@ -13,7 +13,7 @@ beforeAll(async () => {
       // Automatic failback, the case where flapping could cause ping-pong.
       failover: { failback: 'auto', failback_after: '1s', min_interval: '3s' },
     },
-    tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }, { name: 'b1', backends: [backup.url] }] } },
+    tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
   });
   await sitesHealthy(p, 't');
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
+import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { admin } from './helpers/admin.js';
 import { parseExposition, value } from './helpers/prom.js';
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   await b1.setHealth(200, '{"lag": 12}');
   p = await startProxy({
     defaults: { health_check: { ...FAST_CHECKS, data_age: { json_field: 'lag' } } },
-    tenants: { acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
+    tenants: { acme: twoSiteTenant('acme.example.com', a1, b1) },
   });
   await sitesHealthy(p, 'acme');
 });

@@ -64,10 +64,6 @@ export class TokenStore {
     return this.tokens.some((t) => t.role === 'operator');
   }
 
-  get size(): number {
-    return this.tokens.length;
-  }
-
   /** The principal whose token is in an `Authorization: Bearer …` header, if any. */
   authenticate(header: string | undefined): Principal | undefined {
     if (header === undefined) return undefined;

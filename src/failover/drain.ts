@@ -6,7 +6,6 @@
 import type { SiteRuntime } from './site.js';
 
 export interface UpgradeRegistry {
-  count(tenant: string, site: string): number;
   closeSite(tenant: string, site: string): number;
 }
 

@@ -648,8 +648,7 @@ export class TenantController {
     const b = this.requireSite(siteName).backends.find((x) => x.backend.name === backendName);
     if (!b) throw new DrProxyError('DRP_NOT_FOUND', `site ${siteName} of tenant ${this.name} has no backend ${backendName}`);
     b.drained = drained;
-    this.evaluate();
-    this.publish();
+    this.evaluate(); // publishes the route without (or with) the backend
     return b;
   }
 

@@ -14,8 +14,8 @@ export class Hysteresis {
   streak = 0;
 
   constructor(
-    private rise: number,
-    private fall: number,
+    private readonly rise: number,
+    private readonly fall: number,
   ) {}
 
   /** Record one result; returns true when the state changed. */
@@ -44,8 +44,4 @@ export class Hysteresis {
     return this.streak > 0;
   }
 
-  setThresholds(rise: number, fall: number): void {
-    this.rise = rise;
-    this.fall = fall;
-  }
 }

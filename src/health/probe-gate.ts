@@ -24,8 +24,4 @@ export class ProbeGate {
     if (next) next();
     else this.active--;
   }
-
-  get inFlight(): number {
-    return this.active;
-  }
 }

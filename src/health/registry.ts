@@ -68,10 +68,6 @@ export class HealthRegistry {
     for (const s of this.checks.values()) s.check.start();
   }
 
-  get size(): number {
-    return this.checks.size;
-  }
-
   async close(): Promise<void> {
     this.started = false;
     for (const s of this.checks.values()) s.check.stop();

@@ -157,12 +157,13 @@ export class ProxyCall implements InflightCall, Waiter {
       {
         path: req.url!,
         method: req.method!,
-        headers: upstreamRequestHeaders(req, {
-          epochName: this.fwd.epochHeader,
-          siteName: this.fwd.siteHeader,
-          hostOverride: route.proxy.preserve_host ? undefined : backend.hostHeader,
-          stamp: route.stamp,
-        }),
+        headers: upstreamRequestHeaders(
+          req,
+          this.fwd.epochHeader,
+          this.fwd.siteHeader,
+          route.proxy.preserve_host ? undefined : backend.hostHeader,
+          route.stamp,
+        ),
         body: this.hasBody ? req : null,
       },
       handler,

@@ -49,22 +49,21 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
   return tokens;
 }
 
-export interface RequestHeaderOptions {
-  /** Lower-case names of the epoch and site headers: client copies are dropped. */
-  epochName: string;
-  siteName: string;
-  /** Host header to send instead of the client's, or undefined to keep the client's. */
-  hostOverride: string | undefined;
-  /** Header name/value pairs appended last (epoch and site stamps). */
-  stamp: readonly string[];
-}
-
 /**
  * The upstream request's headers: the client's, without hop-by-hop headers, without any
  * X-Forwarded-* or DR header the client sent, with X-Forwarded-For/-Proto/-Host set by us and
  * the epoch/site stamp appended.
  */
-export function upstreamRequestHeaders(req: IncomingMessage, opts: RequestHeaderOptions): string[] {
+export function upstreamRequestHeaders(
+  req: IncomingMessage,
+  /** Lower-case names of the epoch and site headers: client copies are dropped. */
+  epochName: string,
+  siteName: string,
+  /** Host header to send instead of the client's, or undefined to keep the client's. */
+  hostOverride: string | undefined,
+  /** Header name/value pairs appended last (the route's epoch and site stamp). */
+  stamp: readonly string[],
+): string[] {
   const raw = req.rawHeaders;
   const conn = req.headers.connection;
   // Only a Connection header naming other headers needs a second look (rare).
@@ -72,8 +71,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, opts: RequestHeader
   const out: string[] = [];
   let xff: string | undefined;
   let host: string | undefined;
-  const eLen = opts.epochName.length;
-  const sLen = opts.siteName.length;
+  const eLen = epochName.length;
+  const sLen = siteName.length;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
@@ -91,23 +90,23 @@ export function upstreamRequestHeaders(req: IncomingMessage, opts: RequestHeader
       }
       if (l === 'x-forwarded-proto' || l === 'x-forwarded-host') continue;
     }
-    if ((len === eLen || len === sLen) && isDrHeader(name, opts)) continue;
+    if ((len === eLen || len === sLen) && isDrHeader(name, epochName, siteName)) continue;
     if (tokens !== undefined && tokens.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
   const clientIp = clientAddress(req);
   const proto = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
-  const sendHost = opts.hostOverride ?? host;
+  const sendHost = hostOverride ?? host;
   if (sendHost !== undefined) out.push('host', sendHost);
   out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`, 'x-forwarded-proto', proto);
   if (host !== undefined) out.push('x-forwarded-host', host);
-  for (let i = 0; i < opts.stamp.length; i++) out.push(opts.stamp[i]!);
+  for (let i = 0; i < stamp.length; i++) out.push(stamp[i]!);
   return out;
 }
 
-function isDrHeader(name: string, opts: RequestHeaderOptions): boolean {
+function isDrHeader(name: string, epochName: string, siteName: string): boolean {
   const l = name.toLowerCase();
-  return l === opts.epochName || l === opts.siteName;
+  return l === epochName || l === siteName;
 }
 
 export function clientAddress(req: IncomingMessage): string {

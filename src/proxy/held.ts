@@ -29,10 +29,6 @@ export class HeldQueue {
 
   constructor(private readonly slot: TenantSlot) {}
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /**
    * Hold `waiter` for at most `ms` (the route's hold time by default). Returns false, without
    * answering, when the queue is full.

@@ -41,10 +41,6 @@ const TEXT: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-export function statusOf(code: ProxyErrorCode): number {
-  return STATUS[code];
-}
-
 export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): void {
   if (res.headersSent) {
     res.destroy();

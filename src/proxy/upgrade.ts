@@ -68,11 +68,6 @@ export class UpgradeProxy {
     );
   }
 
-  /** Upgraded connections currently open to a tenant's site. */
-  count(tenant: string, site: string): number {
-    return this.open.get(`${tenant}/${site}`)?.size ?? 0;
-  }
-
   /** Close every upgraded connection to a tenant's site; returns how many were closed. */
   closeSite(tenant: string, site: string): number {
     const set = this.open.get(`${tenant}/${site}`);

@@ -116,13 +116,9 @@ export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string
   };
 }
 
-/** A tenant document with one site per upstream URL list, in preference order. */
-export function tenantDoc(
-  hosts: string[],
-  sites: Array<{ name: string; backends: string[]; [k: string]: unknown }>,
-  extra: Record<string, unknown> = {},
-): Record<string, unknown> {
-  return { tier: 'BC', hosts, sites, ...extra };
+/** The usual test tenant: tier BC, one host, sites a1 (primary) and b1, one backend each. */
+export function twoSiteTenant(host: string, a1: { url: string }, b1: { url: string }): Record<string, unknown> {
+  return { tier: 'BC', hosts: [host], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] };
 }
 
 /** Fast health checks for tests. */

@@ -5,12 +5,15 @@ import { Readable } from 'node:stream';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { spawnProxy, type ChildProxy } from './helpers/proxy.js';
 
-const SIZE = 50 * 1024 * 1024;
 /**
- * Peak RSS may grow by this much at most while 50 MB go through. Buffering the body would add
- * at least 50 MB; V8's young generation alone may take a few tens of MB under CPU pressure.
+ * 200 MB, not the 50 MB the issue names: the margin between "streamed" and "buffered" must not
+ * depend on the machine. V8 grows its young generation (two semi-spaces of up to 16 MB each on
+ * 64-bit Node 20) during a long transfer whatever the proxy does; CI saw 32.6 MB of growth for a
+ * 50 MB body that was streamed. Buffering 200 MB would add at least 200 MB; streaming stays under
+ * MAX_GROWTH, which is twice the young generation's size.
  */
-const MAX_GROWTH = 32 * 1024 * 1024;
+const SIZE = 200 * 1024 * 1024;
+const MAX_GROWTH = 64 * 1024 * 1024;
 
 let up: Upstream;
 let px: ChildProxy;
@@ -65,7 +68,7 @@ afterAll(async () => {
 });
 
 describe('streaming bodies', () => {
-  it('streams a 50 MB response without buffering it', async () => {
+  it('streams a 200 MB response without buffering it', async () => {
     const before = await peakRss(px.proc.pid!);
     const r = await send(`/bytes?n=${SIZE}`, 'GET');
     expect(r).toEqual({ status: 200, bytes: SIZE });
@@ -73,7 +76,7 @@ describe('streaming bodies', () => {
     expect(growth, `peak RSS grew by ${(growth / 1048576).toFixed(1)} MB`).toBeLessThan(MAX_GROWTH);
   });
 
-  it('streams a 50 MB request body (and its 50 MB echo) without buffering it', async () => {
+  it('streams a 200 MB request body (and its 200 MB echo) without buffering it', async () => {
     const before = await peakRss(px.proc.pid!);
     const r = await send('/echo', 'POST', source(SIZE));
     expect(r).toEqual({ status: 200, bytes: SIZE });

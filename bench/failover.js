@@ -202,7 +202,10 @@ async function scenario(kind, o) {
       .map((l) => {
         try {
           const j = JSON.parse(l);
-          return { from: j.from, to: j.to, epoch: j.epoch, durationMs: j.duration_ms, reason: j.reason };
+          // Step times relative to the fault: detection (wall clock) minus the fault time.
+          const detectedMs = j.detected_at ? Date.parse(j.detected_at) - tFault : undefined;
+          const steps = j.steps_ms && detectedMs !== undefined ? Object.fromEntries(Object.entries(j.steps_ms).map(([k, v]) => [k, detectedMs + v])) : undefined;
+          return { from: j.from, to: j.to, epoch: j.epoch, durationMs: j.duration_ms, reason: j.reason, detectedMs, steps };
         } catch {
           return { raw: l };
         }
@@ -278,7 +281,12 @@ export function failoverMarkdown(r) {
     const f = Object.entries(x.failures)
       .map(([k, v]) => `${v} × ${k}`)
       .join(', ');
-    const flips = x.drproxyFailovers.map((d) => `${d.from} → ${d.to} (epoch ${d.epoch}, ${L.fmt(d.durationMs, 0)} ms from detection to routed)`).join('; ');
+    const flips = x.drproxyFailovers
+      .map((d) => {
+        const steps = d.steps ? `; after the fault: detected ${L.fmt(d.detectedMs, 0)} ms, ${Object.entries(d.steps).map(([k, v]) => `${k} ${L.fmt(v, 0)}`).join(', ')} ms` : '';
+        return `${d.from} → ${d.to} (epoch ${d.epoch}, ${L.fmt(d.durationMs, 0)} ms from detection to routed${steps})`;
+      })
+      .join('; ');
     const busy = x.machineBusy ? ` Machine busy during the run: CPU 0 ${L.fmt(x.machineBusy[0] * 100)}%, CPU 1 ${L.fmt(x.machineBusy[1] * 100)}%.` : '';
     lines.push(`- **${x.kind}**: ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${busy}`);
     for (const [name, t] of Object.entries(x.targets)) lines.push(`  - target ${name} (${t.want}): **${t.met ? 'met' : 'not met'}**`);

@@ -89,4 +89,41 @@ describe('file state store', () => {
     await s.open();
     await s.close();
   });
+
+  it('commits of many tenants at once all land (one worker batch, one directory fsync)', async () => {
+    const dir = await tempDir();
+    const s = new FileStateStore(dir);
+    await s.open();
+    const names = Array.from({ length: 50 }, (_, i) => `t${i}`);
+    await Promise.all(names.map((tenant) => s.commit({ ...state(1), tenant }, undefined)));
+    await s.close();
+    const again = new FileStateStore(dir);
+    await again.open();
+    for (const tenant of names) expect(await again.load(tenant)).toMatchObject({ tenant, epoch: 1 });
+    await again.close();
+  });
+
+  it('a write that fails is a DRP_STATE_IO error and leaves the stored epoch as it was', async () => {
+    const dir = await tempDir();
+    const s = new FileStateStore(dir);
+    await s.open();
+    await s.commit(state(1), undefined);
+    // Make the tenants directory unwritable: the temp file cannot be created.
+    const { chmod } = await import('node:fs/promises');
+    await chmod(join(dir, 'tenants'), 0o500);
+    try {
+      if (process.getuid?.() === 0) {
+        // root ignores the mode: replace the directory by a file instead.
+        const { rename: mv } = await import('node:fs/promises');
+        await mv(join(dir, 'tenants'), join(dir, 'tenants.moved'));
+        await writeFile(join(dir, 'tenants'), 'not a directory');
+      }
+      await expect(s.commit(state(2), 1)).rejects.toMatchObject({ code: 'DRP_STATE_IO' });
+      // The store still expects epoch 1: nothing was half-committed.
+      await expect(s.commit(state(2), 2)).rejects.toMatchObject({ code: 'DRP_STATE_CONFLICT' });
+    } finally {
+      await chmod(join(dir, process.getuid?.() === 0 ? 'tenants.moved' : 'tenants'), 0o700).catch(() => {});
+      await s.close();
+    }
+  });
 });

@@ -476,7 +476,20 @@ export class TenantController {
     this.state = await this.commit({ epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason }, epoch);
     failpoint('flip:after-complete');
     this.log.warn(
-      { audit: true, event: 'failover', from, to, epoch, trigger: req.trigger, reason: req.reason, actor: req.actor, duration_ms: record.durationMs, rto_ms: record.rtoMs },
+      {
+        audit: true,
+        event: 'failover',
+        from,
+        to,
+        epoch,
+        trigger: req.trigger,
+        reason: req.reason,
+        actor: req.actor,
+        duration_ms: record.durationMs,
+        rto_ms: record.rtoMs,
+        detected_at: new Date(record.timings.detectedAt).toISOString(),
+        steps_ms: stepsMs(record.timings),
+      },
       `failover ${from} → ${to} (epoch ${epoch})`,
     );
     this.deps.hooks?.onFlip?.(record);
@@ -765,4 +778,10 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Each flip step's time since detection, in ms (the controller clock: Date.now unless a test injects one), for the failover log line. */
+function stepsMs(t: FlipRecord['timings']): Record<string, number> {
+  const ms = (x: number): number => Math.round((x - t.detectedAt) * 10) / 10;
+  return { tripped: ms(t.trippedAt), persisted: ms(t.persistedAt), drained: ms(t.drainedAt), fenced: ms(t.fencedAt), promoted: ms(t.promotedAt), routed: ms(t.routedAt) };
 }

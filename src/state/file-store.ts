@@ -1,17 +1,18 @@
 /**
  * Embedded state store: one JSON file per tenant in a local directory.
  *
- * Durability: write a temp file, fsync it, rename it over the old file, fsync the directory.
- * A crash at any point leaves either the old or the new file, never a torn one. A file that is
+ * Durability: write a temp file, fsync it, rename it over the old file, fsync the directory
+ * (on a worker thread: see atomic-writer.ts). A crash at any point leaves either the old or the
+ * new file, never a torn one. A file that is
  * torn anyway (disk fault, hand edit) stops start-up with a clear message: drproxy never resets
  * an epoch to 0 on its own, because a lower epoch would let a fenced side take writes again.
  *
  * A LOCK file holding the owner's pid keeps two processes from sharing one directory.
  */
-import { mkdir, open, readFile, rename, readdir, unlink, writeFile } from 'node:fs/promises';
-import { constants as fsc } from 'node:fs';
+import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DrProxyError } from '../errors.js';
+import { AtomicWriter } from './atomic-writer.js';
 import type { StateStore, TenantState, TenantPhase } from './types.js';
 
 const PHASES: ReadonlySet<TenantPhase> = new Set(['active', 'failing_over', 'frozen']);
@@ -26,6 +27,7 @@ export class FileStateStore implements StateStore {
   private readonly seen = new Map<string, number>();
   private readonly listeners = new Set<(s: TenantState) => void>();
   private locked = false;
+  private readonly writer = new AtomicWriter();
 
   constructor(dir: string) {
     this.dir = dir;
@@ -40,6 +42,7 @@ export class FileStateStore implements StateStore {
       throw new DrProxyError('DRP_STATE_IO', `state directory ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
     await this.takeLock();
+    this.writer.warm();
     // Temp files left by a crash mid-write hold nothing that was committed: remove them.
     for (const name of await readdir(this.tenantsDir)) {
       if (name.includes('.tmp-')) await unlink(join(this.tenantsDir, name)).catch(() => {});
@@ -85,17 +88,8 @@ export class FileStateStore implements StateStore {
     const file = this.fileOf(tenant);
     const tmp = `${file}.tmp-${process.pid}`;
     try {
-      const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC, 0o600);
-      try {
-        await fh.writeFile(JSON.stringify(next, null, 2) + '\n');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await rename(tmp, file);
-      await fsyncDir(this.tenantsDir);
+      await this.writer.write(file, tmp, JSON.stringify(next, null, 2) + '\n');
     } catch (err) {
-      await unlink(tmp).catch(() => {});
       throw new DrProxyError('DRP_STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
     }
     this.seen.set(tenant, next.epoch);
@@ -109,6 +103,7 @@ export class FileStateStore implements StateStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    await this.writer.close();
     if (!this.locked) return;
     this.locked = false;
     heldLocks.delete(this.lockFile);
@@ -152,15 +147,6 @@ function pidAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, fsc.O_RDONLY);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
   }
 }
 

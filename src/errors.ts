@@ -46,3 +46,11 @@ export function formatProblem(p: ConfigProblem): string {
   const where = p.path === '' ? '' : `${p.path}: `;
   return `${p.severity === 'warning' ? 'warning: ' : ''}${where}${p.message}`;
 }
+
+/** The error drproxy aborts an upstream attempt with (undici's abort code, so it is classified as such). */
+export function abortError(message: string): Error {
+  const err = new Error(message) as Error & { code: string };
+  err.name = 'AbortError';
+  err.code = 'UND_ERR_ABORTED';
+  return err;
+}

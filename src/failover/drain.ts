@@ -4,6 +4,7 @@
  * upgraded (WebSocket) connections to the site are closed, and the site's pools are closed.
  */
 import type { SiteRuntime } from './site.js';
+import { abortError } from '../errors.js';
 
 export interface UpgradeRegistry {
   closeSite(tenant: string, site: string): number;
@@ -28,11 +29,13 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
   const backends = site.backends.map((b) => b.backend);
   let inflight = 0;
   let redispatched = 0;
+  // One error for every call taken off this site (see ProxyCall.redirect).
+  const reason = abortError('failover: re-sent to the new site');
   for (const b of backends) {
     inflight += b.calls.size;
     for (const call of [...b.calls]) {
       if (call.idempotent && !call.responded && call.bodyUntouched) {
-        call.redirect('failover: re-sent to the new site');
+        call.redirect(reason);
         redispatched++;
       }
     }
@@ -47,7 +50,8 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
   for (const b of backends) cut += b.calls.size;
   const closedUpgrades = upgrades?.closeSite(tenant, site.name) ?? 0;
   // Closing does not hold up the flip: a hung peer may never finish a graceful close.
-  for (const b of backends) void (cut > 0 ? b.destroy() : b.close());
+  const closing = cut > 0 ? abortError(`failover: drain_timeout reached, ${cut} request(s) cut`) : undefined;
+  for (const b of backends) void (closing ? b.destroy(closing) : b.close());
   return {
     inflight,
     redispatched,

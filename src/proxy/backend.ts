@@ -11,8 +11,8 @@ export interface InflightCall {
   readonly idempotent: boolean;
   readonly responded: boolean;
   readonly bodyUntouched: boolean;
-  /** Abort the attempt and hold the call until its tenant's next route (flip re-dispatch). */
-  redirect(reason: string): void;
+  /** Abort the attempt with `reason` and hold the call until its tenant's next route (flip re-dispatch). */
+  redirect(reason: Error): void;
 }
 
 export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status';

@@ -13,6 +13,6 @@ process.on('SIGUSR2', async () => {
   process.stderr.write('heap profile written\n');
 });
 process.on('SIGWINCH', async () => {
-  await post('HeapProfiler.startSampling', { samplingInterval: 128, includeObjectsCollectedByMajorGC: process.env.HEAP_KEEP !== 'live', includeObjectsCollectedByMinorGC: process.env.HEAP_KEEP !== 'live' && process.env.HEAP_KEEP !== 'promoted' });
+  await post('HeapProfiler.startSampling', { samplingInterval: Number(process.env.HEAP_INTERVAL ?? 128), includeObjectsCollectedByMajorGC: process.env.HEAP_KEEP !== 'live', includeObjectsCollectedByMinorGC: process.env.HEAP_KEEP !== 'live' && process.env.HEAP_KEEP !== 'promoted' });
   process.stderr.write('heap sampling started\n');
 });

@@ -195,6 +195,29 @@ describe('config: merging defaults ← defaults.X ← tenant ← site', () => {
   });
 });
 
+describe('config: body_timeout follows response_timeout unless set', () => {
+  function proxyOf(defaults: Record<string, unknown> | undefined, tenant: Record<string, unknown> | undefined) {
+    const raw = minimal();
+    if (defaults) raw.defaults = { proxy: defaults };
+    if (tenant) raw.tenants.acme.proxy = tenant;
+    return valid(raw).tenants[0]!.proxy;
+  }
+
+  it('is response_timeout by default', () => {
+    expect(proxyOf(undefined, undefined)).toMatchObject({ response_timeout: 30_000, body_timeout: 30_000 });
+  });
+
+  it('follows a response_timeout set in defaults or in the tenant', () => {
+    expect(proxyOf({ response_timeout: '10s' }, undefined)).toMatchObject({ response_timeout: 10_000, body_timeout: 10_000 });
+    expect(proxyOf(undefined, { response_timeout: '5s' })).toMatchObject({ response_timeout: 5_000, body_timeout: 5_000 });
+  });
+
+  it('keeps a body_timeout that was set, at either level', () => {
+    expect(proxyOf({ body_timeout: '2m' }, { response_timeout: '5s' })).toMatchObject({ response_timeout: 5_000, body_timeout: 120_000 });
+    expect(proxyOf({ response_timeout: '10s' }, { body_timeout: '1m' })).toMatchObject({ response_timeout: 10_000, body_timeout: 60_000 });
+  });
+});
+
 describe('config: loading a file', () => {
   it('sets source to the absolute path and resolves paths against the file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'drproxy-config-'));

@@ -73,7 +73,8 @@ export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({
   balance: 'round_robin',
   connect_timeout: 2 * SECOND,
   response_timeout: 30 * SECOND,
-  body_timeout: 60 * SECOND,
+  /** Follows response_timeout unless set (see mergeProxy in validate.ts). */
+  body_timeout: 30 * SECOND,
   max_connections: 128,
   keep_alive_timeout: 4 * SECOND,
   preserve_host: true,

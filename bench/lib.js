@@ -313,9 +313,15 @@ export function cpuTimes() {
     if (!m) continue;
     const f = m[2].split(/\s+/).map(Number);
     const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
-    out[Number(m[1])] = { busy: total - f[3] - f[4], total };
+    // Field 8 is steal: time the hypervisor ran something else while this vCPU wanted to run.
+    out[Number(m[1])] = { busy: total - f[3] - f[4], total, steal: f[7] ?? 0 };
   }
   return out;
+}
+
+/** Steal fraction of each CPU between two cpuTimes() readings (the VM's host taking the CPU). */
+export function cpuSteal(a, b) {
+  return b.map((x, i) => (x.total - a[i].total > 0 ? (x.steal - a[i].steal) / (x.total - a[i].total) : NaN));
 }
 
 /** Busy fraction of each CPU between two cpuTimes() readings. */

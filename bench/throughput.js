@@ -82,11 +82,15 @@ export async function runThroughput(options = {}) {
           r.cpu = (L.cpuSeconds(t.pid) - cpu0) / o.duration;
           // Whole-machine busy fraction per CPU: CPU 0 busier than the proxy means another
           // process shared the proxy's core during the measurement.
-          [r.busy0, r.busy1] = L.cpuBusy(m0, L.cpuTimes());
+          const m1 = L.cpuTimes();
+          [r.busy0, r.busy1] = L.cpuBusy(m0, m1);
+          [r.steal0] = L.cpuSteal(m0, m1);
+          // CPU time per request: unlike req/s, it does not move when the host steals the vCPU.
+          r.cpuUs = (r.cpu * 1e6) / r.rps;
           samples.push({ round, target: t.name, ...r });
           L.log(
             `round ${round} ${t.name.padEnd(15)} ${tool.padEnd(10)} ${L.fmt(r.rps).padStart(7)} req/s  p50 ${L.fmt(r.p50, 2)} ms  p99 ${L.fmt(r.p99, 2)} ms` +
-              `  cpu ${L.fmt(r.cpu * 100)}% (CPU0 ${L.fmt(r.busy0 * 100)}% CPU1 ${L.fmt(r.busy1 * 100)}% busy)${r.errors || r.non2xx ? `  errors ${r.errors} non2xx ${r.non2xx}` : ''}`,
+              `  cpu ${L.fmt(r.cpu * 100)}% = ${L.fmt(r.cpuUs, 1)} µs/req (CPU0 ${L.fmt(r.busy0 * 100)}% CPU1 ${L.fmt(r.busy1 * 100)}% busy, CPU0 steal ${L.fmt(r.steal0 * 100, 1)}%)${r.errors || r.non2xx ? `  errors ${r.errors} non2xx ${r.non2xx}` : ''}`,
           );
         }
       }
@@ -108,6 +112,9 @@ export async function runThroughput(options = {}) {
           p99Range: L.minMax(pick('p99')),
           cpu: L.median(pick('cpu')),
           busy0: L.median(pick('busy0')),
+          steal0: L.median(pick('steal0')),
+          cpuUs: L.median(pick('cpuUs')),
+          cpuUsRange: L.minMax(pick('cpuUs')),
           busy1: L.median(pick('busy1')),
           errors: s.reduce((a, x) => a + x.errors, 0),
           non2xx: s.reduce((a, x) => a + x.non2xx, 0),
@@ -120,6 +127,7 @@ export async function runThroughput(options = {}) {
         drproxyOverDirect: m.drproxy.rps / m.direct.rps,
         drproxyOverBareHttpProxy: m.drproxy.rps / m['bare-http-proxy'].rps,
         p99DrproxyOverBareUndici: m.drproxy.p99 / m['bare-undici'].p99,
+        cpuUsBareUndiciOverDrproxy: m['bare-undici'].cpuUs / m.drproxy.cpuUs,
       };
       m.targets = {
         rps: { want: '≥ 1.1 × bare undici', got: m.ratios.drproxyOverBareUndici, met: m.ratios.drproxyOverBareUndici >= 1.1 },
@@ -143,21 +151,23 @@ export function throughputMarkdown(r) {
   lines.push(`### Throughput (${o.rounds} round(s) × ${o.duration} s, ${o.connections} connections, warm-up ${o.warmup} s)`, '');
   for (const [tool, m] of Object.entries(r.summary)) {
     lines.push(`**${tool}** — medians over rounds, [min–max]`, '');
-    lines.push('| target | req/s | p50 ms | p99 ms | server CPU | CPU 0 / CPU 1 busy | errors / non-2xx |');
-    lines.push('|---|---:|---:|---:|---:|---:|---:|');
+    lines.push('| target | req/s | p50 ms | p99 ms | server CPU | CPU µs / request | CPU 0 / CPU 1 busy | CPU 0 steal | errors / non-2xx |');
+    lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const name of ['direct', 'drproxy', 'bare-undici', 'bare-http-proxy']) {
       const t = m[name];
       const d = tool === 'wrk' ? 2 : 0;
       lines.push(
         `| ${name} | ${L.fmt(t.rps)} [${L.fmt(t.rpsRange[0])}–${L.fmt(t.rpsRange[1])}] | ${L.fmt(t.p50, d)} [${L.fmt(t.p50Range[0], d)}–${L.fmt(t.p50Range[1], d)}] ` +
-          `| ${L.fmt(t.p99, d)} [${L.fmt(t.p99Range[0], d)}–${L.fmt(t.p99Range[1], d)}] | ${L.fmt(t.cpu * 100)}% | ${Number.isFinite(t.busy0) ? `${L.fmt(t.busy0 * 100)}% / ${L.fmt(t.busy1 * 100)}%` : 'n/a'} | ${t.errors} / ${t.non2xx} |`,
+          `| ${L.fmt(t.p99, d)} [${L.fmt(t.p99Range[0], d)}–${L.fmt(t.p99Range[1], d)}] | ${L.fmt(t.cpu * 100)}% | ${L.fmt(t.cpuUs, 1)} [${L.fmt(t.cpuUsRange[0], 1)}–${L.fmt(t.cpuUsRange[1], 1)}] ` +
+          `| ${Number.isFinite(t.busy0) ? `${L.fmt(t.busy0 * 100)}% / ${L.fmt(t.busy1 * 100)}%` : 'n/a'} | ${L.fmt(t.steal0 * 100, 1)}% | ${t.errors} / ${t.non2xx} |`,
       );
     }
     const q = m.ratios;
     lines.push('');
     lines.push(
       `Ratios (${tool}): drproxy / bare-undici req/s = **${L.fmt(q.drproxyOverBareUndici, 2)}**, drproxy / direct = **${L.fmt(q.drproxyOverDirect, 2)}**, ` +
-        `drproxy / bare-http-proxy = ${L.fmt(q.drproxyOverBareHttpProxy, 2)}, drproxy p99 / bare-undici p99 = ${L.fmt(q.p99DrproxyOverBareUndici, 2)}.`,
+        `drproxy / bare-http-proxy = ${L.fmt(q.drproxyOverBareHttpProxy, 2)}, drproxy p99 / bare-undici p99 = ${L.fmt(q.p99DrproxyOverBareUndici, 2)}; ` +
+        `CPU per request, bare-undici / drproxy = **${L.fmt(q.cpuUsBareUndiciOverDrproxy, 2)}** (the req/s ratio that equal CPU time would give).`,
     );
     lines.push(
       `Targets (${tool}): req/s ≥ 1.1 × bare undici — **${m.targets.rps.met ? 'met' : 'not met'}** (${L.fmt(m.targets.rps.got, 2)}×); ` +
@@ -167,7 +177,8 @@ export function throughputMarkdown(r) {
   }
   lines.push(
     '"server CPU" is the CPU time of the process under test (for "direct": the upstream) per second of measurement; 100% = one core. ' +
-      '"CPU 0 / CPU 1 busy" is the whole machine\'s busy fraction of each core meanwhile (medians); the proxy is alone on CPU 0 only when its CPU ≈ CPU 0 busy.',
+      '"CPU 0 / CPU 1 busy" is the whole machine\'s busy fraction of each core meanwhile (medians); the proxy is alone on CPU 0 only when its CPU ≈ CPU 0 busy. ' +
+      '"CPU µs / request" is the process\'s CPU time divided by the requests it served: it does not move when the VM\'s host takes the vCPU away ("steal"), which req/s does.',
     '',
   );
   return lines.join('\n');

@@ -1,0 +1,117 @@
+/**
+ * Issue 5: CPU instructions per request, counted by valgrind's callgrind: a measure of the work
+ * each proxy does per request that does not move with the VM's noise (req/s on this 2-vCPU VM
+ * varies ±25 % between identical runs; instruction counts vary a few %, from JIT and GC timing).
+ * User-space instructions only: the syscalls per request are the same for both proxies
+ * (`strace -c`: one writev, one write, two reads per request).
+ *
+ *   node bench/instructions.js [--requests 5000] [--warmup 8000] [--runs 3] [--targets drproxy,bare-undici]
+ *
+ * Each target runs under `valgrind --tool=callgrind --instr-atstart=no`; autocannon sends
+ * `warmup` requests (JIT warm, not counted), then callgrind counts `requests` requests
+ * (32 connections). Needs valgrind (and callgrind_control); skipped with a message without it.
+ */
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as L from './lib.js';
+import { drproxyConfig } from './throughput.js';
+
+const HOST = 'bench.local';
+
+function has(cmd) {
+  try {
+    execFileSync('which', [cmd], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function autocannonCount(port, amount) {
+  const child = L.spawnNode(path.join(L.ROOT, 'node_modules', 'autocannon', 'autocannon.js'), ['-c', '32', '-a', String(amount), '-H', `host=${HOST}`, '--json', `http://127.0.0.1:${port}/`], { cpu: L.CPU_LOAD });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await child.exitPromise;
+  const j = JSON.parse(out.slice(out.indexOf('{')));
+  return { ok: j['2xx'], errors: j.errors + j.timeouts + j.non2xx };
+}
+
+async function countOnce(name, up, o, tmp, run) {
+  const port = await L.freePort();
+  const outFile = path.join(tmp, `${name}-${run}.callgrind`);
+  let args;
+  if (name === 'drproxy') {
+    const cfg = path.join(tmp, `${name}-${run}.yaml`);
+    writeFileSync(cfg, drproxyConfig({ port, stateDir: path.join(tmp, `state-${run}`), primary: up.ports[0], standby: up.ports[1] }));
+    args = [L.DRPROXY_CLI, '--config', cfg];
+  } else {
+    args = [path.join(L.BENCH_DIR, `${name}.js`), '--upstream', `http://127.0.0.1:${up.ports[0]}`, '--port', String(port)];
+  }
+  const child = L.spawnPinned('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...args], { cpu: L.CPU_PROXY });
+  await L.waitForListen(port, { child, timeoutMs: 180_000 });
+  await L.waitForStatus(port, { host: HOST, child, timeoutMs: 60_000 });
+  await autocannonCount(port, o.warmup);
+  execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+  const r = await autocannonCount(port, o.requests);
+  execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
+  execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+  await L.sleep(1000);
+  await L.stopChild(child, { graceMs: 20_000 });
+  // One file per thread and dump: sum every "totals:"/"summary:" line of this run's files.
+  let total = 0;
+  for (const f of readdirSync(tmp).filter((x) => x.startsWith(`${name}-${run}.callgrind`))) {
+    for (const line of readFileSync(path.join(tmp, f), 'utf8').split('\n')) {
+      const m = /^(?:totals|summary):\s+(\d+)/.exec(line);
+      if (m) total += Number(m[1]);
+    }
+  }
+  const perRequest = total / o.requests;
+  L.log(`${name} run ${run}: ${L.fmt(perRequest)} instructions per request (${r.ok} answered 2xx, ${r.errors} errors)`);
+  return { perRequest, ok: r.ok, errors: r.errors };
+}
+
+export async function runInstructions(options = {}) {
+  const o = { requests: 5000, warmup: 8000, runs: 3, targets: 'drproxy,bare-undici', ...options };
+  if (o.quick) Object.assign(o, { requests: options.requests ?? 1000, warmup: options.warmup ?? 2000, runs: options.runs ?? 1 });
+  if (!has('valgrind') || !has('callgrind_control')) {
+    L.log('instructions: valgrind is not installed; skipped');
+    return { kind: 'instructions', skipped: 'valgrind not installed', options: o };
+  }
+  L.pinSelf(L.CPU_LOAD);
+  const up = await L.startUpstream({ count: 2, site: 'primary' });
+  const tmp = L.tempDir('drproxy-bench-cg-');
+  const targets = o.targets.split(',');
+  const samples = Object.fromEntries(targets.map((t) => [t, []]));
+  try {
+    // Interleaved: drproxy, bare, drproxy, bare, …
+    for (let run = 1; run <= o.runs; run++) for (const t of targets) samples[t].push(await countOnce(t, up, o, tmp, run));
+  } finally {
+    await L.stopChild(up.child);
+  }
+  const summary = Object.fromEntries(
+    targets.map((t) => {
+      const v = samples[t].map((s) => s.perRequest);
+      return [t, { median: L.median(v), range: L.minMax(v) }];
+    }),
+  );
+  const result = { kind: 'instructions', machine: L.machineInfo(), options: o, samples, summary };
+  L.writeOut('instructions.json', result);
+  L.writeOut('instructions.md', instructionsMarkdown(result));
+  return result;
+}
+
+export function instructionsMarkdown(r) {
+  if (r.skipped) return `### Instructions per request\n\nSkipped: ${r.skipped}.\n`;
+  const o = r.options;
+  const lines = [`### Instructions per request (callgrind, ${o.requests} requests counted after ${o.warmup} warm-up, ${o.runs} run(s) each, interleaved)`, ''];
+  lines.push('| target | instructions per request, median [min–max] |', '|---|---:|');
+  for (const [t, s] of Object.entries(r.summary)) lines.push(`| ${t} | ${L.fmt(s.median)} [${L.fmt(s.range[0])}–${L.fmt(s.range[1])}] |`);
+  const d = r.summary.drproxy;
+  const b = r.summary['bare-undici'];
+  if (d && b) lines.push('', `drproxy / bare-undici = **${L.fmt(d.median / b.median, 3)}** (user-space instructions per request; lower is less work).`);
+  lines.push('');
+  return lines.join('\n');
+}
+
+L.runMain(import.meta.url, 'instructions', runInstructions, instructionsMarkdown);

@@ -137,8 +137,12 @@ export class AtomicWriter {
       this.busy = false;
       this.failAll(err);
     });
-    w.on('exit', () => {
-      if (this.worker === w) this.worker = undefined;
+    w.on('exit', (code) => {
+      if (this.worker !== w) return;
+      // An exit we did not ask for (close() clears this.worker first): fail what was waiting,
+      // rather than leave a flip waiting forever; the next write starts a new worker.
+      this.worker = undefined;
+      this.failAll(new Error(`state writer thread exited (code ${code})`));
     });
     this.worker = w;
     return w;

@@ -33,7 +33,7 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
   const reason = abortError('failover: re-sent to the new site');
   for (const b of backends) {
     inflight += b.calls.size;
-    for (const call of [...b.calls]) {
+    for (const call of b.calls.toArray()) {
       if (call.idempotent && !call.responded && call.bodyUntouched) {
         call.redirect(reason);
         redispatched++;

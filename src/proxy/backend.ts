@@ -5,9 +5,10 @@
  */
 import { Pool } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
+import { CallList, type Listed } from './call-list.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
-export interface InflightCall {
+export interface InflightCall extends Listed {
   readonly idempotent: boolean;
   readonly responded: boolean;
   readonly bodyUntouched: boolean;
@@ -28,8 +29,8 @@ export class Backend {
   private livePool: Pool | undefined;
   /** Requests forwarded and not yet finished (upgraded connections included). */
   outstanding = 0;
-  /** Calls in flight, for re-dispatch and drain at a flip. */
-  readonly calls = new Set<InflightCall>();
+  /** Calls in flight, for re-dispatch and drain at a flip (a list, not a Set: see call-list.ts). */
+  readonly calls = new CallList<InflightCall>();
   /** Consecutive passive failures; reset by any success. */
   passiveFailures = 0;
   /** Passive failures in a row that make the control plane consider an ejection (0 = off). */

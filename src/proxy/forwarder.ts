@@ -98,6 +98,9 @@ export class ProxyCall implements InflightCall, Waiter {
   budgeted = false;
   /** Times this call waited for the tenant's next route after a failure. */
   holds = 0;
+  /** Links in its backend's list of calls in flight (call-list.ts). */
+  listPrev: InflightCall | null = null;
+  listNext: InflightCall | null = null;
   readonly hasBody: boolean;
   readonly idempotent: boolean;
   readonly startedAt = performance.now();

@@ -8,7 +8,8 @@
  * call it points at is kept alive by every scavenge meanwhile (old-to-young pointers are
  * scavenger roots), and so is everything those calls hold: requests, responses, headers. Under
  * load that fed itself: after ~10 s drproxy promoted ~1.7 MB per scavenge instead of ~0.1 MB
- * and ran a mark-compact every 1.5 s, with 4–6 ms scavenges (bench/RESULTS.md, "Open lead",
+ * and ran a mark-compact every 1.5 s, with 4–6 ms scavenges (bench/RESULTS.md, "What this run
+ * changed", item 0;
  * found with `--trace-gc` and confirmed by removing the Set). A list has no table: a call
  * that leaves it keeps no link to the others, and nothing keeps it.
  */

@@ -13,9 +13,9 @@
  */
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as L from './lib.js';
-import { drproxyConfig } from './throughput.js';
+import { proxyArgs } from './throughput.js';
 
 const HOST = 'bench.local';
 
@@ -40,14 +40,7 @@ async function autocannonCount(port, amount) {
 async function countOnce(name, up, o, tmp, run) {
   const port = await L.freePort();
   const outFile = path.join(tmp, `${name}-${run}.callgrind`);
-  let args;
-  if (name === 'drproxy') {
-    const cfg = path.join(tmp, `${name}-${run}.yaml`);
-    writeFileSync(cfg, drproxyConfig({ port, stateDir: path.join(tmp, `state-${run}`), primary: up.ports[0], standby: up.ports[1] }));
-    args = [L.DRPROXY_CLI, '--config', cfg];
-  } else {
-    args = [path.join(L.BENCH_DIR, `${name}.js`), '--upstream', `http://127.0.0.1:${up.ports[0]}`, '--port', String(port)];
-  }
+  const args = proxyArgs(name, { port, up, dir: tmp });
   const child = L.spawnPinned('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...args], { cpu: L.CPU_PROXY });
   await L.waitForListen(port, { child, timeoutMs: 180_000 });
   await L.waitForStatus(port, { host: HOST, child, timeoutMs: 60_000 });

@@ -14,10 +14,10 @@
  * bench/out/profile/ (open them in Chrome DevTools for the call trees).
  */
 import path from 'node:path';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as L from './lib.js';
-import { drproxyConfig } from './throughput.js';
+import { proxyArgs } from './throughput.js';
 
 const HOST = 'bench.local';
 
@@ -116,14 +116,7 @@ async function profileOne(name, up) {
   const heapOut = path.join(dir, 'alloc.heapprofile');
   const prof = alloc ? ['--import', path.join(L.BENCH_DIR, 'heap-sample.js')] : ['--cpu-prof', '--cpu-prof-dir', dir];
   const env = alloc ? { HEAP_OUT: heapOut } : undefined;
-  let child;
-  if (name === 'drproxy') {
-    const cfg = path.join(tmp, 'drproxy.yaml');
-    writeFileSync(cfg, drproxyConfig({ port, stateDir: path.join(tmp, 'state'), primary: up.ports[0], standby: up.ports[1] }));
-    child = L.spawnPinned(process.execPath, [...prof, L.DRPROXY_CLI, '--config', cfg], { cpu: L.CPU_PROXY, env });
-  } else {
-    child = L.spawnPinned(process.execPath, [...prof, path.join(L.BENCH_DIR, `${name}.js`), '--upstream', `http://127.0.0.1:${up.ports[0]}`, '--port', String(port)], { cpu: L.CPU_PROXY, env });
-  }
+  const child = L.spawnPinned(process.execPath, [...prof, ...proxyArgs(name, { port, up, dir: tmp })], { cpu: L.CPU_PROXY, env });
   await L.waitForListen(port, { child });
   await L.waitForStatus(port, { host: HOST, child });
   const warm = await L.runWrk({ port, host: HOST, connections, duration: WARMUP_S });

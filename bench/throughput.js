@@ -23,6 +23,20 @@ export function drproxyConfig({ port, stateDir, primary, standby }) {
 ${L.twoSiteTenant(HOST, ['primary', [primary]], ['standby', [standby]])}`;
 }
 
+/**
+ * The node arguments that run a proxy under test on `port` in front of the upstream `up`:
+ * drproxy (its config written to `dir`) or one of the bare proxies (`bare-undici`,
+ * `bare-http-proxy`). Shared by throughput.js, profile.js and instructions.js.
+ */
+export function proxyArgs(name, { port, up, dir }) {
+  if (name === 'drproxy') {
+    const cfg = path.join(dir, `drproxy-${port}.yaml`);
+    writeFileSync(cfg, drproxyConfig({ port, stateDir: path.join(dir, `state-${port}`), primary: up.ports[0], standby: up.ports[1] }));
+    return [L.DRPROXY_CLI, '--config', cfg];
+  }
+  return [path.join(L.BENCH_DIR, `${name}.js`), '--upstream', `http://127.0.0.1:${up.ports[0]}`, '--port', String(port)];
+}
+
 export async function runThroughput(options = {}) {
   const o = {
     duration: 10,
@@ -39,7 +53,6 @@ export async function runThroughput(options = {}) {
   L.log(`throughput: ${o.rounds} round(s) × ${o.duration}s, warm-up ${o.warmup}s, ${o.connections} connections, wrk ${o.wrk ? 'on' : 'off'}, pinned ${L.PINNED}`);
 
   const up = await L.startUpstream({ count: 2, site: 'primary' });
-  const upstreamUrl = `http://127.0.0.1:${up.ports[0]}`;
   const tmp = L.tempDir('drproxy-bench-tp-');
   const procs = [];
   try {
@@ -52,16 +65,16 @@ export async function runThroughput(options = {}) {
     await L.waitForStatus(dport, { host: HOST, child: dr.child, timeoutMs: 15_000 });
 
     // bare proxies
-    const bare = async (script) => {
+    const bare = async (name) => {
       const port = await L.freePort();
-      const child = L.spawnNode(path.join(L.BENCH_DIR, script), ['--upstream', upstreamUrl, '--port', String(port)], { cpu: L.CPU_PROXY });
+      const child = L.spawnPinned(process.execPath, proxyArgs(name, { port, up, dir: tmp }), { cpu: L.CPU_PROXY });
       procs.push(child);
       await L.waitForListen(port, { child });
       await L.waitForStatus(port, { host: HOST, child });
       return { port, child };
     };
-    const bu = await bare('bare-undici.js');
-    const bh = await bare('bare-http-proxy.js');
+    const bu = await bare('bare-undici');
+    const bh = await bare('bare-http-proxy');
 
     const targets = [
       { name: 'direct', port: up.ports[0], pid: up.pid },
@@ -103,23 +116,11 @@ export async function runThroughput(options = {}) {
       for (const t of targets) {
         const s = samples.filter((x) => x.target === t.name && x.tool === tool);
         const pick = (k) => s.map((x) => x[k]);
-        summary[tool][t.name] = {
-          rps: L.median(pick('rps')),
-          rpsRange: L.minMax(pick('rps')),
-          p50: L.median(pick('p50')),
-          p50Range: L.minMax(pick('p50')),
-          p99: L.median(pick('p99')),
-          p99Range: L.minMax(pick('p99')),
-          cpu: L.median(pick('cpu')),
-          busy0: L.median(pick('busy0')),
-          steal0: L.median(pick('steal0')),
-          cpuUs: L.median(pick('cpuUs')),
-          cpuUsRange: L.minMax(pick('cpuUs')),
-          busy1: L.median(pick('busy1')),
-          errors: s.reduce((a, x) => a + x.errors, 0),
-          non2xx: s.reduce((a, x) => a + x.non2xx, 0),
-          rounds: s.length,
-        };
+        const t2 = { errors: s.reduce((a, x) => a + x.errors, 0), non2xx: s.reduce((a, x) => a + x.non2xx, 0), rounds: s.length };
+        // Medians of every measure; min–max spreads of the ones the report shows.
+        for (const k of ['rps', 'p50', 'p99', 'cpu', 'cpuUs', 'busy0', 'busy1', 'steal0']) t2[k] = L.median(pick(k));
+        for (const k of ['rps', 'p50', 'p99', 'cpuUs']) t2[`${k}Range`] = L.minMax(pick(k));
+        summary[tool][t.name] = t2;
       }
       const m = summary[tool];
       m.ratios = {

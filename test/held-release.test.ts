@@ -4,40 +4,25 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
-import { startHookServer, type HookServer } from './helpers/hook-server.js';
+import type { Upstream } from './helpers/upstream.js';
+import type { TestProxy } from './helpers/proxy.js';
+import { startHoldingProxy, type HoldingSetup } from './helpers/holding.js';
 import { waitFor } from './helpers/poll.js';
 
 const HELD = 150;
 
+let setup: HoldingSetup;
 let primary: Upstream, backup: Upstream;
-let hooks: HookServer;
 let p: TestProxy;
 
 beforeAll(async () => {
-  [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-  hooks = await startHookServer(200, 1000); // a slow promote hook keeps the flip in its hold phase
-  p = await startProxy({
-    defaults: { health_check: FAST_CHECKS, failover: { hold_requests: '10s', hold_max: 1000, min_interval: '0s' } },
-    tenants: {
-      t: {
-        tier: 'BC',
-        hosts: ['t.example.com'],
-        sites: [
-          { name: 'a1', backends: [primary.url] },
-          { name: 'b1', backends: [backup.url], promote: { url: `${hooks.url}/promote-b1`, timeout: '5s' } },
-        ],
-      },
-    },
-  });
-  await sitesHealthy(p, 't');
+  // A slow promote hook keeps the flip in its hold phase.
+  setup = await startHoldingProxy({ holdMax: 1000, holdRequests: '10s', promoteDelayMs: 1000 });
+  ({ primary, backup, p } = setup);
 });
 
 afterAll(async () => {
-  await p?.stop();
-  await stopAll(primary, backup);
-  await hooks?.close();
+  await setup?.stop();
 });
 
 describe('releasing a large held backlog', () => {

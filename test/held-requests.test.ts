@@ -1,42 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import { request } from 'undici';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
-import { startHookServer, type HookServer } from './helpers/hook-server.js';
+import type { Upstream } from './helpers/upstream.js';
+import type { TestProxy } from './helpers/proxy.js';
+import { startHoldingProxy, type HoldingSetup } from './helpers/holding.js';
 import { waitFor } from './helpers/poll.js';
 
 // 64 MB: more than loopback TCP can buffer (here tcp_rmem max 32 MB + tcp_wmem max 4 MB), so a
 // proxy that read held bodies would let the client send it all before the release.
 const BODY = 64 * 1024 * 1024;
 
-let primary: Upstream, backup: Upstream;
-let hooks: HookServer;
+let setup: HoldingSetup;
+let primary: Upstream;
 let p: TestProxy;
 
 beforeAll(async () => {
-  [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-  hooks = await startHookServer(200, 1500); // a slow promote hook keeps the flip in its hold phase
-  p = await startProxy({
-    defaults: { health_check: FAST_CHECKS, failover: { hold_requests: '5s', hold_max: 3, min_interval: '0s' } },
-    tenants: {
-      t: {
-        tier: 'BC',
-        hosts: ['t.example.com'],
-        sites: [
-          { name: 'a1', backends: [primary.url], promote: { url: `${hooks.url}/promote-a1`, timeout: '5s' } },
-          { name: 'b1', backends: [backup.url], promote: { url: `${hooks.url}/promote-b1`, timeout: '5s' } },
-        ],
-      },
-    },
-  });
-  await sitesHealthy(p, 't');
+  // A slow promote hook keeps the flip in its hold phase.
+  setup = await startHoldingProxy({ holdMax: 3, holdRequests: '5s', promoteDelayMs: 1500 });
+  ({ primary, p } = setup);
 });
 
 afterAll(async () => {
-  await p?.stop();
-  await stopAll(primary, backup);
-  await hooks?.close();
+  await setup?.stop();
 });
 
 /** POST a large body, counting how much of it the proxy had taken when the flip released it. */

@@ -37,3 +37,9 @@ export interface FlipRecord {
   durationMs: number;
   rtoMs: number;
 }
+
+/** Each flip step's time after detection, in ms (one decimal), as the failover log line reports them. */
+export function stepsSinceDetection(t: FlipTimings): Record<string, number> {
+  const ms = (x: number): number => Math.round((x - t.detectedAt) * 10) / 10;
+  return { tripped: ms(t.trippedAt), persisted: ms(t.persistedAt), drained: ms(t.drainedAt), fenced: ms(t.fencedAt), promoted: ms(t.promotedAt), routed: ms(t.routedAt) };
+}

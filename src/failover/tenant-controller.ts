@@ -27,7 +27,7 @@ import { SiteRuntime, type BackendRuntime } from './site.js';
 import { drainSite, type DrainResult, type UpgradeRegistry } from './drain.js';
 import { callHook, type HookResult } from './hooks.js';
 import { failpoint } from './failpoints.js';
-import type { FlipRecord, FlipTrigger } from './flip.js';
+import { stepsSinceDetection, type FlipRecord, type FlipTrigger } from './flip.js';
 
 export interface ControllerHooks {
   /** A flip finished (routed or frozen); its record holds the timings. */
@@ -488,7 +488,7 @@ export class TenantController {
         duration_ms: record.durationMs,
         rto_ms: record.rtoMs,
         detected_at: new Date(record.timings.detectedAt).toISOString(),
-        steps_ms: stepsMs(record.timings),
+        steps_ms: stepsSinceDetection(record.timings),
       },
       `failover ${from} → ${to} (epoch ${epoch})`,
     );
@@ -778,10 +778,4 @@ function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** Each flip step's time since detection, in ms (the controller clock: Date.now unless a test injects one), for the failover log line. */
-function stepsMs(t: FlipRecord['timings']): Record<string, number> {
-  const ms = (x: number): number => Math.round((x - t.detectedAt) * 10) / 10;
-  return { tripped: ms(t.trippedAt), persisted: ms(t.persistedAt), drained: ms(t.drainedAt), fenced: ms(t.fencedAt), promoted: ms(t.promotedAt), routed: ms(t.routedAt) };
 }

@@ -5,12 +5,15 @@
  * The hot path does not call prom-client per request for counters: prom-client hashes and
  * validates a label object on every inc() (about 200 ns, measured in bench/), so request and
  * retry counts are plain numbers in a per-tenant object and are folded into the counters by
- * their collect() callbacks at scrape time. The latency histogram uses prom-client directly.
+ * their collect() callbacks at scrape time. The request latency histogram is counted the same
+ * way, in a plain array per tenant, and exposed through the registry (request-latency.ts says
+ * why: prom-client's observe() was the largest drproxy cost per request).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TenantConfig } from './config/types.js';
 import type { FlipRecord } from './failover/flip.js';
 import type { TenantState } from './state/types.js';
+import { LatencyCounts, RequestLatencyMetric } from './request-latency.js';
 
 /** 10 ms … 72 h, so that every tier's RTO (15 m … 72 h) falls inside. */
 export const FAILOVER_BUCKETS = [
@@ -28,16 +31,17 @@ export class TenantTraffic {
   readonly byClass = new Float64Array(5);
   readonly retries = new Map<string, number>();
   held = 0;
-  readonly duration: ReturnType<Histogram<'tenant'>['labels']>;
 
-  constructor(readonly tenant: string, histogram: Histogram<'tenant'>) {
-    this.duration = histogram.labels(tenant);
-  }
+  constructor(
+    readonly tenant: string,
+    /** drproxy_request_duration_seconds of this tenant. */
+    readonly latency: LatencyCounts,
+  ) {}
 
   done(status: number, seconds: number): void {
     const i = ((status / 100) | 0) - 1;
     if (i >= 0 && i < 5) this.byClass[i]!++;
-    this.duration.observe(seconds);
+    this.latency.observe(seconds);
   }
 
   retry(kind: string): void {
@@ -58,7 +62,7 @@ export class Metrics {
   readonly healthChecks: Counter<'tenant' | 'site' | 'result'>;
   readonly healthCheckDuration: Histogram<'tenant' | 'site'>;
   readonly requests: Counter<'tenant' | 'code'>;
-  readonly requestDuration: Histogram<'tenant'>;
+  readonly requestDuration: RequestLatencyMetric;
   readonly retries: Counter<'tenant' | 'kind'>;
   readonly held: Gauge<'tenant'>;
   readonly drainInflight: Gauge<'tenant' | 'site'>;
@@ -109,7 +113,7 @@ export class Metrics {
         }
       },
     });
-    this.requestDuration = new Histogram({ name: 'drproxy_request_duration_seconds', help: 'Time from request to the end of the answer', labelNames: ['tenant'], buckets: REQUEST_BUCKETS, registers });
+    this.requestDuration = new RequestLatencyMetric('drproxy_request_duration_seconds', 'Time from request to the end of the answer', REQUEST_BUCKETS, () => this.traffic.values(), this.registry);
     this.retries = new Counter({
       name: 'drproxy_upstream_retries_total',
       help: 'Upstream attempts sent again after a failure, by failure kind',
@@ -152,7 +156,7 @@ export class Metrics {
   /** The hot-path accounting object of a tenant (created once, kept across reloads). */
   trafficOf(tenant: string): TenantTraffic {
     let t = this.traffic.get(tenant);
-    if (!t) this.traffic.set(tenant, (t = new TenantTraffic(tenant, this.requestDuration)));
+    if (!t) this.traffic.set(tenant, (t = new TenantTraffic(tenant, this.requestDuration.counts())));
     return t;
   }
 
@@ -181,11 +185,12 @@ export class Metrics {
   /** Forget every series of a tenant removed by a reload. */
   removeTenant(t: TenantConfig): void {
     const name = t.name;
-    for (const m of [this.failoverDuration, this.failoverRtoRatio, this.rto, this.rpo, this.failovers, this.activeSite, this.epoch, this.backendUp, this.healthChecks, this.healthCheckDuration, this.requests, this.requestDuration, this.retries, this.held, this.drainInflight, this.dataAge, this.ejections] as Array<{ remove(l: Record<string, string>): void; get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }> }>) {
+    for (const m of [this.failoverDuration, this.failoverRtoRatio, this.rto, this.rpo, this.failovers, this.activeSite, this.epoch, this.backendUp, this.healthChecks, this.healthCheckDuration, this.requests, this.retries, this.held, this.drainInflight, this.dataAge, this.ejections] as Array<{ remove(l: Record<string, string>): void; get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }> }>) {
       void m.get().then((v) => {
         for (const { labels } of v.values) if (labels.tenant === name) m.remove(stringLabels(labels));
       });
     }
+    // The tenant's request latency series go with its TenantTraffic.
     this.traffic.delete(name);
     for (const k of [...this.seen.keys()]) if (k.split('|')[1] === name) this.seen.delete(k);
   }

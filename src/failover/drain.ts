@@ -31,6 +31,7 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
   let redispatched = 0;
   // One error for every call taken off this site (see ProxyCall.redirect).
   const reason = abortError('failover: re-sent to the new site');
+  const destroyed = new Set<(typeof backends)[number]>();
   for (const b of backends) {
     inflight += b.calls.size;
     for (const call of b.calls.toArray()) {
@@ -38,6 +39,14 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
         call.redirect(reason);
         redispatched++;
       }
+    }
+    // Nothing of ours is left on this backend: whatever its pool still holds is detached
+    // attempts queued behind the redirected ones. Destroy it now, or it would dial the old
+    // site once per queued attempt only to abort each (for a hung site: hundreds of useless
+    // connects and aborts in the burst right after the flip).
+    if (b.calls.size === 0) {
+      destroyed.add(b);
+      void b.destroy(reason);
     }
   }
   let timer: NodeJS.Timeout | undefined;
@@ -51,7 +60,7 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
   const closedUpgrades = upgrades?.closeSite(tenant, site.name) ?? 0;
   // Closing does not hold up the flip: a hung peer may never finish a graceful close.
   const closing = cut > 0 ? abortError(`failover: drain_timeout reached, ${cut} request(s) cut`) : undefined;
-  for (const b of backends) void (closing ? b.destroy(closing) : b.close());
+  for (const b of backends) if (!destroyed.has(b)) void (closing ? b.destroy(closing) : b.close());
   return {
     inflight,
     redispatched,

@@ -11,7 +11,10 @@ export interface Upstream {
   port: number;
   url: string;
   proc: ChildProcess;
-  stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[] }>;
+  /** connections: accepted so far; fresh: open and never used for a request (pre-connected). */
+  stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[]; connections: number; fresh: number }>;
+  /** Close every connection with no request in progress. */
+  closeIdle(): Promise<void>;
   setHealth(status: number, body?: string): Promise<void>;
   setMode(status: number): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -52,6 +55,10 @@ export async function startUpstream(site: string, port = 0): Promise<Upstream> {
     },
     async setHealth(status, body = 'ok') {
       const r = await request(`${u.url}/__control/health?status=${status}&body=${encodeURIComponent(body)}`, { method: 'POST' });
+      await r.body.dump();
+    },
+    async closeIdle() {
+      const r = await request(`${u.url}/__control/close-idle`, { method: 'POST' });
       await r.body.dump();
     },
     async setMode(status) {

@@ -9,6 +9,10 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
+ *                          [--standby 0,128] [--repeat 1]
+ *
+ * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
+ * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
  *
  * Health checks: interval 250ms, timeout 200ms, rise 2, fall 2; the 503 case adds
  * proxy.retry_on: [503]. drproxy on CPU 0; upstreams and the load loop on CPU 1.
@@ -21,11 +25,11 @@ import * as L from './lib.js';
 const HOST = 'bench.local';
 const HC = { interval: 250, timeout: 200, fall: 2, rise: 2 };
 
-function failoverConfig({ port, stateDir, primary, backup, retry503 }) {
+function failoverConfig({ port, stateDir, primary, backup, retry503, standby }) {
   return `${L.configHead('failover.js', { port, stateDir })}defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
-  proxy: { connect_timeout: 500ms, response_timeout: 5s${retry503 ? ', retry_on: [503]' : ''} }
+  proxy: { connect_timeout: 500ms, response_timeout: 5s, standby_connections: ${standby}${retry503 ? ', retry_on: [503]' : ''} }
 ${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
 }
 
@@ -155,7 +159,7 @@ function analyse(records, tFault, kind) {
   };
 }
 
-async function scenario(kind, o) {
+async function scenario(kind, standby, o) {
   const tmp = L.tempDir(`drproxy-bench-fo-${kind}-`);
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
@@ -163,7 +167,7 @@ async function scenario(kind, o) {
   try {
     const port = await L.freePort();
     const cfg = path.join(tmp, 'drproxy.yaml');
-    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503' }));
+    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby }));
     dr = await L.startDrproxy(cfg, port);
     let drLog = '';
     dr.child.stdout.on('data', (d) => (drLog += d));
@@ -195,6 +199,7 @@ async function scenario(kind, o) {
       }
     }
     const res = analyse(load.records, tFault, kind);
+    res.standby = standby;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
     res.drproxyFailovers = drLog
       .split('\n')
@@ -232,18 +237,19 @@ async function scenario(kind, o) {
 }
 
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '128', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
   const kinds = String(o.kinds).split(',');
   L.log(`failover: ${kinds.join(', ')} at ${o.rate} req/s, ${o.pre}s before and ${o.post}s after the fault`);
+  const standbys = String(o.standby).split(',').map(Number);
   const results = [];
-  for (const kind of kinds) {
-    const r = await scenario(kind, o);
+  for (let round = 0; round < o.repeat; round++) for (const kind of kinds) for (const standby of standbys) {
+    const r = await scenario(kind, standby, o);
     results.push(r);
     L.log(
-      `failover ${kind.padEnd(4)}: ${r.failed} failed of ${r.requests}; first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
+      `failover ${kind.padEnd(4)} standby ${String(standby).padStart(3)}: ${r.failed} failed of ${r.requests}; first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
         `p99 in 1st second ${L.fmt(r.p99SecondAfterMs, 1)} ms (before: ${L.fmt(r.p99BeforeMs, 1)} ms)`,
     );
   }
@@ -261,11 +267,11 @@ export function failoverMarkdown(r) {
     `### Failover under load (${o.rate} req/s open loop, fault after ${o.pre} s, ${o.post} s after; checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall})`,
     '',
   );
-  lines.push('| fault | requests | failed | first backup response | all traffic on backup | last primary answer | p50 / p99 / max in 1st s after fault | p99 before fault |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| fault | standby connections | requests | failed | first backup response | all traffic on backup | last primary answer | p50 / p99 / max in 1st s after fault | p99 before fault |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of r.results) {
     lines.push(
-      `| ${x.kind} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
+      `| ${x.kind} | ${x.standby ?? 0} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
         `${L.fmt(x.p50SecondAfterMs, 1)} / ${L.fmt(x.p99SecondAfterMs, 1)} / ${L.fmt(x.maxSecondAfterMs, 1)} ms | ${ms(x.p99BeforeMs)} |`,
     );
   }
@@ -288,7 +294,7 @@ export function failoverMarkdown(r) {
       })
       .join('; ');
     const busy = x.machineBusy ? ` Machine busy during the run: CPU 0 ${L.fmt(x.machineBusy[0] * 100)}%, CPU 1 ${L.fmt(x.machineBusy[1] * 100)}%.` : '';
-    lines.push(`- **${x.kind}**: ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${busy}`);
+    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${busy}`);
     for (const [name, t] of Object.entries(x.targets)) lines.push(`  - target ${name} (${t.want}): **${t.met ? 'met' : 'not met'}**`);
   }
   lines.push('');

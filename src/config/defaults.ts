@@ -77,6 +77,7 @@ export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({
   body_timeout: 30 * SECOND,
   max_connections: 128,
   keep_alive_timeout: 4 * SECOND,
+  standby_connections: 0,
   preserve_host: true,
   retry_on: [],
   max_retries: 2,

@@ -134,6 +134,12 @@ export interface ProxyConfig {
   max_connections: number;
   /** Idle time of an upstream keep-alive connection before it is closed. */
   keep_alive_timeout: number;
+  /**
+   * Idle connections kept open to each backend of the site this tenant would fail over to, so
+   * that the first requests after a flip do not wait for connects (0 = off; at most
+   * max_connections are used).
+   */
+  standby_connections: number;
   /** Send the client's Host header upstream (true) or the backend's host:port (false). */
   preserve_host: boolean;
   /** Upstream statuses that count as a retryable failure for idempotent requests. */

@@ -582,6 +582,7 @@ function readProxyLayer(f: Fields | undefined): Partial<ProxyConfig> {
     body_timeout: f.get('body_timeout', positiveDuration),
     max_connections: f.get('max_connections', int(1, 10_000)),
     keep_alive_timeout: f.get('keep_alive_timeout', positiveDuration),
+    standby_connections: f.get('standby_connections', int(0, 10_000)),
     preserve_host: f.get('preserve_host', bool),
     retry_on: retryOn && [...new Set(values(retryOn))],
     max_retries: f.get('max_retries', int(0, 10)),

@@ -677,6 +677,7 @@ export class TenantController {
   publish(): void {
     const s = this.state;
     if (s === undefined) return;
+    this.warmStandby(s.phase === 'frozen' ? undefined : this.autoTarget());
     if (s.phase === 'frozen') {
       this.setRoute(this.makeRoute('unavailable', s.active, s.epoch, `tenant is frozen (${s.frozen_cause ?? 'unknown'}): ${s.reason}`));
       return;
@@ -687,6 +688,21 @@ export class TenantController {
     const reason = mode === 'hold' ? `no healthy backend in site ${site.name}` : '';
     const standby = this.cfg.failover.mode === 'auto' && this.autoTarget() !== undefined;
     this.setRoute(this.makeRoute(mode, site.name, s.epoch, reason, routable.map((b) => b.backend), standby));
+  }
+
+  /**
+   * Pre-connected sockets (proxy.standby_connections) to the routable backends of the site a
+   * flip would choose now. Every other backend closes its own, except the active site's,
+   * which stop being replaced but stay for its pool (the burst right after a flip).
+   */
+  private warmStandby(standby: SiteRuntime | undefined): void {
+    const n = this.cfg.proxy.standby_connections;
+    if (n === 0) return;
+    const warm = standby === undefined ? undefined : new Set(standby.routable());
+    const active = this.state.active;
+    for (const site of this.sites) {
+      for (const b of site.backends) b.backend.setStandby(warm?.has(b) ? n : 0, site.name === active);
+    }
   }
 
   private setRoute(route: TenantRoute): void {

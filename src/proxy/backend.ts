@@ -3,9 +3,10 @@
  * passive-health counter fed by real traffic. The control plane decides whether it is routable
  * and acts on passive failures; the data plane only counts and forwards.
  */
-import { Pool } from 'undici';
+import { Pool, buildConnector } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
+import { WarmSockets, warmConnector } from './warm-sockets.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
 export interface InflightCall extends Listed {
@@ -44,6 +45,10 @@ export class Backend {
   /** Resolvers waiting for `calls` to empty (drain). */
   idleWaiters: Array<() => void> | undefined;
   private closed = false;
+  /** Pre-connected sockets while this backend's site is the tenant's standby (warm-sockets.ts). */
+  private warm: WarmSockets | undefined;
+  /** undici's connector for this origin, shared by the pool and the warm sockets. */
+  private connector: buildConnector.connector | undefined;
 
   constructor(
     readonly tenant: string,
@@ -67,13 +72,46 @@ export class Backend {
     return new Pool(this.origin, {
       connections: p.max_connections,
       pipelining: 1,
-      connectTimeout: p.connect_timeout,
+      // undici's own connector (connect_timeout, TCP keep-alive, TLS session cache), taking a
+      // warm socket first when the site was on standby.
+      connect: warmConnector(this.baseConnector(), () => this.warm),
       headersTimeout: p.response_timeout,
       bodyTimeout: p.body_timeout,
       keepAliveTimeout: p.keep_alive_timeout,
       keepAliveMaxTimeout: Math.max(p.keep_alive_timeout, 60_000),
       strictContentLength: true,
     });
+  }
+
+  private baseConnector(): buildConnector.connector {
+    return (this.connector ??= buildConnector({ timeout: this.proxy.connect_timeout }));
+  }
+
+  /**
+   * Keep `n` pre-connected sockets to this backend (its site is the tenant's standby). With
+   * n = 0 they are no longer replaced, and those still idle are closed unless `keepIdle` (the
+   * site has just become active: its pool takes them as the burst after the flip needs them).
+   * Called by the control plane whenever it publishes a route.
+   */
+  setStandby(n: number, keepIdle = false): void {
+    const want = Math.min(n, this.proxy.max_connections);
+    if (want === 0) {
+      if (keepIdle) this.warm?.setTarget(0);
+      else this.warm?.discard();
+      return;
+    }
+    if (this.warm === undefined) {
+      const u = new URL(this.origin);
+      const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+      const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+      this.warm = new WarmSockets(this.baseConnector(), { hostname, host: u.host, protocol: u.protocol, port }, this.proxy.keep_alive_timeout);
+    }
+    this.warm.setTarget(want);
+  }
+
+  /** Idle pre-connected sockets and how many the pool has taken (status, tests). */
+  get standbySockets(): { idle: number; taken: number } {
+    return { idle: this.warm?.size ?? 0, taken: this.warm?.taken ?? 0 };
   }
 
   /** Resolves when no call is in flight on this backend (drain). */
@@ -111,6 +149,8 @@ export class Backend {
 
   /** Close the pool once in-flight requests are done. */
   async close(): Promise<void> {
+    this.warm?.close();
+    this.warm = undefined;
     if (this.closed) return;
     this.closed = true;
     await this.livePool?.close().catch(() => {});
@@ -118,6 +158,8 @@ export class Backend {
 
   /** Cut every connection of this backend now, in-flight requests included. */
   async destroy(reason?: Error): Promise<void> {
+    this.warm?.close();
+    this.warm = undefined;
     this.closed = true;
     await this.livePool?.destroy(reason ?? null).catch(() => {});
   }

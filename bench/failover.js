@@ -9,7 +9,7 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
- *                          [--standby 0,128] [--repeat 1]
+ *                          [--standby 0] [--repeat 1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
@@ -237,7 +237,7 @@ async function scenario(kind, standby, o) {
 }
 
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '128', repeat: 1, ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();

@@ -44,6 +44,9 @@ describe('drain of a hung site', () => {
       const record = await p.proxy.tenant('t')!.operatorFailover({ to: 'b1', reason: 'a1 hung', actor: 'test' });
       expect(record.drain).toMatchObject({ inflight: QUEUED, redispatched: QUEUED, cut: 0 });
       for (const a of await Promise.all(answers)) expect(a).toMatchObject({ status: 200, site: 'b1' });
+      // The old pool is destroyed once the new route is out (not on the flip's critical path).
+      const pool = () => (a1 as unknown as { livePool?: { destroyed: boolean } }).livePool;
+      await waitFor(() => pool()?.destroyed === true, { what: "a1's pool destroyed" });
     } finally {
       await primary.kill('SIGCONT');
     }

@@ -24,7 +24,13 @@ export interface DrainResult {
   durationMs: number;
 }
 
-export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: number, upgrades?: UpgradeRegistry): Promise<DrainResult> {
+/**
+ * `later`, when given, receives the work that can wait until the new route is out: destroying
+ * the pools of backends whose every call was re-sent (tens of ms for hundreds of connections to
+ * a hung site, which would otherwise delay the route switch). Without it, that work is done at
+ * once.
+ */
+export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: number, upgrades?: UpgradeRegistry, later?: Array<() => void>): Promise<DrainResult> {
   const started = performance.now();
   const backends = site.backends.map((b) => b.backend);
   let inflight = 0;
@@ -33,20 +39,28 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
   const reason = abortError('failover: re-sent to the new site');
   const destroyed = new Set<(typeof backends)[number]>();
   for (const b of backends) {
-    inflight += b.calls.size;
-    for (const call of b.calls.toArray()) {
-      if (call.idempotent && !call.responded && call.bodyUntouched) {
-        call.redirect(reason);
+    const calls = b.calls.toArray();
+    inflight += calls.length;
+    const movable = (c: (typeof calls)[number]) => c.idempotent && !c.responded && c.bodyUntouched;
+    // Every call can move: detach them all and destroy the pool (all its connections at once)
+    // instead of cutting each call's connection. Otherwise the movable calls are cut one by one
+    // and the rest get drain_timeout.
+    const all = calls.every(movable);
+    for (const call of calls) {
+      if (movable(call)) {
+        call.redirect(all ? undefined : reason);
         redispatched++;
       }
     }
     // Nothing of ours is left on this backend: whatever its pool still holds is detached
-    // attempts queued behind the redirected ones. Destroy it now, or it would dial the old
-    // site once per queued attempt only to abort each (for a hung site: hundreds of useless
-    // connects and aborts in the burst right after the flip).
+    // attempts (in flight, or queued inside undici behind them). Destroy it rather than close
+    // it gracefully, which would dial the old site once per queued attempt only to abort it
+    // (for a hung site: hundreds of useless connects and aborts in the burst after the flip).
     if (b.calls.size === 0) {
       destroyed.add(b);
-      void b.destroy(reason);
+      const destroy = () => void b.destroy(reason);
+      if (later) later.push(destroy);
+      else destroy();
     }
   }
   let timer: NodeJS.Timeout | undefined;

@@ -424,76 +424,88 @@ export class TenantController {
     // 2. Stop sending new requests to the old site: they are held until the new route is out.
     this.slot.publish(this.makeRoute('hold', from, epoch, `failing over from ${from} to ${to}`));
     // 3. Drain: idempotent requests are re-sent to the new site; the rest get drain_timeout.
+    // Destroying the old site's pools waits until the new route is out (or the flip ends).
     let drain: DrainResult | undefined;
+    const later: Array<() => void> = [];
+    const afterRoute = (): void => {
+      const work = later.splice(0);
+      if (work.length > 0) setImmediate(() => work.forEach((w) => w()));
+    };
     if (fromSite) {
-      drain = await drainSite(this.name, fromSite, this.cfg.failover.drain_timeout, this.deps.upgrades);
+      drain = await drainSite(this.name, fromSite, this.cfg.failover.drain_timeout, this.deps.upgrades, later);
       this.log.info({ site: from, ...drain }, `drained ${from}: ${drain.finished} finished, ${drain.redispatched} re-sent, ${drain.cut} cut`);
     }
-    const drainedAt = this.now();
-    failpoint('flip:after-drain');
-    const base = { from, to, epoch, req, requestedAt, persistedAt, drainedAt, drain };
-    // 4. Fence the old site.
-    let fence: HookResult | undefined;
-    const fenceHook = fromSite?.cfg.fence;
-    if (fenceHook) {
-      fence = await callHook(fenceHook, { action: 'fence', tenant: this.name, site: from, epoch, reason: req.reason });
-      if (!fence.ok) {
-        const down = fromSite!.confirmedDown();
-        if (fenceHook.required && !down) {
-          return this.freezeFlip(base, 'fence_failed', `required fence hook on ${from} failed (${fence.error}) and ${from} still answers health checks: not promoting ${to}`, { fence });
+    try {
+      const drainedAt = this.now();
+      failpoint('flip:after-drain');
+      const base = { from, to, epoch, req, requestedAt, persistedAt, drainedAt, drain };
+      // 4. Fence the old site.
+      let fence: HookResult | undefined;
+      const fenceHook = fromSite?.cfg.fence;
+      if (fenceHook) {
+        fence = await callHook(fenceHook, { action: 'fence', tenant: this.name, site: from, epoch, reason: req.reason });
+        if (!fence.ok) {
+          const down = fromSite!.confirmedDown();
+          if (fenceHook.required && !down) {
+            return this.freezeFlip(base, 'fence_failed', `required fence hook on ${from} failed (${fence.error}) and ${from} still answers health checks: not promoting ${to}`, { fence });
+          }
+          this.log.warn({ site: from, error: fence.error, confirmed_down: down }, 'fence hook failed; going on (not required, or the site is confirmed down)');
         }
-        this.log.warn({ site: from, error: fence.error, confirmed_down: down }, 'fence hook failed; going on (not required, or the site is confirmed down)');
       }
-    }
-    const fencedAt = this.now();
-    failpoint('flip:after-fence');
-    // 5. Promote the new site.
-    for (const b of toSite.backends) b.backend.reopen();
-    let promote: HookResult | undefined;
-    const promoteHook = toSite.cfg.promote;
-    if (promoteHook) {
-      promote = await callHook(promoteHook, { action: 'promote', tenant: this.name, site: to, epoch, reason: req.reason });
-      if (!promote.ok) {
-        if (promoteHook.required) {
-          return this.freezeFlip(base, 'promote_failed', `required promote hook on ${to} failed (${promote.error}): not routing to ${to}`, { fence, promote });
+      const fencedAt = this.now();
+      failpoint('flip:after-fence');
+      // 5. Promote the new site.
+      for (const b of toSite.backends) b.backend.reopen();
+      let promote: HookResult | undefined;
+      const promoteHook = toSite.cfg.promote;
+      if (promoteHook) {
+        promote = await callHook(promoteHook, { action: 'promote', tenant: this.name, site: to, epoch, reason: req.reason });
+        if (!promote.ok) {
+          if (promoteHook.required) {
+            return this.freezeFlip(base, 'promote_failed', `required promote hook on ${to} failed (${promote.error}): not routing to ${to}`, { fence, promote });
+          }
+          this.log.warn({ site: to, error: promote.error }, 'promote hook failed; going on (not required)');
         }
-        this.log.warn({ site: to, error: promote.error }, 'promote hook failed; going on (not required)');
       }
+      const promotedAt = this.now();
+      failpoint('flip:after-promote');
+      // 6. Route to the new site; the slot's publication releases the held requests.
+      const fenced = [...this.state.fenced.filter((s) => s !== to && s !== from), ...(fromSite ? [from] : [])];
+      this.state = { tenant: this.name, epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason, updated_at: this.state.updated_at };
+      this.unavailableSince = 0;
+      this.publish();
+      afterRoute();
+      const routedAt = this.now();
+      this.lastFlipAt = routedAt;
+      this.alerted = '';
+      failpoint('flip:after-route');
+      const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, { fence, promote });
+      // Record completion; the epoch itself was durable before any routing changed.
+      this.state = await this.commit({ epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason }, epoch);
+      failpoint('flip:after-complete');
+      this.log.warn(
+        {
+          audit: true,
+          event: 'failover',
+          from,
+          to,
+          epoch,
+          trigger: req.trigger,
+          reason: req.reason,
+          actor: req.actor,
+          duration_ms: record.durationMs,
+          rto_ms: record.rtoMs,
+          detected_at: new Date(record.timings.detectedAt).toISOString(),
+          steps_ms: stepsSinceDetection(record.timings),
+        },
+        `failover ${from} → ${to} (epoch ${epoch})`,
+      );
+      this.deps.hooks?.onFlip?.(record);
+      return record;
+    } finally {
+      // A flip that stops early (frozen, failed) still destroys what the drain left.
+      afterRoute();
     }
-    const promotedAt = this.now();
-    failpoint('flip:after-promote');
-    // 6. Route to the new site; the slot's publication releases the held requests.
-    const fenced = [...this.state.fenced.filter((s) => s !== to && s !== from), ...(fromSite ? [from] : [])];
-    this.state = { tenant: this.name, epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason, updated_at: this.state.updated_at };
-    this.unavailableSince = 0;
-    this.publish();
-    const routedAt = this.now();
-    this.lastFlipAt = routedAt;
-    this.alerted = '';
-    failpoint('flip:after-route');
-    const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, { fence, promote });
-    // Record completion; the epoch itself was durable before any routing changed.
-    this.state = await this.commit({ epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason }, epoch);
-    failpoint('flip:after-complete');
-    this.log.warn(
-      {
-        audit: true,
-        event: 'failover',
-        from,
-        to,
-        epoch,
-        trigger: req.trigger,
-        reason: req.reason,
-        actor: req.actor,
-        duration_ms: record.durationMs,
-        rto_ms: record.rtoMs,
-        detected_at: new Date(record.timings.detectedAt).toISOString(),
-        steps_ms: stepsSinceDetection(record.timings),
-      },
-      `failover ${from} → ${to} (epoch ${epoch})`,
-    );
-    this.deps.hooks?.onFlip?.(record);
-    return record;
   }
 
   private record(

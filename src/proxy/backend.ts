@@ -13,8 +13,12 @@ export interface InflightCall extends Listed {
   readonly idempotent: boolean;
   readonly responded: boolean;
   readonly bodyUntouched: boolean;
-  /** Abort the attempt with `reason` and hold the call until its tenant's next route (flip re-dispatch). */
-  redirect(reason: Error): void;
+  /**
+   * Hold the call until its tenant's next route (flip re-dispatch), aborting the attempt with
+   * `reason`; without a reason the attempt is only detached and its connection is left to the
+   * caller (see drain.ts).
+   */
+  redirect(reason?: Error): void;
 }
 
 export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status';

@@ -176,16 +176,17 @@ export class ProxyCall implements InflightCall, Waiter {
 
   /**
    * Flip re-dispatch: detach this attempt at once (even one still queued in undici's pool,
-   * which is aborted when it connects) and hold the call for the tenant's next route. A drain
-   * passes the same `reason` error to every call it redirects: destroying a socket formats its
-   * error's stack trace, and one shared error is formatted once instead of once per socket
-   * (hundreds of sockets to a hung site took tens of ms of the flip's critical path).
+   * which is aborted when it connects) and hold the call for the tenant's next route. With a
+   * `reason`, the old attempt's connection is cut now; without one, the caller takes that over
+   * (the drain destroys the old site's whole pool once the new route is out). A drain passes
+   * the same `reason` error to every call it redirects: destroying a socket formats its error's
+   * stack trace, and one shared error is formatted once instead of once per socket.
    */
-  redirect(reason: Error): void {
+  redirect(reason?: Error): void {
     if (!this.inflight || this.responded) return;
     const abort = this.abortUpstream;
     this.detach();
-    abort?.(reason);
+    if (reason !== undefined) abort?.(reason);
     this.fwd.requeue(this);
   }
 

@@ -12,7 +12,7 @@ export interface Upstream {
   url: string;
   proc: ChildProcess;
   /** connections: accepted so far; fresh: open and never used for a request (pre-connected). */
-  stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[]; connections: number; fresh: number }>;
+  stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[]; connections: number; fresh: number; healthAt: number[] }>;
   /** Close every connection with no request in progress. */
   closeIdle(): Promise<void>;
   setHealth(status: number, body?: string): Promise<void>;

@@ -236,6 +236,7 @@ export class DrProxy implements AdminApi {
             state: b.health.check.state,
             drained: b.drained,
             ejected: isEjected(b.passive, now),
+            ...(cfg.proxy.standby_connections > 0 && { standby_connections: b.backend.standbySockets.idle }),
             ...(b.health.check.lastResult && {
               last_check: { ok: b.health.check.lastResult.ok, status: b.health.check.lastResult.status, error: b.health.check.lastResult.error, at: new Date(b.health.check.lastResult.at).toISOString() },
             }),

@@ -52,6 +52,10 @@ describe('standby connections', () => {
   it('keeps N idle connections open to the standby site only, and sends nothing on them', async () => {
     await waitFor(async () => (await b1.stats()).fresh === N, { what: `${N} fresh connections on b1` });
     expect(warm('b1').idle).toBe(N);
+    // The tenant status (GET /tenants/t) shows them per backend.
+    const status = p.proxy.tenantStatus('t', false) as { sites: Array<{ name: string; backends: Array<{ standby_connections?: number }> }> };
+    const sites = status.sites;
+    expect(sites.map((s) => [s.name, s.backends[0]!.standby_connections])).toEqual([['a1', 0], ['b1', N], ['c1', 0]]);
     expect((await c1.stats()).fresh).toBe(0);
     expect(warm('a1').idle).toBe(0);
     expect(warm('c1').idle).toBe(0);

@@ -18,6 +18,8 @@ export interface BackendStatus {
   state: 'up' | 'down' | 'unknown';
   drained: boolean;
   ejected: boolean;
+  /** Idle pre-connected sockets (only when proxy.standby_connections is set). */
+  standby_connections?: number;
 }
 
 export interface SiteStatus {

@@ -48,7 +48,6 @@ interface Sample {
 export class RequestLatencyMetric {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  readonly labelNames = ['tenant'];
   private readonly bounds: Float64Array;
   private readonly les: string[];
 

@@ -3,6 +3,7 @@
  * passive-health counter fed by real traffic. The control plane decides whether it is routable
  * and acts on passive failures; the data plane only counts and forwards.
  */
+import { isIP } from 'node:net';
 import { Pool, buildConnector } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
@@ -30,6 +31,14 @@ export class Backend {
   readonly weight: number;
   /** host:port, sent as Host when the client's Host is not preserved. */
   readonly hostHeader: string;
+  /**
+   * The backend's own host name, passed to undici with every request as its TLS name. Without
+   * it undici takes the request's Host header, i.e. the client's when preserve_host is on: an
+   * https backend's certificate would be checked against the tenant's public name, and each
+   * new Host (wildcard tenants) would close the connection and open another ("servername
+   * changed"). NGINX checks `proxy_ssl_name`, the upstream's own name, the same way.
+   */
+  readonly servername: string;
   /** Created on first use: only backends that take traffic pay for a pool (memory at scale). */
   private livePool: Pool | undefined;
   /** Requests forwarded and not yet finished (upgraded connections included). */
@@ -64,7 +73,9 @@ export class Backend {
     this.name = cfg.name;
     this.origin = cfg.origin;
     this.weight = cfg.weight;
-    this.hostHeader = new URL(cfg.origin).host;
+    const url = new URL(cfg.origin);
+    this.hostHeader = url.host;
+    this.servername = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   }
 
   get pool(): Pool {
@@ -88,7 +99,13 @@ export class Backend {
   }
 
   private baseConnector(): buildConnector.connector {
-    return (this.connector ??= buildConnector({ timeout: this.proxy.connect_timeout }));
+    if (this.connector) return this.connector;
+    const base = buildConnector({ timeout: this.proxy.connect_timeout });
+    // TLS: SNI and the certificate check use this backend's name; an IP gets no SNI (RFC 6066)
+    // and is checked against the certificate's IP addresses.
+    const name = isIP(this.servername) ? undefined : this.servername;
+    this.connector = this.origin.startsWith('https:') ? (opts, cb) => base({ ...opts, servername: name }, cb) : base;
+    return this.connector;
   }
 
   /**
@@ -107,8 +124,7 @@ export class Backend {
     if (this.warm === undefined) {
       const u = new URL(this.origin);
       const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-      const hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-      this.warm = new WarmSockets(this.baseConnector(), { hostname, host: u.host, protocol: u.protocol, port }, this.proxy.keep_alive_timeout);
+      this.warm = new WarmSockets(this.baseConnector(), { hostname: this.servername, host: u.host, protocol: u.protocol, port }, this.proxy.keep_alive_timeout);
     }
     this.warm.setTarget(want);
   }

@@ -15,6 +15,13 @@ import type { Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
+import type { Dispatcher } from 'undici';
+
+/**
+ * undici's dispatch options plus `servername`, which its Request takes (its DNS interceptor
+ * passes it the same way) but its typings do not list. See Backend.servername for why.
+ */
+type UpstreamDispatch = Dispatcher.DispatchOptions & { servername: string };
 
 export interface Forwarding {
   readonly epochHeader: string;
@@ -157,21 +164,20 @@ export class ProxyCall implements InflightCall, Waiter {
     const handler = this.attempts === 1 ? this : new Attempt(this);
     this.current = handler;
     const req = this.req;
-    backend.pool.dispatch(
-      {
-        path: req.url!,
-        method: req.method!,
-        headers: upstreamRequestHeaders(
-          req,
-          this.fwd.epochHeader,
-          this.fwd.siteHeader,
-          route.proxy.preserve_host ? undefined : backend.hostHeader,
-          route.stamp,
-        ),
-        body: this.hasBody ? req : null,
-      },
-      handler,
-    );
+    const opts: UpstreamDispatch = {
+      path: req.url!,
+      method: req.method!,
+      headers: upstreamRequestHeaders(
+        req,
+        this.fwd.epochHeader,
+        this.fwd.siteHeader,
+        route.proxy.preserve_host ? undefined : backend.hostHeader,
+        route.stamp,
+      ),
+      body: this.hasBody ? req : null,
+      servername: backend.servername,
+    };
+    backend.pool.dispatch(opts, handler);
   }
 
   /**

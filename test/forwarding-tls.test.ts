@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { WebSocket, WebSocketServer } from 'ws';
 import { spawnProxy, type ChildProxy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -37,6 +38,12 @@ beforeAll(async () => {
     if (req.url !== '/healthz') seen.push({ sni: socket.servername, host: req.headers.host, socket });
     res.writeHead(200, { 'content-type': 'text/plain', 'x-site': 'tls' });
     res.end('ok');
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on('connection', (ws, req) => {
+    const socket = req.socket as TLSSocket;
+    seen.push({ sni: socket.servername, host: req.headers.host, socket });
+    ws.on('message', (m) => ws.send(`tls:${m}`));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
@@ -78,6 +85,22 @@ describe('https backends', () => {
     // No SNI for an IP (RFC 6066), and one connection for every Host (sequential requests).
     expect(mine.every((s) => !s.sni)).toBe(true);
     expect(new Set(mine.map((s) => s.socket)).size).toBe(1);
+  });
+
+  it('opens WebSocket (upgraded) connections to an https backend with the same TLS name', async () => {
+    await waitFor(async () => (await get('app.example.org')).status === 200, { what: 'the named https backend to be up' });
+    const ws = new WebSocket(`ws://127.0.0.1:${child.port}/ws`, { headers: { host: 'app.example.org' } });
+    try {
+      await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+      const echo = new Promise<string>((resolve) => ws.once('message', (m) => resolve(String(m))));
+      ws.send('hello');
+      expect(await echo).toBe('tls:hello');
+      const last = seen.at(-1)!;
+      expect(last.host).toBe('app.example.org');
+      expect(last.sni).toBe('localhost');
+    } finally {
+      ws.close();
+    }
   });
 
   it('sends the backend’s own name as SNI for a named origin', async () => {

@@ -4,6 +4,7 @@
  * and acts on passive failures; the data plane only counts and forwards.
  */
 import { isIP } from 'node:net';
+import { Agent as HttpsAgent } from 'node:https';
 import { Pool, buildConnector } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
@@ -39,6 +40,8 @@ export class Backend {
    * changed"). NGINX checks `proxy_ssl_name`, the upstream's own name, the same way.
    */
   readonly servername: string;
+  /** For upgraded (WebSocket) connections to an https backend: the same TLS name as the pool's. */
+  private tlsAgent: HttpsAgent | undefined;
   /** Created on first use: only backends that take traffic pay for a pool (memory at scale). */
   private livePool: Pool | undefined;
   /** Requests forwarded and not yet finished (upgraded connections included). */
@@ -132,6 +135,16 @@ export class Backend {
   /** Idle pre-connected sockets and how many the pool has taken (status, tests). */
   get standbySockets(): { idle: number; taken: number } {
     return { idle: this.warm?.size ?? 0, taken: this.warm?.taken ?? 0 };
+  }
+
+  /**
+   * The agent http-proxy-3 opens upgraded connections with: for https, one that fixes the TLS
+   * name to this backend's (Node's agent would also take it from the Host header); undefined
+   * for http.
+   */
+  get upgradeAgent(): HttpsAgent | undefined {
+    if (!this.origin.startsWith('https:')) return undefined;
+    return (this.tlsAgent ??= new HttpsAgent({ servername: isIP(this.servername) ? '' : this.servername }));
   }
 
   /** Resolves when no call is in flight on this backend (drain). */

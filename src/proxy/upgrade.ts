@@ -60,7 +60,7 @@ export class UpgradeProxy {
       req,
       socket,
       head,
-      { target: backend.origin, headers, changeOrigin: !route.proxy.preserve_host, proxyTimeout: route.proxy.response_timeout },
+      { target: backend.origin, agent: backend.upgradeAgent, headers, changeOrigin: !route.proxy.preserve_host, proxyTimeout: route.proxy.response_timeout },
       () => {
         done();
         sendSocketError(socket, 'upstream_failed', `could not open the upgraded connection to site ${route.site}`);

@@ -30,12 +30,14 @@ interface Seen {
 let server: https.Server;
 let port = 0;
 const seen: Seen[] = [];
+const probes: Seen[] = [];
 let child: ChildProxy;
 
 beforeAll(async () => {
   server = https.createServer({ key: readFileSync(`${TLS_DIR}key.pem`), cert: readFileSync(`${TLS_DIR}cert.pem`), keepAliveTimeout: 30_000 }, (req, res) => {
     const socket = req.socket as TLSSocket;
     if (req.url !== '/healthz') seen.push({ sni: socket.servername, host: req.headers.host, socket });
+    else if (req.headers.host === 'vhost.example.net') probes.push({ sni: socket.servername, host: req.headers.host, socket });
     res.writeHead(200, { 'content-type': 'text/plain', 'x-site': 'tls' });
     res.end('ok');
   });
@@ -55,6 +57,13 @@ beforeAll(async () => {
         wild: { tier: 'BC', hosts: ['*.example.com'], sites: [{ name: 's1', backends: [`https://127.0.0.1:${port}`] }] },
         // A named origin: SNI and the check use "localhost", whatever the client's Host.
         named: { tier: 'BC', hosts: ['app.example.org'], sites: [{ name: 's1', backends: [`https://localhost:${port}`] }] },
+        // Probes with their own Host: the TLS name is still the backend's.
+        probed: {
+          tier: 'BC',
+          hosts: ['probed.example.net'],
+          health_check: { host: 'vhost.example.net' },
+          sites: [{ name: 's1', backends: [`https://localhost:${port}`] }, { name: 's2', backends: [`https://127.0.0.1:${port}`] }],
+        },
       },
     },
     undefined,
@@ -101,6 +110,12 @@ describe('https backends', () => {
     } finally {
       ws.close();
     }
+  });
+
+  it('probes with a Host of their own check the backend’s name too, so the sites are up', async () => {
+    await waitFor(async () => (await get('probed.example.net')).status === 200, { what: 'the probed tenant to serve' });
+    await waitFor(() => new Set(probes.map((p) => p.sni || 'none')).size === 2, { what: 'probes to both backends' });
+    expect(new Set(probes.map((p) => p.sni || 'none'))).toEqual(new Set(['localhost', 'none']));
   });
 
   it('sends the backend’s own name as SNI for a named origin', async () => {

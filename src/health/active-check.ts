@@ -10,6 +10,7 @@ import { statusInRanges } from '../config/status-ranges.js';
 import { Hysteresis, type HealthState } from './hysteresis.js';
 import { readDataAge } from './data-age.js';
 import type { ProbeGate } from './probe-gate.js';
+import { originServername, type NamedDispatch } from '../tls-name.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -46,6 +47,8 @@ export class ActiveCheck {
   private running = false;
   private stopped = true;
   private readonly headers: Record<string, string>;
+  /** TLS name: the backend's own, as for traffic, even when `host` sets the probe's Host. */
+  private readonly servername: string;
 
   constructor(
     readonly origin: string,
@@ -56,6 +59,7 @@ export class ActiveCheck {
   ) {
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
     this.headers = { 'user-agent': 'drproxy-health', ...cfg.headers, ...(cfg.host !== undefined && { host: cfg.host }) };
+    this.servername = originServername(origin);
   }
 
   get state(): HealthState {
@@ -152,7 +156,8 @@ export class ActiveCheck {
     return new Promise((resolve) => {
       const probe = new Probe(cfg, resolve);
       try {
-        this.dispatcher.dispatch({ origin: this.origin, path: cfg.path, method: cfg.method, headers: this.headers }, probe);
+        const opts: NamedDispatch = { origin: this.origin, path: cfg.path, method: cfg.method, headers: this.headers, servername: this.servername };
+        this.dispatcher.dispatch(opts, probe);
       } catch (err) {
         probe.onError(err as Error);
       }

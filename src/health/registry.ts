@@ -5,6 +5,7 @@
  * its probe and its health state; one that removes the last user stops it.
  */
 import { Agent } from 'undici';
+import { tlsConnector } from '../tls-name.js';
 import type { HealthCheckConfig } from '../config/types.js';
 import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
 import { ProbeGate } from './probe-gate.js';
@@ -30,7 +31,7 @@ export class HealthRegistry {
    * may share an origin (one per health path or setting): the per-origin limit is high enough
    * that they never queue behind each other, which would turn our own queueing into timeouts.
    */
-  private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000 });
+  private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector() });
   private started = false;
   private readonly gate = new ProbeGate(MAX_PROBES_IN_FLIGHT);
 

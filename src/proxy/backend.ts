@@ -5,10 +5,11 @@
  */
 import { isIP } from 'node:net';
 import { Agent as HttpsAgent } from 'node:https';
-import { Pool, buildConnector } from 'undici';
+import { Pool, type buildConnector } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
 import { WarmSockets, warmConnector } from './warm-sockets.js';
+import { originServername, tlsConnector } from '../tls-name.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
 export interface InflightCall extends Listed {
@@ -32,13 +33,7 @@ export class Backend {
   readonly weight: number;
   /** host:port, sent as Host when the client's Host is not preserved. */
   readonly hostHeader: string;
-  /**
-   * The backend's own host name, passed to undici with every request as its TLS name. Without
-   * it undici takes the request's Host header, i.e. the client's when preserve_host is on: an
-   * https backend's certificate would be checked against the tenant's public name, and each
-   * new Host (wildcard tenants) would close the connection and open another ("servername
-   * changed"). NGINX checks `proxy_ssl_name`, the upstream's own name, the same way.
-   */
+  /** The backend's own host, sent as undici's `servername` with every request (tls-name.ts). */
   readonly servername: string;
   /** For upgraded (WebSocket) connections to an https backend: the same TLS name as the pool's. */
   private tlsAgent: HttpsAgent | undefined;
@@ -76,9 +71,8 @@ export class Backend {
     this.name = cfg.name;
     this.origin = cfg.origin;
     this.weight = cfg.weight;
-    const url = new URL(cfg.origin);
-    this.hostHeader = url.host;
-    this.servername = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    this.hostHeader = new URL(cfg.origin).host;
+    this.servername = originServername(cfg.origin);
   }
 
   get pool(): Pool {
@@ -102,13 +96,7 @@ export class Backend {
   }
 
   private baseConnector(): buildConnector.connector {
-    if (this.connector) return this.connector;
-    const base = buildConnector({ timeout: this.proxy.connect_timeout });
-    // TLS: SNI and the certificate check use this backend's name; an IP gets no SNI (RFC 6066)
-    // and is checked against the certificate's IP addresses.
-    const name = isIP(this.servername) ? undefined : this.servername;
-    this.connector = this.origin.startsWith('https:') ? (opts, cb) => base({ ...opts, servername: name }, cb) : base;
-    return this.connector;
+    return (this.connector ??= tlsConnector({ timeout: this.proxy.connect_timeout }));
   }
 
   /**

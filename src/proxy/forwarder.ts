@@ -15,13 +15,7 @@ import type { Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
-import type { Dispatcher } from 'undici';
-
-/**
- * undici's dispatch options plus `servername`, which its Request takes (its DNS interceptor
- * passes it the same way) but its typings do not list. See Backend.servername for why.
- */
-type UpstreamDispatch = Dispatcher.DispatchOptions & { servername: string };
+import type { NamedDispatch } from '../tls-name.js';
 
 export interface Forwarding {
   readonly epochHeader: string;
@@ -164,7 +158,7 @@ export class ProxyCall implements InflightCall, Waiter {
     const handler = this.attempts === 1 ? this : new Attempt(this);
     this.current = handler;
     const req = this.req;
-    const opts: UpstreamDispatch = {
+    const opts: NamedDispatch = {
       path: req.url!,
       method: req.method!,
       headers: upstreamRequestHeaders(

@@ -1,0 +1,30 @@
+/**
+ * The TLS name drproxy uses with a backend: the backend's own host, never the client's Host.
+ *
+ * undici takes a request's TLS name (SNI and the certificate check) from its Host header unless
+ * the request carries `servername`; with preserve_host that header is the client's, so an https
+ * backend whose certificate names only itself would fail the check, a probe with a `host`
+ * setting would check another name than the traffic does, and every new Host of a wildcard
+ * tenant would make undici close the connection and open another ("servername changed").
+ * NGINX checks `proxy_ssl_name`, the upstream's own name, by default; so does drproxy.
+ */
+import { isIP } from 'node:net';
+import { buildConnector, type Dispatcher } from 'undici';
+
+/** undici's dispatch options with `servername`, which its Request takes but its typings omit. */
+export type NamedDispatch = Dispatcher.DispatchOptions & { servername: string };
+
+/** The name to send as `servername` with every request to `origin`: its host (an IP as is). */
+export function originServername(origin: string): string {
+  const host = new URL(origin).hostname;
+  return host.startsWith('[') ? host.slice(1, -1) : host;
+}
+
+/**
+ * undici's own connector, except that an IP address is never sent as SNI (RFC 6066 forbids it,
+ * and Node warns): the connection goes without SNI and the certificate's IP addresses are checked.
+ */
+export function tlsConnector(opts: buildConnector.BuildOptions = {}): buildConnector.connector {
+  const base = buildConnector(opts);
+  return (o, cb) => base(o.servername !== undefined && isIP(o.servername) ? { ...o, servername: undefined } : o, cb);
+}

@@ -8,7 +8,12 @@ import { buildConnector, request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TLSSocket } from 'node:tls';
 import { WarmSockets } from '../src/proxy/warm-sockets.js';
+import { tlsConnector } from '../src/tls-name.js';
 
 const N = 3;
 let a1: Upstream, b1: Upstream, c1: Upstream;
@@ -92,6 +97,34 @@ describe('standby connections', () => {
 });
 
 describe('WarmSockets', () => {
+  it('keeps TLS connections warm (handshake done, certificate checked) without churning them', async () => {
+    const dir = fileURLToPath(new URL('./fixtures/tls/', import.meta.url));
+    const cert = readFileSync(`${dir}cert.pem`);
+    let handshakes = 0;
+    const server = https.createServer({ key: readFileSync(`${dir}key.pem`), cert }, (_req, res) => res.end('ok'));
+    server.on('secureConnection', () => handshakes++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const w = new WarmSockets(tlsConnector({ ca: cert, timeout: 1000 }), { hostname: 'localhost', host: `localhost:${port}`, protocol: 'https:', port: String(port), servername: 'localhost' }, 60_000);
+    try {
+      w.setTarget(3);
+      await waitFor(() => w.size === 3 && handshakes === 3, { what: '3 warm TLS connections' });
+      // TLS 1.3 session tickets arrive after the handshake: they must not look like the upstream speaking.
+      await waitFor(async () => {
+        await new Promise((r) => setTimeout(r, 50));
+        return handshakes === 3 && w.size === 3 ? true : undefined;
+      }, { what: 'no churn' });
+      const s = w.take() as TLSSocket;
+      expect(s.encrypted).toBe(true);
+      expect(s.authorized).toBe(true);
+      s.destroy();
+    } finally {
+      w.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('backs off when the standby refuses connections instead of dialling in a loop', async () => {
     // A port with nothing listening: every connect is refused at once.
     const port = await new Promise<number>((resolve) => {

@@ -107,7 +107,7 @@ async function scenario(standby, o, certDir) {
     const cfg = path.join(tmp, 'drproxy.yaml');
     writeFileSync(
       cfg,
-      `${L.configHead('standby-rtt.js', { port, stateDir: path.join(tmp, 'state') }).replace('level: warn', 'level: warn')}defaults:
+      `${L.configHead('standby-rtt.js', { port, stateDir: path.join(tmp, 'state') })}defaults:
   health_check: { path: /healthz, interval: 250ms, timeout: 200ms, rise: 2, fall: 2, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
   proxy: { connect_timeout: 1s, response_timeout: 5s, standby_connections: ${standby} }

@@ -1,0 +1,81 @@
+/**
+ * drproxy vs the bare undici proxy as a paired comparison: many short wrk measurements that
+ * alternate between the two (A B B A A B …, so that neither always goes first), both processes
+ * running all along, and the ratio taken within each pair. This VM's speed drifts by tens of
+ * percent over minutes; a pair is measured within seconds, so the drift mostly cancels in its
+ * ratio, which medians of separate rounds (throughput.js) cannot do.
+ *
+ *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64]
+ *
+ * Reports the median and interquartile range of the per-pair req/s ratios (drproxy / bare) and
+ * of the per-pair CPU-per-request ratios. Proxies on CPU 0, upstream and wrk on CPU 1.
+ */
+import * as L from './lib.js';
+import { proxyArgs } from './throughput.js';
+
+const HOST = 'bench.local';
+
+export async function runPaired(options = {}) {
+  const o = { pairs: 20, duration: 3, connections: 64, ...options };
+  if (!L.HAS_WRK) throw new Error('paired.js needs wrk');
+  L.pinSelf(L.CPU_LOAD);
+  const up = await L.startUpstream({ count: 2, site: 'primary' });
+  const tmp = L.tempDir('drproxy-bench-paired-');
+  const targets = [];
+  try {
+    for (const name of ['drproxy', 'bare-undici']) {
+      const port = await L.freePort();
+      const child = L.spawnPinned(process.execPath, proxyArgs(name, { port, up, dir: tmp }), { cpu: L.CPU_PROXY });
+      await L.waitForListen(port, { child });
+      await L.waitForStatus(port, { host: HOST, child });
+      targets.push({ name, port, child });
+    }
+    // Warm both (JIT, pools) before the first pair.
+    for (const t of targets) await L.runWrk({ port: t.port, host: HOST, connections: o.connections, duration: 3 });
+    const pairs = [];
+    for (let i = 0; i < o.pairs; i++) {
+      const order = i % 2 === 0 ? targets : [...targets].reverse();
+      const m = {};
+      for (const t of order) {
+        const cpu0 = L.cpuSeconds(t.child.pid);
+        const r = await L.runWrk({ port: t.port, host: HOST, connections: o.connections, duration: o.duration });
+        const cpu = L.cpuSeconds(t.child.pid) - cpu0;
+        m[t.name] = { rps: r.rps, p99: r.p99, cpuUs: (cpu * 1e6) / r.total };
+      }
+      const pair = { rps: m.drproxy.rps / m['bare-undici'].rps, cpu: m['bare-undici'].cpuUs / m.drproxy.cpuUs, p99: m.drproxy.p99 / m['bare-undici'].p99, m };
+      pairs.push(pair);
+      L.log(`pair ${String(i + 1).padStart(2)}: drproxy ${L.fmt(m.drproxy.rps)} vs bare ${L.fmt(m['bare-undici'].rps)} req/s = ${pair.rps.toFixed(3)}; CPU/request bare/drproxy ${pair.cpu.toFixed(3)}; p99 ratio ${pair.p99.toFixed(2)}`);
+    }
+    const summary = (xs) => ({ median: L.median(xs), q1: L.percentile(xs, 25), q3: L.percentile(xs, 75), min: Math.min(...xs), max: Math.max(...xs) });
+    const result = {
+      kind: 'paired',
+      machine: L.machineInfo(),
+      options: o,
+      pairs,
+      rps: summary(pairs.map((p) => p.rps)),
+      cpu: summary(pairs.map((p) => p.cpu)),
+      p99: summary(pairs.map((p) => p.p99)),
+      drproxyWins: pairs.filter((p) => p.rps > 1).length,
+    };
+    L.writeOut('paired.json', result);
+    L.writeOut('paired.md', pairedMarkdown(result));
+    return result;
+  } finally {
+    for (const t of targets) await L.stopChild(t.child);
+    await L.stopChild(up.child);
+  }
+}
+
+export function pairedMarkdown(r) {
+  const f = (s) => `${s.median.toFixed(3)} (IQR ${s.q1.toFixed(3)}–${s.q3.toFixed(3)}, range ${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
+  return [
+    `### Paired comparison, drproxy / bare undici (${r.options.pairs} pairs × ${r.options.duration} s, wrk, ${r.options.connections} connections, alternating order)`,
+    '',
+    `- req/s ratio: **${f(r.rps)}**; drproxy faster in ${r.drproxyWins} of ${r.pairs.length} pairs`,
+    `- CPU per request, bare / drproxy: ${f(r.cpu)}`,
+    `- p99 ratio: ${f(r.p99)}`,
+    '',
+  ].join('\n');
+}
+
+L.runMain(import.meta.url, 'paired', runPaired, pairedMarkdown);

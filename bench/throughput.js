@@ -1,7 +1,7 @@
 /**
  * Issue 5, item 1: throughput and latency of drproxy against a direct connection to the
  * upstream and against two bare proxies (undici Pool.stream(), http-proxy-3 + keep-alive
- * agent), all in one run, in interleaved rounds (A B C D A B C D …).
+ * agent), all in one run, in interleaved rounds whose order alternates (A B C D, D C B A, …).
  *
  *   node bench/throughput.js [--duration 10] [--rounds 3] [--warmup 3] [--connections 64]
  *                            [--no-wrk] [--quick]
@@ -85,7 +85,10 @@ export async function runThroughput(options = {}) {
     const tools = o.wrk ? ['autocannon', 'wrk'] : ['autocannon'];
     const samples = [];
     for (let round = 1; round <= o.rounds; round++) {
-      for (const t of targets) {
+      // The order alternates from round to round (A B C D, D C B A, …): with a fixed order,
+      // drproxy always ran right after "direct" and right before the bare undici proxy, and an
+      // order effect could not be told from a difference between them.
+      for (const t of round % 2 === 1 ? targets : [...targets].reverse()) {
         const base = { port: t.port, host: HOST, connections: o.connections };
         if (o.warmup > 0) await L.runAutocannon({ ...base, duration: o.warmup });
         for (const tool of tools) {

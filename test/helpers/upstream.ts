@@ -13,8 +13,8 @@ export interface Upstream {
   proc: ChildProcess;
   /** connections: accepted so far; fresh: open and never used for a request (pre-connected). */
   stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[]; connections: number; fresh: number; healthAt: number[] }>;
-  /** Close every connection with no request in progress. */
-  closeIdle(): Promise<void>;
+  /** Close every connection that never sent a request (pre-connected ones). */
+  closeFresh(): Promise<void>;
   setHealth(status: number, body?: string): Promise<void>;
   setMode(status: number): Promise<void>;
   kill(signal?: NodeJS.Signals): Promise<void>;
@@ -57,8 +57,8 @@ export async function startUpstream(site: string, port = 0): Promise<Upstream> {
       const r = await request(`${u.url}/__control/health?status=${status}&body=${encodeURIComponent(body)}`, { method: 'POST' });
       await r.body.dump();
     },
-    async closeIdle() {
-      const r = await request(`${u.url}/__control/close-idle`, { method: 'POST' });
+    async closeFresh() {
+      const r = await request(`${u.url}/__control/close-fresh`, { method: 'POST' });
       await r.body.dump();
     },
     async setMode(status) {

@@ -37,7 +37,7 @@ ${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
  * Open-loop load at `rate` req/s for as long as `running()` says, each request timed from its
  * scheduled send time (so a stall shows up as latency, not as fewer requests).
  */
-function startLoad(port, { rate, maxConnections = 1024, timeoutMs = 15_000 }) {
+export function startLoad(port, { rate, maxConnections = 1024, timeoutMs = 15_000 }) {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: maxConnections, pipelining: 1, keepAliveTimeout: 10_000 });
   const records = [];
   let outstanding = 0;
@@ -92,6 +92,26 @@ function startLoad(port, { rate, maxConnections = 1024, timeoutMs = 15_000 }) {
       await pool.destroy().catch(() => {});
     },
   };
+}
+
+/**
+ * drproxy's failover log lines, each flip's steps placed after the fault: detection (wall
+ * clock, `detected_at`) minus the fault time, plus each step's `steps_ms`.
+ */
+export function flipsFromLog(drLog, tFault) {
+  return drLog
+    .split('\n')
+    .filter((l) => l.includes('"event":"failover"'))
+    .map((l) => {
+      try {
+        const j = JSON.parse(l);
+        const detectedMs = j.detected_at ? Date.parse(j.detected_at) - tFault : undefined;
+        const steps = j.steps_ms && detectedMs !== undefined ? Object.fromEntries(Object.entries(j.steps_ms).map(([k, v]) => [k, detectedMs + v])) : undefined;
+        return { from: j.from, to: j.to, epoch: j.epoch, durationMs: j.duration_ms, reason: j.reason, detectedMs, steps };
+      } catch {
+        return { raw: l };
+      }
+    });
 }
 
 function analyse(records, tFault, kind) {
@@ -201,20 +221,7 @@ async function scenario(kind, standby, o) {
     const res = analyse(load.records, tFault, kind);
     res.standby = standby;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
-    res.drproxyFailovers = drLog
-      .split('\n')
-      .filter((l) => l.includes('"event":"failover"'))
-      .map((l) => {
-        try {
-          const j = JSON.parse(l);
-          // Step times relative to the fault: detection (wall clock) minus the fault time.
-          const detectedMs = j.detected_at ? Date.parse(j.detected_at) - tFault : undefined;
-          const steps = j.steps_ms && detectedMs !== undefined ? Object.fromEntries(Object.entries(j.steps_ms).map(([k, v]) => [k, detectedMs + v])) : undefined;
-          return { from: j.from, to: j.to, epoch: j.epoch, durationMs: j.duration_ms, reason: j.reason, detectedMs, steps };
-        } catch {
-          return { raw: l };
-        }
-      });
+    res.drproxyFailovers = flipsFromLog(drLog, tFault);
     const budget = HC.interval * HC.fall + HC.timeout;
     res.targets =
       kind === 'kill'

@@ -17,8 +17,8 @@ import https from 'node:https';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Pool } from 'undici';
 import * as L from './lib.js';
+import { flipsFromLog, startLoad } from './failover.js';
 
 const HOST = 'bench.local';
 
@@ -57,45 +57,6 @@ if (process.argv[2] === '--child') {
 
 // --- parent -----------------------------------------------------------------------------------
 
-function startLoad(port, rate) {
-  const pool = new Pool(`http://127.0.0.1:${port}`, { connections: 512, pipelining: 1 });
-  const records = [];
-  const start = L.wall();
-  let sent = 0;
-  let stopped = false;
-  const tick = () => {
-    if (stopped) return;
-    const due = Math.floor(((L.wall() - start) * rate) / 1000);
-    while (sent < due) {
-      const rec = { t0: start + (sent * 1000) / rate, t1: 0, site: '' };
-      records.push(rec);
-      sent++;
-      pool
-        .request({ path: '/', method: 'GET', headers: { host: HOST } })
-        .then(
-          async (res) => {
-            rec.site = res.headers['x-upstream-site'] ?? `drproxy ${res.statusCode}`;
-            if (rec.site.startsWith('drproxy')) rec.site += ` ${(await res.body.text()).slice(0, 200)}`;
-            else await res.body.dump();
-          },
-          (err) => (rec.site = `error ${err.code ?? err.message}`),
-        )
-        .finally(() => (rec.t1 = L.wall()));
-    }
-    setTimeout(tick, 1);
-  };
-  tick();
-  return {
-    records,
-    async stop() {
-      stopped = true;
-      const deadline = Date.now() + 10_000;
-      while (records.some((r) => r.t1 === 0) && Date.now() < deadline) await L.sleep(20);
-      await pool.close();
-    },
-  };
-}
-
 async function scenario(standby, o, certDir) {
   const tmp = L.tempDir('drproxy-bench-rtt-');
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
@@ -129,26 +90,23 @@ tenants:
     await L.waitForListen(port, { child });
     await L.waitForStatus(port, { host: HOST, child });
     await L.sleep(1500); // first checks of the backup (through the relay) land; warm sockets open
-    const load = startLoad(port, o.rate);
+    const load = startLoad(port, { rate: o.rate });
     await L.sleep(2000);
     const tFault = L.wall();
     process.kill(primary.pid, 'SIGKILL');
     await L.sleep(2000);
-    await load.stop();
-    const flip = drLog
-      .split('\n')
-      .filter((l) => l.includes('"event":"failover"'))
-      .map((l) => JSON.parse(l))[0];
-    const routedMs = flip ? Date.parse(flip.detected_at) - tFault + flip.steps_ms.routed : NaN;
+    load.stop();
+    await load.drain(10_000);
+    const routedMs = flipsFromLog(drLog, tFault)[0]?.steps?.routed ?? NaN;
     const after = load.records.filter((r) => r.t0 >= tFault && r.t0 < tFault + 1000);
-    const firstBackup = Math.min(...load.records.filter((r) => r.site === 'backup').map((r) => r.t1)) - tFault;
+    const firstBackup = Math.min(...load.records.filter((r) => r.site === 'backup' && r.status === 200).map((r) => r.t1)) - tFault;
     const lat = after.map((r) => r.t1 - r.t0);
-    const bad = load.records.filter((r) => r.site !== 'backup' && r.site !== 'primary');
-    if (bad.length) L.log(`standby ${standby}: failures ${[...new Set(bad.map((r) => r.site))].join('; ')}`);
+    const bad = load.records.filter((r) => r.status !== 200 || r.err);
+    if (bad.length) L.log(`standby ${standby}: failures ${[...new Set(bad.map((r) => r.err || `${r.status} ${r.msg ?? ''}`))].join('; ')}`);
     return {
       standby,
       requests: load.records.length,
-      failed: load.records.filter((r) => r.site !== 'backup' && r.site !== 'primary').length,
+      failed: bad.length,
       routedMs,
       firstBackupMs: firstBackup,
       routedToFirstMs: firstBackup - routedMs,

@@ -21,10 +21,15 @@ export function originServername(origin: string): string {
 }
 
 /**
- * undici's own connector, except that an IP address is never sent as SNI (RFC 6066 forbids it,
- * and Node warns): the connection goes without SNI and the certificate's IP addresses are checked.
+ * The SNI to send for a TLS name: the name itself, or none for an IP address (RFC 6066 forbids
+ * it, and Node warns); without SNI the certificate's IP addresses are checked.
  */
+export function sniFor(servername: string): string | undefined {
+  return isIP(servername) ? undefined : servername;
+}
+
+/** undici's own connector, with the SNI rule above. */
 export function tlsConnector(opts: buildConnector.BuildOptions = {}): buildConnector.connector {
   const base = buildConnector(opts);
-  return (o, cb) => base(o.servername !== undefined && isIP(o.servername) ? { ...o, servername: undefined } : o, cb);
+  return (o, cb) => base(o.servername !== undefined && sniFor(o.servername) === undefined ? { ...o, servername: undefined } : o, cb);
 }

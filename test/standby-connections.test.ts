@@ -107,15 +107,22 @@ describe('WarmSockets', () => {
     server.on('secureConnection', () => handshakes++);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as net.AddressInfo).port;
-    const w = new WarmSockets(tlsConnector({ ca: cert, timeout: 1000 }), { hostname: 'localhost', host: `localhost:${port}`, protocol: 'https:', port: String(port), servername: 'localhost' }, 60_000);
+    // The client sockets the warm set dials, to see when each has processed its session ticket.
+    const dialled: TLSSocket[] = [];
+    const base = tlsConnector({ ca: cert, timeout: 1000 });
+    const connector: typeof base = (o, cb) =>
+      base(o, (err, socket) => {
+        if (socket) dialled.push(socket as TLSSocket);
+        cb(err as null, socket as TLSSocket);
+      });
+    const w = new WarmSockets(connector, { hostname: 'localhost', host: `localhost:${port}`, protocol: 'https:', port: String(port), servername: 'localhost' }, 60_000);
     try {
       w.setTarget(3);
-      await waitFor(() => w.size === 3 && handshakes === 3, { what: '3 warm TLS connections' });
-      // TLS 1.3 session tickets arrive after the handshake: they must not look like the upstream speaking.
-      await waitFor(async () => {
-        await new Promise((r) => setTimeout(r, 50));
-        return handshakes === 3 && w.size === 3 ? true : undefined;
-      }, { what: 'no churn' });
+      // TLS 1.3 session tickets arrive after the handshake: once every socket has its session,
+      // the tickets were read, and they must not have looked like the upstream speaking.
+      await waitFor(() => dialled.length === 3 && dialled.every((d) => d.getSession() !== undefined), { what: 'session tickets on 3 warm TLS connections' });
+      expect(w.size).toBe(3);
+      expect(handshakes).toBe(3);
       const s = w.take() as TLSSocket;
       expect(s.encrypted).toBe(true);
       expect(s.authorized).toBe(true);

@@ -3,13 +3,12 @@
  * passive-health counter fed by real traffic. The control plane decides whether it is routable
  * and acts on passive failures; the data plane only counts and forwards.
  */
-import { isIP } from 'node:net';
 import { Agent as HttpsAgent } from 'node:https';
 import { Pool, type buildConnector } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
 import { WarmSockets, warmConnector } from './warm-sockets.js';
-import { originServername, tlsConnector } from '../tls-name.js';
+import { originServername, sniFor, tlsConnector } from '../tls-name.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
 export interface InflightCall extends Listed {
@@ -132,7 +131,8 @@ export class Backend {
    */
   get upgradeAgent(): HttpsAgent | undefined {
     if (!this.origin.startsWith('https:')) return undefined;
-    return (this.tlsAgent ??= new HttpsAgent({ servername: isIP(this.servername) ? '' : this.servername }));
+    // Node's agent sends no SNI for an empty servername (and takes the Host header for none).
+    return (this.tlsAgent ??= new HttpsAgent({ servername: sniFor(this.servername) ?? '' }));
   }
 
   /** Resolves when no call is in flight on this backend (drain). */

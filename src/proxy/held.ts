@@ -3,7 +3,9 @@
  * and another site can take over: they wait, bounded in time and count, instead of failing.
  * A new request's body is not read while it waits (its stream stays paused and TCP pushes back
  * on the client). When the slot publishes a route that is not `hold`, every waiter is released
- * with that route, in arrival order.
+ * with that route, oldest request first (by when it reached drproxy, not when it was held: a
+ * flip from a hung site holds the requests it takes off that site after the ones that arrived
+ * during the flip, and in no useful order).
  */
 import type { ServerResponse } from 'node:http';
 import type { TenantRoute, TenantSlot } from './route.js';
@@ -11,6 +13,8 @@ import { sendError } from './responses.js';
 
 export interface Waiter {
   readonly res: ServerResponse;
+  /** When the request reached drproxy (performance.now()): the release order. */
+  readonly startedAt: number;
   /** The tenant has a route that is not `hold`: go on with it. */
   release(route: TenantRoute): void;
   /** Waited `ms` without a new route: answer (or retry) now. */
@@ -57,6 +61,11 @@ export class HeldQueue {
     if (route.mode === 'hold') return;
     const all = [...this.entries];
     for (const e of all) this.remove(e);
+    // Oldest first: the requests that have waited longest go out first. Holding order is
+    // not that: a drain re-sends the calls it takes off the old site newest first, per backend,
+    // after whatever arrived during the flip. (Array sort is stable and fast on the runs of
+    // already-ordered entries this mostly is.)
+    all.sort(byStart);
     // Release outside the publisher's stack (it may be a call's error handler), with the
     // route current at that moment: if the tenant is holding again, hold them again.
     queueMicrotask(() => this.releaseFrom(all, 0));
@@ -97,6 +106,10 @@ export class HeldQueue {
       sendError(e.waiter.res, 'shutting_down', 'drproxy is shutting down', 1);
     }
   }
+}
+
+function byStart(a: Entry, b: Entry): number {
+  return a.waiter.startedAt - b.waiter.startedAt;
 }
 
 export function retryAfter(route: TenantRoute): number {

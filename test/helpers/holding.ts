@@ -15,12 +15,16 @@ export interface HoldingSetup {
   stop(): Promise<void>;
 }
 
-export async function startHoldingProxy(opts: { holdMax: number; holdRequests: string; promoteDelayMs: number }): Promise<HoldingSetup> {
+export async function startHoldingProxy(opts: { holdMax: number; holdRequests: string; promoteDelayMs: number; proxy?: Record<string, unknown>; healthCheck?: Record<string, unknown> }): Promise<HoldingSetup> {
   const [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   const hooks = await startHookServer(200, opts.promoteDelayMs);
   const promote = (site: string) => ({ url: `${hooks.url}/promote-${site}`, timeout: '5s' });
   const p = await startProxy({
-    defaults: { health_check: FAST_CHECKS, failover: { hold_requests: opts.holdRequests, hold_max: opts.holdMax, min_interval: '0s' } },
+    defaults: {
+      health_check: opts.healthCheck ?? FAST_CHECKS,
+      failover: { hold_requests: opts.holdRequests, hold_max: opts.holdMax, min_interval: '0s' },
+      ...(opts.proxy && { proxy: opts.proxy }),
+    },
     tenants: {
       t: {
         tier: 'BC',

@@ -9,10 +9,12 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
- *                          [--standby 0] [--repeat 1]
+ *                          [--standby 0] [--slow-after 0] [--repeat 1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
+ * --slow-after: values (ms) of passive_health.slow_after to compare the same way (0 = off, the
+ * default: the hang is then found by the probes alone).
  *
  * Health checks: interval 250ms, timeout 200ms, rise 2, fall 2; the 503 case adds
  * proxy.retry_on: [503]. drproxy on CPU 0; upstreams and the load loop on CPU 1.
@@ -25,12 +27,54 @@ import * as L from './lib.js';
 const HOST = 'bench.local';
 const HC = { interval: 250, timeout: 200, fall: 2, rise: 2 };
 
-function failoverConfig({ port, stateDir, primary, backup, retry503, standby }) {
+function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter }) {
   return `${L.configHead('failover.js', { port, stateDir })}defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
   proxy: { connect_timeout: 500ms, response_timeout: 5s, standby_connections: ${standby}${retry503 ? ', retry_on: [503]' : ''} }
+  passive_health: { slow_after: ${slowAfter}ms }
 ${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
+}
+
+const LOAD_HEADERS = { host: HOST };
+
+/** One load request: records status, answering site (drproxy's own error text) and end time. */
+class LoadHandler {
+  constructor(rec, done) {
+    this.rec = rec;
+    this.done = done;
+    this.body = null;
+  }
+  onConnect() {}
+  onHeaders(status, raw) {
+    this.rec.status = status;
+    for (let i = 0; i < raw.length; i += 2) {
+      if (raw[i].length === 15 && raw[i].toString('latin1').toLowerCase() === 'x-upstream-site') {
+        this.rec.site = raw[i + 1].toString('latin1');
+        return true;
+      }
+    }
+    // drproxy's own answers (errors) say why in their body: keep it for the report.
+    this.rec.site = 'drproxy';
+    this.body = [];
+    return true;
+  }
+  onData(chunk) {
+    this.body?.push(chunk);
+    return true;
+  }
+  onComplete() {
+    if (this.body) this.rec.msg = Buffer.concat(this.body).toString().slice(0, 160).replace(/\s+/g, ' ');
+    this.end();
+  }
+  onError(err) {
+    this.rec.err = err.code ?? err.message;
+    this.end();
+  }
+  end() {
+    this.rec.t1 = L.wall();
+    this.done();
+  }
 }
 
 /**
@@ -44,28 +88,15 @@ export function startLoad(port, { rate, maxConnections = 1024, timeoutMs = 15_00
   let stopped = false;
   const start = L.wall();
   let sent = 0;
+  // A raw undici dispatch handler per request, not `pool.request()`: no promise, no body
+  // stream. The load generator shares a core with the backup upstream; in a hang's burst
+  // `request()` cost it ~2.5x the backup's CPU on that core (bench/RESULTS.md), slowing the
+  // very answers being timed.
   const fire = (t0) => {
     const rec = { t0, t1: 0, status: 0, site: '', err: '' };
     records.push(rec);
     outstanding++;
-    pool
-      .request({ path: '/', method: 'GET', headers: { host: HOST }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
-      .then(
-        async (res) => {
-          rec.status = res.statusCode;
-          rec.site = res.headers['x-upstream-site'] ?? 'drproxy';
-          // drproxy's own answers (errors) say why in their body: keep it for the report.
-          if (rec.site === 'drproxy') rec.msg = (await res.body.text()).slice(0, 160).replace(/\s+/g, ' ');
-          else await res.body.dump();
-        },
-        (err) => {
-          rec.err = err.code ?? err.message;
-        },
-      )
-      .finally(() => {
-        rec.t1 = L.wall();
-        outstanding--;
-      });
+    pool.dispatch({ path: '/', method: 'GET', headers: LOAD_HEADERS, headersTimeout: timeoutMs, bodyTimeout: timeoutMs }, new LoadHandler(rec, () => outstanding--));
   };
   const tick = () => {
     if (stopped) return;
@@ -179,7 +210,7 @@ function analyse(records, tFault, kind) {
   };
 }
 
-async function scenario(kind, standby, o) {
+async function scenario(kind, { standby, slowAfter }, o) {
   const tmp = L.tempDir(`drproxy-bench-fo-${kind}-`);
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
@@ -187,7 +218,7 @@ async function scenario(kind, standby, o) {
   try {
     const port = await L.freePort();
     const cfg = path.join(tmp, 'drproxy.yaml');
-    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby }));
+    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter }));
     dr = await L.startDrproxy(cfg, port);
     let drLog = '';
     dr.child.stdout.on('data', (d) => (drLog += d));
@@ -220,6 +251,7 @@ async function scenario(kind, standby, o) {
     }
     const res = analyse(load.records, tFault, kind);
     res.standby = standby;
+    res.slowAfter = slowAfter;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
     res.drproxyFailovers = flipsFromLog(drLog, tFault);
     const budget = HC.interval * HC.fall + HC.timeout;
@@ -244,19 +276,20 @@ async function scenario(kind, standby, o) {
 }
 
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', repeat: 1, ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
   const kinds = String(o.kinds).split(',');
   L.log(`failover: ${kinds.join(', ')} at ${o.rate} req/s, ${o.pre}s before and ${o.post}s after the fault`);
-  const standbys = String(o.standby).split(',').map(Number);
+  const variants = [];
+  for (const standby of String(o.standby).split(',').map(Number)) for (const slowAfter of String(o.slowAfter).split(',').map(Number)) variants.push({ standby, slowAfter });
   const results = [];
-  for (let round = 0; round < o.repeat; round++) for (const kind of kinds) for (const standby of standbys) {
-    const r = await scenario(kind, standby, o);
+  for (let round = 0; round < o.repeat; round++) for (const kind of kinds) for (const v of variants) {
+    const r = await scenario(kind, v, o);
     results.push(r);
     L.log(
-      `failover ${kind.padEnd(4)} standby ${String(standby).padStart(3)}: ${r.failed} failed of ${r.requests}; first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
+      `failover ${kind.padEnd(4)} standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)}: ${r.failed} failed of ${r.requests}; first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
         `p99 in 1st second ${L.fmt(r.p99SecondAfterMs, 1)} ms (before: ${L.fmt(r.p99BeforeMs, 1)} ms)`,
     );
   }
@@ -274,11 +307,11 @@ export function failoverMarkdown(r) {
     `### Failover under load (${o.rate} req/s open loop, fault after ${o.pre} s, ${o.post} s after; checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall})`,
     '',
   );
-  lines.push('| fault | standby connections | requests | failed | first backup response | all traffic on backup | last primary answer | p50 / p99 / max in 1st s after fault | p99 before fault |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| fault | standby connections | slow_after | requests | failed | first backup response | all traffic on backup | last primary answer | p50 / p99 / max in 1st s after fault | p99 before fault |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of r.results) {
     lines.push(
-      `| ${x.kind} | ${x.standby ?? 0} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
+      `| ${x.kind} | ${x.standby ?? 0} | ${x.slowAfter ? `${x.slowAfter} ms` : 'off'} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
         `${L.fmt(x.p50SecondAfterMs, 1)} / ${L.fmt(x.p99SecondAfterMs, 1)} / ${L.fmt(x.maxSecondAfterMs, 1)} ms | ${ms(x.p99BeforeMs)} |`,
     );
   }
@@ -301,7 +334,7 @@ export function failoverMarkdown(r) {
       })
       .join('; ');
     const busy = x.machineBusy ? ` Machine busy during the run: CPU 0 ${L.fmt(x.machineBusy[0] * 100)}%, CPU 1 ${L.fmt(x.machineBusy[1] * 100)}%.` : '';
-    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${busy}`);
+    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}, slow_after ${x.slowAfter ? `${x.slowAfter} ms` : "off"}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${busy}`);
     for (const [name, t] of Object.entries(x.targets)) lines.push(`  - target ${name} (${t.want}): **${t.met ? 'met' : 'not met'}**`);
   }
   lines.push('');

@@ -1,4 +1,4 @@
-/** The backend's list of calls in flight: add, delete in any order, snapshot, and no links left behind. */
+/** The backend's list of calls in flight: add, delete in any order, snapshot, oldest first walk, and no links left behind. */
 import { describe, expect, it } from 'vitest';
 import { CallList, type Listed } from '../src/proxy/call-list.js';
 
@@ -47,5 +47,27 @@ describe('call list', () => {
     expect(seen).toHaveLength(100);
     expect(list.size).toBe(0);
     expect(list.toArray()).toEqual([]);
+  });
+
+  it('knows its oldest call through deletes at either end and in the middle, and walks towards the newest', () => {
+    const list = new CallList<Call>();
+    expect(list.oldest()).toBeNull();
+    const calls = [1, 2, 3, 4].map(call);
+    for (const c of calls) list.add(c);
+    const walk = () => {
+      const ids: number[] = [];
+      for (let c = list.oldest(); c !== null; c = list.newer(c)) ids.push(c.id);
+      return ids;
+    };
+    expect(walk()).toEqual([1, 2, 3, 4]);
+    list.delete(calls[0]!); // the oldest
+    expect(list.oldest()?.id).toBe(2);
+    list.delete(calls[2]!); // the middle
+    list.delete(calls[3]!); // the newest
+    expect(walk()).toEqual([2]);
+    list.delete(calls[1]!);
+    expect(list.oldest()).toBeNull();
+    list.add(calls[3]!);
+    expect(walk()).toEqual([4]);
   });
 });

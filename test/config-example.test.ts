@@ -29,7 +29,7 @@ describe('config example file', () => {
       'failback_after:', 'min_interval:', 'trip_after:', 'drain_timeout:', 'hold_requests:', 'hold_max:',
       'balance:', 'connect_timeout:', 'response_timeout:', 'body_timeout:', 'max_connections:',
       'preserve_host:', 'retry_on:', 'max_retries:', 'tier:', 'hosts:', 'paths:', 'sites:', 'name:',
-      'region:', 'zone:', 'backends:', 'weight', 'min_healthy:', 'fence:', 'required:', 'promote:',
+      'slow_after:', 'region:', 'zone:', 'backends:', 'weight', 'min_healthy:', 'fence:', 'required:', 'promote:',
     ];
     for (const option of options) expect(text, option).toContain(option);
     expect(text.match(/Default:/g)!.length).toBeGreaterThanOrEqual(40);

@@ -91,6 +91,7 @@ export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthConfig> = Object.free
   base_ejection: 5 * SECOND,
   max_ejection: 5 * MINUTE,
   max_ejected_percent: 50,
+  slow_after: 0,
 });
 
 /** Fence and promote hooks. */

@@ -602,6 +602,7 @@ function readPassiveLayer(f: Fields | undefined): Partial<PassiveHealthConfig> {
     base_ejection: f.get('base_ejection', positiveDuration),
     max_ejection: f.get('max_ejection', positiveDuration),
     max_ejected_percent: f.get('max_ejected_percent', num(0, 100)),
+    slow_after: f.get('slow_after', anyDuration),
   });
   f.end();
   return layer;
@@ -833,6 +834,9 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   }
   if (passive.max_ejection < passive.base_ejection) {
     out.error(f.path('passive_health'), 'max_ejection must not be below base_ejection');
+  }
+  if (passive.slow_after !== 0 && passive.slow_after >= proxy.response_timeout) {
+    out.error(f.path('passive_health'), `slow_after (${formatDuration(passive.slow_after)}) must be shorter than proxy.response_timeout (${formatDuration(proxy.response_timeout)}), or 0 (off): a request that slow has already timed out, and timeouts count as failures anyway`);
   }
   f.end();
   if (tier === undefined) return undefined;

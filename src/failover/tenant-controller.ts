@@ -132,6 +132,7 @@ export class TenantController {
       const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy);
       backend.passiveThreshold = passive.consecutive_failures;
       backend.passiveStatuses = statuses;
+      backend.slowAfter = passive.slow_after;
       const runtime: BackendRuntime = {
         backend,
         drained: false,

@@ -15,6 +15,10 @@ export interface InflightCall extends Listed {
   readonly idempotent: boolean;
   readonly responded: boolean;
   readonly bodyUntouched: boolean;
+  /** When the attempt in flight was handed to this backend (performance.now()). */
+  readonly sentAt: number;
+  /** This attempt was already counted as a slow answer (passive_health.slow_after). */
+  slowCounted: boolean;
   /**
    * Hold the call until its tenant's next route (flip re-dispatch), aborting the attempt with
    * `reason`; without a reason the attempt is only detached and its connection is left to the
@@ -23,7 +27,7 @@ export interface InflightCall extends Listed {
   redirect(reason?: Error): void;
 }
 
-export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status';
+export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status' | 'slow';
 
 export class Backend {
   readonly key: string;
@@ -52,6 +56,10 @@ export class Backend {
   onPassiveTrip: ((b: Backend, kind: PassiveFailure) => void) | undefined;
   /** Time of the first failure in the current passive streak (detection start), or 0. */
   passiveSince = 0;
+  /** passive_health.slow_after in ms; 0 = off. */
+  slowAfter = 0;
+  /** Armed while calls are in flight and slowAfter is on: finds the calls without an answer yet. */
+  private slowTimer: NodeJS.Timeout | undefined;
   /** Resolvers waiting for `calls` to empty (drain). */
   idleWaiters: Array<() => void> | undefined;
   private closed = false;
@@ -135,6 +143,42 @@ export class Backend {
     return (this.tlsAgent ??= new HttpsAgent({ servername: sniFor(this.servername) ?? '' }));
   }
 
+  /** A call was sent to this backend. Hot path: with slow_after off, one compare more. */
+  track(call: InflightCall): void {
+    this.calls.add(call);
+    if (this.slowAfter !== 0 && this.slowTimer === undefined) this.armSlow(call.sentAt + this.slowAfter - performance.now());
+  }
+
+  private armSlow(ms: number): void {
+    this.slowTimer = setTimeout(this.sweepSlow, Math.max(1, ms));
+    this.slowTimer.unref();
+  }
+
+  /**
+   * Count every call that has waited slow_after without response headers as one passive
+   * failure (once per attempt). The list is in sending order, so the walk starts at the oldest
+   * call and stops at the first one that is not late yet; the next sweep is due when that one
+   * would be, but no sooner than slow_after / 8 (a hung backend's hundreds of late calls are
+   * found in a few sweeps, not one timer each). No timer while nothing is in flight.
+   */
+  private readonly sweepSlow = (): void => {
+    this.slowTimer = undefined;
+    const after = this.slowAfter;
+    if (after === 0 || this.closed) return;
+    const now = performance.now();
+    let late = 0;
+    let c = this.calls.oldest();
+    for (; c !== null && c.sentAt + after <= now; c = this.calls.newer(c)) {
+      if (!c.responded && !c.slowCounted) {
+        c.slowCounted = true;
+        late++;
+      }
+    }
+    if (c !== null) this.armSlow(Math.max(c.sentAt + after - now, after / 8));
+    else if (this.calls.size !== 0) this.armSlow(after / 8);
+    for (let i = 0; i < late; i++) this.passiveFailure('slow');
+  };
+
   /** Resolves when no call is in flight on this backend (drain). */
   whenIdle(): Promise<void> {
     if (this.calls.size === 0) return Promise.resolve();
@@ -168,8 +212,14 @@ export class Backend {
     }
   }
 
+  private stopSlow(): void {
+    if (this.slowTimer !== undefined) clearTimeout(this.slowTimer);
+    this.slowTimer = undefined;
+  }
+
   /** Close the pool once in-flight requests are done. */
   async close(): Promise<void> {
+    this.stopSlow();
     this.warm?.close();
     this.warm = undefined;
     if (this.closed) return;
@@ -179,6 +229,7 @@ export class Backend {
 
   /** Cut every connection of this backend now, in-flight requests included. */
   async destroy(reason?: Error): Promise<void> {
+    this.stopSlow();
     this.warm?.close();
     this.warm = undefined;
     this.closed = true;

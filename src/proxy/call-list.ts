@@ -20,14 +20,27 @@ export interface Listed {
 
 export class CallList<T extends Listed> {
   private head: T | null = null;
+  /** The call added longest ago that is still in the list. */
+  private tail: T | null = null;
   size = 0;
 
   add(call: T): void {
     call.listPrev = null;
     call.listNext = this.head;
     if (this.head !== null) this.head.listPrev = call;
+    else this.tail = call;
     this.head = call;
     this.size++;
+  }
+
+  /** The call added longest ago (calls are added when sent: the oldest attempt in flight). */
+  oldest(): T | null {
+    return this.tail;
+  }
+
+  /** The call added just before `call` (towards the newest), or null. */
+  newer(call: T): T | null {
+    return call.listPrev as T | null;
   }
 
   /** Remove `call`; false when it is not in this list. */
@@ -36,6 +49,7 @@ export class CallList<T extends Listed> {
     else if (this.head === call) this.head = call.listNext as T | null;
     else return false;
     if (call.listNext !== null) call.listNext.listPrev = call.listPrev;
+    else this.tail = call.listPrev as T | null;
     call.listPrev = null;
     call.listNext = null;
     this.size--;

@@ -99,6 +99,10 @@ export class ProxyCall implements InflightCall, Waiter {
   budgeted = false;
   /** Times this call waited for the tenant's next route after a failure. */
   holds = 0;
+  /** When the attempt in flight was sent (the first attempt: when the call started). */
+  sentAt: number;
+  /** This attempt was counted as a slow answer (passive_health.slow_after). */
+  slowCounted = false;
   /** Links in its backend's list of calls in flight (call-list.ts). */
   listPrev: InflightCall | null = null;
   listNext: InflightCall | null = null;
@@ -130,6 +134,7 @@ export class ProxyCall implements InflightCall, Waiter {
   ) {
     this.hasBody = requestHasBody(req);
     this.idempotent = IDEMPOTENT.has(req.method!);
+    this.sentAt = this.startedAt;
     slot.load.inflight++;
     (res as CallResponse)[kCall] = this;
     res.on('close', onResponseClose);
@@ -151,10 +156,13 @@ export class ProxyCall implements InflightCall, Waiter {
     if (this.clientGone || this.over) return;
     this.route = route;
     this.backend = backend;
-    this.attempts++;
+    if (++this.attempts !== 1) {
+      this.sentAt = performance.now();
+      this.slowCounted = false;
+    }
     this.inflight = true;
     backend.outstanding++;
-    backend.calls.add(this);
+    backend.track(this);
     const handler = this.attempts === 1 ? this : new Attempt(this);
     this.current = handler;
     const req = this.req;

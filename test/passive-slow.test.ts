@@ -1,0 +1,98 @@
+/**
+ * passive_health.slow_after: a request still without response headers that long after it was
+ * sent counts as one passive failure, so a hung backend is seen from its real traffic instead
+ * of only by probes. The late requests themselves are not failed: the flip re-sends them.
+ * Answers that come, however slow, reset the streak, so one slow endpoint among fast ones
+ * ejects nothing.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { validateConfig } from '../src/config/index.js';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
+import { waitFor } from './helpers/poll.js';
+
+const H = { host: 't.example.com' };
+// Probes too slow to find anything during a test: what is found, real traffic found.
+const SLOW_PROBES = { interval: '20s', timeout: '1s', rise: 1, fall: 1, jitter: 0 };
+
+async function get(url: string): Promise<string> {
+  const r = await request(url, { headers: H });
+  await r.body.dump();
+  return `${r.statusCode} ${String(r.headers['x-site'])}`;
+}
+
+describe('slow_after in the config', () => {
+  it('is off by default, takes a duration, and must be shorter than response_timeout', () => {
+    const doc = (passive?: Record<string, unknown>) => ({
+      tenants: { t: { ...twoSiteTenant('t.example.com', { url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:2' }), ...(passive && { passive_health: passive }), proxy: { response_timeout: '2s' } } },
+    });
+    expect(validateConfig(doc(), { baseDir: '/' }).config!.tenants[0]!.passive_health.slow_after).toBe(0);
+    expect(validateConfig(doc({ slow_after: '300ms' }), { baseDir: '/' }).config!.tenants[0]!.passive_health.slow_after).toBe(300);
+    const bad = validateConfig(doc({ slow_after: '2s' }), { baseDir: '/' });
+    expect(bad.config).toBeUndefined();
+    expect(bad.problems).toContainEqual(expect.objectContaining({ path: 'tenants.t.passive_health', severity: 'error', message: expect.stringContaining('slow_after (2s) must be shorter than proxy.response_timeout (2s)') }));
+  });
+});
+
+describe('a hung backend found by its real traffic', () => {
+  let primary: Upstream, backup: Upstream;
+  let p: TestProxy;
+
+  beforeAll(async () => {
+    [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+    p = await startProxy({
+      defaults: {
+        health_check: SLOW_PROBES,
+        failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
+        passive_health: { consecutive_failures: 3, slow_after: '200ms' },
+        proxy: { response_timeout: '30s' },
+      },
+      tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
+    });
+    await sitesHealthy(p, 't');
+  });
+
+  afterAll(async () => {
+    await p?.stop();
+    await stopAll(primary, backup);
+  });
+
+  it('one slow request among fast answers ejects nothing, and is answered', async () => {
+    const t = p.proxy.tenant('t')!;
+    const slow = get(`${p.url}/slow?ms=700`);
+    const slow2 = get(`${p.url}/slow?ms=700`);
+    const a1 = t.site('a1')!.backends[0]!;
+    await waitFor(() => a1.backend.calls.size === 2, { what: 'two slow calls in flight' });
+    // Counted as slow (two, under consecutive_failures 3) …
+    await waitFor(() => a1.backend.passiveFailures === 2, { what: 'the two late calls counted' });
+    // … and a fast answer resets the streak.
+    expect(await get(`${p.url}/fast`)).toBe('200 a1');
+    expect(a1.backend.passiveFailures).toBe(0);
+    expect(await Promise.all([slow, slow2])).toEqual(['200 a1', '200 a1']);
+    expect(t.state!.active).toBe('a1');
+    expect(a1.passive.ejectedUntil).toBe(0);
+  });
+
+  it('a SIGSTOPped primary is ejected from its unanswered requests and the tenant fails over; those requests are answered by the backup', async () => {
+    const t = p.proxy.tenant('t')!;
+    const a1 = t.site('a1')!.backends[0]!;
+    await primary.kill('SIGSTOP');
+    try {
+      const sentAt = performance.now();
+      const answers = Array.from({ length: 4 }, (_, i) => get(`${p.url}/hung-${i}`));
+      await waitFor(() => t.state!.active === 'b1', { what: 'failover to b1', timeout: 5000 });
+      const flippedAfter = performance.now() - sentAt;
+      expect(await Promise.all(answers)).toEqual(Array(4).fill('200 b1'));
+      // Probes (every 20 s) had no part in it: the backend is still up for them.
+      expect(a1.health.check.state).toBe('up');
+      expect(a1.passive.ejectedUntil).toBeGreaterThan(0);
+      // Not a timing assertion of the machine's speed: only that it was not the 30 s response_timeout.
+      expect(flippedAfter).toBeLessThan(5000);
+      const onBackup = (await backup.stats()).byPath;
+      for (let i = 0; i < 4; i++) expect(onBackup[`/hung-${i}`]).toBe(1);
+    } finally {
+      await primary.kill('SIGCONT');
+    }
+  });
+});

@@ -150,7 +150,9 @@ export class Backend {
   }
 
   private armSlow(ms: number): void {
-    this.slowTimer = setTimeout(this.sweepSlow, Math.max(1, ms));
+    // A module function and `this` as its argument: no closure kept per backend (30,000 of
+    // them at 5,000 tenants, most never armed).
+    this.slowTimer = setTimeout(sweepSlow, Math.max(1, ms), this);
     this.slowTimer.unref();
   }
 
@@ -161,7 +163,7 @@ export class Backend {
    * would be, but no sooner than slow_after / 8 (a hung backend's hundreds of late calls are
    * found in a few sweeps, not one timer each). No timer while nothing is in flight.
    */
-  private readonly sweepSlow = (): void => {
+  sweepSlowCalls(): void {
     this.slowTimer = undefined;
     const after = this.slowAfter;
     if (after === 0 || this.closed) return;
@@ -177,7 +179,7 @@ export class Backend {
     if (c !== null) this.armSlow(Math.max(c.sentAt + after - now, after / 8));
     else if (this.calls.size !== 0) this.armSlow(after / 8);
     for (let i = 0; i < late; i++) this.passiveFailure('slow');
-  };
+  }
 
   /** Resolves when no call is in flight on this backend (drain). */
   whenIdle(): Promise<void> {
@@ -235,4 +237,9 @@ export class Backend {
     this.closed = true;
     await this.livePool?.destroy(reason ?? null).catch(() => {});
   }
+}
+
+/** The slow_after timer's callback (see Backend.sweepSlowCalls). */
+function sweepSlow(b: Backend): void {
+  b.sweepSlowCalls();
 }

@@ -122,7 +122,7 @@ export class DrProxy implements AdminApi {
         },
         onBackendState: (...a) => extra?.onBackendState?.(...a),
         onEjection: (tenant, site, backend, ms, kind) => {
-          metrics.ejections.inc({ tenant, site });
+          metrics.ejections.inc({ tenant, site, kind });
           extra?.onEjection?.(tenant, site, backend, ms, kind);
         },
         onFlip: (record) => {

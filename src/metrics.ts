@@ -67,7 +67,7 @@ export class Metrics {
   readonly held: Gauge<'tenant'>;
   readonly drainInflight: Gauge<'tenant' | 'site'>;
   readonly dataAge: Gauge<'tenant' | 'site'>;
-  readonly ejections: Counter<'tenant' | 'site'>;
+  readonly ejections: Counter<'tenant' | 'site' | 'kind'>;
   readonly adminRequests: Counter<'action' | 'result'>;
   private readonly traffic = new Map<string, TenantTraffic>();
   private refresher: (() => void) | undefined;
@@ -136,7 +136,7 @@ export class Metrics {
     });
     this.drainInflight = new Gauge({ name: 'drproxy_drain_inflight', help: 'Requests in flight on a site when its drain started', labelNames: ['tenant', 'site'], registers });
     this.dataAge = new Gauge({ name: 'drproxy_site_data_age_seconds', help: 'Data age reported by the site health answer (RPO gate)', labelNames: ['tenant', 'site'], registers });
-    this.ejections = new Counter({ name: 'drproxy_backend_ejections_total', help: 'Backends ejected by passive health', labelNames: ['tenant', 'site'], registers });
+    this.ejections = new Counter({ name: 'drproxy_backend_ejections_total', help: 'Backends ejected by passive health, by the failure that tripped it (connect, reset, timeout, status, slow)', labelNames: ['tenant', 'site', 'kind'], registers });
     this.adminRequests = new Counter({ name: 'drproxy_admin_requests_total', help: 'Admin API mutations by action and result', labelNames: ['action', 'result'], registers });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }

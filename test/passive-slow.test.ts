@@ -11,6 +11,8 @@ import { validateConfig } from '../src/config/index.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
+import { admin } from './helpers/admin.js';
+import { parseExposition } from './helpers/prom.js';
 
 const H = { host: 't.example.com' };
 // Probes too slow to find anything during a test: what is found, real traffic found.
@@ -91,6 +93,10 @@ describe('a hung backend found by its real traffic', () => {
       expect(flippedAfter).toBeLessThan(5000);
       const onBackup = (await backup.stats()).byPath;
       for (let i = 0; i < 4; i++) expect(onBackup[`/hung-${i}`]).toBe(1);
+      // The ejection is counted with the failure that tripped it, and logged with it.
+      const e = parseExposition((await admin(p.adminUrl, 'GET', '/metrics')).text);
+      expect(e.samples).toContainEqual({ name: 'drproxy_backend_ejections_total', labels: { tenant: 't', site: 'a1', kind: 'slow' }, value: 1 });
+      expect(p.logs).toContainEqual(expect.objectContaining({ msg: 'backend ejected (passive health)', site: 'a1', kind: 'slow' }));
     } finally {
       await primary.kill('SIGCONT');
     }

@@ -6,6 +6,8 @@
  * ejects nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { validateConfig } from '../src/config/index.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
@@ -74,6 +76,36 @@ describe('a hung backend found by its real traffic', () => {
     expect(await Promise.all([slow, slow2])).toEqual(['200 a1', '200 a1']);
     expect(t.state!.active).toBe('a1');
     expect(a1.passive.ejectedUntil).toBe(0);
+  });
+
+  it('uploads that take longer than slow_after are not slow: the clock starts when the body is sent', async () => {
+    const t = p.proxy.tenant('t')!;
+    const a1 = t.site('a1')!.backends[0]!;
+    // Three at once (consecutive_failures is 3), each body trickling up for ~600 ms; the
+    // upstream answers when the body ends.
+    const upload = (i: number) =>
+      request(`${p.url}/upload-${i}`, {
+        method: 'POST',
+        headers: H,
+        body: Readable.from(
+          (async function* () {
+            for (let k = 0; k < 6; k++) {
+              yield Buffer.from(`chunk ${k}\n`);
+              await sleep(100);
+            }
+          })(),
+        ),
+      }).then(async (r) => {
+        await r.body.dump();
+        return `${r.statusCode} ${String(r.headers['x-site'])}`;
+      });
+    const started = performance.now();
+    const answers = await Promise.all([0, 1, 2].map(upload));
+    expect(performance.now() - started).toBeGreaterThan(500);
+    expect(answers).toEqual(['200 a1', '200 a1', '200 a1']);
+    expect(a1.backend.passiveFailures).toBe(0);
+    expect(a1.passive.ejectedUntil).toBe(0);
+    expect(t.state!.active).toBe('a1');
   });
 
   it('a SIGSTOPped primary is ejected from its unanswered requests and the tenant fails over; those requests are answered by the backup', async () => {

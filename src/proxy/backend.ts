@@ -15,8 +15,13 @@ export interface InflightCall extends Listed {
   readonly idempotent: boolean;
   readonly responded: boolean;
   readonly bodyUntouched: boolean;
-  /** When the attempt in flight was handed to this backend (performance.now()). */
+  /** When the attempt in flight was handed to this backend (performance.now()): list order. */
   readonly sentAt: number;
+  /**
+   * Since when the answer is awaited: the request fully sent, body included (Infinity while a
+   * body is still going up: an upload in progress is not the backend's slowness).
+   */
+  readonly waitFrom: number;
   /** This attempt was already counted as a slow answer (passive_health.slow_after). */
   slowCounted: boolean;
   /**
@@ -157,11 +162,12 @@ export class Backend {
   }
 
   /**
-   * Count every call that has waited slow_after without response headers as one passive
-   * failure (once per attempt). The list is in sending order, so the walk starts at the oldest
-   * call and stops at the first one that is not late yet; the next sweep is due when that one
-   * would be, but no sooner than slow_after / 8 (a hung backend's hundreds of late calls are
-   * found in a few sweeps, not one timer each). No timer while nothing is in flight.
+   * Count every call that has waited slow_after for response headers since it was fully sent
+   * as one passive failure (once per attempt). The list is in sending order, so the walk starts
+   * at the oldest call and stops at the first one sent less than slow_after ago; the next sweep
+   * is due when the first call not counted yet would be late, but no sooner than slow_after / 8
+   * (a hung backend's hundreds of late calls are found in a few sweeps, not one timer each). No
+   * timer while nothing is in flight.
    */
   sweepSlowCalls(): void {
     this.slowTimer = undefined;
@@ -169,15 +175,22 @@ export class Backend {
     if (after === 0 || this.closed) return;
     const now = performance.now();
     let late = 0;
+    let due = Infinity;
     let c = this.calls.oldest();
     for (; c !== null && c.sentAt + after <= now; c = this.calls.newer(c)) {
-      if (!c.responded && !c.slowCounted) {
+      if (c.responded || c.slowCounted) continue;
+      const at = c.waitFrom + after; // Infinity while the body is still going up
+      if (at <= now) {
         c.slowCounted = true;
         late++;
+      } else if (at < due) {
+        due = at;
       }
     }
-    if (c !== null) this.armSlow(Math.max(c.sentAt + after - now, after / 8));
-    else if (this.calls.size !== 0) this.armSlow(after / 8);
+    if (c !== null && c.sentAt + after < due) due = c.sentAt + after;
+    // Nothing due (only uploads in progress, answers streaming, calls counted): a new call is
+    // due no sooner than slow_after from now.
+    if (this.calls.size !== 0) this.armSlow(Math.max(after / 8, (due === Infinity ? now + after : due) - now));
     for (let i = 0; i < late; i++) this.passiveFailure('slow');
   }
 

@@ -101,6 +101,8 @@ export class ProxyCall implements InflightCall, Waiter {
   holds = 0;
   /** When the attempt in flight was sent (the first attempt: when the call started). */
   sentAt: number;
+  /** When the attempt was fully sent, body included (Infinity until then). */
+  waitFrom: number;
   /** This attempt was counted as a slow answer (passive_health.slow_after). */
   slowCounted = false;
   /** Links in its backend's list of calls in flight (call-list.ts). */
@@ -135,6 +137,7 @@ export class ProxyCall implements InflightCall, Waiter {
     this.hasBody = requestHasBody(req);
     this.idempotent = IDEMPOTENT.has(req.method!);
     this.sentAt = this.startedAt;
+    this.waitFrom = this.hasBody ? Infinity : this.startedAt;
     slot.load.inflight++;
     (res as CallResponse)[kCall] = this;
     res.on('close', onResponseClose);
@@ -158,6 +161,7 @@ export class ProxyCall implements InflightCall, Waiter {
     this.backend = backend;
     if (++this.attempts !== 1) {
       this.sentAt = performance.now();
+      this.waitFrom = this.hasBody ? Infinity : this.sentAt;
       this.slowCounted = false;
     }
     this.inflight = true;
@@ -262,6 +266,10 @@ export class ProxyCall implements InflightCall, Waiter {
 
   onError(err: Error & { code?: string }): void {
     if (this.current === this) this.handleError(err);
+  }
+
+  onRequestSent(): void {
+    if (this.hasBody && this.current === this) this.waitFrom = performance.now();
   }
 
   // --- attempt callbacks ---------------------------------------------------------------------
@@ -422,5 +430,9 @@ class Attempt {
 
   onError(err: Error & { code?: string }): void {
     if (this.call.isCurrent(this)) this.call.handleError(err);
+  }
+
+  onRequestSent(): void {
+    if (this.call.hasBody && this.call.isCurrent(this)) this.call.waitFrom = performance.now();
   }
 }

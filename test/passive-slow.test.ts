@@ -134,3 +134,37 @@ describe('a hung backend found by its real traffic', () => {
     }
   });
 });
+
+describe('requests queued for a free connection', () => {
+  let up: Upstream, other: Upstream;
+  let p: TestProxy;
+
+  beforeAll(async () => {
+    [up, other] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+    p = await startProxy({
+      defaults: {
+        health_check: SLOW_PROBES,
+        passive_health: { consecutive_failures: 3, slow_after: '400ms' },
+        proxy: { max_connections: 1 },
+      },
+      tenants: { t: twoSiteTenant('t.example.com', up, other) },
+    });
+    await sitesHealthy(p, 't');
+  });
+
+  afterAll(async () => {
+    await p?.stop();
+    await stopAll(up, other);
+  });
+
+  it('are not slow while they wait in the queue: the clock starts when a request is written', async () => {
+    const t = p.proxy.tenant('t')!;
+    const a1 = t.site('a1')!.backends[0]!;
+    // One connection, six requests of 150 ms each: the last is answered ~900 ms after it was
+    // dispatched, but each waits only ~150 ms on the backend once written.
+    const answers = await Promise.all(Array.from({ length: 6 }, () => get(`${p.url}/slow?ms=150`)));
+    expect(answers).toEqual(Array(6).fill('200 a1'));
+    expect(a1.passive.ejectedUntil).toBe(0);
+    expect(t.state!.active).toBe('a1');
+  });
+});

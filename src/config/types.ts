@@ -168,8 +168,9 @@ export interface PassiveHealthConfig {
   /** At most this percentage of a site's backends ejected at once (at least one may always be). */
   max_ejected_percent: number;
   /**
-   * A request still without response headers this long after it was fully sent (its body
-   * included: an upload in progress is not the backend's slowness) counts as one
+   * A request still without response headers this long after it was written to its
+   * connection, body included (queued for a connection or uploading is not waiting on the
+   * backend), counts as one
    * failure (kind `slow`), while it goes on waiting up to response_timeout: a hung backend is
    * seen from its real traffic instead of only by probes. 0 = off (the default).
    */

@@ -18,8 +18,9 @@ export interface InflightCall extends Listed {
   /** When the attempt in flight was handed to this backend (performance.now()): list order. */
   readonly sentAt: number;
   /**
-   * Since when the answer is awaited: the request fully sent, body included (Infinity while a
-   * body is still going up: an upload in progress is not the backend's slowness).
+   * Since when the answer is awaited: the request fully written to its connection, body
+   * included (Infinity before that: a request queued for a free connection, or still uploading
+   * its body, is not waiting on the backend's slowness).
    */
   readonly waitFrom: number;
   /** This attempt was already counted as a slow answer (passive_health.slow_after). */
@@ -179,7 +180,7 @@ export class Backend {
     let c = this.calls.oldest();
     for (; c !== null && c.sentAt + after <= now; c = this.calls.newer(c)) {
       if (c.responded || c.slowCounted) continue;
-      const at = c.waitFrom + after; // Infinity while the body is still going up
+      const at = c.waitFrom + after; // Infinity until the request is fully written
       if (at <= now) {
         c.slowCounted = true;
         late++;
@@ -188,8 +189,8 @@ export class Backend {
       }
     }
     if (c !== null && c.sentAt + after < due) due = c.sentAt + after;
-    // Nothing due (only uploads in progress, answers streaming, calls counted): a new call is
-    // due no sooner than slow_after from now.
+    // Nothing due (calls queued or uploading, answers streaming, calls counted): none can be
+    // late sooner than slow_after from now.
     if (this.calls.size !== 0) this.armSlow(Math.max(after / 8, (due === Infinity ? now + after : due) - now));
     for (let i = 0; i < late; i++) this.passiveFailure('slow');
   }

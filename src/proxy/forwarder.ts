@@ -101,8 +101,12 @@ export class ProxyCall implements InflightCall, Waiter {
   holds = 0;
   /** When the attempt in flight was sent (the first attempt: when the call started). */
   sentAt: number;
-  /** When the attempt was fully sent, body included (Infinity until then). */
-  waitFrom: number;
+  /**
+   * When the attempt was fully written to its connection, body included (Infinity until then,
+   * and while it waits in undici's queue for a free connection). Kept only when slow_after is
+   * on: one clock read per request otherwise saved.
+   */
+  waitFrom = Infinity;
   /** This attempt was counted as a slow answer (passive_health.slow_after). */
   slowCounted = false;
   /** Links in its backend's list of calls in flight (call-list.ts). */
@@ -137,7 +141,6 @@ export class ProxyCall implements InflightCall, Waiter {
     this.hasBody = requestHasBody(req);
     this.idempotent = IDEMPOTENT.has(req.method!);
     this.sentAt = this.startedAt;
-    this.waitFrom = this.hasBody ? Infinity : this.startedAt;
     slot.load.inflight++;
     (res as CallResponse)[kCall] = this;
     res.on('close', onResponseClose);
@@ -161,7 +164,7 @@ export class ProxyCall implements InflightCall, Waiter {
     this.backend = backend;
     if (++this.attempts !== 1) {
       this.sentAt = performance.now();
-      this.waitFrom = this.hasBody ? Infinity : this.sentAt;
+      this.waitFrom = Infinity;
       this.slowCounted = false;
     }
     this.inflight = true;
@@ -269,7 +272,7 @@ export class ProxyCall implements InflightCall, Waiter {
   }
 
   onRequestSent(): void {
-    if (this.hasBody && this.current === this) this.waitFrom = performance.now();
+    if (this.backend.slowAfter !== 0 && this.current === this) this.waitFrom = performance.now();
   }
 
   // --- attempt callbacks ---------------------------------------------------------------------
@@ -433,6 +436,6 @@ class Attempt {
   }
 
   onRequestSent(): void {
-    if (this.call.hasBody && this.call.isCurrent(this)) this.call.waitFrom = performance.now();
+    if (this.call.backend.slowAfter !== 0 && this.call.isCurrent(this)) this.call.waitFrom = performance.now();
   }
 }

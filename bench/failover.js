@@ -160,11 +160,26 @@ function analyse(records, tFault, kind) {
   const firstBackup = backupOk.length ? Math.min(...backupOk.map((r) => r.t1)) - tFault : NaN;
   // "All traffic on the backup": the time from the fault until the last disturbed request got
   // its answer, a request being disturbed when it failed, was answered by the primary, or
-  // waited longer than `slowMs` (5 × the steady-state p99 before the fault, at least 50 ms).
-  // After that moment every request is answered by the backup at normal latency.
+  // waited longer than `slowMs` (10 × the steady-state p50 before the fault, at least 50 ms).
+  // The disturbance ends with the first 100 ms (by send time) whose requests were all answered
+  // by the backup at normal latency: a slow request seconds later (this VM stalls for tens of
+  // ms now and then, failover or not) is not the failover's. After the disturbance, every
+  // request must still be answered 200 by the backup, or the figure is n/a.
   const baseP99 = L.percentile(before.map(lat), 99);
   const slowMs = Math.max(50, 10 * L.percentile(before.map(lat), 50));
-  const disturbed = records.filter((r) => r.t1 >= tFault && (!ok(r) || r.site !== 'backup' || lat(r) > slowMs));
+  const isDisturbed = (r) => !ok(r) || r.site !== 'backup' || lat(r) > slowMs;
+  const sent = records.filter((r) => r.t0 >= tFault).sort((a, b) => a.t0 - b.t0);
+  let calmFrom = Infinity;
+  for (let i = 0, j = 0, bad = 0; i < sent.length; i++) {
+    // Window [sent[i].t0, sent[i].t0 + 100): j is its end, bad its disturbed requests.
+    while (j < sent.length && sent[j].t0 < sent[i].t0 + 100) bad += isDisturbed(sent[j++]) ? 1 : 0;
+    if (bad === 0 && sent[j - 1].t0 - sent[i].t0 >= 90) {
+      calmFrom = sent[i].t0;
+      break;
+    }
+    bad -= isDisturbed(sent[i]) ? 1 : 0;
+  }
+  const disturbed = records.filter((r) => r.t1 >= tFault && r.t0 < calmFrom && isDisturbed(r));
   const lastDisturbed = disturbed.length ? Math.max(...disturbed.map((r) => r.t1)) - tFault : 0;
   const tail = records.filter((r) => r.t0 >= tFault + lastDisturbed);
   const allOnBackup = tail.length > 0 && tail.every((r) => ok(r) && r.site === 'backup') ? lastDisturbed : NaN;

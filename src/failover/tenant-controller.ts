@@ -132,7 +132,8 @@ export class TenantController {
       const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy);
       backend.passiveThreshold = passive.consecutive_failures;
       backend.passiveStatuses = statuses;
-      backend.slowAfter = passive.slow_after;
+      // With passive health off (consecutive_failures 0) nothing would act on a slow call: no timer.
+      backend.slowAfter = passive.consecutive_failures === 0 ? 0 : passive.slow_after;
       const runtime: BackendRuntime = {
         backend,
         drained: false,

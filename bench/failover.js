@@ -9,12 +9,13 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
- *                          [--standby 0] [--slow-after 0] [--repeat 1]
+ *                          [--standby 0] [--slow-after 0,100] [--repeat 1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
- * --slow-after: values (ms) of passive_health.slow_after to compare the same way (0 = off, the
- * default: the hang is then found by the probes alone).
+ * --slow-after: values (ms) of passive_health.slow_after to compare the same way (default
+ * `0,100`: off, drproxy's default, where a hang is found by the probes alone; and 100 ms, where
+ * it is found from the unanswered requests).
  *
  * Health checks: interval 250ms, timeout 200ms, rise 2, fall 2; the 503 case adds
  * proxy.retry_on: [503]. drproxy on CPU 0; upstreams and the load loop on CPU 1.
@@ -291,7 +292,7 @@ async function scenario(kind, { standby, slowAfter }, o) {
 }
 
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0', repeat: 1, ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();

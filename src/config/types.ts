@@ -170,9 +170,9 @@ export interface PassiveHealthConfig {
   /**
    * A request still without response headers this long after it was written to its
    * connection, body included (queued for a connection or uploading is not waiting on the
-   * backend), counts as one
-   * failure (kind `slow`), while it goes on waiting up to response_timeout: a hung backend is
-   * seen from its real traffic instead of only by probes. 0 = off (the default).
+   * backend), counts as one failure (kind `slow`), while it goes on waiting up to
+   * response_timeout: a hung backend is seen from its real traffic instead of only by probes.
+   * 0 = off (the default).
    */
   slow_after: number;
 }

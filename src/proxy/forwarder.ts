@@ -99,7 +99,7 @@ export class ProxyCall implements InflightCall, Waiter {
   budgeted = false;
   /** Times this call waited for the tenant's next route after a failure. */
   holds = 0;
-  /** When the attempt in flight was sent (the first attempt: when the call started). */
+  /** When the attempt in flight was handed to its backend's pool (the first: when the call started). */
   sentAt: number;
   /**
    * When the attempt was fully written to its connection, body included (Infinity until then,
@@ -272,10 +272,15 @@ export class ProxyCall implements InflightCall, Waiter {
   }
 
   onRequestSent(): void {
-    if (this.backend.slowAfter !== 0 && this.current === this) this.waitFrom = performance.now();
+    if (this.current === this) this.handleRequestSent();
   }
 
   // --- attempt callbacks ---------------------------------------------------------------------
+
+  /** The request, body included, is written to its connection: the wait for the answer starts. */
+  handleRequestSent(): void {
+    if (this.backend.slowAfter !== 0) this.waitFrom = performance.now();
+  }
 
   handleConnect(abort: (err?: Error) => void): void {
     this.abortUpstream = abort;
@@ -436,6 +441,6 @@ class Attempt {
   }
 
   onRequestSent(): void {
-    if (this.call.backend.slowAfter !== 0 && this.call.isCurrent(this)) this.call.waitFrom = performance.now();
+    if (this.call.isCurrent(this)) this.call.handleRequestSent();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * passive_health.slow_after: a request still without response headers that long after it was
- * sent counts as one passive failure, so a hung backend is seen from its real traffic instead
+ * written to its connection counts as one passive failure, so a hung backend is seen from its real traffic instead
  * of only by probes. The late requests themselves are not failed: the flip re-sends them.
  * Answers that come, however slow, reset the streak, so one slow endpoint among fast ones
  * ejects nothing.
@@ -19,6 +19,25 @@ import { parseExposition } from './helpers/prom.js';
 const H = { host: 't.example.com' };
 // Probes too slow to find anything during a test: what is found, real traffic found.
 const SLOW_PROBES = { interval: '20s', timeout: '1s', rise: 1, fall: 1, jitter: 0 };
+
+interface Setup {
+  primary: Upstream;
+  backup: Upstream;
+  p: TestProxy;
+}
+
+/** Tenant t on two one-backend sites (a1, b1) with slow probes and these defaults. */
+async function twoSiteProxy(defaults: Record<string, unknown>): Promise<Setup> {
+  const [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+  const p = await startProxy({ defaults: { health_check: SLOW_PROBES, ...defaults }, tenants: { t: twoSiteTenant('t.example.com', primary, backup) } });
+  await sitesHealthy(p, 't');
+  return { primary, backup, p };
+}
+
+async function stopSetup(s: Setup | undefined): Promise<void> {
+  await s?.p.stop();
+  await stopAll(s?.primary, s?.backup);
+}
 
 async function get(url: string): Promise<string> {
   const r = await request(url, { headers: H });
@@ -40,27 +59,20 @@ describe('slow_after in the config', () => {
 });
 
 describe('a hung backend found by its real traffic', () => {
+  let setup: Setup | undefined;
   let primary: Upstream, backup: Upstream;
   let p: TestProxy;
 
   beforeAll(async () => {
-    [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-    p = await startProxy({
-      defaults: {
-        health_check: SLOW_PROBES,
-        failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
-        passive_health: { consecutive_failures: 3, slow_after: '200ms' },
-        proxy: { response_timeout: '30s' },
-      },
-      tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
+    setup = await twoSiteProxy({
+      failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
+      passive_health: { consecutive_failures: 3, slow_after: '200ms' },
+      proxy: { response_timeout: '30s' },
     });
-    await sitesHealthy(p, 't');
+    ({ primary, backup, p } = setup);
   });
 
-  afterAll(async () => {
-    await p?.stop();
-    await stopAll(primary, backup);
-  });
+  afterAll(() => stopSetup(setup));
 
   it('slow requests among fast answers eject nothing, and are answered', async () => {
     const t = p.proxy.tenant('t')!;
@@ -113,16 +125,13 @@ describe('a hung backend found by its real traffic', () => {
     const a1 = t.site('a1')!.backends[0]!;
     await primary.kill('SIGSTOP');
     try {
-      const sentAt = performance.now();
       const answers = Array.from({ length: 4 }, (_, i) => get(`${p.url}/hung-${i}`));
+      // Within 5 s: neither the 30 s response_timeout nor the 20 s probes can have done it.
       await waitFor(() => t.state!.active === 'b1', { what: 'failover to b1', timeout: 5000 });
-      const flippedAfter = performance.now() - sentAt;
       expect(await Promise.all(answers)).toEqual(Array(4).fill('200 b1'));
       // Probes (every 20 s) had no part in it: the backend is still up for them.
       expect(a1.health.check.state).toBe('up');
       expect(a1.passive.ejectedUntil).toBeGreaterThan(0);
-      // Not a timing assertion of the machine's speed: only that it was not the 30 s response_timeout.
-      expect(flippedAfter).toBeLessThan(5000);
       const onBackup = (await backup.stats()).byPath;
       for (let i = 0; i < 4; i++) expect(onBackup[`/hung-${i}`]).toBe(1);
       // The ejection is counted with the failure that tripped it, and logged with it.
@@ -136,26 +145,15 @@ describe('a hung backend found by its real traffic', () => {
 });
 
 describe('requests queued for a free connection', () => {
-  let up: Upstream, other: Upstream;
+  let setup: Setup | undefined;
   let p: TestProxy;
 
   beforeAll(async () => {
-    [up, other] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-    p = await startProxy({
-      defaults: {
-        health_check: SLOW_PROBES,
-        passive_health: { consecutive_failures: 3, slow_after: '400ms' },
-        proxy: { max_connections: 1 },
-      },
-      tenants: { t: twoSiteTenant('t.example.com', up, other) },
-    });
-    await sitesHealthy(p, 't');
+    setup = await twoSiteProxy({ passive_health: { consecutive_failures: 3, slow_after: '400ms' }, proxy: { max_connections: 1 } });
+    ({ p } = setup);
   });
 
-  afterAll(async () => {
-    await p?.stop();
-    await stopAll(up, other);
-  });
+  afterAll(() => stopSetup(setup));
 
   it('are not slow while they wait in the queue: the clock starts when a request is written', async () => {
     const t = p.proxy.tenant('t')!;

@@ -87,6 +87,7 @@ export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({
 
 export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthConfig> = Object.freeze({
   consecutive_failures: 3,
+  consecutive_refused: 1,
   statuses: Object.freeze([502, 503, 504]) as unknown as number[],
   base_ejection: 5 * SECOND,
   max_ejection: 5 * MINUTE,

@@ -159,6 +159,13 @@ export interface ProxyConfig {
 export interface PassiveHealthConfig {
   /** Consecutive failures (connect errors, resets, `statuses`) that eject a backend; 0 = off. */
   consecutive_failures: number;
+  /**
+   * Connections refused (ECONNREFUSED: nothing listens on the backend's port) without a success
+   * between that eject a backend, sooner than consecutive_failures; refusals count toward both. 0 = refusals
+   * count only toward consecutive_failures. Passive health off (consecutive_failures 0) turns
+   * this off too.
+   */
+  consecutive_refused: number;
   /** Upstream statuses that count as failures. */
   statuses: number[];
   /** First ejection time; each further ejection doubles it... */

@@ -598,6 +598,7 @@ function readPassiveLayer(f: Fields | undefined): Partial<PassiveHealthConfig> {
   const statuses = f.get('statuses', listOf(int(500, 599)));
   const layer = compact<PassiveHealthConfig>({
     consecutive_failures: f.get('consecutive_failures', int(0, 1000)),
+    consecutive_refused: f.get('consecutive_refused', int(0, 1000)),
     statuses: statuses && [...new Set(values(statuses))],
     base_ejection: f.get('base_ejection', positiveDuration),
     max_ejection: f.get('max_ejection', positiveDuration),

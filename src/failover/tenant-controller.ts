@@ -131,6 +131,7 @@ export class TenantController {
     const backends: BackendRuntime[] = cfg.backends.map((bc) => {
       const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy);
       backend.passiveThreshold = passive.consecutive_failures;
+      backend.refusedThreshold = passive.consecutive_refused;
       backend.passiveStatuses = statuses;
       // With passive health off (consecutive_failures 0) nothing would act on a slow call: no timer.
       backend.slowAfter = passive.consecutive_failures === 0 ? 0 : passive.slow_after;
@@ -204,15 +205,16 @@ export class TenantController {
     if (this.stopped || this.paused || this.state === undefined) return;
     const now = this.now();
     const since = r.backend.passiveSince || now;
-    const threshold = this.cfg.passive_health.consecutive_failures;
     const wholeSite = site.backends.every(
-      (b) => b === r || b.drained || isEjected(b.passive, now) || b.backend.passiveFailures >= threshold || b.health.check.state === 'down',
+      (b) => b === r || b.drained || isEjected(b.passive, now) || b.backend.passiveTripped || b.health.check.state === 'down',
     );
     const ms = tryEject(this.cfg.passive_health, r.passive, site.backends.map((b) => b.passive), now, wholeSite);
     if (ms === undefined) return;
     r.ejectedSince = since;
+    const failures = r.backend.passiveFailures;
+    const refused = r.backend.passiveRefused;
     r.backend.passiveSuccess();
-    this.log.warn({ site: site.name, backend: r.backend.name, kind, ejected_ms: ms }, 'backend ejected (passive health)');
+    this.log.warn({ site: site.name, backend: r.backend.name, kind, failures, refused, ejected_ms: ms }, 'backend ejected (passive health)');
     this.deps.hooks?.onEjection?.(this.name, site.name, r.backend.name, ms, kind);
     const timer = setTimeout(() => {
       this.ejectTimers.delete(timer);

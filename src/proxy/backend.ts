@@ -58,6 +58,10 @@ export class Backend {
   passiveThreshold = 0;
   /** Upstream statuses that count as passive failures. */
   passiveStatuses: ReadonlySet<number> = new Set();
+  /** Connections refused since the last success (counted in passiveFailures too). */
+  passiveRefused = 0;
+  /** Refusals without a success between that make the control plane consider an ejection (0 = only passiveThreshold counts). */
+  refusedThreshold = 0;
   /** Called when passiveFailures reaches passiveThreshold (the control plane ejects). */
   onPassiveTrip: ((b: Backend, kind: PassiveFailure) => void) | undefined;
   /** Time of the first failure in the current passive streak (detection start), or 0. */
@@ -220,10 +224,29 @@ export class Backend {
     if (this.passiveThreshold !== 0 && this.passiveFailures >= this.passiveThreshold) this.onPassiveTrip?.(this, kind);
   }
 
+  /**
+   * A connection refused (ECONNREFUSED): nothing listens on the backend's port. That is no
+   * overload or slowness but a plain "not there", so it ejects sooner (consecutive_refused, 1 by
+   * default, as NGINX's max_fails): at a crash, every further attempt before the ejection costs a
+   * connect and a refused-connection error on the event loop that is about to run the flip.
+   */
+  passiveRefusal(): void {
+    this.passiveRefused++;
+    if (this.passiveFailures++ === 0) this.passiveSince = Date.now();
+    if (this.passiveTripped) this.onPassiveTrip?.(this, 'connect');
+  }
+
+  /** The current streak is enough to eject this backend (its own thresholds). */
+  get passiveTripped(): boolean {
+    if (this.passiveThreshold === 0) return false;
+    return this.passiveFailures >= this.passiveThreshold || (this.refusedThreshold !== 0 && this.passiveRefused >= this.refusedThreshold);
+  }
+
   /** A real-traffic success. */
   passiveSuccess(): void {
     if (this.passiveFailures !== 0) {
       this.passiveFailures = 0;
+      this.passiveRefused = 0;
       this.passiveSince = 0;
     }
   }

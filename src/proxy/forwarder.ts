@@ -342,7 +342,8 @@ export class ProxyCall implements InflightCall, Waiter {
     const e = err as UpstreamError;
     e.kind = this.discarding ? 'status' : classify(err);
     this.discarding = false;
-    if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind === 'status' ? 'status' : e.kind);
+    if (err.code === 'ECONNREFUSED') this.backend.passiveRefusal();
+    else if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind === 'status' ? 'status' : e.kind);
     this.lastError = e;
     if (this.fwd.retry(this, e)) return;
     this.fail(e);

@@ -9,31 +9,35 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
- *                          [--standby 0] [--slow-after 0,100] [--repeat 1]
+ *                          [--standby 0] [--slow-after 0,100] [--refused 1] [--repeat 1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
  * --slow-after: values (ms) of passive_health.slow_after to compare the same way (default
  * `0,100`: off, drproxy's default, where a hang is found by the probes alone; and 100 ms, where
  * it is found from the unanswered requests).
+ * --refused: values of passive_health.consecutive_refused to compare the same way (default `1`,
+ * drproxy's default: a refused connection ejects at once; `0` leaves refusals to
+ * consecutive_failures, 3).
  *
  * Health checks: interval 250ms, timeout 200ms, rise 2, fall 2; the 503 case adds
  * proxy.retry_on: [503]. drproxy on CPU 0; upstreams and the load loop on CPU 1.
  */
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { Pool } from 'undici';
 import * as L from './lib.js';
 
 const HOST = 'bench.local';
 const HC = { interval: 250, timeout: 200, fall: 2, rise: 2 };
 
-function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter }) {
+function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter, refused }) {
   return `${L.configHead('failover.js', { port, stateDir })}defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
   proxy: { connect_timeout: 500ms, response_timeout: 5s, standby_connections: ${standby}${retry503 ? ', retry_on: [503]' : ''} }
-  passive_health: { slow_after: ${slowAfter}ms }
+  passive_health: { slow_after: ${slowAfter}ms, consecutive_refused: ${refused} }
 ${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
 }
 
@@ -226,7 +230,7 @@ function analyse(records, tFault, kind) {
   };
 }
 
-async function scenario(kind, { standby, slowAfter }, o) {
+async function scenario(kind, { standby, slowAfter, refused }, o) {
   const tmp = L.tempDir(`drproxy-bench-fo-${kind}-`);
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
@@ -234,7 +238,7 @@ async function scenario(kind, { standby, slowAfter }, o) {
   try {
     const port = await L.freePort();
     const cfg = path.join(tmp, 'drproxy.yaml');
-    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter }));
+    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, refused }));
     dr = await L.startDrproxy(cfg, port);
     let drLog = '';
     dr.child.stdout.on('data', (d) => (drLog += d));
@@ -245,6 +249,9 @@ async function scenario(kind, { standby, slowAfter }, o) {
     const load = startLoad(port, { rate: o.rate });
     await L.sleep(o.pre * 1000);
     let tFault;
+    // When a kill becomes visible at all: an idle connection of ours to the primary, closed by
+    // the kernel once the process is torn down (seen from this process, on the primary's CPU).
+    const watch = kind === 'kill' ? await watchClose(primary.ports[0]) : undefined;
     if (kind === 'kill') {
       tFault = L.wall();
       process.kill(primary.pid, 'SIGKILL');
@@ -266,8 +273,10 @@ async function scenario(kind, { standby, slowAfter }, o) {
       }
     }
     const res = analyse(load.records, tFault, kind);
+    if (watch) res.killVisibleMs = watch.closedAt ? watch.closedAt - tFault : NaN;
     res.standby = standby;
     res.slowAfter = slowAfter;
+    res.refused = refused;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
     res.drproxyFailovers = flipsFromLog(drLog, tFault);
     const budget = HC.interval * HC.fall + HC.timeout;
@@ -291,21 +300,36 @@ async function scenario(kind, { standby, slowAfter }, o) {
   }
 }
 
+/** An idle connection to `port`; `closedAt` is set (wall ms) when the other side closes it. */
+function watchClose(port) {
+  return new Promise((resolve, reject) => {
+    const w = { closedAt: 0 };
+    let connected = false;
+    const s = net.connect(port, '127.0.0.1', () => {
+      connected = true;
+      resolve(w);
+    });
+    s.on('error', (err) => connected || reject(err)); // after connecting: a reset is the close
+    s.once('close', () => (w.closedAt = L.wall()));
+  });
+}
+
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', repeat: 1, ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', refused: '1', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
   const kinds = String(o.kinds).split(',');
   L.log(`failover: ${kinds.join(', ')} at ${o.rate} req/s, ${o.pre}s before and ${o.post}s after the fault`);
   const variants = [];
-  for (const standby of String(o.standby).split(',').map(Number)) for (const slowAfter of String(o.slowAfter).split(',').map(Number)) variants.push({ standby, slowAfter });
+  const list = (v) => String(v).split(',').map(Number);
+  for (const standby of list(o.standby)) for (const slowAfter of list(o.slowAfter)) for (const refused of list(o.refused)) variants.push({ standby, slowAfter, refused });
   const results = [];
   for (let round = 0; round < o.repeat; round++) for (const kind of kinds) for (const v of variants) {
     const r = await scenario(kind, v, o);
     results.push(r);
     L.log(
-      `failover ${kind.padEnd(4)} standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)}: ${r.failed} failed of ${r.requests}; first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
+      `failover ${kind.padEnd(4)} standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)} refused ${v.refused}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
         `p99 in 1st second ${L.fmt(r.p99SecondAfterMs, 1)} ms (before: ${L.fmt(r.p99BeforeMs, 1)} ms)`,
     );
   }
@@ -323,11 +347,11 @@ export function failoverMarkdown(r) {
     `### Failover under load (${o.rate} req/s open loop, fault after ${o.pre} s, ${o.post} s after; checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall})`,
     '',
   );
-  lines.push('| fault | standby connections | slow_after | requests | failed | first backup response | all traffic on backup | last primary answer | p50 / p99 / max in 1st s after fault | p99 before fault |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| fault | standby connections | slow_after | consecutive_refused | requests | failed | first backup response | all traffic on backup | last primary answer | p50 / p99 / max in 1st s after fault | p99 before fault |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of r.results) {
     lines.push(
-      `| ${x.kind} | ${x.standby ?? 0} | ${x.slowAfter ? `${x.slowAfter} ms` : 'off'} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
+      `| ${x.kind} | ${x.standby ?? 0} | ${x.slowAfter ? `${x.slowAfter} ms` : 'off'} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
         `${L.fmt(x.p50SecondAfterMs, 1)} / ${L.fmt(x.p99SecondAfterMs, 1)} / ${L.fmt(x.maxSecondAfterMs, 1)} ms | ${ms(x.p99BeforeMs)} |`,
     );
   }
@@ -350,7 +374,8 @@ export function failoverMarkdown(r) {
       })
       .join('; ');
     const busy = x.machineBusy ? ` Machine busy during the run: CPU 0 ${L.fmt(x.machineBusy[0] * 100)}%, CPU 1 ${L.fmt(x.machineBusy[1] * 100)}%.` : '';
-    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}, slow_after ${x.slowAfter ? `${x.slowAfter} ms` : "off"}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${busy}`);
+    const visible = x.killVisibleMs !== undefined ? ` The kill was visible (an idle connection to the primary closed, seen by the load generator) ${L.fmt(x.killVisibleMs, 1)} ms after the signal.` : '';
+    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}, slow_after ${x.slowAfter ? `${x.slowAfter} ms` : "off"}, consecutive_refused ${x.refused ?? 1}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${visible}${busy}`);
     for (const [name, t] of Object.entries(x.targets)) lines.push(`  - target ${name} (${t.want}): **${t.met ? 'met' : 'not met'}**`);
   }
   lines.push('');

@@ -266,6 +266,26 @@ export class Backend {
     await this.livePool?.close().catch(() => {});
   }
 
+  /** Nothing is queued or running in this backend's pool (or it has none). */
+  get poolIdle(): boolean {
+    const p = this.livePool;
+    return p === undefined || p.stats.size === 0;
+  }
+
+  /**
+   * Take this backend out of service (a drain whose calls all moved): no slow sweeps or standby
+   * sockets from now on, and `reopen()` gives it a fresh pool. Returns the function that
+   * destroys the pool it had, which may run later: it destroys that pool only, never a fresh one.
+   */
+  retire(reason: Error): () => void {
+    this.stopSlow();
+    this.warm?.close();
+    this.warm = undefined;
+    this.closed = true;
+    const pool = this.livePool;
+    return () => void pool?.destroy(reason).catch(() => {});
+  }
+
   /** Cut every connection of this backend now, in-flight requests included. */
   async destroy(reason?: Error): Promise<void> {
     this.stopSlow();

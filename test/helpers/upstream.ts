@@ -11,8 +11,11 @@ export interface Upstream {
   port: number;
   url: string;
   proc: ChildProcess;
-  /** connections: accepted so far; fresh: open and never used for a request (pre-connected). */
-  stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[]; connections: number; fresh: number; healthAt: number[] }>;
+  /**
+   * connections: accepted so far; fresh: open and never used for a request (pre-connected);
+   * stampedOpen: open and used by proxied requests (stamped with an epoch).
+   */
+  stats(): Promise<{ requests: number; byPath: Record<string, number>; lastHeaders: Record<string, string> | null; epochs: string[]; connections: number; fresh: number; stampedOpen: number; healthAt: number[] }>;
   /** Close every connection that never sent a request (pre-connected ones). */
   closeFresh(): Promise<void>;
   setHealth(status: number, body?: string): Promise<void>;

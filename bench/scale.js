@@ -24,6 +24,7 @@ import path from 'node:path';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as L from './lib.js';
+import { readStateFile } from '../dist/state/file-store.js';
 
 const SITES = 3;
 const BACKENDS = 2;
@@ -92,7 +93,8 @@ function movedTenants(stateDir) {
     for (const f of readdirSync(path.join(stateDir, 'tenants'))) {
       if (!f.endsWith('.json')) continue;
       total++;
-      const s = JSON.parse(readFileSync(path.join(stateDir, 'tenants', f), 'utf8'));
+      const file = path.join(stateDir, 'tenants', f);
+      const s = readStateFile(readFileSync(file), file, f.slice(0, -5)).state;
       if (s.active !== 's0' || s.epoch > 1) {
         moved++;
         const why = String(s.reason ?? '').replace(/t\d+/g, 'tN');

@@ -59,7 +59,9 @@ export class DrProxy implements AdminApi {
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
     this.logger = opts.logger ?? createLogger({ level: config.log.level });
-    this.store = opts.store ?? new FileStateStore(resolve(config.state.dir));
+    this.store =
+      opts.store ??
+      new FileStateStore(resolve(config.state.dir), (tenant, message) => this.logger.error({ alert: true, audit: true, event: 'state_repaired', tenant }, message));
     this.health = new HealthRegistry();
     this.metrics = new Metrics();
     this.metrics.setRefresher(() => this.refreshGauges());

@@ -10,6 +10,7 @@ import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { spawnProxy, tempDir, FAST_CHECKS, type ChildProxy } from './helpers/proxy.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
+import { readStateFile } from '../src/state/file-store.js';
 
 let primary: Upstream, backup: Upstream;
 let hooks: HookServer;
@@ -48,7 +49,8 @@ const doc = () => ({
 });
 
 async function state(dir: string): Promise<{ epoch: number; phase: string; active: string; to?: string }> {
-  return JSON.parse(await readFile(join(dir, 'tenants', 't.json'), 'utf8'));
+  const file = join(dir, 'tenants', 't.json');
+  return readStateFile(await readFile(file), file, 't').state;
 }
 
 async function servedBy(px: ChildProxy): Promise<{ site?: string; epoch?: string }> {

@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
+import { readStateFile } from '../src/state/file-store.js';
 
 let primary: Upstream;
 let backup: Upstream;
@@ -34,7 +35,8 @@ async function hit(): Promise<{ status: number; site?: string; epoch?: string }>
 }
 
 async function stored(): Promise<{ epoch: number; active: string; fenced: string[]; phase: string }> {
-  return JSON.parse(await readFile(join(stateDir, 'tenants', 'acme.json'), 'utf8'));
+  const file = join(stateDir, 'tenants', 'acme.json');
+  return readStateFile(await readFile(file), file, 'acme').state;
 }
 
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 /**
- * Durable file replacement (temp file, fsync, rename, fsync of the directory) done on a worker
- * thread, so that a commit costs the event loop one message instead of eight file-system
- * round trips.
+ * Durable writes done on a worker thread, so that a commit costs the event loop one message
+ * instead of eight file-system round trips: file replacement (temp file, fsync, rename, fsync
+ * of the directory) and in-place writes of a state slot (pwrite, fdatasync: see slots.ts).
  *
  * Why: each fs.promises call is a separate libuv request whose continuation waits for a turn
  * of the event loop. Under load a turn takes about a millisecond, so the eight steps of an
@@ -26,12 +26,23 @@ function fsyncDir(dir) {
 }
 function writeTemp(job) {
   const fd = fs.openSync(job.tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
-  try { fs.writeFileSync(fd, job.text); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+  try { fs.writeFileSync(fd, job.data); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
+}
+function writeAt(job) {
+  const fd = fs.openSync(job.file, fs.constants.O_WRONLY);
+  try {
+    for (let done = 0; done < job.data.length; ) done += fs.writeSync(fd, job.data, done, job.data.length - done, job.offset + done);
+    fs.fdatasyncSync(fd);
+  } finally { fs.closeSync(fd); }
 }
 parentPort.on('message', (batch) => {
   const results = [];
   const dirs = new Map();
   for (const job of batch) {
+    if (job.offset !== undefined) {
+      try { writeAt(job); results.push({ id: job.id }); } catch (err) { results.push({ id: job.id, error: err.message, code: err.code }); }
+      continue;
+    }
     try {
       writeTemp(job);
       fs.renameSync(job.tmp, job.file);
@@ -55,8 +66,11 @@ parentPort.on('message', (batch) => {
 interface Job {
   id: number;
   file: string;
-  tmp: string;
-  text: string;
+  /** Replace: the temp file beside `file`. */
+  tmp?: string;
+  /** In-place write: where `data` goes in `file` (which must exist). */
+  offset?: number;
+  data: Uint8Array | string;
 }
 
 interface Result {
@@ -78,12 +92,21 @@ export class AtomicWriter {
   private queue: Job[] = [];
   private busy = false;
 
-  /** Replace `file` with `text` durably; `tmp` is the temp file beside it. */
-  write(file: string, tmp: string, text: string): Promise<void> {
+  /** Replace `file` with `data` durably; `tmp` is the temp file beside it. */
+  write(file: string, tmp: string, data: Uint8Array | string): Promise<void> {
+    return this.enqueue({ file, tmp, data });
+  }
+
+  /** Overwrite `data.length` bytes of the existing `file` at `offset`, durably (fdatasync). */
+  writeAt(file: string, offset: number, data: Uint8Array): Promise<void> {
+    return this.enqueue({ file, offset, data });
+  }
+
+  private enqueue(job: Omit<Job, 'id'>): Promise<void> {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.queue.push({ id, file, tmp, text });
+      this.queue.push({ id, ...job });
       if (!this.busy) this.flush();
     });
   }

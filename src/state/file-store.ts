@@ -1,11 +1,19 @@
 /**
- * Embedded state store: one JSON file per tenant in a local directory.
+ * Embedded state store: one file per tenant in a local directory.
  *
- * Durability: write a temp file, fsync it, rename it over the old file, fsync the directory
- * (on a worker thread: see atomic-writer.ts). A crash at any point leaves either the old or the
- * new file, never a torn one. A file that is
- * torn anyway (disk fault, hand edit) stops start-up with a clear message: drproxy never resets
- * an epoch to 0 on its own, because a lower epoch would let a fenced side take writes again.
+ * Durability: a commit overwrites the older of the file's two state slots in place and
+ * fdatasyncs it (slots.ts); a new file, a plain-JSON one, or a record too big for its slots is
+ * written whole instead: temp file, fsync, rename, fsync of the directory. Both run on a worker
+ * thread (atomic-writer.ts). A crash at any point leaves the last committed record readable.
+ *
+ * A slot found damaged beside a valid one is what a crash in the middle of a slot write leaves,
+ * but a disk fault can damage a committed record too, so the damaged slot may have held the
+ * successor of the valid one. Every commit raises the epoch by at most one (enforced here), so
+ * that successor's epoch is at most the valid one's + 1: drproxy loads the valid record, moves
+ * its epoch to + 2 (past anything the damaged slot could hold), writes that over the damaged
+ * slot and says why in the state's reason. A file with no valid record stops start-up with a
+ * clear message: drproxy never resets an epoch to 0 on its own, because a lower epoch would let
+ * a fenced side take writes again.
  *
  * A LOCK file holding the owner's pid keeps two processes from sharing one directory.
  */
@@ -13,6 +21,7 @@ import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DrProxyError } from '../errors.js';
 import { AtomicWriter } from './atomic-writer.js';
+import { decodeFile, encodeFile, encodeSlot, slotSizeFor } from './slots.js';
 import type { StateStore, TenantState, TenantPhase } from './types.js';
 
 const PHASES: ReadonlySet<TenantPhase> = new Set(['active', 'failing_over', 'frozen']);
@@ -28,8 +37,14 @@ export class FileStateStore implements StateStore {
   private readonly listeners = new Set<(s: TenantState) => void>();
   private locked = false;
   private readonly writer = new AtomicWriter();
+  /** Where each tenant's newest record is: its slot, sequence number and the slot size. */
+  private readonly layout = new Map<string, { slot: 0 | 1; seq: number; size: number }>();
 
-  constructor(dir: string) {
+  /** `onRepair` hears of every damaged slot repaired at load (an alert: a disk may be failing). */
+  constructor(
+    dir: string,
+    private readonly onRepair?: (tenant: string, message: string) => void,
+  ) {
     this.dir = dir;
     this.tenantsDir = join(dir, 'tenants');
     this.lockFile = join(dir, 'LOCK');
@@ -51,23 +66,39 @@ export class FileStateStore implements StateStore {
 
   async load(tenant: string): Promise<TenantState | undefined> {
     const file = this.fileOf(tenant);
-    let text: string;
+    let data: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      data = await readFile(file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw new DrProxyError('DRP_STATE_IO', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
     }
-    const state = parseState(text, file, tenant);
+    const found = readStateFile(data, file, tenant);
     const seen = this.seen.get(tenant) ?? 0;
-    if (state.epoch < seen) {
+    if (found.state.epoch < seen) {
       throw new DrProxyError(
         'DRP_STATE_EPOCH_REGRESSION',
-        `${file}: epoch ${state.epoch} is lower than epoch ${seen} already seen for tenant ${tenant}; refusing to go back`,
+        `${file}: epoch ${found.state.epoch} is lower than epoch ${seen} already seen for tenant ${tenant}; refusing to go back`,
       );
     }
-    this.seen.set(tenant, state.epoch);
-    return state;
+    this.seen.set(tenant, found.state.epoch);
+    if (found.layout) this.layout.set(tenant, found.layout);
+    else this.layout.delete(tenant);
+    if (found.damaged === undefined) return found.state;
+    // One slot damaged beside a valid one: see the file comment.
+    const s = found.state;
+    const recovered: TenantState = {
+      ...s,
+      epoch: s.epoch + 2,
+      trigger: 'recovery',
+      reason:
+        `state file ${file}: slot ${found.damaged.slot} was unreadable (${found.damaged.why}); loaded the other slot (epoch ${s.epoch}) ` +
+        `and moved the epoch to ${s.epoch + 2}, past any epoch the damaged slot could hold. Before: ${s.reason}`,
+      updated_at: new Date().toISOString(),
+    };
+    await this.write(recovered);
+    this.onRepair?.(tenant, recovered.reason);
+    return recovered;
   }
 
   async commit(next: TenantState, expectedEpoch: number | undefined): Promise<void> {
@@ -85,15 +116,31 @@ export class FileStateStore implements StateStore {
         `tenant ${tenant}: epoch ${next.epoch} is lower than stored epoch ${seen}`,
       );
     }
+    // The damaged-slot recovery relies on this (see the file comment).
+    if (seen !== undefined && next.epoch > seen + 1) {
+      throw new DrProxyError('DRP_STATE_CONFLICT', `tenant ${tenant}: epoch ${next.epoch} skips ahead of stored epoch ${seen} (one step at a time)`);
+    }
+    await this.write(next);
+    for (const l of this.listeners) l(next);
+  }
+
+  /** Make `next` the tenant's durable state: in place into the older slot when it fits. */
+  private async write(next: TenantState): Promise<void> {
+    const tenant = next.tenant;
     const file = this.fileOf(tenant);
-    const tmp = `${file}.tmp-${process.pid}`;
+    const text = JSON.stringify(next);
+    const at = this.layout.get(tenant);
+    const seq = (at?.seq ?? 0) + 1;
+    const slot: 0 | 1 = at?.slot === 0 ? 1 : 0;
+    const inPlace = at ? encodeSlot(slot, seq, text, at.size) : undefined;
     try {
-      await this.writer.write(file, tmp, JSON.stringify(next, null, 2) + '\n');
+      if (inPlace) await this.writer.writeAt(file, slot * at!.size, inPlace);
+      else await this.writer.write(file, `${file}.tmp-${process.pid}`, encodeFile(seq, text));
     } catch (err) {
       throw new DrProxyError('DRP_STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
     }
+    this.layout.set(tenant, inPlace ? { slot, seq, size: at!.size } : { slot: 0, seq, size: slotSizeFor(seq, text) });
     this.seen.set(tenant, next.epoch);
-    for (const l of this.listeners) l(next);
   }
 
   watch(listener: (s: TenantState) => void): () => void {
@@ -193,4 +240,35 @@ export function parseState(text: string, file: string, tenant: string): TenantSt
     trigger: typeof o.trigger === 'string' ? o.trigger : '',
     updated_at: typeof o.updated_at === 'string' ? o.updated_at : '',
   };
+}
+
+/** What a state file holds: the current state and, for a slotted file, where it is. */
+export interface StoredState {
+  state: TenantState;
+  /** Slotted files: the newest valid record's slot, sequence number and the slot size. */
+  layout?: { slot: 0 | 1; seq: number; size: number };
+  /** A slot that held something unreadable beside the valid one. */
+  damaged?: { slot: 0 | 1; why: string };
+}
+
+/**
+ * Read a state file's bytes (either format: see slots.ts). Throws DRP_STATE_CORRUPT when no
+ * valid state is in it. Does not repair anything: FileStateStore.load does.
+ */
+export function readStateFile(data: Buffer, file: string, tenant: string): StoredState {
+  const decoded = decodeFile(data);
+  if (decoded.kind === 'unreadable') throw corrupt(file, decoded.why);
+  if (decoded.kind === 'plain') return { state: parseState(decoded.text, file, tenant) };
+  let best: { slot: 0 | 1; seq: number; state: TenantState } | undefined;
+  let damaged: StoredState['damaged'];
+  for (const c of decoded.slots) {
+    if (c.status !== 'ok') continue;
+    const state = parseState(c.stateText, file, tenant);
+    if (!best || c.seq > best.seq) best = { slot: c.slot, seq: c.seq, state };
+  }
+  decoded.slots.forEach((c, i) => {
+    if (c.status === 'bad') damaged = { slot: i as 0 | 1, why: c.why };
+  });
+  if (!best) throw corrupt(file, damaged ? `slot ${damaged.slot}: ${damaged.why}` : 'no state record');
+  return { state: best.state, layout: { slot: best.slot, seq: best.seq, size: decoded.size }, ...(damaged && { damaged }) };
 }

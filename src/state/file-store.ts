@@ -21,7 +21,7 @@ import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DrProxyError } from '../errors.js';
 import { AtomicWriter } from './atomic-writer.js';
-import { decodeFile, encodeFile, encodeSlot, slotSizeFor } from './slots.js';
+import { decodeFile, slotLine, slotSizeFor } from './slots.js';
 import type { StateStore, TenantState, TenantPhase } from './types.js';
 
 const PHASES: ReadonlySet<TenantPhase> = new Set(['active', 'failing_over', 'frozen']);
@@ -131,15 +131,20 @@ export class FileStateStore implements StateStore {
     const text = JSON.stringify(next);
     const at = this.layout.get(tenant);
     const seq = (at?.seq ?? 0) + 1;
+    // In place into the older slot when the file has slots and the record fits them; else the
+    // whole file anew (record in slot 0, slot 1 empty) through the temp-file-and-rename path.
     const slot: 0 | 1 = at?.slot === 0 ? 1 : 0;
-    const inPlace = at ? encodeSlot(slot, seq, text, at.size) : undefined;
+    let line = slotLine(slot, seq, text);
+    const inPlace = at !== undefined && slotSizeFor(line) <= at.size;
+    if (!inPlace) line = slotLine(0, seq, text);
+    const size = inPlace ? at.size : slotSizeFor(line);
     try {
-      if (inPlace) await this.writer.writeAt(file, slot * at!.size, inPlace);
-      else await this.writer.write(file, `${file}.tmp-${process.pid}`, encodeFile(seq, text));
+      if (inPlace) await this.writer.writeAt(file, slot * size, { line, size, regions: 1 });
+      else await this.writer.write(file, `${file}.tmp-${process.pid}`, { line, size, regions: 2 });
     } catch (err) {
       throw new DrProxyError('DRP_STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
     }
-    this.layout.set(tenant, inPlace ? { slot, seq, size: at!.size } : { slot: 0, seq, size: slotSizeFor(seq, text) });
+    this.layout.set(tenant, { slot: inPlace ? slot : 0, seq, size });
     this.seen.set(tenant, next.epoch);
   }
 

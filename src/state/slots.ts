@@ -33,29 +33,14 @@ export type DecodedFile =
   | { kind: 'slots'; size: number; slots: [SlotContent, SlotContent] }
   | { kind: 'unreadable'; why: string };
 
-/** The slot `slot` of a file whose slots are `size` bytes; undefined when the record does not fit. */
-export function encodeSlot(slot: 0 | 1, seq: number, stateText: string, size: number): Buffer | undefined {
-  const line = `{"slot":${slot},"seq":${seq},"crc":${crc32(stateText)},"state":${stateText}}`;
-  const len = Buffer.byteLength(line);
-  if (len + 1 > size) return undefined;
-  const out = Buffer.alloc(size, 0x20);
-  out.write(line, 0, 'utf8');
-  out[size - 1] = 0x0a;
-  return out;
+/** The record line of slot `slot` (its padding is added by the writer: atomic-writer.ts). */
+export function slotLine(slot: 0 | 1, seq: number, stateText: string): string {
+  return `{"slot":${slot},"seq":${seq},"crc":${crc32(stateText)},"state":${stateText}}`;
 }
 
-/** The smallest slot size that holds this record. */
-export function slotSizeFor(seq: number, stateText: string): number {
-  const len = Buffer.byteLength(`{"slot":0,"seq":${seq},"crc":4294967295,"state":${stateText}}`) + 1;
-  return Math.ceil(len / SLOT_UNIT) * SLOT_UNIT;
-}
-
-/** A whole new file: the record in slot 0 and an empty slot 1. */
-export function encodeFile(seq: number, stateText: string): Buffer {
-  const size = slotSizeFor(seq, stateText);
-  const blank = Buffer.alloc(size, 0x20);
-  blank[size - 1] = 0x0a;
-  return Buffer.concat([encodeSlot(0, seq, stateText, size)!, blank]);
+/** The smallest slot size that holds this line and its newline. */
+export function slotSizeFor(line: string): number {
+  return Math.ceil((Buffer.byteLength(line) + 1) / SLOT_UNIT) * SLOT_UNIT;
 }
 
 export function decodeFile(data: Buffer): DecodedFile {

@@ -118,8 +118,7 @@ export class DrProxy implements AdminApi {
       upgrades: this.dataPlane.upgrades,
       hooks: {
         onCheck: (tenant, site, backend, result) => {
-          metrics.healthChecks.inc({ tenant, site, result: result.inconclusive ? 'inconclusive' : result.ok ? 'ok' : 'fail' });
-          metrics.healthCheckDuration.observe({ tenant, site }, result.durationMs / 1000);
+          metrics.healthCheck(tenant, site, result);
           extra?.onCheck?.(tenant, site, backend, result);
         },
         onBackendState: (...a) => extra?.onBackendState?.(...a),

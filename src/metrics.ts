@@ -13,7 +13,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { TenantConfig } from './config/types.js';
 import type { FlipRecord } from './failover/flip.js';
 import type { TenantState } from './state/types.js';
-import { LatencyCounts, RequestLatencyMetric } from './request-latency.js';
+import { LatencyCounts, RequestLatencyMetric, type LatencySeries } from './request-latency.js';
 
 /** 10 ms … 72 h, so that every tier's RTO (15 m … 72 h) falls inside. */
 export const FAILOVER_BUCKETS = [
@@ -25,12 +25,22 @@ export const HEALTH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
+/** Active health checks of one site of a tenant: plain counts, read at scrape time. */
+export class SiteChecks {
+  ok = 0;
+  fail = 0;
+  inconclusive = 0;
+  constructor(readonly duration: LatencyCounts) {}
+}
+
 /** Per-tenant request accounting on the hot path: plain increments. */
 export class TenantTraffic {
   /** Responses by status class (index = status / 100 - 1). */
   readonly byClass = new Float64Array(5);
   readonly retries = new Map<string, number>();
   held = 0;
+  /** Health checks by site (drproxy_health_checks_total, drproxy_health_check_duration_seconds). */
+  readonly checks = new Map<string, SiteChecks>();
 
   constructor(
     readonly tenant: string,
@@ -60,7 +70,7 @@ export class Metrics {
   readonly epoch: Gauge<'tenant'>;
   readonly backendUp: Gauge<'tenant' | 'site' | 'backend'>;
   readonly healthChecks: Counter<'tenant' | 'site' | 'result'>;
-  readonly healthCheckDuration: Histogram<'tenant' | 'site'>;
+  readonly healthCheckDuration: RequestLatencyMetric;
   readonly requests: Counter<'tenant' | 'code'>;
   readonly requestDuration: RequestLatencyMetric;
   readonly retries: Counter<'tenant' | 'kind'>;
@@ -100,8 +110,22 @@ export class Metrics {
     });
     this.epoch = new Gauge({ name: 'drproxy_epoch', help: 'Fencing epoch of the tenant', labelNames: ['tenant'], registers });
     this.backendUp = new Gauge({ name: 'drproxy_backend_up', help: '1 when the backend may take traffic (healthy, not ejected, not drained)', labelNames: ['tenant', 'site', 'backend'], registers });
-    this.healthChecks = new Counter({ name: 'drproxy_health_checks_total', help: 'Active health checks by result', labelNames: ['tenant', 'site', 'result'], registers });
-    this.healthCheckDuration = new Histogram({ name: 'drproxy_health_check_duration_seconds', help: 'Active health check duration', labelNames: ['tenant', 'site'], buckets: HEALTH_BUCKETS, registers });
+    this.healthChecks = new Counter({
+      name: 'drproxy_health_checks_total',
+      help: 'Active health checks by result',
+      labelNames: ['tenant', 'site', 'result'],
+      registers,
+      collect() {
+        for (const t of self.traffic.values()) {
+          for (const [site, c] of t.checks) {
+            self.addDelta(this, `h|${t.tenant}|${site}|ok`, c.ok, { tenant: t.tenant, site, result: 'ok' });
+            self.addDelta(this, `h|${t.tenant}|${site}|fail`, c.fail, { tenant: t.tenant, site, result: 'fail' });
+            if (c.inconclusive > 0) self.addDelta(this, `h|${t.tenant}|${site}|inconclusive`, c.inconclusive, { tenant: t.tenant, site, result: 'inconclusive' });
+          }
+        }
+      },
+    });
+    this.healthCheckDuration = new RequestLatencyMetric('drproxy_health_check_duration_seconds', 'Active health check duration', HEALTH_BUCKETS, () => this.checkSeries(), this.registry);
     this.requests = new Counter({
       name: 'drproxy_requests_total',
       help: 'Proxied requests by status class of the answer sent to the client',
@@ -113,7 +137,7 @@ export class Metrics {
         }
       },
     });
-    this.requestDuration = new RequestLatencyMetric('drproxy_request_duration_seconds', 'Time from request to the end of the answer', REQUEST_BUCKETS, () => this.traffic.values(), this.registry);
+    this.requestDuration = new RequestLatencyMetric('drproxy_request_duration_seconds', 'Time from request to the end of the answer', REQUEST_BUCKETS, () => this.requestSeries(), this.registry);
     this.retries = new Counter({
       name: 'drproxy_upstream_retries_total',
       help: 'Upstream attempts sent again after a failure, by failure kind',
@@ -160,6 +184,28 @@ export class Metrics {
     return t;
   }
 
+  /**
+   * One active health check of a tenant's site (one call per tenant listing the backend, for
+   * each probe): plain counts, folded into the series at scrape time.
+   */
+  healthCheck(tenant: string, site: string, result: { ok: boolean; inconclusive?: boolean; durationMs: number }): void {
+    const t = this.trafficOf(tenant);
+    let c = t.checks.get(site);
+    if (!c) t.checks.set(site, (c = new SiteChecks(this.healthCheckDuration.counts())));
+    if (result.inconclusive) c.inconclusive++;
+    else if (result.ok) c.ok++;
+    else c.fail++;
+    c.duration.observe(result.durationMs / 1000);
+  }
+
+  private *requestSeries(): Iterable<LatencySeries> {
+    for (const t of this.traffic.values()) yield { labels: { tenant: t.tenant }, latency: t.latency };
+  }
+
+  private *checkSeries(): Iterable<LatencySeries> {
+    for (const t of this.traffic.values()) for (const [site, c] of t.checks) yield { labels: { tenant: t.tenant, site }, latency: c.duration };
+  }
+
   /** Static per-tenant series: tier objectives. */
   describeTenant(t: TenantConfig): void {
     this.rto.set({ tenant: t.name, tier: t.tier.name }, t.tier.rto / 1000);
@@ -185,12 +231,12 @@ export class Metrics {
   /** Forget every series of a tenant removed by a reload. */
   removeTenant(t: TenantConfig): void {
     const name = t.name;
-    for (const m of [this.failoverDuration, this.failoverRtoRatio, this.rto, this.rpo, this.failovers, this.activeSite, this.epoch, this.backendUp, this.healthChecks, this.healthCheckDuration, this.requests, this.retries, this.held, this.drainInflight, this.dataAge, this.ejections] as Array<{ remove(l: Record<string, string>): void; get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }> }>) {
+    for (const m of [this.failoverDuration, this.failoverRtoRatio, this.rto, this.rpo, this.failovers, this.activeSite, this.epoch, this.backendUp, this.healthChecks, this.requests, this.retries, this.held, this.drainInflight, this.dataAge, this.ejections] as Array<{ remove(l: Record<string, string>): void; get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }> }>) {
       void m.get().then((v) => {
         for (const { labels } of v.values) if (labels.tenant === name) m.remove(stringLabels(labels));
       });
     }
-    // The tenant's request latency series go with its TenantTraffic.
+    // The tenant's latency and health-check duration series go with its TenantTraffic.
     this.traffic.delete(name);
     for (const k of [...this.seen.keys()]) if (k.split('|')[1] === name) this.seen.delete(k);
   }

@@ -77,6 +77,11 @@ describe('/metrics', () => {
     expect(value(e, 'drproxy_request_duration_seconds_count', { tenant: 'acme' })).toBe(5);
     expect(value(e, 'drproxy_backend_up', { tenant: 'acme', site: 'a1' })).toBe(1);
     expect(value(e, 'drproxy_health_checks_total', { tenant: 'acme', site: 'a1', result: 'ok' })).toBeGreaterThan(0);
+    // One duration per check, in the same scrape (both are read from the same plain counts).
+    const checks = ['ok', 'fail', 'inconclusive'].reduce((n, result) => n + (value(e, 'drproxy_health_checks_total', { tenant: 'acme', site: 'a1', result }) ?? 0), 0);
+    expect(value(e, 'drproxy_health_check_duration_seconds_count', { tenant: 'acme', site: 'a1' })).toBe(checks);
+    expect(value(e, 'drproxy_health_check_duration_seconds_bucket', { tenant: 'acme', site: 'a1', le: '+Inf' })).toBe(checks);
+    expect(value(e, 'drproxy_health_check_duration_seconds_sum', { tenant: 'acme', site: 'a1' })).toBeGreaterThan(0);
     expect(value(e, 'drproxy_site_data_age_seconds', { tenant: 'acme', site: 'b1' })).toBe(12);
     expect(value(e, 'drproxy_rpo_seconds', { tenant: 'acme', tier: 'BC' })).toBe(900);
   });

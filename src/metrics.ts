@@ -14,6 +14,7 @@ import type { TenantConfig } from './config/types.js';
 import type { FlipRecord } from './failover/flip.js';
 import type { TenantState } from './state/types.js';
 import { LatencyCounts, RequestLatencyMetric, type LatencySeries } from './request-latency.js';
+import type { CheckTally } from './health/active-check.js';
 
 /** 10 ms … 72 h, so that every tier's RTO (15 m … 72 h) falls inside. */
 export const FAILOVER_BUCKETS = [
@@ -25,12 +26,59 @@ export const HEALTH_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 
 
 const CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
-/** Active health checks of one site of a tenant: plain counts, read at scrape time. */
+/** What a site's series last took from one check's tally. */
+interface TallySeen {
+  ok: number;
+  fail: number;
+  inconclusive: number;
+  counts: Float64Array;
+  sum: number;
+  count: number;
+}
+
+/**
+ * Active health checks of one site of a tenant, as exposed: at each scrape, what each of the
+ * site's checks counted since the last scrape is added here (a check that leaves the site at a
+ * reload keeps what it already gave, so the series never go down).
+ */
 export class SiteChecks {
   ok = 0;
   fail = 0;
   inconclusive = 0;
+  private seen = new Map<CheckTally, TallySeen>();
   constructor(readonly duration: LatencyCounts) {}
+
+  fold(tallies: readonly CheckTally[]): void {
+    const next = new Map<CheckTally, TallySeen>();
+    for (const t of tallies) {
+      if (next.has(t)) continue; // one check listed twice in a site counts once
+      const d = t.durations;
+      const was = this.seen.get(t) ?? { ok: 0, fail: 0, inconclusive: 0, counts: new Float64Array(this.duration.counts.length), sum: 0, count: 0 };
+      this.ok += t.ok - was.ok;
+      this.fail += t.fail - was.fail;
+      this.inconclusive += t.inconclusive - was.inconclusive;
+      const now: TallySeen = { ok: t.ok, fail: t.fail, inconclusive: t.inconclusive, counts: was.counts, sum: was.sum, count: was.count };
+      if (d && d.counts.length === now.counts.length) {
+        for (let i = 0; i < d.counts.length; i++) {
+          this.duration.counts[i]! += d.counts[i]! - now.counts[i]!;
+          now.counts[i] = d.counts[i]!;
+        }
+        this.duration.sum += d.sum - now.sum;
+        this.duration.count += d.count - now.count;
+        now.sum = d.sum;
+        now.count = d.count;
+      }
+      next.set(t, now);
+    }
+    this.seen = next;
+  }
+}
+
+/** A tenant site and its checks' tallies, listed at each scrape. */
+export interface SiteTallies {
+  tenant: string;
+  site: string;
+  tallies: readonly CheckTally[];
 }
 
 /** Per-tenant request accounting on the hot path: plain increments. */
@@ -81,6 +129,7 @@ export class Metrics {
   readonly adminRequests: Counter<'action' | 'result'>;
   private readonly traffic = new Map<string, TenantTraffic>();
   private refresher: (() => void) | undefined;
+  private checkSource: (() => Iterable<SiteTallies>) | undefined;
   /** What the counters last saw of each tenant's plain counts (to add only the difference). */
   private readonly seen = new Map<string, number>();
 
@@ -116,6 +165,8 @@ export class Metrics {
       labelNames: ['tenant', 'site', 'result'],
       registers,
       collect() {
+        // Registered before drproxy_health_check_duration_seconds: fold the checks' tallies here.
+        if (self.checkSource) for (const s of self.checkSource()) self.siteChecks(s.tenant, s.site).fold(s.tallies);
         for (const t of self.traffic.values()) {
           for (const [site, c] of t.checks) {
             self.addDelta(this, `h|${t.tenant}|${site}|ok`, c.ok, { tenant: t.tenant, site, result: 'ok' });
@@ -184,18 +235,16 @@ export class Metrics {
     return t;
   }
 
-  /**
-   * One active health check of a tenant's site (one call per tenant listing the backend, for
-   * each probe): plain counts, folded into the series at scrape time.
-   */
-  healthCheck(tenant: string, site: string, result: { ok: boolean; inconclusive?: boolean; durationMs: number }): void {
+  /** Where the health-check series come from: every tenant site with its checks' tallies. */
+  setCheckSource(fn: () => Iterable<SiteTallies>): void {
+    this.checkSource = fn;
+  }
+
+  private siteChecks(tenant: string, site: string): SiteChecks {
     const t = this.trafficOf(tenant);
     let c = t.checks.get(site);
     if (!c) t.checks.set(site, (c = new SiteChecks(this.healthCheckDuration.counts())));
-    if (result.inconclusive) c.inconclusive++;
-    else if (result.ok) c.ok++;
-    else c.fail++;
-    c.duration.observe(result.durationMs / 1000);
+    return c;
   }
 
   private *requestSeries(): Iterable<LatencySeries> {

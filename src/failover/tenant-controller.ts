@@ -34,7 +34,10 @@ export interface ControllerHooks {
   onFlip?(record: FlipRecord): void;
   /** A backend's active health changed state. */
   onBackendState?(tenant: string, site: string, backend: string, state: HealthState, result: CheckResult): void;
-  /** A probe finished (for metrics). */
+  /**
+   * Every probe result (tests). Set, it makes each of the tenant's checks call back on every
+   * result instead of only on changes; the metrics do not need it (they read the checks' tallies).
+   */
   onCheck?(tenant: string, site: string, backend: string, result: CheckResult): void;
   /** A backend was ejected by passive health. */
   onEjection?(tenant: string, site: string, backend: string, ms: number, kind: PassiveFailure): void;
@@ -142,6 +145,7 @@ export class TenantController {
         ejectedSince: 0,
         health: this.deps.health.acquire(bc.origin, cfg.health_check, {
           onResult: (result, state, changed) => this.onHealth(cfg.name, runtime, result, state, changed),
+          everyResult: this.deps.hooks?.onCheck !== undefined,
         }),
       };
       backend.onPassiveTrip = (_b, kind) => this.onPassiveTrip(site, runtime, kind);

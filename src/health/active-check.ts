@@ -11,6 +11,7 @@ import { Hysteresis, type HealthState } from './hysteresis.js';
 import { readDataAge } from './data-age.js';
 import type { ProbeGate } from './probe-gate.js';
 import { originServername, type NamedDispatch } from '../tls-name.js';
+import type { LatencyCounts } from '../request-latency.js';
 
 export interface CheckResult {
   ok: boolean;
@@ -31,8 +32,31 @@ export interface CheckResult {
 }
 
 export interface CheckListener {
-  /** Every result, after the hysteresis has taken it. */
+  /**
+   * Results after the hysteresis has taken them: those that changed the state or are
+   * inconclusive, and every result when `everyResult` is set.
+   */
   onResult(result: CheckResult, state: HealthState, changed: boolean): void;
+  everyResult?: boolean;
+}
+
+/**
+ * Every result of one check, for the metrics, which read it at scrape time (Metrics folds it
+ * into each tenant site that lists the backend): a shared probe's result is counted once here
+ * instead of once per tenant on the probe's path.
+ */
+export class CheckTally {
+  ok = 0;
+  fail = 0;
+  inconclusive = 0;
+  constructor(readonly durations?: LatencyCounts) {}
+
+  add(r: CheckResult): void {
+    if (r.inconclusive) this.inconclusive++;
+    else if (r.ok) this.ok++;
+    else this.fail++;
+    this.durations?.observe(r.durationMs / 1000);
+  }
 }
 
 /** Bodies are read only when they must be judged; never more than this. */
@@ -40,6 +64,8 @@ const MAX_BODY = 64 * 1024;
 
 export class ActiveCheck {
   readonly hysteresis: Hysteresis;
+  /** Every result so far (metrics). */
+  readonly tally: CheckTally;
   /** Time of the first failure of the current failing streak (detection start), or 0. */
   firstFailureAt = 0;
   lastResult: CheckResult | undefined;
@@ -56,8 +82,10 @@ export class ActiveCheck {
     private readonly dispatcher: Dispatcher,
     private readonly listener: CheckListener,
     private readonly gate?: ProbeGate,
+    durations?: LatencyCounts,
   ) {
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
+    this.tally = new CheckTally(durations);
     this.headers = { 'user-agent': 'drproxy-health', ...cfg.headers, ...(cfg.host !== undefined && { host: cfg.host }) };
     this.servername = originServername(origin);
   }
@@ -104,6 +132,7 @@ export class ActiveCheck {
   }
 
   private take(result: CheckResult): void {
+    this.tally.add(result);
     if (result.inconclusive) {
       this.lastResult = result;
       this.listener.onResult(result, this.hysteresis.state, false);

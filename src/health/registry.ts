@@ -9,6 +9,7 @@ import { tlsConnector } from '../tls-name.js';
 import type { HealthCheckConfig } from '../config/types.js';
 import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
 import { ProbeGate } from './probe-gate.js';
+import type { LatencyCounts } from '../request-latency.js';
 
 /** Probes in flight at most, process-wide (see ProbeGate). */
 const MAX_PROBES_IN_FLIGHT = 256;
@@ -22,6 +23,8 @@ export interface HealthHandle {
 interface Shared {
   check: ActiveCheck;
   listeners: Set<CheckListener>;
+  /** The listeners that want every result, not only changes (tests' hooks). */
+  eager: Set<CheckListener>;
 }
 
 export class HealthRegistry {
@@ -35,26 +38,35 @@ export class HealthRegistry {
   private started = false;
   private readonly gate = new ProbeGate(MAX_PROBES_IN_FLIGHT);
 
+  /** `durations`: a new histogram for each check's durations (Metrics' buckets). */
+  constructor(private readonly durations?: () => LatencyCounts) {}
+
   acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener): HealthHandle {
     const key = checkKey(origin, cfg);
     let shared = this.checks.get(key);
     if (!shared) {
       const listeners = new Set<CheckListener>();
+      const eager = new Set<CheckListener>();
+      // A result that changes nothing goes only to the listeners that asked for every result:
+      // a probe shared by a thousand tenants must not call a thousand controllers to say "still
+      // up" (the metrics read the check's tally at scrape time instead).
       const fanout: CheckListener = {
         onResult(result: CheckResult, state: HealthState, changed: boolean) {
-          for (const l of listeners) l.onResult(result, state, changed);
+          for (const l of changed || result.inconclusive ? listeners : eager) l.onResult(result, state, changed);
         },
       };
-      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate), listeners };
+      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate, this.durations?.()), listeners, eager };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }
     shared.listeners.add(listener);
+    if (listener.everyResult) shared.eager.add(listener);
     const s = shared;
     return {
       check: s.check,
       release: () => {
         s.listeners.delete(listener);
+        s.eager.delete(listener);
         if (s.listeners.size === 0) {
           s.check.stop();
           this.checks.delete(key);

@@ -87,6 +87,15 @@ describe('state file slots', () => {
     await a.s.close();
   });
 
+  it('a slot damaged to its last byte (newline included) is still only one damaged slot', async () => {
+    const { dir, file, s } = await storeWith(3); // slot 0: epoch 3 (newest), slot 1: epoch 2
+    await s.close();
+    await overwrite(file, 8192 - 100, 'x'.repeat(100)); // slot 1's padding and newline
+    const a = await reload(dir);
+    expect(a.loaded).toMatchObject({ epoch: 5, active: 'a', trigger: 'recovery' });
+    await a.s.close();
+  });
+
   it('both slots unreadable: a clear error, the file left as it is', async () => {
     const { dir, file, s } = await storeWith(2);
     await s.close();

@@ -71,7 +71,8 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
       // A pool with nothing queued or running holds only idle connections: closing them is no
       // hurry, and it would compete with the new site's first requests (see RETIRED_POOL_GRACE_MS).
       const idle = b.poolIdle;
-      const destroy = b.retire(reason);
+      const retired = b.retire(reason);
+      const destroy = () => void retired();
       if (!later) destroy();
       else if (idle) later.push(() => setTimeout(destroy, RETIRED_POOL_GRACE_MS).unref());
       else later.push(destroy);

@@ -277,22 +277,20 @@ export class Backend {
    * sockets from now on, and `reopen()` gives it a fresh pool. Returns the function that
    * destroys the pool it had, which may run later: it destroys that pool only, never a fresh one.
    */
-  retire(reason: Error): () => void {
+  retire(reason?: Error): () => Promise<void> {
     this.stopSlow();
     this.warm?.close();
     this.warm = undefined;
     this.closed = true;
     const pool = this.livePool;
-    return () => void pool?.destroy(reason).catch(() => {});
+    return async () => {
+      await pool?.destroy(reason ?? null).catch(() => {});
+    };
   }
 
   /** Cut every connection of this backend now, in-flight requests included. */
-  async destroy(reason?: Error): Promise<void> {
-    this.stopSlow();
-    this.warm?.close();
-    this.warm = undefined;
-    this.closed = true;
-    await this.livePool?.destroy(reason ?? null).catch(() => {});
+  destroy(reason?: Error): Promise<void> {
+    return this.retire(reason)();
   }
 }
 

@@ -45,8 +45,9 @@ export function slotSizeFor(line: string): number {
 
 export function decodeFile(data: Buffer): DecodedFile {
   const size = data.length / 2;
-  // Slotted: two equal slots of whole units, each ending in a newline.
-  if (data.length > 0 && Number.isInteger(size) && size % SLOT_UNIT === 0 && data[size - 1] === 0x0a && data[data.length - 1] === 0x0a) {
+  // Slotted: two equal slots of whole units (a damaged slot may have lost its newline too), at
+  // least one of them readable; otherwise it may be a plain JSON file of that size.
+  if (data.length > 0 && Number.isInteger(size) && size % SLOT_UNIT === 0) {
     const slots: [SlotContent, SlotContent] = [decodeSlot(data.subarray(0, size), 0), decodeSlot(data.subarray(size), 1)];
     if (slots.some((s) => s.status !== 'bad')) return { kind: 'slots', size, slots };
   }

@@ -109,8 +109,12 @@ export class DataPlane implements Forwarding {
     }
     // Held as a call that has not been sent yet: its body stays unread until released.
     const call = new ProxyCall(req, res, slot, this);
-    if (!this.queueOf(slot).hold(call, route)) {
+    const queue = this.queueOf(slot);
+    if (!queue.hold(call, route)) {
       call.reject('hold_full', `tenant ${route.tenant} is failing over and too many requests are waiting`, retryAfter(route));
+      // Shedding load is an operator's business: say so, at most once a second per tenant.
+      const n = queue.refused();
+      if (n > 0) this.log.warn({ tenant: route.tenant, refused: n, hold_max: route.holdMax, route: route.reason }, `held requests at hold_max: ${n} request(s) answered 503 (hold_full)`);
     }
   }
 

@@ -33,6 +33,9 @@ const RELEASE_CHUNK = 16;
 export class HeldQueue {
   private readonly entries = new Set<Entry>();
   private unsubscribe: (() => void) | undefined;
+  /** Requests refused because the queue was full, since the last report. */
+  private refusedSince = 0;
+  private reportedAt = 0;
 
   constructor(private readonly slot: TenantSlot) {}
 
@@ -97,6 +100,21 @@ export class HeldQueue {
       this.unsubscribe();
       this.unsubscribe = undefined;
     }
+  }
+
+  /**
+   * Count one request refused because the queue was full. Returns how many were refused since
+   * the last report when a report is due (the first one at once, then at most once a second),
+   * else 0.
+   */
+  refused(): number {
+    this.refusedSince++;
+    const now = performance.now();
+    if (this.reportedAt !== 0 && now - this.reportedAt < 1000) return 0;
+    this.reportedAt = now;
+    const n = this.refusedSince;
+    this.refusedSince = 0;
+    return n;
   }
 
   /** Answer every held request now (shutdown). */

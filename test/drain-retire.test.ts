@@ -41,14 +41,16 @@ describe('the old site after a flip', () => {
     for (let i = 0; i < 4; i++) expect(await get()).toBe('a1');
     expect((await a1.stats()).stampedOpen).toBeGreaterThan(0);
     const t = p.proxy.tenant('t')!;
-    await t.operatorFailover({ to: 'b1', reason: 'planned move', actor: 'test' });
-    const switched = performance.now();
+    const record = await t.operatorFailover({ to: 'b1', reason: 'planned move', actor: 'test' });
+    // From the route switch (the grace starts after it; the flip's last commit comes later and
+    // may take long on a stalled disk). Date.now() milliseconds, as the flip record's.
+    const routedAt = record.timings.routedAt;
     const right = (await a1.stats()).stampedOpen;
     // Judged only if the check came well inside the grace (a stalled machine can take longer).
-    if (performance.now() - switched < RETIRED_POOL_GRACE_MS / 2) expect(right).toBeGreaterThan(0);
+    if (Date.now() - routedAt < RETIRED_POOL_GRACE_MS / 2) expect(right).toBeGreaterThan(0);
     expect(await get()).toBe('b1');
     await waitFor(async () => (await a1.stats()).stampedOpen === 0, { what: 'a1 connections closed', timeout: 5000 });
-    expect(performance.now() - switched).toBeGreaterThanOrEqual(RETIRED_POOL_GRACE_MS - 5);
+    expect(Date.now() - routedAt).toBeGreaterThanOrEqual(RETIRED_POOL_GRACE_MS - 1);
   });
 
   it('a flip back within the grace keeps serving on fresh connections after the old ones close', async () => {

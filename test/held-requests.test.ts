@@ -83,13 +83,15 @@ describe('requests held during a flip', () => {
     expect(over.headers['retry-after']).toBe('5');
     expect(over.headers['x-drproxy-error']).toBe('hold_full');
     await over.body.dump();
-    // Said once in the log, not once per request.
+    // Said once in the log, not once per request (at most once a second).
+    const first = performance.now();
     const again = await request(`${p.url}/h`, { headers: { host: 't.example.com' } });
     expect(again.statusCode).toBe(503);
     await again.body.dump();
     const lines = p.logs.filter((l) => String(l.msg).startsWith('held requests at hold_max'));
-    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 40, tenant: 't', refused: 1, hold_max: 3 });
+    // Judged only if the second refusal came within the second (a stalled machine can take longer).
+    if (performance.now() - first < 900) expect(lines).toHaveLength(1);
     await flip;
     for (const h of await Promise.all(held)) {
       expect(h.statusCode).toBe(200);

@@ -221,7 +221,7 @@ export class Backend {
   /** A real-traffic failure. Cheap: one increment and a compare on the hot path. */
   passiveFailure(kind: PassiveFailure): void {
     if (this.passiveFailures++ === 0) this.passiveSince = Date.now();
-    if (this.passiveThreshold !== 0 && this.passiveFailures >= this.passiveThreshold) this.onPassiveTrip?.(this, kind);
+    if (this.passiveTripped) this.onPassiveTrip?.(this, kind);
   }
 
   /**
@@ -232,8 +232,7 @@ export class Backend {
    */
   passiveRefusal(): void {
     this.passiveRefused++;
-    if (this.passiveFailures++ === 0) this.passiveSince = Date.now();
-    if (this.passiveTripped) this.onPassiveTrip?.(this, 'connect');
+    this.passiveFailure('connect');
   }
 
   /** The current streak is enough to eject this backend (its own thresholds). */

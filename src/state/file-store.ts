@@ -266,14 +266,13 @@ export function readStateFile(data: Buffer, file: string, tenant: string): Store
   if (decoded.kind === 'plain') return { state: parseState(decoded.text, file, tenant) };
   let best: { slot: 0 | 1; seq: number; state: TenantState } | undefined;
   let damaged: StoredState['damaged'];
-  for (const c of decoded.slots) {
+  for (const slot of [0, 1] as const) {
+    const c = decoded.slots[slot];
+    if (c.status === 'bad') damaged = { slot, why: c.why };
     if (c.status !== 'ok') continue;
-    const state = parseState(c.stateText, file, tenant);
-    if (!best || c.seq > best.seq) best = { slot: c.slot, seq: c.seq, state };
+    const state = parseState(c.stateText, file, tenant); // every valid record must parse
+    if (!best || c.seq > best.seq) best = { slot, seq: c.seq, state };
   }
-  decoded.slots.forEach((c, i) => {
-    if (c.status === 'bad') damaged = { slot: i as 0 | 1, why: c.why };
-  });
   if (!best) throw corrupt(file, damaged ? `slot ${damaged.slot}: ${damaged.why}` : 'no state record');
   return { state: best.state, layout: { slot: best.slot, seq: best.seq, size: decoded.size }, ...(damaged && { damaged }) };
 }

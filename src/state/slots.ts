@@ -24,7 +24,7 @@ const RECORD = /^\{"slot":([01]),"seq":(\d{1,15}),"crc":(\d{1,10}),"state":(.*)\
 
 /** One slot's content as found on disk. */
 export type SlotContent =
-  | { status: 'ok'; slot: 0 | 1; seq: number; stateText: string }
+  | { status: 'ok'; seq: number; stateText: string }
   | { status: 'blank' }
   | { status: 'bad'; why: string };
 
@@ -64,5 +64,5 @@ function decodeSlot(bytes: Buffer, index: 0 | 1): SlotContent {
   if (Number(m[1]) !== index) return { status: 'bad', why: `record of slot ${m[1]} found in slot ${index}` };
   const stateText = m[4]!;
   if (crc32(stateText) !== Number(m[3])) return { status: 'bad', why: 'checksum mismatch' };
-  return { status: 'ok', slot: index, seq: Number(m[2]), stateText };
+  return { status: 'ok', seq: Number(m[2]), stateText };
 }

@@ -9,7 +9,7 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
- *                          [--standby 0] [--slow-after 0,100] [--refused 1] [--repeat 1]
+ *                          [--standby 0] [--slow-after 0,100] [--refused 1] [--proxy drproxy] [--repeat 1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
@@ -19,6 +19,10 @@
  * --refused: values of passive_health.consecutive_refused to compare the same way (default `1`,
  * drproxy's default: a refused connection ejects at once; `0` leaves refusals to
  * consecutive_failures, 3).
+ * --proxy: `drproxy`, and/or `oracle` (bench/oracle-failover.js: a bare undici proxy that moves
+ * to the backup at the primary's first failed request, with none of drproxy's safety: the floor
+ * of a failover on this machine). The oracle runs the kill and 503 faults only (it has no way
+ * to see a hang) and once per round, whatever the drproxy variants.
  *
  * Health checks: interval 250ms, timeout 200ms, rise 2, fall 2; the 503 case adds
  * proxy.retry_on: [503]. drproxy on CPU 0; upstreams and the load loop on CPU 1.
@@ -230,16 +234,23 @@ function analyse(records, tFault, kind) {
   };
 }
 
-async function scenario(kind, { standby, slowAfter, refused }, o) {
+async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, refused }, o) {
   const tmp = L.tempDir(`drproxy-bench-fo-${kind}-`);
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
   let dr;
   try {
     const port = await L.freePort();
-    const cfg = path.join(tmp, 'drproxy.yaml');
-    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, refused }));
-    dr = await L.startDrproxy(cfg, port);
+    if (proxy === 'oracle') {
+      const args = ['--primary', primary.ports.join(','), '--backup', backup.ports.join(','), '--port', String(port)];
+      if (kind === '503') args.push('--retry-503');
+      dr = { child: L.spawnNode(path.join(L.BENCH_DIR, 'oracle-failover.js'), args, { cpu: L.CPU_PROXY }) };
+      await L.waitForListen(port, { child: dr.child });
+    } else {
+      const cfg = path.join(tmp, 'drproxy.yaml');
+      writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, refused }));
+      dr = await L.startDrproxy(cfg, port);
+    }
     let drLog = '';
     dr.child.stdout.on('data', (d) => (drLog += d));
     await L.waitForStatus(port, { host: HOST, child: dr.child, timeoutMs: 15_000 });
@@ -274,11 +285,12 @@ async function scenario(kind, { standby, slowAfter, refused }, o) {
     }
     const res = analyse(load.records, tFault, kind);
     if (watch) res.killVisibleMs = watch.closedAt ? watch.closedAt - tFault : NaN;
+    res.proxy = proxy;
     res.standby = standby;
     res.slowAfter = slowAfter;
     res.refused = refused;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
-    res.drproxyFailovers = flipsFromLog(drLog, tFault);
+    res.drproxyFailovers = proxy === 'oracle' ? oracleSwitches(drLog, tFault) : flipsFromLog(drLog, tFault);
     const budget = HC.interval * HC.fall + HC.timeout;
     res.targets =
       kind === 'kill'
@@ -300,6 +312,17 @@ async function scenario(kind, { standby, slowAfter, refused }, o) {
   }
 }
 
+/** The oracle's switch to the backup, in the shape of a drproxy flip: routed at that moment. */
+function oracleSwitches(log, tFault) {
+  return log
+    .split('\n')
+    .filter((l) => l.startsWith('{"switched"'))
+    .map((l) => {
+      const routed = JSON.parse(l).switched - tFault;
+      return { from: 'primary', to: 'backup', epoch: '-', durationMs: NaN, detectedMs: routed, steps: { routed } };
+    });
+}
+
 /** An idle connection to `port`; `closedAt` is set (wall ms) when the other side closes it. */
 function watchClose(port) {
   return new Promise((resolve, reject) => {
@@ -315,7 +338,7 @@ function watchClose(port) {
 }
 
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', refused: '1', repeat: 1, ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', refused: '1', proxy: 'drproxy', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
@@ -323,13 +346,16 @@ export async function runFailover(options = {}) {
   L.log(`failover: ${kinds.join(', ')} at ${o.rate} req/s, ${o.pre}s before and ${o.post}s after the fault`);
   const variants = [];
   const list = (v) => String(v).split(',').map(Number);
-  for (const standby of list(o.standby)) for (const slowAfter of list(o.slowAfter)) for (const refused of list(o.refused)) variants.push({ standby, slowAfter, refused });
+  const proxies = String(o.proxy).split(',');
+  if (proxies.includes('drproxy')) for (const standby of list(o.standby)) for (const slowAfter of list(o.slowAfter)) for (const refused of list(o.refused)) variants.push({ proxy: 'drproxy', standby, slowAfter, refused });
+  if (proxies.includes('oracle')) variants.push({ proxy: 'oracle', standby: 0, slowAfter: 0, refused: 1 });
   const results = [];
   for (let round = 0; round < o.repeat; round++) for (const kind of kinds) for (const v of variants) {
+    if (v.proxy === 'oracle' && kind === 'stop') continue;
     const r = await scenario(kind, v, o);
     results.push(r);
     L.log(
-      `failover ${kind.padEnd(4)} standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)} refused ${v.refused}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
+      `failover ${kind.padEnd(4)} ${v.proxy === 'oracle' ? 'ORACLE ' : ''}standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)} refused ${v.refused}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
         `p99 in 1st second ${L.fmt(r.p99SecondAfterMs, 1)} ms (before: ${L.fmt(r.p99BeforeMs, 1)} ms)`,
     );
   }
@@ -351,7 +377,7 @@ export function failoverMarkdown(r) {
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of r.results) {
     lines.push(
-      `| ${x.kind} | ${x.standby ?? 0} | ${x.slowAfter ? `${x.slowAfter} ms` : 'off'} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
+      `| ${x.kind}${x.proxy === 'oracle' ? ' (oracle)' : ''} | ${x.standby ?? 0} | ${x.slowAfter ? `${x.slowAfter} ms` : 'off'} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
         `${L.fmt(x.p50SecondAfterMs, 1)} / ${L.fmt(x.p99SecondAfterMs, 1)} / ${L.fmt(x.maxSecondAfterMs, 1)} ms | ${ms(x.p99BeforeMs)} |`,
     );
   }
@@ -375,6 +401,11 @@ export function failoverMarkdown(r) {
       .join('; ');
     const busy = x.machineBusy ? ` Machine busy during the run: CPU 0 ${L.fmt(x.machineBusy[0] * 100)}%, CPU 1 ${L.fmt(x.machineBusy[1] * 100)}%.` : '';
     const visible = x.killVisibleMs !== undefined ? ` The kill was visible (an idle connection to the primary closed, seen by the load generator) ${L.fmt(x.killVisibleMs, 1)} ms after the signal.` : '';
+    if (x.proxy === 'oracle') {
+      const sw = x.drproxyFailovers[0];
+      lines.push(`- **${x.kind}, oracle** (bench/oracle-failover.js): ${x.disturbed} disturbed request(s); failures: ${f || 'none'}; switched to the backup ${sw ? `${L.fmt(sw.steps.routed, 1)} ms` : 'never'} after the fault.${visible}${busy}`);
+      continue;
+    }
     lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}, slow_after ${x.slowAfter ? `${x.slowAfter} ms` : "off"}, consecutive_refused ${x.refused ?? 1}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${visible}${busy}`);
     for (const [name, t] of Object.entries(x.targets)) lines.push(`  - target ${name} (${t.want}): **${t.met ? 'met' : 'not met'}**`);
   }

@@ -439,9 +439,15 @@ export class TenantController {
       const work = later.splice(0);
       if (work.length > 0) setImmediate(() => work.forEach((w) => w()));
     };
+    // The drain's log line waits until the route is out (or the flip stops): ~0.3 ms of
+    // serialisation that the held requests need not wait for.
+    let logDrain = (): void => {};
     if (fromSite) {
-      drain = await drainSite(this.name, fromSite, this.cfg.failover.drain_timeout, this.deps.upgrades, later);
-      this.log.info({ site: from, ...drain }, `drained ${from}: ${drain.finished} finished, ${drain.redispatched} re-sent, ${drain.cut} cut`);
+      const d = (drain = await drainSite(this.name, fromSite, this.cfg.failover.drain_timeout, this.deps.upgrades, later));
+      logDrain = () => {
+        logDrain = () => {};
+        this.log.info({ site: from, ...d }, `drained ${from}: ${d.finished} finished, ${d.redispatched} re-sent, ${d.cut} cut`);
+      };
     }
     try {
       const drainedAt = this.now();
@@ -487,6 +493,11 @@ export class TenantController {
       this.lastFlipAt = routedAt;
       this.alerted = '';
       failpoint('flip:after-route');
+      // The slot's publication queued the held requests' release as a microtask: let it run
+      // (their connections to the new site open now) before the flip's bookkeeping — its
+      // record and metrics, the completion commit, the log lines — instead of after it.
+      await undefined;
+      logDrain();
       const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, { fence, promote });
       // Record completion; the epoch itself was durable before any routing changed.
       this.state = await this.commit({ epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason }, epoch);
@@ -513,6 +524,7 @@ export class TenantController {
     } finally {
       // A flip that stops early (frozen, failed) still destroys what the drain left.
       afterRoute();
+      logDrain();
     }
   }
 

@@ -1,0 +1,111 @@
+/**
+ * Once a flip publishes the new route, the requests it held go out before the flip's
+ * bookkeeping: its record and metrics, the completion commit ("phase: active"), and its log
+ * lines. The epoch itself was durable before the route changed; the completion commit only
+ * records the outcome, and the held requests need not wait for it to be serialised and posted.
+ *
+ * Order observed in-process: undici's `undici:request:create` diagnostics channel fires
+ * synchronously when drproxy dispatches a request, and the test's store records when the
+ * completion commit is called (it delegates to the real file store).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolve } from 'node:path';
+import diagnostics from 'node:diagnostics_channel';
+import { request } from 'undici';
+import { FileStateStore } from '../src/state/file-store.js';
+import type { StateStore, TenantState } from '../src/state/types.js';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startProxy, FAST_CHECKS, sitesHealthy, tempDir, type TestProxy } from './helpers/proxy.js';
+import { startHookServer, type HookServer } from './helpers/hook-server.js';
+import { waitFor } from './helpers/poll.js';
+
+const HELD = 3;
+const events: string[] = [];
+
+/** The real file store, noting each commit's phase in `events`. */
+class RecordingStore implements StateStore {
+  readonly kind = 'file' as const;
+  constructor(private readonly inner: FileStateStore) {}
+  open(): Promise<void> {
+    return this.inner.open();
+  }
+  load(tenant: string): Promise<TenantState | undefined> {
+    return this.inner.load(tenant);
+  }
+  commit(next: TenantState, expectedEpoch: number | undefined): Promise<void> {
+    events.push(`commit ${next.phase}`);
+    return this.inner.commit(next, expectedEpoch);
+  }
+  watch(listener: (state: TenantState) => void): () => void {
+    return this.inner.watch(listener);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+let primary: Upstream, backup: Upstream;
+let hooks: HookServer;
+let p: TestProxy;
+
+const onCreate = (msg: unknown): void => {
+  const r = (msg as { request: { origin: string; path: string } }).request;
+  if (r.origin === backup?.url && r.path.startsWith('/held-')) events.push(`dispatch ${r.path}`);
+};
+
+beforeAll(async () => {
+  [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+  // The promote hook keeps the flip in its hold phase long enough to hold requests.
+  hooks = await startHookServer(200, 400);
+  const stateDir = await tempDir();
+  p = await startProxy(
+    {
+      defaults: { health_check: FAST_CHECKS, failover: { hold_requests: '10s', min_interval: '0s' } },
+      tenants: {
+        t: {
+          tier: 'BC',
+          hosts: ['t.example.com'],
+          sites: [
+            { name: 'a1', backends: [primary.url] },
+            { name: 'b1', backends: [backup.url], promote: { url: `${hooks.url}/promote-b1`, timeout: '5s' } },
+          ],
+        },
+      },
+    },
+    { stateDir, store: new RecordingStore(new FileStateStore(resolve(stateDir))) },
+  );
+  await sitesHealthy(p, 't');
+  diagnostics.subscribe('undici:request:create', onCreate);
+});
+
+afterAll(async () => {
+  diagnostics.unsubscribe('undici:request:create', onCreate);
+  await p?.stop();
+  await stopAll(primary, backup);
+  await hooks?.close();
+});
+
+describe('the end of a flip', () => {
+  it('dispatches the held requests before the completion commit', async () => {
+    const t = p.proxy.tenant('t')!;
+    events.length = 0;
+    const flip = t.operatorFailover({ to: 'b1', reason: 'release order', actor: 'test' });
+    await waitFor(() => t.slot.route.mode === 'hold', { what: 'the flip holding requests' });
+    const answers = Array.from({ length: HELD }, (_, i) =>
+      request(`${p.url}/held-${i}`, { headers: { host: 't.example.com' } }).then(async (r) => {
+        await r.body.dump();
+        return `${r.statusCode} ${String(r.headers['x-site'])}`;
+      }),
+    );
+    await waitFor(() => t.slot.load.inflight === HELD, { what: `${HELD} requests held` });
+    expect(t.slot.route.mode).toBe('hold'); // still held when counted: the promote hook waits 400 ms
+    expect((await flip).result).toBe('routed');
+    expect(await Promise.all(answers)).toEqual(Array(HELD).fill('200 b1'));
+    expect(events[0]).toBe('commit failing_over');
+    const completion = events.indexOf('commit active');
+    expect(completion).toBeGreaterThan(0);
+    const dispatched = events.filter((e) => e.startsWith('dispatch '));
+    expect(dispatched).toHaveLength(HELD);
+    for (const d of dispatched) expect(events.indexOf(d), `${d} in ${events.join(', ')}`).toBeLessThan(completion);
+  });
+});

@@ -1,12 +1,15 @@
 /**
- * Once a flip publishes the new route, the requests it held go out before the flip's
+ * Once a flip publishes the new route, the oldest held request goes out before the flip's
  * bookkeeping: its record and metrics, the completion commit ("phase: active"), and its log
  * lines. The epoch itself was durable before the route changed; the completion commit only
  * records the outcome, and the held requests need not wait for it to be serialised and posted.
+ * That first request goes out alone in its turn of the event loop; the others follow from the
+ * next turn on, oldest first.
  *
  * Order observed in-process: undici's `undici:request:create` diagnostics channel fires
- * synchronously when drproxy dispatches a request, and the test's store records when the
- * completion commit is called (it delegates to the real file store).
+ * synchronously when drproxy dispatches a request, the test's store records when the
+ * completion commit is called (it delegates to the real file store), and a setImmediate queued
+ * at the first dispatch marks the end of that turn.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -50,7 +53,9 @@ let p: TestProxy;
 
 const onCreate = (msg: unknown): void => {
   const r = (msg as { request: { origin: string; path: string } }).request;
-  if (r.origin === backup?.url && r.path.startsWith('/held-')) events.push(`dispatch ${r.path}`);
+  if (r.origin !== backup?.url || !r.path.startsWith('/held-')) return;
+  if (!events.some((e) => e.startsWith('dispatch '))) setImmediate(() => events.push('next turn'));
+  events.push(`dispatch ${r.path}`);
 };
 
 beforeAll(async () => {
@@ -86,7 +91,7 @@ afterAll(async () => {
 });
 
 describe('the end of a flip', () => {
-  it('dispatches the held requests before the completion commit', async () => {
+  it('dispatches the oldest held request alone, before the completion commit, and the rest from the next turn on', async () => {
     const t = p.proxy.tenant('t')!;
     events.length = 0;
     const flip = t.operatorFailover({ to: 'b1', reason: 'release order', actor: 'test' });
@@ -101,11 +106,12 @@ describe('the end of a flip', () => {
     expect(t.slot.route.mode).toBe('hold'); // still held when counted: the promote hook waits 400 ms
     expect((await flip).result).toBe('routed');
     expect(await Promise.all(answers)).toEqual(Array(HELD).fill('200 b1'));
-    expect(events[0]).toBe('commit failing_over');
-    const completion = events.indexOf('commit active');
-    expect(completion).toBeGreaterThan(0);
-    const dispatched = events.filter((e) => e.startsWith('dispatch '));
-    expect(dispatched).toHaveLength(HELD);
-    for (const d of dispatched) expect(events.indexOf(d), `${d} in ${events.join(', ')}`).toBeLessThan(completion);
+    const seen = events.join(', ');
+    expect(events[0], seen).toBe('commit failing_over');
+    expect(events.filter((e) => e.startsWith('dispatch ')), seen).toEqual(Array.from({ length: HELD }, (_, i) => `dispatch /held-${i}`));
+    const at = (e: string) => events.indexOf(e);
+    expect(at('dispatch /held-0'), seen).toBeLessThan(at('commit active'));
+    expect(at('dispatch /held-0'), seen).toBeLessThan(at('next turn'));
+    expect(at('next turn'), seen).toBeLessThan(at('dispatch /held-1'));
   });
 });

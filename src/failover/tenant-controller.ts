@@ -494,8 +494,9 @@ export class TenantController {
       this.alerted = '';
       failpoint('flip:after-route');
       // The slot's publication queued the held requests' release as a microtask: let it run
-      // (their connections to the new site open now) before the flip's bookkeeping — its
-      // record and metrics, the completion commit, the log lines — instead of after it.
+      // (the oldest held request goes to the new site now, the rest from the next turn on)
+      // before the flip's bookkeeping — its record and metrics, the completion commit, the log
+      // lines — instead of after it.
       await undefined;
       logDrain();
       const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, { fence, promote });

@@ -77,6 +77,8 @@ export class Backend {
   private warm: WarmSockets | undefined;
   /** undici's connector for this origin, shared by the pool and the warm sockets. */
   private connector: buildConnector.connector | undefined;
+  /** A dial of this backend is due or in flight (dialCheck). */
+  private dialing = false;
 
   constructor(
     readonly tenant: string,
@@ -135,6 +137,36 @@ export class Backend {
       this.warm = new WarmSockets(this.baseConnector(), { hostname: this.servername, host: u.host, protocol: u.protocol, port }, this.proxy.keep_alive_timeout);
     }
     this.warm.setTarget(want);
+  }
+
+  /**
+   * Dial this backend once, DIAL_DELAY_MS from now, and count a refused connection as a refused
+   * request would (passiveRefusal). For a request held for another site after its only backend
+   * broke the connection: a process being killed goes on accepting connections on its listening
+   * socket until its sockets close, so that request and its retry can both end in a reset, and
+   * nothing tells drproxy that the port is closed now until the next request or probe. A
+   * connection that opens is closed at once and proves nothing either way. At most one dial at
+   * a time, none for a retired backend.
+   */
+  dialCheck(): void {
+    if (this.dialing || this.closed) return;
+    this.dialing = true;
+    setTimeout(dialBackend, DIAL_DELAY_MS, this).unref();
+  }
+
+  /** The dial of dialCheck, through undici's connector (connect_timeout, TLS as the pool's). */
+  dialNow(): void {
+    if (this.closed) {
+      this.dialing = false;
+      return;
+    }
+    const u = new URL(this.origin);
+    const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+    this.baseConnector()({ hostname: u.hostname, host: u.host, protocol: u.protocol, port, servername: this.servername }, (err, socket) => {
+      this.dialing = false;
+      socket?.destroy();
+      if ((err as (Error & { code?: string }) | null)?.code === 'ECONNREFUSED' && !this.closed) this.passiveRefusal();
+    });
   }
 
   /** Idle pre-connected sockets and how many the pool has taken (status, tests). */
@@ -300,6 +332,17 @@ export class Backend {
  * added 13–26 ms to the detection.
  */
 const SLOW_SLACK_MS = 1;
+
+/**
+ * How long after a held request's reset its backend is dialled (Backend.dialCheck): the
+ * process that reset it may still be closing its sockets, its listening socket among them.
+ */
+const DIAL_DELAY_MS = 5;
+
+/** dialCheck's timer callback (a module function: no closure per dial). */
+function dialBackend(b: Backend): void {
+  b.dialNow();
+}
 
 /** The slow_after timer's callback (see Backend.sweepSlowCalls). */
 function sweepSlow(b: Backend): void {

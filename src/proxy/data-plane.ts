@@ -144,6 +144,10 @@ export class DataPlane implements Forwarding {
     if (plan === 'hold') {
       call.holds++;
       const route = call.slot.route;
+      // Held for another site because its backend reset the connection (once connected, or
+      // while connecting): find out now whether anything still listens there
+      // (Backend.dialCheck), rather than at the next probe.
+      if (route.mode !== 'hold' && (err.kind === 'reset' || err.code === 'ECONNRESET')) call.backend.dialCheck();
       return this.queueOf(call.slot).hold(call, route, route.mode === 'hold' ? route.holdMs : route.detectMs);
     }
     call.retries++;

@@ -65,9 +65,12 @@ const CONNECT_CODES = new Set([
   'EADDRNOTAVAIL',
 ]);
 
-export function classify(err: Error & { code?: string }): FailureKind {
+export function classify(err: Error & { code?: string; syscall?: string }): FailureKind {
   const code = err.code;
   if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
+  // Reset while connecting (a listening socket closed with our connection still queued: a
+  // process going away): nothing was sent, so it is a failed connect, retryable for any method.
+  if (code === 'ECONNRESET' && err.syscall === 'connect') return 'connect';
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
   if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError') return 'aborted';
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') return 'reset';

@@ -118,6 +118,13 @@ export class Backend {
     return (this.connector ??= tlsConnector({ timeout: this.proxy.connect_timeout }));
   }
 
+  /** What baseConnector() dials for a connection outside the pool (warm sockets, dialCheck). */
+  private connectOptions(): buildConnector.Options {
+    const u = new URL(this.origin);
+    const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+    return { hostname: this.servername, host: u.host, protocol: u.protocol, port };
+  }
+
   /**
    * Keep `n` pre-connected sockets to this backend (its site is the tenant's standby). With
    * n = 0 they are no longer replaced, and those still idle are closed unless `keepIdle` (the
@@ -131,11 +138,7 @@ export class Backend {
       else this.warm?.discard();
       return;
     }
-    if (this.warm === undefined) {
-      const u = new URL(this.origin);
-      const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-      this.warm = new WarmSockets(this.baseConnector(), { hostname: this.servername, host: u.host, protocol: u.protocol, port }, this.proxy.keep_alive_timeout);
-    }
+    this.warm ??= new WarmSockets(this.baseConnector(), this.connectOptions(), this.proxy.keep_alive_timeout);
     this.warm.setTarget(want);
   }
 
@@ -160,9 +163,7 @@ export class Backend {
       this.dialing = false;
       return;
     }
-    const u = new URL(this.origin);
-    const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-    this.baseConnector()({ hostname: u.hostname, host: u.host, protocol: u.protocol, port, servername: this.servername }, (err, socket) => {
+    this.baseConnector()(this.connectOptions(), (err, socket) => {
       this.dialing = false;
       socket?.destroy();
       if ((err as (Error & { code?: string }) | null)?.code === 'ECONNREFUSED' && !this.closed) this.passiveRefusal();

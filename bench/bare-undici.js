@@ -11,6 +11,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { failResponse, relayHead, upstreamHeaders } from './bare-lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,37 +32,14 @@ const pool = new Pool(values.upstream, {
   keepAliveTimeout: 4000,
 });
 
-// Hop-by-hop request headers (and the ones undici refuses from a caller).
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
-
-function upstreamHeaders(raw) {
-  const out = [];
-  for (let i = 0; i < raw.length; i += 2) {
-    if (!HOP.has(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
-  }
-  return out;
-}
-
 const server = http.createServer({ noDelay: true, keepAliveTimeout: 5000 }, (req, res) => {
   const h = req.headers;
   const hasBody = h['transfer-encoding'] !== undefined || (h['content-length'] !== undefined && h['content-length'] !== '0');
   pool.stream(
     { path: req.url, method: req.method, headers: upstreamHeaders(req.rawHeaders), body: hasBody ? req : null, opaque: res },
-    ({ statusCode, headers, opaque }) => {
-      delete headers.connection;
-      delete headers['keep-alive'];
-      delete headers['transfer-encoding'];
-      opaque.writeHead(statusCode, headers);
-      return opaque;
-    },
+    ({ statusCode, headers, opaque }) => relayHead(opaque, statusCode, headers),
     (err) => {
-      if (!err) return;
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('bad gateway\n');
-      } else {
-        res.destroy(err);
-      }
+      if (err) failResponse(res, err);
     },
   );
 });

@@ -18,6 +18,7 @@ import http from 'node:http';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Pool } from 'undici';
+import { failResponse, relayHead, upstreamHeaders } from './bare-lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -39,13 +40,6 @@ const pools = (ports) => ports.split(',').map((p) => new Pool(`http://127.0.0.1:
 const sites = { primary: pools(values.primary), backup: pools(values.backup) };
 let active = 'primary';
 let turn = 0;
-
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect']);
-function upstreamHeaders(raw) {
-  const out = [];
-  for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) out.push(raw[i], raw[i + 1]);
-  return out;
-}
 
 function toBackup() {
   if (active === 'backup') return;
@@ -76,11 +70,7 @@ function forward(req, res, headers) {
         forward(req, res, headers);
         return new Sink();
       }
-      delete h.connection;
-      delete h['keep-alive'];
-      delete h['transfer-encoding'];
-      opaque.writeHead(statusCode, h);
-      return opaque;
+      return relayHead(opaque, statusCode, h);
     },
     (err) => {
       if (!err || retried) return;
@@ -89,10 +79,7 @@ function forward(req, res, headers) {
         forward(req, res, headers);
         return;
       }
-      if (!res.headersSent) {
-        res.writeHead(502, { 'content-type': 'text/plain' });
-        res.end('bad gateway\n');
-      } else res.destroy(err);
+      failResponse(res, err);
     },
   );
 }

@@ -319,7 +319,7 @@ function oracleSwitches(log, tFault) {
     .filter((l) => l.startsWith('{"switched"'))
     .map((l) => {
       const routed = JSON.parse(l).switched - tFault;
-      return { from: 'primary', to: 'backup', epoch: '-', durationMs: NaN, detectedMs: routed, steps: { routed } };
+      return { from: 'primary', to: 'backup', steps: { routed } };
     });
 }
 

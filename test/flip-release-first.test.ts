@@ -17,9 +17,9 @@ import diagnostics from 'node:diagnostics_channel';
 import { request } from 'undici';
 import { FileStateStore } from '../src/state/file-store.js';
 import type { StateStore, TenantState } from '../src/state/types.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, sitesHealthy, tempDir, type TestProxy } from './helpers/proxy.js';
-import { startHookServer, type HookServer } from './helpers/hook-server.js';
+import type { Upstream } from './helpers/upstream.js';
+import { tempDir, type TestProxy } from './helpers/proxy.js';
+import { startHoldingProxy, type HoldingSetup } from './helpers/holding.js';
 import { waitFor } from './helpers/poll.js';
 
 const HELD = 3;
@@ -47,8 +47,8 @@ class RecordingStore implements StateStore {
   }
 }
 
-let primary: Upstream, backup: Upstream;
-let hooks: HookServer;
+let setup: HoldingSetup;
+let backup: Upstream;
 let p: TestProxy;
 
 const onCreate = (msg: unknown): void => {
@@ -59,35 +59,21 @@ const onCreate = (msg: unknown): void => {
 };
 
 beforeAll(async () => {
-  [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-  // The promote hook keeps the flip in its hold phase long enough to hold requests.
-  hooks = await startHookServer(200, 400);
+  // The promote hook (400 ms) keeps the flip in its hold phase long enough to hold requests.
   const stateDir = await tempDir();
-  p = await startProxy(
-    {
-      defaults: { health_check: FAST_CHECKS, failover: { hold_requests: '10s', min_interval: '0s' } },
-      tenants: {
-        t: {
-          tier: 'BC',
-          hosts: ['t.example.com'],
-          sites: [
-            { name: 'a1', backends: [primary.url] },
-            { name: 'b1', backends: [backup.url], promote: { url: `${hooks.url}/promote-b1`, timeout: '5s' } },
-          ],
-        },
-      },
-    },
-    { stateDir, store: new RecordingStore(new FileStateStore(resolve(stateDir))) },
-  );
-  await sitesHealthy(p, 't');
+  setup = await startHoldingProxy({
+    holdMax: 100,
+    holdRequests: '10s',
+    promoteDelayMs: 400,
+    start: { stateDir, store: new RecordingStore(new FileStateStore(resolve(stateDir))) },
+  });
+  ({ backup, p } = setup);
   diagnostics.subscribe('undici:request:create', onCreate);
 });
 
 afterAll(async () => {
   diagnostics.unsubscribe('undici:request:create', onCreate);
-  await p?.stop();
-  await stopAll(primary, backup);
-  await hooks?.close();
+  await setup?.stop();
 });
 
 describe('the end of a flip', () => {

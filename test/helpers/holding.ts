@@ -5,6 +5,7 @@
  */
 import { startUpstream, stopAll, type Upstream } from './upstream.js';
 import { startProxy, FAST_CHECKS, sitesHealthy, type TestProxy } from './proxy.js';
+import type { DrProxyOptions } from '../../src/drproxy.js';
 import { startHookServer, type HookServer } from './hook-server.js';
 
 export interface HoldingSetup {
@@ -15,7 +16,15 @@ export interface HoldingSetup {
   stop(): Promise<void>;
 }
 
-export async function startHoldingProxy(opts: { holdMax: number; holdRequests: string; promoteDelayMs: number; proxy?: Record<string, unknown>; healthCheck?: Record<string, unknown> }): Promise<HoldingSetup> {
+export async function startHoldingProxy(opts: {
+  holdMax: number;
+  holdRequests: string;
+  promoteDelayMs: number;
+  proxy?: Record<string, unknown>;
+  healthCheck?: Record<string, unknown>;
+  /** Passed to startProxy (a state store of the test's own, its state directory). */
+  start?: DrProxyOptions & { stateDir?: string };
+}): Promise<HoldingSetup> {
   const [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   const hooks = await startHookServer(200, opts.promoteDelayMs);
   const promote = (site: string) => ({ url: `${hooks.url}/promote-${site}`, timeout: '5s' });
@@ -35,7 +44,7 @@ export async function startHoldingProxy(opts: { holdMax: number; holdRequests: s
         ],
       },
     },
-  });
+  }, opts.start);
   await sitesHealthy(p, 't');
   return {
     primary,

@@ -13,6 +13,7 @@ import { ConfigError, DrProxyError, formatProblem } from './errors.js';
 import { DrProxy } from './drproxy.js';
 import { createLogger } from './log.js';
 import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
+import { applyV8Flags } from './v8-flags.js';
 
 const HELP = `drproxy — disaster-recovery failover reverse proxy
 
@@ -63,6 +64,8 @@ async function checkConfig(file: string | undefined): Promise<number> {
 }
 
 async function serve(file: string): Promise<number> {
+  // Before the config and the first probes: see v8-flags.ts.
+  applyV8Flags();
   let loaded;
   try {
     loaded = await loadConfigFile(file);

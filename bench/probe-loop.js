@@ -1,52 +1,98 @@
 /**
- * Reference for the health-check cost: what a bare undici request() loop costs per probe, to
+ * Reference for the health-check cost: what a prober other than drproxy's costs per probe, to
  * compare with drproxy's idle CPU in bench/scale.js. Starts bench/upstream.js (CPU 1) and a
- * child (CPU 0) running N probe loops, each one GET /healthz per --interval ms (±10%), over an
- * undici Agent with 2 connections per origin and a per-loop header, like drproxy's registry.
+ * child (CPU 0) running N probe loops, each one GET /healthz per --interval ms (±10%) with a
+ * per-loop header, like drproxy's registry probing N distinct backends.
  *
- *   node bench/probe-loop.js [--loops 600] [--ports 64] [--interval 1000] [--seconds 6] [--no-signal]
+ *   node bench/probe-loop.js [--loops 600] [--ports 64] [--interval 1000] [--seconds 6] [--no-signal] [--raw]
  *
+ * Default: a bare undici request() loop over an Agent with 2 connections per origin.
  * --no-signal drops AbortSignal.timeout() (keeps headersTimeout/bodyTimeout).
+ * --raw: the floor of any HTTP prober in Node, not a usable one. Each loop keeps one plain
+ * net.Socket, writes the same prebuilt request buffer and takes the next 'data' event as the
+ * answer: no HTTP parser, no timeout, no per-probe object but the read buffer. What it costs per
+ * probe is the two syscalls, the loopback TCP work the kernel does in the prober's context, and
+ * Node's stream and timer overhead, which every prober pays. bench/scale.js runs it at the
+ * 1,000-tenant probe rate to show what the health checks cost at the least.
  */
 import * as L from './lib.js';
 
-const o = L.commonOptions(process.argv.slice(2), { loops: 600, ports: 64, interval: 1000, seconds: 6, signal: true });
-if (o.noSignal) o.signal = false;
-L.pinSelf(L.CPU_LOAD);
-const up = await L.startUpstream({ count: o.ports });
-const script = `
+function undiciScript(ports, { loops, interval, signal }) {
+  return `
 import { Agent, request } from 'undici';
-const ports = ${JSON.stringify(up.ports)};
+const ports = ${JSON.stringify(ports)};
 const d = new Agent({ connections: 2, pipelining: 1, keepAliveTimeout: 10000 });
-for (let i = 0; i < ${o.loops}; i++) {
+for (let i = 0; i < ${loops}; i++) {
   const url = 'http://127.0.0.1:' + ports[i % ports.length] + '/healthz';
   const loop = async () => {
     try {
       const res = await request(url, { method: 'GET', headers: { 'user-agent': 'probe-loop', 'x-loop': String(i) }, dispatcher: d,
-        ${o.signal ? 'signal: AbortSignal.timeout(500),' : ''} headersTimeout: 500, bodyTimeout: 500 });
+        ${signal ? 'signal: AbortSignal.timeout(500),' : ''} headersTimeout: 500, bodyTimeout: 500 });
       await res.body.dump();
     } catch {}
-    setTimeout(loop, ${o.interval} * (0.9 + Math.random() * 0.2));
+    setTimeout(loop, ${interval} * (0.9 + Math.random() * 0.2));
   };
-  setTimeout(loop, Math.random() * ${o.interval});
+  setTimeout(loop, Math.random() * ${interval});
 }
 `;
-try {
-  const child = L.spawnPinned(process.execPath, ['--input-type=module', '-e', script], { cpu: L.CPU_PROXY, cwd: L.ROOT });
-  await L.sleep(3000);
-  const c0 = L.cpuSeconds(child.pid);
-  const h0 = (await up.stats()).health;
-  const t0 = performance.now();
-  await L.sleep(o.seconds * 1000);
-  const secs = (performance.now() - t0) / 1000;
-  const cpu = (L.cpuSeconds(child.pid) - c0) / secs;
-  const probes = ((await up.stats()).health - h0) / secs;
-  process.stdout.write(
-    `${o.loops} loops every ${o.interval} ms, AbortSignal.timeout ${o.signal ? 'on' : 'off'}: ${probes.toFixed(0)} probes/s ` +
-      `(expected ${((o.loops * 1000) / o.interval).toFixed(0)}), CPU ${(cpu * 100).toFixed(1)}% of a core, ${((cpu * 1e6) / probes).toFixed(0)} µs/probe\n`,
-  );
-  await L.stopChild(child, { signal: 'SIGKILL' });
-} finally {
-  await L.stopChild(up.child);
 }
-process.exit(0);
+
+function rawScript(ports, { loops, interval }) {
+  return `
+import net from 'node:net';
+const ports = ${JSON.stringify(ports)};
+for (let i = 0; i < ${loops}; i++) {
+  const req = Buffer.from('GET /healthz HTTP/1.1\\r\\nhost: 127.0.0.1\\r\\nuser-agent: probe-loop\\r\\nx-loop: ' + i + '\\r\\n\\r\\n', 'latin1');
+  const s = net.connect(ports[i % ports.length], '127.0.0.1');
+  s.setNoDelay(true);
+  const probe = () => s.write(req);
+  s.on('data', () => setTimeout(probe, ${interval} * (0.9 + Math.random() * 0.2)));
+  s.on('error', () => {});
+  s.once('connect', () => setTimeout(probe, Math.random() * ${interval}));
+}
+`;
+}
+
+/**
+ * Run `loops` probe loops against the upstream `up` (from L.startUpstream) on the proxy's CPU,
+ * warm for 3 s, then measure for `seconds`: probes/s as counted by the upstream, CPU share of
+ * the prober process (1 = one core) and CPU µs per probe.
+ */
+export async function measureProbeLoop(up, { loops, interval = 1000, seconds = 6, raw = false, signal = true }) {
+  const script = raw ? rawScript(up.ports, { loops, interval }) : undiciScript(up.ports, { loops, interval, signal });
+  const child = L.spawnPinned(process.execPath, ['--input-type=module', '-e', script], { cpu: L.CPU_PROXY, cwd: L.ROOT });
+  try {
+    await L.sleep(3000);
+    const c0 = L.cpuSeconds(child.pid);
+    const h0 = (await up.stats()).health;
+    const t0 = performance.now();
+    await L.sleep(seconds * 1000);
+    const secs = (performance.now() - t0) / 1000;
+    const cpu = (L.cpuSeconds(child.pid) - c0) / secs;
+    const probesPerSec = ((await up.stats()).health - h0) / secs;
+    return { kind: raw ? 'raw socket' : 'undici', loops, interval, signal: raw ? undefined : signal, probesPerSec, cpu, usPerProbe: (cpu * 1e6) / probesPerSec };
+  } finally {
+    await L.stopChild(child, { signal: 'SIGKILL' });
+  }
+}
+
+export function probeLoopLine(r) {
+  return (
+    `${r.loops} ${r.kind} loops every ${r.interval} ms${r.kind === 'undici' ? `, AbortSignal.timeout ${r.signal ? 'on' : 'off'}` : ''}: ` +
+    `${r.probesPerSec.toFixed(0)} probes/s (expected ${((r.loops * 1000) / r.interval).toFixed(0)}), CPU ${(r.cpu * 100).toFixed(1)}% of a core, ${r.usPerProbe.toFixed(0)} µs/probe\n`
+  );
+}
+
+async function main(options) {
+  const o = { loops: 600, ports: 64, interval: 1000, seconds: 6, signal: true, raw: false, ...options };
+  if (o.noSignal) o.signal = false;
+  L.pinSelf(L.CPU_LOAD);
+  const up = await L.startUpstream({ count: o.ports });
+  try {
+    return await measureProbeLoop(up, o);
+  } finally {
+    await L.stopChild(up.child);
+  }
+}
+
+L.runMain(import.meta.url, 'probe-loop', main, probeLoopLine);

@@ -9,22 +9,22 @@
  * generation, and the resident memory climbs until a full GC. At 1,000 tenants with 6,000
  * distinct backends, idle, RSS climbed by ~10 MB/s to a 306–314 MB peak; with the flag it stays
  * at 160–214 MB (bench/RESULTS.md). Throughput was unchanged within this VM's noise (paired:
- * 1.005× with the flag). An operator's own `--[no-]allocation-site-pretenuring` (command line
- * or NODE_OPTIONS) wins.
+ * 1.005× with the flag). An operator's own `--[no-]allocation-site-pretenuring` on node's
+ * command line wins (NODE_OPTIONS cannot carry it: node refuses that flag there).
  */
 import { setFlagsFromString } from 'node:v8';
 
 export const V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
 
-/** The V8_FLAGS that the operator did not set either way, in `execArgv` or NODE_OPTIONS. */
-export function v8FlagsToSet(execArgv: readonly string[], nodeOptions = ''): string[] {
-  const given = `${execArgv.join(' ')} ${nodeOptions}`.replaceAll('_', '-');
+/** The V8_FLAGS that the operator did not set either way on node's command line (`execArgv`). */
+export function v8FlagsToSet(execArgv: readonly string[]): string[] {
+  const given = execArgv.join(' ').replaceAll('_', '-');
   return V8_FLAGS.filter((flag) => !given.includes(`-${flag.replace(/^--(no-)?/, '')}`));
 }
 
 /** Set them in this process; returns those set. */
 export function applyV8Flags(): string[] {
-  const flags = v8FlagsToSet(process.execArgv, process.env.NODE_OPTIONS);
+  const flags = v8FlagsToSet(process.execArgv);
   for (const flag of flags) setFlagsFromString(flag);
   return flags;
 }

@@ -83,7 +83,7 @@ export interface HealthCheckConfig {
   /** Interval used while a backend is between states (some, not yet enough, rise/fall results). */
   fast_interval: number;
   timeout: number;
-  /** Fraction of the interval by which each wait is randomly shortened or lengthened (0..0.5). */
+  /** Fraction of the interval by which each wait is randomly shortened, never lengthened (0..0.5). */
   jitter: number;
   rise: number;
   fall: number;

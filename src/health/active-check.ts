@@ -72,9 +72,8 @@ export class ActiveCheck {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = true;
-  private readonly headers: Record<string, string>;
-  /** TLS name: the backend's own, as for traffic, even when `host` sets the probe's Host. */
-  private readonly servername: string;
+  /** Built once: a probe's request never changes. */
+  private readonly dispatchOptions: NamedDispatch;
 
   constructor(
     readonly origin: string,
@@ -86,8 +85,20 @@ export class ActiveCheck {
   ) {
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
     this.tally = new CheckTally(durations);
-    this.headers = { 'user-agent': 'drproxy-health', ...cfg.headers, ...(cfg.host !== undefined && { host: cfg.host }) };
-    this.servername = originServername(origin);
+    const headers = { 'user-agent': 'drproxy-health', ...cfg.headers, ...(cfg.host !== undefined && { host: cfg.host }) };
+    this.dispatchOptions = {
+      origin,
+      path: cfg.path,
+      method: cfg.method,
+      headers,
+      // TLS name: the backend's own, as for traffic, even when `host` sets the probe's Host.
+      servername: originServername(origin),
+      // The probe's own timer (cfg.timeout) bounds it. undici's header and body timers would
+      // only be set and cleared for nothing, and each left an object behind (its fast timers
+      // are swept every 500 ms, so each outlived two young-generation GCs).
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    };
   }
 
   get state(): HealthState {
@@ -155,13 +166,19 @@ export class ActiveCheck {
    */
   private schedule(delay: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const started = performance.now();
-      void this.probe().finally(() => this.schedule(Math.max(0, this.nextDelay() - (performance.now() - started))));
-    }, delay);
+    this.timer = setTimeout(this.fire, delay);
     this.timer.unref();
   }
+
+  /**
+   * The timer's callback, made once per check: a timer lives for a whole interval, long enough
+   * to be promoted to V8's old generation, and a closure per probe went with it.
+   */
+  private readonly fire = (): void => {
+    this.timer = undefined;
+    const started = performance.now();
+    void this.probe().finally(() => this.schedule(Math.max(0, this.nextDelay() - (performance.now() - started))));
+  };
 
   /**
    * Jitter only ever brings a probe forward (up to jitter × interval early, never late): it
@@ -185,8 +202,7 @@ export class ActiveCheck {
     return new Promise((resolve) => {
       const probe = new Probe(cfg, resolve);
       try {
-        const opts: NamedDispatch = { origin: this.origin, path: cfg.path, method: cfg.method, headers: this.headers, servername: this.servername };
-        this.dispatcher.dispatch(opts, probe);
+        this.dispatcher.dispatch(this.dispatchOptions, probe);
       } catch (err) {
         probe.onError(err as Error);
       }
@@ -197,6 +213,17 @@ export class ActiveCheck {
 const MAX_BODY_BYTES = MAX_BODY;
 /** A probe timer this late (or half its timeout, if more) makes the probe inconclusive. */
 const LATE_MS = 50;
+
+/**
+ * How long an inconclusive probe's request may still take to be answered, from the late timer,
+ * before it is aborted after all: four more timeouts, at least 2 s. An overloaded process may
+ * send the request itself late, after the timer; a generous bound keeps the connection of a
+ * backend that answers, and only a hung one loses it.
+ */
+export function inconclusiveWait(timeout: number): number {
+  return Math.max(4 * timeout, 2000);
+}
+
 
 /** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
 class Probe {
@@ -209,6 +236,11 @@ class Probe {
   private settled = false;
   /** Settled as inconclusive: the request goes on to its end so that its connection is kept. */
   private keepConnection = false;
+  /**
+   * When inconclusive: the bound on that wait (undici's own timeouts are off for probes, so a
+   * hung backend would otherwise hold the connection for good). See INCONCLUSIVE_WAIT.
+   */
+  private abandon: NodeJS.Timeout | undefined;
   private readonly needBody: boolean;
 
   constructor(
@@ -225,6 +257,11 @@ class Probe {
         // destroys it, and reconnecting is what an overloaded process can least afford).
         this.keepConnection = true;
         this.settle(false, { inconclusive: true, error: `probe timer ${Math.round(late)}ms late: drproxy overloaded, result ignored` });
+        this.abandon = setTimeout(() => {
+          this.keepConnection = false;
+          this.abort?.(new Error('health check abandoned'));
+        }, inconclusiveWait(cfg.timeout));
+        this.abandon.unref();
         return;
       }
       this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
@@ -252,6 +289,7 @@ class Probe {
   }
 
   onComplete(): void {
+    if (this.abandon) clearTimeout(this.abandon);
     const cfg = this.cfg;
     const status = this.status;
     if (!statusInRanges(status, cfg.expect_status)) {
@@ -272,6 +310,7 @@ class Probe {
   }
 
   onError(err: Error): void {
+    if (this.abandon) clearTimeout(this.abandon);
     this.settle(false, { error: describeError(err, this.cfg.timeout) });
   }
 

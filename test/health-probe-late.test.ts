@@ -1,0 +1,98 @@
+/**
+ * A probe whose own timer fires late (drproxy overloaded) is inconclusive, and its request may
+ * still finish so that its keep-alive connection is kept. Probes run without undici's header and
+ * body timers (the probe's timer bounds them), so that wait has its own bound
+ * (inconclusiveWait), then the request is aborted. Without it, a hung backend would hold the
+ * connection for good.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Agent } from 'undici';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { waitFor } from './helpers/poll.js';
+import { ActiveCheck, inconclusiveWait, type CheckResult } from '../src/health/active-check.js';
+import { DEFAULT_HEALTH_CHECK } from '../src/config/defaults.js';
+import type { HealthCheckConfig } from '../src/config/types.js';
+
+const TIMEOUT = 100;
+let up: Upstream;
+let agent: Agent;
+
+beforeAll(async () => {
+  up = await startUpstream('s1');
+});
+
+afterEach(async () => {
+  up.proc.kill('SIGCONT');
+  await agent?.destroy();
+});
+
+afterAll(async () => {
+  await stopAll(up);
+});
+
+function cfg(path: string): HealthCheckConfig {
+  return { ...DEFAULT_HEALTH_CHECK, path, interval: 1000, fast_interval: 1000, timeout: TIMEOUT, rise: 1, fall: 1, jitter: 0 };
+}
+
+function blockEventLoop(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    /* drproxy "overloaded" */
+  }
+}
+
+/** One probe whose timer fires ~3 timeouts late. */
+async function lateProbe(check: ActiveCheck): Promise<CheckResult | undefined> {
+  const result = check.probe();
+  blockEventLoop(4 * TIMEOUT);
+  return result;
+}
+
+/** Probe requests not finished: queued in the pool or running on a connection. */
+function unfinished(): number {
+  return Object.values(agent.stats).reduce((n, s) => n + s.size, 0);
+}
+
+function connected(): number {
+  // A Pool per origin (an Agent of connections > 1): its connected count is a number.
+  return Object.values(agent.stats).reduce((n, s) => n + Number(s.connected), 0);
+}
+
+describe('a probe whose timer fires late', () => {
+  it('against a hung backend: inconclusive, and its request is aborted after inconclusiveWait', async () => {
+    agent = new Agent({ connections: 4 });
+    const check = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
+    await check.probe(); // connected and answered once
+    up.proc.kill('SIGSTOP');
+    const r = await lateProbe(check);
+    expect(r?.inconclusive).toBe(true);
+    expect(unfinished()).toBe(1);
+    const at = performance.now();
+    const wait = inconclusiveWait(TIMEOUT);
+    await waitFor(() => unfinished() === 0, { what: 'the abandoned probe request aborted', timeout: wait + 3000 });
+    // Measured from after the late timer fired, so a little less than the whole wait.
+    expect(performance.now() - at).toBeGreaterThanOrEqual(wait - 4 * TIMEOUT - 50);
+  });
+
+  it('against a slow but live backend: inconclusive, the answer is read and the connection kept', async () => {
+    agent = new Agent({ connections: 4 });
+    // Two checks of one origin share the agent's connections.
+    const fast = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
+    const slow = new ActiveCheck(up.url, cfg(`/slow?ms=${2 * TIMEOUT}`), agent, { onResult() {} });
+    expect((await fast.probe())?.ok).toBe(true);
+    // The late probe's answer takes 2 timeouts, well within inconclusiveWait: it is read, and
+    // no connection is destroyed (an abort would destroy the one it runs on).
+    const r = await lateProbe(slow);
+    expect(r?.inconclusive).toBe(true);
+    let most = connected();
+    await waitFor(
+      () => {
+        most = Math.max(most, connected());
+        return unfinished() === 0;
+      },
+      { what: 'the late probe request finished', timeout: 3000 },
+    );
+    expect(connected()).toBe(most);
+    expect((await fast.probe())?.ok).toBe(true);
+  });
+});

@@ -16,9 +16,16 @@ import { setFlagsFromString } from 'node:v8';
 
 export const V8_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring'];
 
-/** The V8_FLAGS that the operator did not set either way on node's command line (`execArgv`). */
+/**
+ * The V8_FLAGS that the operator did not set either way on node's command line (`execArgv`).
+ * None if V8's flags are frozen after start-up: setting one would then abort the process. Node
+ * leaves them unfrozen (`--no-freeze-flags-after-init` is its default) for
+ * `v8.setFlagsFromString`; only an explicit `--freeze-flags-after-init` freezes them.
+ */
 export function v8FlagsToSet(execArgv: readonly string[]): string[] {
-  const given = execArgv.join(' ').replaceAll('_', '-');
+  const args = execArgv.map((a) => a.replaceAll('_', '-'));
+  if (args.includes('--freeze-flags-after-init')) return [];
+  const given = args.join(' ');
   return V8_FLAGS.filter((flag) => !given.includes(`-${flag.replace(/^--(no-)?/, '')}`));
 }
 

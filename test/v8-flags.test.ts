@@ -14,4 +14,10 @@ describe('V8 flags of the serving process', () => {
     expect(v8FlagsToSet(['--allocation_site_pretenuring'])).toEqual([]);
     expect(v8FlagsToSet(['--inspect', '--no_allocation_site_pretenuring'])).toEqual([]);
   });
+
+  it('sets nothing when V8 flags are frozen after start-up (setting one would abort)', () => {
+    expect(v8FlagsToSet(['--freeze-flags-after-init'])).toEqual([]);
+    expect(v8FlagsToSet(['--freeze_flags_after_init'])).toEqual([]);
+    expect(v8FlagsToSet(['--no-freeze-flags-after-init'])).toEqual(['--no-allocation-site-pretenuring']);
+  });
 });

@@ -224,7 +224,6 @@ export function inconclusiveWait(timeout: number): number {
   return Math.max(4 * timeout, 2000);
 }
 
-
 /** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
 class Probe {
   private readonly started = performance.now();
@@ -238,7 +237,7 @@ class Probe {
   private keepConnection = false;
   /**
    * When inconclusive: the bound on that wait (undici's own timeouts are off for probes, so a
-   * hung backend would otherwise hold the connection for good). See INCONCLUSIVE_WAIT.
+   * hung backend would otherwise hold the connection for good). See inconclusiveWait.
    */
   private abandon: NodeJS.Timeout | undefined;
   private readonly needBody: boolean;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
+import { blockEventLoop } from './helpers/overload.js';
 import type { CheckResult } from '../src/health/active-check.js';
 
 let up: Upstream;
@@ -32,13 +33,6 @@ afterAll(async () => {
   await p?.stop();
   await stopAll(up);
 });
-
-function blockEventLoop(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    /* the proxy is "overloaded" */
-  }
-}
 
 describe('health checks while drproxy itself is overloaded', () => {
   it('a probe whose timeout fires late is inconclusive: a healthy backend is never marked down', async () => {

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { waitFor } from './helpers/poll.js';
+import { blockEventLoop } from './helpers/overload.js';
 import { ActiveCheck, inconclusiveWait, type CheckResult } from '../src/health/active-check.js';
 import { DEFAULT_HEALTH_CHECK } from '../src/config/defaults.js';
 import type { HealthCheckConfig } from '../src/config/types.js';
@@ -32,13 +33,6 @@ afterAll(async () => {
 
 function cfg(path: string): HealthCheckConfig {
   return { ...DEFAULT_HEALTH_CHECK, path, interval: 1000, fast_interval: 1000, timeout: TIMEOUT, rise: 1, fall: 1, jitter: 0 };
-}
-
-function blockEventLoop(ms: number): void {
-  const until = performance.now() + ms;
-  while (performance.now() < until) {
-    /* drproxy "overloaded" */
-  }
 }
 
 /** One probe whose timer fires ~3 timeouts late. */

@@ -10,8 +10,8 @@ import { Agent } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { waitFor } from './helpers/poll.js';
 import { blockEventLoop } from './helpers/overload.js';
+import { healthCheckConfig } from './helpers/health-config.js';
 import { ActiveCheck, inconclusiveWait, type CheckResult } from '../src/health/active-check.js';
-import { DEFAULT_HEALTH_CHECK } from '../src/config/defaults.js';
 import type { HealthCheckConfig } from '../src/config/types.js';
 
 const TIMEOUT = 100;
@@ -32,7 +32,7 @@ afterAll(async () => {
 });
 
 function cfg(path: string): HealthCheckConfig {
-  return { ...DEFAULT_HEALTH_CHECK, path, interval: 1000, fast_interval: 1000, timeout: TIMEOUT, rise: 1, fall: 1, jitter: 0 };
+  return healthCheckConfig({ path, interval: '1s', timeout: `${TIMEOUT}ms`, rise: 1, fall: 1, jitter: 0 });
 }
 
 /** One probe whose timer fires ~3 timeouts late. */

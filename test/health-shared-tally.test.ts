@@ -8,9 +8,9 @@ import { HealthRegistry } from '../src/health/registry.js';
 import { CheckTally, type CheckResult } from '../src/health/active-check.js';
 import { LatencyCounts } from '../src/request-latency.js';
 import { SiteChecks } from '../src/metrics.js';
-import { validateConfig } from '../src/config/index.js';
 import type { HealthCheckConfig } from '../src/config/types.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { healthCheckConfig } from './helpers/health-config.js';
 import { waitFor } from './helpers/poll.js';
 
 const BOUNDS = Float64Array.from([0.001, 0.01, 0.1, 1]);
@@ -24,16 +24,8 @@ afterEach(async () => {
 });
 
 function healthConfig(): HealthCheckConfig {
-  const { config, problems } = validateConfig(
-    {
-      // Probes come from the test; the scheduled ones are 30 s apart (the first within 1 s).
-      defaults: { health_check: { interval: '30s', timeout: '1s', rise: 2, fall: 2 } },
-      tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a', backends: ['http://127.0.0.1:1'] }] } },
-    },
-    { baseDir: '/tmp' },
-  );
-  expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-  return config!.tenants[0]!.sites[0]!.health_check;
+  // Probes come from the test; the scheduled ones are 30 s apart (the first within 1 s).
+  return healthCheckConfig({ interval: '30s', timeout: '1s', rise: 2, fall: 2 });
 }
 
 describe('a shared health check', () => {

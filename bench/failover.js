@@ -9,13 +9,17 @@
  * and every request's send time, answer time, status and answering site is recorded.
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
- *                          [--standby 0] [--slow-after 0,100] [--refused 1] [--proxy drproxy] [--repeat 1]
+ *                          [--standby 0] [--slow-after 0,100] [--slow-confirm on] [--refused 1] [--proxy drproxy]
+ *                          [--repeat 1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
  * --slow-after: values (ms) of passive_health.slow_after to compare the same way (default
  * `0,100`: off, drproxy's default, where a hang is found by the probes alone; and 100 ms, where
  * it is found from the unanswered requests).
+ * --slow-confirm: values of passive_health.slow_confirm to compare the same way, `on` and/or
+ * `off` (default `on`, drproxy's default: the slow answers eject once a probe sent then fails
+ * too; `off`: they eject on their own). Only variants with slow_after set run both.
  * --refused: values of passive_health.consecutive_refused to compare the same way (default `1`,
  * drproxy's default: a refused connection ejects at once; `0` leaves refusals to
  * consecutive_failures, 3).
@@ -36,12 +40,12 @@ import * as L from './lib.js';
 const HOST = 'bench.local';
 const HC = { interval: 250, timeout: 200, fall: 2, rise: 2 };
 
-function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter, refused }) {
+function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter, slowConfirm, refused }) {
   return `${L.configHead('failover.js', { port, stateDir })}defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
   proxy: { connect_timeout: 500ms, response_timeout: 5s, standby_connections: ${standby}${retry503 ? ', retry_on: [503]' : ''} }
-  passive_health: { slow_after: ${slowAfter}ms, consecutive_refused: ${refused} }
+  passive_health: { slow_after: ${slowAfter}ms, slow_confirm: ${slowConfirm}, consecutive_refused: ${refused} }
 ${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
 }
 
@@ -234,7 +238,7 @@ function analyse(records, tFault, kind) {
   };
 }
 
-async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, refused }, o) {
+async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, slowConfirm = true, refused }, o) {
   const tmp = L.tempDir(`drproxy-bench-fo-${kind}-`);
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
@@ -248,7 +252,7 @@ async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, refused }
       await L.waitForListen(port, { child: dr.child });
     } else {
       const cfg = path.join(tmp, 'drproxy.yaml');
-      writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, refused }));
+      writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, slowConfirm, refused }));
       dr = await L.startDrproxy(cfg, port);
     }
     let drLog = '';
@@ -288,6 +292,7 @@ async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, refused }
     res.proxy = proxy;
     res.standby = standby;
     res.slowAfter = slowAfter;
+    res.slowConfirm = slowConfirm;
     res.refused = refused;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
     res.drproxyFailovers = proxy === 'oracle' ? oracleSwitches(drLog, tFault) : flipsFromLog(drLog, tFault);
@@ -338,7 +343,7 @@ function watchClose(port) {
 }
 
 export async function runFailover(options = {}) {
-  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', refused: '1', proxy: 'drproxy', repeat: 1, ...options };
+  const o = { rate: 1000, pre: 3, post: 5, kinds: 'kill,stop,503', standby: '0', slowAfter: '0,100', slowConfirm: 'on', refused: '1', proxy: 'drproxy', repeat: 1, ...options };
   if (o.quick) Object.assign(o, { pre: options.pre ?? 1.5, post: options.post ?? 2.5 });
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
@@ -347,7 +352,15 @@ export async function runFailover(options = {}) {
   const variants = [];
   const list = (v) => String(v).split(',').map(Number);
   const proxies = String(o.proxy).split(',');
-  if (proxies.includes('drproxy')) for (const standby of list(o.standby)) for (const slowAfter of list(o.slowAfter)) for (const refused of list(o.refused)) variants.push({ proxy: 'drproxy', standby, slowAfter, refused });
+  const confirms = String(o.slowConfirm).split(',').map((c) => {
+    if (c !== 'on' && c !== 'off') throw new Error(`--slow-confirm: on or off, got ${c}`);
+    return c === 'on';
+  });
+  for (const standby of proxies.includes('drproxy') ? list(o.standby) : []) {
+    for (const slowAfter of list(o.slowAfter)) {
+      for (const slowConfirm of slowAfter === 0 ? [true] : confirms) for (const refused of list(o.refused)) variants.push({ proxy: 'drproxy', standby, slowAfter, slowConfirm, refused });
+    }
+  }
   if (proxies.includes('oracle')) variants.push({ proxy: 'oracle', standby: 0, slowAfter: 0, refused: 1 });
   const results = [];
   for (let round = 0; round < o.repeat; round++) for (const kind of kinds) for (const v of variants) {
@@ -355,7 +368,7 @@ export async function runFailover(options = {}) {
     const r = await scenario(kind, v, o);
     results.push(r);
     L.log(
-      `failover ${kind.padEnd(4)} ${v.proxy === 'oracle' ? 'ORACLE ' : ''}standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)} refused ${v.refused}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
+      `failover ${kind.padEnd(4)} ${v.proxy === 'oracle' ? 'ORACLE ' : ''}standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)}${v.slowAfter ? (v.slowConfirm ? ' confirmed' : ' unconfirmed') : ''} refused ${v.refused}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
         `p99 in 1st second ${L.fmt(r.p99SecondAfterMs, 1)} ms (before: ${L.fmt(r.p99BeforeMs, 1)} ms)`,
     );
   }
@@ -363,6 +376,13 @@ export async function runFailover(options = {}) {
   L.writeOut('failover.json', result);
   L.writeOut('failover.md', failoverMarkdown(result));
   return result;
+}
+
+/** slow_after as the tables show it: off, or its value and whether a probe confirms it. */
+function slowText(x) {
+  if (!x.slowAfter) return 'off';
+  // Runs recorded before slow_confirm existed ejected on the slow answers alone.
+  return `${x.slowAfter} ms${x.slowConfirm === false || x.slowConfirm === undefined ? ', unconfirmed' : ', confirmed by a probe'}`;
 }
 
 export function failoverMarkdown(r) {
@@ -377,7 +397,7 @@ export function failoverMarkdown(r) {
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of r.results) {
     lines.push(
-      `| ${x.kind}${x.proxy === 'oracle' ? ' (oracle)' : ''} | ${x.standby ?? 0} | ${x.slowAfter ? `${x.slowAfter} ms` : 'off'} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
+      `| ${x.kind}${x.proxy === 'oracle' ? ' (oracle)' : ''} | ${x.standby ?? 0} | ${slowText(x)} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
         `${L.fmt(x.p50SecondAfterMs, 1)} / ${L.fmt(x.p99SecondAfterMs, 1)} / ${L.fmt(x.maxSecondAfterMs, 1)} ms | ${ms(x.p99BeforeMs)} |`,
     );
   }
@@ -406,7 +426,7 @@ export function failoverMarkdown(r) {
       lines.push(`- **${x.kind}, oracle** (bench/oracle-failover.js): ${x.disturbed} disturbed request(s); failures: ${f || 'none'}; switched to the backup ${sw ? `${L.fmt(sw.steps.routed, 1)} ms` : 'never'} after the fault.${visible}${busy}`);
       continue;
     }
-    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}, slow_after ${x.slowAfter ? `${x.slowAfter} ms` : "off"}, consecutive_refused ${x.refused ?? 1}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${visible}${busy}`);
+    lines.push(`- **${x.kind}** (standby ${x.standby ?? 0}, slow_after ${slowText(x)}, consecutive_refused ${x.refused ?? 1}): ${x.disturbed} disturbed request(s) (slow threshold ${L.fmt(x.slowMs, 0)} ms); failures: ${f || 'none'}${x.failed ? `; last failure answered ${L.fmt(x.lastFailedMs, 0)} ms after the fault` : ''}. drproxy's failover log: ${flips || 'none'}.${visible}${busy}`);
     for (const [name, t] of Object.entries(x.targets)) lines.push(`  - target ${name} (${t.want}): **${t.met ? 'met' : 'not met'}**`);
   }
   lines.push('');

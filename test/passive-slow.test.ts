@@ -46,12 +46,16 @@ async function get(url: string): Promise<string> {
 }
 
 describe('slow_after in the config', () => {
-  it('is off by default, takes a duration, and must be shorter than response_timeout', () => {
+  it('is off by default, takes a duration, and must be shorter than response_timeout; slow_confirm is on by default and takes true or false', () => {
     const doc = (passive?: Record<string, unknown>) => ({
       tenants: { t: { ...twoSiteTenant('t.example.com', { url: 'http://127.0.0.1:1' }, { url: 'http://127.0.0.1:2' }), ...(passive && { passive_health: passive }), proxy: { response_timeout: '2s' } } },
     });
     expect(validateConfig(doc(), { baseDir: '/' }).config!.tenants[0]!.passive_health.slow_after).toBe(0);
     expect(validateConfig(doc({ slow_after: '300ms' }), { baseDir: '/' }).config!.tenants[0]!.passive_health.slow_after).toBe(300);
+    expect(validateConfig(doc(), { baseDir: '/' }).config!.tenants[0]!.passive_health.slow_confirm).toBe(true);
+    expect(validateConfig(doc({ slow_after: '300ms', slow_confirm: false }), { baseDir: '/' }).config!.tenants[0]!.passive_health.slow_confirm).toBe(false);
+    const notBool = validateConfig(doc({ slow_confirm: 'yes' }), { baseDir: '/' });
+    expect(notBool.problems).toContainEqual(expect.objectContaining({ path: 'tenants.t.passive_health.slow_confirm', severity: 'error' }));
     const bad = validateConfig(doc({ slow_after: '2s' }), { baseDir: '/' });
     expect(bad.config).toBeUndefined();
     expect(bad.problems).toContainEqual(expect.objectContaining({ path: 'tenants.t.passive_health', severity: 'error', message: expect.stringContaining('slow_after (2s) must be shorter than proxy.response_timeout (2s)') }));
@@ -66,7 +70,8 @@ describe('a hung backend found by its real traffic', () => {
   beforeAll(async () => {
     setup = await twoSiteProxy({
       failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
-      passive_health: { consecutive_failures: 3, slow_after: '200ms' },
+      // Slow answers eject on their own here (passive-slow-confirm.test.ts: with a probe).
+      passive_health: { consecutive_failures: 3, slow_after: '200ms', slow_confirm: false },
       proxy: { response_timeout: '30s' },
     });
     ({ primary, backup, p } = setup);

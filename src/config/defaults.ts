@@ -93,6 +93,7 @@ export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthConfig> = Object.free
   max_ejection: 5 * MINUTE,
   max_ejected_percent: 50,
   slow_after: 0,
+  slow_confirm: true,
 });
 
 /** Fence and promote hooks. */

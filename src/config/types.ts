@@ -182,6 +182,13 @@ export interface PassiveHealthConfig {
    * 0 = off (the default).
    */
   slow_after: number;
+  /**
+   * Slow answers eject a backend only once a health probe sent at that moment fails too
+   * (true, the default): a long poll or a slow report is slow, but its backend still answers
+   * its probe, so it ejects nothing. false: the slow answers eject on their own, a probe
+   * timeout sooner.
+   */
+  slow_confirm: boolean;
 }
 
 export interface HookConfig {

@@ -604,6 +604,7 @@ function readPassiveLayer(f: Fields | undefined): Partial<PassiveHealthConfig> {
     max_ejection: f.get('max_ejection', positiveDuration),
     max_ejected_percent: f.get('max_ejected_percent', num(0, 100)),
     slow_after: f.get('slow_after', anyDuration),
+    slow_confirm: f.get('slow_confirm', bool),
   });
   f.end();
   return layer;

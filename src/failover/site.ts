@@ -17,6 +17,8 @@ export interface BackendRuntime {
   readonly passive: Ejectable;
   /** Detection start of the current ejection (first failure of the passive streak). */
   ejectedSince: number;
+  /** A probe is confirming this backend's slow answers (passive_health.slow_confirm). */
+  confirming: boolean;
 }
 
 export interface SiteHealth {

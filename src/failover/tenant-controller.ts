@@ -141,6 +141,7 @@ export class TenantController {
       const runtime: BackendRuntime = {
         backend,
         drained: false,
+        confirming: false,
         passive: newEjectable(),
         ejectedSince: 0,
         health: this.deps.health.acquire(bc.origin, cfg.health_check, {
@@ -207,6 +208,39 @@ export class TenantController {
   /** Real traffic failed on a backend `consecutive_failures` times in a row. */
   private onPassiveTrip(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure): void {
     if (this.stopped || this.paused || this.state === undefined) return;
+    if (kind === 'slow' && this.cfg.passive_health.slow_confirm) {
+      this.confirmSlow(site, r);
+      return;
+    }
+    this.eject(site, r, kind);
+  }
+
+  /**
+   * Slow answers (slow_after) eject only when a probe sent now fails too: a long poll or a
+   * slow report is slow while its backend still answers its probe. One probe at a time per
+   * backend; the slow answers that come meanwhile wait for it. When the probe answers, the
+   * streak starts again, so a backend serving only long polls is probed once per
+   * `consecutive_failures` of them, not continuously. An inconclusive probe (drproxy itself
+   * overloaded) ejects nothing and leaves the streak as it is: the next slow answer asks again.
+   */
+  private confirmSlow(site: SiteRuntime, r: BackendRuntime): void {
+    if (r.confirming || isEjected(r.passive, this.now())) return;
+    r.confirming = true;
+    void r.health.check.confirm().then((result) => {
+      r.confirming = false;
+      if (this.stopped || this.paused || this.state === undefined) return;
+      if (result.inconclusive) return;
+      if (result.ok) {
+        this.log.debug({ site: site.name, backend: r.backend.name, failures: r.backend.passiveFailures }, 'slow answers not confirmed: the backend answered its probe');
+        r.backend.passiveSuccess();
+        return;
+      }
+      // An answer meanwhile (a late one included) broke the streak: the backend is not hung.
+      if (r.backend.passiveTripped) this.eject(site, r, 'slow', result.error);
+    });
+  }
+
+  private eject(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure, probe?: string): void {
     const now = this.now();
     const since = r.backend.passiveSince || now;
     const wholeSite = site.backends.every(
@@ -218,7 +252,7 @@ export class TenantController {
     const failures = r.backend.passiveFailures;
     const refused = r.backend.passiveRefused;
     r.backend.passiveSuccess();
-    this.log.warn({ site: site.name, backend: r.backend.name, kind, failures, refused, ejected_ms: ms }, 'backend ejected (passive health)');
+    this.log.warn({ site: site.name, backend: r.backend.name, kind, failures, refused, ejected_ms: ms, ...(probe !== undefined && { probe }) }, 'backend ejected (passive health)');
     this.deps.hooks?.onEjection?.(this.name, site.name, r.backend.name, ms, kind);
     const timer = setTimeout(() => {
       this.ejectTimers.delete(timer);

@@ -128,18 +128,35 @@ export class ActiveCheck {
     this.running = true;
     let result: CheckResult;
     try {
-      const wait = this.gate?.enter();
-      if (wait) await wait;
-      try {
-        result = await this.check();
-      } finally {
-        this.gate?.leave();
-      }
+      result = await this.send();
     } finally {
       this.running = false;
     }
     if (!this.stopped) this.take(result);
     return result;
+  }
+
+  /**
+   * A probe sent now, out of the loop's cadence and whatever else is in flight, to confirm a
+   * suspicion from real traffic (passive_health.slow_confirm). A probe of the loop already in
+   * flight may have been sent before the trouble began, so it is not reused. The result feeds
+   * the hysteresis like any other probe's: it is a real answer (or its absence).
+   */
+  async confirm(): Promise<CheckResult> {
+    const result = await this.send();
+    if (!this.stopped) this.take(result);
+    return result;
+  }
+
+  /** One probe through the process-wide gate. */
+  private async send(): Promise<CheckResult> {
+    const wait = this.gate?.enter();
+    if (wait) await wait;
+    try {
+      return await this.check();
+    } finally {
+      this.gate?.leave();
+    }
   }
 
   private take(result: CheckResult): void {

@@ -237,9 +237,13 @@ export class TenantController {
       }
       // An answer meanwhile (a late one included) broke the streak: the backend is not hung.
       if (r.backend.passiveTripped) this.eject(site, r, 'slow', result.error);
+    }).catch((err: unknown) => {
+      r.confirming = false;
+      this.log.error({ err, site: site.name, backend: r.backend.name }, 'could not confirm slow answers with a probe');
     });
   }
 
+  /** Eject a backend for its passive streak (within the site's ejection cap); `probe`: the confirming probe's error. */
   private eject(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure, probe?: string): void {
     const now = this.now();
     const since = r.backend.passiveSince || now;

@@ -33,15 +33,16 @@ async function tenant(): Promise<{ flips: FlipRecord[]; sites: Array<{ name: str
   return (await admin(adminUrl, 'GET', '/tenants/t', { token: VIEWER })).body as never;
 }
 
-async function setup(proxy: Record<string, unknown> = {}, twoPrimaryBackends = false): Promise<ChildProxy> {
+async function setup(proxy: Record<string, unknown> = {}, twoPrimaryBackends = false, extra: { health_check?: Record<string, unknown>; passive_health?: Record<string, unknown> } = {}): Promise<ChildProxy> {
   [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   if (twoPrimaryBackends) primary2 = await startUpstream('a1');
   p = await spawnProxy({
     admin: adminTokens(),
     defaults: {
-      health_check: { interval: `${INTERVAL}ms`, timeout: `${TIMEOUT}ms`, rise: 2, fall: FALL, jitter: 0 },
+      health_check: { interval: `${INTERVAL}ms`, timeout: `${TIMEOUT}ms`, rise: 2, fall: FALL, jitter: 0, ...extra.health_check },
       failover: { min_interval: '10s', drain_timeout: '2s', hold_requests: '5s' },
       proxy: { connect_timeout: '500ms', response_timeout: '10s', ...proxy },
+      ...(extra.passive_health && { passive_health: extra.passive_health }),
     },
     tenants: {
       t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url, ...(primary2 ? [primary2.url] : [])] }, { name: 'b1', backends: [backup.url] }] },
@@ -159,6 +160,24 @@ describe('failover under load', () => {
     // see bench/RESULTS.md). Checked with room to spare: a test must not depend on timing luck.
     expect(lastDone).toBeLessThanOrEqual(bound + 1000);
     expect(flip.drain!.redispatched).toBeGreaterThan(0);
+  });
+
+  it('primary hung (SIGSTOP), found from its traffic: slow answers confirmed by one probe flip it long before the probes\' schedule could', async () => {
+    // Probes every 5 s: on their own they would need 5 s × 2 + 80 ms. slow_after 50 ms, then the
+    // confirming probe's 80 ms timeout.
+    const SLOW_AFTER = 50;
+    await setup({}, false, { health_check: { interval: '5s' }, passive_health: { slow_after: `${SLOW_AFTER}ms` } });
+    const { samples, faultAt, flip } = await underLoad(() => primary!.kill('SIGSTOP'), ['GET']);
+    expect(failures(samples), `${JSON.stringify(failures(samples).slice(0, 3))}\n${warnings()}`).toEqual([]);
+    const routed = flip.timings.routedAt - faultAt;
+    console.log(`hang, slow_after ${SLOW_AFTER} ms confirmed: ${flipStory(flip, faultAt, Math.min(...samples.filter((s) => s.site === 'b1').map((s) => s.doneAt)))}`);
+    // Not before the slow answers and the probe's timeout (less 20 ms: requests written just
+    // before the signal start their slow clock a little earlier); well within a second (the
+    // probes alone: over 5 s), with room for this machine's stalls.
+    expect(flip.timings.trippedAt - faultAt).toBeGreaterThanOrEqual(SLOW_AFTER + TIMEOUT - 20);
+    expect(routed).toBeLessThanOrEqual(1000);
+    const ejections = p!.output().split('\n').filter((l) => l.includes('backend ejected (passive health)'));
+    expect(ejections.some((l) => l.includes('"kind":"slow"') && l.includes('"probe":"timeout after 80ms"')), ejections.join('\n')).toBe(true);
   });
 
   it('primary answering 503 to everything: zero failed GET once retry_on has 503', async () => {

@@ -125,6 +125,10 @@ export class DrProxy implements AdminApi {
           metrics.ejections.inc({ tenant, site, kind });
           extra?.onEjection?.(tenant, site, backend, ms, kind);
         },
+        onSlowUnconfirmed: (tenant, site, backend) => {
+          metrics.slowUnconfirmed.inc({ tenant, site });
+          extra?.onSlowUnconfirmed?.(tenant, site, backend);
+        },
         onFlip: (record) => {
           const c = this.controllers.get(record.tenant);
           metrics.flip(record, c?.config.tier ?? { rto: record.rtoMs });

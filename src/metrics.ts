@@ -126,6 +126,7 @@ export class Metrics {
   readonly drainInflight: Gauge<'tenant' | 'site'>;
   readonly dataAge: Gauge<'tenant' | 'site'>;
   readonly ejections: Counter<'tenant' | 'site' | 'kind'>;
+  readonly slowUnconfirmed: Counter<'tenant' | 'site'>;
   readonly adminRequests: Counter<'action' | 'result'>;
   private readonly traffic = new Map<string, TenantTraffic>();
   private refresher: (() => void) | undefined;
@@ -212,6 +213,12 @@ export class Metrics {
     this.drainInflight = new Gauge({ name: 'drproxy_drain_inflight', help: 'Requests in flight on a site when its drain started', labelNames: ['tenant', 'site'], registers });
     this.dataAge = new Gauge({ name: 'drproxy_site_data_age_seconds', help: 'Data age reported by the site health answer (RPO gate)', labelNames: ['tenant', 'site'], registers });
     this.ejections = new Counter({ name: 'drproxy_backend_ejections_total', help: 'Backends ejected by passive health, by the failure that tripped it (connect, reset, timeout, status, slow)', labelNames: ['tenant', 'site', 'kind'], registers });
+    this.slowUnconfirmed = new Counter({
+      name: 'drproxy_slow_unconfirmed_total',
+      help: 'Streaks of slow answers (passive_health.slow_after) that a probe did not confirm: the backend answered its probe and nothing was ejected (long polls, slow reports)',
+      labelNames: ['tenant', 'site'],
+      registers,
+    });
     this.adminRequests = new Counter({ name: 'drproxy_admin_requests_total', help: 'Admin API mutations by action and result', labelNames: ['action', 'result'], registers });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
@@ -280,7 +287,7 @@ export class Metrics {
   /** Forget every series of a tenant removed by a reload. */
   removeTenant(t: TenantConfig): void {
     const name = t.name;
-    for (const m of [this.failoverDuration, this.failoverRtoRatio, this.rto, this.rpo, this.failovers, this.activeSite, this.epoch, this.backendUp, this.healthChecks, this.requests, this.retries, this.held, this.drainInflight, this.dataAge, this.ejections] as Array<{ remove(l: Record<string, string>): void; get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }> }>) {
+    for (const m of [this.failoverDuration, this.failoverRtoRatio, this.rto, this.rpo, this.failovers, this.activeSite, this.epoch, this.backendUp, this.healthChecks, this.requests, this.retries, this.held, this.drainInflight, this.dataAge, this.ejections, this.slowUnconfirmed] as Array<{ remove(l: Record<string, string>): void; get(): Promise<{ values: Array<{ labels: Record<string, string | number> }> }> }>) {
       void m.get().then((v) => {
         for (const { labels } of v.values) if (labels.tenant === name) m.remove(stringLabels(labels));
       });

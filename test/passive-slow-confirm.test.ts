@@ -9,6 +9,8 @@ import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
+import { admin } from './helpers/admin.js';
+import { parseExposition } from './helpers/prom.js';
 
 const H = { host: 't.example.com' };
 // Scheduled probes far apart: every probe in these tests is a confirmation. fall 2, so that a
@@ -63,6 +65,9 @@ describe('slow answers confirmed by a probe', () => {
     // of a new streak.
     expect(a1.health.check.tally.ok - probesBefore).toBe(1);
     expect(a1.backend.passiveFailures).toBe(0);
+    // Counted for the operator, who may want slow_after above these answers.
+    const e = parseExposition((await admin(p.adminUrl, 'GET', '/metrics')).text);
+    expect(e.samples).toContainEqual({ name: 'drproxy_slow_unconfirmed_total', labels: { tenant: 't', site: 'a1' }, value: 1 });
   });
 
   it('slow answers and a failing probe eject the backend; the log names the probe error', async () => {

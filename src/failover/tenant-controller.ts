@@ -41,6 +41,8 @@ export interface ControllerHooks {
   onCheck?(tenant: string, site: string, backend: string, result: CheckResult): void;
   /** A backend was ejected by passive health. */
   onEjection?(tenant: string, site: string, backend: string, ms: number, kind: PassiveFailure): void;
+  /** A backend's slow answers were not confirmed: it answered the probe sent for them. */
+  onSlowUnconfirmed?(tenant: string, site: string, backend: string): void;
   /** The persisted state changed (flip, freeze, fence, unfence). */
   onState?(state: TenantState): void;
 }
@@ -233,6 +235,7 @@ export class TenantController {
       if (result.ok) {
         this.log.debug({ site: site.name, backend: r.backend.name, failures: r.backend.passiveFailures }, 'slow answers not confirmed: the backend answered its probe');
         r.backend.passiveSuccess();
+        this.deps.hooks?.onSlowUnconfirmed?.(this.name, site.name, r.backend.name);
         return;
       }
       // An answer meanwhile (a late one included) broke the streak: the backend is not hung.

@@ -267,11 +267,14 @@ export function tempDir(prefix) {
   return dir;
 }
 
-/** Start drproxy on `configFile`, pinned to the proxy CPU; resolves once its port accepts. */
-export async function startDrproxy(configFile, port, { cpu = CPU_PROXY, timeoutMs = 120_000 } = {}) {
-  if (!existsSync(DRPROXY_CLI)) throw new Error(`${DRPROXY_CLI} is missing: run npm run build first`);
+/**
+ * Start drproxy on `configFile`, pinned to the proxy CPU; resolves once its port accepts. `cli`:
+ * another build's dist/cli.js, to compare two builds in one run.
+ */
+export async function startDrproxy(configFile, port, { cpu = CPU_PROXY, timeoutMs = 120_000, cli = DRPROXY_CLI } = {}) {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run npm run build first`);
   const t0 = performance.now();
-  const child = spawnNode(DRPROXY_CLI, ['--config', configFile], { cpu });
+  const child = spawnNode(cli, ['--config', configFile], { cpu });
   await waitForListen(port, { timeoutMs, child });
   return { child, pid: child.pid, port, listenMs: performance.now() - t0 };
 }

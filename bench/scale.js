@@ -20,7 +20,9 @@
  * the header (then at most --ports probe loops exist).
  *
  *   node bench/scale.js [--tenants 1,100,1000,5000] [--duration 10] [--idle 10] [--warmup 3]
- *                       [--connections 64] [--ports 64] [--shared-probes] [--no-wrk] [--quick]
+ *                       [--connections 64] [--ports 64] [--shared-probes] [--no-wrk] [--quick] [--cli PATH]
+ *
+ * --cli: another drproxy build's dist/cli.js (to compare builds).
  */
 import path from 'node:path';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -122,7 +124,7 @@ async function measure(n, up, o) {
   L.log(`scale ${n}: config ${(r.config.bytes / 1024).toFixed(0)} KiB, load ${r.config.loadMs.toFixed(1)} ms, parse+validate ${r.config.parseMs.toFixed(1)} ms`);
 
   const t0 = performance.now();
-  const dr = await L.startDrproxy(cfg, port, { timeoutMs: 180_000 });
+  const dr = await L.startDrproxy(cfg, port, { timeoutMs: 180_000, ...(o.cli && { cli: path.resolve(String(o.cli)) }) });
   r.listenMs = dr.listenMs;
   // Tally drproxy's warn/error log lines (failovers, freezes, backends down) by kind.
   r.logEvents = {};

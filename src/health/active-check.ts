@@ -241,6 +241,14 @@ export function inconclusiveWait(timeout: number): number {
   return Math.max(4 * timeout, 2000);
 }
 
+/**
+ * The errors a probe's request is aborted with, one for all: when a region hangs, thousands of
+ * probes time out a second, and an Error each (its stack captured, then formatted when undici
+ * destroys the socket with it) was a visible share of that storm's CPU.
+ */
+const PROBE_TIMEOUT = new Error('health check timeout');
+const PROBE_ABANDONED = new Error('health check abandoned');
+
 /** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
 class Probe {
   private readonly started = performance.now();
@@ -275,20 +283,20 @@ class Probe {
         this.settle(false, { inconclusive: true, error: `probe timer ${Math.round(late)}ms late: drproxy overloaded, result ignored` });
         this.abandon = setTimeout(() => {
           this.keepConnection = false;
-          this.abort?.(new Error('health check abandoned'));
+          this.abort?.(PROBE_ABANDONED);
         }, inconclusiveWait(cfg.timeout));
         this.abandon.unref();
         return;
       }
       this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
-      this.abort?.(new Error('health check timeout'));
+      this.abort?.(PROBE_TIMEOUT);
     }, cfg.timeout);
     this.timer.unref();
   }
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
-    if (this.settled && !this.keepConnection) abort(new Error('health check timeout'));
+    if (this.settled && !this.keepConnection) abort(PROBE_TIMEOUT);
   }
 
   onHeaders(statusCode: number): boolean {

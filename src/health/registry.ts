@@ -4,16 +4,25 @@
  * probed once per interval. Checks are reference-counted: a reload that keeps a backend keeps
  * its probe and its health state; one that removes the last user stops it.
  */
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Agent } from 'undici';
 import { tlsConnector } from '../tls-name.js';
 import type { HealthCheckConfig } from '../config/types.js';
 import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
 import { ProbeGate } from './probe-gate.js';
 import type { LatencyCounts } from '../request-latency.js';
-
-/** Probes in flight at most, process-wide (see ProbeGate). */
-const MAX_PROBES_IN_FLIGHT = 256;
 import type { HealthState } from './hysteresis.js';
+
+/** Probes in flight at most, process-wide, while the process is busy (see ProbeGate). */
+const MAX_PROBES_IN_FLIGHT = 256;
+/** How often the event loop's utilization is sampled for the gate. */
+const LOAD_SAMPLE_MS = 100;
+/**
+ * Event-loop utilization over the last sample above which the process counts as busy and the
+ * gate's cap applies. At 1,000 tenants with distinct backends drproxy idles at ~0.4; saturated
+ * by traffic or by 5,000 tenants' probes, it is ~1.
+ */
+const BUSY_UTILIZATION = 0.9;
 
 export interface HealthHandle {
   readonly check: ActiveCheck;
@@ -36,10 +45,33 @@ export class HealthRegistry {
    */
   private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector() });
   private started = false;
-  private readonly gate = new ProbeGate(MAX_PROBES_IN_FLIGHT);
+  private readonly gate: ProbeGate;
+  /** Samples the event loop's utilization for the gate while probes run. */
+  private loadTimer: NodeJS.Timeout | undefined;
+  private lastLoad: EventLoopUtilization | undefined;
 
-  /** `durations`: a new histogram for each check's durations (Metrics' buckets). */
-  constructor(private readonly durations?: () => LatencyCounts) {}
+  /**
+   * `durations`: a new histogram for each check's durations (Metrics' buckets).
+   * `maxInFlight`: the gate's cap while busy (tests set a small one).
+   */
+  constructor(
+    private readonly durations?: () => LatencyCounts,
+    { maxInFlight = MAX_PROBES_IN_FLIGHT }: { maxInFlight?: number } = {},
+  ) {
+    this.gate = new ProbeGate(maxInFlight);
+  }
+
+  /** Probes in flight and waiting at the gate, and whether its cap applies now. */
+  get gateStats(): { active: number; waiting: number; busy: boolean } {
+    return this.gate.stats;
+  }
+
+  /** Tell the gate whether the process is busy (its event loop's utilization since the last sample). */
+  private sampleLoad(): void {
+    const now = performance.eventLoopUtilization();
+    if (this.lastLoad !== undefined) this.gate.setBusy(performance.eventLoopUtilization(now, this.lastLoad).utilization > BUSY_UTILIZATION);
+    this.lastLoad = now;
+  }
 
   acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener): HealthHandle {
     const key = checkKey(origin, cfg);
@@ -78,11 +110,18 @@ export class HealthRegistry {
   /** Start every probe loop (and those acquired later). */
   start(): void {
     this.started = true;
+    if (this.loadTimer === undefined) {
+      this.lastLoad = performance.eventLoopUtilization();
+      this.loadTimer = setInterval(() => this.sampleLoad(), LOAD_SAMPLE_MS);
+      this.loadTimer.unref();
+    }
     for (const s of this.checks.values()) s.check.start();
   }
 
   async close(): Promise<void> {
     this.started = false;
+    if (this.loadTimer !== undefined) clearInterval(this.loadTimer);
+    this.loadTimer = undefined;
     for (const s of this.checks.values()) s.check.stop();
     this.checks.clear();
     await this.dispatcher.close().catch(() => {});

@@ -5,7 +5,7 @@
  * probe to the primary region times out. Measures how long until every tenant has moved to its
  * second site, against the bound each tenant's checks promise (interval × fall + timeout).
  *
- *   node bench/region-hang.js [--tenants 1000] [--ports 64] [--wait 60] [--repeat 1] [--cli A,B]
+ *   node bench/region-hang.js [--tenants 1000] [--ports 64] [--wait 60] [--repeat 1] [--cli A,B] [--quick]
  *
  * --cli: drproxy builds (paths to dist/cli.js) to compare, interleaved (default: this tree's).
  *
@@ -139,6 +139,7 @@ async function once(n, cli, o) {
 
 export async function runRegionHang(options = {}) {
   const o = { tenants: 1000, ports: 64, wait: 60, settle: 6, repeat: 1, cli: L.DRPROXY_CLI, ...options };
+  if (o.quick) Object.assign(o, { tenants: options.tenants ?? 100, settle: options.settle ?? 4 });
   const clis = String(o.cli).split(',').map((c) => path.resolve(c));
   L.pinSelf(L.CPU_LOAD);
   const results = [];

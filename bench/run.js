@@ -1,9 +1,9 @@
 /**
  * The benchmark suite of issue 5 (`npm run bench` builds first, then runs this).
  *
- *   node bench/run.js                       throughput, failover, scale and instructions, full length
- *   node bench/run.js --quick               a short smoke run of all three
- *   node bench/run.js --only scale          one (or a comma list) of throughput|failover|scale|instructions
+ *   node bench/run.js                       throughput, failover, region, scale and instructions, full length
+ *   node bench/run.js --quick               a short smoke run of all of them
+ *   node bench/run.js --only scale          one (or a comma list) of throughput|failover|region|scale|instructions
  *
  * Other flags are passed to the benchmarks (--duration, --rounds, --warmup, --connections,
  * --no-wrk, --rate, --pre, --post, --kinds, --tenants, --idle, --ports, --shared-probes).
@@ -13,12 +13,14 @@ import { execFileSync } from 'node:child_process';
 import * as L from './lib.js';
 import { runThroughput, throughputMarkdown } from './throughput.js';
 import { runFailover, failoverMarkdown } from './failover.js';
+import { runRegionHang, regionMarkdown } from './region-hang.js';
 import { runScale, scaleMarkdown } from './scale.js';
 import { runInstructions, instructionsMarkdown } from './instructions.js';
 
 const BENCHES = {
   throughput: [runThroughput, throughputMarkdown],
   failover: [runFailover, failoverMarkdown],
+  region: [runRegionHang, regionMarkdown],
   scale: [runScale, scaleMarkdown],
   instructions: [runInstructions, instructionsMarkdown],
 };
@@ -29,7 +31,7 @@ const only = o.only ? String(o.only).split(',') : Object.keys(BENCHES);
 delete o.only;
 for (const name of only) {
   if (!BENCHES[name]) {
-    process.stderr.write(`bench: unknown benchmark "${name}" (throughput, failover, scale, instructions)\n`);
+    process.stderr.write(`bench: unknown benchmark "${name}" (throughput, failover, region, scale, instructions)\n`);
     process.exit(2);
   }
 }

@@ -1,11 +1,14 @@
 /**
- * A probe whose own timer fires late (drproxy overloaded) is inconclusive, and its request may
- * still finish so that its keep-alive connection is kept. Probes run without undici's header and
+ * A probe whose own timer fires late (drproxy overloaded) is inconclusive, unless its request
+ * was on the wire a whole timeout and nothing had come back even after the late timer (then it
+ * is a timeout). An inconclusive probe's request may still finish so that its keep-alive
+ * connection is kept. Probes run without undici's header and
  * body timers (the probe's timer bounds them), so that wait has its own bound
  * (inconclusiveWait), then the request is aborted. Without it, a hung backend would hold the
  * connection for good.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setImmediate as turn } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { waitFor } from './helpers/poll.js';
@@ -53,11 +56,31 @@ function connected(): number {
 }
 
 describe('a probe whose timer fires late', () => {
-  it('against a hung backend: inconclusive, and its request is aborted after inconclusiveWait', async () => {
+  it('against a hung backend, its request on the wire a whole timeout: a timeout all the same', async () => {
     agent = new Agent({ connections: 4 });
     const check = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
     await check.probe(); // connected and answered once
     up.proc.kill('SIGSTOP');
+    // undici writes a request on a reused keep-alive connection in the check phase after its
+    // dispatch: let it go out, then hold the event loop past the timeout.
+    const probe = check.probe();
+    await turn();
+    await turn();
+    blockEventLoop(4 * TIMEOUT);
+    const r = await probe;
+    // Every ready socket was read after the late timer, and nothing had come back.
+    expect(r?.inconclusive).toBeUndefined();
+    expect(r?.ok).toBe(false);
+    expect(r?.error).toBe(`timeout after ${TIMEOUT}ms`);
+    await waitFor(() => unfinished() === 0, { what: 'the timed-out probe request aborted' });
+  });
+
+  it('against a hung backend, its request written late (a new connection, this process busy): inconclusive, and aborted after inconclusiveWait', async () => {
+    agent = new Agent({ connections: 4 });
+    const check = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
+    up.proc.kill('SIGSTOP');
+    // No connection yet: the busy loop holds the connect, so the request goes out only after
+    // the timer was due (the kernel still accepts connections for a stopped process).
     const r = await lateProbe(check);
     expect(r?.inconclusive).toBe(true);
     expect(unfinished()).toBe(1);

@@ -228,7 +228,11 @@ export class ActiveCheck {
 }
 
 const MAX_BODY_BYTES = MAX_BODY;
-/** A probe timer this late (or half its timeout, if more) makes the probe inconclusive. */
+/**
+ * A probe timer this late (or half its timeout, if more) was held up by this process: the probe
+ * is inconclusive, unless its request had been on the wire a whole timeout with nothing read
+ * back even after the late timer (Probe.decideLate).
+ */
 const LATE_MS = 50;
 
 /**
@@ -266,6 +270,10 @@ class Probe {
    */
   private abandon: NodeJS.Timeout | undefined;
   private readonly needBody: boolean;
+  /** When the request, body included, was written (performance.now()); 0 before. */
+  private sentAt = 0;
+  /** How late the timer fired, when it fired late (see decideLate); 0 otherwise. */
+  private lateBy = 0;
 
   constructor(
     private readonly cfg: HealthCheckConfig,
@@ -273,25 +281,53 @@ class Probe {
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
     this.timer = setTimeout(() => {
-      // A timer that fires long after it was due means this process was busy, not that the
-      // backend was slow: such a probe is inconclusive.
       const late = performance.now() - this.started - cfg.timeout;
       if (late > Math.max(LATE_MS, cfg.timeout / 2)) {
-        // Our lateness: let the answer arrive and keep the keep-alive connection (aborting
-        // destroys it, and reconnecting is what an overloaded process can least afford).
-        this.keepConnection = true;
-        this.settle(false, { inconclusive: true, error: `probe timer ${Math.round(late)}ms late: drproxy overloaded, result ignored` });
-        this.abandon = setTimeout(() => {
-          this.keepConnection = false;
-          this.abort?.(PROBE_ABANDONED);
-        }, inconclusiveWait(cfg.timeout));
-        this.abandon.unref();
+        // Fired long after it was due: this process was busy, and an answer may be waiting
+        // unread in the socket. Decide once the event loop's next poll phase has read every
+        // ready socket (setImmediate runs right after it).
+        this.lateBy = late;
+        setImmediate(decideLate, this);
         return;
       }
       this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
       this.abort?.(PROBE_TIMEOUT);
     }, cfg.timeout);
     this.timer.unref();
+  }
+
+  /**
+   * The timer fired late, and every ready socket has been read since. No answer, and the
+   * request was written a whole timeout ago: a timeout, however late we noticed (when a region
+   * hangs, thousands of probes time out and this process is busy, and calling those
+   * inconclusive held the failovers back by whole intervals). Otherwise the probe says nothing
+   * either way: inconclusive.
+   */
+  decideLate(): void {
+    if (this.settled) return;
+    if (this.status === 0 && this.sentAt !== 0 && performance.now() - this.sentAt >= this.cfg.timeout) {
+      this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
+      this.abort?.(PROBE_TIMEOUT);
+      return;
+    }
+    // Our lateness: let the answer arrive and keep the keep-alive connection (aborting
+    // destroys it, and reconnecting is what an overloaded process can least afford).
+    this.keepConnection = true;
+    this.settle(false, { inconclusive: true, error: this.lateError() });
+    this.abandon = setTimeout(() => {
+      this.keepConnection = false;
+      this.abort?.(PROBE_ABANDONED);
+    }, inconclusiveWait(this.cfg.timeout));
+    this.abandon.unref();
+  }
+
+  private lateError(): string {
+    return `probe timer ${Math.round(this.lateBy)}ms late: drproxy overloaded, result ignored`;
+  }
+
+  /** The request, body included, is on the wire. */
+  onRequestSent(): void {
+    this.sentAt = performance.now();
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -314,6 +350,11 @@ class Probe {
 
   onComplete(): void {
     if (this.abandon) clearTimeout(this.abandon);
+    if (this.lateBy !== 0) {
+      // Read while the late timer's decision was pending: it may have come in time or not.
+      this.settle(false, { inconclusive: true, status: this.status, error: this.lateError() });
+      return;
+    }
     const cfg = this.cfg;
     const status = this.status;
     if (!statusInRanges(status, cfg.expect_status)) {
@@ -344,6 +385,11 @@ class Probe {
     clearTimeout(this.timer);
     this.resolve({ ok, durationMs: performance.now() - this.started, at: Date.now(), ...extra });
   }
+}
+
+/** Probe.decideLate as setImmediate's callback (no closure per probe). */
+function decideLate(probe: Probe): void {
+  probe.decideLate();
 }
 
 export function describeError(err: unknown, timeout: number): string {

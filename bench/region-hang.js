@@ -105,6 +105,8 @@ async function once(n, cli, o) {
     const bound = HC.interval * HC.fall + HC.timeout;
     const tripped = flips.map((f) => f.steps.tripped);
     const routed = flips.map((f) => f.steps.routed);
+    const persist = flips.map((f) => f.steps.persisted - f.steps.tripped);
+    const flip = flips.map((f) => f.steps.routed - f.steps.tripped);
     const r = {
       tenants: n,
       cli,
@@ -114,6 +116,8 @@ async function once(n, cli, o) {
       flipsLogged: flips.length,
       tripped: dist(tripped),
       routed: dist(routed),
+      persistMs: dist(persist),
+      flipMs: dist(flip),
       trippedWithinBound: tripped.filter((t) => t <= bound).length,
       routedWithinBound: routed.filter((t) => t <= bound).length,
       boundMs: bound,
@@ -122,7 +126,7 @@ async function once(n, cli, o) {
     };
     const d = (x) => `first ${L.fmt(x.first)}, median ${L.fmt(x.median)}, p90 ${L.fmt(x.p90)}, last ${L.fmt(x.last)} ms`;
     L.log(
-      `region hang, ${n} tenants (${path.relative(L.ROOT, cli)}): ${r.moved}/${n} moved (${movedBefore} before the hang, ${r.frozen} frozen, ${flips.length} flips logged); tripped ${d(r.tripped)}; routed ${d(r.routed)}; within ${bound} ms: ${r.trippedWithinBound} tripped, ${r.routedWithinBound} routed; drproxy CPU ${L.fmt(cpu * 100)} %; ${r.inconclusive} inconclusive-probe log lines`,
+      `region hang, ${n} tenants (${path.relative(L.ROOT, cli)}): ${r.moved}/${n} moved (${movedBefore} before the hang, ${r.frozen} frozen, ${flips.length} flips logged); tripped ${d(r.tripped)}; routed ${d(r.routed)}; each flip, tripped → persisted ${d(r.persistMs)}, tripped → routed ${d(r.flipMs)}; within ${bound} ms: ${r.trippedWithinBound} tripped, ${r.routedWithinBound} routed; drproxy CPU ${L.fmt(cpu * 100)} %; ${r.inconclusive} inconclusive-probe log lines`,
     );
     return r;
   } finally {
@@ -154,12 +158,12 @@ export function regionMarkdown(r) {
   const lines = [
     `### A region hangs (checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall}: bound ${r.results[0]?.boundMs} ms)`,
     '',
-    '| tenants | build | moved | tripped: first / median / p90 / last | routed: first / median / p90 / last | tripped within the bound | routed within the bound | drproxy CPU |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|',
+    '| tenants | build | moved | tripped: first / median / p90 / last | routed: first / median / p90 / last | each flip, tripped → persisted: median / last | tripped within the bound | routed within the bound | drproxy CPU |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const d = (x) => `${L.fmt(x.first)} / ${L.fmt(x.median)} / ${L.fmt(x.p90)} / ${L.fmt(x.last)} ms`;
   for (const x of r.results) {
-    lines.push(`| ${x.tenants} | ${path.relative(L.ROOT, x.cli) || '.'} | ${x.moved} | ${d(x.tripped)} | ${d(x.routed)} | ${x.trippedWithinBound} | ${x.routedWithinBound} | ${L.fmt(x.cpu * 100)} % |`);
+    lines.push(`| ${x.tenants} | ${path.relative(L.ROOT, x.cli) || '.'} | ${x.moved} | ${d(x.tripped)} | ${d(x.routed)} | ${x.persistMs ? `${L.fmt(x.persistMs.median)} / ${L.fmt(x.persistMs.last)} ms` : 'n/a'} | ${x.trippedWithinBound} | ${x.routedWithinBound} | ${L.fmt(x.cpu * 100)} % |`);
   }
   lines.push('');
   return lines.join('\n');

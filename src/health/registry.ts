@@ -39,11 +39,16 @@ interface Shared {
 export class HealthRegistry {
   private readonly checks = new Map<string, Shared>();
   /**
-   * Own keep-alive connections for probes, separate from the data-plane pools. Many probe loops
-   * may share an origin (one per health path or setting): the per-origin limit is high enough
-   * that they never queue behind each other, which would turn our own queueing into timeouts.
+   * Own keep-alive connections for probes, separate from the data-plane pools, one Agent per
+   * probe timeout. Many probe loops may share an origin (one per health path or setting): the
+   * per-origin limit is high enough that they never queue behind each other, which would turn
+   * our own queueing into timeouts. A probe's connect is bounded by its own timeout (the
+   * Agent's connector): with undici's default of 10 s, every probe of a black-holed backend
+   * (SYNs dropped: a partition, a host gone) left a connect pending for 10 s after its timeout,
+   * ten sockets per backend at a 1 s interval, up to 64, and a partitioned region of thousands
+   * of backends would have held tens of thousands of sockets.
    */
-  private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector() });
+  private readonly dispatchers = new Map<number, Agent>();
   private started = false;
   private readonly gate: ProbeGate;
   /** Samples the event loop's utilization for the gate while probes run. */
@@ -59,6 +64,16 @@ export class HealthRegistry {
     { maxInFlight = MAX_PROBES_IN_FLIGHT }: { maxInFlight?: number } = {},
   ) {
     this.gate = new ProbeGate(maxInFlight);
+  }
+
+  /** The probe Agent whose connects give up after `timeout` ms (one per distinct timeout). */
+  private dispatcherFor(timeout: number): Agent {
+    let agent = this.dispatchers.get(timeout);
+    if (agent === undefined) {
+      agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector({ timeout }) });
+      this.dispatchers.set(timeout, agent);
+    }
+    return agent;
   }
 
   /** Probes in flight and waiting at the gate, and whether its cap applies now. */
@@ -87,7 +102,7 @@ export class HealthRegistry {
           for (const l of changed || result.inconclusive ? listeners : eager) l.onResult(result, state, changed);
         },
       };
-      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate, this.durations?.()), listeners, eager };
+      shared = { check: new ActiveCheck(origin, cfg, this.dispatcherFor(cfg.timeout), fanout, this.gate, this.durations?.()), listeners, eager };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }
@@ -124,7 +139,9 @@ export class HealthRegistry {
     this.loadTimer = undefined;
     for (const s of this.checks.values()) s.check.stop();
     this.checks.clear();
-    await this.dispatcher.close().catch(() => {});
+    const agents = [...this.dispatchers.values()];
+    this.dispatchers.clear();
+    await Promise.all(agents.map((a) => a.close().catch(() => {})));
   }
 }
 

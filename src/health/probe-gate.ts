@@ -10,9 +10,10 @@
  * Why only while busy: a probe to a hung or black-holed backend holds its place for its whole
  * timeout while costing nothing. When a region hangs, thousands of probes wait on it at once. A
  * fixed cap of 256 then let only 256 / timeout of them run a second (512 at 500 ms), and 1,000
- * tenants whose primary region hung took 8.5–12.4 s to move instead of interval × fall +
+ * tenants whose primary region hung took 8.2–12.7 s to move instead of interval × fall +
  * timeout = 3.5 s (bench/region-hang.js). While the event loop has time to spare
- * (`setBusy(false)`, from its measured utilization), probes pass at once, whatever is in flight.
+ * (`setBusy(false)`, from its measured utilization), probes beyond the cap go too, a few per
+ * turn of the event loop, whatever is in flight.
  */
 export class ProbeGate {
   private active = 0;

@@ -76,11 +76,6 @@ export class HealthRegistry {
     return agent;
   }
 
-  /** Probes in flight and waiting at the gate, and whether its cap applies now. */
-  get gateStats(): { active: number; waiting: number; busy: boolean } {
-    return this.gate.stats;
-  }
-
   /** Tell the gate whether the process is busy (its event loop's utilization since the last sample). */
   private sampleLoad(): void {
     const now = performance.eventLoopUtilization();

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
+import type { Upstream } from './helpers/upstream.js';
+import { startTwoSiteProxy, type TestProxy, type TwoSiteSetup } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 import { admin } from './helpers/admin.js';
 import { parseExposition } from './helpers/prom.js';
@@ -16,6 +16,12 @@ const H = { host: 't.example.com' };
 // Scheduled probes far apart: every probe in these tests is a confirmation. fall 2, so that a
 // failed confirmation alone does not mark the backend down: the ejection is what moves the tenant.
 const PROBES = { interval: '30s', timeout: '300ms', rise: 1, fall: 2, jitter: 0 };
+const DEFAULTS = {
+  health_check: PROBES,
+  failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
+  passive_health: { consecutive_failures: 3, slow_after: '150ms' },
+  proxy: { response_timeout: '30s' },
+};
 
 async function get(url: string): Promise<string> {
   const r = await request(url, { headers: H });
@@ -24,27 +30,16 @@ async function get(url: string): Promise<string> {
 }
 
 describe('slow answers confirmed by a probe', () => {
-  let primary: Upstream, backup: Upstream;
+  let setup: TwoSiteSetup | undefined;
+  let primary: Upstream;
   let p: TestProxy;
 
   beforeAll(async () => {
-    [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-    p = await startProxy({
-      defaults: {
-        health_check: PROBES,
-        failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
-        passive_health: { consecutive_failures: 3, slow_after: '150ms' },
-        proxy: { response_timeout: '30s' },
-      },
-      tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
-    });
-    await sitesHealthy(p, 't');
+    setup = await startTwoSiteProxy(DEFAULTS);
+    ({ primary, p } = setup);
   });
 
-  afterAll(async () => {
-    await p?.stop();
-    await stopAll(primary, backup);
-  });
+  afterAll(() => setup?.stop());
 
   it('is on by default', () => {
     expect(p.proxy.tenant('t')!.config.passive_health.slow_confirm).toBe(true);
@@ -88,29 +83,9 @@ describe('slow answers confirmed by a probe', () => {
 });
 
 describe('a hung backend, slow answers confirmed', () => {
-  let primary: Upstream, backup: Upstream;
-  let p: TestProxy;
-
-  beforeAll(async () => {
-    [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-    p = await startProxy({
-      defaults: {
-        health_check: PROBES,
-        failover: { min_interval: '0s', hold_requests: '10s', drain_timeout: '2s' },
-        passive_health: { consecutive_failures: 3, slow_after: '150ms' },
-        proxy: { response_timeout: '30s' },
-      },
-      tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
-    });
-    await sitesHealthy(p, 't');
-  });
-
-  afterAll(async () => {
-    await p?.stop();
-    await stopAll(primary, backup);
-  });
-
   it('a SIGSTOPped primary is ejected when its confirming probe times out, and its requests are answered by the backup', async () => {
+    // A proxy of its own: the tests above leave their tenant failed over.
+    const { primary, p, stop } = await startTwoSiteProxy(DEFAULTS);
     const t = p.proxy.tenant('t')!;
     const a1 = t.site('a1')!.backends[0]!;
     await primary.kill('SIGSTOP');
@@ -126,6 +101,7 @@ describe('a hung backend, slow answers confirmed', () => {
       expect(p.logs).toContainEqual(expect.objectContaining({ msg: 'backend ejected (passive health)', site: 'a1', kind: 'slow', probe: 'timeout after 300ms' }));
     } finally {
       await primary.kill('SIGCONT');
+      await stop();
     }
   });
 });

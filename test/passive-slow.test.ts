@@ -10,8 +10,8 @@ import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { validateConfig } from '../src/config/index.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
+import type { Upstream } from './helpers/upstream.js';
+import { startTwoSiteProxy, type TestProxy, type TwoSiteSetup, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 import { admin } from './helpers/admin.js';
 import { parseExposition } from './helpers/prom.js';
@@ -20,23 +20,9 @@ const H = { host: 't.example.com' };
 // Probes too slow to find anything during a test: what is found, real traffic found.
 const SLOW_PROBES = { interval: '20s', timeout: '1s', rise: 1, fall: 1, jitter: 0 };
 
-interface Setup {
-  primary: Upstream;
-  backup: Upstream;
-  p: TestProxy;
-}
-
 /** Tenant t on two one-backend sites (a1, b1) with slow probes and these defaults. */
-async function twoSiteProxy(defaults: Record<string, unknown>): Promise<Setup> {
-  const [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-  const p = await startProxy({ defaults: { health_check: SLOW_PROBES, ...defaults }, tenants: { t: twoSiteTenant('t.example.com', primary, backup) } });
-  await sitesHealthy(p, 't');
-  return { primary, backup, p };
-}
-
-async function stopSetup(s: Setup | undefined): Promise<void> {
-  await s?.p.stop();
-  await stopAll(s?.primary, s?.backup);
+function twoSiteProxy(defaults: Record<string, unknown>): Promise<TwoSiteSetup> {
+  return startTwoSiteProxy({ health_check: SLOW_PROBES, ...defaults });
 }
 
 async function get(url: string): Promise<string> {
@@ -63,7 +49,7 @@ describe('slow_after in the config', () => {
 });
 
 describe('a hung backend found by its real traffic', () => {
-  let setup: Setup | undefined;
+  let setup: TwoSiteSetup | undefined;
   let primary: Upstream, backup: Upstream;
   let p: TestProxy;
 
@@ -77,7 +63,7 @@ describe('a hung backend found by its real traffic', () => {
     ({ primary, backup, p } = setup);
   });
 
-  afterAll(() => stopSetup(setup));
+  afterAll(() => setup?.stop());
 
   it('slow requests among fast answers eject nothing, and are answered', async () => {
     const t = p.proxy.tenant('t')!;
@@ -150,7 +136,7 @@ describe('a hung backend found by its real traffic', () => {
 });
 
 describe('requests queued for a free connection', () => {
-  let setup: Setup | undefined;
+  let setup: TwoSiteSetup | undefined;
   let p: TestProxy;
 
   beforeAll(async () => {
@@ -158,7 +144,7 @@ describe('requests queued for a free connection', () => {
     ({ p } = setup);
   });
 
-  afterAll(() => stopSetup(setup));
+  afterAll(() => setup?.stop());
 
   it('are not slow while they wait in the queue: the clock starts when a request is written', async () => {
     const t = p.proxy.tenant('t')!;

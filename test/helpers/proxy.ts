@@ -9,6 +9,7 @@ import { parseConfigText } from '../../src/config/index.js';
 import { DrProxy, type DrProxyOptions } from '../../src/drproxy.js';
 import { createLogger } from '../../src/log.js';
 import { waitFor } from './poll.js';
+import { startUpstream, stopAll, type Upstream } from './upstream.js';
 
 export interface TestProxy {
   proxy: DrProxy;
@@ -127,4 +128,31 @@ export const FAST_CHECKS = { interval: '100ms', timeout: '80ms', rise: 2, fall: 
 /** Wait until every site of a tenant is available (all first probes in and passing). */
 export async function sitesHealthy(p: { proxy: DrProxy }, tenant = 't'): Promise<void> {
   await waitFor(() => p.proxy.tenant(tenant)?.sites.every((s) => s.health().available), { what: `all sites of ${tenant} healthy` });
+}
+
+export interface TwoSiteSetup {
+  primary: Upstream;
+  backup: Upstream;
+  p: TestProxy;
+  /** Stop the proxy and both upstreams. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Tenant t (host t.example.com) on two one-backend sites, a1 and b1, each a real upstream
+ * process, with these `defaults`; resolves once both sites are healthy.
+ */
+export async function startTwoSiteProxy(defaults: Record<string, unknown>): Promise<TwoSiteSetup> {
+  const [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+  const p = await startProxy({ defaults, tenants: { t: twoSiteTenant('t.example.com', primary, backup) } });
+  await sitesHealthy(p, 't');
+  return {
+    primary,
+    backup,
+    p,
+    async stop() {
+      await p.stop();
+      await stopAll(primary, backup);
+    },
+  };
 }

@@ -169,8 +169,9 @@ export function nextMessage(child, pred, timeoutMs = 10_000) {
 }
 
 /** Start bench/upstream.js with `count` listeners (or the given ports) answering as `site`. */
-export async function startUpstream({ count = 1, ports, site = 'upstream', cpu = CPU_LOAD } = {}) {
+export async function startUpstream({ count = 1, ports, site = 'upstream', cpu = CPU_LOAD, backlog } = {}) {
   const args = ['--site', site];
+  if (backlog !== undefined) args.push('--backlog', String(backlog));
   if (ports) args.push('--ports', ports.join(','));
   else args.push('--count', String(count));
   const child = spawnNode(path.join(BENCH_DIR, 'upstream.js'), args, { cpu, ipc: true });

@@ -5,7 +5,13 @@
  * probe to the primary region times out. Measures how long until every tenant has moved to its
  * second site, against the bound each tenant's checks promise (interval × fall + timeout).
  *
- *   node bench/region-hang.js [--tenants 1000] [--ports 64] [--wait 60] [--repeat 1] [--cli A,B] [--quick]
+ * --fault blackhole: the region is cut off instead (a partition): the primary's ports listen
+ * with a backlog of BLACKHOLE_BACKLOG, and once it is stopped this script fills every accept
+ * queue, so that new connections get no answer at all (their SYNs dropped), as across a
+ * partition. Also reports the most sockets drproxy held during the fault.
+ *
+ *   node bench/region-hang.js [--tenants 1000] [--ports 64] [--wait 60] [--repeat 1] [--cli A,B]
+ *                             [--fault stop|blackhole] [--quick]
  *
  * --cli: drproxy builds (paths to dist/cli.js) to compare, interleaved (default: this tree's).
  *
@@ -15,12 +21,34 @@
  * come from drproxy's audit record of the flip.
  */
 import path from 'node:path';
+import net from 'node:net';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as L from './lib.js';
 import { readStateFile } from '../dist/state/file-store.js';
 import { flipsFromLog } from './failover.js';
 
 const HC = { interval: 1000, timeout: 500, fall: 3, rise: 2 };
+/** Listen backlog of the primary's ports with --fault blackhole. */
+const BLACKHOLE_BACKLOG = 64;
+
+/** Sockets (open file descriptors) of a process. */
+function fds(pid) {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Fill the accept queue of every port (its process stopped): further SYNs are dropped. */
+async function fillQueues(ports) {
+  const sockets = [];
+  for (const port of ports) {
+    for (let i = 0; i < BLACKHOLE_BACKLOG + 8; i++) sockets.push(net.connect(port, '127.0.0.1').on('error', () => {}));
+  }
+  await L.sleep(300);
+  return sockets;
+}
 
 function regionConfig({ n, port, stateDir, primaryPorts, otherPorts }) {
   const out = [];
@@ -60,7 +88,8 @@ function readStates(stateDir) {
 
 async function once(n, cli, o) {
   const tmp = L.tempDir(`drproxy-bench-region-${n}-`);
-  const primary = await L.startUpstream({ count: o.ports, site: 'primary' });
+  const blackhole = o.fault === 'blackhole';
+  const primary = await L.startUpstream({ count: o.ports, site: 'primary', ...(blackhole && { backlog: BLACKHOLE_BACKLOG }) });
   const other = await L.startUpstream({ count: o.ports, site: 'other' });
   let dr;
   try {
@@ -79,15 +108,25 @@ async function once(n, cli, o) {
     const before = readStates(stateDir);
     const movedBefore = before.filter((s) => s.active !== 's0').length;
     const cpu0 = L.cpuSeconds(dr.pid);
+    const fdsBefore = fds(dr.pid);
     const tFault = Date.now();
     process.kill(primary.pid, 'SIGSTOP');
+    const fillers = blackhole ? await fillQueues(primary.ports) : [];
     let states = before;
+    let fdsPeak = fdsBefore;
     const deadline = tFault + o.wait * 1000;
     while (Date.now() < deadline) {
       await L.sleep(250);
+      fdsPeak = Math.max(fdsPeak, fds(dr.pid));
       states = readStates(stateDir);
       if (states.filter((s) => s.active !== 's0' && s.phase === 'active').length >= n) break;
     }
+    // Some seconds more: probes of the cut-off region go on after the flips.
+    for (let i = 0; i < 12; i++) {
+      await L.sleep(250);
+      fdsPeak = Math.max(fdsPeak, fds(dr.pid));
+    }
+    for (const f of fillers) f.destroy();
     const elapsed = (Date.now() - tFault) / 1000;
     const cpu = (L.cpuSeconds(dr.pid) - cpu0) / elapsed;
     try {
@@ -109,6 +148,9 @@ async function once(n, cli, o) {
     const flip = flips.map((f) => f.steps.routed - f.steps.tripped);
     const r = {
       tenants: n,
+      fault: o.fault,
+      fdsBefore,
+      fdsPeak,
       cli,
       movedBefore,
       moved: moved.length,
@@ -126,7 +168,7 @@ async function once(n, cli, o) {
     };
     const d = (x) => `first ${L.fmt(x.first)}, median ${L.fmt(x.median)}, p90 ${L.fmt(x.p90)}, last ${L.fmt(x.last)} ms`;
     L.log(
-      `region hang, ${n} tenants (${path.relative(L.ROOT, cli)}): ${r.moved}/${n} moved (${movedBefore} before the hang, ${r.frozen} frozen, ${flips.length} flips logged); tripped ${d(r.tripped)}; routed ${d(r.routed)}; each flip, tripped → persisted ${d(r.persistMs)}, tripped → routed ${d(r.flipMs)}; within ${bound} ms: ${r.trippedWithinBound} tripped, ${r.routedWithinBound} routed; drproxy CPU ${L.fmt(cpu * 100)} %; ${r.inconclusive} inconclusive-probe log lines`,
+      `region ${o.fault}, ${n} tenants (${path.relative(L.ROOT, cli)}): ${r.moved}/${n} moved (${movedBefore} before the hang, ${r.frozen} frozen, ${flips.length} flips logged); tripped ${d(r.tripped)}; routed ${d(r.routed)}; each flip, tripped → persisted ${d(r.persistMs)}, tripped → routed ${d(r.flipMs)}; within ${bound} ms: ${r.trippedWithinBound} tripped, ${r.routedWithinBound} routed; drproxy CPU ${L.fmt(cpu * 100)} %; drproxy's sockets ${fdsBefore} before, ${fdsPeak} at most; ${r.inconclusive} inconclusive-probe log lines`,
     );
     return r;
   } finally {
@@ -142,7 +184,8 @@ async function once(n, cli, o) {
 }
 
 export async function runRegionHang(options = {}) {
-  const o = { tenants: 1000, ports: 64, wait: 60, settle: 6, repeat: 1, cli: L.DRPROXY_CLI, ...options };
+  const o = { tenants: 1000, ports: 64, wait: 60, settle: 6, repeat: 1, cli: L.DRPROXY_CLI, fault: 'stop', ...options };
+  if (o.fault !== 'stop' && o.fault !== 'blackhole') throw new Error(`--fault: stop or blackhole, got ${o.fault}`);
   if (o.quick) Object.assign(o, { tenants: options.tenants ?? 100, settle: options.settle ?? 4 });
   const clis = String(o.cli).split(',').map((c) => path.resolve(c));
   L.pinSelf(L.CPU_LOAD);
@@ -156,14 +199,14 @@ export async function runRegionHang(options = {}) {
 
 export function regionMarkdown(r) {
   const lines = [
-    `### A region hangs (checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall}: bound ${r.results[0]?.boundMs} ms)`,
+    `### A region ${r.options.fault === 'blackhole' ? 'cut off (SYNs dropped)' : 'hangs (SIGSTOP)'} (checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall}: bound ${r.results[0]?.boundMs} ms)`,
     '',
-    '| tenants | build | moved | tripped: first / median / p90 / last | routed: first / median / p90 / last | each flip, tripped → persisted: median / last | tripped within the bound | routed within the bound | drproxy CPU |',
-    '|---:|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| tenants | build | moved | tripped: first / median / p90 / last | routed: first / median / p90 / last | each flip, tripped → persisted: median / last | tripped within the bound | routed within the bound | drproxy CPU | drproxy sockets: before / most |',
+    '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const d = (x) => `${L.fmt(x.first)} / ${L.fmt(x.median)} / ${L.fmt(x.p90)} / ${L.fmt(x.last)} ms`;
   for (const x of r.results) {
-    lines.push(`| ${x.tenants} | ${path.relative(L.ROOT, x.cli) || '.'} | ${x.moved} | ${d(x.tripped)} | ${d(x.routed)} | ${x.persistMs ? `${L.fmt(x.persistMs.median)} / ${L.fmt(x.persistMs.last)} ms` : 'n/a'} | ${x.trippedWithinBound} | ${x.routedWithinBound} | ${L.fmt(x.cpu * 100)} % |`);
+    lines.push(`| ${x.tenants} | ${path.relative(L.ROOT, x.cli) || '.'} | ${x.moved} | ${d(x.tripped)} | ${d(x.routed)} | ${x.persistMs ? `${L.fmt(x.persistMs.median)} / ${L.fmt(x.persistMs.last)} ms` : 'n/a'} | ${x.trippedWithinBound} | ${x.routedWithinBound} | ${L.fmt(x.cpu * 100)} % | ${x.fdsBefore ?? 'n/a'} / ${x.fdsPeak ?? 'n/a'} |`);
   }
   lines.push('');
   return lines.join('\n');

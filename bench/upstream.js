@@ -2,7 +2,7 @@
  * A fast local upstream for the benchmarks: a raw TCP HTTP/1.1 responder with a tiny fixed
  * answer, keep-alive and pipelining, so that it is never what limits a measurement.
  *
- *   node bench/upstream.js [--ports 0,0,...] [--count N] [--site NAME] [--status 200]
+ *   node bench/upstream.js [--ports 0,0,...] [--count N] [--site NAME] [--status 200] [--backlog 4096]
  *
  * Every request (any method, any path) gets the same short answer, which names the site in an
  * `x-upstream-site` header. Requests whose path starts with /healthz are counted separately
@@ -25,6 +25,9 @@ const { values } = parseArgs({
     site: { type: 'string', default: 'upstream' },
     status: { type: 'string', default: '200' },
     host: { type: 'string', default: '127.0.0.1' },
+    // Listen backlog of each port. bench/region-hang.js --fault blackhole sets a small one, so
+    // that once this process is stopped a few connections fill it and further SYNs are dropped.
+    backlog: { type: 'string', default: '4096' },
   },
 });
 
@@ -117,7 +120,7 @@ for (const p of wanted) {
   server.maxConnections = 10_000;
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ port: p, host: values.host, backlog: 4096 }, resolve);
+    server.listen({ port: p, host: values.host, backlog: Number(values.backlog) }, resolve);
   });
   counters.push(counter);
   servers.push(server);

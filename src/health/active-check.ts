@@ -150,6 +150,12 @@ export class ActiveCheck {
 
   /** One probe through the process-wide gate. */
   private async send(): Promise<CheckResult> {
+    if (this.unconnected !== 0) {
+      // The last probe timed out before its connection opened, and that connect is still
+      // pending (SYNs unanswered: a partition, a host gone). Another would only open another
+      // socket: this one fails at once, and no connection is opened until that connect ends.
+      return { ok: false, error: 'connection still not open since an earlier probe', durationMs: 0, at: Date.now() };
+    }
     const wait = this.gate?.enter();
     if (wait) await wait;
     try {
@@ -214,10 +220,16 @@ export class ActiveCheck {
    * timeout starts when the probe is handed to the dispatcher, whose per-origin connection
    * limit is high enough that probes do not queue behind each other.
    */
+  /**
+   * Probes of this check that timed out while their connection was still being opened, and
+   * whose connect has not ended yet (see send()).
+   */
+  unconnected = 0;
+
   private check(): Promise<CheckResult> {
     const cfg = this.cfg;
     return new Promise((resolve) => {
-      const probe = new Probe(cfg, resolve);
+      const probe = new Probe(cfg, resolve, this);
       try {
         this.dispatcher.dispatch(this.dispatchOptions, probe);
       } catch (err) {
@@ -275,9 +287,13 @@ class Probe {
   /** How late the timer fired, when it fired late (see decideLate); 0 otherwise. */
   private lateBy = 0;
 
+  /** Timed out before its connection opened; counted in the check's `unconnected` until the connect ends. */
+  private unconnected = false;
+
   constructor(
     private readonly cfg: HealthCheckConfig,
     private readonly resolve: (r: CheckResult) => void,
+    private readonly owner?: { unconnected: number },
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
     this.timer = setTimeout(() => {
@@ -290,8 +306,7 @@ class Probe {
         setImmediate(decideLate, this);
         return;
       }
-      this.settle(false, { error: `timeout after ${cfg.timeout}ms` });
-      this.abort?.(PROBE_TIMEOUT);
+      this.timedOut();
     }, cfg.timeout);
     this.timer.unref();
   }
@@ -306,8 +321,7 @@ class Probe {
   decideLate(): void {
     if (this.settled) return;
     if (this.status === 0 && this.sentAt !== 0 && performance.now() - this.sentAt >= this.cfg.timeout) {
-      this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
-      this.abort?.(PROBE_TIMEOUT);
+      this.timedOut();
       return;
     }
     // Our lateness: let the answer arrive and keep the keep-alive connection (aborting
@@ -321,6 +335,26 @@ class Probe {
     this.abandon.unref();
   }
 
+  /** A real timeout: the probe fails, and its request is aborted, or its connect noted as pending. */
+  private timedOut(): void {
+    this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
+    if (this.abort !== undefined) {
+      this.abort(PROBE_TIMEOUT);
+    } else if (this.owner !== undefined) {
+      // Not connected yet: undici's connect goes on (it cannot be cancelled from here) until
+      // it opens (onConnect, where it is aborted) or fails (onError).
+      this.unconnected = true;
+      this.owner.unconnected++;
+    }
+  }
+
+  /** The connect of a probe that timed out before it opened has ended, one way or the other. */
+  private connectEnded(): void {
+    if (!this.unconnected) return;
+    this.unconnected = false;
+    this.owner!.unconnected--;
+  }
+
   private lateError(): string {
     return `probe timer ${Math.round(this.lateBy)}ms late: drproxy overloaded, result ignored`;
   }
@@ -332,6 +366,7 @@ class Probe {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
+    this.connectEnded();
     if (this.settled && !this.keepConnection) abort(PROBE_TIMEOUT);
   }
 
@@ -376,6 +411,7 @@ class Probe {
 
   onError(err: Error): void {
     if (this.abandon) clearTimeout(this.abandon);
+    this.connectEnded();
     this.settle(false, { error: describeError(err, this.cfg.timeout) });
   }
 

@@ -39,16 +39,15 @@ interface Shared {
 export class HealthRegistry {
   private readonly checks = new Map<string, Shared>();
   /**
-   * Own keep-alive connections for probes, separate from the data-plane pools, one Agent per
-   * probe timeout. Many probe loops may share an origin (one per health path or setting): the
-   * per-origin limit is high enough that they never queue behind each other, which would turn
-   * our own queueing into timeouts. A probe's connect is bounded by its own timeout (the
-   * Agent's connector): with undici's default of 10 s, every probe of a black-holed backend
-   * (SYNs dropped: a partition, a host gone) left a connect pending for 10 s after its timeout,
-   * ten sockets per backend at a 1 s interval, up to 64, and a partitioned region of thousands
-   * of backends would have held tens of thousands of sockets.
+   * Own keep-alive connections for probes, separate from the data-plane pools. Many probe loops
+   * may share an origin (one per health path or setting): the per-origin limit is high enough
+   * that they never queue behind each other, which would turn our own queueing into timeouts.
+   * A check whose last probe timed out while its connect was still pending opens no other
+   * connection until that connect ends (ActiveCheck.send): a black-holed backend (SYNs
+   * unanswered: a partition, a host gone) holds one connecting socket per check, not one per
+   * probe for undici's 10 s connect timeout (up to 64 per origin).
    */
-  private readonly dispatchers = new Map<number, Agent>();
+  private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector() });
   private started = false;
   private readonly gate: ProbeGate;
   /** Samples the event loop's utilization for the gate while probes run. */
@@ -64,16 +63,6 @@ export class HealthRegistry {
     { maxInFlight = MAX_PROBES_IN_FLIGHT }: { maxInFlight?: number } = {},
   ) {
     this.gate = new ProbeGate(maxInFlight);
-  }
-
-  /** The probe Agent whose connects give up after `timeout` ms (one per distinct timeout). */
-  private dispatcherFor(timeout: number): Agent {
-    let agent = this.dispatchers.get(timeout);
-    if (agent === undefined) {
-      agent = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector({ timeout }) });
-      this.dispatchers.set(timeout, agent);
-    }
-    return agent;
   }
 
   /** Tell the gate whether the process is busy (its event loop's utilization since the last sample). */
@@ -97,7 +86,7 @@ export class HealthRegistry {
           for (const l of changed || result.inconclusive ? listeners : eager) l.onResult(result, state, changed);
         },
       };
-      shared = { check: new ActiveCheck(origin, cfg, this.dispatcherFor(cfg.timeout), fanout, this.gate, this.durations?.()), listeners, eager };
+      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate, this.durations?.()), listeners, eager };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }
@@ -134,9 +123,9 @@ export class HealthRegistry {
     this.loadTimer = undefined;
     for (const s of this.checks.values()) s.check.stop();
     this.checks.clear();
-    const agents = [...this.dispatchers.values()];
-    this.dispatchers.clear();
-    await Promise.all(agents.map((a) => a.close().catch(() => {})));
+    // Destroyed, not closed: a probe's request may wait for a connect that never answers
+    // (undici's connect timeout is 10 s), and shutting down must not wait for it.
+    await this.dispatcher.destroy().catch(() => {});
   }
 }
 

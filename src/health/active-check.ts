@@ -72,6 +72,11 @@ export class ActiveCheck {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private stopped = true;
+  /**
+   * Probes of this check that timed out while their connection was still being opened, and
+   * whose connect has not ended yet (see send()).
+   */
+  unconnected = 0;
   /** Built once: a probe's request never changes. */
   private readonly dispatchOptions: NamedDispatch;
 
@@ -220,12 +225,6 @@ export class ActiveCheck {
    * timeout starts when the probe is handed to the dispatcher, whose per-origin connection
    * limit is high enough that probes do not queue behind each other.
    */
-  /**
-   * Probes of this check that timed out while their connection was still being opened, and
-   * whose connect has not ended yet (see send()).
-   */
-  unconnected = 0;
-
   private check(): Promise<CheckResult> {
     const cfg = this.cfg;
     return new Promise((resolve) => {

@@ -72,7 +72,17 @@ describe('a probe whose timer fires late', () => {
     expect(r?.inconclusive).toBeUndefined();
     expect(r?.ok).toBe(false);
     expect(r?.error).toBe(`timeout after ${TIMEOUT}ms`);
-    await waitFor(() => unfinished() === 0, { what: 'the timed-out probe request aborted' });
+    // The timed-out request keeps its connection, waiting for its answer; the next probe opens
+    // nothing new, waits a timeout for that answer, and fails.
+    expect(unfinished()).toBe(1);
+    const next = await check.probe();
+    expect(next).toMatchObject({ ok: false, error: `timeout after ${TIMEOUT}ms (an earlier probe is still waiting for its connection or its answer)` });
+    expect(next!.durationMs).toBeGreaterThanOrEqual(TIMEOUT - 1);
+    expect(unfinished()).toBe(1);
+    // The backend wakes up: the waiting request is answered, and probes go out again.
+    up.proc.kill('SIGCONT');
+    await waitFor(() => unfinished() === 0, { what: 'the waiting probe request answered' });
+    expect((await check.probe())?.ok).toBe(true);
   });
 
   it('against a hung backend, its request written late (a new connection, this process busy): inconclusive, and aborted after inconclusiveWait', async () => {
@@ -89,6 +99,18 @@ describe('a probe whose timer fires late', () => {
     await waitFor(() => unfinished() === 0, { what: 'the abandoned probe request aborted', timeout: wait + 3000 });
     // Measured from after the late timer fired, so a little less than the whole wait.
     expect(performance.now() - at).toBeGreaterThanOrEqual(wait - 4 * TIMEOUT - 50);
+  });
+
+  it('against a slow backend: the probe after a timeout waits on the timed-out one, and its late answer counts', async () => {
+    agent = new Agent({ connections: 4 });
+    // Answers after 400 ms, the timeout is 300 ms: the first probe times out; the next, sent at
+    // once, waits up to 300 ms more on it, and the answer comes ~100 ms into that wait.
+    const slow = new ActiveCheck(up.url, healthCheckConfig({ path: '/slow?ms=400', interval: '1s', timeout: '300ms', rise: 1, fall: 1, jitter: 0 }), agent, { onResult() {} });
+    const first = await slow.probe();
+    expect(first).toMatchObject({ ok: false, error: 'timeout after 300ms' });
+    const second = await slow.probe();
+    expect(second).toMatchObject({ ok: true, status: 200 });
+    expect(connected()).toBe(1); // no second connection was opened
   });
 
   it('against a slow but live backend: inconclusive, the answer is read and the connection kept', async () => {

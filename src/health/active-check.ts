@@ -73,10 +73,12 @@ export class ActiveCheck {
   private running = false;
   private stopped = true;
   /**
-   * Probes of this check that timed out while their connection was still being opened, and
-   * whose connect has not ended yet (see send()).
+   * Probes of this check that timed out and still hold their connection: still connecting, or
+   * their request still unanswered (see send() and Probe.timedOut()).
    */
-  unconnected = 0;
+  stuck = 0;
+  /** Probes waiting for a stuck one to end (waitForStuck). */
+  private stuckWaiters: Array<(answer: Verdict | undefined) => void> = [];
   /** Built once: a probe's request never changes. */
   private readonly dispatchOptions: NamedDispatch;
 
@@ -155,11 +157,14 @@ export class ActiveCheck {
 
   /** One probe through the process-wide gate. */
   private async send(): Promise<CheckResult> {
-    if (this.unconnected !== 0) {
-      // The last probe timed out before its connection opened, and that connect is still
-      // pending (SYNs unanswered: a partition, a host gone). Another would only open another
-      // socket: this one fails at once, and no connection is opened until that connect ends.
-      return { ok: false, error: 'connection still not open since an earlier probe', durationMs: 0, at: Date.now() };
+    if (this.stuck !== 0) {
+      // An earlier probe timed out and is still waiting for its connection (SYNs unanswered: a
+      // partition, a host gone) or for its answer (a hung process). Another probe would only
+      // open another connection to wait on: this one waits, as long as a probe may, for that
+      // one instead. Its answer, if it comes, is this probe's answer; if it ends without one
+      // (refused, reset), a probe goes out after all.
+      const waited = await this.waitForStuck();
+      if (waited !== undefined) return waited;
     }
     const wait = this.gate?.enter();
     if (wait) await wait;
@@ -168,6 +173,36 @@ export class ActiveCheck {
     } finally {
       this.gate?.leave();
     }
+  }
+
+  /**
+   * Wait up to the timeout for the timed-out probe still in flight: its late answer judged as
+   * any answer, a failure when the time is up, undefined when it ended without an answer.
+   */
+  private waitForStuck(): Promise<CheckResult | undefined> {
+    const started = performance.now();
+    const timeout = this.cfg.timeout;
+    return new Promise((resolve) => {
+      const waiter = (answer: Verdict | undefined): void => {
+        clearTimeout(timer);
+        resolve(answer && { ok: answer.ok, ...answer.extra, durationMs: performance.now() - started, at: Date.now() });
+      };
+      const timer = setTimeout(() => {
+        this.stuckWaiters = this.stuckWaiters.filter((w) => w !== waiter);
+        resolve({ ok: false, error: `timeout after ${timeout}ms (${STILL_WAITING})`, durationMs: performance.now() - started, at: Date.now() });
+      }, timeout);
+      timer.unref();
+      this.stuckWaiters.push(waiter);
+    });
+  }
+
+  /** A timed-out probe's connect or request ended: with its late answer's verdict, or without one. */
+  stuckEnded(answer: Verdict | undefined): void {
+    this.stuck--;
+    if (this.stuckWaiters.length === 0) return;
+    const waiters = this.stuckWaiters;
+    this.stuckWaiters = [];
+    for (const w of waiters) w(answer);
   }
 
   private take(result: CheckResult): void {
@@ -286,13 +321,13 @@ class Probe {
   /** How late the timer fired, when it fired late (see decideLate); 0 otherwise. */
   private lateBy = 0;
 
-  /** Timed out before its connection opened; counted in the check's `unconnected` until the connect ends. */
-  private unconnected = false;
+  /** Timed out and still holds its connection; counted in the owner's `stuck` until it ends. */
+  private stuck = false;
 
   constructor(
     private readonly cfg: HealthCheckConfig,
     private readonly resolve: (r: CheckResult) => void,
-    private readonly owner?: { unconnected: number },
+    private readonly owner?: { stuck: number; stuckEnded(answer: Verdict | undefined): void },
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
     this.timer = setTimeout(() => {
@@ -334,24 +369,39 @@ class Probe {
     this.abandon.unref();
   }
 
-  /** A real timeout: the probe fails, and its request is aborted, or its connect noted as pending. */
+  /**
+   * A real timeout: the probe fails. Its connection is kept for up to STUCK_WAIT_MS, and the
+   * check sends no other probe meanwhile (ActiveCheck.send): a hung or cut-off backend costs
+   * one connection per check, not a new one per probe. Still connecting, the connect goes on
+   * (undici cannot cancel it from here) until it opens (onConnect: aborted then) or fails;
+   * connected, the request waits for its answer, which ends it, as the bound does.
+   */
   private timedOut(): void {
     this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
-    if (this.abort !== undefined) {
-      this.abort(PROBE_TIMEOUT);
-    } else if (this.owner !== undefined) {
-      // Not connected yet: undici's connect goes on (it cannot be cancelled from here) until
-      // it opens (onConnect, where it is aborted) or fails (onError).
-      this.unconnected = true;
-      this.owner.unconnected++;
+    if (this.owner === undefined) {
+      this.abort?.(PROBE_TIMEOUT);
+      return;
     }
+    this.stuck = true;
+    this.owner.stuck++;
+    if (this.abort !== undefined) this.keepConnection = true;
+    this.abandon = setTimeout(giveUp, STUCK_WAIT_MS, this);
+    this.abandon.unref();
   }
 
-  /** The connect of a probe that timed out before it opened has ended, one way or the other. */
-  private connectEnded(): void {
-    if (!this.unconnected) return;
-    this.unconnected = false;
-    this.owner!.unconnected--;
+  /** STUCK_WAIT_MS is over: abort the request (or, once connected, its connection). */
+  giveUp(): void {
+    this.keepConnection = false;
+    if (this.abort !== undefined) this.abort(PROBE_ABANDONED);
+    // Still connecting: onConnect aborts it when it opens; undici's connect timeout ends it.
+  }
+
+  /** A timed-out probe's connect or request has ended: with an answer's verdict, or without. */
+  private unstuck(answer?: Verdict): void {
+    if (!this.stuck) return;
+    this.stuck = false;
+    if (this.abandon) clearTimeout(this.abandon);
+    this.owner!.stuckEnded(answer);
   }
 
   private lateError(): string {
@@ -365,8 +415,11 @@ class Probe {
 
   onConnect(abort: (err?: Error) => void): void {
     this.abort = abort;
-    this.connectEnded();
-    if (this.settled && !this.keepConnection) abort(PROBE_TIMEOUT);
+    if (this.settled && !this.keepConnection) {
+      // Timed out while connecting: the connection opened too late to be of use.
+      this.unstuck();
+      abort(PROBE_TIMEOUT);
+    }
   }
 
   onHeaders(statusCode: number): boolean {
@@ -384,33 +437,38 @@ class Probe {
 
   onComplete(): void {
     if (this.abandon) clearTimeout(this.abandon);
+    if (this.stuck) {
+      // A late answer to a probe that timed out: the answer of the probe waiting on it.
+      this.unstuck(this.verdict());
+      return;
+    }
     if (this.lateBy !== 0) {
       // Read while the late timer's decision was pending: it may have come in time or not.
       this.settle(false, { inconclusive: true, status: this.status, error: this.lateError() });
       return;
     }
+    const v = this.verdict();
+    this.settle(v.ok, v.extra);
+  }
+
+  /** The answer judged: status ranges, expected body, data age. */
+  private verdict(): Verdict {
     const cfg = this.cfg;
     const status = this.status;
-    if (!statusInRanges(status, cfg.expect_status)) {
-      this.settle(false, { status, error: `status ${status} not in ${cfg.expect_status_text}` });
-      return;
-    }
+    if (!statusInRanges(status, cfg.expect_status)) return { ok: false, extra: { status, error: `status ${status} not in ${cfg.expect_status_text}` } };
     const body = this.needBody ? Buffer.concat(this.chunks).toString('utf8', 0, Math.min(this.size, MAX_BODY_BYTES)) : '';
-    if (cfg.expect_body !== undefined && !body.includes(cfg.expect_body)) {
-      this.settle(false, { status, error: 'body does not contain the expected text' });
-      return;
-    }
+    if (cfg.expect_body !== undefined && !body.includes(cfg.expect_body)) return { ok: false, extra: { status, error: 'body does not contain the expected text' } };
     const extra: Partial<CheckResult> = { status };
     if (cfg.data_age) {
       const age = readDataAge(body, cfg.data_age);
       if (age !== undefined) extra.dataAgeSeconds = age;
     }
-    this.settle(true, extra);
+    return { ok: true, extra };
   }
 
   onError(err: Error): void {
     if (this.abandon) clearTimeout(this.abandon);
-    this.connectEnded();
+    this.unstuck();
     this.settle(false, { error: describeError(err, this.cfg.timeout) });
   }
 
@@ -420,6 +478,26 @@ class Probe {
     clearTimeout(this.timer);
     this.resolve({ ok, durationMs: performance.now() - this.started, at: Date.now(), ...extra });
   }
+}
+
+/** An answer judged (Probe.verdict). */
+interface Verdict {
+  ok: boolean;
+  extra: Partial<CheckResult>;
+}
+
+/** Why a probe that waited on an earlier, timed-out one failed (ActiveCheck.send). */
+const STILL_WAITING = 'an earlier probe is still waiting for its connection or its answer';
+
+/**
+ * How long a timed-out probe keeps its connection, waiting for it to open or for its answer,
+ * while its check sends no other probe.
+ */
+const STUCK_WAIT_MS = 10_000;
+
+/** Probe.giveUp as a timer callback. */
+function giveUp(probe: Probe): void {
+  probe.giveUp();
 }
 
 /** Probe.decideLate as setImmediate's callback (no closure per probe). */

@@ -188,8 +188,13 @@ export class ActiveCheck {
         resolve(answer && { ok: answer.ok, ...answer.extra, durationMs: performance.now() - started, at: Date.now() });
       };
       const timer = setTimeout(() => {
-        this.stuckWaiters = this.stuckWaiters.filter((w) => w !== waiter);
-        resolve({ ok: false, error: `timeout after ${timeout}ms (${STILL_WAITING})`, durationMs: performance.now() - started, at: Date.now() });
+        // Decided after the next poll phase, as a late probe timer is (Probe.decideLate): an
+        // answer waiting unread in the socket is read first, and calls the waiter.
+        setImmediate(() => {
+          if (!this.stuckWaiters.includes(waiter)) return;
+          this.stuckWaiters = this.stuckWaiters.filter((w) => w !== waiter);
+          resolve({ ok: false, error: `timeout after ${timeout}ms (${STILL_WAITING})`, durationMs: performance.now() - started, at: Date.now() });
+        });
       }, timeout);
       timer.unref();
       this.stuckWaiters.push(waiter);

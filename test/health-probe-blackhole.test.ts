@@ -60,8 +60,14 @@ function connecting(port: number): number {
 describe('probes of a black-holed backend', () => {
   it('time out, and then wait on the connect they left instead of opening more', async () => {
     const port = await blackHole();
-    await sleep(200);
-    const before = connecting(port);
+    // The fillers settled: each one either in the accept queue or left connecting.
+    const { before } = await waitFor(
+      () => {
+        const n = connecting(port);
+        return fillers.filter((f) => !f.connecting).length + n === fillers.length ? { before: n } : undefined;
+      },
+      { what: "the black hole's own connections settled" },
+    );
     reg = new HealthRegistry();
     const errors: Array<string | undefined> = [];
     handle = reg.acquire(`http://127.0.0.1:${port}`, healthCheckConfig({ interval: '50ms', timeout: '50ms', rise: 1, fall: 1, jitter: 0 }), {

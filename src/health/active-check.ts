@@ -76,9 +76,9 @@ export class ActiveCheck {
    * Probes of this check that timed out and still hold their connection: still connecting, or
    * their request still unanswered (see send() and Probe.timedOut()).
    */
-  stuck = 0;
+  private stuck = 0;
   /** Probes waiting for a stuck one to end (waitForStuck). */
-  private stuckWaiters: Array<(answer: Verdict | undefined) => void> = [];
+  private stuckWaiters = new Set<(answer: Verdict | undefined) => void>();
   /** Built once: a probe's request never changes. */
   private readonly dispatchOptions: NamedDispatch;
 
@@ -191,22 +191,26 @@ export class ActiveCheck {
         // Decided after the next poll phase, as a late probe timer is (Probe.decideLate): an
         // answer waiting unread in the socket is read first, and calls the waiter.
         setImmediate(() => {
-          if (!this.stuckWaiters.includes(waiter)) return;
-          this.stuckWaiters = this.stuckWaiters.filter((w) => w !== waiter);
+          if (!this.stuckWaiters.delete(waiter)) return;
           resolve({ ok: false, error: `timeout after ${timeout}ms (${STILL_WAITING})`, durationMs: performance.now() - started, at: Date.now() });
         });
       }, timeout);
       timer.unref();
-      this.stuckWaiters.push(waiter);
+      this.stuckWaiters.add(waiter);
     });
+  }
+
+  /** A probe timed out and keeps its connection (Probe.timedOut). */
+  stuckBegan(): void {
+    this.stuck++;
   }
 
   /** A timed-out probe's connect or request ended: with its late answer's verdict, or without one. */
   stuckEnded(answer: Verdict | undefined): void {
     this.stuck--;
-    if (this.stuckWaiters.length === 0) return;
-    const waiters = this.stuckWaiters;
-    this.stuckWaiters = [];
+    if (this.stuckWaiters.size === 0) return;
+    const waiters = [...this.stuckWaiters];
+    this.stuckWaiters.clear();
     for (const w of waiters) w(answer);
   }
 
@@ -332,7 +336,7 @@ class Probe {
   constructor(
     private readonly cfg: HealthCheckConfig,
     private readonly resolve: (r: CheckResult) => void,
-    private readonly owner?: { stuck: number; stuckEnded(answer: Verdict | undefined): void },
+    private readonly owner: Pick<ActiveCheck, 'stuckBegan' | 'stuckEnded'>,
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
     this.timer = setTimeout(() => {
@@ -365,12 +369,17 @@ class Probe {
     }
     // Our lateness: let the answer arrive and keep the keep-alive connection (aborting
     // destroys it, and reconnecting is what an overloaded process can least afford).
-    this.keepConnection = true;
     this.settle(false, { inconclusive: true, error: this.lateError() });
-    this.abandon = setTimeout(() => {
-      this.keepConnection = false;
-      this.abort?.(PROBE_ABANDONED);
-    }, inconclusiveWait(this.cfg.timeout));
+    this.holdConnection(true, inconclusiveWait(this.cfg.timeout));
+  }
+
+  /**
+   * Let a settled probe's request go on (keep: its connection is not aborted when it opens),
+   * for at most `ms`, then give it up (giveUp).
+   */
+  private holdConnection(keep: boolean, ms: number): void {
+    this.keepConnection = keep;
+    this.abandon = setTimeout(giveUp, ms, this);
     this.abandon.unref();
   }
 
@@ -383,18 +392,13 @@ class Probe {
    */
   private timedOut(): void {
     this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
-    if (this.owner === undefined) {
-      this.abort?.(PROBE_TIMEOUT);
-      return;
-    }
     this.stuck = true;
-    this.owner.stuck++;
-    if (this.abort !== undefined) this.keepConnection = true;
-    this.abandon = setTimeout(giveUp, STUCK_WAIT_MS, this);
-    this.abandon.unref();
+    this.owner.stuckBegan();
+    // Connected: the request goes on. Still connecting: onConnect aborts it when it opens.
+    this.holdConnection(this.abort !== undefined, STUCK_WAIT_MS);
   }
 
-  /** STUCK_WAIT_MS is over: abort the request (or, once connected, its connection). */
+  /** The hold of holdConnection is over: abort the request (or, once connected, its connection). */
   giveUp(): void {
     this.keepConnection = false;
     if (this.abort !== undefined) this.abort(PROBE_ABANDONED);
@@ -406,7 +410,7 @@ class Probe {
     if (!this.stuck) return;
     this.stuck = false;
     if (this.abandon) clearTimeout(this.abandon);
-    this.owner!.stuckEnded(answer);
+    this.owner.stuckEnded(answer);
   }
 
   private lateError(): string {

@@ -25,6 +25,7 @@ import net from 'node:net';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as L from './lib.js';
 import { readStateFile } from '../dist/state/file-store.js';
+import { JOURNAL_FILE, readJournal } from '../dist/state/journal.js';
 import { flipsFromLog } from './failover.js';
 
 const HC = { interval: 1000, timeout: 500, fall: 3, rise: 2 };
@@ -67,15 +68,25 @@ tenants:`);
   return `${out.join('\n')}\n`;
 }
 
+/** Every tenant's committed state: its file's, or the journal's when newer (not yet in the file). */
 function readStates(stateDir) {
   const dir = path.join(stateDir, 'tenants');
   const states = [];
+  let journal = new Map();
+  try {
+    journal = readJournal(readFileSync(path.join(stateDir, JOURNAL_FILE))).records;
+  } catch {
+    /* no journal (an older build, or none yet) */
+  }
   try {
     for (const f of readdirSync(dir)) {
       if (!f.endsWith('.json')) continue;
       const file = path.join(dir, f);
+      const tenant = f.slice(0, -5);
       try {
-        states.push(readStateFile(readFileSync(file), file, f.slice(0, -5)).state);
+        const stored = readStateFile(readFileSync(file), file, tenant);
+        const j = journal.get(tenant);
+        states.push(j !== undefined && stored.layout !== undefined && j.seq > stored.layout.seq ? JSON.parse(j.stateText) : stored.state);
       } catch {
         /* being rewritten: read next time */
       }

@@ -3,14 +3,12 @@
  * directory: the epoch never goes backwards and the active site is consistent with it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { spawnProxy, tempDir, FAST_CHECKS, type ChildProxy } from './helpers/proxy.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
-import { readStateFile } from '../src/state/file-store.js';
+import { readCommittedState } from '../src/state/file-store.js';
 
 let primary: Upstream, backup: Upstream;
 let hooks: HookServer;
@@ -48,9 +46,11 @@ const doc = () => ({
   },
 });
 
+/** The committed state: the tenant's file, or the journal's record when the file lags it. */
 async function state(dir: string): Promise<{ epoch: number; phase: string; active: string; to?: string }> {
-  const file = join(dir, 'tenants', 't.json');
-  return readStateFile(await readFile(file), file, 't').state;
+  const s = readCommittedState(dir, 't');
+  if (s === undefined) throw new Error('no state committed');
+  return s;
 }
 
 async function servedBy(px: ChildProxy): Promise<{ site?: string; epoch?: string }> {

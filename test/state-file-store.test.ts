@@ -104,6 +104,8 @@ describe('file state store', () => {
   });
 
   it('a write that fails is a DRP_STATE_IO error and leaves the stored epoch as it was', async () => {
+    // A new tenant's first commit writes its file (no journal record to fall back on).
+    const u = (epoch: number): TenantState => ({ ...state(epoch), tenant: 'u' });
     const dir = await tempDir();
     const s = new FileStateStore(dir);
     await s.open();
@@ -118,9 +120,9 @@ describe('file state store', () => {
         await mv(join(dir, 'tenants'), join(dir, 'tenants.moved'));
         await writeFile(join(dir, 'tenants'), 'not a directory');
       }
-      await expect(s.commit(state(2), 1)).rejects.toMatchObject({ code: 'DRP_STATE_IO' });
-      // The store still expects epoch 1: nothing was half-committed.
-      await expect(s.commit(state(2), 2)).rejects.toMatchObject({ code: 'DRP_STATE_CONFLICT' });
+      await expect(s.commit(u(1), undefined)).rejects.toMatchObject({ code: 'DRP_STATE_IO' });
+      // The store still has no epoch for it: nothing was half-committed.
+      await expect(s.commit(u(2), 1)).rejects.toMatchObject({ code: 'DRP_STATE_CONFLICT' });
     } finally {
       await chmod(join(dir, process.getuid?.() === 0 ? 'tenants.moved' : 'tenants'), 0o700).catch(() => {});
       await s.close();

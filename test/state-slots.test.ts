@@ -50,6 +50,8 @@ describe('state file slots', () => {
     const inode = (await stat(file)).ino;
     await s.commit(state(2, 'b'), 1);
     await s.commit(state(3, 'a'), 2);
+    // Durable in the journal already; wait for the records to reach the file itself.
+    await s.checkpointed();
     expect((await stat(file)).ino).toBe(inode); // written in place: no rename
     expect((await records(file)).map((r) => [r.slot, r.seq, r.state.epoch])).toEqual([
       [0, 3, 3],

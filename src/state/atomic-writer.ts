@@ -8,18 +8,25 @@
  * atomic write took 3–10 ms in bench/failover.js, and the flip's "persisted" step is on the
  * path of every held request. The worker runs the same steps with the synchronous calls
  * (blocking only itself) and answers with one message. Writes queued while it works are
- * done in one batch that shares a single directory fsync per directory (group commit).
+ * done in one batch that shares a single directory fsync per directory.
+ *
+ * With a journal (journal.ts), an in-place commit is durable once its record is appended to
+ * the journal: every commit of a batch shares one fdatasync (group commit), and the records
+ * reach their tenants' files afterwards, one per turn of the worker's loop, never ahead of a
+ * newer batch's journal write. A region's thousand flips wait for a few fdatasyncs instead of
+ * a thousand in a row.
  *
  * The worker is plain JavaScript evaluated from a string: it must load the same way from
- * dist/ and from the TypeScript sources under the test runner, and it is twenty lines.
+ * dist/ and from the TypeScript sources under the test runner.
  */
 import { Worker } from 'node:worker_threads';
 
 const WORKER_SOURCE = `
 'use strict';
-const { parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const path = require('node:path');
+// Not require(): under --input-type=module an eval'd worker is an ES module.
+const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
+const fs = process.getBuiltinModule('node:fs');
+const path = process.getBuiltinModule('node:path');
 function fsyncDir(dir) {
   const fd = fs.openSync(dir, fs.constants.O_RDONLY);
   try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
@@ -51,23 +58,111 @@ function writeAt(job) {
     fs.fdatasyncSync(fd);
   } finally { fs.closeSync(fd); }
 }
-parentPort.on('message', (batch) => {
+function fail(job, err) { return { id: job.id, error: err.message, code: err.code }; }
+
+// The journal (journal.ts): commits' records appended, one fdatasync per batch. Each record
+// is then written to its tenant's file (its checkpoint), in commit order, one per turn of this
+// thread's loop so that new batches are never queued behind them. Once every record in the
+// journal has its checkpoint on disk, the journal is emptied.
+const journalPath = workerData && workerData.journal;
+let jfd = -1;
+let journalBytes = 0;
+// The journal held records when this thread started (a thread that died left them): their
+// checkpoints are unknown here, so it is kept until the store recovers it at the next start.
+let keepJournal = false;
+if (journalPath) {
+  try {
+    jfd = fs.openSync(journalPath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
+    journalBytes = fs.fstatSync(jfd).size;
+    keepJournal = journalBytes > 0;
+  } catch { jfd = -1; }
+}
+let logQ = [];
+let workQ = [];
+let head = 0;
+let checkpointFailed = false;
+let drainWanted = false;
+let scheduled = false;
+function schedule() { if (!scheduled) { scheduled = true; setImmediate(pump); } }
+
+parentPort.on('message', (msg) => {
+  if (msg === 'drain') drainWanted = true;
+  else for (const job of msg) (job.log !== undefined && jfd >= 0 ? logQ : workQ).push(job);
+  schedule();
+});
+
+function pump() {
+  scheduled = false;
+  if (logQ.length > 0) writeLog();
+  else if (head < workQ.length) runWork();
+  if (logQ.length > 0 || head < workQ.length) { schedule(); return; }
+  workQ = [];
+  head = 0;
+  if (journalBytes > 0 && !keepJournal && !checkpointFailed) {
+    // Every record in it is in its tenant's file, durably: nothing to replay any more. Not
+    // synced: a journal that comes back after a crash replays records its files already hold.
+    try { fs.ftruncateSync(jfd, 0); journalBytes = 0; } catch { keepJournal = true; }
+  }
+  if (drainWanted) { drainWanted = false; parentPort.postMessage([{ drained: true }]); }
+}
+
+function writeLog() {
+  const jobs = logQ;
+  logQ = [];
+  let text = '';
+  for (const job of jobs) text += job.log + '\\n';
+  const buf = Buffer.from(text, 'utf8');
+  let error;
+  try {
+    for (let done = 0; done < buf.length; ) done += fs.writeSync(jfd, buf, done, buf.length - done);
+    fs.fdatasyncSync(jfd);
+    journalBytes += buf.length;
+  } catch (err) {
+    error = err;
+    // A partial record must not run into the next batch's first one: cut it off, or stop
+    // journaling (commits then go straight to their files, as without a journal).
+    try { fs.ftruncateSync(jfd, journalBytes); } catch { jfd = -1; keepJournal = true; }
+  }
+  const results = [];
+  for (const job of jobs) {
+    if (error) { results.push(fail(job, error)); continue; }
+    results.push({ id: job.id });
+    workQ.push({ file: job.file, offset: job.offset, data: job.data, checkpoint: true });
+  }
+  parentPort.postMessage(results);
+}
+
+function runWork() {
+  const job = workQ[head++];
+  if (job.checkpoint) {
+    try { writeAt(job); } catch (err) {
+      checkpointFailed = true;
+      parentPort.postMessage([{ checkpointError: job.file + ': ' + err.message }]);
+    }
+    return;
+  }
+  if (job.offset !== undefined) {
+    let result = { id: job.id };
+    try { writeAt(job); } catch (err) { result = fail(job, err); }
+    parentPort.postMessage([result]);
+    return;
+  }
+  // File replacements queued together (a thousand tenants' first commits) share one fsync
+  // per directory.
+  const group = [job];
+  while (head < workQ.length && workQ[head].tmp !== undefined) group.push(workQ[head++]);
   const results = [];
   const dirs = new Map();
-  for (const job of batch) {
-    if (job.offset !== undefined) {
-      try { writeAt(job); results.push({ id: job.id }); } catch (err) { results.push({ id: job.id, error: err.message, code: err.code }); }
-      continue;
-    }
+  for (const g of group) {
     try {
-      writeTemp(job);
-      fs.renameSync(job.tmp, job.file);
-      const dir = path.dirname(job.file);
+      writeTemp(g);
+      fs.renameSync(g.tmp, g.file);
+      const dir = path.dirname(g.file);
       if (!dirs.has(dir)) dirs.set(dir, []);
-      dirs.get(dir).push(job.id);
+      dirs.get(dir).push(g.id);
     } catch (err) {
-      try { fs.unlinkSync(job.tmp); } catch {}
-      results.push({ id: job.id, error: err.message, code: err.code });
+      try { fs.unlinkSync(g.tmp); } catch {}
+      results.push(fail(g, err));
     }
   }
   for (const [dir, ids] of dirs) {
@@ -76,7 +171,7 @@ parentPort.on('message', (batch) => {
     for (const id of ids) results.push(error ? { id, error: error.message, code: error.code } : { id });
   }
   parentPort.postMessage(results);
-});
+}
 `;
 
 /**
@@ -98,13 +193,19 @@ interface Job {
   tmp?: string;
   /** In-place write: where `data` goes in `file` (which must exist). */
   offset?: number;
+  /** Journaled in-place write: the record line appended to the journal first. */
+  log?: string;
   data: PaddedRecord | string;
 }
 
 interface Result {
-  id: number;
+  id?: number;
   error?: string;
   code?: string;
+  /** A checkpoint (a journaled record's write to its file) failed: the journal is kept. */
+  checkpointError?: string;
+  /** Answer to a drain: every queued write is done. */
+  drained?: true;
 }
 
 interface Pending {
@@ -112,13 +213,29 @@ interface Pending {
   reject(err: Error): void;
 }
 
+export interface AtomicWriterOptions {
+  /**
+   * The journal file: in-place writes given a record line (`writeLogged`) are durable once the
+   * line is appended to it, and reach their own file afterwards (journal.ts).
+   */
+  journal?: string;
+  /** A journaled record could not be written to its file (the journal keeps it). */
+  onCheckpointError?: (message: string) => void;
+}
+
+/** How long close() waits for queued checkpoints before it stops the thread anyway. */
+const CLOSE_DRAIN_MS = 5000;
+
 export class AtomicWriter {
   private worker: Worker | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  /** Jobs waiting for the worker to finish its current batch. */
+  /** Jobs of this turn, posted to the worker together at the end of it. */
   private queue: Job[] = [];
-  private busy = false;
+  private posting = false;
+  private drains: Array<() => void> = [];
+
+  constructor(private readonly options: AtomicWriterOptions = {}) {}
 
   /** Replace `file` with `data` durably; `tmp` is the temp file beside it. */
   write(file: string, tmp: string, data: PaddedRecord | string): Promise<void> {
@@ -130,62 +247,99 @@ export class AtomicWriter {
     return this.enqueue({ file, offset, data });
   }
 
+  /**
+   * As writeAt, but durable as soon as `line` is in the journal (one fdatasync shared by every
+   * commit of the batch); the write to `file` follows. Without a journal, exactly writeAt.
+   */
+  writeLogged(file: string, offset: number, data: PaddedRecord, line: string): Promise<void> {
+    return this.enqueue(this.options.journal === undefined ? { file, offset, data } : { file, offset, data, log: line });
+  }
+
   private enqueue(job: Omit<Job, 'id'>): Promise<void> {
     const id = this.nextId++;
     return new Promise<void>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.queue.push({ id, ...job });
-      if (!this.busy) this.flush();
+      if (!this.posting) {
+        // Commits made in the same turn (a region's flips) go in one message and one batch.
+        this.posting = true;
+        queueMicrotask(this.post);
+      }
     });
   }
+
+  private readonly post = (): void => {
+    this.posting = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
+    const w = this.start();
+    w.ref();
+    w.postMessage(batch);
+  };
 
   /**
    * Start the worker now (about 20–40 ms) rather than on the first write: that first write may
    * be a flip's, with requests held behind it.
    */
   warm(): void {
-    if (!this.busy) this.start().unref();
+    if (this.pending.size === 0) this.start().unref();
   }
 
-  /** Stop the worker (pending writes are failed). */
+  /** Resolves once every write queued so far has reached its file (journaled ones included). */
+  drain(): Promise<void> {
+    if (!this.worker) return Promise.resolve();
+    const w = this.worker;
+    return new Promise<void>((resolve) => {
+      this.drains.push(resolve);
+      w.ref();
+      w.postMessage('drain');
+    });
+  }
+
+  /**
+   * Stop the worker, after the queued checkpoints are done (up to 5 s: what is left stays in
+   * the journal for the next start). Writes still pending then are failed.
+   */
   async close(): Promise<void> {
     const w = this.worker;
+    if (w && this.options.journal !== undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.drain(), new Promise<void>((r) => (timer = setTimeout(r, CLOSE_DRAIN_MS)))]);
+      clearTimeout(timer);
+    }
     this.worker = undefined;
     if (w) await w.terminate();
     this.failAll(new Error('state writer closed'));
   }
 
-  private flush(): void {
-    if (this.queue.length === 0) {
-      this.busy = false;
-      // Idle, the worker must not keep the process alive.
-      this.worker?.unref();
-      return;
-    }
-    const batch = this.queue;
-    this.queue = [];
-    this.busy = true;
-    const w = this.start();
-    w.ref();
-    w.postMessage(batch);
-  }
-
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'drproxy-state-writer' });
+    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'drproxy-state-writer', workerData: { journal: this.options.journal } });
     w.on('message', (results: Result[]) => {
       for (const r of results) {
-        const p = this.pending.get(r.id);
+        if (r.drained) {
+          const ds = this.drains;
+          this.drains = [];
+          for (const d of ds) d();
+          continue;
+        }
+        if (r.checkpointError !== undefined) {
+          this.options.onCheckpointError?.(r.checkpointError);
+          continue;
+        }
+        const p = this.pending.get(r.id!);
         if (!p) continue;
-        this.pending.delete(r.id);
+        this.pending.delete(r.id!);
         if (r.error === undefined) p.resolve();
         else p.reject(Object.assign(new Error(r.error), { code: r.code }));
       }
-      this.flush();
+      // Idle, the worker must not keep the process alive (what it still checkpoints is in the
+      // journal).
+      if (this.pending.size === 0 && this.drains.length === 0) w.unref();
     });
     w.on('error', (err) => {
       this.worker = undefined;
-      this.busy = false;
       this.failAll(err);
     });
     w.on('exit', (code) => {
@@ -203,6 +357,8 @@ export class AtomicWriter {
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
     this.queue = [];
-    this.busy = false;
+    const ds = this.drains;
+    this.drains = [];
+    for (const d of ds) d();
   }
 }

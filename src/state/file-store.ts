@@ -15,12 +15,18 @@
  * clear message: drproxy never resets an epoch to 0 on its own, because a lower epoch would let
  * a fenced side take writes again.
  *
+ * An in-place commit is durable once its record is in the directory's journal, one fdatasync
+ * per batch of commits (journal.ts); the record reaches the tenant's file right after, and
+ * `open()` replays what a stop left in the journal before any tenant is loaded.
+ *
  * A LOCK file holding the owner's pid keeps two processes from sharing one directory.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DrProxyError } from '../errors.js';
 import { AtomicWriter } from './atomic-writer.js';
+import { JOURNAL_FILE, readJournal, recoverJournal } from './journal.js';
 import { decodeFile, slotLine, slotSizeFor } from './slots.js';
 import type { StateStore, TenantState, TenantPhase } from './types.js';
 
@@ -36,19 +42,31 @@ export class FileStateStore implements StateStore {
   private readonly seen = new Map<string, number>();
   private readonly listeners = new Set<(s: TenantState) => void>();
   private locked = false;
-  private readonly writer = new AtomicWriter();
+  private readonly writer: AtomicWriter;
   /** Where each tenant's newest record is: its slot, sequence number and the slot size. */
   private readonly layout = new Map<string, { slot: 0 | 1; seq: number; size: number }>();
 
-  /** `onRepair` hears of every damaged slot repaired at load (an alert: a disk may be failing). */
+  /**
+   * `onRepair` hears of every damaged slot repaired at load (an alert: a disk may be failing),
+   * `onWriteError` of a journaled record that could not be written to its file (the journal
+   * keeps it for the next start).
+   */
   constructor(
     dir: string,
     private readonly onRepair?: (tenant: string, message: string) => void,
+    onWriteError?: (message: string) => void,
   ) {
     this.dir = dir;
     this.tenantsDir = join(dir, 'tenants');
     this.lockFile = join(dir, 'LOCK');
+    this.writer = new AtomicWriter({
+      journal: join(dir, JOURNAL_FILE),
+      onCheckpointError: (message) => onWriteError?.(`state journal checkpoint failed (the journal keeps the record): ${message}`),
+    });
   }
+
+  /** What `open()` replayed from the journal (tenants whose files lacked their last commit). */
+  replayed: string[] = [];
 
   async open(): Promise<void> {
     try {
@@ -57,6 +75,11 @@ export class FileStateStore implements StateStore {
       throw new DrProxyError('DRP_STATE_IO', `state directory ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
     await this.takeLock();
+    try {
+      this.replayed = (await recoverJournal(this.dir, this.tenantsDir)).replayed;
+    } catch (err) {
+      throw new DrProxyError('DRP_STATE_IO', `state journal ${join(this.dir, JOURNAL_FILE)}: ${(err as Error).message}`, { cause: err });
+    }
     this.writer.warm();
     // Temp files left by a crash mid-write hold nothing that was committed: remove them.
     for (const name of await readdir(this.tenantsDir)) {
@@ -139,13 +162,18 @@ export class FileStateStore implements StateStore {
     if (!inPlace) line = slotLine(0, seq, text);
     const size = inPlace ? at.size : slotSizeFor(line);
     try {
-      if (inPlace) await this.writer.writeAt(file, slot * size, { line, size, regions: 1 });
+      if (inPlace) await this.writer.writeLogged(file, slot * size, { line, size, regions: 1 }, line);
       else await this.writer.write(file, `${file}.tmp-${process.pid}`, { line, size, regions: 2 });
     } catch (err) {
       throw new DrProxyError('DRP_STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
     }
     this.layout.set(tenant, { slot: inPlace ? slot : 0, seq, size });
     this.seen.set(tenant, next.epoch);
+  }
+
+  /** Resolves once every commit so far is in its tenant's file too, not only in the journal. */
+  checkpointed(): Promise<void> {
+    return this.writer.drain();
   }
 
   watch(listener: (s: TenantState) => void): () => void {
@@ -275,4 +303,30 @@ export function readStateFile(data: Buffer, file: string, tenant: string): Store
   }
   if (!best) throw corrupt(file, damaged ? `slot ${damaged.slot}: ${damaged.why}` : 'no state record');
   return { state: best.state, layout: { slot: best.slot, seq: best.seq, size: decoded.size }, ...(damaged && { damaged }) };
+}
+
+/**
+ * A tenant's committed state as a stopped (or running) drproxy left it, read without taking
+ * the lock: the newer of its file's record and the journal's. For tools and tests that look at
+ * a state directory from outside; drproxy itself replays the journal at start-up.
+ */
+export function readCommittedState(dir: string, tenant: string): TenantState | undefined {
+  const file = join(dir, 'tenants', `${tenant}.json`);
+  let fromFile: StoredState | undefined;
+  try {
+    fromFile = readStateFile(readFileSync(file), file, tenant);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  let journal: Buffer | undefined;
+  try {
+    journal = readFileSync(join(dir, JOURNAL_FILE));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const j = journal === undefined ? undefined : readJournal(journal).records.get(tenant);
+  if (j !== undefined && (fromFile === undefined || (fromFile.layout !== undefined ? j.seq > fromFile.layout.seq : j.epoch > fromFile.state.epoch))) {
+    return parseState(j.stateText, join(dir, JOURNAL_FILE), tenant);
+  }
+  return fromFile?.state;
 }

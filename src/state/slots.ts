@@ -66,3 +66,12 @@ function decodeSlot(bytes: Buffer, index: 0 | 1): SlotContent {
   if (crc32(stateText) !== Number(m[3])) return { status: 'bad', why: 'checksum mismatch' };
   return { status: 'ok', seq: Number(m[2]), stateText };
 }
+
+/** One record line as the journal holds it (journal.ts), or undefined when it does not decode. */
+export function decodeRecordLine(line: string): { slot: 0 | 1; seq: number; stateText: string } | undefined {
+  const m = RECORD.exec(line);
+  if (!m) return undefined;
+  const stateText = m[4]!;
+  if (crc32(stateText) !== Number(m[3])) return undefined;
+  return { slot: Number(m[1]) as 0 | 1, seq: Number(m[2]), stateText };
+}

@@ -49,15 +49,20 @@ const epochs = async (file: string) => {
 };
 
 describe('state journal', () => {
-  it('a commit is durable in the journal first; its file follows, and the journal empties', async () => {
+  it('commits made together are durable in the journal first; their files follow, and the journal empties', async () => {
     const dir = await tempDir();
     const s = await open(dir);
-    await s.commit(state(1), undefined); // first commit: the file itself (temp file and rename)
-    await s.commit(state(2, 'b'), 1);
-    await s.commit(state(3, 'a'), 2);
-    // Whether or not the file has caught up yet, the committed state is epoch 3.
-    expect(readCommittedState(dir, 't')).toMatchObject({ epoch: 3, active: 'a' });
+    // First commits: the files themselves (temp file and rename).
+    await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
+    await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
+    // Whether or not the files have caught up yet, the committed state is epoch 2.
+    expect(readCommittedState(dir, 't')).toMatchObject({ epoch: 2, active: 'b' });
+    expect(readCommittedState(dir, 'u')).toMatchObject({ epoch: 2, active: 'b' });
     await s.checkpointed();
+    expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 2, seq: 2 });
+    expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
+    // A lone commit with nothing queued goes straight to its slot: nothing to replay, ever.
+    await s.commit(state(3, 'a'), 2);
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 3, seq: 3 });
     expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
     await s.close();
@@ -84,12 +89,13 @@ describe('state journal', () => {
     const errors: string[] = [];
     const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
     await s.open();
-    await s.commit(state(1), undefined);
+    await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
     // The tenants directory goes away under the store (a file in its place): the journal, one
-    // level up, still takes the record, but its file cannot be written.
+    // level up, still takes the records (two commits together go through it), but their files
+    // cannot be written.
     await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
     await writeFile(join(dir, 'tenants'), 'not a directory');
-    await s.commit(state(2, 'b'), 1);
+    await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
     await waitFor(() => errors.length > 0, { what: 'the checkpoint error' });
     expect(errors[0]).toMatch(/state journal checkpoint failed \(the journal keeps the record\): .*t\.json: /);
     await s.close();
@@ -99,8 +105,9 @@ describe('state journal', () => {
     await rename(join(dir, 'tenants.moved'), join(dir, 'tenants'));
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 1, seq: 1 });
     const again = await open(dir);
-    expect(again.replayed).toEqual(['t']);
+    expect(again.replayed.sort()).toEqual(['t', 'u']);
     expect(await again.load('t')).toMatchObject({ epoch: 2, active: 'b' });
+    expect(await again.load('u')).toMatchObject({ epoch: 2, active: 'b' });
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 2, seq: 2 });
     expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
     await again.close();

@@ -61,7 +61,11 @@ export class DrProxy implements AdminApi {
     this.logger = opts.logger ?? createLogger({ level: config.log.level });
     this.store =
       opts.store ??
-      new FileStateStore(resolve(config.state.dir), (tenant, message) => this.logger.error({ alert: true, audit: true, event: 'state_repaired', tenant }, message));
+      new FileStateStore(
+        resolve(config.state.dir),
+        (tenant, message) => this.logger.error({ alert: true, audit: true, event: 'state_repaired', tenant }, message),
+        (message) => this.logger.error({ alert: true, event: 'state_checkpoint_failed' }, message),
+      );
     this.metrics = new Metrics();
     this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts());
     this.metrics.setCheckSource(() => this.siteTallies());
@@ -85,6 +89,10 @@ export class DrProxy implements AdminApi {
 
   private async init(opts: DrProxyOptions): Promise<void> {
     await this.store.open();
+    if (this.store instanceof FileStateStore && this.store.replayed.length > 0) {
+      const replayed = this.store.replayed;
+      this.logger.warn({ event: 'state_journal_replayed', tenants: replayed.slice(0, 20), count: replayed.length }, `state journal: ${replayed.length} tenant(s) had commits not yet in their files (an unclean stop); written now`);
+    }
     // Tenants start concurrently (each loads, and on first start writes, its own state file),
     // a bounded number at a time; the map keeps config order.
     const tenants = this.config.tenants;

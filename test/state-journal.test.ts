@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
 import { FileStateStore, readCommittedState, readStateFile } from '../src/state/file-store.js';
 import { JOURNAL_FILE } from '../src/state/journal.js';
 import { slotLine } from '../src/state/slots.js';
@@ -110,6 +111,37 @@ describe('state journal', () => {
     expect(await again.load('u')).toMatchObject({ epoch: 2, active: 'b' });
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 2, seq: 2 });
     expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
+    await again.close();
+  });
+
+  it('the writer thread dies with checkpoints outstanding: they reach their files before the next commit', async () => {
+    const dir = await tempDir();
+    const errors: string[] = [];
+    const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
+    await s.open();
+    await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
+    await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
+    await writeFile(join(dir, 'tenants'), 'not a directory');
+    await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
+    await waitFor(() => errors.length >= 2, { what: 'both checkpoints failing' });
+    // The thread dies (as an OOM or a crash would) with both records only in the journal.
+    await (s as unknown as { writer: { worker: Worker } }).writer.worker.terminate();
+    await rm(join(dir, 'tenants'));
+    await rename(join(dir, 'tenants.moved'), join(dir, 'tenants'));
+
+    await s.commit(state(3, 'a'), 2);
+    expect(s.replayed.sort()).toEqual(['t', 'u']);
+    // Epoch 2 went into its slot before epoch 3 went into the other: one commit apart.
+    const lines = (await readFile(join(dir, 'tenants', 't.json'), 'utf8')).split('\n').filter((l) => l.trim() !== '');
+    expect(lines.map((l) => JSON.parse(l) as { seq: number; state: TenantState }).map((r) => [r.seq, r.state.epoch]).sort()).toEqual([
+      [2, 2],
+      [3, 3],
+    ]);
+    await s.close();
+    const again = await open(dir);
+    expect(again.replayed).toEqual([]);
+    expect(await again.load('t')).toMatchObject({ epoch: 3, active: 'a' });
+    expect(await again.load('u')).toMatchObject({ epoch: 2, active: 'b' });
     await again.close();
   });
 

@@ -230,6 +230,12 @@ export interface AtomicWriterOptions {
   journal?: string;
   /** A journaled record could not be written to its file (the journal keeps it). */
   onCheckpointError?: (message: string) => void;
+  /**
+   * Run before a thread replaces one that died: the journal may hold acknowledged records
+   * whose checkpoints died with it, and they must reach their files before any newer commit
+   * (the two slots of a file must stay one commit apart). Writes queued meanwhile wait for it.
+   */
+  recover?: () => Promise<void>;
 }
 
 /** How long close() waits for queued checkpoints before it stops the thread anyway. */
@@ -243,6 +249,9 @@ export class AtomicWriter {
   private queue: Job[] = [];
   private posting = false;
   private drains: Array<() => void> = [];
+  /** The last thread died without being asked to: recover before the next one starts. */
+  private lost = false;
+  private recovering = false;
 
   constructor(private readonly options: AtomicWriterOptions = {}) {}
 
@@ -279,7 +288,29 @@ export class AtomicWriter {
 
   private readonly post = (): void => {
     this.posting = false;
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 || this.recovering) return;
+    const recover = this.options.recover;
+    if (this.lost && recover !== undefined) {
+      this.recovering = true;
+      recover().then(
+        () => {
+          this.lost = false;
+          this.recovering = false;
+          this.post();
+        },
+        (err: Error) => {
+          // Nothing is written past a journal that could not be recovered; the next write tries again.
+          this.recovering = false;
+          const batch = this.queue;
+          this.queue = [];
+          for (const job of batch) {
+            this.pending.get(job.id)?.reject(new Error(`state journal recovery after the writer thread died: ${err.message}`));
+            this.pending.delete(job.id);
+          }
+        },
+      );
+      return;
+    }
     const batch = this.queue;
     this.queue = [];
     const w = this.start();
@@ -349,13 +380,16 @@ export class AtomicWriter {
     });
     w.on('error', (err) => {
       this.worker = undefined;
+      this.lost = true;
       this.failAll(err);
     });
     w.on('exit', (code) => {
       if (this.worker !== w) return;
       // An exit we did not ask for (close() clears this.worker first): fail what was waiting,
-      // rather than leave a flip waiting forever; the next write starts a new worker.
+      // rather than leave a flip waiting forever; the next write recovers the journal and
+      // starts a new worker.
       this.worker = undefined;
+      this.lost = true;
       this.failAll(new Error(`state writer thread exited (code ${code})`));
     });
     this.worker = w;

@@ -62,6 +62,10 @@ export class FileStateStore implements StateStore {
     this.writer = new AtomicWriter({
       journal: join(dir, JOURNAL_FILE),
       onCheckpointError: (message) => onWriteError?.(`state journal checkpoint failed (the journal keeps the record): ${message}`),
+      recover: async () => {
+        const { replayed } = await recoverJournal(this.dir, this.tenantsDir);
+        this.replayed.push(...replayed);
+      },
     });
   }
 

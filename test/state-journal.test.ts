@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { FileStateStore, readCommittedState, readStateFile } from '../src/state/file-store.js';
-import { JOURNAL_FILE } from '../src/state/journal.js';
+import { JOURNAL_FILE, readJournal } from '../src/state/journal.js';
 import { slotLine } from '../src/state/slots.js';
 import type { TenantState } from '../src/state/types.js';
 import { tempDir } from './helpers/proxy.js';
@@ -83,6 +83,17 @@ describe('state journal', () => {
     expect(again.replayed).toEqual([]);
     for (const n of names.slice(0, 50)) expect(await again.load(n)).toMatchObject({ epoch: 2, active: 'b' });
     await again.close();
+  });
+
+  it('closing right after commits that were not awaited writes them first, into their files', async () => {
+    const dir = await tempDir();
+    const s = await open(dir);
+    await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
+    const committed = Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
+    await s.close();
+    await committed;
+    expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 2, seq: 2 });
+    expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
   });
 
   it('a checkpoint that fails: the commit stands, the error is reported, and the next start replays it', async () => {
@@ -174,6 +185,13 @@ describe('state journal', () => {
     const s = await open(dir);
     expect(await s.load('t')).toMatchObject({ epoch: 2, active: 'b' });
     await s.close();
+  });
+
+  it('a record naming no valid tenant (it would become a file name) is skipped', () => {
+    const evil = { ...state(9), tenant: '../../escape' };
+    const { records, skipped } = readJournal(Buffer.from(`${slotLine(0, 2, JSON.stringify(evil))}\n${slotLine(1, 2, JSON.stringify(state(2)))}\n`));
+    expect([...records.keys()]).toEqual(['t']);
+    expect(skipped).toBe(1);
   });
 
   it('a slot torn while the journal holds its record: the record is loaded, no recovery move of the epoch', async () => {

@@ -356,7 +356,7 @@ function matching(pattern: RegExp, what: string): Parse<string> {
   };
 }
 
-const TENANT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const TENANT_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 const SITE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const TIER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
 const HTTP_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

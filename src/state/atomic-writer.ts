@@ -328,6 +328,8 @@ export class AtomicWriter {
 
   /** Resolves once every write queued so far has reached its file (journaled ones included). */
   drain(): Promise<void> {
+    // Writes of this turn not yet posted go first, or the drain would overtake them.
+    if (this.posting) this.post();
     if (!this.worker) return Promise.resolve();
     const w = this.worker;
     return new Promise<void>((resolve) => {

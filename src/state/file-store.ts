@@ -315,13 +315,6 @@ export function readStateFile(data: Buffer, file: string, tenant: string): Store
  * a state directory from outside; drproxy itself replays the journal at start-up.
  */
 export function readCommittedState(dir: string, tenant: string): TenantState | undefined {
-  const file = join(dir, 'tenants', `${tenant}.json`);
-  let fromFile: StoredState | undefined;
-  try {
-    fromFile = readStateFile(readFileSync(file), file, tenant);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
   let journal: Buffer | undefined;
   try {
     journal = readFileSync(join(dir, JOURNAL_FILE));
@@ -329,6 +322,16 @@ export function readCommittedState(dir: string, tenant: string): TenantState | u
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const j = journal === undefined ? undefined : readJournal(journal).records.get(tenant);
+  const file = join(dir, 'tenants', `${tenant}.json`);
+  let fromFile: StoredState | undefined;
+  try {
+    fromFile = readStateFile(readFileSync(file), file, tenant);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // No file, or an unreadable one that the journal's record replaces at the next start.
+    if (code !== 'ENOENT' && !(code === 'DRP_STATE_CORRUPT' && j !== undefined)) throw err;
+  }
+  // The same choice as the replay at start-up (journal.ts).
   if (j !== undefined && (fromFile === undefined || (fromFile.layout !== undefined ? j.seq > fromFile.layout.seq : j.epoch > fromFile.state.epoch))) {
     return parseState(j.stateText, join(dir, JOURNAL_FILE), tenant);
   }

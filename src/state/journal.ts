@@ -19,6 +19,7 @@ import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicWriter } from './atomic-writer.js';
 import { decodeFile, decodeRecordLine, slotLine, slotSizeFor } from './slots.js';
+import { TENANT_NAME } from '../config/validate.js';
 
 export const JOURNAL_FILE = 'journal.log';
 
@@ -45,7 +46,8 @@ export function readJournal(data: Buffer): { records: Map<string, JournalRecord>
         state = undefined;
       }
     }
-    if (r === undefined || typeof state?.tenant !== 'string' || typeof state.epoch !== 'number') {
+    // A tenant's name becomes a file name: only names the config accepts.
+    if (r === undefined || typeof state?.tenant !== 'string' || !TENANT_NAME.test(state.tenant) || typeof state.epoch !== 'number') {
       skipped++;
       continue;
     }

@@ -50,8 +50,8 @@ describe('health checks while drproxy itself is overloaded', () => {
     up.proc.kill('SIGSTOP');
     try {
       await waitFor(() => states.includes('down'), { what: 'backend down' });
-      // A real failure, not an inconclusive result. (The probes after it fail at once while
-      // the timed-out one still waits on its connection: see health-probe-late.test.ts.)
+      // A real failure, not an inconclusive result. (The probes after it wait a timeout on the
+      // timed-out one's connection instead of opening another: see health-probe-late.test.ts.)
       expect(results.filter((r) => !r.ok && !r.inconclusive).map((r) => r.error)).toContain('timeout after 100ms');
     } finally {
       up.proc.kill('SIGCONT');

@@ -70,6 +70,8 @@ export class ActiveCheck {
   firstFailureAt = 0;
   lastResult: CheckResult | undefined;
   private timer: NodeJS.Timeout | undefined;
+  /** When the current (or last) probe of the loop was due (performance.now()): the cadence's anchor. */
+  private due = 0;
   private running = false;
   private stopped = true;
   /**
@@ -232,12 +234,13 @@ export class ActiveCheck {
   }
 
   /**
-   * Probes start on a fixed cadence (the next one `interval` after the previous one started,
+   * Probes start on a fixed cadence (the next one `interval` after the previous one was due,
    * not after it ended), so that a dead backend is declared down within
    * interval × fall + timeout, as the config promises.
    */
   private schedule(delay: number): void {
     if (this.stopped) return;
+    this.due = performance.now() + delay;
     this.timer = setTimeout(this.fire, delay);
     this.timer.unref();
   }
@@ -248,8 +251,19 @@ export class ActiveCheck {
    */
   private readonly fire = (): void => {
     this.timer = undefined;
-    const started = performance.now();
-    void this.probe().finally(() => this.schedule(Math.max(0, this.nextDelay() - (performance.now() - started))));
+    void this.probe().finally(this.next);
+  };
+
+  /**
+   * The next probe is due an interval after this one was due, not after its timer fired: on a
+   * busy event loop every timer fires late, and counting from the late start pushed each probe
+   * back by the lateness of all the ones before it (a hung region's last tenants tripped up to
+   * ~0.2 s past the bound, on three probes' worth of lag). More than an interval behind (a long
+   * stall), the cadence starts again from now: one probe at once, never a burst.
+   */
+  private readonly next = (): void => {
+    const now = performance.now();
+    this.schedule(Math.max(0, this.due + this.nextDelay() - now));
   };
 
   /**

@@ -207,6 +207,22 @@ describe('state journal', () => {
     await s.close();
   });
 
+  it('both slots damaged (a disk fault): the journal does not paper over it, loading stops with the clear error', async () => {
+    const dir = await tempDir();
+    const file = await slottedFile(dir, [[0, 1, state(1)], [1, 2, state(2, 'b')]]);
+    const fh = await (await import('node:fs/promises')).open(file, 'r+');
+    await fh.write('XXXX', 40);
+    await fh.write('XXXX', 4096 + 40);
+    await fh.close();
+    const before = await readFile(file);
+    await journal(dir, [[1, 2, state(2, 'b')]]);
+    const s = await open(dir);
+    expect(s.replayed).toEqual([]);
+    await expect(s.load('t')).rejects.toMatchObject({ code: 'DRP_STATE_CORRUPT' });
+    await s.close();
+    expect(await readFile(file)).toEqual(before);
+  });
+
   it('a missing file is written from the journal; a hand-written plain file wins unless its epoch is lower', async () => {
     const dir = await tempDir();
     await journal(dir, [[0, 4, state(4, 'b')]]);

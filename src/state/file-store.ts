@@ -327,9 +327,7 @@ export function readCommittedState(dir: string, tenant: string): TenantState | u
   try {
     fromFile = readStateFile(readFileSync(file), file, tenant);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // No file, or an unreadable one that the journal's record replaces at the next start.
-    if (code !== 'ENOENT' && !(code === 'DRP_STATE_CORRUPT' && j !== undefined)) throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   // The same choice as the replay at start-up (journal.ts).
   if (j !== undefined && (fromFile === undefined || (fromFile.layout !== undefined ? j.seq > fromFile.layout.seq : j.epoch > fromFile.state.epoch))) {

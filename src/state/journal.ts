@@ -106,6 +106,10 @@ async function replayInto(file: string, j: JournalRecord, writer: AtomicWriter):
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const decoded = data === undefined ? undefined : decodeFile(data);
+  // Both slots damaged is a disk fault, not a crash (a crash tears one slot at most): the newest
+  // commit may have gone straight to the file, past the journal. Left as it is, so that loading
+  // the tenant stops with the clear error it always did.
+  if (decoded?.kind === 'unreadable') return false;
   if (decoded?.kind === 'plain') {
     // A hand repair (or an older drproxy) wins, unless it would take the epoch back.
     let epoch = -1;
@@ -131,7 +135,7 @@ async function replayInto(file: string, j: JournalRecord, writer: AtomicWriter):
       return true;
     }
   }
-  // No file, a plain or unreadable one, or slots too small: a new file, the record in slot 0.
+  // No file, a plain one, or slots too small: a new file, the record in slot 0.
   const line = slotLine(0, j.seq, j.stateText);
   await writer.write(file, `${file}.tmp-${process.pid}`, { line, size: slotSizeFor(line), regions: 2 });
   return true;

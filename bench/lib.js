@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
  * free ports, readiness polling, /proc readings, load generators (autocannon, wrk) and stats.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import os from 'node:os';
@@ -535,4 +535,40 @@ export function twoSiteTenant(host, [first, firstPorts], [second, secondPorts]) 
       - name: ${second}
         backends: [${urls(secondPorts)}]
 `;
+}
+
+/**
+ * Every tenant's committed state in a drproxy state directory, read from outside while drproxy
+ * runs: its file's record, or the journal's when that is newer (a commit not yet in the file).
+ * Files caught mid-write are skipped (read them next time). Works on older builds' directories
+ * (no journal) too.
+ */
+export async function committedStates(stateDir) {
+  const { readStateFile } = await import(pathToFileURL(path.join(ROOT, 'dist', 'state', 'file-store.js')).href);
+  const { JOURNAL_FILE, readJournal } = await import(pathToFileURL(path.join(ROOT, 'dist', 'state', 'journal.js')).href);
+  let journal = new Map();
+  try {
+    journal = readJournal(readFileSync(path.join(stateDir, JOURNAL_FILE))).records;
+  } catch {
+    /* no journal */
+  }
+  const states = [];
+  let names = [];
+  try {
+    names = readdirSync(path.join(stateDir, 'tenants')).filter((f) => f.endsWith('.json'));
+  } catch {
+    /* no state yet */
+  }
+  for (const f of names) {
+    const file = path.join(stateDir, 'tenants', f);
+    const tenant = f.slice(0, -5);
+    try {
+      const stored = readStateFile(readFileSync(file), file, tenant);
+      const j = journal.get(tenant);
+      states.push(j !== undefined && stored.layout !== undefined && j.seq > stored.layout.seq ? JSON.parse(j.stateText) : stored.state);
+    } catch {
+      /* being rewritten */
+    }
+  }
+  return states;
 }

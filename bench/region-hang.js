@@ -22,10 +22,8 @@
  */
 import path from 'node:path';
 import net from 'node:net';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import * as L from './lib.js';
-import { readStateFile } from '../dist/state/file-store.js';
-import { JOURNAL_FILE, readJournal } from '../dist/state/journal.js';
 import { flipsFromLog } from './failover.js';
 
 const HC = { interval: 1000, timeout: 500, fall: 3, rise: 2 };
@@ -68,35 +66,6 @@ tenants:`);
   return `${out.join('\n')}\n`;
 }
 
-/** Every tenant's committed state: its file's, or the journal's when newer (not yet in the file). */
-function readStates(stateDir) {
-  const dir = path.join(stateDir, 'tenants');
-  const states = [];
-  let journal = new Map();
-  try {
-    journal = readJournal(readFileSync(path.join(stateDir, JOURNAL_FILE))).records;
-  } catch {
-    /* no journal (an older build, or none yet) */
-  }
-  try {
-    for (const f of readdirSync(dir)) {
-      if (!f.endsWith('.json')) continue;
-      const file = path.join(dir, f);
-      const tenant = f.slice(0, -5);
-      try {
-        const stored = readStateFile(readFileSync(file), file, tenant);
-        const j = journal.get(tenant);
-        states.push(j !== undefined && stored.layout !== undefined && j.seq > stored.layout.seq ? JSON.parse(j.stateText) : stored.state);
-      } catch {
-        /* being rewritten: read next time */
-      }
-    }
-  } catch {
-    /* no state yet */
-  }
-  return states;
-}
-
 async function once(n, cli, o) {
   const tmp = L.tempDir(`drproxy-bench-region-${n}-`);
   const blackhole = o.fault === 'blackhole';
@@ -116,7 +85,7 @@ async function once(n, cli, o) {
     await L.waitForStatus(port, { host: 't0.bench.local', child: dr.child, timeoutMs: 60_000 });
     // Every backend probed `rise` times and more: a steady state.
     await L.sleep(o.settle * 1000);
-    const before = readStates(stateDir);
+    const before = await L.committedStates(stateDir);
     const movedBefore = before.filter((s) => s.active !== 's0').length;
     const cpu0 = L.cpuSeconds(dr.pid);
     const fdsBefore = fds(dr.pid);
@@ -129,7 +98,7 @@ async function once(n, cli, o) {
     while (Date.now() < deadline) {
       await L.sleep(250);
       fdsPeak = Math.max(fdsPeak, fds(dr.pid));
-      states = readStates(stateDir);
+      states = await L.committedStates(stateDir);
       if (states.filter((s) => s.active !== 's0' && s.phase === 'active').length >= n) break;
     }
     // Some seconds more: probes of the cut-off region go on after the flips.

@@ -25,10 +25,9 @@
  * --cli: another drproxy build's dist/cli.js (to compare builds).
  */
 import path from 'node:path';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import * as L from './lib.js';
-import { readStateFile } from '../dist/state/file-store.js';
 import { measureProbeLoop } from './probe-loop.js';
 
 const SITES = 3;
@@ -89,28 +88,20 @@ function peakRssMb(pid) {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-function movedTenants(stateDir) {
+async function movedTenants(stateDir) {
   let moved = 0;
   let frozen = 0;
-  let total = 0;
   const reasons = {};
-  try {
-    for (const f of readdirSync(path.join(stateDir, 'tenants'))) {
-      if (!f.endsWith('.json')) continue;
-      total++;
-      const file = path.join(stateDir, 'tenants', f);
-      const s = readStateFile(readFileSync(file), file, f.slice(0, -5)).state;
-      if (s.active !== 's0' || s.epoch > 1) {
-        moved++;
-        const why = String(s.reason ?? '').replace(/t\d+/g, 'tN');
-        reasons[why] = (reasons[why] ?? 0) + 1;
-      }
-      if (s.phase === 'frozen') frozen++;
+  const states = await L.committedStates(stateDir);
+  for (const s of states) {
+    if (s.active !== 's0' || s.epoch > 1) {
+      moved++;
+      const why = String(s.reason ?? '').replace(/t\d+/g, 'tN');
+      reasons[why] = (reasons[why] ?? 0) + 1;
     }
-  } catch {
-    /* no state */
+    if (s.phase === 'frozen') frozen++;
   }
-  return { total, moved, frozen, reasons };
+  return { total: states.length, moved, frozen, reasons };
 }
 
 async function measure(n, up, o) {
@@ -171,7 +162,7 @@ async function measure(n, up, o) {
     r.expectedProbesPerSec = o.sharedProbes ? Math.min(r.backends, up.ports.length) : r.backends;
     r.cpuUsPerProbe = r.probesPerSec > 0 ? (r.idleCpu * 1e6) / r.probesPerSec : NaN;
     r.rssIdleMb = L.rssMb(dr.pid);
-    r.stateAfterIdle = movedTenants(stateDir);
+    r.stateAfterIdle = await movedTenants(stateDir);
     L.log(
       `scale ${n}: idle CPU ${(r.idleCpu * 100).toFixed(1)}% of a core (machine: CPU0 ${(r.idleMachineBusy[0] * 100).toFixed(0)}% CPU1 ${(r.idleMachineBusy[1] * 100).toFixed(0)}% busy), ${r.probesPerSec.toFixed(0)} probes/s (expected ${r.expectedProbesPerSec}), RSS ${r.rssIdleMb.toFixed(0)} MB`,
     );
@@ -194,7 +185,7 @@ async function measure(n, up, o) {
     }
     r.rssAfterLoadMb = L.rssMb(dr.pid);
     r.rssPeakMb = peakRssMb(dr.pid);
-    r.state = movedTenants(stateDir);
+    r.state = await movedTenants(stateDir);
     const ts = performance.now();
     await L.stopChild(dr.child, { graceMs: 30_000 });
     r.stopMs = performance.now() - ts;

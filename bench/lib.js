@@ -544,7 +544,7 @@ export function twoSiteTenant(host, [first, firstPorts], [second, secondPorts]) 
  * (no journal) too.
  */
 export async function committedStates(stateDir) {
-  const { readStateFile } = await import(pathToFileURL(path.join(ROOT, 'dist', 'state', 'file-store.js')).href);
+  const { readStateFile, committedOf } = await import(pathToFileURL(path.join(ROOT, 'dist', 'state', 'file-store.js')).href);
   const { JOURNAL_FILE, readJournal } = await import(pathToFileURL(path.join(ROOT, 'dist', 'state', 'journal.js')).href);
   let journal = new Map();
   try {
@@ -563,9 +563,7 @@ export async function committedStates(stateDir) {
     const file = path.join(stateDir, 'tenants', f);
     const tenant = f.slice(0, -5);
     try {
-      const stored = readStateFile(readFileSync(file), file, tenant);
-      const j = journal.get(tenant);
-      states.push(j !== undefined && stored.layout !== undefined && j.seq > stored.layout.seq ? JSON.parse(j.stateText) : stored.state);
+      states.push(committedOf(readStateFile(readFileSync(file), file, tenant), journal.get(tenant), path.join(stateDir, JOURNAL_FILE)));
     } catch {
       /* being rewritten */
     }

@@ -49,6 +49,30 @@ const epochs = async (file: string) => {
   return { epoch: st.state.epoch, seq: st.layout?.seq };
 };
 
+/**
+ * Tenants t and u at epoch 1, then committed together at epoch 2 with their tenants directory
+ * gone (a file in its place): the journal, one level up, takes both records, and both
+ * checkpoints fail. Resolves once both failures are reported.
+ */
+async function checkpointsFailing(): Promise<{ dir: string; s: FileStateStore; errors: string[] }> {
+  const dir = await tempDir();
+  const errors: string[] = [];
+  const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
+  await s.open();
+  await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
+  await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
+  await writeFile(join(dir, 'tenants'), 'not a directory');
+  await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
+  await waitFor(() => errors.length >= 2, { what: 'both checkpoints failing' });
+  return { dir, s, errors };
+}
+
+/** Put the tenants directory back. */
+async function tenantsBack(dir: string): Promise<void> {
+  await rm(join(dir, 'tenants'));
+  await rename(join(dir, 'tenants.moved'), join(dir, 'tenants'));
+}
+
 describe('state journal', () => {
   it('commits made together are durable in the journal first; their files follow, and the journal empties', async () => {
     const dir = await tempDir();
@@ -97,24 +121,12 @@ describe('state journal', () => {
   });
 
   it('a checkpoint that fails: the commit stands, the error is reported, and the next start replays it', async () => {
-    const dir = await tempDir();
-    const errors: string[] = [];
-    const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
-    await s.open();
-    await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
-    // The tenants directory goes away under the store (a file in its place): the journal, one
-    // level up, still takes the records (two commits together go through it), but their files
-    // cannot be written.
-    await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
-    await writeFile(join(dir, 'tenants'), 'not a directory');
-    await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
-    await waitFor(() => errors.length > 0, { what: 'the checkpoint error' });
+    const { dir, s, errors } = await checkpointsFailing();
     expect(errors[0]).toMatch(/state journal checkpoint failed \(the journal keeps the record\): .*t\.json: /);
     await s.close();
     expect((await stat(join(dir, JOURNAL_FILE))).size).toBeGreaterThan(0);
 
-    await rm(join(dir, 'tenants'));
-    await rename(join(dir, 'tenants.moved'), join(dir, 'tenants'));
+    await tenantsBack(dir);
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 1, seq: 1 });
     const again = await open(dir);
     expect(again.replayed.sort()).toEqual(['t', 'u']);
@@ -126,19 +138,10 @@ describe('state journal', () => {
   });
 
   it('the writer thread dies with checkpoints outstanding: they reach their files before the next commit', async () => {
-    const dir = await tempDir();
-    const errors: string[] = [];
-    const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
-    await s.open();
-    await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
-    await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
-    await writeFile(join(dir, 'tenants'), 'not a directory');
-    await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
-    await waitFor(() => errors.length >= 2, { what: 'both checkpoints failing' });
+    const { dir, s } = await checkpointsFailing();
     // The thread dies (as an OOM or a crash would) with both records only in the journal.
     await (s as unknown as { writer: { worker: Worker } }).writer.worker.terminate();
-    await rm(join(dir, 'tenants'));
-    await rename(join(dir, 'tenants.moved'), join(dir, 'tenants'));
+    await tenantsBack(dir);
 
     await s.commit(state(3, 'a'), 2);
     expect(s.replayed.sort()).toEqual(['t', 'u']);

@@ -26,7 +26,7 @@ import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DrProxyError } from '../errors.js';
 import { AtomicWriter } from './atomic-writer.js';
-import { JOURNAL_FILE, readJournal, recoverJournal } from './journal.js';
+import { JOURNAL_FILE, readJournal, recoverJournal, type JournalRecord } from './journal.js';
 import { decodeFile, slotLine, slotSizeFor } from './slots.js';
 import type { StateStore, TenantState, TenantPhase } from './types.js';
 
@@ -329,9 +329,17 @@ export function readCommittedState(dir: string, tenant: string): TenantState | u
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  // The same choice as the replay at start-up (journal.ts).
+  return committedOf(fromFile, j, join(dir, JOURNAL_FILE));
+}
+
+/**
+ * The committed state of a tenant from what its file holds and the journal's newest record for
+ * it: the same choice as the replay at start-up (journal.ts). For readers of many tenants,
+ * which read the journal once (bench/lib.js).
+ */
+export function committedOf(fromFile: StoredState | undefined, j: JournalRecord | undefined, journalFile: string): TenantState | undefined {
   if (j !== undefined && (fromFile === undefined || (fromFile.layout !== undefined ? j.seq > fromFile.layout.seq : j.epoch > fromFile.state.epoch))) {
-    return parseState(j.stateText, join(dir, JOURNAL_FILE), tenant);
+    return parseState(j.stateText, journalFile, j.tenant);
   }
   return fromFile?.state;
 }

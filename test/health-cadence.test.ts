@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { blockEventLoop } from './helpers/overload.js';
+import { waitFor } from './helpers/poll.js';
 import { healthCheckConfig } from './helpers/health-config.js';
 import { ActiveCheck, type CheckResult } from '../src/health/active-check.js';
 
@@ -49,5 +50,24 @@ describe('probe cadence', () => {
     // Counting each probe from its late start, the gaps averaged 126.6–126.8 ms here (24
     // probes); kept on its cadence, 100.2–100.4 ms (30 probes).
     expect(meanGap).toBeLessThan(INTERVAL * 1.1);
+  });
+
+  it('schedules whole milliseconds (Node keeps a timer list per distinct duration: a fractional one made a list per probe)', async () => {
+    const agent = new Agent({ connections: 4 });
+    const durations: number[] = [];
+    let check: ActiveCheck | undefined;
+    const timer = () => (check as unknown as { timer?: { _idleTimeout: number } }).timer;
+    check = new ActiveCheck(up.url, healthCheckConfig({ path: '/healthz', interval: `${INTERVAL}ms`, timeout: '80ms', rise: 1, fall: 1, jitter: 0.1 }), agent, {
+      // The loop schedules its next probe right after a result: read that timer's duration.
+      onResult: () => void setImmediate(() => durations.push(timer()?._idleTimeout ?? NaN)),
+    });
+    check.start();
+    try {
+      await waitFor(() => durations.length >= 5, { what: 'five probes' });
+    } finally {
+      check.stop();
+      await agent.destroy();
+    }
+    for (const d of durations) expect(Number.isInteger(d), String(d)).toBe(true);
   });
 });

@@ -241,7 +241,9 @@ export class ActiveCheck {
   private schedule(delay: number): void {
     if (this.stopped) return;
     this.due = performance.now() + delay;
-    this.timer = setTimeout(this.fire, delay);
+    // Whole milliseconds (up to 1 ms early, never late): Node keeps one list of timers per
+    // distinct duration, and a fractional one made a list, and a priority-queue entry, per probe.
+    this.timer = setTimeout(this.fire, Math.floor(delay));
     this.timer.unref();
   }
 

@@ -13,7 +13,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { HealthRegistry, type HealthHandle } from '../src/health/registry.js';
 import { healthCheckConfig } from './helpers/health-config.js';
 import { waitFor } from './helpers/poll.js';
@@ -77,9 +76,10 @@ describe('probes of a black-holed backend', () => {
     reg.start();
     await waitFor(() => handle!.check.state === 'down', { what: 'the black-holed backend down' });
     expect(errors[0]).toBe('timeout after 50ms');
-    // ~80 probes in 4 s. Each with its own connect, pending for 10 s, they would hold 64
+    // 60 more probes (~3 s). Each with its own connect, pending for 10 s, they would hold 64
     // connecting sockets by now (the per-origin limit); here, the first probe's only.
-    await sleep(4000);
+    const seen = errors.length;
+    await waitFor(() => errors.length >= seen + 60, { what: '60 more probes', timeout: 15_000 });
     expect(connecting(port) - before).toBeLessThanOrEqual(1);
     expect(handle.check.lastResult?.error).toBe('timeout after 50ms (an earlier probe is still waiting for its connection or its answer)');
     expect(handle.check.state).toBe('down');

@@ -14,6 +14,7 @@ import { JOURNAL_FILE, readJournal } from '../src/state/journal.js';
 import { slotLine } from '../src/state/slots.js';
 import type { TenantState } from '../src/state/types.js';
 import { tempDir } from './helpers/proxy.js';
+import { overwrite } from './helpers/files.js';
 import { waitFor } from './helpers/poll.js';
 
 function state(epoch: number, active = 'a', tenant = 't'): TenantState {
@@ -201,9 +202,7 @@ describe('state journal', () => {
     const dir = await tempDir();
     const file = await slottedFile(dir, [[0, 1, state(1)]]);
     // The checkpoint of seq 2 into slot 1 was cut short by the crash.
-    const fh = await (await import('node:fs/promises')).open(file, 'r+');
-    await fh.write('{"slot":1,"seq":2,"crc":1,"state":{"ten', 4096);
-    await fh.close();
+    await overwrite(file, 4096, '{"slot":1,"seq":2,"crc":1,"state":{"ten');
     await journal(dir, [[1, 2, state(2, 'b')]]);
     const s = await open(dir);
     expect(await s.load('t')).toMatchObject({ epoch: 2, active: 'b', trigger: 'admin' });
@@ -213,10 +212,8 @@ describe('state journal', () => {
   it('both slots damaged (a disk fault): the journal does not paper over it, loading stops with the clear error', async () => {
     const dir = await tempDir();
     const file = await slottedFile(dir, [[0, 1, state(1)], [1, 2, state(2, 'b')]]);
-    const fh = await (await import('node:fs/promises')).open(file, 'r+');
-    await fh.write('XXXX', 40);
-    await fh.write('XXXX', 4096 + 40);
-    await fh.close();
+    await overwrite(file, 40, 'XXXX');
+    await overwrite(file, 4096 + 40, 'XXXX');
     const before = await readFile(file);
     await journal(dir, [[1, 2, state(2, 'b')]]);
     const s = await open(dir);

@@ -3,11 +3,12 @@
  * plain-JSON files, records larger than a slot.
  */
 import { describe, expect, it } from 'vitest';
-import { mkdir, open, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileStateStore, readStateFile } from '../src/state/file-store.js';
 import type { TenantState } from '../src/state/types.js';
 import { tempDir } from './helpers/proxy.js';
+import { overwrite } from './helpers/files.js';
 
 function state(epoch: number, active = 'a', reason = 'test'): TenantState {
   return { tenant: 't', epoch, phase: 'active', active, fenced: [], reason, trigger: 'admin', updated_at: new Date().toISOString() };
@@ -28,12 +29,6 @@ async function records(file: string): Promise<Array<{ slot: number; seq: number;
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l));
-}
-
-async function overwrite(file: string, offset: number, text: string): Promise<void> {
-  const fh = await open(file, 'r+');
-  await fh.write(Buffer.from(text), 0, Buffer.byteLength(text), offset);
-  await fh.close();
 }
 
 async function reload(dir: string): Promise<{ s: FileStateStore; loaded: TenantState | undefined }> {

@@ -80,7 +80,7 @@ export class ActiveCheck {
    */
   private stuck = 0;
   /** Probes waiting for a stuck one to end (waitForStuck). */
-  private stuckWaiters = new Set<(answer: Verdict | undefined) => void>();
+  private readonly stuckWaiters = new Set<(answer: Verdict | undefined) => void>();
   /** Built once: a probe's request never changes. */
   private readonly dispatchOptions: NamedDispatch;
 

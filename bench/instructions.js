@@ -13,20 +13,11 @@
  */
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import * as L from './lib.js';
 import { proxyArgs } from './throughput.js';
 
 const HOST = 'bench.local';
-
-function has(cmd) {
-  try {
-    execFileSync('which', [cmd], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function autocannonCount(port, amount) {
   const child = L.spawnNode(path.join(L.ROOT, 'node_modules', 'autocannon', 'autocannon.js'), ['-c', '32', '-a', String(amount), '-H', `host=${HOST}`, '--json', `http://127.0.0.1:${port}/`], { cpu: L.CPU_LOAD });
@@ -51,14 +42,9 @@ async function countOnce(name, up, o, tmp, run) {
   execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
   await L.sleep(1000);
   await L.stopChild(child, { graceMs: 20_000 });
-  // One file per thread and dump: sum every "totals:"/"summary:" line of this run's files.
+  // One file per dump (all threads in each), and the final part written at exit: add them up.
   let total = 0;
-  for (const f of readdirSync(tmp).filter((x) => x.startsWith(`${name}-${run}.callgrind`))) {
-    for (const line of readFileSync(path.join(tmp, f), 'utf8').split('\n')) {
-      const m = /^(?:totals|summary):\s+(\d+)/.exec(line);
-      if (m) total += Number(m[1]);
-    }
-  }
+  for (const f of readdirSync(tmp).filter((x) => x.startsWith(`${name}-${run}.callgrind`))) total += L.callgrindInstructions(path.join(tmp, f));
   const perRequest = total / o.requests;
   L.log(`${name} run ${run}: ${L.fmt(perRequest)} instructions per request (${r.ok} answered 2xx, ${r.errors} errors)`);
   return { perRequest, ok: r.ok, errors: r.errors };
@@ -67,7 +53,7 @@ async function countOnce(name, up, o, tmp, run) {
 export async function runInstructions(options = {}) {
   const o = { requests: 5000, warmup: 8000, runs: 3, targets: 'drproxy,bare-undici', ...options };
   if (o.quick) Object.assign(o, { requests: options.requests ?? 1000, warmup: options.warmup ?? 2000, runs: options.runs ?? 1 });
-  if (!has('valgrind') || !has('callgrind_control')) {
+  if (!L.HAS_CALLGRIND) {
     L.log('instructions: valgrind is not installed; skipped');
     return { kind: 'instructions', skipped: 'valgrind not installed', options: o };
   }
@@ -75,19 +61,8 @@ export async function runInstructions(options = {}) {
   const up = await L.startUpstream({ count: 2, site: 'primary' });
   const tmp = L.tempDir('drproxy-bench-cg-');
   const targets = o.targets.split(',');
-  const samples = Object.fromEntries(targets.map((t) => [t, []]));
-  try {
-    // Interleaved: drproxy, bare, drproxy, bare, …
-    for (let run = 1; run <= o.runs; run++) for (const t of targets) samples[t].push(await countOnce(t, up, o, tmp, run));
-  } finally {
-    await L.stopChild(up.child);
-  }
-  const summary = Object.fromEntries(
-    targets.map((t) => {
-      const v = samples[t].map((s) => s.perRequest);
-      return [t, { median: L.median(v), range: L.minMax(v) }];
-    }),
-  );
+  const samples = await L.interleavedRuns(targets, o.runs, up, (t, run) => countOnce(t, up, o, tmp, run));
+  const summary = Object.fromEntries(targets.map((t) => [t, L.spread(samples[t].map((s) => s.perRequest))]));
   const result = { kind: 'instructions', machine: L.machineInfo(), options: o, samples, summary };
   L.writeOut('instructions.json', result);
   L.writeOut('instructions.md', instructionsMarkdown(result));

@@ -35,6 +35,8 @@ function which(cmd) {
 const CPUS = os.availableParallelism ? os.availableParallelism() : os.cpus().length;
 export const HAS_TASKSET = which('taskset');
 export const HAS_WRK = which('wrk');
+/** valgrind's callgrind and its control tool (bench/instructions.js, bench/probe-instructions.js). */
+export const HAS_CALLGRIND = which('valgrind') && which('callgrind_control');
 /** Proxy on CPU 0, upstream and load generator on CPU 1, when there are two CPUs and taskset. */
 export const PINNED = HAS_TASKSET && CPUS >= 2;
 export const CPU_PROXY = '0';
@@ -333,6 +335,21 @@ export function cpuBusy(a, b) {
   return b.map((x, i) => (x.total - a[i].total > 0 ? (x.busy - a[i].busy) / (x.total - a[i].total) : NaN));
 }
 
+/**
+ * Instructions counted in one callgrind output file (all threads): its `totals:` line. Its
+ * `summary:` line repeats the count for a dump taken while counting, and reads 0 for one taken
+ * after `callgrind_control -i off`: never add both.
+ */
+export function callgrindInstructions(file) {
+  let summary = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^(totals|summary):\s+(\d+)/.exec(line);
+    if (m?.[1] === 'totals') return Number(m[2]);
+    if (m) summary = Number(m[2]);
+  }
+  return summary;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Load generators
 
@@ -426,6 +443,25 @@ export function percentile(xs, p) {
 export function minMax(xs) {
   const s = xs.filter((x) => Number.isFinite(x));
   return s.length ? [Math.min(...s), Math.max(...s)] : [NaN, NaN];
+}
+
+/** Median and [min, max] of a list. */
+export function spread(xs) {
+  return { median: median(xs), range: minMax(xs) };
+}
+
+/**
+ * Measure each target `runs` times, interleaved (A B C, A B C, …), then stop the upstream `up`
+ * whatever happened. Returns {target: [sample, …]}.
+ */
+export async function interleavedRuns(targets, runs, up, measure) {
+  const samples = Object.fromEntries(targets.map((t) => [t, []]));
+  try {
+    for (let run = 1; run <= runs; run++) for (const t of targets) samples[t].push(await measure(t, run));
+  } finally {
+    await stopChild(up.child);
+  }
+  return samples;
 }
 
 export function fmt(x, digits = 0) {

@@ -17,7 +17,7 @@
  */
 import * as L from './lib.js';
 
-function undiciScript(ports, { loops, interval, signal }) {
+export function undiciScript(ports, { loops, interval, signal }) {
   return `
 import { Agent, request } from 'undici';
 const ports = ${JSON.stringify(ports)};
@@ -37,7 +37,7 @@ for (let i = 0; i < ${loops}; i++) {
 `;
 }
 
-function rawScript(ports, { loops, interval }) {
+export function rawScript(ports, { loops, interval }) {
   return `
 import net from 'node:net';
 const ports = ${JSON.stringify(ports)};

@@ -12,7 +12,6 @@
  * (32 connections). Needs valgrind (and callgrind_control); skipped with a message without it.
  */
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as L from './lib.js';
 import { proxyArgs } from './throughput.js';
@@ -32,15 +31,15 @@ async function countOnce(name, up, o, tmp, run) {
   const port = await L.freePort();
   const outFile = path.join(tmp, `${name}-${run}.callgrind`);
   const args = proxyArgs(name, { port, up, dir: tmp });
-  const child = L.spawnPinned('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...args], { cpu: L.CPU_PROXY });
+  const child = L.spawnCallgrind(outFile, args);
   await L.waitForListen(port, { child, timeoutMs: 180_000 });
   await L.waitForStatus(port, { host: HOST, child, timeoutMs: 60_000 });
   await autocannonCount(port, o.warmup);
-  execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+  L.callgrindControl(child, '-i', 'on');
   const r = await autocannonCount(port, o.requests);
-  execFileSync('callgrind_control', ['-i', 'off', String(child.pid)], { stdio: 'ignore' });
-  execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
-  await L.sleep(1000);
+  L.callgrindControl(child, '-i', 'off');
+  L.callgrindControl(child, '-d');
+  await L.callgrindDumps(outFile, 1);
   await L.stopChild(child, { graceMs: 20_000 });
   // One file per dump (all threads in each), and the final part written at exit: add them up.
   let total = 0;

@@ -336,6 +336,35 @@ export function cpuBusy(a, b) {
 }
 
 /**
+ * Run `node ...nodeArgs` under valgrind's callgrind, pinned to the proxy CPU, counting nothing
+ * until `callgrindControl(child, '-i', 'on')`; its output goes to `outFile` (dumps to
+ * `outFile.1`, `outFile.2`, …).
+ */
+export function spawnCallgrind(outFile, nodeArgs, { cwd } = {}) {
+  return spawnPinned('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...nodeArgs], { cpu: CPU_PROXY, cwd });
+}
+
+/** One `callgrind_control` command to a process under callgrind (`-i on`, `-i off`, `-d [reason]`). */
+export function callgrindControl(child, ...args) {
+  execFileSync('callgrind_control', [...args, String(child.pid)], { stdio: 'ignore' });
+}
+
+/** The paths of the numbered dumps `outFile.1` … `outFile.count`, once all exist (polled). */
+export async function callgrindDumps(outFile, count, { timeoutMs = 30_000 } = {}) {
+  const dir = path.dirname(outFile);
+  const prefix = `${path.basename(outFile)}.`;
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const dumps = readdirSync(dir)
+      .filter((x) => x.startsWith(prefix))
+      .sort((a, b) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length)));
+    if (dumps.length >= count) return dumps.slice(0, count).map((f) => path.join(dir, f));
+    if (performance.now() > deadline) throw new Error(`${dumps.length} callgrind dumps of ${outFile} after ${timeoutMs} ms, ${count} expected`);
+    await sleep(100);
+  }
+}
+
+/**
  * Instructions counted in one callgrind output file (all threads): its `totals:` line. Its
  * `summary:` line repeats the count for a dump taken while counting, and reads 0 for one taken
  * after `callgrind_control -i off`: never add both.

@@ -23,8 +23,7 @@
  * Needs valgrind (and callgrind_control); skipped with a message without it.
  */
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as L from './lib.js';
 import { scaleConfig } from './scale.js';
 import { rawScript, undiciScript } from './probe-loop.js';
@@ -45,11 +44,11 @@ function proberArgs(target, { up, o, tmp, run }) {
 async function countOnce(target, up, o, tmp, run) {
   const outFile = path.join(tmp, `${target}-${run}.callgrind`);
   const args = proberArgs(target, { up, o, tmp, run });
-  const child = L.spawnPinned('valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${outFile}`, process.execPath, ...args], { cpu: L.CPU_PROXY, cwd: L.ROOT });
+  const child = L.spawnCallgrind(outFile, args, { cwd: L.ROOT });
   try {
     await L.sleep(o.warmup * 1000);
     if (!L.alive(child)) throw new Error(`${target} exited during the warm-up: ${child.tail.join('')}`);
-    execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+    L.callgrindControl(child, '-i', 'on');
     // Successive windows, each dumped on its own (a dump resets the counts): a JIT compile, which
     // under valgrind costs as much as thousands of probes, lands in one window, not in all.
     const probes = [];
@@ -57,16 +56,12 @@ async function countOnce(target, up, o, tmp, run) {
       const h0 = (await up.stats()).health;
       await L.sleep(o.seconds * 1000);
       probes.push((await up.stats()).health - h0);
-      execFileSync('callgrind_control', ['-d', `window-${w}`, String(child.pid)], { stdio: 'ignore' });
+      L.callgrindControl(child, '-d', `window-${w}`);
     }
-    await L.sleep(1000);
-    // The dumps are numbered in order after the base name (the base file itself is the final,
-    // empty part written at exit, which the SIGKILL below never lets happen).
-    const dumps = readdirSync(tmp)
-      .filter((x) => x.startsWith(`${path.basename(outFile)}.`))
-      .sort((a, b) => Number(a.split('.').pop()) - Number(b.split('.').pop()));
-    if (dumps.length !== o.windows) throw new Error(`${target}: ${dumps.length} callgrind dumps for ${o.windows} windows`);
-    const perWindow = dumps.map((f, i) => L.callgrindInstructions(path.join(tmp, f)) / probes[i]);
+    // One numbered dump per window (the base file would be the final part, written at an exit
+    // that the SIGKILL below never lets happen).
+    const dumps = await L.callgrindDumps(outFile, o.windows);
+    const perWindow = dumps.map((f, i) => L.callgrindInstructions(f) / probes[i]);
     const perProbe = L.median(perWindow);
     const steady = Math.min(...perWindow);
     L.log(`${target} run ${run}: ${L.fmt(perProbe)} instructions per probe, median of ${o.windows} windows of ${o.seconds} s; cheapest ${L.fmt(steady)} (${perWindow.map((x) => L.fmt(x)).join(', ')}; ${o.tenants * 6} loops)`);

@@ -5,11 +5,16 @@
  * percent over minutes; a pair is measured within seconds, so the drift mostly cancels in its
  * ratio, which medians of separate rounds (throughput.js) cannot do.
  *
- *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64]
+ *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64] [--baseline DIR]
+ *
+ * --baseline DIR: compare this tree's drproxy with another build of drproxy (DIR is a checkout
+ * with its own `dist/`, e.g. a `git worktree` of an older commit, built) instead of the bare
+ * proxy: the cost of a change on the hot path, measured pair by pair.
  *
  * Reports the median and interquartile range of the per-pair req/s ratios (drproxy / bare) and
  * of the per-pair CPU-per-request ratios. Proxies on CPU 0, upstream and wrk on CPU 1.
  */
+import path from 'node:path';
 import * as L from './lib.js';
 import { proxyArgs } from './throughput.js';
 
@@ -17,15 +22,17 @@ const HOST = 'bench.local';
 
 export async function runPaired(options = {}) {
   const o = { pairs: 20, duration: 3, connections: 64, ...options };
+  const other = o.baseline ? 'baseline' : 'bare-undici';
   if (!L.HAS_WRK) throw new Error('paired.js needs wrk');
   L.pinSelf(L.CPU_LOAD);
   const up = await L.startUpstream({ count: 2, site: 'primary' });
   const tmp = L.tempDir('drproxy-bench-paired-');
   const targets = [];
   try {
-    for (const name of ['drproxy', 'bare-undici']) {
+    for (const name of ['drproxy', other]) {
       const port = await L.freePort();
-      const child = L.spawnPinned(process.execPath, proxyArgs(name, { port, up, dir: tmp }), { cpu: L.CPU_PROXY });
+      const args = name === 'baseline' ? baselineArgs(String(o.baseline), { port, up, dir: tmp }) : proxyArgs(name, { port, up, dir: tmp });
+      const child = L.spawnPinned(process.execPath, args, { cpu: L.CPU_PROXY });
       await L.waitForListen(port, { child });
       await L.waitForStatus(port, { host: HOST, child });
       targets.push({ name, port, child });
@@ -42,13 +49,14 @@ export async function runPaired(options = {}) {
         const cpu = L.cpuSeconds(t.child.pid) - cpu0;
         m[t.name] = { rps: r.rps, p99: r.p99, cpuUs: (cpu * 1e6) / r.total };
       }
-      const pair = { rps: m.drproxy.rps / m['bare-undici'].rps, cpu: m['bare-undici'].cpuUs / m.drproxy.cpuUs, p99: m.drproxy.p99 / m['bare-undici'].p99, m };
+      const pair = { rps: m.drproxy.rps / m[other].rps, cpu: m[other].cpuUs / m.drproxy.cpuUs, p99: m.drproxy.p99 / m[other].p99, m };
       pairs.push(pair);
-      L.log(`pair ${String(i + 1).padStart(2)}: drproxy ${L.fmt(m.drproxy.rps)} vs bare ${L.fmt(m['bare-undici'].rps)} req/s = ${pair.rps.toFixed(3)}; CPU/request bare/drproxy ${pair.cpu.toFixed(3)}; p99 ratio ${pair.p99.toFixed(2)}`);
+      L.log(`pair ${String(i + 1).padStart(2)}: drproxy ${L.fmt(m.drproxy.rps)} vs ${other} ${L.fmt(m[other].rps)} req/s = ${pair.rps.toFixed(3)}; CPU/request ${other}/drproxy ${pair.cpu.toFixed(3)}; p99 ratio ${pair.p99.toFixed(2)}`);
     }
     const summary = (xs) => ({ median: L.median(xs), q1: L.percentile(xs, 25), q3: L.percentile(xs, 75), min: Math.min(...xs), max: Math.max(...xs) });
     const result = {
       kind: 'paired',
+      against: other,
       machine: L.machineInfo(),
       options: o,
       pairs,
@@ -69,13 +77,20 @@ export async function runPaired(options = {}) {
 export function pairedMarkdown(r) {
   const f = (s) => `${s.median.toFixed(3)} (IQR ${s.q1.toFixed(3)}–${s.q3.toFixed(3)}, range ${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
   return [
-    `### Paired comparison, drproxy / bare undici (${r.options.pairs} pairs × ${r.options.duration} s, wrk, ${r.options.connections} connections, alternating order)`,
+    `### Paired comparison, drproxy / ${r.against === 'baseline' ? `drproxy at ${r.options.baseline}` : 'bare undici'} (${r.options.pairs} pairs × ${r.options.duration} s, wrk, ${r.options.connections} connections, alternating order)`,
     '',
     `- req/s ratio: **${f(r.rps)}**; drproxy faster in ${r.drproxyWins} of ${r.pairs.length} pairs`,
-    `- CPU per request, bare / drproxy: ${f(r.cpu)}`,
+    `- CPU per request, ${r.against ?? 'bare-undici'} / drproxy: ${f(r.cpu)}`,
     `- p99 ratio: ${f(r.p99)}`,
     '',
   ].join('\n');
+}
+
+/** The same config as this tree's drproxy (proxyArgs), served by another build's cli.js. */
+function baselineArgs(dir, opts) {
+  const args = proxyArgs('drproxy', opts);
+  args[0] = path.join(path.resolve(dir), 'dist', 'cli.js');
+  return args;
 }
 
 L.runMain(import.meta.url, 'paired', runPaired, pairedMarkdown);

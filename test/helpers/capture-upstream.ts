@@ -42,7 +42,8 @@ function seen(req: IncomingMessage, body: string, complete: boolean): SeenReques
 
 export async function startCaptureUpstream(): Promise<CaptureUpstream> {
   const requests: SeenRequest[] = [];
-  const inner = http.createServer((req, res) => {
+  // No limits of its own: it must show what drproxy let through, not cut it.
+  const inner = http.createServer({ maxHeaderSize: 1 << 20 }, (req, res) => {
     if (req.url === '/healthz') {
       res.end('ok');
       return;
@@ -64,6 +65,7 @@ export async function startCaptureUpstream(): Promise<CaptureUpstream> {
     });
   });
   inner.keepAliveTimeout = 30_000;
+  inner.maxHeadersCount = 0;
   const wss = new WebSocketServer({ noServer: true });
   inner.on('upgrade', (req, socket, head) => {
     requests.push(seen(req, '', true));

@@ -14,20 +14,25 @@ const REQUEST_TIMEOUT = 1500;
 let h: HostileSetup;
 /** Defaults but for a large max_header_size, so that only the header count limits. */
 let roomy: HostileSetup;
+/** A limit above what Node keeps by default (1,000 pairs). */
+let large: HostileSetup;
 
 beforeAll(async () => {
-  [h, roomy] = await Promise.all([
+  [h, roomy, large] = await Promise.all([
     startHostileProxy({ max_headers: 20, max_header_size: 4096, headers_timeout: `${HEADERS_TIMEOUT}ms`, request_timeout: `${REQUEST_TIMEOUT}ms` }),
     startHostileProxy({ max_header_size: 262_144 }),
+    startHostileProxy({ max_header_size: 262_144, max_headers: 1500 }),
   ]);
 });
 afterAll(async () => {
   await h?.stop();
   await roomy?.stop();
+  await large?.stop();
 });
 beforeEach(() => {
   h.up.mark();
   roomy.up.mark();
+  large.up.mark();
 });
 
 /** A GET with Host and `n - 1` other header fields. */
@@ -67,6 +72,16 @@ describe('header count (server.max_headers)', () => {
     const at = await rawExchange(roomy.p.port, withHeaders(100));
     expect(at.responses[0]?.status).toBe(200);
     expect(roomy.up.requests).toHaveLength(1);
+  });
+
+  it('a limit above Node\'s own default (1,000 pairs) holds both ways: 1,500 pass whole, 1,501 → 431', async () => {
+    const at = await rawExchange(large.p.port, withHeaders(1500));
+    expect(at.responses[0]?.status).toBe(200);
+    expect(Object.keys(large.up.requests[0]!.headers).filter((n) => n.startsWith('x-h'))).toHaveLength(1499);
+    large.up.mark();
+    const over = await rawExchange(large.p.port, withHeaders(1501), { waitClose: true });
+    expect(over.responses[0]?.status).toBe(431);
+    expect(large.up.bytes()).toBe('');
   });
 
   it('a WebSocket upgrade over the limit → 431, nothing upstream', async () => {
@@ -112,5 +127,22 @@ describe('slow clients', () => {
     await waitFor(() => h.up.requests.length === 1, { what: 'the upstream to see the request end' });
     expect(h.up.requests[0]).toMatchObject({ url: '/slowbody', complete: false });
     expect(h.up.requests[0]!.body.length).toBeLessThan(100);
+  });
+});
+
+describe('Expect: 100-continue', () => {
+  it('a refused request gets its final status, never 100 Continue, so its body is never sent', async () => {
+    const text = `POST /expect HTTP/1.1\r\nHost: ${HOST}:abc\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`;
+    const r = await rawExchange(h.p.port, text, { waitClose: true });
+    expect(r.raw.startsWith('HTTP/1.1 400 ')).toBe(true);
+    expect(r.raw).not.toContain('100 Continue');
+    expect(h.up.bytes()).toBe('');
+  });
+
+  it('an accepted one gets 100 Continue, then its body is proxied', async () => {
+    const head = `POST /expect HTTP/1.1\r\nHost: ${HOST}\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n`;
+    const r = await rawExchange(h.p.port, [head, 'hello'], { gapMs: 50, responses: 2 });
+    expect(r.responses.map((x) => x.status)).toEqual([100, 200]);
+    expect(h.up.requests.map((q) => [q.url, q.body, q.headers.expect])).toEqual([['/expect', 'hello', undefined]]);
   });
 });

@@ -5,7 +5,10 @@
  *
  * Node server limits are set deliberately (see README, "Server limits"): headers must arrive
  * within headers_timeout, the whole request within request_timeout, idle keep-alive client
- * connections close after keep_alive_timeout, request headers are capped at max_header_size.
+ * connections close after keep_alive_timeout, request headers are capped at max_header_size
+ * and max_headers. Before routing, what Node's parser lets through is checked (request-checks.ts,
+ * Host syntax in host-header.ts) and refused with the connection closed; only WebSocket upgrades
+ * are taken over (upgrade-policy.ts); a connection's peer is trusted or not once (peer-trust.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

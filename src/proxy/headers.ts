@@ -117,16 +117,27 @@ export function upstreamRequestHeaders(
     if (tokens !== undefined && tokens.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
-  const clientIp = clientAddress(req);
   const sendHost = hostOverride ?? host;
   if (sendHost !== undefined) out.push('host', sendHost);
-  out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`);
-  out.push('x-forwarded-proto', xfProto ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http'));
-  const fwdHost = xfHost ?? host;
-  if (fwdHost !== undefined) out.push('x-forwarded-host', fwdHost);
-  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, for=${forwardedNode(clientIp)}`);
+  pushForwarding(out, req, xff, xfProto, xfHost ?? host, forwarded);
   for (let i = 0; i < stamp.length; i++) out.push(stamp[i]!);
   return out;
+}
+
+/** X-Forwarded-*: a trusted proxy's values (undefined otherwise) extended or kept, else ours. */
+function pushForwarding(
+  out: string[],
+  req: IncomingMessage,
+  xff: string | undefined,
+  xfProto: string | undefined,
+  xfHost: string | undefined,
+  forwarded: string | undefined,
+): void {
+  const clientIp = clientAddress(req);
+  out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`);
+  out.push('x-forwarded-proto', xfProto ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http'));
+  if (xfHost !== undefined) out.push('x-forwarded-host', xfHost);
+  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, for=${forwardedNode(clientIp)}`);
 }
 
 /** An epoch or site header in any case, "_" or "-" (both spellings are one CGI variable). */

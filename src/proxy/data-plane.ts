@@ -23,7 +23,7 @@ import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError, type ProxyErrorCode } from './responses.js';
-import { RequestChecks } from './request-checks.js';
+import { RequestChecks, targetRefusal } from './request-checks.js';
 import { PeerTrust } from './peer-trust.js';
 import { upgradeServerOptions } from './upgrade-policy.js';
 
@@ -98,11 +98,7 @@ export class DataPlane implements Forwarding {
   private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     if (this.closing) res.shouldKeepAlive = false;
     const url = req.url!;
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      this.refuse(res, 'bad_request', 'only origin-form request targets ("/path") are accepted');
-      return;
-    }
-    const refusal = this.checks.check(req);
+    const refusal = targetRefusal(url) ?? this.checks.check(req);
     if (refusal !== undefined) {
       this.refuse(res, refusal.code, refusal.detail);
       return;
@@ -242,14 +238,10 @@ export class DataPlane implements Forwarding {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
-    const refusal = this.checks.check(req);
+    const url = req.url!;
+    const refusal = targetRefusal(url) ?? this.checks.check(req);
     if (refusal !== undefined) {
       sendSocketError(socket, refusal.code, refusal.detail);
-      return;
-    }
-    const url = req.url!;
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      sendSocketError(socket, 'bad_request', 'only origin-form request targets ("/path") are accepted');
       return;
     }
     const slot = this.table.find(req.headers.host, url);

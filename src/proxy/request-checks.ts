@@ -22,6 +22,20 @@ const VERSION: Refusal = Object.freeze({ code: 'http_version_not_supported', det
 const TE_ON_HTTP10: Refusal = Object.freeze({ code: 'bad_request', detail: 'Transfer-Encoding is not allowed in an HTTP/1.0 request' });
 const TE_CODING: Refusal = Object.freeze({ code: 'unsupported_transfer_coding', detail: 'the only transfer coding accepted is "chunked"' });
 
+const NOT_ORIGIN_FORM: Refusal = Object.freeze({ code: 'bad_request', detail: 'only origin-form request targets ("/path") are accepted' });
+const FRAGMENT: Refusal = Object.freeze({ code: 'bad_request', detail: 'a request target must not carry a fragment ("#")' });
+
+/**
+ * The request target must be origin-form (RFC 9112 §3.2.1): absolute-form would route by a
+ * second authority (drproxy is never an open proxy), asterisk-form has nothing to route. A
+ * fragment is not part of any request target and would route "/api#x" by the "/" prefix while
+ * a backend reads "/api" (llhttp lets "#" through).
+ */
+export function targetRefusal(url: string): Refusal | undefined {
+  if (url.charCodeAt(0) !== 47 /* / */) return NOT_ORIGIN_FORM;
+  return url.includes('#') ? FRAGMENT : undefined;
+}
+
 export class RequestChecks {
   /** rawHeaders entries (name and value) allowed at most. */
   private readonly maxEntries: number;

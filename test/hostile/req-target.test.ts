@@ -41,6 +41,18 @@ describe('request targets', () => {
     await expectAnswered(`OPTIONS * HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, 400, 'bad_request');
   });
 
+  it.each([
+    ['a fragment', '/t#frag'],
+    ['a fragment after a query', '/t?q=1#frag'],
+    ['a fragment right after a routed prefix', '/api#/x'],
+  ])('%s → 400, nothing upstream', async (_name, target) => {
+    await expectAnswered(`GET ${target} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, 400, 'bad_request');
+  });
+
+  it('a WebSocket upgrade with a fragment → 400', async () => {
+    await expectAnswered(`GET /ws#x HTTP/1.1\r\nHost: ${HOST}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`, 400, 'bad_request');
+  });
+
   it('CONNECT to the upstream → 501 with a body, never a tunnel', async () => {
     const target = `127.0.0.1:${h.up.port}`;
     const r = await rawExchange(h.p.port, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n`, { waitClose: true });

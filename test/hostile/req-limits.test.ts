@@ -94,6 +94,13 @@ describe('header count (server.max_headers)', () => {
 });
 
 describe('header size (server.max_header_size)', () => {
+  it('a request line over max_header_size → 431, nothing upstream', async () => {
+    const r = await rawExchange(h.p.port, `GET /${'a'.repeat(5000)} HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`, { waitClose: true });
+    expect(r.responses[0]?.status).toBe(431);
+    expect(r.closed).toBe(true);
+    expect(h.up.bytes()).toBe('');
+  });
+
   it('headers over max_header_size → 431, nothing upstream', async () => {
     const r = await rawExchange(h.p.port, `GET / HTTP/1.1\r\nHost: ${HOST}\r\nX-Big: ${'a'.repeat(5000)}\r\n\r\n`, { waitClose: true });
     expect(r.responses[0]?.status).toBe(431);

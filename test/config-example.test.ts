@@ -23,7 +23,8 @@ describe('config example file', () => {
     const options = [
       'listen:', 'metrics_auth:', 'tokens:', 'token_env:', 'token_file:', 'dir:', 'etcd:', 'endpoints:',
       'prefix:', 'lease_ttl:', 'quorum:', 'headers_timeout:', 'request_timeout:', 'keep_alive_timeout:',
-      'max_header_size:', 'max_requests_per_socket:', 'shutdown_timeout:', 'epoch:', 'site:', 'level:',
+      'max_header_size:', 'max_requests_per_socket:', 'shutdown_timeout:', 'max_headers:',
+      'underscores_in_headers:', 'trusted_proxies:', 'epoch:', 'site:', 'level:',
       'tiers:', 'path:', 'method:', 'interval:', 'fast_interval:', 'timeout:', 'jitter:', 'rise:', 'fall:',
       'expect_status:', 'expect_body:', 'host:', 'data_age:', 'json_field:', 'kind:', 'mode:', 'failback:',
       'failback_after:', 'min_interval:', 'trip_after:', 'drain_timeout:', 'hold_requests:', 'hold_max:',

@@ -79,7 +79,8 @@ describe('request headers to the upstream', () => {
     expect(h['proxy-connection']).toBeUndefined();
     expect(h['x-dr-epoch']).toBe('1');
     expect(h['x-dr-site']).toBe('a1');
-    expect(h['x-forwarded-for']).toBe('203.0.113.9, 127.0.0.1');
+    // 127.0.0.1 is not in trusted_proxies: its X-Forwarded-For is replaced, not appended to.
+    expect(h['x-forwarded-for']).toBe('127.0.0.1');
     expect(h['x-forwarded-proto']).toBe('http');
     expect(h['x-forwarded-host']).toBe('acme.example.com');
     expect(h['host']).toBe('acme.example.com');

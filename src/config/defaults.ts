@@ -35,6 +35,10 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   max_header_size: 16_384,
   max_requests_per_socket: 0,
   shutdown_timeout: 30 * SECOND,
+  // Apache's LimitRequestFields (100) and HAProxy's tune.http.maxhdr (101): browsers send ~10-30.
+  max_headers: 100,
+  underscores_in_headers: false,
+  trusted_proxies: Object.freeze([]),
 });
 
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });

@@ -57,6 +57,19 @@ export interface ServerConfig {
   max_requests_per_socket: number;
   /** Time given to in-flight requests on SIGTERM before sockets are cut. */
   shutdown_timeout: number;
+  /** Request header fields allowed at most (Host included); more get 431. */
+  max_headers: number;
+  /**
+   * Pass header names with underscores upstream (NGINX's underscores_in_headers). Off: they are
+   * dropped (CGI, WSGI and PHP map "X_DR_Epoch" and "X-DR-Epoch" onto one variable). Even on,
+   * underscore spellings of the epoch/site and forwarding headers are always dropped.
+   */
+  underscores_in_headers: boolean;
+  /**
+   * Peers (IP addresses or CIDR blocks) whose X-Forwarded-For/-Proto/-Host and Forwarded
+   * headers are believed; from any other peer they are replaced. Empty: nobody is trusted.
+   */
+  trusted_proxies: readonly string[];
 }
 
 export interface HeaderNames {

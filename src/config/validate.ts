@@ -40,6 +40,7 @@ import { MAX_TIMER_MS, formatDuration, parseDuration } from './duration.js';
 import { type ParsedStatusRanges, parseStatusRanges } from './status-ranges.js';
 import { builtinTiers, findTier } from './tiers.js';
 import * as D from './defaults.js';
+import { parseCidr } from './cidr.js';
 
 export interface ValidateOptions {
   /** Directory that relative paths (state.dir, token_file) are resolved against. */
@@ -246,6 +247,10 @@ function values<T>(items: ReadonlyArray<Item<T>>): T[] {
   return items.map((item) => item.value);
 }
 
+function mapItems<T>(items: ReadonlyArray<Item<T>> | undefined): T[] | undefined {
+  return items === undefined ? undefined : values(items);
+}
+
 /** Keeps the first of each key; reports the others (at `where(item)`). */
 function rejectDuplicates<T>(
   items: ReadonlyArray<Item<T>>,
@@ -386,6 +391,14 @@ const listenAddress: Parse<ListenAddress> = (value, at, out) => {
   if (!hostOk) return bad();
   const port = Number(match[3]);
   return port > 65535 ? out.error(at, `port out of range 0-65535: ${port}`) : { host, port };
+};
+
+/** An IP address or CIDR block (server.trusted_proxies), as written. */
+const cidrBlock: Parse<string> = (value, at, out) => {
+  const s = text(value, at, out);
+  if (s === undefined) return undefined;
+  const parsed = parseCidr(s);
+  return typeof parsed === 'string' ? out.error(at, `${parsed}: ${show(value)}`) : s;
 };
 
 /** What is wrong with a tenant host pattern, if anything. */
@@ -711,6 +724,9 @@ function readServer(f: Fields | undefined, out: Problems): ServerConfig {
       max_header_size: f.get('max_header_size', int(1024, 1_048_576)),
       max_requests_per_socket: f.get('max_requests_per_socket', int(0)),
       shutdown_timeout: f.get('shutdown_timeout', anyDuration),
+      max_headers: f.get('max_headers', int(1, 10_000)),
+      underscores_in_headers: f.get('underscores_in_headers', bool),
+      trusted_proxies: mapItems(f.get('trusted_proxies', listOf(cidrBlock))),
     }),
   };
   if (server.request_timeout > 0 && server.headers_timeout > server.request_timeout) {

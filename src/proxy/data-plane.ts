@@ -5,7 +5,10 @@
  *
  * Node server limits are set deliberately (see README, "Server limits"): headers must arrive
  * within headers_timeout, the whole request within request_timeout, idle keep-alive client
- * connections close after keep_alive_timeout, request headers are capped at max_header_size.
+ * connections close after keep_alive_timeout, request headers are capped at max_header_size
+ * and max_headers. Before routing, what Node's parser lets through is checked (request-checks.ts,
+ * Host syntax in host-header.ts) and refused with the connection closed; only WebSocket upgrades
+ * are taken over (upgrade-policy.ts); a connection's peer is trusted or not once (peer-trust.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,13 +16,16 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { listen } from '../listen.js';
-import { NO_HOST, type RouteTable } from './router.js';
+import { BAD_HOST, NO_HOST, type RouteMiss, type RouteTable } from './router.js';
 import type { TenantRoute, TenantSlot } from './route.js';
 import { ProxyCall, type FailureKind, type Forwarding, type UpstreamError } from './forwarder.js';
 import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
-import { sendError, sendSocketError } from './responses.js';
+import { sendError, sendSocketError, type ProxyErrorCode } from './responses.js';
+import { RequestChecks, targetRefusal } from './request-checks.js';
+import { PeerTrust } from './peer-trust.js';
+import { upgradeServerOptions } from './upgrade-policy.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -33,6 +39,8 @@ export class DataPlane implements Forwarding {
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();
   private readonly heldQueues = new Set<HeldQueue>();
   private readonly log: Logger;
+  private readonly checks: RequestChecks;
+  private readonly trust: PeerTrust;
   /** Shutting down: answers carry Connection: close. */
   closing = false;
 
@@ -47,6 +55,8 @@ export class DataPlane implements Forwarding {
     this.siteHeader = config.headers.site;
     this.upgrades = new UpgradeProxy(this.epochHeader, this.siteHeader);
     const s = config.server;
+    this.checks = new RequestChecks(s.max_headers);
+    this.trust = new PeerTrust(s.trusted_proxies, s.underscores_in_headers);
     const requestTimeout = s.request_timeout;
     this.server = http.createServer({
       maxHeaderSize: s.max_header_size,
@@ -57,11 +67,19 @@ export class DataPlane implements Forwarding {
       connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(s.headers_timeout / 4))),
       noDelay: true,
       requireHostHeader: true,
+      // A second Host becomes "a, b", which the Host syntax check refuses (RFC 9112 §3.2).
+      joinDuplicateHeaders: true,
+      // Only WebSocket upgrades are taken over; h2c and others get an HTTP/1.1 answer.
+      ...upgradeServerOptions(),
     });
+    this.server.maxHeadersCount = this.checks.nodeMaxHeadersCount;
     this.server.maxRequestsPerSocket = s.max_requests_per_socket;
     this.server.timeout = 0;
     this.server.on('request', (req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+    this.server.on('connect', (_req, socket: Duplex) => this.onConnect(socket));
+    // Checked before Node sends 100 Continue, so that a refused client never sends its body.
+    this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
   }
 
   /** Swap the routing table (config reload). Requests in flight keep the route they read. */
@@ -77,20 +95,32 @@ export class DataPlane implements Forwarding {
     return this.server.address() as AddressInfo;
   }
 
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     if (this.closing) res.shouldKeepAlive = false;
     const url = req.url!;
-    if (url.charCodeAt(0) !== 47 /* / */) {
-      sendError(res, 'bad_request', 'only origin-form request targets ("/path") are accepted');
+    const refusal = targetRefusal(url) ?? this.checks.check(req);
+    if (refusal !== undefined) {
+      this.refuse(res, refusal.code, refusal.detail);
       return;
     }
     const slot = this.table.find(req.headers.host, url);
     if (typeof slot === 'number') {
-      if (slot === NO_HOST) sendError(res, 'unknown_host', 'no tenant is configured for this host');
-      else sendError(res, 'no_route', 'no tenant is configured for this path on this host');
+      if (slot === BAD_HOST) this.refuse(res, 'bad_host', missText(slot));
+      else sendError(res, missCode(slot), missText(slot));
       return;
     }
+    this.trust.attach(req.socket);
+    // Node parses what follows a request that carried Connection: upgrade as another protocol
+    // and drops a request pipelined behind it: an ignored Upgrade (h2c...) ends the connection.
+    if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false;
+    if (expectsContinue) res.writeContinue();
     this.route(req, res, slot);
+  }
+
+  /** A malformed or hostile request: answered, and its connection closed (body unread). */
+  private refuse(res: ServerResponse, code: ProxyErrorCode, detail: string): void {
+    res.shouldKeepAlive = false;
+    sendError(res, code, detail);
   }
 
   /** Forward, hold or refuse a request according to its tenant's current route. */
@@ -208,9 +238,15 @@ export class DataPlane implements Forwarding {
 
   private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
-    const slot = this.table.find(req.headers.host, req.url ?? '/');
+    const url = req.url!;
+    const refusal = targetRefusal(url) ?? this.checks.check(req);
+    if (refusal !== undefined) {
+      sendSocketError(socket, refusal.code, refusal.detail);
+      return;
+    }
+    const slot = this.table.find(req.headers.host, url);
     if (typeof slot === 'number') {
-      sendSocketError(socket, slot === NO_HOST ? 'unknown_host' : 'no_route', 'no tenant is configured for this host and path');
+      sendSocketError(socket, missCode(slot), missText(slot));
       return;
     }
     const route = slot.route;
@@ -219,7 +255,14 @@ export class DataPlane implements Forwarding {
       sendSocketError(socket, route.mode === 'unavailable' ? 'tenant_unavailable' : 'no_healthy_backend', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`);
       return;
     }
+    this.trust.attach(req.socket);
     this.upgrades.handle(req, socket, head, route, backend);
+  }
+
+  /** CONNECT: drproxy is a reverse proxy, never a tunnel (Node would close the socket unanswered). */
+  private onConnect(socket: Duplex): void {
+    socket.on('error', () => {});
+    sendSocketError(socket, 'method_not_implemented', 'CONNECT is not supported: this is a reverse proxy');
   }
 
   /**
@@ -248,4 +291,13 @@ export class DataPlane implements Forwarding {
       await closed;
     }
   }
+}
+
+function missCode(miss: RouteMiss): ProxyErrorCode {
+  return miss === BAD_HOST ? 'bad_host' : miss === NO_HOST ? 'unknown_host' : 'no_route';
+}
+
+function missText(miss: RouteMiss): string {
+  if (miss === BAD_HOST) return 'the Host header is not a valid host[:port]';
+  return miss === NO_HOST ? 'no tenant is configured for this host' : 'no tenant is configured for this path on this host';
 }

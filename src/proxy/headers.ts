@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { util as undiciUtil } from 'undici';
+import { policyOf } from './peer-trust.js';
 
 /** undici's trie of known header names: lower-case interned strings, no allocation. */
 const headerName = undiciUtil.headerNameToString as (b: Buffer | string) => string;
@@ -50,9 +51,12 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 }
 
 /**
- * The upstream request's headers: the client's, without hop-by-hop headers, without any
- * X-Forwarded-* or DR header the client sent, with X-Forwarded-For/-Proto/-Host set by us and
- * the epoch/site stamp appended.
+ * The upstream request's headers: the client's, without hop-by-hop headers, without any DR
+ * header the client sent (in any spelling), without header names that contain "_" unless the
+ * listener allows them, with X-Forwarded-For/-Proto/-Host set by us and the epoch/site stamp
+ * appended. From a trusted proxy (server.trusted_proxies) X-Forwarded-For and Forwarded are
+ * kept and appended to and X-Forwarded-Proto/-Host kept as sent; from anyone else all four are
+ * replaced (Forwarded removed: drproxy does not generate it).
  */
 export function upstreamRequestHeaders(
   req: IncomingMessage,
@@ -65,11 +69,17 @@ export function upstreamRequestHeaders(
   stamp: readonly string[],
 ): string[] {
   const raw = req.rawHeaders;
+  const policy = policyOf(req.socket);
+  const trusted = policy.trusted;
   const conn = req.headers.connection;
   // Only a Connection header naming other headers needs a second look (rare).
   const tokens = conn !== undefined && conn !== 'keep-alive' && conn !== 'close' ? connectionTokens(raw) : undefined;
   const out: string[] = [];
+  // The forwarding headers a trusted proxy sent (never set for an untrusted peer).
   let xff: string | undefined;
+  let xfProto: string | undefined;
+  let xfHost: string | undefined;
+  let forwarded: string | undefined;
   let host: string | undefined;
   const eLen = epochName.length;
   const sLen = siteName.length;
@@ -82,31 +92,101 @@ export function upstreamRequestHeaders(
       host ??= value;
       continue;
     }
+    if (len === 9 && name.toLowerCase() === 'forwarded') {
+      if (trusted) forwarded = forwarded === undefined ? value : `${forwarded}, ${value}`;
+      continue;
+    }
     if (len >= 15 && len <= 17) {
       const l = name.toLowerCase();
       if (l === 'x-forwarded-for') {
-        xff = xff === undefined ? value : `${xff}, ${value}`;
+        if (trusted) xff = xff === undefined ? value : `${xff}, ${value}`;
         continue;
       }
-      if (l === 'x-forwarded-proto' || l === 'x-forwarded-host') continue;
+      if (l === 'x-forwarded-proto') {
+        if (trusted) xfProto ??= value;
+        continue;
+      }
+      if (l === 'x-forwarded-host') {
+        if (trusted) xfHost ??= value;
+        continue;
+      }
     }
     if ((len === eLen || len === sLen) && isDrHeader(name, epochName, siteName)) continue;
+    // CGI, WSGI and PHP read "X_Foo" and "X-Foo" as one variable (NGINX drops them too).
+    if (name.includes('_') && (!policy.underscores || isForwardingSpelling(name))) continue;
     if (tokens !== undefined && tokens.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
-  const clientIp = clientAddress(req);
-  const proto = (req.socket as TLSSocket).encrypted ? 'https' : 'http';
   const sendHost = hostOverride ?? host;
   if (sendHost !== undefined) out.push('host', sendHost);
-  out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`, 'x-forwarded-proto', proto);
-  if (host !== undefined) out.push('x-forwarded-host', host);
+  pushForwarding(out, req, xff, xfProto, xfHost ?? host, forwarded);
   for (let i = 0; i < stamp.length; i++) out.push(stamp[i]!);
   return out;
 }
 
+/** X-Forwarded-*: a trusted proxy's values (undefined otherwise) extended or kept, else ours. */
+function pushForwarding(
+  out: string[],
+  req: IncomingMessage,
+  xff: string | undefined,
+  xfProto: string | undefined,
+  xfHost: string | undefined,
+  forwarded: string | undefined,
+): void {
+  const clientIp = clientAddress(req);
+  out.push('x-forwarded-for', xff === undefined ? clientIp : `${xff}, ${clientIp}`);
+  out.push('x-forwarded-proto', xfProto ?? ((req.socket as TLSSocket).encrypted ? 'https' : 'http'));
+  if (xfHost !== undefined) out.push('x-forwarded-host', xfHost);
+  if (forwarded !== undefined) out.push('forwarded', `${forwarded}, for=${forwardedNode(clientIp)}`);
+}
+
+/** An epoch or site header in any case, "_" or "-" (both spellings are one CGI variable). */
 function isDrHeader(name: string, epochName: string, siteName: string): boolean {
   const l = name.toLowerCase();
-  return l === epochName || l === siteName;
+  if (l === epochName || l === siteName) return true;
+  if (!l.includes('_') && !epochName.includes('_') && !siteName.includes('_')) return false;
+  const d = dashed(l);
+  return d === dashed(epochName) || d === dashed(siteName);
+}
+
+/** "X_Forwarded_For" and the like (checked only for names that contain "_"). */
+function isForwardingSpelling(name: string): boolean {
+  const len = name.length;
+  if (len < 15 || len > 17) return false;
+  const d = dashed(name.toLowerCase());
+  return d === 'x-forwarded-for' || d === 'x-forwarded-proto' || d === 'x-forwarded-host';
+}
+
+function dashed(name: string): string {
+  return name.replaceAll('_', '-');
+}
+
+/** RFC 7239 node: an IPv6 address is bracketed and quoted. */
+function forwardedNode(ip: string): string {
+  return ip.includes(':') ? `"[${ip}]"` : ip;
+}
+
+/**
+ * The same headers as an object for an Upgrade request proxied by http-proxy-3 (not the hot
+ * path), with the Connection/Upgrade pair the upstream needs put back.
+ */
+export function upgradeRequestHeaders(
+  req: IncomingMessage,
+  epochName: string,
+  siteName: string,
+  hostOverride: string | undefined,
+  stamp: readonly string[],
+): Record<string, string> {
+  const flat = upstreamRequestHeaders(req, epochName, siteName, hostOverride, stamp);
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    const prev = headers[name];
+    headers[name] = prev === undefined ? flat[i + 1]! : `${prev}${name === 'cookie' ? '; ' : ', '}${flat[i + 1]!}`;
+  }
+  headers.connection = 'Upgrade';
+  headers.upgrade = req.headers.upgrade ?? '';
+  return headers;
 }
 
 export function clientAddress(req: IncomingMessage): string {

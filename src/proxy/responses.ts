@@ -9,6 +9,11 @@ export type ProxyErrorCode =
   | 'unknown_host'
   | 'no_route'
   | 'bad_request'
+  | 'bad_host'
+  | 'method_not_implemented'
+  | 'too_many_headers'
+  | 'unsupported_transfer_coding'
+  | 'http_version_not_supported'
   | 'no_healthy_backend'
   | 'tenant_unavailable'
   | 'hold_timeout'
@@ -22,6 +27,11 @@ const STATUS: Record<ProxyErrorCode, number> = {
   unknown_host: 421,
   no_route: 404,
   bad_request: 400,
+  bad_host: 400,
+  method_not_implemented: 501,
+  too_many_headers: 431,
+  unsupported_transfer_coding: 501,
+  http_version_not_supported: 505,
   no_healthy_backend: 503,
   tenant_unavailable: 503,
   hold_timeout: 503,
@@ -36,9 +46,12 @@ const TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   421: 'Misdirected Request',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',
+  505: 'HTTP Version Not Supported',
 };
 
 export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): void {

@@ -5,6 +5,7 @@
  * boundary ("/api" matches "/api", "/api/x" and "/api?q", not "/apix").
  */
 import type { TenantSlot } from './route.js';
+import { isValidHost } from './host-header.js';
 
 export interface PathEntry {
   prefix: string;
@@ -19,10 +20,14 @@ export interface RouteSpec {
 
 export const NO_HOST = 1;
 export const NO_PATH = 2;
-export type RouteMiss = typeof NO_HOST | typeof NO_PATH;
+/** The Host header is not a valid host[:port] (host-header.ts): 400, not 421. */
+export const BAD_HOST = 3;
+export type RouteMiss = typeof NO_HOST | typeof NO_PATH | typeof BAD_HOST;
 
 /** Raw Host header values looked up before, so that the common case is one Map read. */
 const HOST_CACHE_MAX = 4096;
+/** Cached for a Host value that is not valid syntax (compared by identity). */
+const INVALID: PathEntry[] = [];
 
 export class RouteTable {
   private readonly exact = new Map<string, PathEntry[]>();
@@ -53,11 +58,12 @@ export class RouteTable {
     if (hostHeader === undefined) return NO_HOST;
     let entries = this.hostCache.get(hostHeader);
     if (entries === undefined) {
-      entries = this.lookupHost(normalizeHost(hostHeader));
+      entries = isValidHost(hostHeader) ? this.lookupHost(normalizeHost(hostHeader)) : INVALID;
       if (this.hostCache.size >= HOST_CACHE_MAX) this.hostCache.clear();
       this.hostCache.set(hostHeader, entries);
     }
     if (entries === null) return NO_HOST;
+    if (entries === INVALID) return BAD_HOST;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
       if (prefixMatches(e.prefix, url)) return e.slot;

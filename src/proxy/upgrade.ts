@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Backend } from './backend.js';
 import type { TenantRoute } from './route.js';
-import { clientAddress } from './headers.js';
+import { upgradeRequestHeaders } from './headers.js';
 import { sendSocketError } from './responses.js';
 
 export class UpgradeProxy {
@@ -25,22 +25,8 @@ export class UpgradeProxy {
   }
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer, route: TenantRoute, backend: Backend): void {
-    const h = req.headers;
-    const host = h.host;
-    const xff = h['x-forwarded-for'];
-    delete h[this.epochHeader];
-    delete h[this.siteHeader];
-    delete h['x-forwarded-for'];
-    delete h['x-forwarded-proto'];
-    delete h['x-forwarded-host'];
-    const ip = clientAddress(req);
-    const headers: Record<string, string> = {
-      [this.epochHeader]: String(route.epoch),
-      [this.siteHeader]: route.site,
-      'x-forwarded-for': xff ? `${Array.isArray(xff) ? xff.join(', ') : xff}, ${ip}` : ip,
-      'x-forwarded-proto': 'http',
-    };
-    if (host) headers['x-forwarded-host'] = host;
+    // http-proxy-3 copies req.headers: give it the same headers a proxied request gets.
+    req.headers = upgradeRequestHeaders(req, this.epochHeader, this.siteHeader, route.proxy.preserve_host ? undefined : backend.hostHeader, route.stamp);
     const key = `${route.tenant}/${route.site}`;
     let set = this.open.get(key);
     if (!set) this.open.set(key, (set = new Set()));
@@ -60,7 +46,7 @@ export class UpgradeProxy {
       req,
       socket,
       head,
-      { target: backend.origin, agent: backend.upgradeAgent, headers, changeOrigin: !route.proxy.preserve_host, proxyTimeout: route.proxy.response_timeout },
+      { target: backend.origin, agent: backend.upgradeAgent, proxyTimeout: route.proxy.response_timeout },
       () => {
         done();
         sendSocketError(socket, 'upstream_failed', `could not open the upgraded connection to site ${route.site}`);

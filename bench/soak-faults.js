@@ -136,7 +136,7 @@ export async function bringBack(t, ctx, slot, deadline, { explicit = false } = {
     st = (await ctx.sampler.pollStatus())?.[t.name];
     if (st) {
       if (st.active === t.primary && st.phase === 'active' && st.primaryUp) {
-        if (!st.fenced?.length) return ctx.rel();
+        if (!st.fenced?.length || ctx.keepFenced) return ctx.rel();
         // Every flip fences the site that lost traffic, a failback included: unfence the backup
         // so that the next fault starts clean (otherwise its failover has nowhere to go).
         for (const site of st.fenced) {

@@ -15,7 +15,7 @@ const POST_BODY = 'soak\n';
 
 /** A second's counts for one tenant. */
 function newBucket() {
-  return { sent: 0, ok: 0, failed: 0, posts: 0, postsFailed: 0, primary: 0, backup: 0, lat: [] };
+  return { sent: 0, ok: 0, failed: 0, posts: 0, postsFailed: 0, primary: 0, backup: 0, lat: [], lagMax: 0 };
 }
 
 /** One request's raw undici handler (no promise, no body stream: see bench/failover.js). */
@@ -130,6 +130,8 @@ export function startSoakLoad(port, { tenants, rate, postShare = 0.02, connectio
     const rec = { t0: t, tw: 0, t1: 0, status: 0, site: '', err: '', epoch: 0, post };
     const bk = bucketOf(ti, t);
     bk.sent++;
+    // How late this process dispatches the request: its own lag, not drproxy's.
+    bk.lagMax = Math.max(bk.lagMax, L.wall() - t);
     if (post) bk.posts++;
     outstanding++;
     const headers = post ? { host: tenants[ti].host, 'content-type': 'text/plain' } : { host: tenants[ti].host };

@@ -29,7 +29,7 @@ function sampleAt(samples, t) {
 }
 
 /** RSS (MB), fds and heap over time: warm-up end, middle, end, max after warm-up, slope per minute. */
-function overTime(samples, o, slots, ranS) {
+function overTime(samples, o, slots, ranS, atEnd) {
   const after = samples.filter((s) => s.t >= o.warmup);
   const late = samples.filter((s) => s.t >= (o.warmup + ranS) / 2);
   const pick = (key) => {
@@ -38,7 +38,8 @@ function overTime(samples, o, slots, ranS) {
     return {
       warmupEnd: at(o.warmup),
       middle: at((o.warmup + ranS) / 2),
-      end: samples.at(-1)?.[key],
+      // After the last fault was undone and every tenant was back (a burst's sockets closed).
+      end: atEnd?.[key] ?? samples.at(-1)?.[key],
       max: Math.max(...ys.filter(Number.isFinite)),
       slopePerMin: slope(after.map((s) => s.t), ys) * 60,
       // The target's slope: the second half after the warm-up, once V8 has sized its heap.
@@ -72,10 +73,12 @@ function perSlot(raw, o) {
   windows.forEach((w, i) => (w.end = windows[i + 1]?.at ?? raw.ranS));
   return windows.map((w) => {
     const inW = (t) => t >= w.at && t < w.end;
-    const fails = load.failures.filter((f) => slotOf(slots, (f.t0 - start) / 1000) === w.index);
+    // A failure belongs to the slot in which it was answered (a request sent just before a fault fails in it).
+    const fails = load.failures.filter((f) => slotOf(slots, (f.t1 - start) / 1000) === w.index);
     const byKey = {};
     for (const f of fails) byKey[failureKey(f)] = (byKey[failureKey(f)] ?? 0) + 1;
     const lats = [];
+    let lagMax = 0;
     let sent = 0;
     let posts = 0;
     for (const tb of load.buckets) {
@@ -84,6 +87,7 @@ function perSlot(raw, o) {
         if (!b) continue;
         sent += b.sent;
         posts += b.posts;
+        lagMax = Math.max(lagMax, b.lagMax);
         for (const x of b.lat) lats.push(x);
       }
     }
@@ -110,6 +114,7 @@ function perSlot(raw, o) {
       p50: L.percentile(lats, 50),
       p99: L.percentile(lats, 99),
       max: lats.length ? Math.max(...lats) : NaN,
+      lagMax,
       flips,
       errorLines: errors,
       steps: w.steps,
@@ -172,7 +177,7 @@ function targetsOf(r, o) {
 function timeline(load, names) {
   return load.buckets.map((tb, i) => ({
     tenant: names[i],
-    seconds: tb.map((b, sec) => (b ? { sec, sent: b.sent, ok: b.ok, failed: b.failed, postsFailed: b.postsFailed, primary: b.primary, backup: b.backup, p50: L.percentile(b.lat, 50), p99: L.percentile(b.lat, 99), max: b.lat.length ? Math.max(...b.lat) : NaN } : { sec })),
+    seconds: tb.map((b, sec) => (b ? { sec, sent: b.sent, ok: b.ok, failed: b.failed, postsFailed: b.postsFailed, primary: b.primary, backup: b.backup, lagMax: b.lagMax, p50: L.percentile(b.lat, 50), p99: L.percentile(b.lat, 99), max: b.lat.length ? Math.max(...b.lat) : NaN } : { sec })),
   }));
 }
 
@@ -189,7 +194,7 @@ export function analyseSoak(raw, o) {
     totals: totals(load),
     slots: perSlot(raw, o),
     ranS: raw.ranS,
-    overTime: overTime(sampler.samples, o, slots, raw.ranS),
+    overTime: overTime(sampler.samples, o, slots, raw.ranS, raw.atEnd),
     epochs: {
       status: epochCheck(sampler.statusSeries),
       stateDir: epochCheck(sampler.stateSeries),
@@ -202,7 +207,7 @@ export function analyseSoak(raw, o) {
       },
     },
     samples: sampler.samples,
-    fdKinds: { beforeFaults: slots.map((x) => ({ at: x.at, ...x.before.kinds })), atEnd: raw.fdsAtEnd, idleAfter: raw.fdsIdle },
+    fdKinds: { beforeFaults: slots.map((x) => ({ at: x.at, ...x.before.kinds })), atEnd: raw.atEnd?.kinds, idleAfter: raw.fdsIdle },
     timeline: timeline(load, raw.tenantNames),
     failureSamples: failureSamples(load),
     alive: raw.alive,
@@ -230,8 +235,11 @@ function summaryLines(r) {
   return [
     `### Soak: ${L.fmt(r.ranS)} s at ${o.rate} req/s over ${r.tenants.length} tenants, a fault every ${o.faultEvery} s after a ${o.warmup} s warm-up`,
     '',
+    `Machine: ${r.machine.nproc} CPUs, load average ${r.machine.loadavg.join(' ')} at the start and ${r.loadavgEnd?.join(' ')} at the end; CPU busy during the run ${r.machineBusy?.map((x) => `${L.fmt(x * 100)} %`).join(' / ')} (CPU 0 drproxy / CPU 1 load and upstreams${r.machine.pinned ? '' : ', not pinned'}).`,
+    '',
     `Checks every ${r.healthCheck.interval} ms, timeout ${r.healthCheck.timeout} ms, fall ${r.healthCheck.fall}, rise ${r.healthCheck.rise}; min_interval ${r.failover.min_interval} ms; ` +
-      `${r.tenants.map((t) => `${t.name}: failback ${t.failback}`).join(', ')} (failback_after ${r.failover.failback_after} ms); ${o.connections} keep-alive connections per tenant; ${L.fmt(o.postShare * 100)} % POSTs.`,
+      `${r.tenants.map((t) => `${t.name}: failback ${t.failback}`).join(', ')} (failback_after ${r.failover.failback_after} ms); ${o.connections} keep-alive connections per tenant; ${L.fmt(o.postShare * 100)} % POSTs; faults ${o.kinds.join(', ')}, each held ${L.fmt(o.holdMs / 1000, 1)} s.` +
+      `${o.keepFenced ? ' Backups left fenced after each failback (--keep-fenced).' : ''}`,
     '',
     '| requests (GET + POST) | failed GETs | failed POSTs | unanswered | RSS MB: warm-up end / middle / end / max | RSS slope: after warm-up / 2nd half | open fds: warm-up end / middle / end / max | fd slope: after warm-up / 2nd half | heap MB: warm-up end / end | epochs monotonic: status / state dir / upstream |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -245,13 +253,13 @@ function summaryLines(r) {
 
 function slotLines(r) {
   const lines = [
-    '| # | at | fault | tenant | undone after | back on primary after | requests | failed GET | failed POST | last failure after | p50 / p99 / max ms | flips | error log lines |',
-    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| # | at | fault | tenant | undone after | back on primary after | requests | failed GET | failed POST | last failure after | p50 / p99 / max ms | load generator lag | flips | error log lines |',
+    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const s of r.slots) {
     lines.push(
       `| ${s.index < 0 ? '-' : s.index + 1} | ${L.fmt(s.at, 1)} s | ${s.kind} | ${s.tenant} | ${s.index < 0 ? '' : s1(s.undoneAfterS)} | ${s.index < 0 ? '' : s.recovered ? s1(s.backAfterS) : s.lateBackAfterS !== undefined ? `**${s1(s.lateBackAfterS)}** (past its slot)` : '**not back**'} | ${L.fmt(s.sent)} | ${s.failedGet} | ${s.failedPost} | ${s1(s.lastFailureAfterS)} | ` +
-        `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)} | ${s.flips.join('; ') || '-'} | ${s.errorLines} |`,
+        `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)} | ${L.fmt(s.lagMax)} ms | ${s.flips.join('; ') || '-'} | ${s.errorLines} |`,
     );
   }
   lines.push('');
@@ -281,7 +289,8 @@ export function soakMarkdown(r) {
   const lines = [...summaryLines(r), ...slotLines(r)];
   lines.push(
     'Times are seconds from the fault. "back on primary": every tenant active on its primary again (GET /status, polled every 250 ms). ' +
-      '"last failure": when the last failed request sent in the slot got its answer. Latencies from each request\'s scheduled send time (open loop). ' +
+      'Failures count in the slot in which they were answered; "last failure": when the last of them was answered. Latencies from each request\'s scheduled send time (open loop). ' +
+      '"load generator lag": the most a request was dispatched after its scheduled time (this process falling behind, not drproxy). ' +
       '"flips": drproxy\'s failover/frozen log lines in the slot (eN: epoch). Failed = not 2xx or a transport error.',
     '',
     ...detailLines(r),
@@ -295,6 +304,8 @@ export function soakMarkdown(r) {
   if (e.upstream.regressions) lines.push(`- requests routed with a lower epoch after a higher one was answered: ${e.upstream.regressions}, e.g. ${JSON.stringify(e.upstream.examples.slice(0, 3))}`);
   if (e.upstream.siteMismatches) lines.push(`- answers whose site differs from the X-DR-Site drproxy stamped: ${e.upstream.siteMismatches}, e.g. ${JSON.stringify(e.upstream.mismatchExamples.slice(0, 3))}`);
   lines.push(`- epochs at the end (status): ${JSON.stringify(e.status.final)}; admin calls ${r.admin.calls}, ${r.admin.errors.length} answered with an error`);
+  const before = r.slots.filter((x) => x.before);
+  lines.push(`- RSS MB / open fds just before each fault (every tenant on its primary): ${before.map((x) => `${L.fmt(x.at)} s ${L.fmt(x.before.rss, 1)} / ${x.before.fds}`).join(', ')}`);
   const k = r.fdKinds;
   const kinds = (x) => (x ? Object.entries(x).filter(([n]) => n !== 'at').map(([n, v]) => `${n} ${v}`).join(', ') : 'n/a');
   lines.push(

@@ -9,15 +9,21 @@
  *
  *   node bench/soak.js [--duration 600] [--rate 1000] [--fault-every 30] [--warmup 30] [--quick]
  *                      [--connections 16] [--post-share 0.02] [--hostile-idle 300]
- *                      [--rss-slope-max 1] [--fd-slack 20]
+ *                      [--rss-slope-max 1] [--fd-slack 20] [--kinds kill,hang,503,flap,reload,forced,hostile]
+ *                      [--keep-fenced]
  *
  * --quick: 66 s, a fault every 8 s after a 10 s warm-up (each of the 7 faults once).
  * --connections: keep-alive connections per tenant (the load stays on this bounded pool).
+ * --kinds: the faults, cycled in this order (default all seven); the tenant hit changes with
+ * each round of the list (a fault of the whole proxy, reload or hostile, hits both).
+ * --keep-fenced: do not unfence the backup after a failback (every flip fences the site that
+ * lost traffic, a failback too): the next fault on that tenant then finds no site to go to.
  * Tenant alpha fails back by hand (the soak posts the failback), beta by itself
  * (failback: auto, failback_after 2s). Checks every 250 ms, timeout 200 ms, fall 2, rise 2.
  * drproxy on CPU 0; upstreams, load and sampling on CPU 1. Only 127.0.0.0/8 is used.
  * Output: bench/out/soak.{md,json}.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -75,7 +81,11 @@ function options(options) {
   for (const k of ['duration', 'rate', 'faultEvery', 'warmup', 'connections']) {
     if (!(Number(o[k]) > 0)) throw new Error(`--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: a positive number, got ${o[k]}`);
   }
+  o.kinds = String(o.kinds ?? FAULTS.join(',')).split(',');
+  for (const k of o.kinds) if (!FAULTS.includes(k)) throw new Error(`--kinds: a comma list of ${FAULTS.join(', ')}; got ${k}`);
   o.faults = Math.floor((o.duration - o.warmup) / o.faultEvery);
+  // How long each fault is held before it is undone: 30 % of its slot, at most 10 s.
+  o.holdMs = Math.min(10_000, o.faultEvery * 300);
   if (o.faults < 1) throw new Error(`--duration ${o.duration} leaves no room for a fault after the ${o.warmup} s warm-up`);
   return o;
 }
@@ -138,8 +148,9 @@ async function schedule(o, ctx) {
   let at = ctx.start + o.warmup * 1000;
   for (let k = 0; k < o.faults; k++, at += every) {
     await L.sleep(at - L.wall());
-    const kind = FAULTS[k % FAULTS.length];
-    const tenant = GLOBAL_FAULTS.has(kind) ? undefined : TENANTS[Math.floor(k / FAULTS.length) % TENANTS.length];
+    const kind = o.kinds[k % o.kinds.length];
+    // The tenant changes with each round of the fault list.
+    const tenant = GLOBAL_FAULTS.has(kind) ? undefined : TENANTS[Math.floor(k / o.kinds.length) % TENANTS.length];
     const slot = { index: k, kind, tenant: tenant?.name ?? 'all', at: ctx.rel(), end: ctx.rel(at + every), before: { rss: L.rssMb(ctx.drPid), fds: openFds(ctx.drPid), kinds: fdKinds(ctx.drPid, ctx.ports) }, steps: [], notes: [], back: {} };
     slots.push(slot);
     L.log(`soak: ${ctx.rel().toFixed(1)} s: fault ${k + 1}/${o.faults} ${kind}${tenant ? ` on ${tenant.name}` : ''}`);
@@ -166,49 +177,61 @@ async function schedule(o, ctx) {
   return slots;
 }
 
+/** Load, sampling and the fault schedule, then the end readings; returns the raw record. */
+async function soak(o, env) {
+  const { sites, port, adminPort, stateDir, dr, admin } = env;
+  const primaries = Object.fromEntries(TENANTS.map((t) => [t.name, t.primary]));
+  await settled(new Sampler({ pid: dr.pid, admin, stateDir, primaries, start: L.wall() }), 15_000);
+  const start = L.wall();
+  const logLines = [];
+  keepLog(dr.child, start, logLines);
+  const sampler = new Sampler({ pid: dr.pid, admin, stateDir, primaries, start });
+  const rel = (t = L.wall()) => (t - start) / 1000;
+  L.log(`soak: ${o.duration} s at ${o.rate} req/s over ${TENANTS.length} tenants, a fault every ${o.faultEvery} s after ${o.warmup} s (drproxy pid ${dr.pid})`);
+  const cpu0 = L.cpuTimes();
+  const load = startSoakLoad(port, { tenants: TENANTS, rate: o.rate, postShare: o.postShare, connections: o.connections, start });
+  sampler.begin();
+  const upstream = new Set(Object.values(sites).flatMap((s) => [...s.primary.ports, ...s.backup.ports]));
+  const ports = { data: port, admin: adminPort, upstream };
+  const ctx = {
+    ...{ start, rel, sites, admin, sampler, dr, drPid: dr.pid, port, ports, tenants: TENANTS },
+    ...{ hostileIdle: o.hostileIdle, keepFenced: o.keepFenced === true, holdMs: o.holdMs, autoGraceMs: FAILOVER.failback_after + 1500 },
+  };
+  const slots = await schedule(o, ctx);
+  // At least a second after the last fault's undoing (a burst's sockets are closed by then).
+  await L.sleep(Math.max(1000, start + o.duration * 1000 - L.wall()));
+  // Past o.duration when faults had to wait for a clean start.
+  const ranS = rel();
+  const atEnd = { rss: L.rssMb(dr.pid), fds: openFds(dr.pid), kinds: fdKinds(dr.pid, ports) };
+  const machineBusy = L.cpuBusy(cpu0, L.cpuTimes());
+  const loadavgEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  load.stop();
+  await load.drain(20_000);
+  await sampler.stop();
+  // Idle, past every keep-alive timeout: what drproxy still holds open.
+  await L.sleep(IDLE_WAIT_MS);
+  const fdsIdle = { waitS: IDLE_WAIT_MS / 1000, fds: openFds(dr.pid), kinds: fdKinds(dr.pid, ports), rss: L.rssMb(dr.pid) };
+  const alive = L.alive(dr.child);
+  const exit = alive ? await stopAndWait(dr.child) : await dr.child.exitPromise;
+  const tenantNames = TENANTS.map((t) => t.name);
+  return { load, sampler, slots, logLines, ranS, alive, exit, atEnd, fdsIdle, machineBusy, loadavgEnd, tenantNames, admin: { calls: admin.calls, errors: admin.errors } };
+}
+
 export async function runSoak(opts = {}) {
   const o = options(opts);
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
-  const tmp = L.tempDir('drproxy-bench-soak-');
-  const env = await setUp(o, tmp);
-  const { sites, port, stateDir, dr, admin } = env;
-  const logLines = [];
+  const env = await setUp(o, L.tempDir('drproxy-bench-soak-'));
   try {
-    const sampler0 = new Sampler({ pid: dr.pid, admin, stateDir, primaries: Object.fromEntries(TENANTS.map((t) => [t.name, t.primary])), start: L.wall() });
-    await settled(sampler0, 15_000);
-    const start = L.wall();
-    keepLog(dr.child, start, logLines);
-    const sampler = new Sampler({ pid: dr.pid, admin, stateDir, primaries: sampler0.primaries, start });
-    const rel = (t = L.wall()) => (t - start) / 1000;
-    L.log(`soak: ${o.duration} s at ${o.rate} req/s over ${TENANTS.length} tenants, a fault every ${o.faultEvery} s after ${o.warmup} s (drproxy pid ${dr.pid})`);
-    const load = startSoakLoad(port, { tenants: TENANTS, rate: o.rate, postShare: o.postShare, connections: o.connections, start });
-    sampler.begin();
-    const upstreamPorts = new Set(Object.values(sites).flatMap((s) => [...s.primary.ports, ...s.backup.ports]));
-    const ports = { data: port, admin: env.adminPort, upstream: upstreamPorts };
-    const ctx = { start, rel, sites, admin, sampler, dr, drPid: dr.pid, port, ports, tenants: TENANTS, hostileIdle: o.hostileIdle, holdMs: Math.min(10_000, o.faultEvery * 300), autoGraceMs: FAILOVER.failback_after + 1500 };
-    const slots = await schedule(o, ctx);
-    await L.sleep(start + o.duration * 1000 - L.wall());
-    // Past o.duration when faults had to wait for a clean start.
-    const ranS = rel();
-    const fdsAtEnd = fdKinds(dr.pid, ctx.ports);
-    load.stop();
-    await load.drain(20_000);
-    await sampler.stop();
-    // Idle, past every keep-alive timeout: what drproxy still holds open.
-    await L.sleep(IDLE_WAIT_MS);
-    const fdsIdle = { waitS: IDLE_WAIT_MS / 1000, fds: openFds(dr.pid), kinds: fdKinds(dr.pid, ctx.ports), rss: L.rssMb(dr.pid) };
-    const alive = L.alive(dr.child);
-    const exit = alive ? await stopAndWait(dr.child) : await dr.child.exitPromise;
-    const raw = { load, sampler, slots, logLines, ranS, alive, exit, fdsAtEnd, fdsIdle, tenantNames: TENANTS.map((t) => t.name), admin: { calls: admin.calls, errors: admin.errors } };
-    const result = { kind: 'soak', machine, options: o, healthCheck: HC, failover: FAILOVER, tenants: TENANTS, ...analyseSoak(raw, o) };
+    const raw = await soak(o, env);
+    const result = { kind: 'soak', machine, machineBusy: raw.machineBusy, loadavgEnd: raw.loadavgEnd, options: o, healthCheck: HC, failover: FAILOVER, tenants: TENANTS, ...analyseSoak(raw, o) };
     L.writeOut('soak.json', result);
     L.writeOut('soak.md', soakMarkdown(result));
     return result;
   } finally {
-    await admin.close();
-    await L.stopChild(dr.child);
-    for (const s of Object.values(sites)) for (const up of Object.values(s)) await L.stopChild(up.child, { signal: 'SIGKILL' });
+    await env.admin.close();
+    await L.stopChild(env.dr.child);
+    for (const s of Object.values(env.sites)) for (const up of Object.values(s)) await L.stopChild(up.child, { signal: 'SIGKILL' });
   }
 }
 

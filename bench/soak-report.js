@@ -64,6 +64,22 @@ function failureKey(f) {
   return `${f.post ? 'POST' : 'GET'} ${f.tenant}: ${what}`;
 }
 
+/** The requests sent in window `w` (whole seconds): counts, latencies, the generator's worst lag. */
+function sentIn(load, w) {
+  const out = { lats: [], lagMax: 0, sent: 0, posts: 0 };
+  for (const tb of load.buckets) {
+    for (let sec = Math.round(w.at); sec < Math.round(w.end); sec++) {
+      const b = tb[sec];
+      if (!b) continue;
+      out.sent += b.sent;
+      out.posts += b.posts;
+      out.lagMax = Math.max(out.lagMax, b.lagMax);
+      for (const x of b.lat) out.lats.push(x);
+    }
+  }
+  return out;
+}
+
 /** Per slot (and the warm-up): requests, failures by kind, latency, flips, time back. */
 function perSlot(raw, o) {
   const { load, slots, logLines } = raw;
@@ -77,22 +93,11 @@ function perSlot(raw, o) {
     const fails = load.failures.filter((f) => slotOf(slots, (f.t1 - start) / 1000) === w.index);
     const byKey = {};
     for (const f of fails) byKey[failureKey(f)] = (byKey[failureKey(f)] ?? 0) + 1;
-    const lats = [];
-    let lagMax = 0;
-    let sent = 0;
-    let posts = 0;
-    for (const tb of load.buckets) {
-      for (let sec = Math.round(w.at); sec < Math.round(w.end); sec++) {
-        const b = tb[sec];
-        if (!b) continue;
-        sent += b.sent;
-        posts += b.posts;
-        lagMax = Math.max(lagMax, b.lagMax);
-        for (const x of b.lat) lats.push(x);
-      }
-    }
+    const { lats, lagMax, sent, posts } = sentIn(load, w);
     const flips = logLines.filter((l) => inW(l.t) && ['failover', 'frozen', 'unfrozen'].includes(l.event)).map((l) => (l.event === 'failover' ? `${l.tenant}: ${l.from} → ${l.to} e${l.epoch} (${l.trigger})` : `${l.tenant}: ${l.event} e${l.epoch}`));
     const errors = logLines.filter((l) => inW(l.t) && l.level >= 50).length;
+    const cpuIn = raw.sampler.samples.filter((x) => inW(x.t) && Number.isFinite(x.cpu));
+    const cpu = cpuIn.length >= 2 ? (cpuIn.at(-1).cpu - cpuIn[0].cpu) / (cpuIn.at(-1).t - cpuIn[0].t) : NaN;
     const backs = Object.values(w.back);
     const recovered = w.index < 0 || backs.every((b) => b !== undefined);
     const late = Object.values(w.lateBack ?? {});
@@ -113,8 +118,11 @@ function perSlot(raw, o) {
       failures: byKey,
       p50: L.percentile(lats, 50),
       p99: L.percentile(lats, 99),
-      max: lats.length ? Math.max(...lats) : NaN,
+      max: lats.length ? lats.reduce((a, b) => Math.max(a, b)) : NaN,
       lagMax,
+      cpu,
+      // drproxy's CPU per request (health checks, admin calls and the fault's own work included).
+      cpuUsPerReq: (cpu / (sent / (w.end - w.at))) * 1e6,
       flips,
       errorLines: errors,
       steps: w.steps,
@@ -253,13 +261,13 @@ function summaryLines(r) {
 
 function slotLines(r) {
   const lines = [
-    '| # | at | fault | tenant | undone after | back on primary after | requests | failed GET | failed POST | last failure after | p50 / p99 / max ms | load generator lag | flips | error log lines |',
-    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| # | at | fault | tenant | undone after | back on primary after | requests | failed GET | failed POST | last failure after | p50 / p99 / max ms | load generator lag | drproxy CPU | flips | error log lines |',
+    '|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ];
   for (const s of r.slots) {
     lines.push(
       `| ${s.index < 0 ? '-' : s.index + 1} | ${L.fmt(s.at, 1)} s | ${s.kind} | ${s.tenant} | ${s.index < 0 ? '' : s1(s.undoneAfterS)} | ${s.index < 0 ? '' : s.recovered ? s1(s.backAfterS) : s.lateBackAfterS !== undefined ? `**${s1(s.lateBackAfterS)}** (past its slot)` : '**not back**'} | ${L.fmt(s.sent)} | ${s.failedGet} | ${s.failedPost} | ${s1(s.lastFailureAfterS)} | ` +
-        `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)} | ${L.fmt(s.lagMax)} ms | ${s.flips.join('; ') || '-'} | ${s.errorLines} |`,
+        `${ms(s.p50)} / ${ms(s.p99)} / ${ms(s.max)} | ${L.fmt(s.lagMax)} ms | ${L.fmt(s.cpu * 100)} % (${L.fmt(s.cpuUsPerReq)} µs/req) | ${s.flips.join('; ') || '-'} | ${s.errorLines} |`,
     );
   }
   lines.push('');
@@ -291,6 +299,7 @@ export function soakMarkdown(r) {
     'Times are seconds from the fault. "back on primary": every tenant active on its primary again (GET /status, polled every 250 ms). ' +
       'Failures count in the slot in which they were answered; "last failure": when the last of them was answered. Latencies from each request\'s scheduled send time (open loop). ' +
       '"load generator lag": the most a request was dispatched after its scheduled time (this process falling behind, not drproxy). ' +
+      '"drproxy CPU": its user + system time over the slot\'s wall time (/proc), a cost that a busy machine does not inflate. ' +
       '"flips": drproxy\'s failover/frozen log lines in the slot (eN: epoch). Failed = not 2xx or a transport error.',
     '',
     ...detailLines(r),
@@ -303,7 +312,15 @@ export function soakMarkdown(r) {
   if (!e.status.monotonic || !e.stateDir.monotonic) lines.push(`- epoch decreases: ${JSON.stringify([...e.status.decreases, ...e.stateDir.decreases].slice(0, 10))}`);
   if (e.upstream.regressions) lines.push(`- requests routed with a lower epoch after a higher one was answered: ${e.upstream.regressions}, e.g. ${JSON.stringify(e.upstream.examples.slice(0, 3))}`);
   if (e.upstream.siteMismatches) lines.push(`- answers whose site differs from the X-DR-Site drproxy stamped: ${e.upstream.siteMismatches}, e.g. ${JSON.stringify(e.upstream.mismatchExamples.slice(0, 3))}`);
-  lines.push(`- epochs at the end (status): ${JSON.stringify(e.status.final)}; admin calls ${r.admin.calls}, ${r.admin.errors.length} answered with an error`);
+  const adminErrors = [...new Set(r.admin.errors.map((x) => x.text))];
+  lines.push(`- epochs at the end (status): ${JSON.stringify(e.status.final)}; admin calls ${r.admin.calls}, ${r.admin.errors.length} answered with an error${adminErrors.length ? ` (${adminErrors.slice(0, 10).join('; ')})` : ''}`);
+  const m = r.samples.filter((x) => x.metrics).map((x) => x.metrics);
+  if (m.length >= 2) {
+    // A counter with no series yet (no retry so far) is 0.
+    const d = (k) => L.fmt((m.at(-1)[k] ?? 0) - (m[0][k] ?? 0));
+    const lag = Math.max(...m.map((x) => x.nodejs_eventloop_lag_p99_seconds ?? NaN).filter(Number.isFinite)) * 1000;
+    lines.push(`- drproxy's /metrics over the run (every 5 s): requests +${d('drproxy_requests_total')}, upstream retries +${d('drproxy_upstream_retries_total')}, failovers +${d('drproxy_failovers_total')}, ejections +${d('drproxy_backend_ejections_total')}; event-loop lag p99 at most ${L.fmt(lag, 1)} ms`);
+  }
   const before = r.slots.filter((x) => x.before);
   lines.push(`- RSS MB / open fds just before each fault (every tenant on its primary): ${before.map((x) => `${L.fmt(x.at)} s ${L.fmt(x.before.rss, 1)} / ${x.before.fds}`).join(', ')}`);
   const k = r.fdKinds;

@@ -190,12 +190,20 @@ export class Sampler {
     } catch {
       /* gone */
     }
-    const s = { t, rss, fds: openFds(this.pid) };
+    let cpu = NaN;
+    try {
+      cpu = L.cpuSeconds(this.pid);
+    } catch {
+      /* gone */
+    }
+    // cpu: drproxy's user + system seconds so far, a cost that other processes on the machine do not inflate.
+    const s = { t, rss, fds: openFds(this.pid), cpu };
     if (this.n++ % this.metricsEvery === 0) {
       const m = await this.admin.call('GET', '/metrics', { role: null });
       if (m.status === 200) s.metrics = metricSums(m.body, METRICS);
     }
-    await this.pollStatus();
+    // The fault schedule polls /status while it waits: no second call in the same second.
+    if (!(this.rel() - (this.statusSeries.at(-1)?.t ?? -Infinity) < 0.9)) await this.pollStatus();
     const states = await L.committedStates(this.stateDir).catch(() => []);
     this.stateSeries.push({ t, tenants: Object.fromEntries(states.map((x) => [x.tenant, { epoch: x.epoch, active: x.active, phase: x.phase }])) });
     this.samples.push(s);

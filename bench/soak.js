@@ -14,8 +14,8 @@
  *
  * --quick: 66 s, a fault every 8 s after a 10 s warm-up (each of the 7 faults once).
  * --connections: keep-alive connections per tenant (the load stays on this bounded pool).
- * --kinds: the faults, cycled in this order (default all seven); the tenant hit changes with
- * each round of the list (a fault of the whole proxy, reload or hostile, hits both).
+ * --kinds: the faults, cycled in this order (default all seven); faults of one tenant alternate
+ * between the tenants (a fault of the whole proxy, reload or hostile, hits both).
  * --keep-fenced: do not unfence the backup after a failback (every flip fences the site that
  * lost traffic, a failback too): the next fault on that tenant then finds no site to go to.
  * Tenant alpha fails back by hand (the soak posts the failback), beta by itself
@@ -146,11 +146,13 @@ async function schedule(o, ctx) {
   const slots = [];
   const every = o.faultEvery * 1000;
   let at = ctx.start + o.warmup * 1000;
+  let tenantFaults = 0;
   for (let k = 0; k < o.faults; k++, at += every) {
     await L.sleep(at - L.wall());
     const kind = o.kinds[k % o.kinds.length];
-    // The tenant changes with each round of the fault list.
-    const tenant = GLOBAL_FAULTS.has(kind) ? undefined : TENANTS[Math.floor(k / o.kinds.length) % TENANTS.length];
+    // Tenant faults alternate between the tenants (with five of them in a round of seven, each
+    // tenant gets every kind within two rounds).
+    const tenant = GLOBAL_FAULTS.has(kind) ? undefined : TENANTS[tenantFaults++ % TENANTS.length];
     const slot = { index: k, kind, tenant: tenant?.name ?? 'all', at: ctx.rel(), end: ctx.rel(at + every), before: { rss: L.rssMb(ctx.drPid), fds: openFds(ctx.drPid), kinds: fdKinds(ctx.drPid, ctx.ports) }, steps: [], notes: [], back: {} };
     slots.push(slot);
     L.log(`soak: ${ctx.rel().toFixed(1)} s: fault ${k + 1}/${o.faults} ${kind}${tenant ? ` on ${tenant.name}` : ''}`);

@@ -64,12 +64,12 @@ class SoakHandler {
   }
 }
 
-/** Epoch bookkeeping of one tenant, from the answers' x-seen-epoch. */
-function newEpochWatch() {
+/** Epoch bookkeeping of one tenant, from the answers' x-seen-epoch (exported to be checked by hand). */
+export function newEpochWatch() {
   return { max: 0, maxAt: 0, seen: new Map(), regressions: [], siteMismatches: 0, mismatchExamples: [] };
 }
 
-function checkEpoch(w, rec, tenant) {
+export function checkEpoch(w, rec, tenant) {
   const e = rec.epoch;
   if (!e) return;
   w.seen.set(e, (w.seen.get(e) ?? 0) + 1);

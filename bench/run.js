@@ -3,10 +3,12 @@
  *
  *   node bench/run.js                       throughput, failover, region, scale and instructions, full length
  *   node bench/run.js --quick               a short smoke run of all of them
- *   node bench/run.js --only scale          one (or a comma list) of throughput|failover|region|scale|instructions
+ *   node bench/run.js --only scale          one (or a comma list) of throughput|failover|region|scale|instructions|soak
+ *   node bench/run.js --only soak [--quick] the soak (bench/soak.js: 10 minutes of load and faults); never in
+ *                                           the default set, it is long
  *
  * Other flags are passed to the benchmarks (--duration, --rounds, --warmup, --connections,
- * --no-wrk, --rate, --pre, --post, --kinds, --tenants, --idle, --ports, --shared-probes).
+ * --no-wrk, --rate, --pre, --post, --kinds, --tenants, --idle, --ports, --shared-probes, --fault-every).
  * Results: markdown on stdout, JSON and markdown per benchmark plus report.md in bench/out/.
  */
 import { execFileSync } from 'node:child_process';
@@ -16,6 +18,7 @@ import { runFailover, failoverMarkdown } from './failover.js';
 import { runRegionHang, regionMarkdown } from './region-hang.js';
 import { runScale, scaleMarkdown } from './scale.js';
 import { runInstructions, instructionsMarkdown } from './instructions.js';
+import { runSoak, soakMarkdown } from './soak.js';
 
 const BENCHES = {
   throughput: [runThroughput, throughputMarkdown],
@@ -23,15 +26,18 @@ const BENCHES = {
   region: [runRegionHang, regionMarkdown],
   scale: [runScale, scaleMarkdown],
   instructions: [runInstructions, instructionsMarkdown],
+  soak: [runSoak, soakMarkdown],
 };
+/** Run only when named with --only: too long for the default set. */
+const NOT_DEFAULT = new Set(['soak']);
 
 const o = L.commonOptions(process.argv.slice(2), {});
 const onlyGiven = Boolean(o.only);
-const only = o.only ? String(o.only).split(',') : Object.keys(BENCHES);
+const only = o.only ? String(o.only).split(',') : Object.keys(BENCHES).filter((n) => !NOT_DEFAULT.has(n));
 delete o.only;
 for (const name of only) {
   if (!BENCHES[name]) {
-    process.stderr.write(`bench: unknown benchmark "${name}" (throughput, failover, region, scale, instructions)\n`);
+    process.stderr.write(`bench: unknown benchmark "${name}" (${Object.keys(BENCHES).join(', ')})\n`);
     process.exit(2);
   }
 }
@@ -65,6 +71,11 @@ for (const name of only) {
   try {
     const r = await run(o);
     sections.push(markdown(r));
+    // A benchmark with pass/fail targets (the soak) lists the ones it missed.
+    if (r?.missed?.length) {
+      failed++;
+      L.log(`${name}: targets missed: ${r.missed.join(', ')}`);
+    }
     L.log(`${name} done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   } catch (err) {
     failed++;

@@ -20,6 +20,7 @@ import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError } from './responses.js';
+import { onContinuePatchFailed } from './upstream-socket.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -46,6 +47,7 @@ export class DataPlane implements Forwarding {
     this.epochHeader = config.headers.epoch;
     this.siteHeader = config.headers.site;
     this.upgrades = new UpgradeProxy(this.epochHeader, this.siteHeader);
+    onContinuePatchFailed((reason) => this.log.warn({ reason }, `undici could not be taught to read an upstream's 100 Continue: such answers fail their requests (502)`));
     const s = config.server;
     const requestTimeout = s.request_timeout;
     this.server = http.createServer({

@@ -33,6 +33,8 @@ export interface AskOptions {
   headers?: string[];
   body?: string;
   timeoutMs?: number;
+  /** Called with everything received so far, at each arrival. */
+  onData?: (raw: string) => void;
 }
 
 export function requestText(path: string, { method = 'GET', version = '1.1', headers = [], body }: AskOptions = {}): string {
@@ -58,7 +60,7 @@ export async function startBrokenUpstream(proxy: Record<string, unknown> = {}): 
     up,
     p,
     script,
-    ask: (path, opts = {}) => rawExchange(p.port, requestText(path, opts), { timeoutMs: opts.timeoutMs ?? 5000, method: opts.method ?? 'GET' }),
+    ask: (path, opts = {}) => rawExchange(p.port, requestText(path, opts), { timeoutMs: opts.timeoutMs ?? 5000, method: opts.method ?? 'GET', onData: opts.onData }),
     received: (path) => up.received.filter((r) => r.path === path),
     async stillServing() {
       const r = await rawExchange(p.port, requestText('/ok'));

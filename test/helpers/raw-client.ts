@@ -112,12 +112,15 @@ export function rawExchange(
     method,
     localAddress,
     bodyAfter100,
+    onData,
   }: {
     timeoutMs?: number;
     method?: string;
     localAddress?: string;
     /** Sent once a `100 Continue` has arrived (the request carries `Expect: 100-continue`). */
     bodyAfter100?: string;
+    /** Called with everything received so far, at each arrival. */
+    onData?: (raw: string) => void;
   } = {},
 ): Promise<RawExchange> {
   const m = method ?? (typeof request === 'string' ? request : request.toString('latin1')).split(' ', 1)[0]!;
@@ -145,6 +148,7 @@ export function rawExchange(
     let bodySent = bodyAfter100 === undefined;
     s.on('data', (d: Buffer) => {
       chunks.push(d);
+      onData?.(Buffer.concat(chunks).toString('latin1'));
       const msgs = parseResponses(Buffer.concat(chunks), m);
       if (!bodySent && msgs.some((x) => x.status === 100)) {
         bodySent = true;

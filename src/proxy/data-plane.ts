@@ -21,6 +21,7 @@ import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError } from './responses.js';
 import { onContinuePatchFailed } from './upstream-socket.js';
+import { FaultLog, type UpstreamFault } from './fault-log.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -34,6 +35,7 @@ export class DataPlane implements Forwarding {
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();
   private readonly heldQueues = new Set<HeldQueue>();
   private readonly log: Logger;
+  private readonly faults: FaultLog;
   /** Shutting down: answers carry Connection: close. */
   closing = false;
 
@@ -44,6 +46,7 @@ export class DataPlane implements Forwarding {
   ) {
     this.table = table;
     this.log = logger.child({ component: 'data-plane' });
+    this.faults = new FaultLog(this.log);
     this.epochHeader = config.headers.epoch;
     this.siteHeader = config.headers.site;
     this.upgrades = new UpgradeProxy(this.epochHeader, this.siteHeader);
@@ -200,6 +203,10 @@ export class DataPlane implements Forwarding {
       return;
     }
     this.queueOf(call.slot).hold(call, route);
+  }
+
+  upstreamFault(call: ProxyCall, fault: UpstreamFault, detail: string): void {
+    this.faults.report(call.backend, fault, detail);
   }
 
   finished(call: ProxyCall): void {

@@ -15,8 +15,9 @@ import type { Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
-import { describeInvalid, forwardEarlyHints, invalidResponse, isProtocolError, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
+import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, isProtocolError, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
 import { UPSTREAM_RESET } from './upstream-socket.js';
+import type { UpstreamFault } from './fault-log.js';
 import type { NamedDispatch } from '../tls-name.js';
 
 export interface Forwarding {
@@ -35,6 +36,8 @@ export interface Forwarding {
   requeue(call: ProxyCall): void;
   /** The call is over (any outcome). */
   finished(call: ProxyCall): void;
+  /** The upstream's answer was refused as invalid, or cut short after part of it was sent (logged, rate-limited). */
+  upstreamFault(call: ProxyCall, fault: UpstreamFault, detail: string): void;
 }
 
 /** What went wrong with an attempt, as far as retry safety is concerned. */
@@ -355,6 +358,7 @@ export class ProxyCall implements InflightCall, Waiter {
     this.detach(); // undici's onError for the abort below is ignored
     abort?.(err);
     this.backend.passiveFailure(err.kind === 'timeout' ? 'timeout' : 'protocol');
+    if (err.kind === 'protocol') this.fwd.upstreamFault(this, 'invalid_response', describeInvalid(err));
     this.lastError = err;
     this.head = null;
     this.fail(err);
@@ -417,6 +421,7 @@ export class ProxyCall implements InflightCall, Waiter {
     else if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind);
     this.lastError = e;
     if (this.fwd.retry(this, e)) return;
+    if (e.kind === 'protocol') this.fwd.upstreamFault(this, 'invalid_response', describeInvalid(e));
     this.fail(e);
   }
 
@@ -426,6 +431,8 @@ export class ProxyCall implements InflightCall, Waiter {
       // Part of the answer is out: the only honest thing left is to cut the client off.
       truncate(this.res);
       this.finish();
+      const kind = classify(err);
+      if (kind !== 'aborted') this.fwd.upstreamFault(this, 'truncated_response', describeCut(kind, err));
       return;
     }
     // Nothing reached the client yet.
@@ -441,7 +448,10 @@ export class ProxyCall implements InflightCall, Waiter {
     this.head = null;
     const e = err as UpstreamError;
     e.kind = classify(err);
-    if (e.kind === 'protocol') this.backend.passiveFailure('protocol');
+    if (e.kind === 'protocol') {
+      this.backend.passiveFailure('protocol');
+      this.fwd.upstreamFault(this, 'invalid_response', describeInvalid(e));
+    }
     this.lastError = e;
     this.fail(e);
   }

@@ -61,6 +61,14 @@ export function describeInvalid(err: Error & { code?: string }): string {
   }
 }
 
+/** Why a body broke off, for the log (classify()'s kind of the error). */
+export function describeCut(kind: string, err: Error & { code?: string }): string {
+  if (kind === 'reset') return `the connection broke before the body was complete (${err.code ?? err.message})`;
+  if (kind === 'timeout') return 'no body bytes within body_timeout';
+  if (kind === 'protocol') return describeInvalid(err);
+  return err.code ?? err.message;
+}
+
 /**
  * Forward a `103 Early Hints` to an HTTP/1.1 client (an HTTP/1.0 client must get no 1xx, RFC
  * 9110 §15.2), with its Link headers only: they are its point, and Node validates them. Other

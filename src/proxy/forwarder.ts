@@ -15,9 +15,11 @@ import type { Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
-import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, isProtocolError, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
-import { UPSTREAM_RESET } from './upstream-socket.js';
+import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
+import { classify, type FailureKind, type UpstreamError } from './failure-kind.js';
 import type { UpstreamFault } from './fault-log.js';
+
+export { classify, type FailureKind, type UpstreamError };
 import type { NamedDispatch } from '../tls-name.js';
 
 export interface Forwarding {
@@ -38,51 +40,6 @@ export interface Forwarding {
   finished(call: ProxyCall): void;
   /** The upstream's answer was refused as invalid, or cut short after part of it was sent (logged, rate-limited). */
   upstreamFault(call: ProxyCall, fault: UpstreamFault, detail: string): void;
-}
-
-/** What went wrong with an attempt, as far as retry safety is concerned. */
-export type FailureKind =
-  /** The request never reached the upstream (connection refused, unreachable, connect timeout). */
-  | 'connect'
-  /** The connection broke after the request may have been sent, before any response byte. */
-  | 'reset'
-  /** No response headers within response_timeout. */
-  | 'timeout'
-  /** The upstream answered with a status listed in retry_on (the answer was discarded). */
-  | 'status'
-  /** The call was aborted by drproxy or the client. */
-  | 'aborted'
-  /** The upstream's answer broke HTTP/1.1 (upstream-answer.ts): never retried. */
-  | 'protocol'
-  | 'other';
-
-export interface UpstreamError extends Error {
-  code?: string;
-  kind: FailureKind;
-}
-
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EADDRNOTAVAIL',
-]);
-
-export function classify(err: Error & { code?: string; syscall?: string }): FailureKind {
-  const code = err.code;
-  if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
-  // Reset while connecting (a listening socket closed with our connection still queued: a
-  // process going away): nothing was sent, so it is a failed connect, retryable for any method.
-  if (code === 'ECONNRESET' && err.syscall === 'connect') return 'connect';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
-  if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError') return 'aborted';
-  if (isProtocolError(err)) return 'protocol';
-  if (code === 'ECONNRESET' || code === UPSTREAM_RESET || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') return 'reset';
-  return 'other';
 }
 
 /** True when the request has a body to forward (Content-Length > 0 or Transfer-Encoding). */

@@ -18,9 +18,9 @@ import { abortError } from '../errors.js';
 import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
 import { classify, type FailureKind, type UpstreamError } from './failure-kind.js';
 import type { UpstreamFault } from './fault-log.js';
+import type { NamedDispatch } from '../tls-name.js';
 
 export { classify, type FailureKind, type UpstreamError };
-import type { NamedDispatch } from '../tls-name.js';
 
 export interface Forwarding {
   readonly epochHeader: string;

@@ -75,6 +75,15 @@ describe('bodiless answers with a length', () => {
     expect(r.ended).toBe('open');
     expect(b.received('/head')[0]!.method).toBe('HEAD');
 
+    // A HEAD answer followed by a body (a server bug, or a second answer smuggled in it).
+    b.script('/head-body', `HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nsmuggled`);
+    const rb = await b.ask('/head-body', { method: 'HEAD' });
+    expect(rb.messages.map((m) => m.statusLine), rb.raw).toEqual(['HTTP/1.1 200 OK']);
+    expect(rb.raw).not.toContain('hello');
+    expect(rb.raw).not.toContain('smuggled');
+    expect(rb.ended).toBe('open');
+    await b.stillServing();
+
     b.script('/head-304', 'HTTP/1.1 304 Not Modified\r\ncontent-length: 1234\r\n\r\n');
     const r304 = await b.ask('/head-304', { method: 'HEAD' });
     expect(r304.messages.map((m) => m.statusLine), r304.raw).toEqual(['HTTP/1.1 304 Not Modified']);

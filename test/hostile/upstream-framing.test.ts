@@ -28,6 +28,7 @@ const REFUSED: Array<[name: string, answer: string, reason: string]> = [
   ['the same Content-Length twice', 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nhi', 'its body did not match its Content-Length'],
   ['a Content-Length list', 'HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\nhi', 'its body did not match its Content-Length'],
   ['a signed Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nhi', 'malformed HTTP ('],
+  ['an overflowing Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: 99999999999999999999999\r\n\r\nhi', 'its body did not match its Content-Length'],
   ['a negative Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: -2\r\n\r\nhi', 'malformed HTTP ('],
   ['a non-hex chunk size', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhi\r\n0\r\n\r\n', 'malformed HTTP ('],
   ['a negative chunk size', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-2\r\nhi\r\n0\r\n\r\n', 'malformed HTTP ('],

@@ -212,7 +212,7 @@ export class Metrics {
     });
     this.drainInflight = new Gauge({ name: 'drproxy_drain_inflight', help: 'Requests in flight on a site when its drain started', labelNames: ['tenant', 'site'], registers });
     this.dataAge = new Gauge({ name: 'drproxy_site_data_age_seconds', help: 'Data age reported by the site health answer (RPO gate)', labelNames: ['tenant', 'site'], registers });
-    this.ejections = new Counter({ name: 'drproxy_backend_ejections_total', help: 'Backends ejected by passive health, by the failure that tripped it (connect, reset, timeout, status, slow)', labelNames: ['tenant', 'site', 'kind'], registers });
+    this.ejections = new Counter({ name: 'drproxy_backend_ejections_total', help: 'Backends ejected by passive health, by the failure that tripped it (connect, reset, timeout, status, slow, protocol)', labelNames: ['tenant', 'site', 'kind'], registers });
     this.slowUnconfirmed = new Counter({
       name: 'drproxy_slow_unconfirmed_total',
       help: 'Streaks of slow answers (passive_health.slow_after) that a probe did not confirm: the backend answered its probe and nothing was ejected (long polls, slow reports)',

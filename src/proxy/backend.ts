@@ -8,6 +8,7 @@ import { Pool, type buildConnector } from 'undici';
 import type { BackendConfig, ProxyConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
 import { WarmSockets, warmConnector } from './warm-sockets.js';
+import { upstreamConnector } from './upstream-socket.js';
 import { originServername, sniFor, tlsConnector } from '../tls-name.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
@@ -33,7 +34,7 @@ export interface InflightCall extends Listed {
   redirect(reason?: Error): void;
 }
 
-export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status' | 'slow';
+export type PassiveFailure = 'connect' | 'reset' | 'timeout' | 'status' | 'slow' | 'protocol';
 
 export class Backend {
   readonly key: string;
@@ -104,8 +105,8 @@ export class Backend {
       connections: p.max_connections,
       pipelining: 1,
       // undici's own connector (connect_timeout, TCP keep-alive, TLS session cache), taking a
-      // warm socket first when the site was on standby.
-      connect: warmConnector(this.baseConnector(), () => this.warm),
+      // warm socket first when the site was on standby; upstream-socket.ts prepares each one.
+      connect: upstreamConnector(warmConnector(this.baseConnector(), () => this.warm)),
       headersTimeout: p.response_timeout,
       bodyTimeout: p.body_timeout,
       keepAliveTimeout: p.keep_alive_timeout,

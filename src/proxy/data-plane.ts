@@ -26,6 +26,8 @@ import { sendError, sendSocketError, type ProxyErrorCode } from './responses.js'
 import { RequestChecks, targetRefusal } from './request-checks.js';
 import { PeerTrust } from './peer-trust.js';
 import { upgradeServerOptions } from './upgrade-policy.js';
+import { onContinuePatchFailed } from './upstream-socket.js';
+import { FaultLog, type UpstreamFault } from './fault-log.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -41,6 +43,7 @@ export class DataPlane implements Forwarding {
   private readonly log: Logger;
   private readonly checks: RequestChecks;
   private readonly trust: PeerTrust;
+  private readonly faults: FaultLog;
   /** Shutting down: answers carry Connection: close. */
   closing = false;
 
@@ -51,9 +54,11 @@ export class DataPlane implements Forwarding {
   ) {
     this.table = table;
     this.log = logger.child({ component: 'data-plane' });
+    this.faults = new FaultLog(this.log);
     this.epochHeader = config.headers.epoch;
     this.siteHeader = config.headers.site;
     this.upgrades = new UpgradeProxy(this.epochHeader, this.siteHeader);
+    onContinuePatchFailed((reason) => this.log.warn({ reason }, `undici could not be taught to read an upstream's 100 Continue: such answers fail their requests (502)`));
     const s = config.server;
     this.checks = new RequestChecks(s.max_headers);
     this.trust = new PeerTrust(s.trusted_proxies, s.underscores_in_headers);
@@ -232,6 +237,11 @@ export class DataPlane implements Forwarding {
 
   finished(call: ProxyCall): void {
     call.slot.observer?.done(call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000);
+  }
+
+  /** An upstream answered something invalid or cut its answer short (logged, rate-limited). */
+  upstreamFault(call: ProxyCall, fault: UpstreamFault, detail: string): void {
+    this.faults.report(call.backend, fault, detail);
   }
 
   // --- Upgrades ------------------------------------------------------------------------------

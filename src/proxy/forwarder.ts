@@ -15,7 +15,12 @@ import type { Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
+import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
+import { classify, type FailureKind, type UpstreamError } from './failure-kind.js';
+import type { UpstreamFault } from './fault-log.js';
 import type { NamedDispatch } from '../tls-name.js';
+
+export { classify, type FailureKind, type UpstreamError };
 
 export interface Forwarding {
   readonly epochHeader: string;
@@ -33,48 +38,8 @@ export interface Forwarding {
   requeue(call: ProxyCall): void;
   /** The call is over (any outcome). */
   finished(call: ProxyCall): void;
-}
-
-/** What went wrong with an attempt, as far as retry safety is concerned. */
-export type FailureKind =
-  /** The request never reached the upstream (connection refused, unreachable, connect timeout). */
-  | 'connect'
-  /** The connection broke after the request may have been sent, before any response byte. */
-  | 'reset'
-  /** No response headers within response_timeout. */
-  | 'timeout'
-  /** The upstream answered with a status listed in retry_on (the answer was discarded). */
-  | 'status'
-  /** The call was aborted by drproxy or the client. */
-  | 'aborted'
-  | 'other';
-
-export interface UpstreamError extends Error {
-  code?: string;
-  kind: FailureKind;
-}
-
-const CONNECT_CODES = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'EHOSTDOWN',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'UND_ERR_CONNECT_TIMEOUT',
-  'EADDRNOTAVAIL',
-]);
-
-export function classify(err: Error & { code?: string; syscall?: string }): FailureKind {
-  const code = err.code;
-  if (code !== undefined && CONNECT_CODES.has(code)) return 'connect';
-  // Reset while connecting (a listening socket closed with our connection still queued: a
-  // process going away): nothing was sent, so it is a failed connect, retryable for any method.
-  if (code === 'ECONNRESET' && err.syscall === 'connect') return 'connect';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout';
-  if (code === 'UND_ERR_ABORTED' || err.name === 'AbortError') return 'aborted';
-  if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') return 'reset';
-  return 'other';
+  /** The upstream's answer was refused as invalid, or cut short after part of it was sent (logged, rate-limited). */
+  upstreamFault(call: ProxyCall, fault: UpstreamFault, detail: string): void;
 }
 
 /** True when the request has a body to forward (Content-Length > 0 or Transfer-Encoding). */
@@ -94,7 +59,7 @@ export class ProxyCall implements InflightCall, Waiter {
   attempts = 0;
   /** Retries after failures (re-dispatches at a flip do not count). */
   retries = 0;
-  /** Set once response headers were written to the client: no retry after that. */
+  /** Set once final response headers arrived (they are forwarded): no retry after that. */
   responded = false;
   /** The same backend was already tried again once (only backend of the site). */
   retriedSame = false;
@@ -120,6 +85,15 @@ export class ProxyCall implements InflightCall, Waiter {
   readonly startedAt = performance.now();
   status = 0;
   lastError: UpstreamError | undefined;
+  /**
+   * The final answer's status text and headers, held until its first body byte or its end:
+   * Node sends nothing before that either, and while they are held a failure can still be
+   * answered with drproxy's own error instead of a cut connection.
+   */
+  private head: string[] | null = null;
+  private headText = '';
+  /** Informational (1xx) answers to the attempt in flight. */
+  private informational = 0;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private inflight = false;
@@ -169,6 +143,7 @@ export class ProxyCall implements InflightCall, Waiter {
       this.sentAt = performance.now();
       this.waitFrom = Infinity;
       this.slowCounted = false;
+      this.informational = 0;
     }
     this.inflight = true;
     backend.outstanding++;
@@ -291,7 +266,8 @@ export class ProxyCall implements InflightCall, Waiter {
   }
 
   handleHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx: Node answers Expect itself; informational answers are dropped.
+    if (statusCode < 200) return this.handleInformational(statusCode, rawHeaders);
+    if (statusCode > 599) return this.reject502(`it sent an invalid status code (${statusCode})`);
     const backend = this.backend;
     if (backend.passiveStatuses.has(statusCode)) backend.passiveFailure('status');
     else backend.passiveSuccess();
@@ -301,16 +277,70 @@ export class ProxyCall implements InflightCall, Waiter {
       this.status = statusCode;
       return true;
     }
+    const headers = downstreamResponseHeaders(rawHeaders, statusCode);
+    if (headers === null) return this.reject502('it sent a Transfer-Encoding other than chunked');
     this.resumeUpstream = resume;
     this.responded = true;
     this.status = statusCode;
     if (this.fwd.closing) this.res.shouldKeepAlive = false;
-    this.res.writeHead(statusCode, statusText, downstreamResponseHeaders(rawHeaders));
+    this.head = headers;
+    this.headText = statusText;
     return true;
+  }
+
+  /**
+   * A 1xx answer before the final one: a 103 is passed on (upstream-answer.ts), others are
+   * dropped. undici restarts its response_timeout at each, so they are bounded here: at most
+   * MAX_INFORMATIONAL, none later than response_timeout after the send.
+   */
+  private handleInformational(statusCode: number, rawHeaders: Buffer[]): boolean {
+    if (statusCode === 101) return this.reject502('it switched protocols (101) on a request that asked for no upgrade');
+    if (statusCode < 100) return this.reject502(`it sent an invalid status code (${statusCode})`);
+    if (++this.informational > MAX_INFORMATIONAL) return this.reject502(`it sent more than ${MAX_INFORMATIONAL} informational (1xx) answers`);
+    if (performance.now() - this.sentAt > this.route.proxy.response_timeout) {
+      return this.cutAttempt(Object.assign(new Error('no final answer within response_timeout'), { kind: 'timeout' as const, code: 'UND_ERR_HEADERS_TIMEOUT' }));
+    }
+    if (statusCode === 103) forwardEarlyHints(this.req, this.res, rawHeaders);
+    return true;
+  }
+
+  /** Refuse the upstream's answer as invalid HTTP: drproxy's 502, nothing of it sent on. */
+  private reject502(detail: string): boolean {
+    return this.cutAttempt(Object.assign(invalidResponse(detail), { kind: 'protocol' as const }));
+  }
+
+  /** End the attempt in flight from one of its callbacks with drproxy's answer for `err`. */
+  private cutAttempt(err: UpstreamError): boolean {
+    const abort = this.abortUpstream;
+    this.detach(); // undici's onError for the abort below is ignored
+    abort?.(err);
+    this.backend.passiveFailure(err.kind === 'timeout' ? 'timeout' : 'protocol');
+    if (err.kind === 'protocol') this.fwd.upstreamFault(this, 'invalid_response', describeInvalid(err));
+    this.lastError = err;
+    this.head = null;
+    this.fail(err);
+    return true;
+  }
+
+  /** Write the held final head; false if Node refused it (then drproxy's 502 was sent). */
+  private flushHead(): boolean {
+    const head = this.head!;
+    this.head = null;
+    try {
+      this.res.writeHead(this.status, this.headText, head);
+      return true;
+    } catch (err) {
+      // A status text or header value Node will not send (ERR_INVALID_CHAR): nothing went out.
+      // Node kept the refused status text: drproxy's 502 must not reuse it.
+      this.res.statusMessage = '';
+      this.cutAttempt(Object.assign(invalidResponse(`it sent a header that cannot be forwarded (${(err as Error & { code?: string }).code})`), { kind: 'protocol' as const }));
+      return false;
+    }
   }
 
   handleData(chunk: Buffer): boolean {
     if (this.discarding) return true;
+    if (this.head !== null && !this.flushHead()) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.resumeUpstream!);
     return false;
@@ -328,6 +358,7 @@ export class ProxyCall implements InflightCall, Waiter {
       this.fail(err);
       return;
     }
+    if (this.head !== null && !this.flushHead()) return;
     this.res.end();
     this.finish();
   }
@@ -335,20 +366,50 @@ export class ProxyCall implements InflightCall, Waiter {
   handleError(err: Error & { code?: string }): void {
     this.current = null;
     this.settle();
-    if (this.clientGone) return;
-    if (this.responded || this.res.headersSent) {
-      // Part of the response is out: the only honest thing left is to cut the client off.
-      this.res.destroy(err);
-      this.finish();
+    if (this.clientGone || this.over) return;
+    if (this.responded) {
+      this.failAfterHead(err);
       return;
     }
     const e = err as UpstreamError;
     e.kind = this.discarding ? 'status' : classify(err);
     this.discarding = false;
     if (err.code === 'ECONNREFUSED') this.backend.passiveRefusal();
-    else if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind === 'status' ? 'status' : e.kind);
+    else if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind);
     this.lastError = e;
     if (this.fwd.retry(this, e)) return;
+    if (e.kind === 'protocol') this.fwd.upstreamFault(this, 'invalid_response', describeInvalid(e));
+    this.fail(e);
+  }
+
+  /** The attempt failed after the final answer's head arrived (never retried). */
+  private failAfterHead(err: Error & { code?: string }): void {
+    if (this.head === null) {
+      // Part of the answer is out: the only honest thing left is to cut the client off.
+      truncate(this.res);
+      this.finish();
+      const kind = classify(err);
+      if (kind !== 'aborted') this.fwd.upstreamFault(this, 'truncated_response', describeCut(kind, err));
+      return;
+    }
+    // Nothing reached the client yet.
+    if (err.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH' && (this.status === 204 || this.status === 304)) {
+      // A 204 or 304 with a Content-Length is complete at its head (RFC 9110 §8.6, RFC 9112
+      // §6.3); undici counts the absent body against the length and drops the connection.
+      if (this.flushHead()) {
+        this.res.end();
+        this.finish();
+      }
+      return;
+    }
+    this.head = null;
+    const e = err as UpstreamError;
+    e.kind = classify(err);
+    if (e.kind === 'protocol') {
+      this.backend.passiveFailure('protocol');
+      this.fwd.upstreamFault(this, 'invalid_response', describeInvalid(e));
+    }
+    this.lastError = e;
     this.fail(e);
   }
 
@@ -371,6 +432,8 @@ export class ProxyCall implements InflightCall, Waiter {
       sendError(this.res, 'upstream_failed', `could not connect to site ${site}`);
     } else if (err.kind === 'status') {
       sendError(this.res, 'upstream_failed', `site ${site} ${err.message}`);
+    } else if (err.kind === 'protocol') {
+      sendError(this.res, 'upstream_invalid_response', `site ${site} sent an invalid response: ${describeInvalid(err)}`);
     } else if (err.kind === 'reset') {
       sendError(this.res, 'upstream_reset_after_send', `the connection to site ${site} broke after the request was sent; it was not retried`);
     } else {

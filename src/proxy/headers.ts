@@ -197,18 +197,29 @@ export function clientAddress(req: IncomingMessage): string {
 /**
  * The client response's headers from undici's raw response headers, hop-by-hop removed.
  * Node adds its own Connection and Transfer-Encoding as the client connection needs them.
+ *
+ * Returns null for an answer that cannot be forwarded faithfully: a Transfer-Encoding other
+ * than exactly one `chunked` (undici removes the chunked framing; any other coding, such as
+ * `gzip, chunked`, would reach the client unannounced), as NGINX refuses it ("upstream sent
+ * unknown Transfer-Encoding"). A 204's Content-Length is dropped: a server MUST NOT send one
+ * (RFC 9110 §8.6); a 304's is kept (it describes the selected representation).
  */
-export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly string[]): string[] {
+export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly string[], status: number): string[] | null {
   const out: string[] = [];
   let tokens: Set<string> | undefined;
+  let codings = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = headerName(raw[i]!);
     if (isHopByHop(name)) {
-      if (name.length === 10 && name.toLowerCase() === 'connection') {
+      const len = name.length;
+      if (len === 10 && name.toLowerCase() === 'connection') {
         tokens = connectionTokens([name, raw[i + 1]!.toString('latin1')]);
+      } else if (len === 17 && name.toLowerCase() === 'transfer-encoding') {
+        if (++codings > 1 || !isChunked(raw[i + 1]!.toString('latin1'))) return null;
       }
       continue;
     }
+    if (status === 204 && name.length === 14 && name.toLowerCase() === 'content-length') continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (tokens === undefined) return out;
@@ -217,4 +228,8 @@ export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly stri
     if (!tokens.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
   }
   return kept;
+}
+
+function isChunked(value: string): boolean {
+  return value.length === 7 ? value.toLowerCase() === 'chunked' : value.trim().toLowerCase() === 'chunked';
 }

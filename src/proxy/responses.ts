@@ -21,6 +21,8 @@ export type ProxyErrorCode =
   | 'upstream_failed'
   | 'upstream_timeout'
   | 'upstream_reset_after_send'
+  /** The upstream's answer broke HTTP/1.1 (status line, framing, headers); nothing of it was sent on. */
+  | 'upstream_invalid_response'
   | 'shutting_down';
 
 const STATUS: Record<ProxyErrorCode, number> = {
@@ -39,6 +41,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   upstream_failed: 502,
   upstream_timeout: 504,
   upstream_reset_after_send: 502,
+  upstream_invalid_response: 502,
   shutting_down: 503,
 };
 

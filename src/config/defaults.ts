@@ -35,6 +35,17 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   max_header_size: 16_384,
   max_requests_per_socket: 0,
   shutdown_timeout: 30 * SECOND,
+  // The same order as HAProxy's maxconn and NGINX's worker_connections × workers on a small
+  // host; lowered at start-up to what RLIMIT_NOFILE allows after fd_reserve (fd-limit.ts).
+  max_connections: 10_000,
+  // One address may hold a tenth of the listener: room for a NAT gateway of ~150 browsers
+  // (6 connections each) or a load balancer's pool, yet one host cannot fill it. NGINX
+  // (limit_conn) and HAProxy (src_conn_cur) have the cap but no default; behind a proxy that
+  // hides client addresses, raise it or set 0.
+  max_connections_per_client: 1_000,
+  // Admin listener and its clients, health-probe sockets (one per backend), state and audit
+  // writes, logs, Node's own descriptors: enough for a few hundred backends.
+  fd_reserve: 256,
 });
 
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });

@@ -57,6 +57,12 @@ export interface ServerConfig {
   max_requests_per_socket: number;
   /** Time given to in-flight requests on SIGTERM before sockets are cut. */
   shutdown_timeout: number;
+  /** Client connections open at once on the data plane; more are answered 503 and closed. */
+  max_connections: number;
+  /** Client connections open at once from one client address; 0 = no per-address cap. */
+  max_connections_per_client: number;
+  /** File descriptors kept out of the data plane's reach (admin, probes, state, logs). */
+  fd_reserve: number;
 }
 
 export interface HeaderNames {

@@ -711,8 +711,17 @@ function readServer(f: Fields | undefined, out: Problems): ServerConfig {
       max_header_size: f.get('max_header_size', int(1024, 1_048_576)),
       max_requests_per_socket: f.get('max_requests_per_socket', int(0)),
       shutdown_timeout: f.get('shutdown_timeout', anyDuration),
+      max_connections: f.get('max_connections', int(1)),
+      max_connections_per_client: f.get('max_connections_per_client', int(0)),
+      fd_reserve: f.get('fd_reserve', int(0)),
     }),
   };
+  if (server.max_connections_per_client > server.max_connections) {
+    out.warn(
+      f.path(f.has('max_connections_per_client') ? 'max_connections_per_client' : 'max_connections'),
+      `max_connections_per_client (${server.max_connections_per_client}) is above max_connections (${server.max_connections}): one client address can take every connection`,
+    );
+  }
   if (server.request_timeout > 0 && server.headers_timeout > server.request_timeout) {
     out.error(
       f.path(f.has('headers_timeout') ? 'headers_timeout' : 'request_timeout'),

@@ -20,6 +20,7 @@ import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
 import { sendError, sendSocketError } from './responses.js';
+import { ConnectionGuard } from './connection-guard.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -29,6 +30,8 @@ export class DataPlane implements Forwarding {
   readonly upgrades: UpgradeProxy;
   readonly epochHeader: string;
   readonly siteHeader: string;
+  /** Deadlines before the first request, connection caps, accept errors (connection-guard.ts). */
+  readonly connections: ConnectionGuard;
   private table: RouteTable;
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();
   private readonly heldQueues = new Set<HeldQueue>();
@@ -60,6 +63,7 @@ export class DataPlane implements Forwarding {
     });
     this.server.maxRequestsPerSocket = s.max_requests_per_socket;
     this.server.timeout = 0;
+    this.connections = new ConnectionGuard(this.server, s, this.log);
     this.server.on('request', (req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
   }

@@ -29,7 +29,6 @@ import { clientConnectionCap, openFileLimit } from './fd-limit.js';
 import { RefusalLog } from './refusal-log.js';
 
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'max_connections_per_client' | 'accept_error';
-export const REFUSAL_REASONS: readonly RefusalReason[] = ['max_connections', 'fd_limit', 'max_connections_per_client', 'accept_error'];
 
 export type ConnectionLimits = Pick<ServerConfig, 'max_connections' | 'max_connections_per_client' | 'fd_reserve' | 'keep_alive_timeout'>;
 
@@ -40,7 +39,10 @@ const RETRY_AFTER_S = 1;
  * that closing it with unread bytes does not reset the connection and lose the answer.
  */
 const LINGER_MS = 1000;
-/** Refused sockets lingering at once, at most (they hold descriptors); past it they close once the 503 is sent. */
+/**
+ * Refused sockets lingering at once, at most: they hold descriptors, taken from fd_reserve (a
+ * quarter of it at most). Past it they close as soon as the 503 is sent.
+ */
 const MAX_LINGERING = 64;
 const LOG_WINDOW_MS = 10_000;
 

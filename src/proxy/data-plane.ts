@@ -30,7 +30,7 @@ export class DataPlane implements Forwarding {
   readonly upgrades: UpgradeProxy;
   readonly epochHeader: string;
   readonly siteHeader: string;
-  /** Deadlines before the first request, connection caps, accept errors (connection-guard.ts). */
+  /** Connection caps, the descriptor reserve, keep-alive off at 0, accept errors (connection-guard.ts). */
   readonly connections: ConnectionGuard;
   private table: RouteTable;
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();

@@ -718,7 +718,7 @@ function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   };
   if (server.max_connections_per_client > server.max_connections) {
     out.warn(
-      f.path(f.has('max_connections_per_client') ? 'max_connections_per_client' : 'max_connections'),
+      f.path('max_connections_per_client'),
       `max_connections_per_client (${server.max_connections_per_client}) is above max_connections (${server.max_connections}): one client address can take every connection`,
     );
   }

@@ -18,8 +18,10 @@
  *   server.fd_reserve, see fd-limit.ts) and server.max_connections_per_client per address.
  *   A connection over a cap gets a short raw 503 and is closed before Node's HTTP parser ever
  *   sees it; it is counted and logged at most once per 10 s per reason.
- * - Accept errors (EMFILE, ENFILE) are counted and logged, never thrown: an `error` event
- *   without a listener would end the process.
+ * - Accept errors are counted and logged, never thrown: an `error` event without a listener
+ *   would end the process. On EMFILE libuv first closes a spare descriptor, accepts and closes
+ *   the pending connections (their clients see a reset: hence the reserve above), and only
+ *   when it cannot (no spare, or ENFILE) does Node emit `error` (`accept EMFILE`).
  */
 import type http from 'node:http';
 import type { Socket } from 'node:net';

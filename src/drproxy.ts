@@ -72,6 +72,7 @@ export class DrProxy implements AdminApi {
     this.metrics.setRefresher(() => this.refreshGauges());
     this.audit = new AuditLog(this.logger, config.admin.audit_file, (action, result) => this.metrics.adminRequests.inc({ action, result }));
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
+    this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
   }
 

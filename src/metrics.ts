@@ -74,6 +74,13 @@ export class SiteChecks {
   }
 }
 
+/** The data plane's client connections (ConnectionGuard), read at each scrape. */
+export interface ConnectionCounts {
+  readonly open: number;
+  readonly cap: number;
+  readonly refused: Readonly<Record<string, number>>;
+}
+
 /** A tenant site and its checks' tallies, listed at each scrape. */
 export interface SiteTallies {
   tenant: string;
@@ -128,6 +135,10 @@ export class Metrics {
   readonly ejections: Counter<'tenant' | 'site' | 'kind'>;
   readonly slowUnconfirmed: Counter<'tenant' | 'site'>;
   readonly adminRequests: Counter<'action' | 'result'>;
+  readonly connectionsOpen: Gauge;
+  readonly connectionsLimit: Gauge;
+  readonly connectionsRefused: Counter<'reason'>;
+  private connections: ConnectionCounts | undefined;
   private readonly traffic = new Map<string, TenantTraffic>();
   private refresher: (() => void) | undefined;
   private checkSource: (() => Iterable<SiteTallies>) | undefined;
@@ -220,6 +231,35 @@ export class Metrics {
       registers,
     });
     this.adminRequests = new Counter({ name: 'drproxy_admin_requests_total', help: 'Admin API mutations by action and result', labelNames: ['action', 'result'], registers });
+    // Counted by the data plane in plain numbers (one increment per connection), read here.
+    this.connectionsOpen = new Gauge({
+      name: 'drproxy_connections_open',
+      help: 'Client connections open on the data-plane listener',
+      registers,
+      collect() {
+        if (self.connections) this.set(self.connections.open);
+      },
+    });
+    this.connectionsLimit = new Gauge({
+      name: 'drproxy_connections_limit',
+      help: 'Client connections the data plane accepts at once: server.max_connections, or less when the open-file limit after server.fd_reserve is lower',
+      registers,
+      collect() {
+        if (self.connections) this.set(self.connections.cap);
+      },
+    });
+    this.connectionsRefused = new Counter({
+      name: 'drproxy_connections_refused_total',
+      help: 'Client connections answered 503 and closed at accept, by reason (max_connections, fd_limit, max_connections_per_client), and accept errors (accept_error: EMFILE, ENFILE)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const c = self.connections;
+        if (!c) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(c.refused)) this.inc({ reason }, n);
+      },
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -228,6 +268,11 @@ export class Metrics {
     if (total > before) counter.inc(labels, total - before);
     else if (before === 0) counter.inc(labels, 0);
     this.seen.set(key, total);
+  }
+
+  /** Where the data plane's connection counts come from (its ConnectionGuard). */
+  setConnectionSource(counts: ConnectionCounts): void {
+    this.connections = counts;
   }
 
   /** Called at each scrape, before the state gauges are read. */

@@ -39,6 +39,17 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   max_headers: 100,
   underscores_in_headers: false,
   trusted_proxies: Object.freeze([]),
+  // The same order as HAProxy's maxconn and NGINX's worker_connections × workers on a small
+  // host; lowered at start-up to what RLIMIT_NOFILE allows after fd_reserve (fd-limit.ts).
+  max_connections: 10_000,
+  // Off, as in NGINX (limit_conn) and HAProxy (src_conn_cur): behind a load balancer or CDN a
+  // few addresses carry every client (the project's own load tests use 1,024 connections from
+  // one address). Where clients connect directly, set it (e.g. 100-1,000) so that one host
+  // cannot take the whole listener.
+  max_connections_per_client: 0,
+  // Admin listener and its clients, health-probe sockets (one per backend), state and audit
+  // writes, logs, Node's own descriptors: enough for a few hundred backends.
+  fd_reserve: 256,
 });
 
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });

@@ -70,6 +70,12 @@ export interface ServerConfig {
    * headers are believed; from any other peer they are replaced. Empty: nobody is trusted.
    */
   trusted_proxies: readonly string[];
+  /** Client connections open at once on the data plane; more are answered 503 and closed. */
+  max_connections: number;
+  /** Client connections open at once from one client address; 0 = no per-address cap. */
+  max_connections_per_client: number;
+  /** File descriptors kept out of the data plane's reach (admin, probes, state, logs). */
+  fd_reserve: number;
 }
 
 export interface HeaderNames {

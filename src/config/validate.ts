@@ -727,8 +727,17 @@ function readServer(f: Fields | undefined, out: Problems): ServerConfig {
       max_headers: f.get('max_headers', int(1, 10_000)),
       underscores_in_headers: f.get('underscores_in_headers', bool),
       trusted_proxies: mapItems(f.get('trusted_proxies', listOf(cidrBlock))),
+      max_connections: f.get('max_connections', int(1)),
+      max_connections_per_client: f.get('max_connections_per_client', int(0)),
+      fd_reserve: f.get('fd_reserve', int(0)),
     }),
   };
+  if (server.max_connections_per_client > server.max_connections) {
+    out.warn(
+      f.path('max_connections_per_client'),
+      `max_connections_per_client (${server.max_connections_per_client}) is above max_connections (${server.max_connections}): one client address can take every connection`,
+    );
+  }
   if (server.request_timeout > 0 && server.headers_timeout > server.request_timeout) {
     out.error(
       f.path(f.has('headers_timeout') ? 'headers_timeout' : 'request_timeout'),

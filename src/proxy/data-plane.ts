@@ -28,6 +28,7 @@ import { PeerTrust } from './peer-trust.js';
 import { upgradeServerOptions } from './upgrade-policy.js';
 import { onContinuePatchFailed } from './upstream-socket.js';
 import { FaultLog, type UpstreamFault } from './fault-log.js';
+import { ConnectionGuard } from './connection-guard.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -37,6 +38,8 @@ export class DataPlane implements Forwarding {
   readonly upgrades: UpgradeProxy;
   readonly epochHeader: string;
   readonly siteHeader: string;
+  /** Connection caps, the descriptor reserve, keep-alive off at 0, accept errors (connection-guard.ts). */
+  readonly connections: ConnectionGuard;
   private table: RouteTable;
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();
   private readonly heldQueues = new Set<HeldQueue>();
@@ -80,6 +83,7 @@ export class DataPlane implements Forwarding {
     this.server.maxHeadersCount = this.checks.nodeMaxHeadersCount;
     this.server.maxRequestsPerSocket = s.max_requests_per_socket;
     this.server.timeout = 0;
+    this.connections = new ConnectionGuard(this.server, s, this.log);
     this.server.on('request', (req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.server.on('connect', (_req, socket: Duplex) => this.onConnect(socket));

@@ -79,13 +79,18 @@ process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');
 });
 
-/** Run the built CLI (dist/) on a config document; resolves once it listens. */
-export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string, env: Record<string, string> = {}): Promise<ChildProxy> {
+/**
+ * Run the built CLI (dist/) on a config document; resolves once it listens. `openFiles` runs
+ * it under `ulimit -n openFiles` (through sh, as an init script would).
+ */
+export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string, env: Record<string, string> = {}, opts: { openFiles?: number } = {}): Promise<ChildProxy> {
   const full = await testConfigDoc({ log: { level: 'info' }, ...doc }, stateDir);
   const dir = await tempDir('drproxy-cfg-');
   const configFile = join(dir, 'drproxy.yaml');
   await writeFile(configFile, stringify(full));
-  const proc = spawn(process.execPath, [CLI, '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const args = [CLI, '--config', configFile];
+  const [cmd, argv] = opts.openFiles === undefined ? [process.execPath, args] : ['sh', ['-c', `ulimit -n ${opts.openFiles} && exec "$0" "$@"`, process.execPath, ...args]];
+  const proc = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   proc.once('exit', () => children.delete(proc));
   let out = '';

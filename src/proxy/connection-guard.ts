@@ -1,0 +1,183 @@
+/**
+ * Limits on the data plane's client connections (issue 16, item 1): what NGINX's
+ * keepalive_timeout and worker_connections / limit_conn and HAProxy's maxconn do. It costs per
+ * connection, never per request: it sits in front of Node's HTTP connection handler and sees
+ * each socket once, at accept.
+ *
+ * What Node already bounds, and is not redone here: before the first request, Node's parser
+ * starts the headers deadline at accept (node_http_parser.cc, Parser::Initialize sets
+ * last_message_start_ "to protect from a DoS attack where an attacker establishes the connection
+ * without sending any data"), so a silent socket gets 408 and is closed after
+ * server.headers_timeout (test/hostile/idle-sockets.test.ts holds Node to it). Between requests
+ * Node arms socket.setTimeout(keep_alive_timeout + 1 s) after each answer and clears it at the
+ * next request; this guard never sets a socket timeout on a socket it hands to Node, so the two
+ * cannot fight. The gap it closes: keep_alive_timeout 0, which Node reads as "idle forever",
+ * means no keep-alive here, as in NGINX.
+ *
+ * - Caps: server.max_connections in all (lowered to what RLIMIT_NOFILE leaves after
+ *   server.fd_reserve, see fd-limit.ts) and server.max_connections_per_client per address.
+ *   A connection over a cap gets a short raw 503 and is closed before Node's HTTP parser ever
+ *   sees it; it is counted and logged at most once per 10 s per reason.
+ * - Accept errors are counted and logged, never thrown: an `error` event without a listener
+ *   would end the process. On EMFILE libuv first closes a spare descriptor, accepts and closes
+ *   the pending connections (their clients see a reset: hence the reserve above), and only
+ *   when it cannot (no spare, or ENFILE) does Node emit `error` (`accept EMFILE`).
+ */
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+import type { ServerConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { clientConnectionCap, openFileLimit } from './fd-limit.js';
+import { RefusalLog } from './refusal-log.js';
+
+export type RefusalReason = 'max_connections' | 'fd_limit' | 'max_connections_per_client' | 'accept_error';
+
+export type ConnectionLimits = Pick<ServerConfig, 'max_connections' | 'max_connections_per_client' | 'fd_reserve' | 'keep_alive_timeout'>;
+
+/** A refused client may try again after this many seconds (idle connections close within headers_timeout). */
+const RETRY_AFTER_S = 1;
+/**
+ * A refused socket is read (and what it sends dropped) for at most this long after its 503, so
+ * that closing it with unread bytes does not reset the connection and lose the answer.
+ */
+const LINGER_MS = 1000;
+/**
+ * Refused sockets lingering at once, at most: they hold descriptors, taken from fd_reserve (a
+ * quarter of it at most). Past it they close as soon as the 503 is sent.
+ */
+const MAX_LINGERING = 64;
+const LOG_WINDOW_MS = 10_000;
+
+export class ConnectionGuard {
+  /** Client connections accepted and not yet closed. */
+  open = 0;
+  /** The effective cap on client connections: max_connections, or lower when RLIMIT_NOFILE is. */
+  readonly cap: number;
+  readonly refused: Record<RefusalReason, number> = { max_connections: 0, fd_limit: 0, max_connections_per_client: 0, accept_error: 0 };
+  private readonly capReason: RefusalReason;
+  private readonly perClient: number;
+  private readonly byClient = new Map<string, number>();
+  private lingering = 0;
+  private readonly lingerMax: number;
+  private readonly answers: Record<'total' | 'client', Buffer>;
+  private readonly report: RefusalLog<RefusalReason>;
+
+  constructor(
+    private readonly server: http.Server,
+    limits: ConnectionLimits,
+    log: Logger,
+    softLimit: number | undefined = openFileLimit(),
+  ) {
+    const fdCap = softLimit === undefined ? Infinity : clientConnectionCap(softLimit, limits.fd_reserve);
+    this.cap = Math.min(limits.max_connections, fdCap);
+    this.capReason = fdCap < limits.max_connections ? 'fd_limit' : 'max_connections';
+    if (fdCap < limits.max_connections) {
+      log.warn(
+        { event: 'connection_cap', cap: this.cap, max_connections: limits.max_connections, open_files_limit: softLimit, fd_reserve: limits.fd_reserve },
+        `data plane: at most ${this.cap} client connections, below server.max_connections (${limits.max_connections}): ` +
+          `the open-file limit is ${softLimit} (ulimit -n) and server.fd_reserve ${limits.fd_reserve}; raise ulimit -n for more`,
+      );
+    }
+    this.perClient = limits.max_connections_per_client;
+    this.lingerMax = Math.min(MAX_LINGERING, Math.floor(limits.fd_reserve / 4));
+    this.answers = {
+      total: refusedAnswer('the proxy has too many open connections; retry later'),
+      client: refusedAnswer('too many open connections from this address; close idle ones or retry later'),
+    };
+    this.report = new RefusalLog(log, LOG_WINDOW_MS, 'data plane');
+    if (limits.keep_alive_timeout === 0) noKeepAlive(server);
+    this.install();
+  }
+
+  /** Put the gate in front of Node's HTTP connection handler, and survive accept errors. */
+  private install(): void {
+    const server = this.server;
+    const handlers = server.listeners('connection') as Array<(this: http.Server, socket: Socket) => void>;
+    server.removeAllListeners('connection');
+    server.on('connection', (socket: Socket) => {
+      if (!this.admit(socket)) return;
+      for (const h of handlers) h.call(server, socket);
+    });
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      // Before listening, listen() reports its own failure.
+      if (!server.listening) return;
+      this.refused.accept_error++;
+      this.report.note('accept_error', err.code ?? err.message);
+    });
+    server.on('close', () => this.report.close());
+  }
+
+  private admit(socket: Socket): boolean {
+    const client = clientAddress(socket.remoteAddress);
+    if (client === undefined) {
+      // Reset by the client before we saw it.
+      socket.destroy();
+      return false;
+    }
+    let reason: RefusalReason | undefined;
+    if (this.open >= this.cap) reason = this.capReason;
+    else if (this.perClient > 0 && (this.byClient.get(client) ?? 0) >= this.perClient) reason = 'max_connections_per_client';
+    if (reason !== undefined) {
+      this.refuse(socket, reason, client);
+      return false;
+    }
+    this.open++;
+    if (this.perClient > 0) this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
+    socket.once('close', () => this.release(client));
+    return true;
+  }
+
+  private release(client: string): void {
+    this.open--;
+    if (this.perClient === 0) return;
+    const n = this.byClient.get(client)! - 1;
+    if (n === 0) this.byClient.delete(client);
+    else this.byClient.set(client, n);
+  }
+
+  private refuse(socket: Socket, reason: RefusalReason, client: string): void {
+    this.refused[reason]++;
+    this.report.note(reason, client);
+    socket.on('error', () => {});
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.once('close', () => clearTimeout(timer));
+    if (this.lingering < this.lingerMax) {
+      this.lingering++;
+      socket.once('close', () => this.lingering--);
+      socket.once('end', () => socket.destroy());
+      socket.resume();
+    } else {
+      socket.once('finish', () => socket.destroy());
+    }
+    socket.end(reason === 'max_connections_per_client' ? this.answers.client : this.answers.total);
+  }
+}
+
+/** The client address a per-client cap counts: an IPv4 client of a dual-stack listener shows as ::ffff:a.b.c.d. */
+export function clientAddress(remote: string | undefined): string | undefined {
+  if (remote === undefined || remote === '') return undefined;
+  const lower = remote.toLowerCase();
+  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
+}
+
+/** The raw 503 of a refused connection, in the style of responses.ts, with a JSON body. */
+function refusedAnswer(detail: string): Buffer {
+  const body = `${JSON.stringify({ error: 'too_many_connections', detail })}\n`;
+  return Buffer.from(
+    'HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n' +
+      `content-length: ${Buffer.byteLength(body)}\r\ncache-control: no-store\r\nretry-after: ${RETRY_AFTER_S}\r\n` +
+      `x-drproxy-error: too_many_connections\r\nconnection: close\r\n\r\n${body}`,
+    'latin1',
+  );
+}
+
+/**
+ * keep_alive_timeout 0: one request per connection, as NGINX's `keepalive_timeout 0`. Node
+ * reads keepAliveTimeout 0 as no idle limit at all; maxRequestsPerSocket 1 answers each request
+ * with `Connection: close`, and a client that keeps the socket open anyway is closed by Node's
+ * keep-alive timer (1 ms, plus Node's 1 s margin) after the answer.
+ */
+function noKeepAlive(server: http.Server): void {
+  server.maxRequestsPerSocket = 1;
+  server.keepAliveTimeout = 1;
+}

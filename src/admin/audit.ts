@@ -104,9 +104,11 @@ export class AuditLog {
    */
   intent(r: Omit<AuditRecord, 'result' | 'status'>): void {
     const b = boundRecord(r);
-    this.log.info({ audit: true, event: 'admin', phase: 'intent', ...b }, `admin ${b.action} by ${b.actor}: started`);
-    const err = this.toFile('intent', 'info', { event: 'admin', phase: 'intent', ...b }, `admin ${b.action} by ${b.actor}: started`);
+    const msg = `admin ${b.action} by ${b.actor}: started`;
+    const err = this.toFile('intent', 'info', { event: 'admin', phase: 'intent', ...b }, msg);
+    // Refused: the outcome record (503) says so on the log.
     if (err) throw new AuditUnavailableError(this.opts.file!, err);
+    this.log.info({ audit: true, event: 'admin', phase: 'intent', ...b }, msg);
   }
 
   /** The record of a call (its outcome) or of a refusal; false when the file did not take it. */

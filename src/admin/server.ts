@@ -24,7 +24,7 @@ import { listen } from '../listen.js';
 import { roleAllows, type Principal, type TokenStore } from './auth.js';
 import { AuditUnavailableError, type AuditLog, type AuditRecord } from './audit.js';
 import type { AdminApi } from './api.js';
-import { ClientGoneError, readJson } from './body.js';
+import { ClientGoneError, MAX_BODY, readJson } from './body.js';
 import { HostCheck } from './host-check.js';
 import { HttpError } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
@@ -66,7 +66,7 @@ export class AdminServer {
 
   constructor(
     cfg: AdminConfig,
-    api: AdminApi,
+    private readonly api: AdminApi,
     tokens: TokenStore,
     private readonly audit: AuditLog,
     private readonly log: Logger,
@@ -75,15 +75,12 @@ export class AdminServer {
     this.cfg = cfg;
     this.tokens = tokens;
     this.routes = buildRoutes(api);
-    this.metricsContentType = () => api.metricsContentType();
     this.hosts = new HostCheck(cfg.allowed_hosts, cfg.listen.host);
     this.limits = makeLimits(cfg);
     const rl = cfg.rate_limit;
     this.refusals = new RefusalTally(rl.refused_log_interval, rl.max_clients, (s) => this.auditRefusals(s));
     this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
   }
-
-  private readonly metricsContentType: () => string;
 
   setTokens(tokens: TokenStore): void {
     this.tokens = tokens;
@@ -136,7 +133,7 @@ export class AdminServer {
       if (route.role === 'operator') this.writeIntent(route, ctx);
       const result = await route.handle(ctx);
       if (typeof result === 'string') {
-        if (!res.headersSent) res.writeHead(200, { 'content-type': this.metricsContentType(), 'cache-control': 'no-store' });
+        if (!res.headersSent) res.writeHead(200, { 'content-type': this.api.metricsContentType(), 'cache-control': 'no-store' });
         res.end(result);
       } else {
         sendJson(res, 200, result);
@@ -235,8 +232,9 @@ export class AdminServer {
     const e = toHttpError(err);
     if (e.status >= 500 && e.status !== 503) this.handlerFailed(err, route, res, ctx);
     if (e.status >= 400 && e.status < 500) this.counters.refused(e.code);
-    // A body left unread is not read: the connection closes after the answer.
-    if (hasBody(ctx.req) && !ctx.req.complete && !res.headersSent) res.setHeader('connection', 'close');
+    // A body left unread that may be large is not read: the connection closes after the answer
+    // (a small one is read and dropped by Node, and the connection kept).
+    if (mayBeLarge(ctx.req) && !ctx.req.complete && !res.headersSent) res.setHeader('connection', 'close');
     sendJson(res, e.status, { error: e.code, detail: e.message, ...e.extra }, e.headers);
     this.auditOutcome(route, ctx, e.status, e.status === 401 || e.status === 403 ? 'denied' : 'error', e.message);
   }
@@ -311,9 +309,9 @@ function makeLimits(cfg: AdminConfig): Limits {
   };
 }
 
-function hasBody(req: IncomingMessage): boolean {
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+/** A body of unknown length (chunked) or over MAX_BODY. */
+function mayBeLarge(req: IncomingMessage): boolean {
+  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > MAX_BODY;
 }
 
 /** Sends a JSON answer unless one was already sent or the client is gone. */

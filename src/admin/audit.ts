@@ -114,7 +114,7 @@ export class AuditLog {
   /** The record of a call (its outcome) or of a refusal; false when the file did not take it. */
   record(r: AuditRecord, kind: 'outcome' | 'refused' = 'outcome'): boolean {
     const b = boundRecord(r);
-    const msg = b.count === undefined ? `admin ${b.action} by ${b.actor}: ${b.result}` : `${b.count} refused calls from ${b.remote} in the last ${b.window_seconds} s`;
+    const msg = b.count === undefined ? `admin ${b.action} by ${b.actor}: ${b.result}` : `${b.count} refused calls from ${b.remote}${b.actor === 'anonymous' ? '' : ` (token ${b.actor})`} in the last ${b.window_seconds} s`;
     const level = b.result === 'ok' ? 'info' : 'warn';
     this.log[level]({ audit: true, event: 'admin', ...b }, msg);
     return this.toFile(kind, level, { event: 'admin', ...b }, msg) === undefined;

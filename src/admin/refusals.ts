@@ -1,5 +1,6 @@
 /**
- * Refused admin calls (401, 403, 404, 405, 421, 429, …) summed per client address, so that
+ * Refused admin calls (401, 403, 404, 405, 421, 429, …) summed per client address (and token,
+ * for a valid token refused for its role), so that
  * an unauthenticated flood costs one log and audit line per address per window, not one per
  * call. The first refusal of a quiet address is recorded in full (what was tried); after it,
  * the address is in a window, and at the end of each window a summary line says
@@ -10,6 +11,8 @@
 
 export interface RefusalSummary {
   remote: string;
+  /** The token name when the calls carried a valid one (refused for its role), else anonymous. */
+  actor: string;
   count: number;
   /** Refused calls by HTTP status. */
   statuses: Record<string, number>;
@@ -17,6 +20,8 @@ export interface RefusalSummary {
 }
 
 interface Tally {
+  remote: string;
+  actor: string;
   count: number;
   statuses: Record<string, number>;
 }
@@ -37,16 +42,17 @@ export class RefusalTally {
    * Counts one refused call. True when it is to be recorded in full (the address had no
    * window open); false when it was summed into the address's window.
    */
-  admit(remote: string, status: number): boolean {
-    let t = this.tallies.get(remote);
+  admit(remote: string, status: number, actor = 'anonymous'): boolean {
+    const key = actor === 'anonymous' ? remote : `${actor}@${remote}`;
+    let t = this.tallies.get(key);
     if (t === undefined && this.tallies.size < this.maxAddresses) {
-      this.tallies.set(remote, { count: 0, statuses: {} });
+      this.tallies.set(key, { remote, actor, count: 0, statuses: {} });
       this.start();
       return true;
     }
     if (t === undefined) {
       t = this.tallies.get(OTHER_ADDRESSES);
-      if (t === undefined) this.tallies.set(OTHER_ADDRESSES, (t = { count: 0, statuses: {} }));
+      if (t === undefined) this.tallies.set(OTHER_ADDRESSES, (t = { remote: OTHER_ADDRESSES, actor: 'anonymous', count: 0, statuses: {} }));
     }
     t.count++;
     t.statuses[status] = (t.statuses[status] ?? 0) + 1;
@@ -55,15 +61,15 @@ export class RefusalTally {
 
   /** Ends the current window: one summary per address with refusals in it. */
   flush(): void {
-    for (const [remote, t] of this.tallies) {
+    for (const [key, t] of this.tallies) {
       if (t.count === 0) {
-        this.tallies.delete(remote);
+        this.tallies.delete(key);
         continue;
       }
-      const summary = { remote, count: t.count, statuses: t.statuses, windowMs: this.windowMs };
+      const summary = { remote: t.remote, actor: t.actor, count: t.count, statuses: t.statuses, windowMs: this.windowMs };
       t.count = 0;
       t.statuses = {};
-      if (remote === OTHER_ADDRESSES) this.tallies.delete(remote);
+      if (key === OTHER_ADDRESSES) this.tallies.delete(key);
       try {
         this.emit(summary);
       } catch {

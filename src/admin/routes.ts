@@ -17,6 +17,8 @@ export interface Ctx {
   path: string;
   params: string[];
   principal: Principal | undefined;
+  /** Set once the token and role were accepted: from then on a failure is the caller's action, recorded in full. */
+  authorized?: boolean;
   body: Record<string, unknown>;
   /** Filled by the handler for the audit record. */
   audit: Partial<AuditRecord>;

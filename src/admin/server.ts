@@ -129,6 +129,7 @@ export class AdminServer {
         throw new HttpError(404, 'not_found', `no admin endpoint ${path}`);
       }
       this.authorize(route, principal, req);
+      ctx.authorized = true;
       if (route.method === 'POST') ctx.body = await readJson(req);
       if (route.role === 'operator') this.writeIntent(route, ctx);
       const result = await route.handle(ctx);
@@ -240,10 +241,12 @@ export class AdminServer {
   }
 
   private auditOutcome(route: Route | undefined, ctx: Ctx, status: number, result: AuditRecord['result'], detail: string): void {
-    const refused = status >= 400 && status < 500 && (!ctx.principal || status === 429);
+    // Refused before the token and role were accepted: summed (the calls of an authorized
+    // principal are its own actions, each recorded, and bounded by its rate limit).
+    const refused = status >= 400 && status < 500 && !ctx.authorized;
     if (refused) {
       this.audit.count(route?.action ?? 'unknown', result);
-      if (this.refusals.admit(ctx.remote, status)) this.audit.record(this.recordOf(route, ctx, result, status, detail), 'refused');
+      if (this.refusals.admit(ctx.remote, status, ctx.principal?.name)) this.audit.record(this.recordOf(route, ctx, result, status, detail), 'refused');
     } else if (!route?.quiet) {
       this.auditCall(route, ctx, result, status, detail);
     }
@@ -272,7 +275,7 @@ export class AdminServer {
   private auditRefusals(s: RefusalSummary): void {
     const top = Object.entries(s.statuses).sort((a, b) => b[1] - a[1])[0];
     this.audit.record(
-      { action: 'refused', actor: 'anonymous', result: 'denied', status: Number(top?.[0] ?? 0), remote: s.remote, count: s.count, statuses: s.statuses, window_seconds: s.windowMs / 1000 },
+      { action: 'refused', actor: s.actor, result: 'denied', status: Number(top?.[0] ?? 0), remote: s.remote, count: s.count, statuses: s.statuses, window_seconds: s.windowMs / 1000 },
       'refused',
     );
   }

@@ -13,23 +13,27 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { adminTokens, OPERATOR, VIEWER } from '../helpers/admin.js';
 import { spawnAdminChild, type AdminChild } from '../helpers/admin-child.js';
-import { FAST_CHECKS, tempDir, twoSiteTenant } from '../helpers/proxy.js';
+import { FAST_CHECKS, tempDir } from '../helpers/proxy.js';
 import { startUpstream, stopAll, type Upstream } from '../helpers/upstream.js';
 import { waitFor } from '../helpers/poll.js';
 import { rawRequest } from '../helpers/raw.js';
+import { startHookServer, type HookServer } from '../helpers/hook-server.js';
 
 let a1: Upstream, b1: Upstream;
+let hook: HookServer;
 let d: AdminChild;
 let auditFile: string;
 
 beforeAll(async () => {
   [a1, b1] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
+  // b1's promote hook answers after 1 s: a failover to b1 is in progress that long.
+  hook = await startHookServer(200, 1000);
   auditFile = join(await tempDir('drproxy-audit-'), 'audit.log');
   d = await spawnAdminChild(
     {
       admin: { ...adminTokens(), audit_file: auditFile },
       defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', drain_timeout: '500ms' } },
-      tenants: { t: twoSiteTenant('t.example.com', a1, b1) },
+      tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url], promote: { url: `${hook.url}/promote` } }] } },
     },
     { DRP_TEST_OPERATOR: OPERATOR, DRP_TEST_VIEWER: VIEWER },
   );
@@ -38,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.child.kill();
   await stopAll(a1, b1);
+  await hook?.close();
 });
 
 afterEach(async () => {
@@ -143,9 +148,14 @@ describe('admin API under hostile input (child process)', () => {
     const tenant = async () => (await (await request(`${d.adminUrl}/tenants/t`, { headers: { authorization: `Bearer ${VIEWER}` } })).body.json()) as { epoch: number; active: string; sites: Array<{ available: boolean }> };
     await waitFor(async () => (await tenant()).sites.every((s) => s.available), { what: 'both sites healthy' });
     const before = (await tenant()).epoch;
-    const body = '{"reason":"hostile test","force":true}';
-    await send([`POST /tenants/t/failover HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`], { destroyAfter: true });
-    await waitFor(async () => (await tenant()).epoch > before, { what: 'the failover done' });
+    const body = '{"reason":"hostile test","to":"b1","force":true}';
+    const s = net.connect(d.adminPort, '127.0.0.1');
+    s.on('error', () => {});
+    s.write(`POST /tenants/t/failover HTTP/1.1\r\nHost: 127.0.0.1\r\n${AUTH}Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    // Leave while the failover waits for b1's promote hook.
+    await waitFor(() => hook.calls.length > 0, { what: 'the failover under way' });
+    s.destroy();
+    await waitFor(async () => (await tenant()).epoch > before && (await tenant()).active === 'b1', { what: 'the failover done' });
     await waitFor(async () => /"action":"failover","actor":"ops".*"result":"ok"/.test(await readFile(auditFile, 'utf8')), { what: 'the failover audited' });
   });
 });

@@ -3,7 +3,7 @@
  * the limit, announced or not; a connection cut mid-body; a chunked body the parser rejects)
  * the promise settles: with the object, with an HttpError to answer, or with ClientGoneError
  * when nobody is left to answer. The request is never destroyed here, so a 413 can still be
- * sent; the server closes the connection after it (the rest of the body is not read).
+ * sent (server.ts decides whether the rest of the body is dropped or the connection closed).
  */
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http-error.js';
@@ -54,7 +54,7 @@ function readBounded(req: IncomingMessage, max: number): Promise<Buffer> {
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > max) {
-        req.pause();
+        // No listener left: the rest flows by and is dropped (or the connection closes, see server.ts).
         done(tooLarge(max));
       } else {
         chunks.push(chunk);

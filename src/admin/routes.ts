@@ -19,6 +19,8 @@ export interface Ctx {
   principal: Principal | undefined;
   /** Set once the token and role were accepted: from then on a failure is the caller's action, recorded in full. */
   authorized?: boolean;
+  /** The client sent `Expect: 100-continue` and has not been told to send its body. */
+  withheld?: boolean;
   body: Record<string, unknown>;
   /** Filled by the handler for the audit record. */
   audit: Partial<AuditRecord>;

@@ -80,6 +80,8 @@ export class AdminServer {
     const rl = cfg.rate_limit;
     this.refusals = new RefusalTally(rl.refused_log_interval, rl.max_clients, (s) => this.auditRefusals(s));
     this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
+    // `Expect: 100-continue`: the 100 is sent only once the call is admitted (see handle()).
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
   }
 
   setTokens(tokens: TokenStore): void {
@@ -110,17 +112,17 @@ export class AdminServer {
   }
 
   /** The request listener: whatever handle() does, its failure is caught here. */
-  private onRequest(req: IncomingMessage, res: ServerResponse): void {
-    this.handle(req, res).catch((err: unknown) => this.handlerFailed(err, undefined, res));
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    this.handle(req, res, expectsContinue).catch((err: unknown) => this.handlerFailed(err, undefined, res));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
     // Read now: once the client is gone, req.socket is null.
     const remote = req.socket?.remoteAddress ?? 'unknown';
     const path = (req.url ?? '/').split('?')[0]!;
     const { route, params, methodMismatch, badEscape } = this.match(req.method, path);
     const principal = this.tokens.authenticate(req.headers.authorization);
-    const ctx: Ctx = { req, remote, path, params, principal, body: {}, audit: {} };
+    const ctx: Ctx = { req, remote, path, params, principal, body: {}, audit: {}, ...(expectsContinue && { withheld: true }) };
     try {
       this.admit(route, ctx);
       if (badEscape) throw new HttpError(400, 'bad_request', `malformed %-escape in ${path}`);
@@ -130,9 +132,16 @@ export class AdminServer {
       }
       this.authorize(route, principal, req);
       ctx.authorized = true;
-      if (route.method === 'POST') ctx.body = await readJson(req);
+      if (route.method === 'POST') {
+        if (ctx.withheld && !(Number(req.headers['content-length']) > MAX_BODY)) {
+          res.writeContinue();
+          ctx.withheld = false;
+        }
+        ctx.body = await readJson(req);
+      }
       if (route.role === 'operator') this.writeIntent(route, ctx);
       const result = await route.handle(ctx);
+      closeIfUnread(ctx, res);
       if (typeof result === 'string') {
         if (!res.headersSent) res.writeHead(200, { 'content-type': this.api.metricsContentType(), 'cache-control': 'no-store' });
         res.end(result);
@@ -233,9 +242,7 @@ export class AdminServer {
     const e = toHttpError(err);
     if (e.status >= 500 && e.status !== 503) this.handlerFailed(err, route, res, ctx);
     if (e.status >= 400 && e.status < 500) this.counters.refused(e.code);
-    // A body left unread that may be large is not read: the connection closes after the answer
-    // (a small one is read and dropped by Node, and the connection kept).
-    if (mayBeLarge(ctx.req) && !ctx.req.complete && !res.headersSent) res.setHeader('connection', 'close');
+    closeIfUnread(ctx, res);
     sendJson(res, e.status, { error: e.code, detail: e.message, ...e.extra }, e.headers);
     this.auditOutcome(route, ctx, e.status, e.status === 401 || e.status === 403 ? 'denied' : 'error', e.message);
   }
@@ -312,9 +319,24 @@ function makeLimits(cfg: AdminConfig): Limits {
   };
 }
 
-/** A body of unknown length (chunked) or over MAX_BODY. */
-function mayBeLarge(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > MAX_BODY;
+/** Unread request bodies up to this size (by Content-Length) are read and dropped after the answer. */
+const DISCARD_MAX = 1024 * 1024;
+
+/**
+ * Before an answer to a request whose body was not read (refused, or too large): Node reads
+ * and drops the rest of the body after the answer and keeps the connection (so that a client
+ * still sending gets its answer instead of a reset). The connection is closed instead when the
+ * body was never asked for (a 100 Continue withheld), or when reading it is not worth it: of
+ * unknown length or large, from a caller whose token was not accepted, or over DISCARD_MAX.
+ */
+function closeIfUnread(ctx: Ctx, res: ServerResponse): void {
+  const req = ctx.req;
+  if (req.complete || res.headersSent) return;
+  const length = Number(req.headers['content-length'] ?? 0);
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (length === 0 && !chunked) return;
+  const large = chunked || length > MAX_BODY;
+  if (ctx.withheld || (large && !ctx.authorized) || length > DISCARD_MAX) res.setHeader('connection', 'close');
 }
 
 /** Sends a JSON answer unless one was already sent or the client is gone. */

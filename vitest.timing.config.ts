@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * The latency-asserting tests (failover under load). They run after the main suite, one file
- * at a time, so that no other test file competes with them for the machine's two cores.
+ * The latency-asserting tests (failover under load), and the floods that would starve the
+ * other files' fast health checks (admin-flood-full-disk). They run after the main suite, one
+ * file at a time, so that no other test file competes with them for the machine's two cores.
  */
 export default defineConfig({
   test: {

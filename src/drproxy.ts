@@ -20,6 +20,7 @@ import { RouteTable } from './proxy/router.js';
 import { Metrics, type SiteTallies } from './metrics.js';
 import { AdminServer } from './admin/server.js';
 import { AuditLog } from './admin/audit.js';
+import { FaultMetrics } from './fault-metrics.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
 
@@ -45,6 +46,7 @@ export class DrProxy implements AdminApi {
   readonly metrics: Metrics;
   readonly dataPlane: DataPlane;
   readonly audit: AuditLog;
+  readonly faults: FaultMetrics;
   admin: AdminServer | undefined;
   controllers = new Map<string, TenantController>();
   private config: Config;
@@ -70,7 +72,12 @@ export class DrProxy implements AdminApi {
     this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts());
     this.metrics.setCheckSource(() => this.siteTallies());
     this.metrics.setRefresher(() => this.refreshGauges());
-    this.audit = new AuditLog(this.logger, config.admin.audit_file, (action, result) => this.metrics.adminRequests.inc({ action, result }));
+    this.faults = new FaultMetrics(this.metrics.registry);
+    this.audit = new AuditLog(this.logger, {
+      ...(config.admin.audit_file !== undefined && { file: config.admin.audit_file }),
+      count: (action, result) => this.metrics.adminRequests.inc({ action, result }),
+      onWriteError: (kind) => this.faults.auditWriteError(kind),
+    });
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
@@ -109,7 +116,7 @@ export class DrProxy implements AdminApi {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
       if (!tokens.hasOperator) this.logger.warn('admin: no operator token is configured: failover, fence, drain and reload through the admin API are disabled');
-      this.admin = new AdminServer(this.config.admin, this, tokens, this.audit, this.logger);
+      this.admin = new AdminServer(this.config.admin, this, tokens, this.audit, this.logger, this.faults);
       const a = await this.admin.listen();
       this.logger.info({ admin: `${a.address}:${a.port}` }, 'admin API listening');
     }
@@ -368,6 +375,7 @@ export class DrProxy implements AdminApi {
       const { tokens, warnings: tw } = TokenStore.load(next.admin.tokens);
       for (const w of tw) this.logger.warn(`admin: ${w}`);
       this.admin.setTokens(tokens);
+      this.admin.setConfig(next.admin);
     }
     for (const w of warnings) this.logger.warn({ path: w.path }, `config: ${w.message}`);
     this.logger.info({ added, removed, changed, tenants: kept.size }, 'config reloaded');
@@ -386,6 +394,7 @@ export class DrProxy implements AdminApi {
       await this.health.close();
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
       await this.admin?.close();
+      this.audit.close();
       await this.store.close();
       this.logger.info('drproxy stopped');
       this.logger.flush?.();

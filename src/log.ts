@@ -4,6 +4,7 @@
  * pipeline can route to a separate, retained stream.
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { ResilientDestination } from './log-destination.js';
 
 export type { Logger };
 
@@ -33,7 +34,7 @@ export const REDACT_PATHS = [
 
 export interface LogOptions {
   level?: string;
-  /** Destination stream; defaults to stdout (fd 1). Tests pass a memory stream. */
+  /** Destination stream; defaults to stdout (fd 1), surviving write errors. Tests pass a memory stream. */
   destination?: DestinationStream;
 }
 
@@ -45,6 +46,6 @@ export function createLogger(opts: LogOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    opts.destination ?? pino.destination({ dest: 1, sync: false }),
+    opts.destination ?? new ResilientDestination(1),
   );
 }

@@ -50,7 +50,7 @@ describe('log redaction', () => {
     const dir = await tempDir();
     const file = join(dir, 'audit.log');
     const { log } = capture();
-    const audit = new AuditLog(log, file);
+    const audit = new AuditLog(log, { file });
     audit.event({ event: 'test', ...SHAPES[3]![1] }, 'audit record');
     audit.event({ event: 'test', token: SECRET }, 'audit record');
     const text = await readFile(file, 'utf8');

@@ -4,74 +4,95 @@
  * Unauthenticated: GET /healthz, /readyz, /metrics (unless admin.metrics_auth). Everything
  * else needs `Authorization: Bearer <token>`: viewer for reads, operator for mutations.
  * Mutations are POST with a JSON body (Content-Type: application/json); no cookies are read
- * and no CORS headers are ever sent, so a browser page cannot drive it. Errors are JSON
- * `{error, detail}`. Every call but the probes is audited, allowed or refused.
+ * and no CORS headers are ever sent, so a browser page cannot drive it, and a Host outside
+ * the allow-list is refused (421), so a DNS-rebinding page cannot read it either. Errors are
+ * JSON `{error, detail}`.
+ *
+ * Every call passes, in order: the rate limit (429; see admit()), the Host check (421), the
+ * route (404/405), the token (401/403), the body (413/415/400), then, for a mutation, its
+ * intent record in the audit file (503 audit_unavailable when that cannot be written: nothing
+ * changes). Every call but the probes is audited; refused calls are summed per address.
+ * Nothing a client sends, and no failure of a handler, can end the process: every failure is
+ * caught, answered (500) while an answer is still possible, logged and counted.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { AdminConfig, Role } from '../config/types.js';
+import type { AdminConfig } from '../config/types.js';
 import { DrProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { roleAllows, type Principal, type TokenStore } from './auth.js';
-import type { AuditLog, AuditRecord } from './audit.js';
-import type { AdminApi } from './api.js';
 import { listen } from '../listen.js';
+import { roleAllows, type Principal, type TokenStore } from './auth.js';
+import { AuditUnavailableError, type AuditLog, type AuditRecord } from './audit.js';
+import type { AdminApi } from './api.js';
+import { ClientGoneError, MAX_BODY, readJson } from './body.js';
+import { HostCheck } from './host-check.js';
+import { HttpError } from './http-error.js';
+import { RateLimiter } from './rate-limit.js';
+import { RefusalTally, type RefusalSummary } from './refusals.js';
+import { buildRoutes, type Ctx, type Route } from './routes.js';
 
-const MAX_BODY = 64 * 1024;
+export { HttpError };
 
-/** An error answer: HTTP status, stable code, human detail. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    detail: string,
-    readonly extra: Record<string, unknown> = {},
-  ) {
-    super(detail);
-  }
+/** Counters of what the admin API refused or failed at (metrics). */
+export interface AdminCounters {
+  /** A call answered 4xx, by error code (unauthorized, too_many_requests, …). */
+  refused(code: string): void;
+  /** A handler failed unexpectedly (answered 500, or the client was gone). */
+  handlerError(action: string): void;
 }
 
-interface Ctx {
-  req: IncomingMessage;
-  params: string[];
-  principal: Principal | undefined;
-  body: Record<string, unknown>;
-  /** Filled by the handler for the audit record. */
-  audit: Partial<AuditRecord>;
-}
+const NO_COUNTERS: AdminCounters = { refused: () => {}, handlerError: () => {} };
+/** Unexpected handler failures logged in full per minute; past it they are only counted. */
+const FAILURE_LOGS_PER_MINUTE = 10;
 
-interface Route {
-  method: 'GET' | 'POST';
-  pattern: RegExp;
-  /** Role needed; undefined = no token needed. */
-  role: Role | undefined | 'metrics';
-  action: string;
-  /** Probe endpoints are not audited. */
-  quiet?: boolean;
-  handle(ctx: Ctx): Promise<unknown> | unknown;
+interface Limits {
+  /** Unauthenticated calls, per client address. */
+  anonymous: RateLimiter;
+  /** Authenticated calls, per token: a flood from an operator's address cannot lock it out. */
+  tokens: RateLimiter;
+  /** GET /metrics, per client address. */
+  metrics: RateLimiter;
 }
-
-const SEG = '([^/]+)';
 
 export class AdminServer {
   readonly server: http.Server;
   private tokens: TokenStore;
   private readonly routes: Route[];
+  private cfg: AdminConfig;
+  private hosts: HostCheck;
+  private limits: Limits;
+  private readonly refusals: RefusalTally;
+  private failureLogs = { minute: 0, count: 0 };
 
   constructor(
-    private readonly cfg: AdminConfig,
+    cfg: AdminConfig,
     private readonly api: AdminApi,
     tokens: TokenStore,
     private readonly audit: AuditLog,
     private readonly log: Logger,
+    private readonly counters: AdminCounters = NO_COUNTERS,
   ) {
+    this.cfg = cfg;
     this.tokens = tokens;
-    this.routes = this.buildRoutes();
-    this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => void this.handle(req, res));
+    this.routes = buildRoutes(api);
+    this.hosts = new HostCheck(cfg.allowed_hosts, cfg.listen.host);
+    this.limits = makeLimits(cfg);
+    const rl = cfg.rate_limit;
+    this.refusals = new RefusalTally(rl.refused_log_interval, rl.max_clients, (s) => this.auditRefusals(s));
+    this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
+    // `Expect: 100-continue`: the 100 is sent only once the call is admitted (see handle()).
+    this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
   }
 
   setTokens(tokens: TokenStore): void {
     this.tokens = tokens;
+  }
+
+  /** A reloaded admin section: Host allow-list, metrics_auth, rate limits (buckets kept if unchanged). */
+  setConfig(cfg: AdminConfig): void {
+    if (JSON.stringify(cfg.rate_limit) !== JSON.stringify(this.cfg.rate_limit)) this.limits = makeLimits(cfg);
+    this.hosts = new HostCheck(cfg.allowed_hosts, cfg.listen.host);
+    this.cfg = cfg;
   }
 
   listen(): Promise<AddressInfo> {
@@ -83,198 +104,98 @@ export class AdminServer {
   }
 
   close(): Promise<void> {
+    this.refusals.close();
     return new Promise((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
   }
 
-  private buildRoutes(): Route[] {
-    const api = this.api;
-    const reason = (ctx: Ctx): string => {
-      const r = ctx.body.reason;
-      if (typeof r !== 'string' || r.trim() === '') throw new HttpError(400, 'bad_request', '"reason" is required: a non-empty string saying why (it goes to the audit log)');
-      if (r.length > 1000) throw new HttpError(400, 'bad_request', '"reason" is longer than 1000 characters');
-      return r;
-    };
-    const only = (ctx: Ctx, allowed: string[]) => {
-      for (const k of Object.keys(ctx.body)) {
-        if (!allowed.includes(k)) throw new HttpError(400, 'bad_request', `unknown field "${k}" (allowed: ${allowed.join(', ')})`);
-      }
-    };
-    const force = (ctx: Ctx): boolean => {
-      const f = ctx.body.force;
-      if (f !== undefined && typeof f !== 'boolean') throw new HttpError(400, 'bad_request', '"force" must be true or false');
-      return f === true;
-    };
-    const tenantOf = (ctx: Ctx) => {
-      const name = ctx.params[0]!;
-      ctx.audit.tenant = name;
-      const t = api.tenant(name);
-      if (!t) throw new HttpError(404, 'not_found', `no tenant "${name}"`);
-      return t;
-    };
-    const actor = (ctx: Ctx) => ctx.principal?.name ?? 'anonymous';
-    const siteAction = (action: 'fence' | 'unfence'): Route => ({
-      method: 'POST',
-      pattern: new RegExp(`^/tenants/${SEG}/sites/${SEG}/${action}$`),
-      role: 'operator',
-      action,
-      async handle(ctx) {
-        only(ctx, ['reason']);
-        const t = tenantOf(ctx);
-        const site = (ctx.audit.site = ctx.params[1]!);
-        const why = (ctx.audit.reason = reason(ctx));
-        ctx.audit.epoch_before = t.state.epoch;
-        const s = await t[action](site, { reason: why, actor: actor(ctx) });
-        ctx.audit.epoch_after = s.epoch;
-        return { tenant: t.name, site, fenced: s.fenced, epoch: s.epoch };
-      },
-    });
-    const backendAction = (action: 'drain' | 'enable'): Route => ({
-      method: 'POST',
-      pattern: new RegExp(`^/tenants/${SEG}/sites/${SEG}/backends/${SEG}/${action}$`),
-      role: 'operator',
-      action,
-      handle(ctx) {
-        only(ctx, ['reason']);
-        const t = tenantOf(ctx);
-        const site = (ctx.audit.site = ctx.params[1]!);
-        const backend = (ctx.audit.backend = ctx.params[2]!);
-        ctx.audit.reason = reason(ctx);
-        ctx.audit.epoch_before = ctx.audit.epoch_after = t.state.epoch;
-        const b = t.setDrained(site, backend, action === 'drain');
-        return { tenant: t.name, site, backend, drained: b.drained };
-      },
-    });
-    const flip = (action: 'failover' | 'failback'): Route => ({
-      method: 'POST',
-      pattern: new RegExp(`^/tenants/${SEG}/${action}$`),
-      role: 'operator',
-      action,
-      async handle(ctx) {
-        only(ctx, action === 'failover' ? ['to', 'reason', 'force'] : ['reason', 'force']);
-        const t = tenantOf(ctx);
-        const to = ctx.body.to;
-        if (to !== undefined && typeof to !== 'string') throw new HttpError(400, 'bad_request', '"to" must be a site name');
-        const op = { reason: (ctx.audit.reason = reason(ctx)), actor: actor(ctx), force: force(ctx) };
-        if (typeof to === 'string') ctx.audit.site = to;
-        const before = (ctx.audit.epoch_before = t.state.epoch);
-        const r = action === 'failover' ? await t.operatorFailover({ ...op, ...(typeof to === 'string' && { to }) }) : await t.failback(op);
-        ctx.audit.epoch_after = r.epoch;
-        ctx.audit.site = r.to;
-        return {
-          tenant: t.name,
-          epoch_before: before,
-          epoch: r.epoch,
-          from: r.from,
-          to: r.to,
-          result: r.result,
-          duration_ms: r.durationMs,
-          rto_seconds: r.rtoMs / 1000,
-          rto_ratio: r.durationMs / r.rtoMs,
-          timings: r.timings,
-          ...(r.drain && { drain: r.drain }),
-          ...(r.fence && { fence: r.fence }),
-          ...(r.promote && { promote: r.promote }),
-        };
-      },
-    });
-    return [
-      { method: 'GET', pattern: /^\/healthz$/, role: undefined, action: 'healthz', quiet: true, handle: () => ({ status: 'ok' }) },
-      {
-        method: 'GET',
-        pattern: /^\/readyz$/,
-        role: undefined,
-        action: 'readyz',
-        quiet: true,
-        handle: () => {
-          const r = api.ready();
-          if (!r.ready) throw new HttpError(503, 'not_ready', r.reasons.join('; '), { ready: false, reasons: r.reasons });
-          return { ready: true };
-        },
-      },
-      { method: 'GET', pattern: /^\/metrics$/, role: 'metrics', action: 'metrics', quiet: true, handle: () => api.metricsText() },
-      { method: 'GET', pattern: /^\/status$/, role: 'viewer', action: 'status', handle: () => api.status() },
-      {
-        method: 'GET',
-        pattern: new RegExp(`^/tenants/${SEG}$`),
-        role: 'viewer',
-        action: 'tenant',
-        handle(ctx) {
-          tenantOf(ctx);
-          return api.tenantStatus(ctx.params[0]!, true);
-        },
-      },
-      flip('failover'),
-      flip('failback'),
-      siteAction('fence'),
-      siteAction('unfence'),
-      backendAction('drain'),
-      backendAction('enable'),
-      {
-        method: 'POST',
-        pattern: /^\/reload$/,
-        role: 'operator',
-        action: 'reload',
-        async handle(ctx) {
-          only(ctx, ['reason']);
-          if (ctx.body.reason !== undefined) ctx.audit.reason = String(ctx.body.reason);
-          const r = await api.reload();
-          if (!r.ok) throw new HttpError(400, 'invalid_config', r.detail, { problems: r.problems });
-          return r;
-        },
-      },
-    ];
+  /** The request listener: whatever handle() does, its failure is caught here. */
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    this.handle(req, res, expectsContinue).catch((err: unknown) => this.handlerFailed(err, undefined, res));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+    // Read now: once the client is gone, req.socket is null.
+    const remote = req.socket?.remoteAddress ?? 'unknown';
     const path = (req.url ?? '/').split('?')[0]!;
-    let route: Route | undefined;
-    let params: string[] = [];
-    let methodMismatch = false;
-    let badEscape = false;
-    for (const r of this.routes) {
-      const m = r.pattern.exec(path);
-      if (!m) continue;
-      if (r.method !== req.method && !(r.method === 'GET' && req.method === 'HEAD')) {
-        methodMismatch = true;
-        continue;
-      }
-      route = r;
-      try {
-        params = m.slice(1).map((p) => decodeURIComponent(p));
-      } catch {
-        badEscape = true; // a malformed %-escape must be a 400, never a crash
-      }
-      break;
-    }
+    const { route, params, methodMismatch, badEscape } = this.match(req.method, path);
     const principal = this.tokens.authenticate(req.headers.authorization);
-    const ctx: Ctx = { req, params, principal, body: {}, audit: {} };
+    const ctx: Ctx = { req, remote, path, params, principal, body: {}, audit: {}, ...(expectsContinue && { withheld: true }) };
     try {
+      this.admit(route, ctx);
       if (badEscape) throw new HttpError(400, 'bad_request', `malformed %-escape in ${path}`);
       if (!route) {
         if (methodMismatch) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
         throw new HttpError(404, 'not_found', `no admin endpoint ${path}`);
       }
       this.authorize(route, principal, req);
-      if (route.method === 'POST') ctx.body = await readJson(req);
+      ctx.authorized = true;
+      if (route.method === 'POST') {
+        if (ctx.withheld && !(Number(req.headers['content-length']) > MAX_BODY)) {
+          res.writeContinue();
+          ctx.withheld = false;
+        }
+        ctx.body = await readJson(req);
+      }
+      if (route.role === 'operator') this.writeIntent(route, ctx);
       const result = await route.handle(ctx);
+      closeIfUnread(ctx, res);
       if (typeof result === 'string') {
-        res.writeHead(200, { 'content-type': this.api.metricsContentType(), 'cache-control': 'no-store' });
+        if (!res.headersSent) res.writeHead(200, { 'content-type': this.api.metricsContentType(), 'cache-control': 'no-store' });
         res.end(result);
       } else {
         sendJson(res, 200, result);
       }
-      if (route && !route.quiet) this.auditCall(route, ctx, 'ok', 200);
+      if (!route.quiet) this.auditCall(route, ctx, 'ok', 200);
     } catch (err) {
-      const e = toHttpError(err);
-      if (e.status >= 500 && e.status !== 503) this.log.error({ err }, `admin ${route?.action ?? path} failed`);
-      sendJson(res, e.status, { error: e.code, detail: e.message, ...e.extra });
-      if (!route?.quiet) {
-        const result = e.status === 401 || e.status === 403 ? 'denied' : 'error';
-        this.auditCall(route, ctx, result, e.status, e.message, path);
+      this.fail(err, route, ctx, res);
+    }
+  }
+
+  private match(method: string | undefined, path: string): { route?: Route; params: string[]; methodMismatch: boolean; badEscape: boolean } {
+    let methodMismatch = false;
+    for (const r of this.routes) {
+      const m = r.pattern.exec(path);
+      if (!m) continue;
+      if (r.method !== method && !(r.method === 'GET' && method === 'HEAD')) {
+        methodMismatch = true;
+        continue;
       }
+      try {
+        return { route: r, params: m.slice(1).map((p) => decodeURIComponent(p)), methodMismatch, badEscape: false };
+      } catch {
+        return { route: r, params: [], methodMismatch, badEscape: true }; // a malformed %-escape is a 400, never a crash
+      }
+    }
+    return { params: [], methodMismatch, badEscape: false };
+  }
+
+  /**
+   * Rate limit, then Host check. /healthz and /readyz are never limited: answering them costs
+   * no more than refusing them, and a liveness probe refused with 429 would get the pod
+   * restarted, which is what a flood would want. /metrics costs a serialisation of every
+   * series, so it has a budget of its own per address (ample for Prometheus, which scrapes
+   * every 15-60 s), apart from the API's so that a flood of API calls cannot starve scrapes.
+   */
+  private admit(route: Route | undefined, ctx: Ctx): void {
+    if (!route?.probe) {
+      const rl = this.cfg.rate_limit;
+      const isMetrics = route?.action === 'metrics';
+      const [limiter, key, rate, who] = isMetrics
+        ? [this.limits.metrics, ctx.remote, rl.metrics_rate, `GET /metrics from ${ctx.remote}`]
+        : ctx.principal
+          ? [this.limits.tokens, ctx.principal.name, rl.rate, `calls with token "${ctx.principal.name}"`]
+          : [this.limits.anonymous, ctx.remote, rl.rate, `calls from ${ctx.remote}`];
+      const t = limiter.take(key);
+      if (!t.ok) {
+        throw new HttpError(429, 'too_many_requests', `more than ${rate} ${who} per second (admin.rate_limit); retry after ${t.retryAfter} s`, { retry_after: t.retryAfter }, { 'retry-after': String(t.retryAfter) });
+      }
+    }
+    const host = ctx.req.headers.host;
+    if (!this.hosts.allows(host)) {
+      throw new HttpError(421, 'misdirected_request', `the admin API does not answer to Host ${JSON.stringify(host)}: use its IP address, localhost or ${this.cfg.listen.host}, or add the name to admin.allowed_hosts`);
     }
   }
 
@@ -294,48 +215,136 @@ export class AdminServer {
     }
   }
 
-  private auditCall(route: Route | undefined, ctx: Ctx, result: AuditRecord['result'], status: number, detail?: string, path?: string): void {
-    this.audit.record({
-      action: route?.action ?? `${ctx.req.method} ${path}`,
+  /** The mutation's record, on disk before it runs; throws (→ 503) when it cannot be. */
+  private writeIntent(route: Route, ctx: Ctx): void {
+    const [tenant, site, backend] = ctx.path.startsWith('/tenants/') ? ctx.params : [];
+    const to = ctx.body.to;
+    const siteName = site ?? (typeof to === 'string' ? to : undefined);
+    const reason = ctx.body.reason;
+    this.audit.intent({
+      action: route.action,
+      actor: ctx.principal?.name ?? 'anonymous',
+      ...(ctx.principal && { role: ctx.principal.role }),
+      remote: ctx.remote,
+      ...(tenant !== undefined && { tenant }),
+      ...(siteName !== undefined && { site: siteName }),
+      ...(backend !== undefined && { backend }),
+      ...(typeof reason === 'string' && { reason }),
+    });
+  }
+
+  /** Answers an error (when someone is left to answer), audits it and counts it. */
+  private fail(err: unknown, route: Route | undefined, ctx: Ctx, res: ServerResponse): void {
+    if (err instanceof ClientGoneError) {
+      this.auditOutcome(route, ctx, 499, 'error', err.message);
+      return;
+    }
+    const e = toHttpError(err);
+    if (e.status >= 500 && e.status !== 503) this.handlerFailed(err, route, res, ctx);
+    if (e.status >= 400 && e.status < 500) this.counters.refused(e.code);
+    closeIfUnread(ctx, res);
+    sendJson(res, e.status, { error: e.code, detail: e.message, ...e.extra }, e.headers);
+    this.auditOutcome(route, ctx, e.status, e.status === 401 || e.status === 403 ? 'denied' : 'error', e.message);
+  }
+
+  private auditOutcome(route: Route | undefined, ctx: Ctx, status: number, result: AuditRecord['result'], detail: string): void {
+    // Refused before the token and role were accepted: summed (the calls of an authorized
+    // principal are its own actions, each recorded, and bounded by its rate limit).
+    const refused = status >= 400 && status < 500 && !ctx.authorized;
+    if (refused) {
+      this.audit.count(route?.action ?? 'unknown', result);
+      if (this.refusals.admit(ctx.remote, status, ctx.principal?.name)) this.audit.record(this.recordOf(route, ctx, result, status, detail), 'refused');
+    } else if (!route?.quiet) {
+      this.auditCall(route, ctx, result, status, detail);
+    }
+  }
+
+  private auditCall(route: Route | undefined, ctx: Ctx, result: AuditRecord['result'], status: number, detail?: string): void {
+    this.audit.count(route?.action ?? 'unknown', result);
+    this.audit.record(this.recordOf(route, ctx, result, status, detail));
+  }
+
+  private recordOf(route: Route | undefined, ctx: Ctx, result: AuditRecord['result'], status: number, detail?: string): AuditRecord {
+    return {
+      action: route?.action ?? 'unknown',
       actor: ctx.principal?.name ?? 'anonymous',
       ...(ctx.principal && { role: ctx.principal.role }),
       result,
       status,
-      remote: ctx.req.socket.remoteAddress,
+      remote: ctx.remote,
+      ...(!route && { method: String(ctx.req.method), path: ctx.path }),
+      ...(status === 421 && ctx.req.headers.host !== undefined && { host: ctx.req.headers.host }),
       ...ctx.audit,
       ...(detail !== undefined && { detail }),
-    });
+    };
+  }
+
+  private auditRefusals(s: RefusalSummary): void {
+    const top = Object.entries(s.statuses).sort((a, b) => b[1] - a[1])[0];
+    this.audit.record(
+      { action: 'refused', actor: s.actor, result: 'denied', status: Number(top?.[0] ?? 0), remote: s.remote, count: s.count, statuses: s.statuses, window_seconds: s.windowMs / 1000 },
+      'refused',
+    );
+  }
+
+  /**
+   * An unexpected failure: counted, logged (up to FAILURE_LOGS_PER_MINUTE a minute: a client
+   * able to trigger one must not flood the log), answered 500 if an answer can still be sent.
+   * Never throws.
+   */
+  private handlerFailed(err: unknown, route: Route | undefined, res: ServerResponse, ctx?: Ctx): void {
+    try {
+      const action = route?.action ?? 'unknown';
+      this.counters.handlerError(action);
+      const minute = Math.floor(Date.now() / 60_000);
+      if (minute !== this.failureLogs.minute) this.failureLogs = { minute, count: 0 };
+      if (++this.failureLogs.count <= FAILURE_LOGS_PER_MINUTE) this.log.error({ err, action, remote: ctx?.remote }, `admin ${action} failed`);
+      if (!ctx) {
+        // The failure escaped handle() itself: answer if we can, else drop the connection.
+        if (!res.headersSent && !res.destroyed) sendJson(res, 500, { error: 'internal', detail: 'internal error' });
+        else res.destroy();
+      }
+    } catch {
+      // Last resort: never let a failure here reach the event loop.
+    }
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
-    req.resume();
-    throw new HttpError(415, 'unsupported_media_type', 'mutations take a JSON body: send Content-Type: application/json');
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) throw new HttpError(413, 'payload_too_large', `the body is larger than ${MAX_BODY} bytes`);
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, 'bad_request', `the body is not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new HttpError(400, 'bad_request', 'the body must be a JSON object');
-  return body as Record<string, unknown>;
+function makeLimits(cfg: AdminConfig): Limits {
+  const rl = cfg.rate_limit;
+  return {
+    anonymous: new RateLimiter({ rate: rl.rate, burst: rl.burst }, rl.max_clients),
+    tokens: new RateLimiter({ rate: rl.rate, burst: rl.burst }, rl.max_clients),
+    metrics: new RateLimiter({ rate: rl.metrics_rate, burst: rl.metrics_burst }, rl.max_clients),
+  };
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** Unread request bodies up to this size (by Content-Length) are read and dropped after the answer. */
+const DISCARD_MAX = 1024 * 1024;
+
+/**
+ * Before an answer to a request whose body was not read (refused, or too large): Node reads
+ * and drops the rest of the body after the answer and keeps the connection (so that a client
+ * still sending gets its answer instead of a reset). The connection is closed instead when the
+ * body was never asked for (a 100 Continue withheld), or when reading it is not worth it: of
+ * unknown length or large, from a caller whose token was not accepted, or over DISCARD_MAX.
+ */
+function closeIfUnread(ctx: Ctx, res: ServerResponse): void {
+  const req = ctx.req;
+  if (req.complete || res.headersSent) return;
+  const length = Number(req.headers['content-length'] ?? 0);
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (length === 0 && !chunked) return;
+  const large = chunked || length > MAX_BODY;
+  if (ctx.withheld || (large && !ctx.authorized) || length > DISCARD_MAX) res.setHeader('connection', 'close');
+}
+
+/** Sends a JSON answer unless one was already sent or the client is gone. */
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, {
+    ...headers,
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
@@ -346,10 +355,12 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof AuditUnavailableError) return new HttpError(503, 'audit_unavailable', err.message);
   if (err instanceof DrProxyError) {
     if (err.code === 'DRP_NOT_FOUND') return new HttpError(404, 'not_found', err.message);
     if (err.code === 'DRP_CONFLICT') return new HttpError(409, 'conflict', err.message);
     if (err.code === 'DRP_STATE_CONFLICT') return new HttpError(409, 'conflict', err.message);
   }
-  return new HttpError(500, 'internal', (err as Error).message ?? String(err));
+  const message = err instanceof Error ? err.message : String(err);
+  return new HttpError(500, 'internal', message);
 }

@@ -3,6 +3,7 @@
  * config/drproxy.example.yaml documents the same values; keep the two in step.
  */
 import type {
+  AdminRateLimitConfig,
   FailoverConfig,
   HealthCheckConfig,
   HeaderNames,
@@ -22,6 +23,15 @@ export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.
 /** Admin API listener: loopback only unless configured otherwise. */
 export const DEFAULT_ADMIN_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '127.0.0.1', port: 9901 });
 export const DEFAULT_METRICS_AUTH = false;
+/** Admin API rate limits: ample for operators, Kubernetes and Prometheus, cheap to refuse past. */
+export const DEFAULT_ADMIN_RATE_LIMIT: Readonly<AdminRateLimitConfig> = Object.freeze({
+  rate: 20,
+  burst: 100,
+  metrics_rate: 5,
+  metrics_burst: 20,
+  max_clients: 1024,
+  refused_log_interval: 10 * 1_000,
+});
 
 /** Embedded state directory, relative to the config file's directory. */
 export const DEFAULT_STATE_DIR = './var/drproxy';

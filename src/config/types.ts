@@ -27,6 +27,27 @@ export interface AdminConfig {
   metrics_auth: boolean;
   /** Audit records also go to this file (appended, written synchronously), when set. */
   audit_file?: string;
+  /**
+   * Host names (lower case; exact, "*.suffix" or "*") the admin API answers to, besides IP
+   * literals, localhost and the host of `listen`: a DNS-rebinding page is refused (421).
+   */
+  allowed_hosts: string[];
+  rate_limit: AdminRateLimitConfig;
+}
+
+/** Per-client token buckets of the admin API; /healthz and /readyz are never limited. */
+export interface AdminRateLimitConfig {
+  /** Calls per second per client address (per token once authenticated). */
+  rate: number;
+  /** Calls allowed at once before `rate` applies (bucket size). */
+  burst: number;
+  /** GET /metrics, per client address: a budget of its own. */
+  metrics_rate: number;
+  metrics_burst: number;
+  /** Client addresses tracked (buckets, refused-call tallies); past it, new ones share one. */
+  max_clients: number;
+  /** Refused calls of one address are summed into one log/audit line per this window (ms). */
+  refused_log_interval: number;
 }
 
 export interface EtcdConfig {

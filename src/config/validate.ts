@@ -16,6 +16,7 @@ import path from 'node:path';
 import { isIP } from 'node:net';
 import type {
   AdminConfig,
+  AdminRateLimitConfig,
   BackendConfig,
   Config,
   ConfigProblem,
@@ -662,6 +663,8 @@ function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): Admin
   const metricsAuth = f?.get('metrics_auth', bool) ?? D.DEFAULT_METRICS_AUTH;
   const tokens = f?.get('tokens', listOf(token(baseDir))) ?? [];
   const auditFile = f?.get('audit_file', text);
+  const allowedHosts = f?.get('allowed_hosts', listOf(allowedHost)) ?? [];
+  const rateLimit = readAdminRateLimit(f?.sub('rate_limit'));
   f?.end();
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
   return {
@@ -669,7 +672,35 @@ function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): Admin
     tokens: values(tokens),
     metrics_auth: metricsAuth,
     ...(auditFile !== undefined && { audit_file: path.resolve(baseDir, auditFile) }),
+    allowed_hosts: values(allowedHosts),
+    rate_limit: rateLimit,
   };
+}
+
+/** An admin Host allow-list entry: a host name without port, "*.suffix", or "*" (any host). */
+const allowedHost: Parse<string> = (value, at, out) => {
+  if (typeof value !== 'string') return out.error(at, expected('a host name', value));
+  const host = value.trim().toLowerCase().replace(/\.$/, '');
+  if (host === '*') return host;
+  const problem = hostProblem(host);
+  return problem === undefined ? host : out.error(at, `${problem}: ${show(value)} (use a name without scheme or port, "*.example.com", or "*")`);
+};
+
+function readAdminRateLimit(f: Fields | undefined): AdminRateLimitConfig {
+  if (f === undefined) return { ...D.DEFAULT_ADMIN_RATE_LIMIT };
+  const limits: AdminRateLimitConfig = {
+    ...D.DEFAULT_ADMIN_RATE_LIMIT,
+    ...compact<AdminRateLimitConfig>({
+      rate: f.get('rate', num(0.01, 1_000_000)),
+      burst: f.get('burst', int(1, 1_000_000)),
+      metrics_rate: f.get('metrics_rate', num(0.01, 1_000_000)),
+      metrics_burst: f.get('metrics_burst', int(1, 1_000_000)),
+      max_clients: f.get('max_clients', int(16, 1_000_000)),
+      refused_log_interval: f.get('refused_log_interval', duration({ min: 100 })),
+    }),
+  };
+  f.end();
+  return limits;
 }
 
 function token(baseDir: string): Parse<TokenSpec> {

@@ -1,0 +1,67 @@
+/**
+ * Counters of the faults that must never end the process, on the main registry: refused and
+ * failed admin calls, audit records that could not be written, log lines that could not be.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { AdminCounters } from './admin/server.js';
+import type { AuditKind } from './admin/audit.js';
+import { logStats } from './log-destination.js';
+
+export class FaultMetrics implements AdminCounters {
+  readonly adminRefused: Counter<'code'>;
+  readonly adminHandlerErrors: Counter<'action'>;
+  readonly auditWriteErrors: Counter<'record'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.adminRefused = new Counter({
+      name: 'drproxy_admin_refused_total',
+      help: 'Admin API calls answered 4xx, by error code (unauthorized, too_many_requests, misdirected_request, ...)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.adminHandlerErrors = new Counter({
+      name: 'drproxy_admin_handler_errors_total',
+      help: 'Admin API calls whose handler failed unexpectedly (answered 500 when still possible)',
+      labelNames: ['action'],
+      registers,
+    });
+    this.auditWriteErrors = new Counter({
+      name: 'drproxy_audit_write_errors_total',
+      help: 'Audit records that could not be written to admin.audit_file (record=intent: the mutation was refused with 503; others: the record was lost)',
+      labelNames: ['record'],
+      registers,
+    });
+    const seen = { errors: 0, dropped: 0 };
+    new Counter({
+      name: 'drproxy_log_write_errors_total',
+      help: 'Write errors of the log destination (stdout): ENOSPC, EIO, EPIPE, ...',
+      registers,
+      collect() {
+        this.inc(logStats.writeErrors - seen.errors);
+        seen.errors = logStats.writeErrors;
+      },
+    });
+    new Counter({
+      name: 'drproxy_log_lines_dropped_total',
+      help: 'Log lines dropped because the log destination failed or was too slow',
+      registers,
+      collect() {
+        this.inc(logStats.droppedLines - seen.dropped);
+        seen.dropped = logStats.droppedLines;
+      },
+    });
+  }
+
+  refused(code: string): void {
+    this.adminRefused.inc({ code });
+  }
+
+  handlerError(action: string): void {
+    this.adminHandlerErrors.inc({ action });
+  }
+
+  auditWriteError(kind: AuditKind): void {
+    this.auditWriteErrors.inc({ record: kind });
+  }
+}

@@ -55,12 +55,13 @@ export interface CommitMark {
   epoch: number;
   seq: number;
   site: string;
+  crc: number;
 }
 
 /** The state manifest as the writer thread starts with it (manifest.ts). */
 export interface ManifestSeed {
   path: string;
-  entries: Record<string, { epoch: number; seq: number; site: string }>;
+  entries: Record<string, { epoch: number; seq: number; site: string; crc?: number }>;
   /** Its newest record's slot and generation, and its slot size (0: no file yet). */
   slot: 0 | 1;
   seq: number;

@@ -24,6 +24,7 @@
 import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { DrProxyError } from '../errors.js';
 import { AtomicWriter } from './atomic-writer.js';
 import { JOURNAL_FILE, readJournal, type JournalRecord } from './journal.js';
@@ -140,8 +141,10 @@ export class FileStateStore implements StateStore {
       this.seen.set(tenant, v.state.epoch);
       if (found?.layout) this.layout.set(tenant, found.layout);
       else this.layout.delete(tenant);
-      const seq = Math.max(found?.layout?.seq ?? 0, m?.seq ?? 0);
-      this.hwm.set(tenant, { epoch: Math.max(v.state.epoch, m?.epoch ?? 0), seq, site: v.state.active });
+      // As the file has it (the manifest may have been behind), never below what was recorded.
+      const newest = found?.records?.[0];
+      const entry = newest !== undefined && (m === undefined || newest.seq >= m.seq) ? { epoch: newest.state.epoch, seq: newest.seq, site: newest.state.active, crc: newest.crc } : m;
+      if (entry !== undefined) this.hwm.set(tenant, entry);
       return v.state;
     }
     // Repaired or lost: written anew, the record alone in a new file (its slots must hold
@@ -218,7 +221,7 @@ export class FileStateStore implements StateStore {
     const inPlace = at !== undefined && slotSizeFor(line) <= at.size;
     if (!inPlace) line = slotLine(0, seq, text);
     const size = inPlace ? at.size : slotSizeFor(line);
-    const mark = { tenant, epoch: next.epoch, seq, site: next.active };
+    const mark = { tenant, epoch: next.epoch, seq, site: next.active, crc: crc32(text) };
     try {
       await this.writer.writeLogged(file, inPlace ? slot * size : undefined, { line, size, regions: inPlace ? 1 : 2 }, line, mark);
     } catch (err) {
@@ -226,7 +229,7 @@ export class FileStateStore implements StateStore {
     }
     this.layout.set(tenant, { slot: inPlace ? slot : 0, seq, size });
     this.seen.set(tenant, next.epoch);
-    this.hwm.set(tenant, { epoch: next.epoch, seq, site: next.active });
+    this.hwm.set(tenant, { epoch: next.epoch, seq, site: next.active, crc: mark.crc });
   }
 
   /** Resolves once every commit so far is in its tenant's file too, not only in the journal. */

@@ -18,6 +18,7 @@
  */
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import type { AtomicWriter } from './atomic-writer.js';
 import { decodeFile, decodeRecordLine, slotLine, slotSizeFor } from './slots.js';
 import { TENANT_NAME } from '../config/validate.js';
@@ -32,6 +33,8 @@ export interface JournalEntry {
   site: string;
   stateText: string;
   format: 1 | 2;
+  /** The CRC-32 of `stateText`. */
+  crc: number;
 }
 
 /** A tenant's newest record in the journal, and the one committed before it. */
@@ -61,7 +64,8 @@ export function readJournal(data: Buffer): { records: Map<string, JournalRecord>
       continue;
     }
     const had = records.get(state.tenant);
-    const entry: JournalEntry = { seq: r.seq, epoch: state.epoch, site: typeof state.active === 'string' ? state.active : '', stateText: r.stateText, format: r.format };
+    const site = typeof state.active === 'string' ? state.active : '';
+    const entry: JournalEntry = { seq: r.seq, epoch: state.epoch, site, stateText: r.stateText, format: r.format, crc: crc32(r.stateText) };
     if (had !== undefined && r.seq < had.seq) continue;
     // Equal seqs: a commit reported failed (its fdatasync) may still have landed; the commit
     // made after it, with the same seq, is later in the journal and wins.
@@ -72,7 +76,7 @@ export function readJournal(data: Buffer): { records: Map<string, JournalRecord>
 }
 
 function strip(r: JournalRecord): JournalEntry {
-  return { seq: r.seq, epoch: r.epoch, site: r.site, stateText: r.stateText, format: r.format };
+  return { seq: r.seq, epoch: r.epoch, site: r.site, stateText: r.stateText, format: r.format, crc: r.crc };
 }
 
 /**

@@ -5,7 +5,8 @@
  * (verdict.ts) instead of starting the tenant at epoch 1, or at an old epoch, on a fenced site.
  *
  * It is written as a tenant file is: two slots in turn, in place, each a checksummed record
- * (slots.ts) whose state is `{"v":1,"tenants":{"acme":{"epoch":7,"seq":12,"site":"b1"},…}}`
+ * (slots.ts) whose state is `{"v":1,"tenants":{"acme":{"epoch":7,"seq":12,"site":"b1","crc":…},…}}`
+ * (`crc`: the CRC-32 of that commit's state text)
  * and whose `seq` counts the manifest's own writes; a larger manifest moves to larger slots
  * through temp file, fsync, rename and directory fsync.
  *
@@ -35,6 +36,8 @@ export interface ManifestEntry {
   seq: number;
   /** The active site of that commit (the state's `active`). */
   site: string;
+  /** The CRC-32 of that commit's state text: which record it was, not only its number. */
+  crc?: number;
 }
 
 /** Where the manifest's newest record is: as a tenant file's layout. */
@@ -87,9 +90,10 @@ function parseEntries(text: string): Map<string, ManifestEntry> | undefined {
   if ((o as { v?: unknown }).v !== 1 || typeof tenants !== 'object' || tenants === null) return undefined;
   const entries = new Map<string, ManifestEntry>();
   for (const [name, e] of Object.entries(tenants)) {
-    const { epoch, seq, site } = (e ?? {}) as Partial<ManifestEntry>;
+    const { epoch, seq, site, crc } = (e ?? {}) as Partial<ManifestEntry>;
     if (!TENANT_NAME.test(name) || !Number.isSafeInteger(epoch) || !Number.isSafeInteger(seq) || typeof site !== 'string') return undefined;
-    entries.set(name, { epoch: epoch!, seq: seq!, site });
+    if (crc !== undefined && !Number.isSafeInteger(crc)) return undefined;
+    entries.set(name, { epoch: epoch!, seq: seq!, site, ...(crc !== undefined && { crc }) });
   }
   return entries;
 }
@@ -120,7 +124,8 @@ export async function scanTenantFiles(tenantsDir: string): Promise<{ entries: Ma
       const found = readStateFile(await readFile(file), file, tenant);
       current ||= found.records?.some((r) => r.format === 2) ?? false;
       // The newest record as it is: a file whose records disagree is judged when it is loaded.
-      mergeEntry(entries, tenant, { epoch: found.state.epoch, seq: found.layout?.seq ?? 0, site: found.state.active });
+      const newest = found.records?.[0];
+      mergeEntry(entries, tenant, { epoch: found.state.epoch, seq: newest?.seq ?? 0, site: found.state.active, ...(newest && { crc: newest.crc }) });
     } catch {
       // Unreadable: loading the tenant stops with the clear error it always did.
     }

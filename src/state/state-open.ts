@@ -67,7 +67,7 @@ export async function recoverState(dir: string, tenantsDir: string): Promise<Rec
         notices.push({ event: 'state_manifest_created', alert: false, message: `state manifest ${file} created from ${scan.files} tenant file(s) written by an earlier drproxy` });
       }
     }
-    for (const j of records.values()) mergeEntry(entries, j.tenant, { epoch: j.epoch, seq: j.seq, site: j.site });
+    for (const j of records.values()) mergeEntry(entries, j.tenant, { epoch: j.epoch, seq: j.seq, site: j.site, crc: j.crc });
     if (layout === undefined || records.size > 0 || notices.length > 0) layout = await writeManifest(writer, dir, entries, layout);
     // Everything the journal held is now in the files and the manifest: empty it, durably,
     // before new commits.

@@ -2,6 +2,7 @@
  * Reading a tenant's state file (either format, see slots.ts) into a checked TenantState. Pure:
  * no repair here; what to do with a damaged or suspect file is decided in verdict.ts.
  */
+import { crc32 } from 'node:zlib';
 import { DrProxyError } from '../errors.js';
 import { decodeFile } from './slots.js';
 import type { TenantPhase, TenantState } from './types.js';
@@ -58,6 +59,8 @@ export interface SlotRecord {
   seq: number;
   state: TenantState;
   format: 1 | 2;
+  /** The CRC-32 of the state's text (as the state manifest records it). */
+  crc: number;
 }
 
 /** What a state file holds: the current state and, for a slotted file, where it is. */
@@ -91,7 +94,7 @@ export function readStateFile(data: Buffer, file: string, tenant: string): Store
     const c = decoded.slots[slot];
     if (c.status === 'bad') damaged = { slot, why: c.why };
     // Every valid record must parse.
-    if (c.status === 'ok') records.push({ slot, seq: c.seq, state: parseState(c.stateText, file, tenant), format: c.format });
+    if (c.status === 'ok') records.push({ slot, seq: c.seq, state: parseState(c.stateText, file, tenant), format: c.format, crc: crc32(c.stateText) });
   }
   if (records.length === 0) throw corrupt(file, damaged ? `slot ${damaged.slot}: ${damaged.why}` : 'no state record');
   records.sort((a, b) => b.seq - a.seq);

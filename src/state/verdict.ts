@@ -47,7 +47,7 @@ export function judge(found: StoredState | undefined, m: ManifestEntry | undefin
     if (found.damaged) return { kind: 'repair', base: newest.state, epoch: top, why: damagedWhy(found, newest) };
     return { kind: 'ok', state: newest.state };
   }
-  const match = records.find((r) => r.seq === m.seq && r.state.epoch === m.epoch);
+  const match = records.find((r) => r.seq === m.seq && r.state.epoch === m.epoch && (m.crc === undefined || r.crc === m.crc));
   if (match !== undefined) {
     if (match !== newest) {
       return {
@@ -60,6 +60,12 @@ export function judge(found: StoredState | undefined, m: ManifestEntry | undefin
     if (found.inconsistent !== undefined) return { kind: 'repair', base: match.state, epoch: top, why: `${found.inconsistent}; loaded slot ${match.slot}, which the state manifest confirms` };
     if (found.damaged) return { kind: 'repair', base: match.state, epoch: top, why: damagedWhy(found, match) };
     return { kind: 'ok', state: match.state };
+  }
+  const same = m.crc === undefined ? undefined : records.find((r) => r.crc === m.crc && r.state.epoch === m.epoch);
+  if (same !== undefined) {
+    // The last commit's very state, under another seq: its seq was damaged (a version 1 record's
+    // checksum does not cover it).
+    return { kind: 'repair', base: same.state, epoch: top, why: `slot ${same.slot} holds the last commit the state manifest records (seq ${m.seq}) under seq ${same.seq}: its seq is damaged` };
   }
   if (newest.seq > m.seq || (newest.seq === m.seq && newest.state.epoch > m.epoch)) {
     // Ahead of the manifest (restored from an older copy, or rebuilt from a damaged slot): the

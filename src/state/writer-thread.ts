@@ -53,7 +53,7 @@ const man = workerData && workerData.manifest ? workerData.manifest : undefined;
 if (man) { man.entries = Object.assign(Object.create(null), man.entries); man.dirty = false; }
 function mark(job) {
   if (!man || !job.mark) return;
-  man.entries[job.mark.tenant] = { epoch: job.mark.epoch, seq: job.mark.seq, site: job.mark.site };
+  man.entries[job.mark.tenant] = { epoch: job.mark.epoch, seq: job.mark.seq, site: job.mark.site, crc: job.mark.crc };
   man.dirty = true;
 }
 function manifestLine(slot, seq) {

@@ -107,6 +107,25 @@ describe('the state manifest', () => {
     await a.s.close();
   });
 
+  it('cannot be written while running (a directory in its place): reported, the journal kept; the next start rebuilds it', async () => {
+    const dir = await tempDir();
+    const a = await openStore(dir);
+    await a.s.commit(st(1, 'a1'), undefined);
+    await a.s.checkpointed();
+    await rm(join(dir, 'manifest.json'));
+    await mkdir(join(dir, 'manifest.json'));
+    await a.s.commit(st(2, 'b1', ['a1']), 1);
+    await a.s.commit(T3, 2);
+    await a.s.checkpointed();
+    expect(a.writeErrors.join('\n')).toMatch(/state manifest .*manifest\.json: EISDIR/);
+    expect((await stat(join(dir, 'journal.log'))).size).toBeGreaterThan(0);
+    await a.s.close();
+    await rm(join(dir, 'manifest.json'), { recursive: true });
+    const r = await loadsBoth(dir);
+    neverBelow(r.t, T3);
+    expect(r.events).toEqual(['state_manifest_rebuilt (alert)']);
+  });
+
   it('a directory written by a drproxy before the manifest (version 1 records, no manifest): created without an alert', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'tenants'), { recursive: true });

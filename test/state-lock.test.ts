@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FileStateStore } from '../src/state/file-store.js';
@@ -81,6 +81,11 @@ describe('the state directory lock', () => {
     const a = await open(dir);
     await expect(open(dir)).rejects.toMatchObject({ code: 'DRP_STATE_IO', message: expect.stringMatching(`in use by process ${process.pid}`) });
     expect(await childOpens(dir)).toMatch(new RegExp(`^DRP_STATE_IO: state directory .* is in use by process ${process.pid} `));
+    // Named another way (a symlink to it): still the same directory, still refused.
+    const link = join(await tempDir(), 'link');
+    await symlink(dir, link);
+    await expect(open(link)).rejects.toMatchObject({ code: 'DRP_STATE_IO' });
+    expect(await childOpens(dir)).toMatch(/^DRP_STATE_IO: /);
     await a.close();
     expect(await childOpens(dir)).toBe('opened');
     // Released, the file stays, naming its last holder.

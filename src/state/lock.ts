@@ -15,7 +15,8 @@
  * took its lock by creating the file: if that pid is alive, is not this process and runs Node
  * (an older drproxy may still be running), drproxy refuses to start; otherwise it is stale.
  */
-import { closeSync, ftruncateSync, openSync, readFileSync, readSync, writeSync, constants } from 'node:fs';
+import { closeSync, ftruncateSync, openSync, readFileSync, readSync, realpathSync, writeSync, constants } from 'node:fs';
+import { basename, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { DrProxyError } from '../errors.js';
 
@@ -41,7 +42,15 @@ export interface DirLock {
 
 /** Take the lock of `file` (the state directory's LOCK), or throw DRP_STATE_IO saying who has it. */
 export async function lockDir(dir: string, file: string): Promise<DirLock> {
-  if (held.has(file)) throw inUse(dir, file, process.pid);
+  // One key per directory however it is named (a relative path, a symlink): opening the file
+  // a second time in this process and closing it would drop the lock.
+  let key = file;
+  try {
+    key = join(realpathSync(dir), basename(file));
+  } catch {
+    /* no directory: open() below says so */
+  }
+  if (held.has(key)) throw inUse(dir, file, process.pid);
   const lib = osLock(file);
   let fd: number;
   try {
@@ -65,13 +74,13 @@ export async function lockDir(dir: string, file: string): Promise<DirLock> {
     closeSync(fd); // we hold nothing: nothing to drop
     throw err instanceof DrProxyError ? err : new DrProxyError('DRP_STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
   }
-  held.add(file);
+  held.add(key);
   let open = true;
   return {
     release() {
       if (!open) return;
       open = false;
-      held.delete(file);
+      held.delete(key);
       // The file stays: removing it would let a process that opened it a moment ago lock a
       // file no longer in the directory while a third creates and locks a new one.
       closeSync(fd);

@@ -34,7 +34,7 @@ import { slotLine, slotSizeFor } from './slots.js';
 import { recoverState, type StateNotice } from './state-open.js';
 import { parseState, readStateFile, type StoredState } from './tenant-file.js';
 import type { StateStore, TenantState } from './types.js';
-import { judge } from './verdict.js';
+import { judge, type Verdict } from './verdict.js';
 
 export { parseState, readStateFile, type StoredState } from './tenant-file.js';
 export type { StateNotice } from './state-open.js';
@@ -143,44 +143,21 @@ export class FileStateStore implements StateStore {
       else this.layout.delete(tenant);
       // As the file has it (the manifest may have been behind), never below what was recorded.
       const newest = found?.records?.[0];
-      const entry = newest !== undefined && (m === undefined || newest.seq >= m.seq) ? { epoch: newest.state.epoch, seq: newest.seq, site: newest.state.active, crc: newest.crc } : m;
-      if (entry !== undefined) this.hwm.set(tenant, entry);
+      if (newest !== undefined && (m === undefined || newest.seq >= m.seq)) {
+        this.hwm.set(tenant, { epoch: newest.state.epoch, seq: newest.seq, site: newest.state.active, crc: newest.crc });
+      } else if (m !== undefined && v.state.epoch > m.epoch) {
+        this.hwm.set(tenant, { epoch: v.state.epoch, seq: m.seq, site: v.state.active }); // a hand repair
+      }
       return v.state;
     }
     // Repaired or lost: written anew, the record alone in a new file (its slots must hold
     // consecutive commits, and this record skips epochs).
     this.layout.delete(tenant);
-    const base = v.base;
-    const now = new Date().toISOString();
-    if (v.kind === 'repair') {
-      const recovered: TenantState = {
-        ...v.base,
-        epoch: v.epoch,
-        trigger: 'recovery',
-        reason: `state file ${file}: ${v.why}, and moved the epoch to ${v.epoch}, past any epoch the damaged record could hold. Before: ${v.base.reason}`,
-        updated_at: now,
-      };
-      await this.write(recovered);
-      this.onRepair?.(tenant, recovered.reason);
-      return recovered;
-    }
-    const lost: TenantState = {
-      tenant,
-      epoch: v.epoch,
-      phase: 'frozen',
-      frozen_cause: 'state_lost',
-      active: m?.site || base?.active || 'unknown',
-      fenced: base?.fenced ?? [],
-      trigger: 'recovery',
-      reason:
-        `state file ${file}: ${v.why}. Commits were lost (the file was deleted, replaced or restored from an older copy): ` +
-        `the tenant is frozen at epoch ${v.epoch}, above every epoch recorded, until an operator fails it over to the site that must take its traffic` +
-        (m ? ` (last recorded active site: ${m.site})` : ''),
-      updated_at: now,
-    };
-    await this.write(lost);
-    this.onNotice?.({ event: 'state_lost', alert: true, tenant, message: lost.reason });
-    return lost;
+    const next = v.kind === 'repair' ? repaired(file, v) : lost(tenant, file, v, m);
+    await this.write(next);
+    if (v.kind === 'repair') this.onRepair?.(tenant, next.reason);
+    else this.onNotice?.({ event: 'state_lost', alert: true, tenant, message: next.reason });
+    return next;
   }
 
   async commit(next: TenantState, expectedEpoch: number | undefined): Promise<void> {
@@ -256,6 +233,35 @@ export class FileStateStore implements StateStore {
   private fileOf(tenant: string): string {
     return join(this.tenantsDir, `${tenant}.json`);
   }
+}
+
+/** A damaged or suspect file's trusted record, its epoch moved past anything it could hide. */
+function repaired(file: string, v: Extract<Verdict, { kind: 'repair' }>): TenantState {
+  return {
+    ...v.base,
+    epoch: v.epoch,
+    trigger: 'recovery',
+    reason: `state file ${file}: ${v.why}, and moved the epoch to ${v.epoch}, past any epoch the damaged record could hold. Before: ${v.base.reason}`,
+    updated_at: new Date().toISOString(),
+  };
+}
+
+/** A tenant whose commits were lost: frozen above every recorded epoch, for an operator. */
+function lost(tenant: string, file: string, v: Extract<Verdict, { kind: 'lost' }>, m: ManifestEntry | undefined): TenantState {
+  return {
+    tenant,
+    epoch: v.epoch,
+    phase: 'frozen',
+    frozen_cause: 'state_lost',
+    active: m?.site || v.base?.active || 'unknown',
+    fenced: v.base?.fenced ?? [],
+    trigger: 'recovery',
+    reason:
+      `state file ${file}: ${v.why}. Commits were lost (the file was deleted, replaced or restored from an older copy): ` +
+      `the tenant is frozen at epoch ${v.epoch}, above every epoch recorded, until an operator fails it over to the site that must take its traffic` +
+      (m ? ` (last recorded active site: ${m.site})` : ''),
+    updated_at: new Date().toISOString(),
+  };
 }
 
 /**

@@ -65,10 +65,18 @@ function flushManifest() {
   const seq = man.seq + 1;
   const slot = man.slot === 0 ? 1 : 0;
   const line = manifestLine(slot, seq);
-  if (man.size > 0 && Buffer.byteLength(line) + 1 <= man.size) {
-    writeAt({ file: man.path, offset: slot * man.size, data: { line, size: man.size, regions: 1 } });
-    man.slot = slot;
-  } else {
+  let inPlace = man.size > 0 && Buffer.byteLength(line) + 1 <= man.size;
+  if (inPlace) {
+    try {
+      writeAt({ file: man.path, offset: slot * man.size, data: { line, size: man.size, regions: 1 } });
+      man.slot = slot;
+    } catch (err) {
+      // Deleted under us: written anew below, from what this thread holds (every tenant).
+      if (err.code !== 'ENOENT') throw err;
+      inPlace = false;
+    }
+  }
+  if (!inPlace) {
     const whole = manifestLine(0, seq);
     const size = Math.ceil((Buffer.byteLength(whole) + 1) / 4096) * 4096;
     replace({ file: man.path, tmp: man.path + '.tmp-' + process.pid, data: { line: whole, size, regions: 2 } });
@@ -109,6 +117,7 @@ let direct = 0;
 let lastLogAt = 0;
 let checkpointFailed = false;
 let manifestRetryAt = 0;
+let manifestBackoff = 1000;
 let drainWanted = false;
 let scheduled = false;
 let timer;
@@ -145,10 +154,12 @@ function pump() {
 function emptyJournal() {
   if (man && man.dirty) {
     if (Date.now() < manifestRetryAt && !drainWanted) return;
-    try { flushManifest(); } catch (err) {
-      // The journal keeps every record: the manifest is written again later.
-      manifestRetryAt = Date.now() + 1000;
-      scheduleIn(1000);
+    try { flushManifest(); manifestBackoff = 1000; } catch (err) {
+      // The journal keeps every record: the manifest is written again later (1 s, doubling to
+      // a minute, so that a lasting fault is not reported every second).
+      manifestRetryAt = Date.now() + manifestBackoff;
+      scheduleIn(manifestBackoff);
+      manifestBackoff = Math.min(60000, manifestBackoff * 2);
       parentPort.postMessage([{ checkpointError: 'state manifest ' + man.path + ': ' + err.message }]);
       return;
     }

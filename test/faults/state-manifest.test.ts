@@ -126,6 +126,20 @@ describe('the state manifest', () => {
     expect(r.events).toEqual(['state_manifest_rebuilt (alert)']);
   });
 
+  it('deleted while running: written anew from what the store holds, before the journal is emptied', async () => {
+    const dir = await tempDir();
+    const a = await openStore(dir);
+    await Promise.all([a.s.commit(st(1, 'a1'), undefined), a.s.commit(st(1, 'a1', [], 'u'), undefined)]);
+    await a.s.checkpointed();
+    await rm(join(dir, 'manifest.json'));
+    await a.s.commit(st(2, 'b1', ['a1']), 1);
+    await a.s.checkpointed();
+    expect(a.writeErrors).toEqual([]);
+    const m = await readManifest(dir);
+    expect(m.status === 'ok' && Object.fromEntries(m.entries)).toMatchObject({ t: { epoch: 2 }, u: { epoch: 1 } });
+    await a.s.close();
+  });
+
   it('a directory written by a drproxy before the manifest (version 1 records, no manifest): created without an alert', async () => {
     const dir = await tempDir();
     await mkdir(join(dir, 'tenants'), { recursive: true });

@@ -2,21 +2,25 @@
 #   docker build -t drproxy .
 #   docker run -p 8080:8080 -v $PWD/config/drproxy.yaml:/etc/drproxy/drproxy.yaml:ro drproxy
 #
-# Build stage: compile TypeScript with the dev dependencies.
+# Build stage: compile TypeScript with the dev dependencies, and the native addon (os-lock:
+# the state directory's fcntl lock) with a C toolchain against the image's own Node headers.
 FROM node:26-slim AS build
 WORKDIR /src
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # Runtime stage: production dependencies and the compiled output only.
 FROM node:26-slim
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# The production dependencies as built above (the runtime image has no compiler).
+COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY config ./config
 # State (epochs) lives in /var/lib/drproxy: mount a volume there so that epochs survive restarts.

@@ -638,5 +638,10 @@ export async function committedStates(stateDir) {
       /* being rewritten */
     }
   }
+  // A tenant's first commit may be in the journal only, its file written once the journal is quiet.
+  const inFiles = new Set(names.map((f) => f.slice(0, -5)));
+  for (const [tenant, j] of journal) {
+    if (!inFiles.has(tenant)) states.push(committedOf(undefined, j, path.join(stateDir, JOURNAL_FILE)));
+  }
   return states;
 }

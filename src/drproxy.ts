@@ -67,6 +67,7 @@ export class DrProxy implements AdminApi {
         resolve(config.state.dir),
         (tenant, message) => this.logger.error({ alert: true, audit: true, event: 'state_repaired', tenant }, message),
         (message) => this.logger.error({ alert: true, event: 'state_checkpoint_failed' }, message),
+        (n) => (n.alert ? this.logger.error({ alert: true, audit: true, event: n.event, tenant: n.tenant }, n.message) : this.logger.warn({ event: n.event, tenant: n.tenant }, n.message)),
       );
     this.metrics = new Metrics();
     this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts());

@@ -93,6 +93,8 @@ describe('SIGKILL of drproxy at each step of a flip', () => {
         expect(after.epoch).toBeGreaterThanOrEqual(atCrash.epoch);
         expect(after).toMatchObject({ phase: 'active', active: 'b1', epoch: 2 });
         expect((await servedBy(second)).epoch).toBe(String(after.epoch));
+        // The crash is not taken for a lost, damaged or rebuilt state.
+        expect(second.output()).not.toMatch(/"event":"state_(lost|repaired|manifest_rebuilt|manifest_repaired)"/);
       } finally {
         await second.kill();
       }

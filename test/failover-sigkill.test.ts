@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
-import { readStateFile } from '../src/state/file-store.js';
+import { readCommittedState } from '../src/state/file-store.js';
 
 let primary: Upstream;
 let backup: Upstream;
@@ -34,9 +32,11 @@ async function hit(): Promise<{ status: number; site?: string; epoch?: string }>
   return { status: 200, site: j.site, epoch: j.headers['x-dr-epoch'] };
 }
 
+/** The committed state: the tenant's file, or the journal's record while the file lags it. */
 async function stored(): Promise<{ epoch: number; active: string; fenced: string[]; phase: string }> {
-  const file = join(stateDir, 'tenants', 'acme.json');
-  return readStateFile(await readFile(file), file, 'acme').state;
+  const s = readCommittedState(stateDir, 'acme');
+  if (s === undefined) throw new Error('no state committed');
+  return s;
 }
 
 beforeAll(async () => {

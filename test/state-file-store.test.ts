@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FileStateStore } from '../src/state/file-store.js';
 import type { TenantState } from '../src/state/types.js';
@@ -45,6 +45,7 @@ describe('file state store', () => {
     const s = new FileStateStore(dir);
     await s.open();
     await s.commit(state(9), undefined);
+    await s.checkpointed();
     await writeFile(join(dir, 'tenants', 't.json'), JSON.stringify(state(3)));
     await expect(s.load('t')).rejects.toMatchObject({ code: 'DRP_STATE_EPOCH_REGRESSION' });
     await s.close();
@@ -103,29 +104,29 @@ describe('file state store', () => {
     await again.close();
   });
 
-  it('a write that fails is a DRP_STATE_IO error and leaves the stored epoch as it was', async () => {
-    // A new tenant's first commit writes its file (no journal record to fall back on).
+  it("a new tenant's first commit whose file cannot be created stands in the journal: reported, and written at the next start", async () => {
+    // (A commit that cannot reach the journal is refused: test/state-fault-*.test.ts.)
     const u = (epoch: number): TenantState => ({ ...state(epoch), tenant: 'u' });
     const dir = await tempDir();
-    const s = new FileStateStore(dir);
+    const errors: string[] = [];
+    const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
     await s.open();
     await s.commit(state(1), undefined);
-    // Make the tenants directory unwritable: the temp file cannot be created.
-    const { chmod } = await import('node:fs/promises');
-    await chmod(join(dir, 'tenants'), 0o500);
-    try {
-      if (process.getuid?.() === 0) {
-        // root ignores the mode: replace the directory by a file instead.
-        const { rename: mv } = await import('node:fs/promises');
-        await mv(join(dir, 'tenants'), join(dir, 'tenants.moved'));
-        await writeFile(join(dir, 'tenants'), 'not a directory');
-      }
-      await expect(s.commit(u(1), undefined)).rejects.toMatchObject({ code: 'DRP_STATE_IO' });
-      // The store still has no epoch for it: nothing was half-committed.
-      await expect(s.commit(u(2), 1)).rejects.toMatchObject({ code: 'DRP_STATE_CONFLICT' });
-    } finally {
-      await chmod(join(dir, process.getuid?.() === 0 ? 'tenants.moved' : 'tenants'), 0o700).catch(() => {});
-      await s.close();
-    }
+    await s.checkpointed();
+    // The tenants directory gone, a file in its place (root ignores permission bits).
+    await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
+    await writeFile(join(dir, 'tenants'), 'not a directory');
+    await s.commit(u(1), undefined);
+    await s.commit(u(2), 1);
+    await s.checkpointed();
+    expect(errors.join('\n')).toMatch(/checkpoint failed .*u\.json/);
+    await s.close();
+    await rm(join(dir, 'tenants'));
+    await rename(join(dir, 'tenants.moved'), join(dir, 'tenants'));
+    const again = new FileStateStore(dir);
+    await again.open();
+    expect(again.replayed).toEqual(['u']);
+    expect(await again.load('u')).toMatchObject({ epoch: 2 });
+    await again.close();
   });
 });

@@ -61,6 +61,7 @@ async function checkpointsFailing(): Promise<{ dir: string; s: FileStateStore; e
   const s = new FileStateStore(dir, undefined, (m) => errors.push(m));
   await s.open();
   await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
+  await s.checkpointed();
   await rename(join(dir, 'tenants'), join(dir, 'tenants.moved'));
   await writeFile(join(dir, 'tenants'), 'not a directory');
   await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
@@ -78,7 +79,7 @@ describe('state journal', () => {
   it('commits made together are durable in the journal first; their files follow, and the journal empties', async () => {
     const dir = await tempDir();
     const s = await open(dir);
-    // First commits: the files themselves (temp file and rename).
+    // First commits: new files (temp file and rename) once the journal is quiet.
     await Promise.all([s.commit(state(1), undefined), s.commit(state(1, 'a', 'u'), undefined)]);
     await Promise.all([s.commit(state(2, 'b'), 1), s.commit(state(2, 'b', 'u'), 1)]);
     // Whether or not the files have caught up yet, the committed state is epoch 2.
@@ -87,10 +88,12 @@ describe('state journal', () => {
     await s.checkpointed();
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 2, seq: 2 });
     expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
-    // A lone commit with nothing queued goes straight to its slot: nothing to replay, ever.
+    // A lone commit too: durable in the journal, in its slot once the journal is quiet.
     await s.commit(state(3, 'a'), 2);
+    expect((await stat(join(dir, JOURNAL_FILE))).size).toBeGreaterThan(0);
+    await waitFor(async () => (await epochs(join(dir, 'tenants', 't.json'))).epoch === 3, { what: 'the lone commit in its file' });
     expect(await epochs(join(dir, 'tenants', 't.json'))).toEqual({ epoch: 3, seq: 3 });
-    expect((await stat(join(dir, JOURNAL_FILE))).size).toBe(0);
+    await waitFor(async () => (await stat(join(dir, JOURNAL_FILE))).size === 0, { what: 'the journal emptied' });
     await s.close();
   });
 
@@ -146,6 +149,7 @@ describe('state journal', () => {
 
     await s.commit(state(3, 'a'), 2);
     expect(s.replayed.sort()).toEqual(['t', 'u']);
+    await s.checkpointed();
     // Epoch 2 went into its slot before epoch 3 went into the other: one commit apart.
     const lines = (await readFile(join(dir, 'tenants', 't.json'), 'utf8')).split('\n').filter((l) => l.trim() !== '');
     expect(lines.map((l) => JSON.parse(l) as { seq: number; state: TenantState }).map((r) => [r.seq, r.state.epoch]).sort()).toEqual([

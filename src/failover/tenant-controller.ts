@@ -181,6 +181,10 @@ export class TenantController {
       } finally {
         this.flipping = false;
       }
+    } else if (s.phase === 'frozen' && s.frozen_cause === 'state_lost') {
+      // Its state was lost (see FileStateStore.load): no site takes traffic until an operator
+      // fails it over, even when the last known active site is gone from the config.
+      this.alert(`tenant frozen: ${s.reason}`);
     } else if (!this.site(s.active) || s.phase === 'failing_over') {
       // The active site is gone from the config: move to the first remaining site, new epoch.
       const target = this.sites.find((x) => !s.fenced.includes(x.name)) ?? this.sites[0]!;

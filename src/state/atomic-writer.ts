@@ -10,178 +10,18 @@
  * (blocking only itself) and answers with one message. Writes queued while it works are
  * done in one batch that shares a single directory fsync per directory.
  *
- * With a journal (journal.ts), an in-place commit is durable once its record is appended to
- * the journal: every commit of a batch shares one fdatasync (group commit), and the records
- * reach their tenants' files afterwards, one per turn of the worker's loop, never ahead of a
- * newer batch's journal write. A region's thousand flips wait for a few fdatasyncs instead of
- * a thousand in a row.
+ * With a journal (journal.ts), every commit is durable once its record is appended to the
+ * journal: every commit of a batch shares one fdatasync (group commit), and the records reach
+ * their tenants' files afterwards, once the journal has been quiet for 20 ms, one per turn of
+ * the worker's loop, never ahead of a newer batch's journal write. A region's thousand flips
+ * wait for a few fdatasyncs instead of a thousand in a row, and a lone commit for one
+ * fdatasync of an append. The records also carry the state manifest's high-water marks
+ * (manifest.ts), which the worker writes before it empties the journal.
  *
- * The worker is plain JavaScript evaluated from a string: it must load the same way from
- * dist/ and from the TypeScript sources under the test runner.
+ * The worker is plain JavaScript evaluated from a string (writer-thread.ts).
  */
 import { Worker } from 'node:worker_threads';
-
-const WORKER_SOURCE = `
-'use strict';
-// Not require(): under --input-type=module an eval'd worker is an ES module.
-const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-const fs = process.getBuiltinModule('node:fs');
-const path = process.getBuiltinModule('node:path');
-function fsyncDir(dir) {
-  const fd = fs.openSync(dir, fs.constants.O_RDONLY);
-  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-}
-let scratch = Buffer.alloc(0);
-function bytes(data) {
-  if (typeof data === 'string') return data;
-  // A padded record: 'regions' regions of 'size' bytes, the line at the start of the first,
-  // spaces after it, each region ending in a newline. Built in one reused buffer: a thousand
-  // tenants' first commits come in one batch, and a fresh 8 KiB buffer each grew this
-  // thread's memory by megabytes that it kept.
-  const n = data.size * data.regions;
-  if (scratch.length < n) scratch = Buffer.alloc(n);
-  const out = scratch.subarray(0, n);
-  out.fill(0x20);
-  out.write(data.line, 0, 'utf8');
-  for (let r = 1; r <= data.regions; r++) out[r * data.size - 1] = 0x0a;
-  return out;
-}
-function writeTemp(job) {
-  const fd = fs.openSync(job.tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
-  try { fs.writeFileSync(fd, bytes(job.data)); fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
-}
-function writeAt(job) {
-  const data = bytes(job.data);
-  const fd = fs.openSync(job.file, fs.constants.O_WRONLY);
-  try {
-    for (let done = 0; done < data.length; ) done += fs.writeSync(fd, data, done, data.length - done, job.offset + done);
-    fs.fdatasyncSync(fd);
-  } finally { fs.closeSync(fd); }
-}
-function fail(job, err) { return { id: job.id, error: err.message, code: err.code }; }
-
-// The journal (journal.ts): commits' records appended, one fdatasync per batch. Each record
-// is then written to its tenant's file (its checkpoint), in commit order, one per turn of this
-// thread's loop so that new batches are never queued behind them. Once every record in the
-// journal has its checkpoint on disk, the journal is emptied. A lone commit with nothing
-// queued goes straight to its slot instead.
-const journalPath = workerData && workerData.journal;
-let jfd = -1;
-let journalBytes = 0;
-// The journal held records when this thread started (a thread that died left them): their
-// checkpoints are unknown here, so it is kept until the store recovers it at the next start.
-let keepJournal = false;
-if (journalPath) {
-  try {
-    jfd = fs.openSync(journalPath, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT, 0o600);
-    journalBytes = fs.fstatSync(jfd).size;
-    keepJournal = journalBytes > 0;
-  } catch { jfd = -1; }
-}
-let logQ = [];
-let workQ = [];
-let head = 0;
-let checkpointFailed = false;
-let drainWanted = false;
-let scheduled = false;
-function schedule() { if (!scheduled) { scheduled = true; setImmediate(pump); } }
-
-parentPort.on('message', (msg) => {
-  if (msg === 'drain') drainWanted = true;
-  else for (const job of msg) (job.log !== undefined && jfd >= 0 ? logQ : workQ).push(job);
-  schedule();
-});
-
-function pump() {
-  scheduled = false;
-  if (logQ.length > 0) writeLog();
-  else if (head < workQ.length) runWork();
-  if (logQ.length > 0 || head < workQ.length) { schedule(); return; }
-  workQ = [];
-  head = 0;
-  if (journalBytes > 0 && !keepJournal && !checkpointFailed) {
-    // Every record in it is in its tenant's file, durably: nothing to replay any more. Not
-    // synced: a journal that comes back after a crash replays records its files already hold.
-    try { fs.ftruncateSync(jfd, 0); journalBytes = 0; } catch { keepJournal = true; }
-  }
-  if (drainWanted) { drainWanted = false; parentPort.postMessage([{ drained: true }]); }
-}
-
-function writeLog() {
-  const jobs = logQ;
-  logQ = [];
-  if (jobs.length === 1 && head >= workQ.length) {
-    // One commit and nothing else queued: its own slot costs the same one fdatasync as the
-    // journal, and leaves no checkpoint to collide with the next commit.
-    let result = { id: jobs[0].id };
-    try { writeAt(jobs[0]); } catch (err) { result = fail(jobs[0], err); }
-    parentPort.postMessage([result]);
-    return;
-  }
-  let text = '';
-  for (const job of jobs) text += job.log + '\\n';
-  const buf = Buffer.from(text, 'utf8');
-  let error;
-  try {
-    for (let done = 0; done < buf.length; ) done += fs.writeSync(jfd, buf, done, buf.length - done);
-    fs.fdatasyncSync(jfd);
-    journalBytes += buf.length;
-  } catch (err) {
-    error = err;
-    // A partial record must not run into the next batch's first one: cut it off, or stop
-    // journaling (commits then go straight to their files, as without a journal).
-    try { fs.ftruncateSync(jfd, journalBytes); } catch { jfd = -1; keepJournal = true; }
-  }
-  const results = [];
-  for (const job of jobs) {
-    if (error) { results.push(fail(job, error)); continue; }
-    results.push({ id: job.id });
-    workQ.push({ file: job.file, offset: job.offset, data: job.data, checkpoint: true });
-  }
-  parentPort.postMessage(results);
-}
-
-function runWork() {
-  const job = workQ[head++];
-  if (job.checkpoint) {
-    try { writeAt(job); } catch (err) {
-      checkpointFailed = true;
-      parentPort.postMessage([{ checkpointError: job.file + ': ' + err.message }]);
-    }
-    return;
-  }
-  if (job.offset !== undefined) {
-    let result = { id: job.id };
-    try { writeAt(job); } catch (err) { result = fail(job, err); }
-    parentPort.postMessage([result]);
-    return;
-  }
-  // File replacements queued together (a thousand tenants' first commits) share one fsync
-  // per directory.
-  const group = [job];
-  while (head < workQ.length && workQ[head].tmp !== undefined) group.push(workQ[head++]);
-  const results = [];
-  const dirs = new Map();
-  for (const g of group) {
-    try {
-      writeTemp(g);
-      fs.renameSync(g.tmp, g.file);
-      const dir = path.dirname(g.file);
-      if (!dirs.has(dir)) dirs.set(dir, []);
-      dirs.get(dir).push(g.id);
-    } catch (err) {
-      try { fs.unlinkSync(g.tmp); } catch {}
-      results.push(fail(g, err));
-    }
-  }
-  for (const [dir, ids] of dirs) {
-    let error;
-    try { fsyncDir(dir); } catch (err) { error = err; }
-    for (const id of ids) results.push(error ? { id, error: error.message, code: error.code } : { id });
-  }
-  parentPort.postMessage(results);
-}
-`;
+import { WORKER_SOURCE } from './writer-thread.js';
 
 /**
  * A record padded by the worker (see slots.ts): `regions` regions of `size` bytes, `line` at the
@@ -202,9 +42,30 @@ interface Job {
   tmp?: string;
   /** In-place write: where `data` goes in `file` (which must exist). */
   offset?: number;
-  /** Journaled in-place write: the record line appended to the journal first. */
+  /** Journaled write: the record line appended to the journal first. */
   log?: string;
+  /** The commit this write is, for the state manifest (manifest.ts). */
+  mark?: CommitMark;
   data: PaddedRecord | string;
+}
+
+/** A tenant's commit as the state manifest records it. */
+export interface CommitMark {
+  tenant: string;
+  epoch: number;
+  seq: number;
+  site: string;
+  crc: number;
+}
+
+/** The state manifest as the writer thread starts with it (manifest.ts). */
+export interface ManifestSeed {
+  path: string;
+  entries: Record<string, { epoch: number; seq: number; site: string; crc?: number }>;
+  /** Its newest record's slot and generation, and its slot size (0: no file yet). */
+  slot: 0 | 1;
+  seq: number;
+  size: number;
 }
 
 interface Result {
@@ -224,10 +85,16 @@ interface Pending {
 
 export interface AtomicWriterOptions {
   /**
-   * The journal file: in-place writes given a record line (`writeLogged`) are durable once the
-   * line is appended to it, and reach their own file afterwards (journal.ts).
+   * The journal file: writes given a record line (`writeLogged`) are durable once the line is
+   * appended to it, and reach their own file afterwards (journal.ts).
    */
   journal?: string;
+  /**
+   * The state manifest, read when the thread starts: the commits' marks are folded into it
+   * and it is written before the journal is emptied (or, without a journal, before a commit
+   * is answered).
+   */
+  manifest?: () => ManifestSeed;
   /** A journaled record could not be written to its file (the journal keeps it). */
   onCheckpointError?: (message: string) => void;
   /**
@@ -266,11 +133,14 @@ export class AtomicWriter {
   }
 
   /**
-   * As writeAt, but durable as soon as `line` is in the journal (one fdatasync shared by every
-   * commit of the batch); the write to `file` follows. Without a journal, exactly writeAt.
+   * A commit: `data` into `file` at `offset` (in place), or, with `offset` undefined, `file`
+   * replaced by `data` through its temp file. Durable as soon as `line` is in the journal (one
+   * fdatasync shared by every commit of the batch); the write to `file` follows when the journal
+   * is quiet. Without a journal, exactly writeAt or write.
    */
-  writeLogged(file: string, offset: number, data: PaddedRecord, line: string): Promise<void> {
-    return this.enqueue(this.options.journal === undefined ? { file, offset, data } : { file, offset, data, log: line });
+  writeLogged(file: string, offset: number | undefined, data: PaddedRecord, line: string, mark: CommitMark): Promise<void> {
+    const where = offset === undefined ? { tmp: `${file}.tmp-${process.pid}` } : { offset };
+    return this.enqueue({ file, ...where, data, log: line, mark });
   }
 
   private enqueue(job: Omit<Job, 'id'>): Promise<void> {
@@ -357,7 +227,8 @@ export class AtomicWriter {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'drproxy-state-writer', workerData: { journal: this.options.journal } });
+    const workerData = { journal: this.options.journal, manifest: this.options.manifest?.() };
+    const w = new Worker(WORKER_SOURCE, { eval: true, name: 'drproxy-state-writer', workerData });
     w.on('message', (results: Result[]) => {
       for (const r of results) {
         if (r.drained) {

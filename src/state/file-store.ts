@@ -1,70 +1,87 @@
 /**
  * Embedded state store: one file per tenant in a local directory.
  *
- * Durability: a commit overwrites the older of the file's two state slots in place and
- * fdatasyncs it (slots.ts); a new file, a plain-JSON one, or a record too big for its slots is
- * written whole instead: temp file, fsync, rename, fsync of the directory. Both run on a worker
- * thread (atomic-writer.ts). A crash at any point leaves the last committed record readable.
+ * Durability: a commit is durable once its record is in the directory's journal, one
+ * fdatasync per batch of commits (journal.ts); the record reaches the tenant's file when the
+ * journal is quiet: in place into the older of the file's two slots (slots.ts), or, for a new
+ * file, a plain-JSON one or a record too big for its slots, a whole new file (temp file,
+ * fsync, rename, fsync of the directory). Both run on a worker thread (atomic-writer.ts).
+ * `open()` replays what a stop left in the journal before any tenant is loaded. A crash at any
+ * point leaves the last committed record readable.
  *
- * A slot found damaged beside a valid one is what a crash in the middle of a slot write leaves,
- * but a disk fault can damage a committed record too, so the damaged slot may have held the
- * successor of the valid one. Every commit raises the epoch by at most one (enforced here), so
- * that successor's epoch is at most the valid one's + 1: drproxy loads the valid record, moves
- * its epoch to + 2 (past anything the damaged slot could hold), writes that over the damaged
- * slot and says why in the state's reason. A file with no valid record stops start-up with a
- * clear message: drproxy never resets an epoch to 0 on its own, because a lower epoch would let
- * a fenced side take writes again.
+ * The state manifest (manifest.ts) records every tenant's last commit apart from its file, at
+ * no cost on a commit's path; a tenant file that is missing or older than it comes up frozen
+ * (`state_lost`) at a higher epoch, for an operator to decide (verdict.ts). A slot found
+ * damaged beside a valid one may have held the successor of the valid one (a disk fault can
+ * damage a committed record too): every commit raises the epoch by at most one (enforced
+ * here), so drproxy loads the valid record, moves its epoch two past anything recorded,
+ * rewrites the file and says why in the state's reason. A file with no valid record stops
+ * start-up with a clear message: drproxy never resets an epoch on its own, because a lower
+ * epoch would let a fenced side take writes again.
  *
- * An in-place commit is durable once its record is in the directory's journal, one fdatasync
- * per batch of commits (journal.ts); the record reaches the tenant's file right after, and
- * `open()` replays what a stop left in the journal before any tenant is loaded.
- *
- * A LOCK file holding the owner's pid keeps two processes from sharing one directory.
+ * An fcntl lock on the LOCK file keeps two processes from sharing one directory (lock.ts).
  */
+import { mkdir, readFile, readdir, unlink } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, readdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { DrProxyError } from '../errors.js';
 import { AtomicWriter } from './atomic-writer.js';
-import { JOURNAL_FILE, readJournal, recoverJournal, type JournalRecord } from './journal.js';
-import { decodeFile, slotLine, slotSizeFor } from './slots.js';
-import type { StateStore, TenantState, TenantPhase } from './types.js';
+import { JOURNAL_FILE, readJournal, type JournalRecord } from './journal.js';
+import { lockDir, type DirLock } from './lock.js';
+import { MANIFEST_FILE, type ManifestEntry, type ManifestLayout } from './manifest.js';
+import { slotLine, slotSizeFor } from './slots.js';
+import { recoverState, type StateNotice } from './state-open.js';
+import { parseState, readStateFile, type StoredState } from './tenant-file.js';
+import type { StateStore, TenantState } from './types.js';
+import { judge, type Verdict } from './verdict.js';
 
-const PHASES: ReadonlySet<TenantPhase> = new Set(['active', 'failing_over', 'frozen']);
-const heldLocks = new Set<string>();
+export { parseState, readStateFile, type StoredState } from './tenant-file.js';
+export type { StateNotice } from './state-open.js';
 
 export class FileStateStore implements StateStore {
   readonly kind = 'file' as const;
   readonly dir: string;
   private readonly tenantsDir: string;
-  private readonly lockFile: string;
   /** Highest epoch seen per tenant (loaded or committed): never go below it. */
   private readonly seen = new Map<string, number>();
   private readonly listeners = new Set<(s: TenantState) => void>();
-  private locked = false;
+  private lock: DirLock | undefined;
   private readonly writer: AtomicWriter;
   /** Where each tenant's newest record is: its slot, sequence number and the slot size. */
   private readonly layout = new Map<string, { slot: 0 | 1; seq: number; size: number }>();
+  /** The state manifest: every tenant's last commit (manifest.ts). */
+  private hwm = new Map<string, ManifestEntry>();
+  private manifestLayout: ManifestLayout | undefined;
 
   /**
    * `onRepair` hears of every damaged slot repaired at load (an alert: a disk may be failing),
    * `onWriteError` of a journaled record that could not be written to its file (the journal
-   * keeps it for the next start).
+   * keeps it for the next start), `onNotice` of lost tenant state and of the manifest rebuilt.
    */
   constructor(
     dir: string,
     private readonly onRepair?: (tenant: string, message: string) => void,
     onWriteError?: (message: string) => void,
+    private readonly onNotice?: (notice: StateNotice) => void,
   ) {
     this.dir = dir;
     this.tenantsDir = join(dir, 'tenants');
-    this.lockFile = join(dir, 'LOCK');
     this.writer = new AtomicWriter({
       journal: join(dir, JOURNAL_FILE),
+      manifest: () => ({
+        path: join(this.dir, MANIFEST_FILE),
+        entries: Object.fromEntries(this.hwm),
+        slot: this.manifestLayout?.slot ?? 1,
+        seq: this.manifestLayout?.seq ?? 0,
+        size: this.manifestLayout?.size ?? 0,
+      }),
       onCheckpointError: (message) => onWriteError?.(`state journal checkpoint failed (the journal keeps the record): ${message}`),
       recover: async () => {
-        const { replayed } = await recoverJournal(this.dir, this.tenantsDir);
-        this.replayed.push(...replayed);
+        const r = await recoverState(this.dir, this.tenantsDir);
+        this.replayed.push(...r.replayed);
+        this.hwm = r.entries;
+        this.manifestLayout = r.layout;
       },
     });
   }
@@ -78,11 +95,16 @@ export class FileStateStore implements StateStore {
     } catch (err) {
       throw new DrProxyError('DRP_STATE_IO', `state directory ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
-    await this.takeLock();
+    this.lock = await lockDir(this.dir, join(this.dir, 'LOCK'));
     try {
-      this.replayed = (await recoverJournal(this.dir, this.tenantsDir)).replayed;
+      const r = await recoverState(this.dir, this.tenantsDir);
+      this.replayed = r.replayed;
+      this.hwm = r.entries;
+      this.manifestLayout = r.layout;
+      for (const n of r.notices) this.onNotice?.(n);
     } catch (err) {
-      throw new DrProxyError('DRP_STATE_IO', `state journal ${join(this.dir, JOURNAL_FILE)}: ${(err as Error).message}`, { cause: err });
+      this.release();
+      throw new DrProxyError('DRP_STATE_IO', `state directory ${this.dir} (journal and manifest): ${(err as Error).message}`, { cause: err });
     }
     this.writer.warm();
     // Temp files left by a crash mid-write hold nothing that was committed: remove them.
@@ -93,39 +115,49 @@ export class FileStateStore implements StateStore {
 
   async load(tenant: string): Promise<TenantState | undefined> {
     const file = this.fileOf(tenant);
-    let data: Buffer;
+    // Committed here before (a reload): its file may still lag the journal.
+    if (this.seen.has(tenant)) await this.writer.drain();
+    let found: StoredState | undefined;
     try {
-      data = await readFile(file);
+      found = readStateFile(await readFile(file), file, tenant);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new DrProxyError('DRP_STATE_IO', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        if (err instanceof DrProxyError) throw err;
+        throw new DrProxyError('DRP_STATE_IO', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+      }
     }
-    const found = readStateFile(data, file, tenant);
     const seen = this.seen.get(tenant) ?? 0;
-    if (found.state.epoch < seen) {
+    if (found !== undefined && found.state.epoch < seen) {
       throw new DrProxyError(
         'DRP_STATE_EPOCH_REGRESSION',
         `${file}: epoch ${found.state.epoch} is lower than epoch ${seen} already seen for tenant ${tenant}; refusing to go back`,
       );
     }
-    this.seen.set(tenant, found.state.epoch);
-    if (found.layout) this.layout.set(tenant, found.layout);
-    else this.layout.delete(tenant);
-    if (found.damaged === undefined) return found.state;
-    // One slot damaged beside a valid one: see the file comment.
-    const s = found.state;
-    const recovered: TenantState = {
-      ...s,
-      epoch: s.epoch + 2,
-      trigger: 'recovery',
-      reason:
-        `state file ${file}: slot ${found.damaged.slot} was unreadable (${found.damaged.why}); loaded the other slot (epoch ${s.epoch}) ` +
-        `and moved the epoch to ${s.epoch + 2}, past any epoch the damaged slot could hold. Before: ${s.reason}`,
-      updated_at: new Date().toISOString(),
-    };
-    await this.write(recovered);
-    this.onRepair?.(tenant, recovered.reason);
-    return recovered;
+    const m = this.hwm.get(tenant);
+    const v = judge(found, m);
+    if (v.kind === 'none') return undefined;
+    if (v.kind === 'ok') {
+      if (v.note !== undefined) this.onNotice?.({ event: 'state_manifest_behind', alert: false, tenant, message: `state file ${file}: ${v.note}` });
+      this.seen.set(tenant, v.state.epoch);
+      if (found?.layout) this.layout.set(tenant, found.layout);
+      else this.layout.delete(tenant);
+      // As the file has it (the manifest may have been behind), never below what was recorded.
+      const newest = found?.records?.[0];
+      if (newest !== undefined && (m === undefined || newest.seq >= m.seq)) {
+        this.hwm.set(tenant, { epoch: newest.state.epoch, seq: newest.seq, site: newest.state.active, crc: newest.crc });
+      } else if (m !== undefined && v.state.epoch > m.epoch) {
+        this.hwm.set(tenant, { epoch: v.state.epoch, seq: m.seq, site: v.state.active }); // a hand repair
+      }
+      return v.state;
+    }
+    // Repaired or lost: written anew, the record alone in a new file (its slots must hold
+    // consecutive commits, and this record skips epochs).
+    this.layout.delete(tenant);
+    const next = v.kind === 'repair' ? repaired(file, v) : lost(tenant, file, v, m);
+    await this.write(next);
+    if (v.kind === 'repair') this.onRepair?.(tenant, next.reason);
+    else this.onNotice?.({ event: 'state_lost', alert: true, tenant, message: next.reason });
+    return next;
   }
 
   async commit(next: TenantState, expectedEpoch: number | undefined): Promise<void> {
@@ -157,7 +189,8 @@ export class FileStateStore implements StateStore {
     const file = this.fileOf(tenant);
     const text = JSON.stringify(next);
     const at = this.layout.get(tenant);
-    const seq = (at?.seq ?? 0) + 1;
+    // Sequence numbers never go back for a tenant, even across a new file.
+    const seq = Math.max(at?.seq ?? 0, this.hwm.get(tenant)?.seq ?? 0) + 1;
     // In place into the older slot when the file has slots and the record fits them; else the
     // whole file anew (record in slot 0, slot 1 empty) through the temp-file-and-rename path.
     const slot: 0 | 1 = at?.slot === 0 ? 1 : 0;
@@ -165,14 +198,15 @@ export class FileStateStore implements StateStore {
     const inPlace = at !== undefined && slotSizeFor(line) <= at.size;
     if (!inPlace) line = slotLine(0, seq, text);
     const size = inPlace ? at.size : slotSizeFor(line);
+    const mark = { tenant, epoch: next.epoch, seq, site: next.active, crc: crc32(text) };
     try {
-      if (inPlace) await this.writer.writeLogged(file, slot * size, { line, size, regions: 1 }, line);
-      else await this.writer.write(file, `${file}.tmp-${process.pid}`, { line, size, regions: 2 });
+      await this.writer.writeLogged(file, inPlace ? slot * size : undefined, { line, size, regions: inPlace ? 1 : 2 }, line, mark);
     } catch (err) {
       throw new DrProxyError('DRP_STATE_IO', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
     }
     this.layout.set(tenant, { slot: inPlace ? slot : 0, seq, size });
     this.seen.set(tenant, next.epoch);
+    this.hwm.set(tenant, { epoch: next.epoch, seq, site: next.active, crc: mark.crc });
   }
 
   /** Resolves once every commit so far is in its tenant's file too, not only in the journal. */
@@ -188,125 +222,46 @@ export class FileStateStore implements StateStore {
   async close(): Promise<void> {
     this.listeners.clear();
     await this.writer.close();
-    if (!this.locked) return;
-    this.locked = false;
-    heldLocks.delete(this.lockFile);
-    await unlink(this.lockFile).catch(() => {});
+    this.release();
+  }
+
+  private release(): void {
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   private fileOf(tenant: string): string {
     return join(this.tenantsDir, `${tenant}.json`);
   }
-
-  private async takeLock(): Promise<void> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(this.lockFile, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-        this.locked = true;
-        heldLocks.add(this.lockFile);
-        return;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-          throw new DrProxyError('DRP_STATE_IO', `cannot create ${this.lockFile}: ${(err as Error).message}`, { cause: err });
-        }
-      }
-      const owner = Number.parseInt(await readFile(this.lockFile, 'utf8').catch(() => ''), 10);
-      const ours = owner === process.pid && heldLocks.has(this.lockFile);
-      if (ours || (owner > 0 && pidAlive(owner))) {
-        throw new DrProxyError(
-          'DRP_STATE_IO',
-          `state directory ${this.dir} is in use by process ${owner} (${this.lockFile}); two proxies must not share one state directory`,
-        );
-      }
-      // The owner died without cleaning up (SIGKILL): the lock is stale.
-      await unlink(this.lockFile).catch(() => {});
-    }
-    throw new DrProxyError('DRP_STATE_IO', `cannot take the lock ${this.lockFile}`);
-  }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function corrupt(file: string, why: string): DrProxyError {
-  return new DrProxyError(
-    'DRP_STATE_CORRUPT',
-    `state file ${file} is unreadable (${why}). drproxy will not start with a guessed epoch: ` +
-      `restore the file from a backup, or, after confirming the tenant's current epoch and active site ` +
-      `out of band, write a corrected file.`,
-  );
-}
-
-export function parseState(text: string, file: string, tenant: string): TenantState {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw corrupt(file, text.length === 0 ? 'empty file' : `not JSON: ${(err as Error).message}`);
-  }
-  if (typeof raw !== 'object' || raw === null) throw corrupt(file, 'not a JSON object');
-  const o = raw as Record<string, unknown>;
-  if (o.tenant !== tenant) throw corrupt(file, `tenant is ${JSON.stringify(o.tenant)}, expected "${tenant}"`);
-  if (typeof o.epoch !== 'number' || !Number.isSafeInteger(o.epoch) || o.epoch < 0) {
-    throw corrupt(file, 'epoch is not a non-negative integer');
-  }
-  if (typeof o.phase !== 'string' || !PHASES.has(o.phase as TenantPhase)) throw corrupt(file, 'bad phase');
-  if (typeof o.active !== 'string' || o.active === '') throw corrupt(file, 'active site missing');
-  if (!Array.isArray(o.fenced) || !o.fenced.every((s) => typeof s === 'string')) throw corrupt(file, 'fenced is not a list of sites');
-  for (const k of ['from', 'to'] as const) {
-    if (o[k] !== undefined && typeof o[k] !== 'string') throw corrupt(file, `${k} is not a string`);
-  }
+/** A damaged or suspect file's trusted record, its epoch moved past anything it could hide. */
+function repaired(file: string, v: Extract<Verdict, { kind: 'repair' }>): TenantState {
   return {
-    tenant,
-    epoch: o.epoch,
-    phase: o.phase as TenantPhase,
-    active: o.active,
-    ...(typeof o.from === 'string' ? { from: o.from } : {}),
-    ...(typeof o.to === 'string' ? { to: o.to } : {}),
-    fenced: o.fenced as string[],
-    ...(o.frozen_cause === 'no_site' || o.frozen_cause === 'fence_failed' || o.frozen_cause === 'promote_failed'
-      ? { frozen_cause: o.frozen_cause }
-      : {}),
-    reason: typeof o.reason === 'string' ? o.reason : '',
-    trigger: typeof o.trigger === 'string' ? o.trigger : '',
-    updated_at: typeof o.updated_at === 'string' ? o.updated_at : '',
+    ...v.base,
+    epoch: v.epoch,
+    trigger: 'recovery',
+    reason: `state file ${file}: ${v.why}, and moved the epoch to ${v.epoch}, past any epoch the damaged record could hold. Before: ${v.base.reason}`,
+    updated_at: new Date().toISOString(),
   };
 }
 
-/** What a state file holds: the current state and, for a slotted file, where it is. */
-export interface StoredState {
-  state: TenantState;
-  /** Slotted files: the newest valid record's slot, sequence number and the slot size. */
-  layout?: { slot: 0 | 1; seq: number; size: number };
-  /** A slot that held something unreadable beside the valid one. */
-  damaged?: { slot: 0 | 1; why: string };
-}
-
-/**
- * Read a state file's bytes (either format: see slots.ts). Throws DRP_STATE_CORRUPT when no
- * valid state is in it. Does not repair anything: FileStateStore.load does.
- */
-export function readStateFile(data: Buffer, file: string, tenant: string): StoredState {
-  const decoded = decodeFile(data);
-  if (decoded.kind === 'unreadable') throw corrupt(file, decoded.why);
-  if (decoded.kind === 'plain') return { state: parseState(decoded.text, file, tenant) };
-  let best: { slot: 0 | 1; seq: number; state: TenantState } | undefined;
-  let damaged: StoredState['damaged'];
-  for (const slot of [0, 1] as const) {
-    const c = decoded.slots[slot];
-    if (c.status === 'bad') damaged = { slot, why: c.why };
-    if (c.status !== 'ok') continue;
-    const state = parseState(c.stateText, file, tenant); // every valid record must parse
-    if (!best || c.seq > best.seq) best = { slot, seq: c.seq, state };
-  }
-  if (!best) throw corrupt(file, damaged ? `slot ${damaged.slot}: ${damaged.why}` : 'no state record');
-  return { state: best.state, layout: { slot: best.slot, seq: best.seq, size: decoded.size }, ...(damaged && { damaged }) };
+/** A tenant whose commits were lost: frozen above every recorded epoch, for an operator. */
+function lost(tenant: string, file: string, v: Extract<Verdict, { kind: 'lost' }>, m: ManifestEntry | undefined): TenantState {
+  return {
+    tenant,
+    epoch: v.epoch,
+    phase: 'frozen',
+    frozen_cause: 'state_lost',
+    active: m?.site || v.base?.active || 'unknown',
+    fenced: v.base?.fenced ?? [],
+    trigger: 'recovery',
+    reason:
+      `state file ${file}: ${v.why}. Commits were lost (the file was deleted, replaced or restored from an older copy): ` +
+      `the tenant is frozen at epoch ${v.epoch}, above every epoch recorded, until an operator fails it over to the site that must take its traffic` +
+      (m ? ` (last recorded active site: ${m.site})` : ''),
+    updated_at: new Date().toISOString(),
+  };
 }
 
 /**

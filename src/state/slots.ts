@@ -2,29 +2,36 @@
  * The on-disk format of a tenant's state file: two fixed-size slots written in turn, in place,
  * as LMDB and bbolt keep their two meta pages.
  *
- * Each slot is one JSON line, `{"slot":0,"seq":7,"crc":…,"state":{…}}`, padded with spaces to
- * the slot size (a multiple of 4 KiB) and ended by a newline; the file is the two slots, so
- * `jq . t.json` shows both records. `crc` is the CRC-32 of the `state` text exactly as written;
- * the record with the higher `seq` among the valid ones is the tenant's state. A commit
- * overwrites the other slot and fdatasyncs it: one write and one flush, no journal commit for a
- * rename and a directory (0.12 ms against 0.56 ms for temp file + fsync + rename + directory
- * fsync on this VM's ext4, idle; see bench/RESULTS.md). A write torn by a crash can only damage
+ * Each slot is one JSON line, `{"v":2,"slot":0,"seq":7,"state":{…},"crc":…}`, padded with
+ * spaces to the slot size (a multiple of 4 KiB) and ended by a newline; the file is the two
+ * slots, so `jq . t.json` shows both records. `crc` is the CRC-32 of every byte of the line
+ * before its digits: the version, the slot, the sequence number and the state. The record with
+ * the higher `seq` among the valid ones is the tenant's state; a commit overwrites the other
+ * slot (see file-store.ts for how it becomes durable). A write torn by a crash can only damage
  * the slot being written, whose commit never returned, so the other slot still holds the last
  * committed state.
  *
- * A file that is one plain JSON state object (written by drproxy before this format, or by an
- * operator repairing a file by hand) is read as well; the next commit rewrites it in this format.
+ * Version 1 records (`{"slot":0,"seq":7,"crc":…,"state":{…}}`, drproxy before this format)
+ * are still read; their `crc` covers the state only, so a damaged `seq` went unseen (a flipped
+ * bit made the older slot look newer). What still guards them: a slot number that does not
+ * match the slot's position is refused, the two valid records of a file must be consecutive
+ * commits (`readStateFile`), and the state manifest's sequence number for the tenant
+ * (manifest.ts) must agree. The next commit writes version 2.
+ *
+ * A file that is one plain JSON state object (an operator's hand repair, or drproxy before the
+ * slots) is read as well; the next commit rewrites it in slots.
  */
 import { crc32 } from 'node:zlib';
 
 /** Slot sizes are multiples of this (one page, one filesystem block). */
 export const SLOT_UNIT = 4096;
 
-const RECORD = /^\{"slot":([01]),"seq":(\d{1,15}),"crc":(\d{1,10}),"state":(.*)\}$/s;
+const RECORD_V2 = /^\{"v":2,"slot":([01]),"seq":(\d{1,15}),"state":(.*),"crc":(\d{1,10})\}$/s;
+const RECORD_V1 = /^\{"slot":([01]),"seq":(\d{1,15}),"crc":(\d{1,10}),"state":(.*)\}$/s;
 
 /** One slot's content as found on disk. */
 export type SlotContent =
-  | { status: 'ok'; seq: number; stateText: string }
+  | { status: 'ok'; seq: number; stateText: string; format: 1 | 2 }
   | { status: 'blank' }
   | { status: 'bad'; why: string };
 
@@ -33,14 +40,42 @@ export type DecodedFile =
   | { kind: 'slots'; size: number; slots: [SlotContent, SlotContent] }
   | { kind: 'unreadable'; why: string };
 
+/** A record line as decoded: which slot it names, its sequence number, its state's text. */
+export interface RecordLine {
+  slot: 0 | 1;
+  seq: number;
+  stateText: string;
+  format: 1 | 2;
+}
+
 /** The record line of slot `slot` (its padding is added by the writer: atomic-writer.ts). */
 export function slotLine(slot: 0 | 1, seq: number, stateText: string): string {
-  return `{"slot":${slot},"seq":${seq},"crc":${crc32(stateText)},"state":${stateText}}`;
+  const head = `{"v":2,"slot":${slot},"seq":${seq},"state":${stateText},"crc":`;
+  return `${head}${crc32(head)}}`;
 }
 
 /** The smallest slot size that holds this line and its newline. */
 export function slotSizeFor(line: string): number {
   return Math.ceil((Buffer.byteLength(line) + 1) / SLOT_UNIT) * SLOT_UNIT;
+}
+
+/**
+ * A record line (either version), or why it is not one. The slot it names is not checked
+ * against a position here: journal lines have none.
+ */
+export function decodeRecord(text: string): RecordLine | { bad: string } {
+  let m = RECORD_V2.exec(text);
+  if (m) {
+    const head = text.slice(0, text.length - m[4]!.length - 1);
+    if (crc32(head) !== Number(m[4])) return { bad: 'checksum mismatch' };
+    return { slot: Number(m[1]) as 0 | 1, seq: Number(m[2]), stateText: m[3]!, format: 2 };
+  }
+  m = RECORD_V1.exec(text);
+  if (m) {
+    if (crc32(m[4]!) !== Number(m[3])) return { bad: 'checksum mismatch' };
+    return { slot: Number(m[1]) as 0 | 1, seq: Number(m[2]), stateText: m[4]!, format: 1 };
+  }
+  return { bad: 'not a state record' };
 }
 
 export function decodeFile(data: Buffer): DecodedFile {
@@ -52,26 +87,21 @@ export function decodeFile(data: Buffer): DecodedFile {
     if (slots.some((s) => s.status !== 'bad')) return { kind: 'slots', size, slots };
   }
   const text = data.toString('utf8');
-  if (text.trimStart().startsWith('{"slot":')) return { kind: 'unreadable', why: 'both state slots are damaged' };
+  if (/^\s*\{"(?:v|slot)":/.test(text)) return { kind: 'unreadable', why: 'both state slots are damaged' };
   return { kind: 'plain', text };
 }
 
 function decodeSlot(bytes: Buffer, index: 0 | 1): SlotContent {
   const text = bytes.toString('utf8').trimEnd();
   if (text === '') return { status: 'blank' };
-  const m = RECORD.exec(text);
-  if (!m) return { status: 'bad', why: 'not a state record' };
-  if (Number(m[1]) !== index) return { status: 'bad', why: `record of slot ${m[1]} found in slot ${index}` };
-  const stateText = m[4]!;
-  if (crc32(stateText) !== Number(m[3])) return { status: 'bad', why: 'checksum mismatch' };
-  return { status: 'ok', seq: Number(m[2]), stateText };
+  const r = decodeRecord(text);
+  if ('bad' in r) return { status: 'bad', why: r.bad };
+  if (r.slot !== index) return { status: 'bad', why: `record of slot ${r.slot} found in slot ${index}` };
+  return { status: 'ok', seq: r.seq, stateText: r.stateText, format: r.format };
 }
 
 /** One record line as the journal holds it (journal.ts), or undefined when it does not decode. */
-export function decodeRecordLine(line: string): { slot: 0 | 1; seq: number; stateText: string } | undefined {
-  const m = RECORD.exec(line);
-  if (!m) return undefined;
-  const stateText = m[4]!;
-  if (crc32(stateText) !== Number(m[3])) return undefined;
-  return { slot: Number(m[1]) as 0 | 1, seq: Number(m[2]), stateText };
+export function decodeRecordLine(line: string): RecordLine | undefined {
+  const r = decodeRecord(line);
+  return 'bad' in r ? undefined : r;
 }

@@ -17,9 +17,11 @@ export interface TenantState {
   fenced: string[];
   /**
    * Why the tenant is frozen: `no_site` (nothing available: recovers on its own when a site
-   * returns), `fence_failed` or `promote_failed` (a required hook failed: an operator decides).
+   * returns), `fence_failed` or `promote_failed` (a required hook failed: an operator decides),
+   * `state_lost` (its state file was missing or older than the state manifest's record of its
+   * last commit: an operator decides).
    */
-  frozen_cause?: 'no_site' | 'fence_failed' | 'promote_failed';
+  frozen_cause?: 'no_site' | 'fence_failed' | 'promote_failed' | 'state_lost';
   /** Why the last change was made. */
   reason: string;
   /** What made the last change: health, admin, failback, startup, recovery. */

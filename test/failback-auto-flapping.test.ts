@@ -25,7 +25,16 @@ beforeAll(async () => {
         // site is down answers 503 to the requests it held.
         failover: { failback: 'auto', failback_after: '300ms', min_interval: '3s', hold_requests: '2s' },
       },
-      tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
+      tenants: {
+        t: {
+          ...twoSiteTenant('t.example.com', primary, backup),
+          // The standby's own checks are lenient: it stays available on a loaded machine.
+          sites: [
+            { name: 'a1', backends: [primary.url] },
+            { name: 'b1', backends: [backup.url], health_check: { interval: '200ms', timeout: '150ms', fall: 4 } },
+          ],
+        },
+      },
     },
     { controllerHooks: { onState: (s) => void states.push(s) } },
   );

@@ -10,10 +10,12 @@
  *  2. Auto failback to a more preferred site needs it available without a break for
  *     failback_after, fresh, and min_interval since the last flip; all checked again when the
  *     flip's turn comes, before its epoch is persisted.
- *  3. min_interval spaces voluntary flips (auto failback) only. A failover away from an active
- *     site that cannot take traffic is never delayed by it: waiting would hold, then answer 503
- *     to, every request for min_interval. This cannot ping-pong: a health failover fences the
- *     site it leaves, so the only automatic way back is a failback, which waits min_interval.
+ *  3. min_interval spaces voluntary flips (auto failback). A failover away from an active site
+ *     that cannot take traffic, to one that can, is never delayed by it: waiting would hold, then
+ *     answer 503 to, every request for min_interval. This cannot ping-pong: a health failover
+ *     fences the site it leaves, so the only automatic way back is a failback, which waits
+ *     min_interval. With no site to go to, min_interval still delays the `no_site` freeze
+ *     (requests are held meanwhile, and a site that becomes available is flipped to at once).
  *  4. An automatic failback leaves a site that is fine, by policy: it does not fence it, so that
  *     when the preferred site fails again the tenant fails over back at once instead of freezing
  *     with its healthy standby fenced. Health, recovery and operator flips fence the site they

@@ -317,8 +317,15 @@ export class TenantController {
       this.evaluateLater(tripIn);
       return;
     }
-    // No min_interval here (decide.ts, rule 3): it spaces failbacks, not failovers away from a dead site.
+    // min_interval never delays a failover to an available site (decide.ts, rule 3)...
     const target = autoTarget(this, now);
+    const wait = this.lastFlipAt + cfg.min_interval - now;
+    if (!target && this.lastFlipAt !== 0 && wait > 0) {
+      // ...but with none, it delays the freeze (requests are held meanwhile), as it always has.
+      this.alert(`active site ${active.name} is unavailable and no other site can take over; freezing in ${Math.ceil(wait / 1000)}s (min_interval)`);
+      this.evaluateLater(wait);
+      return;
+    }
     if (!target && awaitingFirstResults(this, now)) {
       // Another site has not been probed yet (start-up): hold requests and decide on its
       // first result rather than freeze now and recover a moment later.

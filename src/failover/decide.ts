@@ -25,8 +25,10 @@
  *     (unless forced). If the target is no longer available there, the flip stays on the old site
  *     when that one is available (at the new epoch, no hook called), else lands on the next
  *     eligible site; with neither it goes on, and these rules decide again once it is routed.
- *     A required hook that fails while the old site is available and untouched (its fence hook
- *     failed, or it has none) keeps the traffic there instead of freezing the tenant.
+ *     A required hook of an automatic failback that fails while the old site is untouched (its
+ *     fence hook failed, or it has none) keeps the traffic there instead of freezing the tenant.
+ *     A failback that stayed restarts its target's hold-down: the next try is failback_after
+ *     (and min_interval) later, not a loop of flips.
  *  6. The tenant freezes (`no_site`) only if, when its turn in the serial queue comes, its
  *     active site is still unavailable and no site is eligible; it unfreezes only if its active
  *     site is still available then. So it is never frozen while its active site is fine.
@@ -54,6 +56,11 @@ export class Availability {
       if (!s.health(now).available) this.since.delete(s.name);
       else if (!this.since.has(s.name)) this.since.set(s.name, now);
     }
+  }
+
+  /** Count the site's availability from `now` again (a failback to it did not happen). */
+  restart(site: string, now: number): void {
+    if (this.since.has(site)) this.since.set(site, now);
   }
 
   /** Start of the site's current availability, or undefined while it is not available. */

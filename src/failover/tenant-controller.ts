@@ -579,6 +579,7 @@ export class TenantController {
     this.publish();
     const at = this.now();
     this.lastFlipAt = at;
+    this.availability.restart(to, at);
     this.log.warn({ audit: true, event: 'failover_stayed', from, to, epoch, trigger: req.trigger, actor: req.actor }, `failover ${from} → ${to} stayed on ${from} (epoch ${epoch}): ${why}`);
     const record = this.record(base, 'stayed', { fencedAt: at, promotedAt: at, routedAt: at }, hooks);
     this.state = await this.commit({ epoch, phase: 'active', active: from, fenced, trigger: req.trigger, reason }, epoch);

@@ -31,7 +31,7 @@ import { flipRecord, stepsSinceDetection, type FlipBase, type FlipHooks, type Fl
 import { Availability, autoTarget, awaitingFirstResults, failbackDue, fencesOldSite, landing, notWanted, recoveryTarget } from './decide.js';
 
 export interface ControllerHooks {
-  /** A flip finished (routed or frozen); its record holds the timings. */
+  /** A flip finished (routed, stayed or frozen); its record holds the timings. */
   onFlip?(record: FlipRecord): void;
   /** A backend's active health changed state. */
   onBackendState?(tenant: string, site: string, backend: string, state: HealthState, result: CheckResult): void;

@@ -185,6 +185,10 @@ export async function runControl(command: string, args: string[]): Promise<numbe
           );
           return 1;
         }
+        if (r.result === 'stayed') {
+          err(`drproxy: ${command} of ${r.tenant} stayed on ${r.from} at epoch ${r.epoch}: ${r.to} became unavailable during the flip`);
+          return 1;
+        }
         return 0;
       }
       case 'fence':
@@ -320,7 +324,7 @@ export function percent(ratio: number): string {
 export function renderFlip(command: 'failover' | 'failback', r: FlipResponse): string {
   return (
     `${command} ${r.tenant}: ${r.from} → ${r.to}, epoch ${r.epoch_before} → ${r.epoch}, ${millis(r.duration_ms)} ` +
-    `(RTO ${objective(r.rto_seconds)}: ${percent(r.rto_ratio)})${r.result === 'frozen' ? ' FROZEN' : ''}`
+    `(RTO ${objective(r.rto_seconds)}: ${percent(r.rto_ratio)})${r.result === 'frozen' ? ' FROZEN' : r.result === 'stayed' ? ` STAYED on ${r.from}` : ''}`
   );
 }
 

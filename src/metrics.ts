@@ -158,7 +158,7 @@ export class Metrics {
     this.failoverRtoRatio = new Gauge({ name: 'drproxy_failover_rto_ratio', help: 'Last failover duration divided by the tier RTO (1 = RTO used up)', labelNames: ['tenant', 'tier'], registers });
     this.rto = new Gauge({ name: 'drproxy_rto_seconds', help: 'Recovery time objective of the tenant tier', labelNames: ['tenant', 'tier'], registers });
     this.rpo = new Gauge({ name: 'drproxy_rpo_seconds', help: 'Recovery point objective of the tenant tier', labelNames: ['tenant', 'tier'], registers });
-    this.failovers = new Counter({ name: 'drproxy_failovers_total', help: 'Failovers by trigger and result (routed or frozen)', labelNames: ['tenant', 'trigger', 'result'], registers });
+    this.failovers = new Counter({ name: 'drproxy_failovers_total', help: 'Failovers by trigger and result (routed, stayed or frozen)', labelNames: ['tenant', 'trigger', 'result'], registers });
     this.activeSite = new Gauge({
       name: 'drproxy_active_site',
       help: '1 for the site that takes the tenant traffic, 0 for the others',

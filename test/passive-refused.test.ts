@@ -25,9 +25,9 @@ async function setUp(passive: Record<string, unknown>): Promise<TestProxy> {
     defaults: {
       health_check: { interval: '30s', timeout: '1s' },
       passive_health: { consecutive_failures: 3, ...passive },
-      // A request whose only backend failed waits for another site this long before its next
-      // attempt: short, so that three failures of one request come quickly.
-      failover: { hold_requests: '300ms' },
+      // A request whose only backend failed waits for another site at most this long in all
+      // (held.ts): long enough for a second request to fail while it waits.
+      failover: { hold_requests: '3s' },
     },
     tenants: {
       t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [victim.url] }, { name: 'b1', backends: [other.url] }] },
@@ -43,14 +43,24 @@ interface Ejection {
   refused: number;
 }
 
-async function killVictimAndSendOne(proxy: TestProxy): Promise<Ejection> {
-  await victim!.kill('SIGKILL');
-  // One request: its attempts on a1 are refused (or, if it raced the dying keep-alive
-  // connection, reset first), the tenant fails over and b1 answers it.
-  const r = await request(`${proxy.url}/x`, { headers: { host: 't.example.com' } });
+async function send(proxy: TestProxy, path: string): Promise<void> {
+  const r = await request(`${proxy.url}${path}`, { headers: { host: 't.example.com' } });
   await r.body.dump();
   expect(r.statusCode).toBe(200);
   expect(r.headers['x-site']).toBe('b1');
+}
+
+async function killVictimAndSend(proxy: TestProxy, second: boolean): Promise<Ejection> {
+  await victim!.kill('SIGKILL');
+  // A request: its attempts on a1 (two: a1 is the site's only backend) are refused (or, if it
+  // raced the dying keep-alive connection, reset first), and it waits for a flip. With `second`,
+  // another request fails on a1 while it waits. The tenant fails over and b1 answers them.
+  const first = send(proxy, '/x');
+  if (second) {
+    await waitFor(() => proxy.proxy.tenant('t')!.slot.observer!.held > 0, { what: 'the first request held' });
+    await send(proxy, '/y');
+  }
+  await first;
   const line = await waitFor(() => proxy.logs.find((l) => l.msg === 'backend ejected (passive health)'), { what: 'the ejection log line' });
   return line as unknown as Ejection;
 }
@@ -58,7 +68,7 @@ async function killVictimAndSendOne(proxy: TestProxy): Promise<Ejection> {
 describe('passive_health.consecutive_refused', () => {
   it('ejects a backend at its first refused connection by default', async () => {
     p = await setUp({});
-    const e = await killVictimAndSendOne(p);
+    const e = await killVictimAndSend(p, false);
     expect(e.kind).toBe('connect');
     expect(e.refused).toBe(1);
     expect(e.failures).toBeLessThan(3);
@@ -67,7 +77,7 @@ describe('passive_health.consecutive_refused', () => {
 
   it('with 0, refusals count only toward consecutive_failures', async () => {
     p = await setUp({ consecutive_refused: 0 });
-    const e = await killVictimAndSendOne(p);
+    const e = await killVictimAndSend(p, true);
     expect(e.failures).toBe(3);
     expect(e.refused).toBeGreaterThanOrEqual(1);
     expect(p.proxy.tenant('t')!.state.active).toBe('b1');

@@ -69,7 +69,7 @@ export interface FlipResponse {
   epoch: number;
   from: string;
   to: string;
-  result: 'routed' | 'frozen';
+  result: 'routed' | 'stayed' | 'frozen';
   duration_ms: number;
   rto_seconds: number;
   rto_ratio: number;

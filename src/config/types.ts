@@ -148,7 +148,7 @@ export interface FailoverConfig {
   failback: FailbackMode;
   /** Hold-down: the preferred site must be healthy this long before an automatic failback. */
   failback_after: number;
-  /** Minimum time between two flips of a tenant (stops ping-pong). */
+  /** Minimum time from the last flip to an automatic failback (stops ping-pong; failovers from a dead site never wait). */
   min_interval: number;
   /** How long the active site must stay unavailable before the tenant flips (0: at once). */
   trip_after: number;

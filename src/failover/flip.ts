@@ -27,8 +27,12 @@ export interface FlipRecord {
   trigger: FlipTrigger;
   reason: string;
   actor?: string;
-  /** routed: traffic is on `to`. frozen: a required hook failed; nothing takes traffic. */
-  result: 'routed' | 'frozen';
+  /**
+   * routed: traffic is on `to`. stayed: traffic stayed on `from`, at the new epoch (`to` failed
+   * before anything was done to `from`, or a required hook of an automatic failback failed).
+   * frozen: a required hook failed; nothing takes traffic.
+   */
+  result: 'routed' | 'stayed' | 'frozen';
   drain?: import('./drain.js').DrainResult;
   fence?: import('./hooks.js').HookResult;
   promote?: import('./hooks.js').HookResult;
@@ -42,4 +46,43 @@ export interface FlipRecord {
 export function stepsSinceDetection(t: FlipTimings): Record<string, number> {
   const ms = (x: number): number => Math.round((x - t.detectedAt) * 10) / 10;
   return { tripped: ms(t.trippedAt), persisted: ms(t.persistedAt), drained: ms(t.drainedAt), fenced: ms(t.fencedAt), promoted: ms(t.promotedAt), routed: ms(t.routedAt) };
+}
+
+/** What a flip knows by the time it is routed, stays or freezes. */
+export interface FlipBase {
+  from: string;
+  to: string;
+  epoch: number;
+  req: { trigger: FlipTrigger; reason: string; actor?: string; detectedAt?: number };
+  requestedAt: number;
+  persistedAt: number;
+  drainedAt: number;
+  drain?: import('./drain.js').DrainResult;
+}
+
+export type StepTimes = Pick<FlipTimings, 'fencedAt' | 'promotedAt' | 'routedAt'>;
+export interface FlipHooks {
+  fence?: import('./hooks.js').HookResult;
+  promote?: import('./hooks.js').HookResult;
+}
+
+export function flipRecord(tenant: string, tier: { name: string; rto: number }, base: FlipBase, result: FlipRecord['result'], t: StepTimes, hooks: FlipHooks): FlipRecord {
+  const detectedAt = base.req.detectedAt ?? base.requestedAt;
+  return {
+    tenant,
+    tier: tier.name,
+    from: base.from,
+    to: base.to,
+    epoch: base.epoch,
+    trigger: base.req.trigger,
+    reason: base.req.reason,
+    ...(base.req.actor !== undefined && { actor: base.req.actor }),
+    result,
+    timings: { detectedAt, trippedAt: base.requestedAt, persistedAt: base.persistedAt, drainedAt: base.drainedAt, ...t },
+    durationMs: t.routedAt - detectedAt,
+    rtoMs: tier.rto,
+    ...(base.drain && { drain: base.drain }),
+    ...(hooks.fence && { fence: hooks.fence }),
+    ...(hooks.promote && { promote: hooks.promote }),
+  };
 }

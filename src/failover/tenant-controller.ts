@@ -21,16 +21,17 @@ import type { HealthState } from '../health/hysteresis.js';
 import { isEjected, newEjectable, tryEject } from '../health/outlier.js';
 import { DrProxyError } from '../errors.js';
 import { Backend, type PassiveFailure } from '../proxy/backend.js';
-import { createBalancer } from '../proxy/balancer.js';
 import { TenantSlot, type RouteMode, type TenantRoute } from '../proxy/route.js';
 import { SiteRuntime, type BackendRuntime } from './site.js';
+import { buildRoute, sameRoute } from './routes.js';
 import { drainSite, type DrainResult, type UpgradeRegistry } from './drain.js';
 import { callHook, type HookResult } from './hooks.js';
 import { failpoint } from './failpoints.js';
-import { stepsSinceDetection, type FlipRecord, type FlipTrigger } from './flip.js';
+import { flipRecord, stepsSinceDetection, type FlipBase, type FlipHooks, type FlipRecord, type FlipTrigger, type StepTimes } from './flip.js';
+import { Availability, autoTarget, awaitingFirstResults, failbackDue, fencesOldSite, landing, notWanted, recoveryTarget } from './decide.js';
 
 export interface ControllerHooks {
-  /** A flip finished (routed or frozen); its record holds the timings. */
+  /** A flip finished (routed, stayed or frozen); its record holds the timings. */
   onFlip?(record: FlipRecord): void;
   /** A backend's active health changed state. */
   onBackendState?(tenant: string, site: string, backend: string, state: HealthState, result: CheckResult): void;
@@ -66,6 +67,8 @@ export interface FlipRequest {
   detectedAt?: number;
   /** Checked inside the serialised flip, against the state the previous flip left. */
   check?: () => void;
+  /** An operator's forced flip: it goes to `to` even if `to` fails during the flip. */
+  force?: boolean;
 }
 
 export interface OperatorRequest {
@@ -89,11 +92,12 @@ export class TenantController {
   private readonly now: () => number;
   private chain: Promise<unknown> = Promise.resolve();
   private flipping = false;
-  private lastFlipAt = 0;
+  /** When the last flip was routed (min_interval), 0 before the first. */
+  lastFlipAt = 0;
   /** Since when the active site has been unavailable (trip_after), or 0. */
   private unavailableSince = 0;
-  /** Since when each site has been available (auto failback hold-down). */
-  private readonly availableSince = new Map<string, number>();
+  /** Since when each site has been available, unbroken (auto failback hold-down). */
+  readonly availability = new Availability();
   private evaluateTimer: NodeJS.Timeout | undefined;
   private evaluateAt = 0;
   private readonly ejectTimers = new Set<NodeJS.Timeout>();
@@ -284,15 +288,11 @@ export class TenantController {
    */
   evaluate(): void {
     // Not initialised yet: a shared probe may answer while init() is still loading the state.
-    if (this.stopped || this.paused || this.flipping || this.state === undefined) return;
+    if (this.stopped || this.state === undefined) return;
     const now = this.now();
-    for (const s of this.sites) {
-      if (s.health(now).available) {
-        if (!this.availableSince.has(s.name)) this.availableSince.set(s.name, now);
-      } else {
-        this.availableSince.delete(s.name);
-      }
-    }
+    // Tracked even while a flip runs: a failback needs its site available without a break.
+    this.availability.update(this.sites, now);
+    if (this.paused || this.flipping) return;
     const st = this.state;
     const cfg = this.cfg.failover;
     if (st.phase === 'frozen') {
@@ -321,14 +321,16 @@ export class TenantController {
       this.evaluateLater(tripIn);
       return;
     }
+    // min_interval never delays a failover to an available site (decide.ts, rule 3)...
+    const target = autoTarget(this, now);
     const wait = this.lastFlipAt + cfg.min_interval - now;
-    if (this.lastFlipAt !== 0 && wait > 0) {
-      this.alert(`active site ${active.name} is unavailable; next failover allowed in ${Math.ceil(wait / 1000)}s (min_interval)`);
+    if (!target && this.lastFlipAt !== 0 && wait > 0) {
+      // ...but with none, it delays the freeze (requests are held meanwhile), as it always has.
+      this.alert(`active site ${active.name} is unavailable and no other site can take over; freezing in ${Math.ceil(wait / 1000)}s (min_interval)`);
       this.evaluateLater(wait);
       return;
     }
-    const target = this.autoTarget(now);
-    if (!target && this.awaitingFirstResults(now)) {
+    if (!target && awaitingFirstResults(this, now)) {
       // Another site has not been probed yet (start-up): hold requests and decide on its
       // first result rather than freeze now and recover a moment later.
       this.alert(`active site ${active.name} is unavailable; waiting for the first health results of the other sites`);
@@ -336,7 +338,7 @@ export class TenantController {
     }
     if (!target) {
       const why = `no site can take traffic: ${active.name} is unavailable and no other site is available, unfenced and fresh`;
-      void this.serial(() => this.freeze('no_site', why)).catch((err: unknown) => this.log.error({ err }, 'could not persist the frozen state'));
+      void this.serial(() => this.freezeNoSite(why)).catch((err: unknown) => this.log.error({ err }, 'could not persist the frozen state'));
       return;
     }
     this.startFlip({
@@ -347,55 +349,27 @@ export class TenantController {
     });
   }
 
-  /** First site in preference order that an automatic flip may choose. */
-  private autoTarget(now = this.now(), allowFenced = false): SiteRuntime | undefined {
-    return this.sites.find(
-      (s) =>
-        s.name !== this.state.active &&
-        (allowFenced || !this.state.fenced.includes(s.name)) &&
-        s.health(now).available &&
-        !s.stale(this.cfg.tier.rpo),
-    );
-  }
-
-  /** Some other unfenced site could still become available once its backends are first probed. */
-  private awaitingFirstResults(now: number): boolean {
-    return this.sites.some((s) => {
-      if (s.name === this.state.active || this.state.fenced.includes(s.name)) return false;
-      const h = s.health(now);
-      return h.unknown > 0 && !h.unavailable;
-    });
-  }
-
   /** Frozen because nothing was available: go to the most preferred site that is back. */
   private recover(now: number): void {
-    const active = this.site(this.state.active)!;
-    const candidates = this.sites.filter((s) => s.health(now).available && !s.stale(this.cfg.tier.rpo));
-    // Unfenced sites first; a fenced one only when it is the only way back to service.
-    const target = candidates.find((s) => !this.state.fenced.includes(s.name)) ?? candidates[0];
+    const target = recoveryTarget(this, now);
     if (!target) return;
-    if (target === active) {
-      void this.serial(() => this.unfreeze(`site ${active.name} is available again`)).catch((err: unknown) => this.log.error({ err }, 'could not persist the unfrozen state'));
+    if (target.name === this.state.active) {
+      void this.serial(() => this.unfreezeIfAvailable()).catch((err: unknown) => this.log.error({ err }, 'could not persist the unfrozen state'));
       return;
     }
     this.startFlip({ to: target.name, trigger: 'recovery', reason: `site ${target.name} is available again`, detectedAt: now });
   }
 
-  /** Auto failback: a more preferred site has been available for failback_after. */
+  /** Auto failback: a more preferred site has been available for failback_after (decide.ts, rule 2). */
   private considerFailback(now: number): void {
-    const cfg = this.cfg.failover;
-    const activeIndex = this.sites.findIndex((s) => s.name === this.state.active);
-    for (const s of this.sites.slice(0, activeIndex)) {
-      const since = this.availableSince.get(s.name);
-      if (since === undefined || s.stale(this.cfg.tier.rpo)) continue;
-      const ready = Math.max(since + cfg.failback_after, this.lastFlipAt + cfg.min_interval);
-      if (ready > now) {
-        this.evaluateLater(ready - now);
-        return;
-      }
-      this.startFlip({ to: s.name, trigger: 'failback', reason: `preferred site ${s.name} healthy for ${cfg.failback_after}ms (auto failback)`, detectedAt: now });
+    const due = failbackDue(this);
+    if (!due) return;
+    if (due.at > now) {
+      this.evaluateLater(due.at - now);
       return;
     }
+    const s = due.site;
+    this.startFlip({ to: s.name, trigger: 'failback', reason: `preferred site ${s.name} healthy for ${this.cfg.failover.failback_after}ms (auto failback)`, detectedAt: now });
   }
 
   private lastOverloadLog = 0;
@@ -426,10 +400,16 @@ export class TenantController {
     this.evaluateTimer.unref();
   }
 
+  /** An automatic flip: it happens only if still wanted when its turn comes (decide.ts, rules 2, 5). */
   private startFlip(req: FlipRequest): void {
     this.flipping = true; // no second decision while this one is queued
-    void this.failover(req).catch((err: unknown) => {
-      this.log.error({ err }, 'failover failed');
+    const check = (): void => {
+      const why = notWanted(this, req.trigger, req.to, this.now());
+      if (why !== undefined) throw new DrProxyError('DRP_CONFLICT', why);
+    };
+    void this.failover({ ...req, check }).catch((err: unknown) => {
+      if (err instanceof DrProxyError && err.code === 'DRP_CONFLICT') this.log.info({ to: req.to, trigger: req.trigger }, `automatic flip to ${req.to} not started: ${err.message}`);
+      else this.log.error({ err }, 'failover failed');
     });
   }
 
@@ -470,12 +450,11 @@ export class TenantController {
   }
 
   /** Steps 2-6 of a flip whose intent and epoch are already persisted. */
-  private async finishFlip(from: string, to: string, epoch: number, req: FlipRequest, requestedAt: number): Promise<FlipRecord> {
+  private async finishFlip(from: string, target: string, epoch: number, req: FlipRequest, requestedAt: number): Promise<FlipRecord> {
     const persistedAt = this.now();
-    const fromSite = from !== to ? this.site(from) : undefined;
-    const toSite = this.site(to)!;
+    const fromSite = from !== target ? this.site(from) : undefined;
     // 2. Stop sending new requests to the old site: they are held until the new route is out.
-    this.slot.publish(this.makeRoute('hold', from, epoch, `failing over from ${from} to ${to}`));
+    this.slot.publish(this.makeRoute('hold', from, epoch, `failing over from ${from} to ${target}`));
     // 3. Drain: idempotent requests are re-sent to the new site; the rest get drain_timeout.
     // Destroying the old site's pools waits until the new route is out (or the flip ends).
     let drain: DrainResult | undefined;
@@ -497,7 +476,18 @@ export class TenantController {
     try {
       const drainedAt = this.now();
       failpoint('flip:after-drain');
-      const base = { from, to, epoch, req, requestedAt, persistedAt, drainedAt, drain };
+      // Nothing irreversible yet: if the target failed meanwhile, land elsewhere (decide.ts, rule 5).
+      const to = req.force === true ? target : landing(this, from, target, drainedAt);
+      const base = { from, to: target, epoch, req, requestedAt, persistedAt, drainedAt, drain };
+      if (to === from) return await this.stay(base, `${target} became unavailable during the flip`, {});
+      if (to !== target) {
+        this.log.warn({ from, to, intended: target, epoch }, `failover target ${target} became unavailable during the flip: going to ${to}`);
+        this.state = await this.commit({ epoch, phase: 'failing_over', active: from, from, to, fenced: this.state.fenced, trigger: req.trigger, reason: req.reason }, epoch);
+        base.to = to;
+      }
+      const toSite = this.site(to)!;
+      // An automatic failback leaves a site that is fine: a required hook failing keeps traffic there.
+      const autoFailback = !fencesOldSite(req.trigger, req.actor);
       // 4. Fence the old site.
       let fence: HookResult | undefined;
       const fenceHook = fromSite?.cfg.fence;
@@ -506,7 +496,8 @@ export class TenantController {
         if (!fence.ok) {
           const down = fromSite!.confirmedDown();
           if (fenceHook.required && !down) {
-            return this.freezeFlip(base, 'fence_failed', `required fence hook on ${from} failed (${fence.error}) and ${from} still answers health checks: not promoting ${to}`, { fence });
+            const message = `required fence hook on ${from} failed (${fence.error}) and ${from} still answers health checks: not promoting ${to}`;
+            return autoFailback ? await this.stay(base, message, { fence }) : await this.freezeFlip(base, 'fence_failed', message, { fence });
           }
           this.log.warn({ site: from, error: fence.error, confirmed_down: down }, 'fence hook failed; going on (not required, or the site is confirmed down)');
         }
@@ -521,7 +512,10 @@ export class TenantController {
         promote = await callHook(promoteHook, { action: 'promote', tenant: this.name, site: to, epoch, reason: req.reason });
         if (!promote.ok) {
           if (promoteHook.required) {
-            return this.freezeFlip(base, 'promote_failed', `required promote hook on ${to} failed (${promote.error}): not routing to ${to}`, { fence, promote });
+            const message = `required promote hook on ${to} failed (${promote.error}): not routing to ${to}`;
+            // Staying is safe only if nothing was done to the old site (its fence hook failed, or it has none).
+            if (autoFailback && fence?.ok !== true) return await this.stay(base, message, { fence, promote });
+            return this.freezeFlip(base, 'promote_failed', message, { fence, promote });
           }
           this.log.warn({ site: to, error: promote.error }, 'promote hook failed; going on (not required)');
         }
@@ -529,7 +523,7 @@ export class TenantController {
       const promotedAt = this.now();
       failpoint('flip:after-promote');
       // 6. Route to the new site; the slot's publication releases the held requests.
-      const fenced = [...this.state.fenced.filter((s) => s !== to && s !== from), ...(fromSite ? [from] : [])];
+      const fenced = [...this.state.fenced.filter((s) => s !== to && s !== from), ...(fromSite && !autoFailback ? [from] : [])];
       this.state = { tenant: this.name, epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason, updated_at: this.state.updated_at };
       this.unavailableSince = 0;
       this.publish();
@@ -574,30 +568,31 @@ export class TenantController {
     }
   }
 
-  private record(
-    base: { from: string; to: string; epoch: number; req: FlipRequest; requestedAt: number; persistedAt: number; drainedAt: number; drain?: DrainResult },
-    result: FlipRecord['result'],
-    t: { fencedAt: number; promotedAt: number; routedAt: number },
-    hooks: { fence?: HookResult; promote?: HookResult },
-  ): FlipRecord {
-    const detectedAt = base.req.detectedAt ?? base.requestedAt;
-    const record: FlipRecord = {
-      tenant: this.name,
-      tier: this.cfg.tier.name,
-      from: base.from,
-      to: base.to,
-      epoch: base.epoch,
-      trigger: base.req.trigger,
-      reason: base.req.reason,
-      ...(base.req.actor !== undefined && { actor: base.req.actor }),
-      result,
-      timings: { detectedAt, trippedAt: base.requestedAt, persistedAt: base.persistedAt, drainedAt: base.drainedAt, ...t },
-      durationMs: t.routedAt - detectedAt,
-      rtoMs: this.cfg.tier.rto,
-      ...(base.drain && { drain: base.drain }),
-      ...(hooks.fence && { fence: hooks.fence }),
-      ...(hooks.promote && { promote: hooks.promote }),
-    };
+  /**
+   * The flip keeps the traffic on its old site, at its new epoch (decide.ts, rule 5): its target
+   * failed before anything was done to the old site, or a required hook of an automatic failback
+   * failed. The old site's pools, closed by the drain, are opened again.
+   */
+  private async stay(base: FlipBase, why: string, hooks: FlipHooks): Promise<FlipRecord> {
+    const { from, to, epoch, req } = base;
+    for (const b of this.site(from)!.backends) b.backend.reopen();
+    const reason = `${req.reason}; stayed on ${from}: ${why}`;
+    const fenced = this.state.fenced;
+    this.state = { tenant: this.name, epoch, phase: 'active', active: from, fenced, trigger: req.trigger, reason, updated_at: this.state.updated_at };
+    this.unavailableSince = 0;
+    this.publish();
+    const at = this.now();
+    this.lastFlipAt = at;
+    this.availability.restart(to, at);
+    this.log.warn({ audit: true, event: 'failover_stayed', from, to, epoch, trigger: req.trigger, actor: req.actor }, `failover ${from} → ${to} stayed on ${from} (epoch ${epoch}): ${why}`);
+    const record = this.record(base, 'stayed', { fencedAt: at, promotedAt: at, routedAt: at }, hooks);
+    this.state = await this.commit({ epoch, phase: 'active', active: from, fenced, trigger: req.trigger, reason }, epoch);
+    this.deps.hooks?.onFlip?.(record);
+    return record;
+  }
+
+  private record(base: FlipBase, result: FlipRecord['result'], t: StepTimes, hooks: FlipHooks): FlipRecord {
+    const record = flipRecord(this.name, this.cfg.tier, base, result, t, hooks);
     this.flips.push(record);
     if (this.flips.length > MAX_RECORDS) this.flips.shift();
     return record;
@@ -605,16 +600,27 @@ export class TenantController {
 
   /** A required hook failed mid-flip: no site takes traffic until an operator decides. */
   private async freezeFlip(
-    base: Parameters<TenantController['record']>[0],
+    base: FlipBase,
     cause: 'fence_failed' | 'promote_failed',
     message: string,
-    hooks: { fence?: HookResult; promote?: HookResult },
+    hooks: FlipHooks,
   ): Promise<FlipRecord> {
     const at = this.now();
     await this.freeze(cause, message);
     const record = this.record(base, 'frozen', { fencedAt: at, promotedAt: at, routedAt: at }, hooks);
     this.deps.hooks?.onFlip?.(record);
     return record;
+  }
+
+  /**
+   * Freeze for `no_site` (decide.ts, rule 6) only if, now that its turn has come, the active site
+   * is still unavailable and no other site can take over; else decide again.
+   */
+  private async freezeNoSite(why: string): Promise<void> {
+    const now = this.now();
+    const s = this.state;
+    if (s.phase === 'active' && this.site(s.active)!.health(now).unavailable && !autoTarget(this, now)) await this.freeze('no_site', why);
+    else queueMicrotask(() => this.evaluate());
   }
 
   /** Persist `frozen` and stop routing (503). The epoch stays where it is. */
@@ -631,9 +637,15 @@ export class TenantController {
     );
   }
 
-  private async unfreeze(reason: string): Promise<void> {
+  /** Unfreeze a `no_site` freeze only if the active site is still available now (decide.ts, rule 6). */
+  private async unfreezeIfAvailable(): Promise<void> {
     const s = this.state;
-    if (s.phase !== 'frozen') return;
+    const active = this.site(s.active)!;
+    if (s.phase !== 'frozen' || s.frozen_cause !== 'no_site' || !active.health(this.now()).available) {
+      queueMicrotask(() => this.evaluate());
+      return;
+    }
+    const reason = `site ${active.name} is available again`;
     this.state = { ...s, phase: 'active', frozen_cause: undefined };
     this.publish();
     this.log.warn({ audit: true, event: 'unfrozen', epoch: s.epoch, active: s.active }, `tenant unfrozen: ${reason}`);
@@ -666,6 +678,7 @@ export class TenantController {
       trigger: 'admin',
       reason: op.reason,
       actor: op.actor,
+      force: op.force === true,
       check: () => this.checkTarget(to, op.force === true, false),
     });
   }
@@ -678,6 +691,7 @@ export class TenantController {
       trigger: 'failback',
       reason: op.reason,
       actor: op.actor,
+      force: op.force === true,
       check: () => {
         if (this.state.active === to && this.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `the preferred site ${to} is already active`);
         this.checkTarget(to, op.force === true, true);
@@ -688,7 +702,7 @@ export class TenantController {
   private nextSite(): string {
     const now = this.now();
     const next =
-      this.autoTarget(now) ??
+      autoTarget(this, now) ??
       this.sites.find((s) => s.name !== this.state.active && !this.state.fenced.includes(s.name));
     if (!next) throw new DrProxyError('DRP_CONFLICT', `tenant ${this.name} has no other unfenced site to fail over to`);
     return next.name;
@@ -755,7 +769,7 @@ export class TenantController {
   publish(): void {
     const s = this.state;
     if (s === undefined) return;
-    this.warmStandby(s.phase === 'frozen' ? undefined : this.autoTarget());
+    this.warmStandby(s.phase === 'frozen' ? undefined : autoTarget(this, this.now()));
     if (s.phase === 'frozen') {
       this.setRoute(this.makeRoute('unavailable', s.active, s.epoch, `tenant is frozen (${s.frozen_cause ?? 'unknown'}): ${s.reason}`));
       return;
@@ -764,7 +778,7 @@ export class TenantController {
     const routable = site.routable();
     const mode: RouteMode = routable.length > 0 ? 'serve' : 'hold';
     const reason = mode === 'hold' ? `no healthy backend in site ${site.name}` : '';
-    const standby = this.cfg.failover.mode === 'auto' && this.autoTarget() !== undefined;
+    const standby = this.cfg.failover.mode === 'auto' && autoTarget(this, this.now()) !== undefined;
     this.setRoute(this.makeRoute(mode, site.name, s.epoch, reason, routable.map((b) => b.backend), standby));
   }
 
@@ -784,39 +798,11 @@ export class TenantController {
   }
 
   private setRoute(route: TenantRoute): void {
-    const cur = this.slot.route;
-    if (
-      cur.mode === route.mode &&
-      cur.epoch === route.epoch &&
-      cur.site === route.site &&
-      cur.reason === route.reason &&
-      cur.standby === route.standby &&
-      sameList(cur.backends, route.backends)
-    ) {
-      return;
-    }
-    this.slot.publish(route);
+    if (!sameRoute(this.slot.route, route)) this.slot.publish(route);
   }
 
   private makeRoute(mode: RouteMode, site: string, epoch: number, reason: string, backends: Backend[] = [], standby = false): TenantRoute {
-    const cfg = this.cfg;
-    const hc = this.site(site)?.cfg.health_check ?? cfg.sites[0]!.health_check;
-    return Object.freeze({
-      tenant: cfg.name,
-      mode,
-      epoch,
-      site,
-      stamp: Object.freeze([this.deps.headers.epoch, String(epoch), this.deps.headers.site, site]),
-      backends: Object.freeze(backends),
-      balancer: createBalancer(cfg.proxy.balance, backends),
-      proxy: cfg.proxy,
-      reason,
-      holdMs: cfg.failover.hold_requests,
-      holdMax: cfg.failover.hold_max,
-      standby,
-      detectMs: Math.min(cfg.failover.hold_requests, hc.interval + hc.fast_interval * (hc.fall - 1) + hc.timeout + 200),
-      retryOn: new Set(cfg.proxy.retry_on),
-    });
+    return buildRoute(this.cfg, this.deps.headers, mode, site, epoch, reason, backends, standby);
   }
 
   /** Every backend of every site (for shutdown and drains). */
@@ -866,10 +852,4 @@ export class TenantController {
 function strip(s: TenantState): Omit<TenantState, 'tenant' | 'updated_at'> {
   const { tenant: _t, updated_at: _u, ...rest } = s;
   return rest;
-}
-
-function sameList<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

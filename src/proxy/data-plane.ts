@@ -149,7 +149,9 @@ export class DataPlane implements Forwarding {
     // Held as a call that has not been sent yet: its body stays unread until released.
     const call = new ProxyCall(req, res, slot, this);
     const queue = this.queueOf(slot);
-    if (!queue.hold(call, route)) {
+    const held = queue.hold(call, route);
+    if (held === 'late') call.expire(route); // hold_requests: 0
+    else if (held === 'full') {
       call.reject('hold_full', `tenant ${route.tenant} is failing over and too many requests are waiting`, retryAfter(route));
       // Shedding load is an operator's business: say so, at most once a second per tenant.
       const n = queue.refused();
@@ -187,7 +189,7 @@ export class DataPlane implements Forwarding {
       // while connecting): find out now whether anything still listens there
       // (Backend.dialCheck), rather than at the next probe.
       if (route.mode !== 'hold' && (err.kind === 'reset' || err.code === 'ECONNRESET')) call.backend.dialCheck();
-      return this.queueOf(call.slot).hold(call, route, route.mode === 'hold' ? route.holdMs : route.detectMs);
+      return this.queueOf(call.slot).hold(call, route, route.mode === 'hold' ? route.holdMs : route.detectMs) === 'held';
     }
     call.retries++;
     call.slot.observer?.retry(err.kind);
@@ -230,13 +232,16 @@ export class DataPlane implements Forwarding {
     return load.retrying < Math.max(p.retry_budget_min, (load.inflight * p.retry_budget_percent) / 100);
   }
 
+  /** Hold a call again (flip re-dispatch, or a wait that ended while the tenant still holds), within its bound. */
   requeue(call: ProxyCall): void {
     const route = call.slot.route;
     if (route.mode !== 'hold') {
       call.release(route);
       return;
     }
-    this.queueOf(call.slot).hold(call, route);
+    const held = this.queueOf(call.slot).hold(call, route);
+    if (held === 'late') call.expire(route);
+    else if (held === 'full') call.reject('hold_full', `tenant ${route.tenant} is failing over and too many requests are waiting`, retryAfter(route));
   }
 
   finished(call: ProxyCall): void {

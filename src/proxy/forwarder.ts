@@ -11,7 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Backend, InflightCall } from './backend.js';
 import type { TenantRoute, TenantSlot } from './route.js';
-import type { Waiter } from './held.js';
+import { canHoldMore, type Waiter } from './held.js';
 import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
@@ -67,6 +67,8 @@ export class ProxyCall implements InflightCall, Waiter {
   budgeted = false;
   /** Times this call waited for the tenant's next route after a failure. */
   holds = 0;
+  /** End of its hold bound (held.ts), 0 until first held. */
+  holdDeadline = 0;
   /** When the attempt in flight was handed to its backend's pool (the first: when the call started). */
   sentAt: number;
   /**
@@ -216,6 +218,11 @@ export class ProxyCall implements InflightCall, Waiter {
 
   expire(route: TenantRoute): void {
     if (this.clientGone || this.over) return;
+    // A shorter wait (detection time) ended while the tenant holds (a flip is on): wait on, within the bound.
+    if (route.mode === 'hold' && canHoldMore(this)) {
+      this.fwd.requeue(this);
+      return;
+    }
     // No flip came: the site was not down after all. One more try if allowed, else the error.
     const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
     if (backend !== undefined && this.retries <= route.proxy.max_retries && this.lastError?.kind !== 'aborted') {

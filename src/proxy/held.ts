@@ -6,6 +6,11 @@
  * with that route, oldest request first (by when it reached drproxy, not when it was held: a
  * flip from a hung site holds the requests it takes off that site after the ones that arrived
  * during the flip, and in no useful order).
+ *
+ * A request's bound is `hold_requests` from when it was first held (issue 16, item 18): a request
+ * held again — after a retry, at a flip's drain, released into a route that holds again, or when
+ * a shorter wait (the site's detection time) ends while its tenant still holds — gets only what
+ * is left of that bound, never a fresh one. Past it, it is answered at once.
  */
 import type { ServerResponse } from 'node:http';
 import type { TenantRoute, TenantSlot } from './route.js';
@@ -15,6 +20,8 @@ export interface Waiter {
   readonly res: ServerResponse;
   /** When the request reached drproxy (performance.now()): the release order. */
   readonly startedAt: number;
+  /** End of its hold bound (performance.now()), set when it is first held; 0 until then. */
+  holdDeadline: number;
   /** The tenant has a route that is not `hold`: go on with it. */
   release(route: TenantRoute): void;
   /** Waited `ms` without a new route: answer (or retry) now. */
@@ -37,6 +44,17 @@ const RELEASE_CHUNK = 16;
  */
 const RELEASE_FIRST = 1;
 
+/** Less than this left of a bound is none: holding for it would only spin a timer. */
+const LATE_MS = 5;
+
+/** Whether `w` may still wait: never held yet, or some of its bound left. */
+export function canHoldMore(w: Waiter): boolean {
+  return w.holdDeadline === 0 || w.holdDeadline - performance.now() > LATE_MS;
+}
+
+/** held; full: the queue is at hold_max; late: the request's hold bound is used up. */
+export type HoldResult = 'held' | 'full' | 'late';
+
 export class HeldQueue {
   private readonly entries = new Set<Entry>();
   private unsubscribe: (() => void) | undefined;
@@ -47,24 +65,28 @@ export class HeldQueue {
   constructor(private readonly slot: TenantSlot) {}
 
   /**
-   * Hold `waiter` for at most `ms` (the route's hold time by default). Returns false, without
-   * answering, when the queue is full.
+   * Hold `waiter` for at most `ms` (the route's hold time by default), and never past the end of
+   * its bound. Does not answer when it cannot hold it.
    */
-  hold(waiter: Waiter, route: TenantRoute, ms = route.holdMs): boolean {
-    if (this.entries.size >= route.holdMax) return false;
+  hold(waiter: Waiter, route: TenantRoute, ms = route.holdMs): HoldResult {
+    const now = performance.now();
+    if (waiter.holdDeadline === 0) waiter.holdDeadline = now + route.holdMs;
+    const left = waiter.holdDeadline - now;
+    if (left <= LATE_MS) return 'late';
+    if (this.entries.size >= route.holdMax) return 'full';
     const entry: Entry = {
       waiter,
       timer: setTimeout(() => {
         this.remove(entry);
         waiter.expire(this.slot.route);
-      }, ms),
+      }, Math.min(ms, left)),
       onClose: () => this.remove(entry),
     };
     waiter.res.once('close', entry.onClose);
     this.entries.add(entry);
     if (this.slot.observer) this.slot.observer.held++;
     this.unsubscribe ??= this.slot.onPublish((r) => this.onRoute(r));
-    return true;
+    return 'held';
   }
 
   private onRoute(route: TenantRoute): void {
@@ -93,8 +115,10 @@ export class HeldQueue {
     const end = Math.min(all.length, from + (from === 0 ? RELEASE_FIRST : RELEASE_CHUNK));
     for (let i = from; i < end; i++) {
       const e = all[i]!;
-      if (current.mode === 'hold' && this.hold(e.waiter, current)) continue;
-      e.waiter.release(current);
+      const held = current.mode === 'hold' ? this.hold(e.waiter, current) : undefined;
+      if (held === 'held') continue;
+      if (held === 'late') e.waiter.expire(current);
+      else e.waiter.release(current);
     }
     if (end < all.length) setImmediate(() => this.releaseFrom(all, end));
   }

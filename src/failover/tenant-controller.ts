@@ -479,7 +479,8 @@ export class TenantController {
       // Nothing irreversible yet: if the target failed meanwhile, land elsewhere (decide.ts, rule 5).
       const to = req.force === true ? target : landing(this, from, target, drainedAt);
       const base = { from, to: target, epoch, req, requestedAt, persistedAt, drainedAt, drain };
-      if (to === from) return await this.stay(base, `${target} became unavailable during the flip`, {});
+      // A flip back onto the site it starts from (a frozen tenant restarted in place) is no stay.
+      if (to === from && target !== from) return await this.stay(base, `${target} became unavailable during the flip`, {});
       if (to !== target) {
         this.log.warn({ from, to, intended: target, epoch }, `failover target ${target} became unavailable during the flip: going to ${to}`);
         this.state = await this.commit({ epoch, phase: 'failing_over', active: from, from, to, fenced: this.state.fenced, trigger: req.trigger, reason: req.reason }, epoch);

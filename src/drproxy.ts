@@ -160,8 +160,8 @@ export class DrProxy implements AdminApi {
     };
   }
 
-  private async createController(t: TenantConfig): Promise<TenantController> {
-    const c = await TenantController.create(t, this.deps());
+  private async createController(t: TenantConfig, prev?: TenantController): Promise<TenantController> {
+    const c = await TenantController.create(t, this.deps(), prev);
     c.slot.observer = this.metrics.trafficOf(t.name);
     this.metrics.describeTenant(t);
     return c;
@@ -343,7 +343,8 @@ export class DrProxy implements AdminApi {
         } else {
           added.push(t.name);
         }
-        const nc = await this.createController(t);
+        // A rebuilt tenant takes over its flip history (failover/carry-over.ts).
+        const nc = await this.createController(t, c);
         created.push(nc);
         kept.set(t.name, nc);
       }
@@ -365,6 +366,9 @@ export class DrProxy implements AdminApi {
     this.config = next;
     this.loadedAt = new Date();
     this.publishTable();
+    // Decide now with the carried memory (a failback due, trip_after running): shared probes
+    // report only changes, which may not come for a long time.
+    for (const c of created) c.evaluate();
     for (const c of retired) {
       const successor = kept.get(c.name);
       c.handOver(successor?.slot);

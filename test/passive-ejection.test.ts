@@ -6,7 +6,7 @@ import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
-const CFG: PassiveHealthConfig = { consecutive_failures: 3, consecutive_refused: 1, statuses: [502, 503, 504], base_ejection: 1000, max_ejection: 4000, max_ejected_percent: 50, slow_after: 0, slow_confirm: true };
+const CFG: PassiveHealthConfig = { consecutive_failures: 3, consecutive_refused: 1, statuses: [502, 503, 504], base_ejection: 1000, max_ejection: 4000, max_ejected_percent: 50, slow_after: 0, slow_confirm: true, uneject_on_probe_success: true };
 
 describe('ejection policy', () => {
   it('doubles the ejection time with each ejection, up to max_ejection', () => {

@@ -119,6 +119,7 @@ export const DEFAULT_PASSIVE_HEALTH: Readonly<PassiveHealthConfig> = Object.free
   max_ejected_percent: 50,
   slow_after: 0,
   slow_confirm: true,
+  uneject_on_probe_success: true,
 });
 
 /** Fence and promote hooks. */

@@ -229,6 +229,13 @@ export interface PassiveHealthConfig {
    * timeout sooner.
    */
   slow_confirm: boolean;
+  /**
+   * An ejected backend whose active health check is `up` and passes a probe sent after its
+   * ejection is let back at once, not after its back-off (true, the default, as Envoy's
+   * successful_active_health_check_uneject_host). The ejection count that doubles the back-off
+   * is kept. false: an ejection always lasts its whole back-off.
+   */
+  uneject_on_probe_success: boolean;
 }
 
 export interface HookConfig {

@@ -619,6 +619,7 @@ function readPassiveLayer(f: Fields | undefined): Partial<PassiveHealthConfig> {
     max_ejected_percent: f.get('max_ejected_percent', num(0, 100)),
     slow_after: f.get('slow_after', anyDuration),
     slow_confirm: f.get('slow_confirm', bool),
+    uneject_on_probe_success: f.get('uneject_on_probe_success', bool),
   });
   f.end();
   return layer;

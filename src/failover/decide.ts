@@ -63,6 +63,11 @@ export class Availability {
     if (this.since.has(site)) this.since.set(site, now);
   }
 
+  /** Take over `prev`'s memory of these sites (a reload: carry-over.ts). */
+  carry(prev: Availability, sites: ReadonlySet<string>): void {
+    for (const [site, since] of prev.since) if (sites.has(site)) this.since.set(site, since);
+  }
+
   /** Start of the site's current availability, or undefined while it is not available. */
   of(site: string): number | undefined {
     return this.since.get(site);

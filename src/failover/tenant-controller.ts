@@ -18,7 +18,7 @@ import type { StateStore, TenantState } from '../state/types.js';
 import type { HealthRegistry } from '../health/registry.js';
 import type { CheckResult } from '../health/active-check.js';
 import type { HealthState } from '../health/hysteresis.js';
-import { isEjected, newEjectable, tryEject } from '../health/outlier.js';
+import { isEjected, newEjectable, probeUnejects, tryEject, uneject } from '../health/outlier.js';
 import { DrProxyError } from '../errors.js';
 import { Backend, type PassiveFailure } from '../proxy/backend.js';
 import { TenantSlot, type RouteMode, type TenantRoute } from '../proxy/route.js';
@@ -28,6 +28,7 @@ import { drainSite, type DrainResult, type UpgradeRegistry } from './drain.js';
 import { callHook, type HookResult } from './hooks.js';
 import { failpoint } from './failpoints.js';
 import { flipRecord, stepsSinceDetection, type FlipBase, type FlipHooks, type FlipRecord, type FlipTrigger, type StepTimes } from './flip.js';
+import { unchangedSites } from './carry-over.js';
 import { Availability, autoTarget, awaitingFirstResults, failbackDue, fencesOldSite, landing, notWanted, recoveryTarget } from './decide.js';
 
 export interface ControllerHooks {
@@ -100,7 +101,8 @@ export class TenantController {
   readonly availability = new Availability();
   private evaluateTimer: NodeJS.Timeout | undefined;
   private evaluateAt = 0;
-  private readonly ejectTimers = new Set<NodeJS.Timeout>();
+  /** The end of each ejected backend's back-off. */
+  private readonly ejectTimers = new Map<BackendRuntime, NodeJS.Timeout>();
   private stopped = false;
   /** Quiesced by a reload: no decisions until resumed or stopped. */
   private paused = false;
@@ -119,11 +121,24 @@ export class TenantController {
     this.slot = new TenantSlot(cfg.name, this.makeRoute('hold', cfg.sites[0]!.name, 0, 'starting'));
   }
 
-  /** Load (or create) the tenant's persisted state and publish its first route. */
-  static async create(cfg: TenantConfig, deps: ControllerDeps): Promise<TenantController> {
+  /**
+   * Load (or create) the tenant's persisted state and publish its first route. `prev`: the
+   * controller this one replaces on a reload (quiesced), whose flip history it takes over.
+   */
+  static async create(cfg: TenantConfig, deps: ControllerDeps, prev?: TenantController): Promise<TenantController> {
     const c = new TenantController(cfg, deps);
+    if (prev) c.inherit(prev);
     await c.init();
     return c;
+  }
+
+  /** Reload: take over what carry-over.ts lists, before any decision of this controller. */
+  private inherit(prev: TenantController): void {
+    const same = unchangedSites(prev.cfg, this.cfg);
+    this.lastFlipAt = prev.lastFlipAt;
+    this.flips.push(...prev.flips);
+    this.availability.carry(prev.availability, same);
+    if (same.has(prev.state.active)) this.unavailableSince = prev.unavailableSince;
   }
 
   get config(): TenantConfig {
@@ -207,6 +222,10 @@ export class TenantController {
     if (this.stopped) return;
     this.deps.hooks?.onCheck?.(this.name, site, b.backend.name, result);
     if (result.inconclusive) this.overloaded(result);
+    // Envoy's successful_active_health_check_uneject_host (outlier.ts, probeUnejects).
+    if (this.cfg.passive_health.uneject_on_probe_success && probeUnejects(b.passive, result, state === 'up', this.now())) {
+      this.ejectionOver(site, b, 'probe');
+    }
     if (!changed) return;
     const fields = { site, backend: b.backend.name, state, status: result.status, error: result.error };
     if (state === 'down') this.log.warn(fields, 'backend down');
@@ -269,14 +288,23 @@ export class TenantController {
     r.backend.passiveSuccess();
     this.log.warn({ site: site.name, backend: r.backend.name, kind, failures, refused, ejected_ms: ms, ...(probe !== undefined && { probe }) }, 'backend ejected (passive health)');
     this.deps.hooks?.onEjection?.(this.name, site.name, r.backend.name, ms, kind);
-    const timer = setTimeout(() => {
-      this.ejectTimers.delete(timer);
-      r.ejectedSince = 0;
-      this.log.info({ site: site.name, backend: r.backend.name }, 'backend back from ejection');
-      this.evaluate();
-    }, ms);
+    const timer = setTimeout(() => this.ejectionOver(site.name, r, 'back-off'), ms);
     timer.unref();
-    this.ejectTimers.add(timer);
+    this.ejectTimers.set(r, timer);
+    // Every probe result of an ejected backend, not only changes: one that passes lets it back.
+    if (this.cfg.passive_health.uneject_on_probe_success) r.health.everyResult(true);
+    this.evaluate();
+  }
+
+  /** An ejection ends: its back-off is over, or (uneject_on_probe_success) the backend passed a probe. */
+  private ejectionOver(site: string, r: BackendRuntime, by: 'back-off' | 'probe'): void {
+    const timer = this.ejectTimers.get(r);
+    if (timer !== undefined) clearTimeout(timer);
+    this.ejectTimers.delete(r);
+    if (by === 'probe') uneject(r.passive, this.now());
+    r.ejectedSince = 0;
+    r.health.everyResult(false);
+    this.log.info({ site, backend: r.backend.name, by }, 'backend back from ejection');
     this.evaluate();
   }
 
@@ -841,7 +869,7 @@ export class TenantController {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.evaluateTimer) clearTimeout(this.evaluateTimer);
-    for (const t of this.ejectTimers) clearTimeout(t);
+    for (const t of this.ejectTimers.values()) clearTimeout(t);
     await this.chain.catch(() => {});
     for (const b of this.allBackends()) {
       b.health.release();

@@ -7,6 +7,11 @@
  * against a storm of false ejections; it is lifted (`wholeSiteFailing`) when every other
  * backend of the site is ejected or failing too: then the site is down, and saying so is what
  * makes the tenant fail over.
+ *
+ * With `uneject_on_probe_success` (the default, as Envoy's successful_active_health_check_uneject_host)
+ * a probe that passes ends an ejection early (probeUnejects). As in Envoy, that keeps the
+ * ejection count: the next ejection's back-off is still doubled, and the count is forgotten
+ * only after a quiet max_ejection counted from when the ejection really ended.
  */
 import type { PassiveHealthConfig } from '../config/types.js';
 
@@ -17,10 +22,12 @@ export interface Ejectable {
   ejections: number;
   /** End of the last ejection, to forget old ejections. */
   lastEjectionEnd: number;
+  /** Start of the current (or last) ejection; 0 before the first. */
+  ejectedAt: number;
 }
 
 export function newEjectable(): Ejectable {
-  return { ejectedUntil: 0, ejections: 0, lastEjectionEnd: 0 };
+  return { ejectedUntil: 0, ejections: 0, lastEjectionEnd: 0, ejectedAt: 0 };
 }
 
 export function isEjected(e: Ejectable, now: number): boolean {
@@ -48,5 +55,33 @@ export function tryEject(
   target.ejections++;
   target.ejectedUntil = now + ms;
   target.lastEjectionEnd = now + ms;
+  target.ejectedAt = now;
   return ms;
+}
+
+/** A probe's result as seen by the ejection policy. */
+export interface ProbeOutcome {
+  ok: boolean;
+  inconclusive?: boolean;
+  /** When the probe ended (ms since epoch) and how long it took: it was sent at `at - durationMs`. */
+  at: number;
+  durationMs: number;
+}
+
+/**
+ * Whether this probe result lets an ejected backend back now: it passed, the backend's active
+ * check is `up` after it (a backend that was down must first rise, `rise` passes in a row, as
+ * any other), and it was sent after the ejection began. A probe already in flight when the
+ * backend was ejected says nothing about what was seen after it: in particular a loop probe
+ * sent before slow answers were confirmed by a failing probe must not undo that confirmation.
+ */
+export function probeUnejects(e: Ejectable, probe: ProbeOutcome, checkUp: boolean, now: number): boolean {
+  if (!probe.ok || probe.inconclusive === true || !checkUp || !isEjected(e, now)) return false;
+  return probe.at - probe.durationMs >= e.ejectedAt;
+}
+
+/** End an ejection now; the ejection count (back-off) is kept, and decays from now. */
+export function uneject(e: Ejectable, now: number): void {
+  e.ejectedUntil = 0;
+  e.lastEjectionEnd = now;
 }

@@ -27,6 +27,12 @@ const BUSY_UTILIZATION = 0.9;
 export interface HealthHandle {
   readonly check: ActiveCheck;
   release(): void;
+  /**
+   * Have this listener called on every result (on) or, unless it asked for every result when
+   * acquired, only on changes again (off): a tenant listens to every probe of a backend only
+   * while that backend is ejected (passive_health.uneject_on_probe_success).
+   */
+  everyResult(on: boolean): void;
 }
 
 interface Shared {
@@ -95,6 +101,11 @@ export class HealthRegistry {
     const s = shared;
     return {
       check: s.check,
+      everyResult: (on: boolean) => {
+        if (!s.listeners.has(listener)) return;
+        if (on || listener.everyResult === true) s.eager.add(listener);
+        else s.eager.delete(listener);
+      },
       release: () => {
         s.listeners.delete(listener);
         s.eager.delete(listener);

@@ -118,6 +118,7 @@ export class DrProxy implements AdminApi {
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
       if (!tokens.hasOperator) this.logger.warn('admin: no operator token is configured: failover, fence, drain and reload through the admin API are disabled');
       this.admin = new AdminServer(this.config.admin, this, tokens, this.audit, this.logger, this.faults);
+      this.metrics.setAdminConnectionSource(this.admin.connections);
       const a = await this.admin.listen();
       this.logger.info({ admin: `${a.address}:${a.port}` }, 'admin API listening');
     }

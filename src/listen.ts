@@ -11,8 +11,8 @@ export function listen(server: Server, host: string, port: number, what: string)
       server.off('error', onError);
       // Past this point the only errors a listening server emits are accept errors: EMFILE or
       // ENFILE that libuv could not shed with its spare descriptor. The server keeps listening;
-      // without a listener the `error` event would end the process. The data plane logs and
-      // counts them (connection-guard.ts).
+      // without a listener the `error` event would end the process. The data plane and the
+      // admin listener log and count them (connection-guard.ts).
       if (server.listenerCount('error') === 0) server.on('error', () => {});
       resolve(server.address() as AddressInfo);
     });

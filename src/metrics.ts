@@ -139,6 +139,9 @@ export class Metrics {
   readonly connectionsLimit: Gauge;
   readonly connectionsRefused: Counter<'reason'>;
   private connections: ConnectionCounts | undefined;
+  readonly adminConnectionsOpen: Gauge;
+  readonly adminConnectionsRefused: Counter<'reason'>;
+  private adminConnections: ConnectionCounts | undefined;
   private readonly traffic = new Map<string, TenantTraffic>();
   private refresher: (() => void) | undefined;
   private checkSource: (() => Iterable<SiteTallies>) | undefined;
@@ -260,6 +263,27 @@ export class Metrics {
         for (const [reason, n] of Object.entries(c.refused)) this.inc({ reason }, n);
       },
     });
+    // The admin listener's own guard: apart, so that a refused scrape is never read as data-plane load.
+    this.adminConnectionsOpen = new Gauge({
+      name: 'drproxy_admin_connections_open',
+      help: 'Client connections open on the admin listener',
+      registers,
+      collect() {
+        if (self.adminConnections) this.set(self.adminConnections.open);
+      },
+    });
+    this.adminConnectionsRefused = new Counter({
+      name: 'drproxy_admin_connections_refused_total',
+      help: 'Admin client connections answered 503 and closed at accept, by reason (max_connections, max_connections_per_client), and accept errors (accept_error)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const c = self.adminConnections;
+        if (!c) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(c.refused)) if (reason !== 'fd_limit') this.inc({ reason }, n);
+      },
+    });
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -273,6 +297,11 @@ export class Metrics {
   /** Where the data plane's connection counts come from (its ConnectionGuard). */
   setConnectionSource(counts: ConnectionCounts): void {
     this.connections = counts;
+  }
+
+  /** Where the admin listener's connection counts come from (its ConnectionGuard). */
+  setAdminConnectionSource(counts: ConnectionCounts): void {
+    this.adminConnections = counts;
   }
 
   /** Called at each scrape, before the state gauges are read. */

@@ -12,7 +12,7 @@ import { AdminServer } from '../src/admin/server.js';
 import { AuditLog } from '../src/admin/audit.js';
 import { TokenStore } from '../src/admin/auth.js';
 import type { AdminApi } from '../src/admin/api.js';
-import { DEFAULT_ADMIN_RATE_LIMIT } from '../src/config/defaults.js';
+import { DEFAULT_ADMIN_CONNECTIONS, DEFAULT_ADMIN_RATE_LIMIT } from '../src/config/defaults.js';
 import type { AdminConfig } from '../src/config/types.js';
 import { createLogger } from '../src/log.js';
 import { FaultMetrics } from '../src/fault-metrics.js';
@@ -41,7 +41,7 @@ const api: AdminApi = {
 };
 
 export function adminConfig(over: Partial<AdminConfig> = {}): AdminConfig {
-  return { listen: { host: '127.0.0.1', port: 0 }, tokens: [], metrics_auth: false, allowed_hosts: [], rate_limit: { ...DEFAULT_ADMIN_RATE_LIMIT }, ...over };
+  return { listen: { host: '127.0.0.1', port: 0 }, tokens: [], metrics_auth: false, allowed_hosts: [], rate_limit: { ...DEFAULT_ADMIN_RATE_LIMIT }, ...DEFAULT_ADMIN_CONNECTIONS, ...over };
 }
 
 let server: AdminServer;

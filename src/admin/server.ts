@@ -14,6 +14,11 @@
  * changes). Every call but the probes is audited; refused calls are summed per address.
  * Nothing a client sends, and no failure of a handler, can end the process: every failure is
  * caught, answered (500) while an answer is still possible, logged and counted.
+ *
+ * Connections are capped at accept by the data plane's ConnectionGuard, with the admin's own
+ * small caps (admin.max_connections, _per_client): one client holding idle sockets cannot keep
+ * probes and scrapes from another out, nor take the descriptors the data plane reserved. A
+ * connection silent for admin.headers_timeout after accept is closed (Node's 408).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,6 +26,8 @@ import type { AdminConfig } from '../config/types.js';
 import { DrProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listen } from '../listen.js';
+import { ADMIN_REQUEST_TIMEOUT } from '../config/defaults.js';
+import { ConnectionGuard } from '../proxy/connection-guard.js';
 import { roleAllows, type Principal, type TokenStore } from './auth.js';
 import { AuditUnavailableError, type AuditLog, type AuditRecord } from './audit.js';
 import type { AdminApi } from './api.js';
@@ -56,6 +63,8 @@ interface Limits {
 
 export class AdminServer {
   readonly server: http.Server;
+  /** Admin connection caps and refusal counts (metrics: drproxy_admin_connections_*). */
+  readonly connections: ConnectionGuard;
   private tokens: TokenStore;
   private readonly routes: Route[];
   private cfg: AdminConfig;
@@ -79,7 +88,18 @@ export class AdminServer {
     this.limits = makeLimits(cfg);
     const rl = cfg.rate_limit;
     this.refusals = new RefusalTally(rl.refused_log_interval, rl.max_clients, (s) => this.auditRefusals(s));
-    this.server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, maxHeaderSize: 16 * 1024 }, (req, res) => this.onRequest(req, res));
+    this.server = http.createServer(
+      {
+        headersTimeout: cfg.headers_timeout,
+        requestTimeout: ADMIN_REQUEST_TIMEOUT,
+        maxHeaderSize: 16 * 1024,
+        // Node checks the headers deadline only this often (default 30 s): a silent socket
+        // would otherwise live up to headers_timeout + 30 s. As the data plane does.
+        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(cfg.headers_timeout / 4))),
+      },
+      (req, res) => this.onRequest(req, res),
+    );
+    this.connections = new ConnectionGuard(this.server, cfg, log, { listener: 'admin' });
     // `Expect: 100-continue`: the 100 is sent only once the call is admitted (see handle()).
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
   }

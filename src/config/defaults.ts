@@ -3,6 +3,7 @@
  * config/drproxy.example.yaml documents the same values; keep the two in step.
  */
 import type {
+  AdminConfig,
   AdminRateLimitConfig,
   FailoverConfig,
   HealthCheckConfig,
@@ -32,6 +33,16 @@ export const DEFAULT_ADMIN_RATE_LIMIT: Readonly<AdminRateLimitConfig> = Object.f
   max_clients: 1024,
   refused_log_interval: 10 * 1_000,
 });
+
+/**
+ * Admin listener connection caps: Prometheus, kubelet probes and an operator's CLI need a few
+ * each; the caps keep one client (or a flood) from holding the descriptors of the reserve.
+ */
+export const DEFAULT_ADMIN_CONNECTIONS: Readonly<AdminConnectionLimits> = Object.freeze({ max_connections: 256, max_connections_per_client: 64, headers_timeout: 10 * 1_000 });
+/** The admin listener's whole-request timeout; admin.headers_timeout may not exceed it. */
+export const ADMIN_REQUEST_TIMEOUT = 30 * 1_000;
+
+export type AdminConnectionLimits = Pick<AdminConfig, 'max_connections' | 'max_connections_per_client' | 'headers_timeout'>;
 
 /** Embedded state directory, relative to the config file's directory. */
 export const DEFAULT_STATE_DIR = './var/drproxy';

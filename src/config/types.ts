@@ -33,6 +33,12 @@ export interface AdminConfig {
    */
   allowed_hosts: string[];
   rate_limit: AdminRateLimitConfig;
+  /** Admin client connections open at once; more are answered 503 and closed (read at start-up). */
+  max_connections: number;
+  /** Admin client connections open at once from one address; 0 = no per-address cap. */
+  max_connections_per_client: number;
+  /** Time to receive a request's headers; a connection silent that long after accept is closed. */
+  headers_timeout: number;
 }
 
 /** Per-client token buckets of the admin API; /healthz and /readyz are never limited. */

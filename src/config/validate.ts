@@ -666,6 +666,7 @@ function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): Admin
   const auditFile = f?.get('audit_file', text);
   const allowedHosts = f?.get('allowed_hosts', listOf(allowedHost)) ?? [];
   const rateLimit = readAdminRateLimit(f?.sub('rate_limit'));
+  const conns = readAdminConnections(f, out);
   f?.end();
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
   return {
@@ -675,7 +676,27 @@ function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): Admin
     ...(auditFile !== undefined && { audit_file: path.resolve(baseDir, auditFile) }),
     allowed_hosts: values(allowedHosts),
     rate_limit: rateLimit,
+    ...conns,
   };
+}
+
+/** admin.max_connections, max_connections_per_client and headers_timeout (admin-connections test). */
+function readAdminConnections(f: Fields | undefined, out: Problems): D.AdminConnectionLimits {
+  const c = {
+    ...D.DEFAULT_ADMIN_CONNECTIONS,
+    ...compact<D.AdminConnectionLimits>({
+      max_connections: f?.get('max_connections', int(1, 100_000)),
+      max_connections_per_client: f?.get('max_connections_per_client', int(0, 100_000)),
+      headers_timeout: f?.get('headers_timeout', positiveDuration),
+    }),
+  };
+  if (f && c.headers_timeout > D.ADMIN_REQUEST_TIMEOUT) {
+    out.error(f.path('headers_timeout'), `must be at most ${formatDuration(D.ADMIN_REQUEST_TIMEOUT)} (the admin request timeout), got ${formatDuration(c.headers_timeout)}`);
+  }
+  if (f && c.max_connections_per_client > c.max_connections) {
+    out.warn(f.path('max_connections_per_client'), `max_connections_per_client (${c.max_connections_per_client}) is above max_connections (${c.max_connections}): one client address can take every admin connection`);
+  }
+  return c;
 }
 
 /** An admin Host allow-list entry: a host name without port, "*.suffix", or "*" (any host). */

@@ -1,5 +1,5 @@
 /**
- * Limits on the data plane's client connections (issue 16, item 1): what NGINX's
+ * Limits on a listener's client connections (issue 16, item 1): what NGINX's
  * keepalive_timeout and worker_connections / limit_conn and HAProxy's maxconn do. It costs per
  * connection, never per request: it sits in front of Node's HTTP connection handler and sees
  * each socket once, at accept.
@@ -18,6 +18,8 @@
  *   server.fd_reserve, see fd-limit.ts) and server.max_connections_per_client per address.
  *   A connection over a cap gets a short raw 503 and is closed before Node's HTTP parser ever
  *   sees it; it is counted and logged at most once per 10 s per reason.
+ * - The admin listener has a guard of its own (admin.max_connections, _per_client), without
+ *   the descriptor arithmetic: its few connections are part of the data plane's fd_reserve.
  * - Accept errors are counted and logged, never thrown: an `error` event without a listener
  *   would end the process. On EMFILE libuv first closes a spare descriptor, accepts and closes
  *   the pending connections (their clients see a reset: hence the reserve above), and only
@@ -32,7 +34,22 @@ import { RefusalLog } from './refusal-log.js';
 
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'max_connections_per_client' | 'accept_error';
 
-export type ConnectionLimits = Pick<ServerConfig, 'max_connections' | 'max_connections_per_client' | 'fd_reserve' | 'keep_alive_timeout'>;
+export interface ConnectionLimits extends Pick<ServerConfig, 'max_connections' | 'max_connections_per_client'> {
+  /**
+   * Descriptors kept for the rest of the process: the cap is lowered to what RLIMIT_NOFILE
+   * leaves after them. Unset: not lowered (the admin listener, whose cap is inside the reserve).
+   */
+  fd_reserve?: number;
+  /** 0 turns keep-alive off (see noKeepAlive); unset leaves the server's own setting. */
+  keep_alive_timeout?: number;
+}
+
+export interface GuardOptions {
+  /** Names the listener in logs: "data plane", "admin". */
+  listener?: string;
+  /** RLIMIT_NOFILE, for tests; read from /proc when fd_reserve is set. */
+  softLimit?: number | undefined;
+}
 
 /** A refused client may try again after this many seconds (idle connections close within headers_timeout). */
 const RETRY_AFTER_S = 1;
@@ -66,25 +83,29 @@ export class ConnectionGuard {
     private readonly server: http.Server,
     limits: ConnectionLimits,
     log: Logger,
-    softLimit: number | undefined = openFileLimit(),
+    opts: GuardOptions = {},
   ) {
-    const fdCap = softLimit === undefined ? Infinity : clientConnectionCap(softLimit, limits.fd_reserve);
+    const listener = opts.listener ?? 'data plane';
+    const reserve = limits.fd_reserve;
+    const softLimit = reserve === undefined ? undefined : 'softLimit' in opts ? opts.softLimit : openFileLimit();
+    const fdCap = softLimit === undefined || reserve === undefined ? Infinity : clientConnectionCap(softLimit, reserve);
     this.cap = Math.min(limits.max_connections, fdCap);
     this.capReason = fdCap < limits.max_connections ? 'fd_limit' : 'max_connections';
     if (fdCap < limits.max_connections) {
       log.warn(
-        { event: 'connection_cap', cap: this.cap, max_connections: limits.max_connections, open_files_limit: softLimit, fd_reserve: limits.fd_reserve },
-        `data plane: at most ${this.cap} client connections, below server.max_connections (${limits.max_connections}): ` +
-          `the open-file limit is ${softLimit} (ulimit -n) and server.fd_reserve ${limits.fd_reserve}; raise ulimit -n for more`,
+        { event: 'connection_cap', listener, cap: this.cap, max_connections: limits.max_connections, open_files_limit: softLimit, fd_reserve: reserve },
+        `${listener}: at most ${this.cap} client connections, below server.max_connections (${limits.max_connections}): ` +
+          `the open-file limit is ${softLimit} (ulimit -n) and server.fd_reserve ${reserve}; raise ulimit -n for more`,
       );
     }
     this.perClient = limits.max_connections_per_client;
-    this.lingerMax = Math.min(MAX_LINGERING, Math.floor(limits.fd_reserve / 4));
+    // Lingering sockets hold descriptors: a quarter of the reserve, or of the admin's own cap.
+    this.lingerMax = Math.min(MAX_LINGERING, Math.floor((reserve ?? limits.max_connections) / 4));
     this.answers = {
       total: refusedAnswer('the proxy has too many open connections; retry later'),
       client: refusedAnswer('too many open connections from this address; close idle ones or retry later'),
     };
-    this.report = new RefusalLog(log, LOG_WINDOW_MS, 'data plane');
+    this.report = new RefusalLog(log, LOG_WINDOW_MS, listener);
     if (limits.keep_alive_timeout === 0) noKeepAlive(server);
     this.install();
   }

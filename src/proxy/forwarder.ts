@@ -17,6 +17,7 @@ import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
 import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
 import { classify, type FailureKind, type UpstreamError } from './failure-kind.js';
+import { Attempt, DETACHED, type AttemptOwner } from './attempt.js';
 import type { UpstreamFault } from './fault-log.js';
 import type { NamedDispatch } from '../tls-name.js';
 
@@ -52,7 +53,7 @@ export function requestHasBody(req: IncomingMessage): boolean {
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-export class ProxyCall implements InflightCall, Waiter {
+export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   route!: TenantRoute;
   backend!: Backend;
   /** Sends so far (first attempt, retries and re-dispatches). */
@@ -105,8 +106,8 @@ export class ProxyCall implements InflightCall, Waiter {
   private discarding = false;
   /**
    * The undici handler of the attempt in flight: the call itself for the first attempt (no
-   * allocation on the common path), an Attempt for later ones. Callbacks from any other
-   * (detached) attempt are ignored, and a detached attempt is aborted as soon as undici
+   * allocation on the common path), an Attempt (attempt.ts) for later ones. Callbacks from any
+   * other (detached) attempt are ignored, and a detached attempt is aborted as soon as undici
    * connects it.
    */
   private current: object | null = null;
@@ -471,14 +472,6 @@ export class ProxyCall implements InflightCall, Waiter {
   }
 }
 
-/**
- * The error a detached attempt is aborted with when undici finally connects it. One error for
- * all: hundreds of attempts queued for a hung site are detached at a flip, and an Error per
- * attempt (its stack captured, then formatted when the socket is destroyed with it) cost tens
- * of ms of the burst right after the flip.
- */
-const DETACHED = abortError('detached attempt');
-
 const kCall = Symbol('drproxy.call');
 type CallResponse = ServerResponse & { [kCall]?: ProxyCall };
 
@@ -486,35 +479,4 @@ type CallResponse = ServerResponse & { [kCall]?: ProxyCall };
 function onResponseClose(this: CallResponse): void {
   if (!this.writableFinished) this[kCall]?.clientClosed();
   this[kCall] = undefined;
-}
-
-
-/** The undici handler of a second or later attempt of a call. */
-class Attempt {
-  constructor(private readonly call: ProxyCall) {}
-
-  onConnect(abort: (err?: Error) => void): void {
-    if (this.call.isCurrent(this)) this.call.handleConnect(abort);
-    else abort(DETACHED);
-  }
-
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    return this.call.isCurrent(this) ? this.call.handleHeaders(statusCode, rawHeaders, resume, statusText) : true;
-  }
-
-  onData(chunk: Buffer): boolean {
-    return this.call.isCurrent(this) ? this.call.handleData(chunk) : true;
-  }
-
-  onComplete(): void {
-    if (this.call.isCurrent(this)) this.call.handleComplete();
-  }
-
-  onError(err: Error & { code?: string }): void {
-    if (this.call.isCurrent(this)) this.call.handleError(err);
-  }
-
-  onRequestSent(): void {
-    if (this.call.isCurrent(this)) this.call.handleRequestSent();
-  }
 }

@@ -202,7 +202,9 @@ export function clientAddress(req: IncomingMessage): string {
  * than exactly one `chunked` (undici removes the chunked framing; any other coding, such as
  * `gzip, chunked`, would reach the client unannounced), as NGINX refuses it ("upstream sent
  * unknown Transfer-Encoding"). A 204's Content-Length is dropped: a server MUST NOT send one
- * (RFC 9110 §8.6); a 304's is kept (it describes the selected representation).
+ * (RFC 9110 §8.6); a 304's is kept (it describes the selected representation). An upstream's
+ * `x-drproxy-error` is dropped: it marks drproxy's own error answers (responses.ts), and
+ * clients and log pipelines must be able to trust that it came from drproxy.
  */
 export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly string[], status: number): string[] | null {
   const out: string[] = [];
@@ -210,8 +212,8 @@ export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly stri
   let codings = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = headerName(raw[i]!);
+    const len = name.length;
     if (isHopByHop(name)) {
-      const len = name.length;
       if (len === 10 && name.toLowerCase() === 'connection') {
         tokens = connectionTokens([name, raw[i + 1]!.toString('latin1')]);
       } else if (len === 17 && name.toLowerCase() === 'transfer-encoding') {
@@ -219,7 +221,8 @@ export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly stri
       }
       continue;
     }
-    if (status === 204 && name.length === 14 && name.toLowerCase() === 'content-length') continue;
+    if (len === 14 && status === 204 && name.toLowerCase() === 'content-length') continue;
+    if (len === 15 && name.toLowerCase() === OWN_ERROR_HEADER) continue;
     out.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (tokens === undefined) return out;
@@ -229,6 +232,9 @@ export function downstreamResponseHeaders(raw: readonly Buffer[] | readonly stri
   }
   return kept;
 }
+
+/** drproxy's own error marker (responses.ts), which only drproxy may send to a client. */
+export const OWN_ERROR_HEADER = 'x-drproxy-error';
 
 function isChunked(value: string): boolean {
   return value.length === 7 ? value.toLowerCase() === 'chunked' : value.trim().toLowerCase() === 'chunked';

@@ -72,7 +72,7 @@ export class RefusalLog<R extends string> {
     const now = performance.now();
     const seconds = Math.round((now - w.firstAt) / 100) / 10;
     this.log.warn(
-      { event: 'connections_refused', reason, refused: w.count, seconds, top, top_refused: topCount },
+      { event: 'connections_refused', listener: this.what, reason, refused: w.count, seconds, top, top_refused: topCount },
       `${this.what}: ${w.count} connection${w.count === 1 ? '' : 's'} refused (${reason}) in the last ${seconds} s; most from ${top} (${topCount})`,
     );
     w.count = 0;

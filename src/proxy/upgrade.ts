@@ -3,12 +3,12 @@
  * not hand over upgraded sockets to a server-side socket as simply). Upgraded connections are
  * tracked per tenant site so that a drain can close them at its deadline.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createProxyServer } from 'http-proxy-3';
 import type { Backend } from './backend.js';
 import type { TenantRoute } from './route.js';
-import { upgradeRequestHeaders } from './headers.js';
+import { OWN_ERROR_HEADER, upgradeRequestHeaders } from './headers.js';
 import { sendSocketError } from './responses.js';
 
 export class UpgradeProxy {
@@ -22,6 +22,13 @@ export class UpgradeProxy {
   ) {
     // Errors are answered per call; this keeps an unhandled 'error' event from throwing.
     this.proxy.on('error', () => {});
+    // The upstream's answer (its 101, or the answer of a backend that refused the upgrade) is
+    // relayed from its parsed headers: drop its copy of drproxy's own error marker first, as
+    // downstreamResponseHeaders does. Prepended, so that it runs before http-proxy-3 relays.
+    this.proxy.on('proxyReqWs', (proxyReq: ClientRequest) => {
+      proxyReq.prependListener('upgrade', dropOwnErrorMarker);
+      proxyReq.prependListener('response', dropOwnErrorMarker);
+    });
   }
 
   handle(req: IncomingMessage, socket: Duplex, head: Buffer, route: TenantRoute, backend: Backend): void {
@@ -69,4 +76,8 @@ export class UpgradeProxy {
     this.open.clear();
     this.proxy.close();
   }
+}
+
+function dropOwnErrorMarker(res: IncomingMessage): void {
+  delete res.headers[OWN_ERROR_HEADER];
 }

@@ -6,6 +6,10 @@
  * (`strace -c`: one writev, one write, two reads per request).
  *
  *   node bench/instructions.js [--requests 5000] [--warmup 8000] [--runs 3] [--targets drproxy,bare-undici]
+ *                              [--baseline DIR]
+ *
+ * --baseline DIR: with target `baseline` (e.g. --targets drproxy,baseline), drproxy built in
+ * another checkout (DIR, with its dist/): the instructions a change added or saved per request.
  *
  * Each target runs under `valgrind --tool=callgrind --instr-atstart=no`; autocannon sends
  * `warmup` requests (JIT warm, not counted), then callgrind counts `requests` requests
@@ -30,7 +34,7 @@ async function autocannonCount(port, amount) {
 async function countOnce(name, up, o, tmp, run) {
   const port = await L.freePort();
   const outFile = path.join(tmp, `${name}-${run}.callgrind`);
-  const args = proxyArgs(name, { port, up, dir: tmp });
+  const args = proxyArgs(name, { port, up, dir: tmp, baseline: o.baseline });
   const child = L.spawnCallgrind(outFile, args);
   await L.waitForListen(port, { child, timeoutMs: 180_000 });
   await L.waitForStatus(port, { host: HOST, child, timeoutMs: 60_000 });
@@ -75,8 +79,10 @@ export function instructionsMarkdown(r) {
   lines.push('| target | instructions per request, median [min–max] |', '|---|---:|');
   for (const [t, s] of Object.entries(r.summary)) lines.push(`| ${t} | ${L.fmt(s.median)} [${L.fmt(s.range[0])}–${L.fmt(s.range[1])}] |`);
   const d = r.summary.drproxy;
-  const b = r.summary['bare-undici'];
-  if (d && b) lines.push('', `drproxy / bare-undici = **${L.fmt(d.median / b.median, 3)}** (user-space instructions per request; lower is less work).`);
+  for (const other of ['bare-undici', 'baseline']) {
+    const b = r.summary[other];
+    if (d && b) lines.push('', `drproxy / ${other} = **${L.fmt(d.median / b.median, 3)}** (user-space instructions per request; lower is less work).`);
+  }
   lines.push('');
   return lines.join('\n');
 }

@@ -14,7 +14,6 @@
  * Reports the median and interquartile range of the per-pair req/s ratios (drproxy / bare) and
  * of the per-pair CPU-per-request ratios. Proxies on CPU 0, upstream and wrk on CPU 1.
  */
-import path from 'node:path';
 import * as L from './lib.js';
 import { proxyArgs } from './throughput.js';
 
@@ -31,7 +30,7 @@ export async function runPaired(options = {}) {
   try {
     for (const name of ['drproxy', other]) {
       const port = await L.freePort();
-      const args = name === 'baseline' ? baselineArgs(String(o.baseline), { port, up, dir: tmp }) : proxyArgs(name, { port, up, dir: tmp });
+      const args = proxyArgs(name, { port, up, dir: tmp, baseline: o.baseline });
       const child = L.spawnPinned(process.execPath, args, { cpu: L.CPU_PROXY });
       await L.waitForListen(port, { child });
       await L.waitForStatus(port, { host: HOST, child });
@@ -84,13 +83,6 @@ export function pairedMarkdown(r) {
     `- p99 ratio: ${f(r.p99)}`,
     '',
   ].join('\n');
-}
-
-/** The same config as this tree's drproxy (proxyArgs), served by another build's cli.js. */
-function baselineArgs(dir, opts) {
-  const args = proxyArgs('drproxy', opts);
-  args[0] = path.join(path.resolve(dir), 'dist', 'cli.js');
-  return args;
 }
 
 L.runMain(import.meta.url, 'paired', runPaired, pairedMarkdown);

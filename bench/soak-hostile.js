@@ -50,6 +50,11 @@ function idleSockets(port, localAddress, n, stats) {
   for (let i = 0; i < n; i++) {
     const s = connect(port, localAddress);
     s.once('connect', () => stats.idleConnected++);
+    // Read what comes (drproxy's 408): a paused socket never sees the peer's close.
+    s.on('data', (d) => {
+      const line = d.toString('latin1').split('\r\n')[0];
+      stats.idleAnswers[line] = (stats.idleAnswers[line] ?? 0) + 1;
+    });
     s.once('close', () => {
       if (!s.ours) stats.idleClosedByPeer++;
     });
@@ -111,7 +116,7 @@ async function garbageLoop(port, localAddress, host, until, stats, offset) {
 
 export async function hostileBurst(port, { host, ms, idle = 300, slow = 5, garbage = 5 }) {
   const localAddress = await hostileAddress();
-  const stats = { from: localAddress, idle, slowloris: slow, garbage, idleConnected: 0, idleClosedByPeer: 0, slowlorisClosedByPeer: 0, slowlorisAnswers: {}, garbageAnswers: {} };
+  const stats = { from: localAddress, idle, slowloris: slow, garbage, idleConnected: 0, idleClosedByPeer: 0, idleAnswers: {}, slowlorisClosedByPeer: 0, slowlorisAnswers: {}, garbageAnswers: {} };
   const until = L.wall() + ms;
   const idleSocks = idleSockets(port, localAddress, idle, stats);
   const slowSocks = slowloris(port, localAddress, host, slow, stats);

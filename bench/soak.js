@@ -9,7 +9,7 @@
  *
  *   node bench/soak.js [--duration 600] [--rate 1000] [--fault-every 30] [--warmup 30] [--quick]
  *                      [--connections 16] [--post-share 0.02] [--hostile-idle 300]
- *                      [--rss-slope-max 1] [--fd-slack 20] [--kinds kill,hang,503,flap,reload,forced,hostile]
+ *                      [--rss-peak-slack 5] [--fd-slack 20] [--kinds kill,hang,503,flap,reload,forced,hostile]
  *                      [--keep-fenced]
  *
  * --quick: 66 s, a fault every 8 s after a 10 s warm-up (each of the 7 faults once).
@@ -65,7 +65,11 @@ function soakConfig({ port, adminPort, stateDir, sites }) {
       - { name: ${t.primary}, backends: [${urls(sites[t.name].primary)}] }
       - { name: ${t.backup}, backends: [${urls(sites[t.name].backup)}] }`;
   });
-  return `${L.configHead('soak.js', { port, stateDir, adminPort, tokens: TOKENS })}defaults:
+  // headers_timeout below a fault's 9 s, so that the hostile burst's silent and slowloris
+  // sockets are seen closed by drproxy within the burst.
+  return `${L.configHead('soak.js', { port, stateDir, adminPort, tokens: TOKENS })}server:
+  headers_timeout: 4s
+defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: ${FAILOVER.min_interval}ms, drain_timeout: ${FAILOVER.drain_timeout}ms, hold_requests: ${FAILOVER.hold_requests}ms }
   proxy: { connect_timeout: 500ms, response_timeout: 5s, retry_on: [503] }
@@ -75,7 +79,7 @@ ${tenants.join('\n')}
 }
 
 function options(options) {
-  const o = { duration: 600, rate: 1000, faultEvery: 30, connections: 16, postShare: 0.02, hostileIdle: 300, rssSlopeMax: 1, fdSlack: 20, ...options };
+  const o = { duration: 600, rate: 1000, faultEvery: 30, connections: 16, postShare: 0.02, hostileIdle: 300, rssPeakSlack: 5, fdSlack: 20, ...options };
   if (o.quick) Object.assign(o, { duration: options.duration ?? 66, faultEvery: options.faultEvery ?? 8, warmup: options.warmup ?? 10 });
   o.warmup ??= Math.min(30, o.faultEvery);
   for (const k of ['duration', 'rate', 'faultEvery', 'warmup', 'connections']) {

@@ -28,11 +28,17 @@ ${L.twoSiteTenant(HOST, ['primary', [primary]], ['standby', [standby]])}`;
  * drproxy (its config written to `dir`) or one of the bare proxies (`bare-undici`,
  * `bare-http-proxy`). Shared by throughput.js, profile.js and instructions.js.
  */
-export function proxyArgs(name, { port, up, dir }) {
-  if (name === 'drproxy') {
+/**
+ * The command line of a proxy under test: `drproxy` (this tree), `baseline` (drproxy built in
+ * another checkout, `baseline` = its directory, same config: the cost of a change), or one of
+ * the bare proxies in bench/.
+ */
+export function proxyArgs(name, { port, up, dir, baseline }) {
+  if (name === 'drproxy' || name === 'baseline') {
     const cfg = path.join(dir, `drproxy-${port}.yaml`);
     writeFileSync(cfg, drproxyConfig({ port, stateDir: path.join(dir, `state-${port}`), primary: up.ports[0], standby: up.ports[1] }));
-    return [L.DRPROXY_CLI, '--config', cfg];
+    if (name === 'baseline' && !baseline) throw new Error('the baseline target needs --baseline DIR (a checkout of drproxy, built)');
+    return [name === 'baseline' ? path.join(path.resolve(String(baseline)), 'dist', 'cli.js') : L.DRPROXY_CLI, '--config', cfg];
   }
   return [path.join(L.BENCH_DIR, `${name}.js`), '--upstream', `http://127.0.0.1:${up.ports[0]}`, '--port', String(port)];
 }

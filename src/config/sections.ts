@@ -1,0 +1,173 @@
+/**
+ * Readers of the process-wide sections: `admin` (listener, tokens, Host allow-list, rate and
+ * connection limits), `state`, `server`, `headers` and `log`.
+ */
+import path from 'node:path';
+import type { AdminConfig, AdminRateLimitConfig, EtcdConfig, HeaderNames, ServerConfig, StateConfig, TokenSpec } from './types.js';
+import { formatDuration } from './duration.js';
+import * as D from './defaults.js';
+import { Problems, join, show, expected, Parse, Fields, compact, values, mapItems, rejectDuplicates, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
+import { envName, etcdPrefix, listenAddress, cidrBlock, hostProblem, httpUrl, headerName } from './values.js';
+
+// ---------------------------------------------------------------------------------------------
+// Top-level sections
+
+export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): AdminConfig {
+  const listen = f?.get('listen', listenAddress) ?? { ...D.DEFAULT_ADMIN_LISTEN };
+  const metricsAuth = f?.get('metrics_auth', bool) ?? D.DEFAULT_METRICS_AUTH;
+  const tokens = f?.get('tokens', listOf(token(baseDir))) ?? [];
+  const auditFile = f?.get('audit_file', text);
+  const allowedHosts = f?.get('allowed_hosts', listOf(allowedHost)) ?? [];
+  const rateLimit = readAdminRateLimit(f?.sub('rate_limit'));
+  const conns = readAdminConnections(f, out);
+  f?.end();
+  rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
+  return {
+    listen,
+    tokens: values(tokens),
+    metrics_auth: metricsAuth,
+    ...(auditFile !== undefined && { audit_file: path.resolve(baseDir, auditFile) }),
+    allowed_hosts: values(allowedHosts),
+    rate_limit: rateLimit,
+    ...conns,
+  };
+}
+
+/** admin.max_connections, max_connections_per_client and headers_timeout (admin-connections test). */
+export function readAdminConnections(f: Fields | undefined, out: Problems): D.AdminConnectionLimits {
+  const c = {
+    ...D.DEFAULT_ADMIN_CONNECTIONS,
+    ...compact<D.AdminConnectionLimits>({
+      max_connections: f?.get('max_connections', int(1, 100_000)),
+      max_connections_per_client: f?.get('max_connections_per_client', int(0, 100_000)),
+      headers_timeout: f?.get('headers_timeout', positiveDuration),
+    }),
+  };
+  if (f && c.headers_timeout > D.ADMIN_REQUEST_TIMEOUT) {
+    out.error(f.path('headers_timeout'), `must be at most ${formatDuration(D.ADMIN_REQUEST_TIMEOUT)} (the admin request timeout), got ${formatDuration(c.headers_timeout)}`);
+  }
+  if (f && c.max_connections_per_client > c.max_connections) {
+    out.warn(f.path('max_connections_per_client'), `max_connections_per_client (${c.max_connections_per_client}) is above max_connections (${c.max_connections}): one client address can take every admin connection`);
+  }
+  return c;
+}
+
+/** An admin Host allow-list entry: a host name without port, "*.suffix", or "*" (any host). */
+export const allowedHost: Parse<string> = (value, at, out) => {
+  if (typeof value !== 'string') return out.error(at, expected('a host name', value));
+  const host = value.trim().toLowerCase().replace(/\.$/, '');
+  if (host === '*') return host;
+  const problem = hostProblem(host);
+  return problem === undefined ? host : out.error(at, `${problem}: ${show(value)} (use a name without scheme or port, "*.example.com", or "*")`);
+};
+
+export function readAdminRateLimit(f: Fields | undefined): AdminRateLimitConfig {
+  if (f === undefined) return { ...D.DEFAULT_ADMIN_RATE_LIMIT };
+  const limits: AdminRateLimitConfig = {
+    ...D.DEFAULT_ADMIN_RATE_LIMIT,
+    ...compact<AdminRateLimitConfig>({
+      rate: f.get('rate', num(0.01, 1_000_000)),
+      burst: f.get('burst', int(1, 1_000_000)),
+      metrics_rate: f.get('metrics_rate', num(0.01, 1_000_000)),
+      metrics_burst: f.get('metrics_burst', int(1, 1_000_000)),
+      max_clients: f.get('max_clients', int(16, 1_000_000)),
+      refused_log_interval: f.get('refused_log_interval', duration({ min: 100 })),
+    }),
+  };
+  f.end();
+  return limits;
+}
+
+export function token(baseDir: string): Parse<TokenSpec> {
+  return (value, at, out) => {
+    const f = Fields.of(value, at, out);
+    if (f === undefined) return undefined;
+    const name = f.req('name', text);
+    const role = f.req('role', oneOf(['viewer', 'operator'] as const));
+    const tokenEnv = f.get('token_env', envName);
+    const tokenFile = f.get('token_file', text);
+    const given = ['token_env', 'token_file'].filter((key) => f.has(key)).length;
+    if (given !== 1) out.error(at, `needs exactly one of token_env or token_file (${given === 0 ? 'neither' : 'both'} given)`);
+    f.end();
+    if (name === undefined || role === undefined) return undefined;
+    return {
+      name,
+      role,
+      ...(tokenEnv !== undefined && { token_env: tokenEnv }),
+      ...(tokenFile !== undefined && { token_file: path.resolve(baseDir, tokenFile) }),
+    };
+  };
+}
+
+export function readState(f: Fields | undefined, baseDir: string): StateConfig {
+  const dir = f?.get('dir', text) ?? D.DEFAULT_STATE_DIR;
+  const etcd = readEtcd(f?.sub('etcd'));
+  f?.end();
+  return { dir: path.resolve(baseDir, dir), ...(etcd !== undefined && { etcd }) };
+}
+
+export function readEtcd(f: Fields | undefined): EtcdConfig | undefined {
+  if (f === undefined) return undefined;
+  const endpoints = f.req('endpoints', listOf(httpUrl('etcd endpoint'), { nonEmpty: true })) ?? [];
+  const etcd: EtcdConfig = {
+    endpoints: endpoints.map(({ value: url }) => `${url.protocol}//${url.host}`),
+    prefix: f.get('prefix', etcdPrefix) ?? D.DEFAULT_ETCD.prefix,
+    lease_ttl: f.get('lease_ttl', duration({ min: 1000 })) ?? D.DEFAULT_ETCD.lease_ttl,
+    quorum: f.get('quorum', int(1)) ?? D.DEFAULT_ETCD.quorum,
+  };
+  f.end();
+  return etcd;
+}
+
+export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
+  if (f === undefined) return { ...D.DEFAULT_SERVER };
+  const server: ServerConfig = {
+    ...D.DEFAULT_SERVER,
+    ...compact<ServerConfig>({
+      headers_timeout: f.get('headers_timeout', positiveDuration),
+      request_timeout: f.get('request_timeout', anyDuration),
+      keep_alive_timeout: f.get('keep_alive_timeout', anyDuration),
+      max_header_size: f.get('max_header_size', int(1024, 1_048_576)),
+      max_requests_per_socket: f.get('max_requests_per_socket', int(0)),
+      shutdown_timeout: f.get('shutdown_timeout', anyDuration),
+      max_headers: f.get('max_headers', int(1, 10_000)),
+      underscores_in_headers: f.get('underscores_in_headers', bool),
+      trusted_proxies: mapItems(f.get('trusted_proxies', listOf(cidrBlock))),
+      max_connections: f.get('max_connections', int(1)),
+      max_connections_per_client: f.get('max_connections_per_client', int(0)),
+      fd_reserve: f.get('fd_reserve', int(0)),
+    }),
+  };
+  if (server.max_connections_per_client > server.max_connections) {
+    out.warn(
+      f.path('max_connections_per_client'),
+      `max_connections_per_client (${server.max_connections_per_client}) is above max_connections (${server.max_connections}): one client address can take every connection`,
+    );
+  }
+  if (server.request_timeout > 0 && server.headers_timeout > server.request_timeout) {
+    out.error(
+      f.path(f.has('headers_timeout') ? 'headers_timeout' : 'request_timeout'),
+      `headers_timeout (${formatDuration(server.headers_timeout)}) must not exceed request_timeout (${formatDuration(server.request_timeout)}) unless request_timeout is 0s`,
+    );
+  }
+  f.end();
+  return server;
+}
+
+export function readHeaders(f: Fields | undefined, out: Problems): HeaderNames {
+  const epoch = f?.get('epoch', headerName) ?? D.DEFAULT_HEADERS.epoch;
+  const site = f?.get('site', headerName) ?? D.DEFAULT_HEADERS.site;
+  if (f !== undefined && epoch === site) {
+    out.error(f.path(f.has('site') ? 'site' : 'epoch'), `headers.epoch and headers.site must differ (both ${show(epoch)})`);
+  }
+  f?.end();
+  return { epoch, site };
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export function readLog(f: Fields | undefined): { level: string } {
+  const level = f?.get('level', oneOf(LOG_LEVELS)) ?? D.DEFAULT_LOG_LEVEL;
+  f?.end();
+  return { level };
+}

@@ -2,7 +2,9 @@
  * drproxy in front of a capturing upstream, for the hostile-input suite: tenant `t` on host
  * t.example.com, one site, one backend that records every byte it receives.
  */
+import { expect } from 'vitest';
 import { startCaptureUpstream, type CaptureUpstream } from './capture-upstream.js';
+import { rawExchange } from './raw-client.js';
 import { startProxy, sitesHealthy, type TestProxy } from './proxy.js';
 
 export const HOST = 't.example.com';
@@ -30,4 +32,17 @@ export async function startHostileProxy(server: Record<string, unknown> = {}): P
       await up.close();
     },
   };
+}
+
+/**
+ * Send `text` on its own connection and expect drproxy's own answer `status` (and error `code`),
+ * the connection closed, and nothing at all at the upstream.
+ */
+export async function expectAnsweredAlone(h: HostileSetup, text: string, status: number, code?: string): Promise<void> {
+  const r = await rawExchange(h.p.port, text, { waitClose: true });
+  expect(r.responses[0]?.status).toBe(status);
+  if (code !== undefined) expect(r.responses[0]!.headers['x-drproxy-error']).toBe(code);
+  expect(r.closed).toBe(true);
+  expect(h.up.requests).toEqual([]);
+  expect(h.up.bytes()).toBe('');
 }

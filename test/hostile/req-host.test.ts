@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawExchange } from '../helpers/raw-client.js';
-import { HOST, startHostileProxy, type HostileSetup } from '../helpers/hostile-proxy.js';
+import { HOST, expectAnsweredAlone, startHostileProxy, type HostileSetup } from '../helpers/hostile-proxy.js';
 
 let h: HostileSetup;
 
@@ -17,14 +17,7 @@ beforeEach(() => h.up.mark());
 
 const get = (hostLines: string, version = '1.1') => `GET /h HTTP/${version}\r\n${hostLines}Connection: close\r\n\r\n`;
 
-async function expectStatus(text: string, status: number, code?: string): Promise<void> {
-  const r = await rawExchange(h.p.port, text, { waitClose: true });
-  expect(r.responses[0]?.status).toBe(status);
-  if (code !== undefined) expect(r.responses[0]!.headers['x-drproxy-error']).toBe(code);
-  expect(r.closed).toBe(true);
-  expect(h.up.requests).toEqual([]);
-  expect(h.up.bytes()).toBe('');
-}
+const expectStatus = (text: string, status: number, code?: string): Promise<void> => expectAnsweredAlone(h, text, status, code);
 
 describe('Host headers that are refused with 400, nothing upstream', () => {
   it('missing on HTTP/1.1 (Node)', async () => {

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawExchange } from '../helpers/raw-client.js';
-import { HOST, startHostileProxy, type HostileSetup } from '../helpers/hostile-proxy.js';
+import { HOST, expectAnsweredAlone, startHostileProxy, type HostileSetup } from '../helpers/hostile-proxy.js';
 
 let h: HostileSetup;
 
@@ -15,14 +15,7 @@ beforeAll(async () => {
 afterAll(async () => h?.stop());
 beforeEach(() => h.up.mark());
 
-async function expectAnswered(text: string, status: number, code?: string): Promise<void> {
-  const r = await rawExchange(h.p.port, text, { waitClose: true });
-  expect(r.responses[0]?.status).toBe(status);
-  if (code !== undefined) expect(r.responses[0]!.headers['x-drproxy-error']).toBe(code);
-  expect(r.closed).toBe(true);
-  expect(h.up.requests).toEqual([]);
-  expect(h.up.bytes()).toBe('');
-}
+const expectAnswered = (text: string, status: number, code?: string): Promise<void> => expectAnsweredAlone(h, text, status, code);
 
 describe('request targets', () => {
   it('absolute-form for a configured host → 400 (not proxied by its authority)', async () => {

@@ -3,7 +3,7 @@
  * current route once, and forward, hold or refuse. It never decides anything about health or
  * failover; it only reads what the control plane published.
  *
- * Node server limits are set deliberately (see README, "Server limits"): headers must arrive
+ * Node server limits are set deliberately (see docs/security.md): headers must arrive
  * within headers_timeout, the whole request within request_timeout, idle keep-alive client
  * connections close after keep_alive_timeout, request headers are capped at max_header_size
  * and max_headers. Before routing, what Node's parser lets through is checked (request-checks.ts,

@@ -118,9 +118,10 @@ export class DrProxy implements AdminApi {
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
       if (!tokens.hasOperator) this.logger.warn('admin: no operator token is configured: failover, fence, drain and reload through the admin API are disabled');
       this.admin = new AdminServer(this.config.admin, this, tokens, this.audit, this.logger, this.faults);
-      this.metrics.setAdminConnectionSource(this.admin.connections);
+      this.metrics.setAdminConnectionSource(this.admin.connectionCounts());
       const a = await this.admin.listen();
-      this.logger.info({ admin: `${a.address}:${a.port}` }, 'admin API listening');
+      const pub = this.admin.public?.address();
+      this.logger.info({ admin: `${a.address}:${a.port}`, ...(pub && { admin_public: `${pub.address}:${pub.port}` }) }, 'admin API listening');
     }
     this.started = true;
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.store.kind }, 'drproxy listening');
@@ -315,6 +316,7 @@ export class DrProxy implements AdminApi {
     const restartOnly: string[] = [];
     if (!sameListen(old.listen, next.listen, this.dataPlane.server.listening ? this.dataPlane.address().port : undefined)) restartOnly.push('listen');
     if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
+    if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, this.admin?.public?.address()?.port)) restartOnly.push('admin.public_listen');
     if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
     if (JSON.stringify(old.server) !== JSON.stringify(next.server)) restartOnly.push('server');
     if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) restartOnly.push('headers');
@@ -407,6 +409,12 @@ export class DrProxy implements AdminApi {
     })();
     return this.stopping;
   }
+}
+
+/** admin.public_listen is unchanged when both are absent, or both present and the same address. */
+function samePublicListen(old: { host: string; port: number } | undefined, next: { host: string; port: number } | undefined, bound: number | undefined): boolean {
+  if (old === undefined || next === undefined) return old === next;
+  return sameListen(old, next, bound);
 }
 
 /** A listen address is unchanged when host and port match; port 0 matches the port it got. */

@@ -26,7 +26,6 @@ import type { AdminConfig } from '../config/types.js';
 import { DrProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { listen } from '../listen.js';
-import { ADMIN_REQUEST_TIMEOUT } from '../config/defaults.js';
 import { ConnectionGuard } from '../proxy/connection-guard.js';
 import { roleAllows, type Principal, type TokenStore } from './auth.js';
 import { AuditUnavailableError, type AuditLog, type AuditRecord } from './audit.js';
@@ -37,6 +36,7 @@ import { HttpError } from './http-error.js';
 import { RateLimiter } from './rate-limit.js';
 import { RefusalTally, type RefusalSummary } from './refusals.js';
 import { buildRoutes, type Ctx, type Route } from './routes.js';
+import { adminServerOptions, PUBLIC_NOT_FOUND, PublicListener, publicOnly, summedCounts } from './public-listener.js';
 
 export { HttpError };
 
@@ -65,6 +65,8 @@ export class AdminServer {
   readonly server: http.Server;
   /** Admin connection caps and refusal counts (metrics: drproxy_admin_connections_*). */
   readonly connections: ConnectionGuard;
+  /** admin.public_listen: probes and /metrics only (public-listener.ts); absent unless configured. */
+  readonly public: PublicListener | undefined;
   private tokens: TokenStore;
   private readonly routes: Route[];
   private cfg: AdminConfig;
@@ -88,20 +90,16 @@ export class AdminServer {
     this.limits = makeLimits(cfg);
     const rl = cfg.rate_limit;
     this.refusals = new RefusalTally(rl.refused_log_interval, rl.max_clients, (s) => this.auditRefusals(s));
-    this.server = http.createServer(
-      {
-        headersTimeout: cfg.headers_timeout,
-        requestTimeout: ADMIN_REQUEST_TIMEOUT,
-        maxHeaderSize: 16 * 1024,
-        // Node checks the headers deadline only this often (default 30 s): a silent socket
-        // would otherwise live up to headers_timeout + 30 s. As the data plane does.
-        connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(cfg.headers_timeout / 4))),
-      },
-      (req, res) => this.onRequest(req, res),
-    );
+    this.server = http.createServer(adminServerOptions(cfg), (req, res) => this.onRequest(req, res));
     this.connections = new ConnectionGuard(this.server, cfg, log, { listener: 'admin' });
     // `Expect: 100-continue`: the 100 is sent only once the call is admitted (see handle()).
     this.server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => this.onRequest(req, res, true));
+    this.public = cfg.public_listen && new PublicListener(cfg, cfg.public_listen, log, (req, res, c) => this.onRequest(req, res, c, true));
+  }
+
+  /** Both listeners' connection counts (metrics). */
+  connectionCounts(): ReturnType<typeof summedCounts> {
+    return summedCounts(this.connections, this.public?.connections);
   }
 
   setTokens(tokens: TokenStore): void {
@@ -112,11 +110,15 @@ export class AdminServer {
   setConfig(cfg: AdminConfig): void {
     if (JSON.stringify(cfg.rate_limit) !== JSON.stringify(this.cfg.rate_limit)) this.limits = makeLimits(cfg);
     this.hosts = new HostCheck(cfg.allowed_hosts, cfg.listen.host);
+    this.public?.setConfig(cfg);
     this.cfg = cfg;
   }
 
-  listen(): Promise<AddressInfo> {
-    return listen(this.server, this.cfg.listen.host, this.cfg.listen.port, 'admin');
+  /** Listens on admin.listen, then on admin.public_listen when set; resolves the admin address. */
+  async listen(): Promise<AddressInfo> {
+    const a = await listen(this.server, this.cfg.listen.host, this.cfg.listen.port, 'admin');
+    await this.public?.listen();
+    return a;
   }
 
   address(): AddressInfo {
@@ -125,30 +127,32 @@ export class AdminServer {
 
   close(): Promise<void> {
     this.refusals.close();
-    return new Promise((resolve) => {
+    const admin = new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    return Promise.all([admin, this.public?.close()]).then(() => {});
   }
 
   /** The request listener: whatever handle() does, its failure is caught here. */
-  private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
-    this.handle(req, res, expectsContinue).catch((err: unknown) => this.handlerFailed(err, undefined, res));
+  private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false, isPublic = false): void {
+    this.handle(req, res, expectsContinue, isPublic).catch((err: unknown) => this.handlerFailed(err, undefined, res));
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+  private async handle(req: IncomingMessage, res: ServerResponse, expectsContinue: boolean, isPublic: boolean): Promise<void> {
     // Read now: once the client is gone, req.socket is null.
     const remote = req.socket?.remoteAddress ?? 'unknown';
     const path = (req.url ?? '/').split('?')[0]!;
-    const { route, params, methodMismatch, badEscape } = this.match(req.method, path);
+    const matched = this.match(req.method, path);
+    const { route, params, methodMismatch, badEscape } = isPublic ? publicOnly(matched) : matched;
     const principal = this.tokens.authenticate(req.headers.authorization);
     const ctx: Ctx = { req, remote, path, params, principal, body: {}, audit: {}, ...(expectsContinue && { withheld: true }) };
     try {
-      this.admit(route, ctx);
+      this.admit(route, ctx, isPublic);
       if (badEscape) throw new HttpError(400, 'bad_request', `malformed %-escape in ${path}`);
       if (!route) {
         if (methodMismatch) throw new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${path}`);
-        throw new HttpError(404, 'not_found', `no admin endpoint ${path}`);
+        throw new HttpError(404, 'not_found', isPublic ? PUBLIC_NOT_FOUND : `no admin endpoint ${path}`);
       }
       this.authorize(route, principal, req);
       ctx.authorized = true;
@@ -199,7 +203,7 @@ export class AdminServer {
    * series, so it has a budget of its own per address (ample for Prometheus, which scrapes
    * every 15-60 s), apart from the API's so that a flood of API calls cannot starve scrapes.
    */
-  private admit(route: Route | undefined, ctx: Ctx): void {
+  private admit(route: Route | undefined, ctx: Ctx, isPublic: boolean): void {
     if (!route?.probe) {
       const rl = this.cfg.rate_limit;
       const isMetrics = route?.action === 'metrics';
@@ -214,8 +218,10 @@ export class AdminServer {
       }
     }
     const host = ctx.req.headers.host;
-    if (!this.hosts.allows(host)) {
-      throw new HttpError(421, 'misdirected_request', `the admin API does not answer to Host ${JSON.stringify(host)}: use its IP address, localhost or ${this.cfg.listen.host}, or add the name to admin.allowed_hosts`);
+    const hosts = isPublic ? this.public!.hosts : this.hosts;
+    if (!hosts.allows(host)) {
+      const own = isPublic ? this.public!.where.host : this.cfg.listen.host;
+      throw new HttpError(421, 'misdirected_request', `the admin API does not answer to Host ${JSON.stringify(host)}: use its IP address, localhost or ${own}, or add the name to admin.allowed_hosts`);
     }
   }
 

@@ -24,6 +24,8 @@ export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.
 /** Admin API listener: loopback only unless configured otherwise. */
 export const DEFAULT_ADMIN_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '127.0.0.1', port: 9901 });
 export const DEFAULT_METRICS_AUTH = false;
+/** admin.public_listen (probes and /metrics only): absent, no such listener unless configured. */
+export const DEFAULT_ADMIN_PUBLIC_LISTEN: Readonly<ListenAddress> | undefined = undefined;
 /** Admin API rate limits: ample for operators, Kubernetes and Prometheus, cheap to refuse past. */
 export const DEFAULT_ADMIN_RATE_LIMIT: Readonly<AdminRateLimitConfig> = Object.freeze({
   rate: 20,

@@ -3,7 +3,7 @@
  * connection limits), `state`, `server`, `headers` and `log`.
  */
 import path from 'node:path';
-import type { AdminConfig, AdminRateLimitConfig, EtcdConfig, HeaderNames, ServerConfig, StateConfig, TokenSpec } from './types.js';
+import type { AdminConfig, AdminRateLimitConfig, EtcdConfig, HeaderNames, ListenAddress, ServerConfig, StateConfig, TokenSpec } from './types.js';
 import { formatDuration } from './duration.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, Parse, Fields, compact, values, mapItems, rejectDuplicates, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
@@ -14,6 +14,7 @@ import { envName, etcdPrefix, listenAddress, cidrBlock, hostProblem, httpUrl, he
 
 export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems): AdminConfig {
   const listen = f?.get('listen', listenAddress) ?? { ...D.DEFAULT_ADMIN_LISTEN };
+  const publicListen = f?.get('public_listen', listenAddress) ?? D.DEFAULT_ADMIN_PUBLIC_LISTEN;
   const metricsAuth = f?.get('metrics_auth', bool) ?? D.DEFAULT_METRICS_AUTH;
   const tokens = f?.get('tokens', listOf(token(baseDir))) ?? [];
   const auditFile = f?.get('audit_file', text);
@@ -24,6 +25,7 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
   return {
     listen,
+    ...(publicListen !== undefined && { public_listen: publicListen }),
     tokens: values(tokens),
     metrics_auth: metricsAuth,
     ...(auditFile !== undefined && { audit_file: path.resolve(baseDir, auditFile) }),
@@ -31,6 +33,21 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
     rate_limit: rateLimit,
     ...conns,
   };
+}
+
+/**
+ * admin.public_listen may not take the port of listen or admin.listen on an address they
+ * share (same host, or either one a wildcard): the second bind would fail at start-up.
+ */
+export function checkPublicListen(admin: AdminConfig, listen: ListenAddress, out: Problems): void {
+  const pub = admin.public_listen;
+  if (pub === undefined || pub.port === 0) return;
+  const wild = (h: string) => h === '0.0.0.0' || h === '::';
+  for (const [name, other] of [['listen', listen], ['admin.listen', admin.listen]] as const) {
+    if (other.port === pub.port && (other.host === pub.host || wild(other.host) || wild(pub.host))) {
+      out.error('admin.public_listen', `same port as ${name} (${other.host}:${other.port}) on an address they share`);
+    }
+  }
 }
 
 /** admin.max_connections, max_connections_per_client and headers_timeout (admin-connections test). */

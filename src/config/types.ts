@@ -22,6 +22,11 @@ export interface TokenSpec {
 
 export interface AdminConfig {
   listen: ListenAddress;
+  /**
+   * A second listener of the admin server that answers only GET /healthz, /readyz and /metrics
+   * (e.g. 0.0.0.0:9902 for kubelet probes and Prometheus); absent = none (read at start-up).
+   */
+  public_listen?: ListenAddress;
   tokens: TokenSpec[];
   /** When true, GET /metrics needs a viewer token too. */
   metrics_auth: boolean;

@@ -19,7 +19,7 @@ import { builtinTiers, findTier } from './tiers.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, isMap, suggest, Parse, Item, Fields, compact, values, rejectDuplicates, str, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
 import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, pathPrefix, listenAddress, hostPattern, httpUrl, headerMap, expectStatus, minHealthy, dataAge } from './values.js';
-import { readAdmin, readState, readServer, readHeaders, readLog } from './sections.js';
+import { readAdmin, readState, readServer, readHeaders, readLog, checkPublicListen } from './sections.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -414,6 +414,7 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   if (admin.listen.port !== 0 && admin.listen.port === listen.port && admin.listen.host === listen.host) {
     out.error('admin.listen', `same address as listen (${listen.host}:${listen.port})`);
   }
+  checkPublicListen(admin, listen, out);
   const state = readState(f.sub('state'), baseDir);
   const server = readServer(f.sub('server'), out);
   const headers = readHeaders(f.sub('headers'), out);

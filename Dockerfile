@@ -1,6 +1,8 @@
 # drproxy container image.
 #   docker build -t drproxy .
-#   docker run -p 8080:8080 -v $PWD/config/drproxy.yaml:/etc/drproxy/drproxy.yaml:ro drproxy
+#   docker run -p 8080:8080 -p 9902:9902 -v $PWD/drproxy.yaml:/etc/drproxy/drproxy.yaml:ro drproxy
+# The default config (deploy/docker/drproxy.yaml) has placeholder backends under .example, which
+# never resolve: it starts and answers probes, and reaches nobody's machines until you mount yours.
 #
 # Build stage: compile TypeScript with the dev dependencies, and the native addon (os-lock:
 # the state directory's fcntl lock) with a C toolchain against the image's own Node headers.
@@ -24,16 +26,15 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/dist ./dist
 COPY config ./config
 # State (epochs) lives in /var/lib/drproxy: mount a volume there so that epochs survive restarts.
-RUN mkdir -p /etc/drproxy /var/lib/drproxy \
- && sed 's#dir: ./var/drproxy#dir: /var/lib/drproxy#' config/drproxy.example.yaml > /etc/drproxy/drproxy.yaml \
- && chown -R node:node /var/lib/drproxy
+RUN mkdir -p /etc/drproxy /var/lib/drproxy && chown -R node:node /var/lib/drproxy
+COPY deploy/docker/drproxy.yaml /etc/drproxy/drproxy.yaml
 USER node
 VOLUME ["/var/lib/drproxy"]
-EXPOSE 8080 9901
-# The admin listener answers /healthz; the default config binds it to 127.0.0.1:9901, which is
-# reachable from inside the container.
+# 8080: the data plane. 9902: admin.public_listen, GET /healthz, /readyz and /metrics only. The
+# admin API itself (status, failover, …) stays on 127.0.0.1:9901, inside the container.
+EXPOSE 8080 9902
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:9901/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:9902/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["node", "dist/cli.js"]
 CMD ["--config", "/etc/drproxy/drproxy.yaml"]

@@ -21,7 +21,7 @@ describe('config example file', () => {
   it('documents every option with its default', async () => {
     const text = await readFile(EXAMPLE, 'utf8');
     const options = [
-      'listen:', 'metrics_auth:', 'tokens:', 'token_env:', 'token_file:', 'dir:', 'etcd:', 'endpoints:',
+      'listen:', 'public_listen:', 'metrics_auth:', 'tokens:', 'token_env:', 'token_file:', 'dir:', 'etcd:', 'endpoints:',
       'prefix:', 'lease_ttl:', 'quorum:', 'headers_timeout:', 'request_timeout:', 'keep_alive_timeout:',
       'max_header_size:', 'max_requests_per_socket:', 'shutdown_timeout:', 'max_headers:',
       'underscores_in_headers:', 'trusted_proxies:', 'epoch:', 'site:', 'level:',

@@ -19,6 +19,10 @@
  * small caps (admin.max_connections, _per_client): one client holding idle sockets cannot keep
  * probes and scrapes from another out, nor take the descriptors the data plane reserved. A
  * connection silent for admin.headers_timeout after accept is closed (Node's 408).
+ *
+ * admin.public_listen, when set, is a second listener whose requests take the same path but
+ * see only /healthz, /readyz and /metrics (public-listener.ts): probes and scrapes from the
+ * network, the rest kept to admin.listen.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

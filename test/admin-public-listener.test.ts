@@ -152,3 +152,28 @@ describe('admin.public_listen config', () => {
     expect(parse({ listen: '127.0.0.1:9901', public_listen: '10.0.0.1:9901' }).config.admin.public_listen!.port).toBe(9901);
   });
 });
+
+describe('admin.public_listen rate limits', () => {
+  let p: TestProxy;
+  beforeAll(async () => {
+    p = await startProxy({ admin: { public_listen: '127.0.0.1:0', rate_limit: { metrics_rate: 0.01, metrics_burst: 3, rate: 0.01, burst: 3 } }, tenants: TENANTS });
+  });
+  afterAll(() => p?.stop());
+
+  it('share the admin listener buckets: /metrics past the budget gets 429 on both; probes are never limited', async () => {
+    const pub = publicUrl(p);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await admin(pub, 'GET', '/metrics')).status);
+    expect(statuses).toEqual([200, 200, 200]);
+    const limited = await admin(pub, 'GET', '/metrics');
+    expect(limited.status).toBe(429);
+    expect(limited.body.error).toBe('too_many_requests');
+    // The same address on the admin listener draws from the same bucket.
+    expect((await admin(p.adminUrl, 'GET', '/metrics')).status).toBe(429);
+    // Unknown paths draw from the anonymous bucket: 404 until it is spent, then 429.
+    const unknown: number[] = [];
+    for (let i = 0; i < 4; i++) unknown.push((await admin(pub, 'GET', '/status')).status);
+    expect(unknown).toEqual([404, 404, 404, 429]);
+    for (let i = 0; i < 10; i++) expect((await admin(pub, 'GET', '/readyz')).status).toBe(200);
+  });
+});

@@ -23,6 +23,7 @@ import {
   type SiteStatus,
   type TenantStatus,
 } from './admin/client.js';
+import { cliJsonText } from './cli-json.js';
 
 export const CONTROL_COMMANDS = ['status', 'failover', 'failback', 'fence', 'unfence', 'drain', 'enable', 'reload'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -48,7 +49,8 @@ Options of the operator commands:
   --token-file PATH                read the token from PATH (default $DRPROXY_TOKEN_FILE); unlike --token, not visible in ps
   --reason TEXT                    required by every change; written to the audit log
   --force                          failover/failback: also to a site that is fenced, stale or unavailable
-  --json                           print the API's JSON answer (errors too) instead of text
+  --json                           print the API's answer (errors too) as JSON instead of text: snake_case keys,
+                                   instants in ISO 8601 (UTC), durations in milliseconds (*_ms)
 
   Exit status: 0 done; 1 refused, unreachable, or the failover ended frozen; 2 usage error.
 `;
@@ -229,8 +231,9 @@ function usage(command: ControlCommand, message: string): number {
   return 2;
 }
 
+/** The API's answer in the CLI's one JSON convention (snake_case, ISO 8601 instants, ms): see cli-json.ts. */
 function printJson(v: unknown): number {
-  out(JSON.stringify(v, null, 2));
+  out(cliJsonText(v));
   return 0;
 }
 
@@ -262,7 +265,7 @@ function token(values: { token?: string; 'token-file'?: string }): string | unde
 
 function failure(e: unknown, json: boolean, client: AdminClient, hadToken: boolean): number {
   if (e instanceof AdminApiError) {
-    if (json && typeof e.body === 'object' && e.body !== null) out(JSON.stringify(e.body, null, 2));
+    if (json && typeof e.body === 'object' && e.body !== null) out(cliJsonText(e.body));
     err(`drproxy: ${e.status} ${e.error}: ${e.detail || '(no detail)'}`);
     for (const p of e.problems) {
       const where = p.path ? `${p.path}: ` : '';

@@ -3,13 +3,14 @@
  * The drproxy command. Thin: parse arguments, load the config, hand over to DrProxy.
  *
  *   drproxy --config FILE          serve
- *   drproxy check-config FILE      validate a config file
+ *   drproxy check-config FILE [--strict]   validate a config file
  *   drproxy --help | --version
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from './config/index.js';
-import { ConfigError, DrProxyError, formatProblem } from './errors.js';
+import { DrProxyError } from './errors.js';
+import { checkConfig } from './cli-check-config.js';
 import { DrProxy } from './drproxy.js';
 import { createLogger } from './log.js';
 import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
@@ -19,7 +20,10 @@ const HELP = `drproxy — disaster-recovery failover reverse proxy
 
 Usage:
   drproxy --config FILE            serve the tenants in FILE (default /etc/drproxy/drproxy.yaml)
-  drproxy check-config FILE        validate FILE: print every problem and exit 1, or a summary and exit 0
+  drproxy check-config FILE [--strict]
+                                   validate FILE: every problem to stderr and exit 1, or the summary to
+                                   stdout and exit 0; also warns about unset token variables and missing
+                                   or unreadable token files; --strict: warnings are fatal too (exit 1)
   drproxy --help                   this text
   drproxy --version                the version
 
@@ -38,28 +42,17 @@ export function version(): string {
   return pkg.version;
 }
 
-async function checkConfig(file: string | undefined): Promise<number> {
-  if (!file) {
-    process.stderr.write('drproxy check-config: missing FILE\n');
-    return 2;
-  }
-  try {
-    const { config, warnings } = await loadConfigFile(file);
-    for (const w of warnings) process.stdout.write(`${file}: ${formatProblem(w)}\n`);
-    const sites = config.tenants.reduce((n, t) => n + t.sites.length, 0);
-    const backends = config.tenants.reduce((n, t) => n + t.sites.reduce((m, s) => m + s.backends.length, 0), 0);
-    process.stdout.write(
-      `${file}: OK: ${config.tenants.length} tenant(s), ${sites} site(s), ${backends} backend(s)` +
-        `${warnings.length ? `, ${warnings.length} warning(s)` : ''}\n`,
-    );
-    return 0;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const p of err.problems) process.stdout.write(`${file}: ${formatProblem(p)}\n`);
-      return 1;
-    }
-    process.stderr.write(`drproxy check-config: ${(err as Error).message}\n`);
-    return 1;
+/**
+ * `drproxy status | head -1`: the reader went away. Stop quietly with 0, as cat and git do,
+ * instead of dying on an unhandled EPIPE. Not for `serve`: its logs have their own destination
+ * (log-destination.ts), and a closed terminal must not stop the proxy.
+ */
+function exitQuietlyOnEpipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
   }
 }
 
@@ -114,7 +107,10 @@ async function serve(file: string): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   // Operator commands have flags of their own: hand them over before parsing ours.
-  if (isControlCommand(argv[0])) return runControl(argv[0], argv.slice(1));
+  if (isControlCommand(argv[0])) {
+    exitQuietlyOnEpipe();
+    return runControl(argv[0], argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -122,15 +118,19 @@ export async function main(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         config: { type: 'string', short: 'c' },
+        strict: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
     });
   } catch (err) {
+    exitQuietlyOnEpipe();
     process.stderr.write(`drproxy: ${(err as Error).message}\n\n${HELP}`);
     return 2;
   }
   const { values, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (values.help || values.version || (command !== undefined && command !== 'serve')) exitQuietlyOnEpipe();
   if (values.help) {
     process.stdout.write(`${HELP}\n${CONTROL_HELP}`);
     return 0;
@@ -139,13 +139,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`drproxy ${version()}\n`);
     return 0;
   }
-  const [command, ...rest] = positionals;
   switch (command) {
     case undefined:
     case 'serve':
       return serve(values.config ?? rest[0] ?? process.env.DRPROXY_CONFIG ?? '/etc/drproxy/drproxy.yaml');
     case 'check-config':
-      return checkConfig(rest[0] ?? values.config);
+      return checkConfig(rest[0] ?? values.config, { strict: values.strict === true });
     default:
       process.stderr.write(`drproxy: unknown command "${command}"\n\n${HELP}`);
       return 2;

@@ -113,13 +113,13 @@ describe('operator commands against a running drproxy', () => {
     expect(r.stdout).toMatch(/^acme\s+b1\s+B\/1B\s+standby\s+yes\s+1\/1 up\s+-$/m);
   });
 
-  it('status --json prints the API answer', async () => {
+  it('status --json prints the API answer (durations in ms: see cli-json.test.ts)', async () => {
     const r = await op('status', '--json');
     expect(r.code).toBe(0);
-    const s = JSON.parse(r.stdout) as { tenants: Array<Record<string, unknown>>; uptime_seconds: number };
-    expect(s.uptime_seconds).toBeGreaterThanOrEqual(0);
+    const s = JSON.parse(r.stdout) as { tenants: Array<Record<string, unknown>>; uptime_ms: number };
+    expect(s.uptime_ms).toBeGreaterThanOrEqual(0);
     expect(s.tenants).toHaveLength(1);
-    expect(s.tenants[0]).toMatchObject({ name: 'acme', tier: 'BC', phase: 'active', active: 'a1', fenced: [], rto_seconds: 900 });
+    expect(s.tenants[0]).toMatchObject({ name: 'acme', tier: 'BC', phase: 'active', active: 'a1', fenced: [], rto_ms: 900_000 });
     expect((s.tenants[0]!.sites as Array<{ name: string; backends: unknown[] }>).map((x) => [x.name, x.backends.length])).toEqual([
       ['a1', 2],
       ['b1', 1],
@@ -168,7 +168,7 @@ describe('operator commands against a running drproxy', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(j).toMatchObject({ tenant: 'acme', from: 'b1', to: 'a1', epoch_before: before, epoch: before + 1, result: 'routed', rto_seconds: 900 });
+    expect(j).toMatchObject({ tenant: 'acme', from: 'b1', to: 'a1', epoch_before: before, epoch: before + 1, result: 'routed', rto_ms: 900_000 });
     expect(j.duration_ms).toBeTypeOf('number');
     expect(tenant().state).toMatchObject({ active: 'a1', fenced: ['b1'] });
     expect(await servedBy()).toBe('a1');

@@ -52,19 +52,20 @@ describe('drproxy CLI', () => {
     expect(r.stdout.trim()).toBe(`${f}: OK: 1 tenant(s), 2 site(s), 3 backend(s)`);
   });
 
-  it('check-config prints every problem with its path and exits 1', async () => {
+  it('check-config prints every problem with its path to stderr and exits 1', async () => {
     const f = await file(GOOD.replace('http://127.0.0.1:9', 'ftp://x').replace('tier: BC', 'tier: GOLD'));
     const r = await run('check-config', f);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/tenants\.acme\.sites\[0\]\.backends\[0\]: .*http/);
-    expect(r.stdout).toMatch(/tenants\.acme\.tier: .*GOLD/);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/tenants\.acme\.sites\[0\]\.backends\[0\]: .*http/);
+    expect(r.stderr).toMatch(/tenants\.acme\.tier: .*GOLD/);
   });
 
   it('check-config names line and column of a YAML syntax error', async () => {
     const f = await file('tenants:\n  acme: [unclosed\n');
     const r = await run('check-config', f);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/line \d+, column \d+/);
+    expect(r.stderr).toMatch(/line \d+, column \d+/);
   });
 
   it('serving with a bad config exits 1 without listening', async () => {

@@ -165,7 +165,7 @@ describe('Grafana dashboard (config/grafana-dashboard.json)', () => {
     const all = queries(DASHBOARD).join('\n');
     expect(all).toMatch(/increase\(drproxy_failovers_total/);
     expect(all).toMatch(/drproxy_failovers_total\{[^}]*trigger="drill"/);
-    expect(all).toMatch(/histogram_quantile\(0\.99, sum by \(tier, le\) \(increase\(drproxy_failover_duration_seconds_bucket/);
+    expect(all).toMatch(/histogram_quantile\(0\.99, sum by \(tier, le\) \([^\n]*drproxy_failover_duration_seconds_bucket/);
     // Fleet scale: no per-backend series (drproxy_backend_up exists only at backend detail), and
     // every table of tenants is a top N.
     expect(all).not.toMatch(/drproxy_backend_up|by \([^)]*backend[,)]/);

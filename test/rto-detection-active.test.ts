@@ -6,13 +6,12 @@
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import { waitFor } from './helpers/poll.js';
-import { FAST_CHECKS } from './helpers/proxy.js';
-import { checkState, expectOwnDuration, MINUTE, routedFlip, startRtoProxy, type RtoSetup } from './helpers/rto.js';
+import { checkState, expectNoFlip, expectOwnDuration, MINUTE, RTO_CHECKS, routedFlip, startRtoProxy, type RtoSetup } from './helpers/rto.js';
 
 let s: RtoSetup;
 
 beforeAll(async () => {
-  s = await startRtoProxy(2, { health_check: FAST_CHECKS });
+  s = await startRtoProxy(2, { health_check: RTO_CHECKS });
 });
 
 afterAll(async () => {
@@ -24,6 +23,7 @@ describe('RTO detection start, active checks', () => {
     const [x, y] = s.a1;
     await x!.setHealth(503);
     await waitFor(() => checkState(s, 0) === 'down', { what: 'a1-0 down' });
+    expectNoFlip(s);
     const lastJump = s.clock.jump(7 * MINUTE);
     await y!.setHealth(503);
     const flip = await routedFlip(s);

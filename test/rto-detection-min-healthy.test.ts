@@ -5,13 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from './helpers/poll.js';
-import { FAST_CHECKS } from './helpers/proxy.js';
-import { checkState, expectOwnDuration, MINUTE, routedFlip, startRtoProxy, type RtoSetup } from './helpers/rto.js';
+import { checkState, expectNoFlip, expectOwnDuration, MINUTE, RTO_CHECKS, routedFlip, startRtoProxy, type RtoSetup } from './helpers/rto.js';
 
 let s: RtoSetup;
 
 beforeAll(async () => {
-  s = await startRtoProxy(3, { health_check: FAST_CHECKS }, { min_healthy: 2 });
+  s = await startRtoProxy(3, { health_check: RTO_CHECKS }, { min_healthy: 2 });
 });
 
 afterAll(async () => {
@@ -25,6 +24,7 @@ describe('RTO detection start, min_healthy 2 of 3', () => {
     await waitFor(() => checkState(s, 0) === 'down', { what: 'a1-0 down' });
     // One of three down: the site is still available, and the tenant stays.
     expect(s.p.proxy.tenant('t')!.site('a1')!.health(s.clock.now()).available).toBe(true);
+    expectNoFlip(s);
     const lastJump = s.clock.jump(6 * MINUTE);
     await y!.setHealth(503);
     const flip = await routedFlip(s);

@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { isEjected } from '../src/health/outlier.js';
 import { waitFor } from './helpers/poll.js';
-import { FAST_CHECKS } from './helpers/proxy.js';
-import { expectOwnDuration, MINUTE, routedFlip, startRtoProxy, type RtoSetup } from './helpers/rto.js';
+import { expectNoFlip, expectOwnDuration, MINUTE, RTO_CHECKS, routedFlip, startRtoProxy, type RtoSetup } from './helpers/rto.js';
 
 let s: RtoSetup;
 
 beforeAll(async () => {
   s = await startRtoProxy(2, {
-    health_check: FAST_CHECKS,
+    health_check: RTO_CHECKS,
     // Ejections outlast the clock's jump; only a back-off ends them (no probe does).
     passive_health: { consecutive_failures: 2, base_ejection: '1h', max_ejection: '1h', uneject_on_probe_success: false },
     proxy: { retry_on: [503] },
@@ -41,6 +40,7 @@ describe('RTO detection start, passive health', () => {
     const [x, y] = s.a1;
     await x!.setMode(503);
     await waitFor(async () => (await get(), ejected(0)), { what: 'a1-0 ejected' });
+    expectNoFlip(s);
     const lastJump = s.clock.jump(7 * MINUTE);
     await y!.setMode(503);
     const t = s.p.proxy.tenant('t')!;

@@ -13,6 +13,13 @@ import { startUpstream, stopAll, type Upstream } from './upstream.js';
 
 export const MINUTE = 60_000;
 
+/**
+ * Health checks for these tests: fast, but with a timeout a loaded CI machine does not hit by
+ * accident. A stray timeout on a healthy backend would start a failure streak of its own (or
+ * take it down) and move the flip before the clock's jump, which the tests would then catch.
+ */
+export const RTO_CHECKS = { interval: '500ms', timeout: '400ms', rise: 1, fall: 2, jitter: 0 };
+
 /** Wall clock that a test jumps ahead. */
 export class JumpClock {
   private offset = 0;
@@ -52,6 +59,8 @@ export async function startRtoProxy(backends: number, defaults: Record<string, u
     { now: clock.now },
   );
   await sitesHealthy(p, 't');
+  // Every backend up, not only min_healthy of them.
+  await waitFor(() => p.proxy.tenant('t')!.sites.every((site) => site.backends.every((b) => b.health.check.state === 'up')), { what: 'every backend up' });
   return {
     p,
     clock,
@@ -67,6 +76,17 @@ export async function startRtoProxy(backends: number, defaults: Record<string, u
 /** The check of a backend of site a1 (by index) as the tenant sees it. */
 export function checkState(s: RtoSetup, i: number): string {
   return s.p.proxy.tenant('t')!.site('a1')!.backends[i]!.health.check.state;
+}
+
+/**
+ * No flip yet: the site has not lost its last needed backend (called before the clock's last
+ * jump). A flip here means a healthy backend failed its checks too: a machine too loaded for
+ * even RTO_CHECKS' timeout.
+ */
+export function expectNoFlip(s: RtoSetup): void {
+  const t = s.p.proxy.tenant('t')!;
+  expect(t.flips.map((f) => f.reason), 'no flip before the last failure').toEqual([]);
+  expect(t.state.active).toBe('a1');
 }
 
 /** Wait for the tenant's health flip to b1 and return its record. */
@@ -91,9 +111,15 @@ export async function expectOwnDuration(s: RtoSetup, flip: FlipRecord, lastJump:
   expect(t.status).toBe(200);
   const listed = (t.body.flips as FlipRecord[]).find((f) => f.epoch === flip.epoch)!;
   expect(listed.durationMs).toBe(flip.durationMs);
-  const m = parseExposition((await admin(s.p.adminUrl, 'GET', '/metrics')).text);
   const labels = { tenant: 't', tier: 'BC' };
-  expect(value(m, 'drproxy_failover_duration_seconds_count', labels)).toBe(1);
+  // The metrics take the flip once its completion is committed, just after its record.
+  const m = await waitFor(
+    async () => {
+      const e = parseExposition((await admin(s.p.adminUrl, 'GET', '/metrics')).text);
+      return value(e, 'drproxy_failover_duration_seconds_count', labels) === 1 ? e : undefined;
+    },
+    { what: 'the flip in /metrics' },
+  );
   expect(value(m, 'drproxy_failover_duration_seconds_sum', labels)).toBeCloseTo(flip.durationMs / 1000, 6);
   expect(value(m, 'drproxy_failover_rto_ratio', labels)).toBeCloseTo(flip.durationMs / (15 * MINUTE), 9);
 }

@@ -32,6 +32,8 @@ export interface DrProxyOptions {
   controllerHooks?: ControllerHooks;
   /** Do not start the admin listener (benchmarks of the bare data plane). */
   noAdmin?: boolean;
+  /** The control plane's wall clock (tests jump it minutes ahead); Date.now by default. */
+  now?: () => number;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -57,9 +59,12 @@ export class DrProxy implements AdminApi {
   private stopping: Promise<void> | undefined;
   private reloading: Promise<unknown> = Promise.resolve();
   private readonly extraHooks: ControllerHooks | undefined;
+  /** The control plane's wall clock (DrProxyOptions.now). */
+  private readonly now: () => number;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
+    this.now = opts.now ?? Date.now;
     this.logger = opts.logger ?? createLogger({ level: config.log.level });
     this.store =
       opts.store ??
@@ -70,7 +75,7 @@ export class DrProxy implements AdminApi {
         (n) => (n.alert ? this.logger.error({ alert: true, audit: true, event: n.event, tenant: n.tenant }, n.message) : this.logger.warn({ event: n.event, tenant: n.tenant }, n.message)),
       );
     this.metrics = new Metrics();
-    this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts());
+    this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts(), { now: this.now });
     this.metrics.setCheckSource(() => this.siteTallies());
     this.metrics.setRefresher(() => this.refreshGauges());
     this.faults = new FaultMetrics(this.metrics.registry);
@@ -136,6 +141,7 @@ export class DrProxy implements AdminApi {
       logger: this.logger,
       headers: this.config.headers,
       upgrades: this.dataPlane.upgrades,
+      now: this.now,
       hooks: {
         // Only when asked for (tests): it makes every probe result call the tenant back.
         ...(extra?.onCheck && { onCheck: extra.onCheck }),

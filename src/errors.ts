@@ -16,7 +16,9 @@ export type ErrorCode =
   /** Operator API: no such tenant, site or backend (HTTP 404). */
   | 'DRP_NOT_FOUND'
   /** Operator API: the request conflicts with the tenant's state (HTTP 409). */
-  | 'DRP_CONFLICT';
+  | 'DRP_CONFLICT'
+  /** Config: a setting this build recognises but does not implement (state.etcd), refused. */
+  | 'DRP_CONFIG_UNSUPPORTED';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

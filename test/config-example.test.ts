@@ -1,5 +1,4 @@
-import { mkdtemp, readFile, writeFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it, expect } from 'vitest';
@@ -21,8 +20,7 @@ describe('config example file', () => {
   it('documents every option with its default', async () => {
     const text = await readFile(EXAMPLE, 'utf8');
     const options = [
-      'listen:', 'public_listen:', 'metrics_auth:', 'tokens:', 'token_env:', 'token_file:', 'dir:', 'etcd:', 'endpoints:',
-      'prefix:', 'lease_ttl:', 'quorum:', 'headers_timeout:', 'request_timeout:', 'keep_alive_timeout:',
+      'listen:', 'public_listen:', 'metrics_auth:', 'tokens:', 'token_env:', 'token_file:', 'dir:', 'etcd:', 'headers_timeout:', 'request_timeout:', 'keep_alive_timeout:',
       'max_header_size:', 'max_requests_per_socket:', 'shutdown_timeout:', 'max_headers:',
       'underscores_in_headers:', 'trusted_proxies:', 'epoch:', 'site:', 'level:',
       'tiers:', 'path:', 'method:', 'interval:', 'fast_interval:', 'timeout:', 'jitter:', 'rise:', 'fall:',
@@ -34,22 +32,6 @@ describe('config example file', () => {
     ];
     for (const option of options) expect(text, option).toContain(option);
     expect(text.match(/Default:/g)!.length).toBeGreaterThanOrEqual(40);
-  });
-
-  it('still loads with the commented-out etcd block enabled', async () => {
-    const text = await readFile(EXAMPLE, 'utf8');
-    const enabled = text.replace(/^ {2}# (etcd:.*)$/m, '  $1').replace(/^ {2}# {3}(\S.*)$/gm, '    $1');
-    expect(enabled).not.toBe(text);
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'drproxy-config-'));
-    try {
-      const file = path.join(dir, 'etcd.yaml');
-      await writeFile(file, enabled);
-      const { config } = await loadConfigFile(file);
-      expect(config.state.etcd).toEqual({ endpoints: ['http://127.0.0.1:2379'], prefix: '/drproxy/prod', lease_ttl: 5000, quorum: 2 });
-      expect(config.state.dir).toBe(path.join(dir, 'var/drproxy'));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
   });
 
   it('still loads with the commented-out alternatives enabled', async () => {

@@ -85,7 +85,7 @@ describe('config: a minimal file gets every default', () => {
 });
 
 describe('config: every option is normalized', () => {
-  it('parses addresses, tokens, etcd, headers and logs', () => {
+  it('parses addresses, tokens, state, headers and logs', () => {
     const raw = minimal();
     raw.listen = '[::1]:0';
     raw.admin = {
@@ -96,7 +96,7 @@ describe('config: every option is normalized', () => {
         { name: 'ci', role: 'viewer', token_file: 'secrets/ci.token' },
       ],
     };
-    raw.state = { dir: '/var/lib/drproxy', etcd: { endpoints: ['http://127.0.0.1:2379/'], prefix: '/drproxy/prod', lease_ttl: '10s', quorum: 2 } };
+    raw.state = { dir: '/var/lib/drproxy' };
     raw.server = { request_timeout: '0s', max_header_size: 32768 };
     raw.headers = { epoch: 'X-Epoch', site: 'X-Site' };
     raw.log = { level: 'debug' };
@@ -108,10 +108,7 @@ describe('config: every option is normalized', () => {
       { name: 'ops', role: 'operator', token_env: 'OPS_TOKEN' },
       { name: 'ci', role: 'viewer', token_file: path.resolve(BASE_DIR, 'secrets/ci.token') },
     ]);
-    expect(config.state).toEqual({
-      dir: '/var/lib/drproxy',
-      etcd: { endpoints: ['http://127.0.0.1:2379'], prefix: '/drproxy/prod', lease_ttl: 10_000, quorum: 2 },
-    });
+    expect(config.state).toEqual({ dir: '/var/lib/drproxy' });
     expect(config.server).toMatchObject({ request_timeout: 0, max_header_size: 32768, headers_timeout: 10_000 });
     expect(config.headers).toEqual({ epoch: 'x-epoch', site: 'x-site' });
     expect(config.log.level).toBe('debug');

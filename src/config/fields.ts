@@ -5,6 +5,7 @@
  * (numbers, durations, lists, patterns) that the section readers are composed from.
  */
 import type { ConfigProblem } from './types.js';
+import type { ErrorCode } from '../errors.js';
 import { MAX_TIMER_MS, formatDuration, parseDuration } from './duration.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -15,8 +16,8 @@ export class Problems {
   private readonly seen = new Set<string>();
 
   /** Records an error; returns undefined so that parsers can `return out.error(...)`. */
-  error(at: string, message: string): undefined {
-    this.add({ path: at, message, severity: 'error' });
+  error(at: string, message: string, code?: ErrorCode): undefined {
+    this.add({ path: at, message, severity: 'error', ...(code !== undefined && { code }) });
     return undefined;
   }
 

@@ -326,4 +326,6 @@ export interface ConfigProblem {
   path: string;
   message: string;
   severity: 'error' | 'warning';
+  /** A stable code, for the problems callers match on (DRP_CONFIG_UNSUPPORTED). */
+  code?: import('../errors.js').ErrorCode;
 }

@@ -2,7 +2,10 @@
 export type FlipTrigger = 'health' | 'admin' | 'failback' | 'recovery' | 'drill' | 'config';
 
 export interface FlipTimings {
-  /** Detection start: first failed check or passive signal (automatic), or the request time. */
+  /**
+   * Detection start: for a health flip, the first failure (check or passive) of the backend
+   * whose failure made the site unavailable (detection-start.ts); else the request time.
+   */
   detectedAt: number;
   /** Threshold tripped / flip requested. */
   trippedAt: number;

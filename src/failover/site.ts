@@ -7,6 +7,7 @@ import type { HealthHandle } from '../health/registry.js';
 import type { HealthState } from '../health/hysteresis.js';
 import type { Backend } from '../proxy/backend.js';
 import { isEjected, type Ejectable } from '../health/outlier.js';
+import { detectionStart } from './detection-start.js';
 
 export interface BackendRuntime {
   readonly backend: Backend;
@@ -81,15 +82,12 @@ export class SiteRuntime {
     return age !== undefined && age * 1000 > rpoMs;
   }
 
-  /** Earliest first-failure time among the site's failing backends (detection start), or 0. */
-  detectionStart(): number {
-    let first = 0;
-    for (const b of this.backends) {
-      for (const t of [b.health.check.firstFailureAt, b.ejectedSince, b.backend.passiveSince]) {
-        if (t !== 0 && (first === 0 || t < first)) first = t;
-      }
-    }
-    return first;
+  /**
+   * Detection start of the site's current unavailability: the first failure of the streak of
+   * the backend that took it below min_healthy (detection-start.ts), or 0.
+   */
+  detectionStart(now = Date.now()): number {
+    return detectionStart(this, now);
   }
 
   /** Latest data age (seconds) reported by any backend of the site, if reported. */

@@ -64,7 +64,7 @@ export interface FlipRequest {
   trigger: FlipTrigger;
   reason: string;
   actor?: string;
-  /** Detection start (first failed check or passive failure) for automatic flips. */
+  /** Detection start for automatic flips: the failure that made the site unavailable (detection-start.ts). */
   detectedAt?: number;
   /** Checked inside the serialised flip, against the state the previous flip left. */
   check?: () => void;
@@ -153,7 +153,7 @@ export class TenantController {
     const passive = this.cfg.passive_health;
     const statuses = new Set(passive.statuses);
     const backends: BackendRuntime[] = cfg.backends.map((bc) => {
-      const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy);
+      const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy, this.now);
       backend.passiveThreshold = passive.consecutive_failures;
       backend.refusedThreshold = passive.consecutive_refused;
       backend.passiveStatuses = statuses;
@@ -373,7 +373,7 @@ export class TenantController {
       to: target.name,
       trigger: 'health',
       reason: `site ${active.name} unavailable (${health.up}/${health.total} backends up, ${health.need} needed)`,
-      detectedAt: active.detectionStart() || now,
+      detectedAt: active.detectionStart(now) || now,
     });
   }
 

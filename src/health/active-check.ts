@@ -90,6 +90,8 @@ export class ActiveCheck {
     private readonly listener: CheckListener,
     private readonly gate?: ProbeGate,
     durations?: LatencyCounts,
+    /** The wall clock of results' `at` (the controller's clock: tests inject one). */
+    readonly now: () => number = Date.now,
   ) {
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
     this.tally = new CheckTally(durations);
@@ -186,14 +188,14 @@ export class ActiveCheck {
     return new Promise((resolve) => {
       const waiter = (answer: Verdict | undefined): void => {
         clearTimeout(timer);
-        resolve(answer && { ok: answer.ok, ...answer.extra, durationMs: performance.now() - started, at: Date.now() });
+        resolve(answer && { ok: answer.ok, ...answer.extra, durationMs: performance.now() - started, at: this.now() });
       };
       const timer = setTimeout(() => {
         // Decided after the next poll phase, as a late probe timer is (Probe.decideLate): an
         // answer waiting unread in the socket is read first, and calls the waiter.
         setImmediate(() => {
           if (!this.stuckWaiters.delete(waiter)) return;
-          resolve({ ok: false, error: `timeout after ${timeout}ms (${STILL_WAITING})`, durationMs: performance.now() - started, at: Date.now() });
+          resolve({ ok: false, error: `timeout after ${timeout}ms (${STILL_WAITING})`, durationMs: performance.now() - started, at: this.now() });
         });
       }, timeout);
       timer.unref();

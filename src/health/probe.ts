@@ -63,7 +63,7 @@ export class Probe {
   constructor(
     private readonly cfg: HealthCheckConfig,
     private readonly resolve: (r: CheckResult) => void,
-    private readonly owner: Pick<ActiveCheck, 'stuckBegan' | 'stuckEnded'>,
+    private readonly owner: Pick<ActiveCheck, 'stuckBegan' | 'stuckEnded' | 'now'>,
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
     this.timer = setTimeout(() => {
@@ -212,7 +212,7 @@ export class Probe {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    this.resolve({ ok, durationMs: performance.now() - this.started, at: Date.now(), ...extra });
+    this.resolve({ ok, durationMs: performance.now() - this.started, at: this.owner.now(), ...extra });
   }
 }
 

@@ -59,16 +59,19 @@ export class HealthRegistry {
   /** Samples the event loop's utilization for the gate while probes run. */
   private loadTimer: NodeJS.Timeout | undefined;
   private lastLoad: EventLoopUtilization | undefined;
+  private readonly now: () => number;
 
   /**
    * `durations`: a new histogram for each check's durations (Metrics' buckets).
    * `maxInFlight`: the gate's cap while busy (tests set a small one).
+   * `now`: the wall clock of results' `at` (the controllers' clock; tests inject one).
    */
   constructor(
     private readonly durations?: () => LatencyCounts,
-    { maxInFlight = MAX_PROBES_IN_FLIGHT }: { maxInFlight?: number } = {},
+    { maxInFlight = MAX_PROBES_IN_FLIGHT, now = Date.now }: { maxInFlight?: number; now?: () => number } = {},
   ) {
     this.gate = new ProbeGate(maxInFlight);
+    this.now = now;
   }
 
   /** Tell the gate whether the process is busy (its event loop's utilization since the last sample). */
@@ -92,7 +95,7 @@ export class HealthRegistry {
           for (const l of changed || result.inconclusive ? listeners : eager) l.onResult(result, state, changed);
         },
       };
-      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate, this.durations?.()), listeners, eager };
+      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate, this.durations?.(), this.now), listeners, eager };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }

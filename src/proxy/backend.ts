@@ -86,6 +86,8 @@ export class Backend {
     readonly site: string,
     cfg: BackendConfig,
     private readonly proxy: ProxyConfig,
+    /** Wall clock of passiveSince: the controller's (tests inject one). */
+    private readonly now: () => number = Date.now,
   ) {
     this.key = `${tenant}/${site}/${cfg.name}`;
     this.name = cfg.name;
@@ -254,7 +256,7 @@ export class Backend {
 
   /** A real-traffic failure. Cheap: one increment and a compare on the hot path. */
   passiveFailure(kind: PassiveFailure): void {
-    if (this.passiveFailures++ === 0) this.passiveSince = Date.now();
+    if (this.passiveFailures++ === 0) this.passiveSince = this.now();
     if (this.passiveTripped) this.onPassiveTrip?.(this, kind);
   }
 

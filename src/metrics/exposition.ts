@@ -26,17 +26,21 @@ export function sampleValue(v: number): string {
   return Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf';
 }
 
-/** Accumulates exposition text: one family at a time, then its samples. */
+/**
+ * Accumulates exposition text: one family at a time, then its samples. Appends with `+=`
+ * (V8 builds a rope, flattened once at the end): fewer short-lived objects than an array of
+ * 70,000 parts joined, and the garbage collector was most of a 5,000-tenant scrape.
+ */
 export class TextWriter {
-  private readonly parts: string[] = [];
+  private out = '';
 
   family(name: string, type: 'counter' | 'gauge' | 'histogram', help: string): void {
-    this.parts.push(`# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`);
+    this.out += `# HELP ${name} ${help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}\n# TYPE ${name} ${type}\n`;
   }
 
   /** One sample; `lbl` is already rendered (`labels()`), empty for none. */
   sample(name: string, lbl: string, value: number): void {
-    this.parts.push(lbl ? `${name}{${lbl}} ${sampleValue(value)}\n` : `${name} ${sampleValue(value)}\n`);
+    this.out += lbl ? `${name}{${lbl}} ${sampleValue(value)}\n` : `${name} ${sampleValue(value)}\n`;
   }
 
   /** The `_bucket`, `_sum` and `_count` samples of one histogram series. */
@@ -50,10 +54,10 @@ export class TextWriter {
     }
     out += `${name}_bucket{${pre}le="+Inf"} ${h.count}\n`;
     out += lbl ? `${name}_sum{${lbl}} ${sampleValue(h.sum)}\n${name}_count{${lbl}} ${h.count}\n` : `${name}_sum ${sampleValue(h.sum)}\n${name}_count ${h.count}\n`;
-    this.parts.push(out);
+    this.out += out;
   }
 
   text(): string {
-    return this.parts.join('');
+    return this.out;
   }
 }

@@ -74,6 +74,7 @@ export class DrProxy implements AdminApi {
       );
     this.metrics = new Metrics();
     this.metrics.configure(config.metrics, config.tenants);
+    this.metrics.fleetEvents.reloaded(true, Date.now());
     this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts());
     this.metrics.setCheckSource(() => this.siteTallies());
     this.metrics.setStateSource(() => this.controllers.values());
@@ -128,7 +129,6 @@ export class DrProxy implements AdminApi {
       this.logger.info({ admin: `${a.address}:${a.port}` }, 'admin API listening');
     }
     this.started = true;
-    this.metrics.fleetEvents.reloaded(true, Date.now());
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.store.kind }, 'drproxy listening');
   }
 

@@ -4,7 +4,7 @@ import { validateConfig } from '../src/config/index.js';
 
 const TENANT = { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: ['http://127.0.0.1:8080'] }] };
 
-function check(metrics: unknown): { problems: Array<{ path: string; message: string }>; config: ReturnType<typeof validateConfig>['config'] } {
+function check(metrics: unknown): ReturnType<typeof validateConfig> {
   const raw = { tenants: { acme: TENANT }, ...(metrics !== undefined && { metrics }) };
   return validateConfig(raw, { baseDir: '/etc/drproxy' });
 }

@@ -60,7 +60,20 @@ function sum(e: Exposition, name: string, pred: (l: Record<string, string>) => b
   return e.samples.filter((s) => s.name === name && pred(s.labels)).reduce((n, s) => n + s.value, 0);
 }
 
+/** The names issue 17 fixes for alert rules and dashboards: declared at every detail level. */
+const FIXED = [
+  'tenant_phase', 'tenant_on_preferred_site', 'tenant_sites_unavailable', 'tenant_sites_stale', 'tenant_sites_fenced', 'tenant_backends_down',
+  'failover_rto_ratio', 'failover_rto_ratio_worst', 'active_site', 'epoch', 'failovers_total', 'requests_total', 'backend_up', 'backend_ejections_total',
+  'build_info', 'config_last_reload_successful', 'config_last_reload_success_timestamp_seconds', 'probes_inconclusive_total',
+  'state_commit_failures_total', 'audit_records_dropped_total', 'connections_refused_total', 'tenants', 'admin_requests_total',
+].map((n) => `drproxy_${n}`);
+
 describe('metrics.detail: tenant', () => {
+  it('declares every name fixed for issue 17', async () => {
+    const e = await scrape();
+    expect(FIXED.filter((n) => !e.types.has(n))).toEqual([]);
+  });
+
   it('keeps a tenant to 15 series, idle and after a region failover, with exact fleet totals', async () => {
     await send('acme', 3);
     await send('beta', 2);

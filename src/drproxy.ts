@@ -18,6 +18,7 @@ import { TenantController, type ControllerDeps, type ControllerHooks } from './f
 import { DataPlane } from './proxy/data-plane.js';
 import { RouteTable } from './proxy/router.js';
 import { Metrics, type SiteTallies } from './metrics.js';
+import { countCommitFailures } from './metrics/commit-failures.js';
 import { AdminServer } from './admin/server.js';
 import { AuditLog } from './admin/audit.js';
 import { FaultMetrics } from './fault-metrics.js';
@@ -61,6 +62,8 @@ export class DrProxy implements AdminApi {
   private readonly extraHooks: ControllerHooks | undefined;
   /** The control plane's wall clock (DrProxyOptions.now). */
   private readonly now: () => number;
+  /** The store as controllers see it: failed commits counted (drproxy_state_commit_failures_total). */
+  private readonly commitCounted: StateStore;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -75,9 +78,11 @@ export class DrProxy implements AdminApi {
         (n) => (n.alert ? this.logger.error({ alert: true, audit: true, event: n.event, tenant: n.tenant }, n.message) : this.logger.warn({ event: n.event, tenant: n.tenant }, n.message)),
       );
     this.metrics = new Metrics();
+    this.metrics.configure(config.metrics, config.tenants);
+    this.metrics.fleetEvents.reloaded(true, Date.now());
     this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts(), { now: this.now });
     this.metrics.setCheckSource(() => this.siteTallies());
-    this.metrics.setRefresher(() => this.refreshGauges());
+    this.metrics.setStateSource(() => this.controllers.values());
     this.faults = new FaultMetrics(this.metrics.registry);
     this.audit = new AuditLog(this.logger, {
       ...(config.admin.audit_file !== undefined && { file: config.admin.audit_file }),
@@ -87,6 +92,7 @@ export class DrProxy implements AdminApi {
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
+    this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */
@@ -136,7 +142,7 @@ export class DrProxy implements AdminApi {
     const extra = this.extraHooks;
     const metrics = this.metrics;
     return {
-      store: this.store,
+      store: this.commitCounted,
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,
@@ -147,11 +153,11 @@ export class DrProxy implements AdminApi {
         ...(extra?.onCheck && { onCheck: extra.onCheck }),
         onBackendState: (...a) => extra?.onBackendState?.(...a),
         onEjection: (tenant, site, backend, ms, kind) => {
-          metrics.ejections.inc({ tenant, site, kind });
+          metrics.ejected(tenant, site, kind);
           extra?.onEjection?.(tenant, site, backend, ms, kind);
         },
         onSlowUnconfirmed: (tenant, site, backend) => {
-          metrics.slowUnconfirmed.inc({ tenant, site });
+          metrics.slowUnconfirmed(tenant, site);
           extra?.onSlowUnconfirmed?.(tenant, site, backend);
         },
         onFlip: (record) => {
@@ -185,22 +191,6 @@ export class DrProxy implements AdminApi {
   private *siteTallies(): Iterable<SiteTallies> {
     for (const c of this.controllers.values()) {
       for (const site of c.sites) yield { tenant: c.name, site: site.name, tallies: site.backends.map((b) => b.health.check.tally) };
-    }
-  }
-
-  /** Gauges read from the control plane's state when Prometheus scrapes. */
-  private refreshGauges(): void {
-    const now = Date.now();
-    const m = this.metrics;
-    for (const c of this.controllers.values()) {
-      m.state(c.config, c.state);
-      for (const site of c.sites) {
-        const age = site.dataAgeSeconds();
-        if (age !== undefined) m.dataAge.set({ tenant: c.name, site: site.name }, age);
-        for (const b of site.backends) {
-          m.backendUp.set({ tenant: c.name, site: site.name, backend: b.backend.name }, site.stateOf(b, now) === 'up' ? 1 : 0);
-        }
-      }
     }
   }
 
@@ -298,7 +288,13 @@ export class DrProxy implements AdminApi {
   reload(): Promise<ReloadResult> {
     const run = this.reloading.then(() => this.doReload());
     this.reloading = run.catch(() => {});
-    return run;
+    return run.then(
+      (r) => (this.metrics.fleetEvents.reloaded(r.ok, Date.now()), r),
+      (err: unknown) => {
+        this.metrics.fleetEvents.reloaded(false, Date.now());
+        throw err;
+      },
+    );
   }
 
   private async doReload(): Promise<ReloadResult> {
@@ -374,6 +370,7 @@ export class DrProxy implements AdminApi {
     this.controllers = kept;
     this.config = next;
     this.loadedAt = new Date();
+    this.metrics.configure(next.metrics, next.tenants);
     this.publishTable();
     // Decide now with the carried memory (a failback due, trip_after running): shared probes
     // report only changes, which may not come for a long time.

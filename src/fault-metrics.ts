@@ -1,6 +1,7 @@
 /**
  * Counters of the faults that must never end the process, on the main registry: refused and
- * failed admin calls, audit records that could not be written, log lines that could not be.
+ * failed admin calls, audit records that could not be written (and those lost), log lines that
+ * could not be.
  */
 import { Counter, type Registry } from 'prom-client';
 import type { AdminCounters } from './admin/server.js';
@@ -11,6 +12,7 @@ export class FaultMetrics implements AdminCounters {
   readonly adminRefused: Counter<'code'>;
   readonly adminHandlerErrors: Counter<'action'>;
   readonly auditWriteErrors: Counter<'record'>;
+  readonly auditDropped: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -30,6 +32,13 @@ export class FaultMetrics implements AdminCounters {
       name: 'drproxy_audit_write_errors_total',
       help: 'Audit records that could not be written to admin.audit_file (record=intent: the mutation was refused with 503; others: the record was lost)',
       labelNames: ['record'],
+      registers,
+    });
+    // The alert's figure: records lost for good. An intent that cannot be written is not lost
+    // (the mutation is refused with 503, and its outcome record says so).
+    this.auditDropped = new Counter({
+      name: 'drproxy_audit_records_dropped_total',
+      help: 'Audit records that could not be written to admin.audit_file and are lost (outcome, refused and event records)',
       registers,
     });
     const seen = { errors: 0, dropped: 0 };
@@ -63,5 +72,6 @@ export class FaultMetrics implements AdminCounters {
 
   auditWriteError(kind: AuditKind): void {
     this.auditWriteErrors.inc({ record: kind });
+    if (kind !== 'intent') this.auditDropped.inc();
   }
 }

@@ -14,6 +14,7 @@ import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, sitesHealthy, type TestProxy } from './helpers/proxy.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
+import { parseExposition } from './helpers/prom.js';
 
 const HOLD_MS = 4000;
 const MARGIN_MS = 300;
@@ -66,7 +67,7 @@ describe('a request waiting for its failed site to be detected', () => {
     expect(at - t0).toBeLessThanOrEqual(HOLD_MS + MARGIN_MS);
     await waitFor(() => t.state.active === 'b1' && t.state.phase === 'active', { what: 'flip to b1' });
     // It went through the detection wait: a retry was counted.
-    const retries = await p.proxy.metrics.retries.get();
-    expect(retries.values.some((v) => v.labels.kind === 'connect' && v.value > 0)).toBe(true);
+    const e = parseExposition(await p.proxy.metrics.text());
+    expect(e.samples.some((s) => s.name === 'drproxy_upstream_retries_total' && s.labels.kind === 'connect' && s.value > 0)).toBe(true);
   }, 30_000);
 });

@@ -14,7 +14,7 @@ const VALUES = [0, 0.0001, 0.0005, 0.00050001, 0.001, 0.003, 0.0099, 0.01, 0.2, 
 function reference(contentType?: string): { registry: Registry; h: Histogram<'tenant'> } {
   const registry = new Registry();
   if (contentType) registry.setContentType(contentType as never);
-  const h = new Histogram({ name: 'drproxy_request_duration_seconds', help: 'Time from request to the end of the answer', labelNames: ['tenant'], buckets: REQUEST_BUCKETS, registers: [registry] });
+  const h = new Histogram({ name: 'drproxy_request_duration_seconds', help: 'Time from request to the end of the answer (at tenant detail: fleet-wide, without tenant)', labelNames: ['tenant'], buckets: REQUEST_BUCKETS, registers: [registry] });
   return { registry, h };
 }
 

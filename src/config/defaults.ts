@@ -79,6 +79,9 @@ export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-
 
 export const DEFAULT_LOG_LEVEL = 'info';
 
+/** metrics: full detail for a small fleet, ≤ 15 series per tenant above 100 tenants. */
+export const DEFAULT_METRICS = Object.freeze({ detail: 'auto' as const, detail_auto_limit: 100, rto_window: 24 * 60 * MINUTE });
+
 /** Health check defaults; `fast_interval` defaults to the effective `interval`. */
 export const DEFAULT_HEALTH_CHECK: Readonly<Omit<HealthCheckConfig, 'fast_interval'>> = Object.freeze({
   path: '/healthz',

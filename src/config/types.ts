@@ -317,8 +317,20 @@ export interface Config {
   server: ServerConfig;
   headers: HeaderNames;
   log: { level: string };
+  metrics: MetricsConfig;
   tiers: Record<string, TierConfig>;
   tenants: TenantConfig[];
+}
+
+/** How much per-tenant detail /metrics exposes (docs/metrics.md). */
+export interface MetricsConfig {
+  /** auto: backend up to detail_auto_limit tenants, tenant above. */
+  detail: 'auto' | 'tenant' | 'site' | 'backend';
+  detail_auto_limit: number;
+  /** Tenants that get backend detail whatever `detail` says. */
+  full_detail: string[];
+  /** drproxy_failover_rto_ratio_worst looks back this far (ms). */
+  rto_window: number;
 }
 
 /** One problem found in a config file, with the dotted path of the offending value. */

@@ -1,0 +1,72 @@
+/**
+ * Client connections of the data-plane and admin listeners (their ConnectionGuard's plain
+ * counts, one increment per connection), read at each scrape.
+ */
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The counts of one listener's ConnectionGuard. */
+export interface ConnectionCounts {
+  readonly open: number;
+  readonly cap: number;
+  readonly refused: Readonly<Record<string, number>>;
+}
+
+export class ConnectionMetrics {
+  /** The data plane's guard, and the admin listener's. */
+  data: ConnectionCounts | undefined;
+  admin: ConnectionCounts | undefined;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    const self = this;
+    new Gauge({
+      name: 'drproxy_connections_open',
+      help: 'Client connections open on the data-plane listener',
+      registers,
+      collect() {
+        if (self.data) this.set(self.data.open);
+      },
+    });
+    new Gauge({
+      name: 'drproxy_connections_limit',
+      help: 'Client connections the data plane accepts at once: server.max_connections, or less when the open-file limit after server.fd_reserve is lower',
+      registers,
+      collect() {
+        if (self.data) this.set(self.data.cap);
+      },
+    });
+    new Counter({
+      name: 'drproxy_connections_refused_total',
+      help: 'Client connections answered 503 and closed at accept, by reason (max_connections, fd_limit, max_connections_per_client), and accept errors (accept_error: EMFILE, ENFILE)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const c = self.data;
+        if (!c) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(c.refused)) this.inc({ reason }, n);
+      },
+    });
+    // The admin listener's own guard: apart, so that a refused scrape is never read as data-plane load.
+    new Gauge({
+      name: 'drproxy_admin_connections_open',
+      help: 'Client connections open on the admin listener',
+      registers,
+      collect() {
+        if (self.admin) this.set(self.admin.open);
+      },
+    });
+    new Counter({
+      name: 'drproxy_admin_connections_refused_total',
+      help: 'Admin client connections answered 503 and closed at accept, by reason (max_connections, max_connections_per_client), and accept errors (accept_error)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        const c = self.admin;
+        if (!c) return;
+        this.reset();
+        for (const [reason, n] of Object.entries(c.refused)) if (reason !== 'fd_limit') this.inc({ reason }, n);
+      },
+    });
+  }
+}

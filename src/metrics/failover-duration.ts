@@ -13,7 +13,7 @@ export const FAILOVER_BUCKETS = [
 ];
 
 const NAME = 'drproxy_failover_duration_seconds';
-const HELP = 'Failover duration, from detection start (first failed check or passive failure, or the operator request) to traffic on the new site';
+const HELP = 'Failover duration, from detection start (the first failure of the streak that took the site below min_healthy, or the operator request) to traffic on the new site';
 
 export class FailoverDurations {
   private readonly bounds = Float64Array.from(FAILOVER_BUCKETS);

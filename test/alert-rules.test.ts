@@ -9,25 +9,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { findTool, run } from './helpers/prometheus.js';
+import { ALERTS } from './helpers/alerts.js';
 
 const DIR = fileURLToPath(new URL('../config/prometheus/', import.meta.url));
 const promtool = findTool('promtool');
 
-/** The alert names docs/operations.md has a section for (anchor = the name in lower case). */
-const ALERTS = [
-  'DrproxyDown',
-  'DrproxyTenantFrozen',
-  'DrproxyFailoverOverRTO',
-  'DrproxyTenantNotOnPreferredSite',
-  'DrproxySiteUnavailable',
-  'DrproxySiteStale',
-  'DrproxyBackendDown',
-  'DrproxyOverloaded',
-  'DrproxyStateCommitFailing',
-  'DrproxyConfigReloadFailed',
-  'DrproxyAuditRecordsDropped',
-  'DrproxyConnectionsRefused',
-];
 
 interface Rule {
   alert?: string;

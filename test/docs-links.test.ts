@@ -10,25 +10,11 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { ALERTS } from './helpers/alerts.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
 
-/** The alerts of config/prometheus/alerts.yml (fixed names of issue 17). */
-const ALERTS = [
-  'DrproxyDown',
-  'DrproxyTenantFrozen',
-  'DrproxyFailoverOverRTO',
-  'DrproxyTenantNotOnPreferredSite',
-  'DrproxySiteUnavailable',
-  'DrproxySiteStale',
-  'DrproxyBackendDown',
-  'DrproxyOverloaded',
-  'DrproxyStateCommitFailing',
-  'DrproxyConfigReloadFailed',
-  'DrproxyAuditRecordsDropped',
-  'DrproxyConnectionsRefused',
-];
 
 /** The text without fenced code blocks, and with inline code spans kept as plain text. */
 function prose(markdown: string): string {

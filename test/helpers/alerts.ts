@@ -1,0 +1,18 @@
+/**
+ * The alert names fixed by issue 17: config/prometheus/alerts.yml defines each, and
+ * docs/operations.md has a section for each (anchor = the name in lower case).
+ */
+export const ALERTS = [
+  'DrproxyDown',
+  'DrproxyTenantFrozen',
+  'DrproxyFailoverOverRTO',
+  'DrproxyTenantNotOnPreferredSite',
+  'DrproxySiteUnavailable',
+  'DrproxySiteStale',
+  'DrproxyBackendDown',
+  'DrproxyOverloaded',
+  'DrproxyStateCommitFailing',
+  'DrproxyConfigReloadFailed',
+  'DrproxyAuditRecordsDropped',
+  'DrproxyConnectionsRefused',
+] as const;

@@ -21,6 +21,8 @@ import { Metrics, type SiteTallies } from './metrics.js';
 import { AdminServer } from './admin/server.js';
 import { AuditLog } from './admin/audit.js';
 import { FaultMetrics } from './fault-metrics.js';
+import { registerAccessLogMetrics } from './access-log-metrics.js';
+import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
 
@@ -60,7 +62,7 @@ export class DrProxy implements AdminApi {
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
-    this.logger = opts.logger ?? createLogger({ level: config.log.level });
+    this.logger = opts.logger ?? createLogger({ level: config.log.level, format: config.log.format });
     this.store =
       opts.store ??
       new FileStateStore(
@@ -74,12 +76,14 @@ export class DrProxy implements AdminApi {
     this.metrics.setCheckSource(() => this.siteTallies());
     this.metrics.setRefresher(() => this.refreshGauges());
     this.faults = new FaultMetrics(this.metrics.registry);
+    registerAccessLogMetrics(this.metrics.registry);
     this.audit = new AuditLog(this.logger, {
       ...(config.admin.audit_file !== undefined && { file: config.admin.audit_file }),
       count: (action, result) => this.metrics.adminRequests.inc({ action, result }),
       onWriteError: (kind) => this.faults.auditWriteError(kind),
     });
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
+    void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
   }
@@ -377,6 +381,8 @@ export class DrProxy implements AdminApi {
     }
     await Promise.all(retired.map((c) => c.stop()));
     if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
+    // Opened anew at every reload (a file destination: log rotation), its settings may change.
+    await this.dataPlane.setAccessLog(openAccessLog(next.access_log));
     if (this.admin) {
       const { tokens, warnings: tw } = TokenStore.load(next.admin.tokens);
       for (const w of tw) this.logger.warn(`admin: ${w}`);
@@ -397,6 +403,7 @@ export class DrProxy implements AdminApi {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
+      await this.dataPlane.setAccessLog(undefined);
       await this.health.close();
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
       await this.admin?.close();

@@ -3,6 +3,7 @@
  * config/drproxy.example.yaml documents the same values; keep the two in step.
  */
 import type {
+  AccessLogConfig,
   AdminConfig,
   AdminRateLimitConfig,
   FailoverConfig,
@@ -76,6 +77,15 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });
 
 export const DEFAULT_LOG_LEVEL = 'info';
+export const DEFAULT_LOG_FORMAT = 'json';
+
+export const DEFAULT_ACCESS_LOG: AccessLogConfig = {
+  mode: 'off',
+  sample_rate: 0.01,
+  destination: 'stdout',
+  include_query: false,
+  max_buffer: 4 * 1024 * 1024,
+};
 
 /** Health check defaults; `fast_interval` defaults to the effective `interval`. */
 export const DEFAULT_HEALTH_CHECK: Readonly<Omit<HealthCheckConfig, 'fast_interval'>> = Object.freeze({

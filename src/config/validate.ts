@@ -20,6 +20,7 @@ import * as D from './defaults.js';
 import { Problems, join, show, expected, isMap, suggest, Parse, Item, Fields, compact, values, rejectDuplicates, str, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
 import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, pathPrefix, listenAddress, hostPattern, httpUrl, headerMap, expectStatus, minHealthy, dataAge } from './values.js';
 import { readAdmin, readState, readServer, readHeaders, readLog } from './sections.js';
+import { readAccessLog } from './access-log.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -418,9 +419,10 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const server = readServer(f.sub('server'), out);
   const headers = readHeaders(f.sub('headers'), out);
   const log = readLog(f.sub('log'));
+  const accessLog = readAccessLog(f.sub('access_log'), baseDir, out);
   const tiers = readTiers(f.sub('tiers'), out);
   const defaults = readDefaults(f.sub('defaults'), out);
   const tenants = readTenants(f, { tiers, defaults, claims: new Map() }, out);
   f.end();
-  return { listen, admin, state, server, headers, log, tiers, tenants };
+  return { listen, admin, state, server, headers, log, access_log: accessLog, tiers, tenants };
 }

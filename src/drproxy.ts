@@ -382,7 +382,8 @@ export class DrProxy implements AdminApi {
     await Promise.all(retired.map((c) => c.stop()));
     if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
     // Opened anew at every reload (a file destination: log rotation), its settings may change.
-    await this.dataPlane.setAccessLog(openAccessLog(next.access_log));
+    // The old file is flushed and closed in the background: a stuck disk must not hold a reload.
+    void this.dataPlane.setAccessLog(openAccessLog(next.access_log));
     if (this.admin) {
       const { tokens, warnings: tw } = TokenStore.load(next.admin.tokens);
       for (const w of tw) this.logger.warn(`admin: ${w}`);

@@ -65,18 +65,23 @@ export class ResilientDestination implements DestinationStream {
     this.stats = opts.stats ?? logStats;
   }
 
-  /** Returns false when the line was dropped (buffer full, or the destination failed recently). */
-  write(line: string): boolean {
+  /**
+   * Returns false when the text was dropped (buffer full, or the destination failed recently).
+   * `lines`: how many lines `text` holds (a batch), for the count of dropped lines.
+   */
+  write(text: string, lines = 1): boolean {
     if (this.stream === undefined) {
       if (Date.now() < this.retryAt) {
-        this.stats.droppedLines++;
+        this.stats.droppedLines += lines;
         return false;
       }
       this.stream = this.open();
     }
     this.refused = false;
-    this.stream.write(line);
-    return !this.refused;
+    this.stream.write(text);
+    if (!this.refused) return true;
+    this.stats.droppedLines += lines;
+    return false;
   }
 
   /** Log rotation: a file destination is opened again by name (the old file keeps what it has). */
@@ -132,10 +137,8 @@ export class ResilientDestination implements DestinationStream {
   private open(): SonicBoom {
     const file = typeof this.dest === 'string';
     const s = pino.destination({ dest: this.dest, sync: false, maxLength: this.opts.maxBuffer ?? MAX_BUFFER, ...(file && { mkdir: true, append: true }) });
-    s.on('drop', () => {
-      this.stats.droppedLines++;
-      this.refused = true;
-    });
+    // Emitted synchronously by write() when the buffer is full: counted there.
+    s.on('drop', () => (this.refused = true));
     s.on('error', (err: NodeJS.ErrnoException) => this.failed(s, err));
     return s;
   }

@@ -21,22 +21,21 @@ import type { ProxyCall } from './forwarder.js';
 import type { TenantSlot } from './route.js';
 import type { ProxyErrorCode } from './responses.js';
 
-/** Where lines go (access-log-writer.ts). */
+/** Where lines go (access-log-writer.ts): it never blocks, and counts the lines it drops. */
 export interface LineSink {
-  /** False when the line was dropped. */
-  write(line: string): boolean;
-  /** Whether the sink counts its own dropped lines (else the access log counts them). */
-  readonly countsDrops: boolean;
+  write(line: string): void;
   close(): Promise<void>;
 }
 
-/** Process-wide tallies (read by access-log-metrics.ts). */
+/** Process-wide tallies (read by access-log-metrics.ts; the file destination counts in them too). */
 export const accessLogStats = { writeErrors: 0, droppedLines: 0 };
 
 export class AccessLog {
   /** Share of requests logged; 1 logs every one without drawing a number. */
   private readonly rate: number;
   private readonly withQuery: boolean;
+  private isoMs = -1;
+  private isoText = '';
 
   constructor(
     cfg: AccessLogConfig,
@@ -58,7 +57,7 @@ export class AccessLog {
     // The last attempt ran from its send to now, less any wait for a flip after it failed.
     const upstream = sent ? now - call.sentAt - (call.heldMs - call.heldAtSend) : -1;
     this.write({
-      time: new Date(performance.timeOrigin + call.startedAt).toISOString(),
+      time: this.iso(call.startedAt),
       client: req.socket.remoteAddress ?? null,
       tenant: call.slot.tenant,
       site: sent ? route.site : null,
@@ -83,7 +82,7 @@ export class AccessLog {
   answered(req: IncomingMessage, res: ServerResponse, code: ProxyErrorCode, bytes: number, slot?: TenantSlot): void {
     if (this.rate < 1 && this.random() >= this.rate) return;
     this.write({
-      time: new Date().toISOString(),
+      time: this.iso(performance.now()),
       client: req.socket.remoteAddress ?? null,
       tenant: slot?.tenant ?? null,
       site: null,
@@ -116,7 +115,17 @@ export class AccessLog {
   }
 
   private write(fields: object): void {
-    if (!this.sink.write(`${JSON.stringify(fields)}\n`) && !this.sink.countsDrops) accessLogStats.droppedLines++;
+    this.sink.write(`${JSON.stringify(fields)}\n`);
+  }
+
+  /** ISO 8601 of a performance.now() time; the string is reused within a millisecond. */
+  private iso(t: number): string {
+    const ms = Math.floor(performance.timeOrigin + t);
+    if (ms !== this.isoMs) {
+      this.isoMs = ms;
+      this.isoText = new Date(ms).toISOString();
+    }
+    return this.isoText;
   }
 }
 

@@ -381,6 +381,7 @@ export class DrProxy implements AdminApi {
     }
     await Promise.all(retired.map((c) => c.stop()));
     if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
+    if (next.log.format !== old.log.format) this.logger.warn({ path: 'log.format' }, `log.format stays ${old.log.format} until a restart`);
     // Opened anew at every reload (a file destination: log rotation), its settings may change.
     // The old file is flushed and closed in the background: a stuck disk must not hold a reload.
     void this.dataPlane.setAccessLog(openAccessLog(next.access_log));

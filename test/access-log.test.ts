@@ -17,6 +17,7 @@ import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, testConfigDoc, type TestProxy } from './helpers/proxy.js';
 import { startHoldingProxy, type HoldingSetup } from './helpers/holding.js';
 import { waitFor } from './helpers/poll.js';
+import { rawRequest } from './helpers/raw.js';
 import { AccessLog, type LineSink } from '../src/proxy/access-log.js';
 import { DEFAULT_ACCESS_LOG } from '../src/config/defaults.js';
 import { parseConfigText } from '../src/config/index.js';
@@ -124,10 +125,12 @@ describe('access log to a file', () => {
     expect(line.upstream_ms as number).toBeGreaterThanOrEqual(290);
   });
 
-  it('a request for no tenant: logged with the code it got', async () => {
-    const r = await get(p, 'nobody.example.com', '/who');
-    expect(r.status).toBe(421);
-    expect(await lineOf(file, 'nobody.example.com', '/who')).toMatchObject({ tenant: null, status: 421, error: 'unknown_host', attempts: 0 });
+  it('a request for no tenant: logged with the code it got, its odd path still valid JSON', async () => {
+    // Raw bytes: a client library would percent-encode them.
+    const path = '/who"\\{}';
+    const answer = await rawRequest(p.port, `GET ${path} HTTP/1.1\r\nhost: nobody.example.com\r\nconnection: close\r\n\r\n`);
+    expect(answer).toMatch(/^HTTP\/1\.1 421 /);
+    expect(await lineOf(file, 'nobody.example.com', path)).toMatchObject({ tenant: null, status: 421, error: 'unknown_host', attempts: 0, site: null, upstream_ms: null });
   });
 
   it('a reload reopens the file: rotation by moving it away and reloading', async () => {

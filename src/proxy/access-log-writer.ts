@@ -15,6 +15,12 @@ import type { AccessLogConfig } from '../config/types.js';
 import { ResilientDestination, stdoutDestination } from '../log-destination.js';
 import { AccessLog, accessLogStats, type LineSink } from './access-log.js';
 
+/**
+ * A file is written in blocks of at least 32 KiB, and at least once a second (NGINX's
+ * `access_log … buffer=32k flush=1s`): one system call per ~100 lines, not one per turn.
+ */
+const FILE_BATCH = { minLength: 32 * 1024, maxWrite: 64 * 1024, flushMs: 1000 };
+
 /** Lines gathered in one turn at most; past it (a turn that long is an overload) they are dropped. */
 const MAX_BATCH = 8192;
 
@@ -26,6 +32,7 @@ export function openAccessLog(cfg: AccessLogConfig, random?: () => number): Acce
     maxBuffer: cfg.max_buffer,
     stats: accessLogStats,
     counters: 'drproxy_access_log_dropped_total',
+    batch: FILE_BATCH,
   });
   return new AccessLog(cfg, new Batch(file, false), random);
 }

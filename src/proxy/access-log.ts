@@ -114,8 +114,8 @@ export class AccessLog {
     return q === -1 ? url : url.slice(0, q);
   }
 
-  private write(fields: object): void {
-    this.sink.write(`${JSON.stringify(fields)}\n`);
+  private write(f: LineFields): void {
+    this.sink.write(toLine(f));
   }
 
   /** ISO 8601 of a performance.now() time; the string is reused within a millisecond. */
@@ -127,6 +127,39 @@ export class AccessLog {
     }
     return this.isoText;
   }
+}
+
+/** One line's fields, in the order written. */
+interface LineFields {
+  time: string;
+  client: string | null;
+  tenant: string | null;
+  site: string | null;
+  backend: string | null;
+  method: string | null;
+  host: string | null;
+  path: string;
+  status: number;
+  bytes_sent: number;
+  duration_ms: number;
+  upstream_ms: number | null;
+  held_ms: number;
+  attempts: number;
+  retries: number;
+  epoch: number | null;
+  error: string | null;
+  upstream_error: string | null;
+}
+
+const str = JSON.stringify;
+
+/**
+ * The JSON line, written field by field: JSON.stringify of the whole object walks it
+ * generically (~0.85 µs here); this quotes only the strings (~0.3 µs). Every string goes
+ * through JSON.stringify (a client's path or Host may hold any character); `time` is ISO 8601.
+ */
+function toLine(f: LineFields): string {
+  return `{"time":"${f.time}","client":${str(f.client)},"tenant":${str(f.tenant)},"site":${str(f.site)},"backend":${str(f.backend)},"method":${str(f.method)},"host":${str(f.host)},"path":${str(f.path)},"status":${f.status},"bytes_sent":${f.bytes_sent},"duration_ms":${f.duration_ms},"upstream_ms":${f.upstream_ms},"held_ms":${f.held_ms},"attempts":${f.attempts},"retries":${f.retries},"epoch":${f.epoch},"error":${str(f.error)},"upstream_error":${str(f.upstream_error)}}\n`;
 }
 
 /** Milliseconds to 0.01 ms, without float noise. */

@@ -47,11 +47,6 @@ export interface DestinationOptions {
   stats?: LogStats;
   /** Names the counters in the stderr alert. */
   counters?: string;
-  /**
-   * Write only once this many bytes wait (and at least every `flushMs`), in writes of up to
-   * `maxWrite` bytes: fewer system calls for a busy file (NGINX's access_log buffer= flush=).
-   */
-  batch?: { minLength: number; maxWrite: number; flushMs: number };
 }
 
 export class ResilientDestination implements DestinationStream {
@@ -141,14 +136,7 @@ export class ResilientDestination implements DestinationStream {
 
   private open(): SonicBoom {
     const file = typeof this.dest === 'string';
-    const b = this.opts.batch;
-    const s = pino.destination({
-      dest: this.dest,
-      sync: false,
-      maxLength: this.opts.maxBuffer ?? MAX_BUFFER,
-      ...(file && { mkdir: true, append: true }),
-      ...(b && { minLength: b.minLength, maxWrite: b.maxWrite, periodicFlush: b.flushMs }),
-    });
+    const s = pino.destination({ dest: this.dest, sync: false, maxLength: this.opts.maxBuffer ?? MAX_BUFFER, ...(file && { mkdir: true, append: true }) });
     // Emitted synchronously by write() when the buffer is full: counted there.
     s.on('drop', () => (this.refused = true));
     s.on('error', (err: NodeJS.ErrnoException) => this.failed(s, err));

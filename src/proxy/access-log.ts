@@ -153,13 +153,21 @@ interface LineFields {
 
 const str = JSON.stringify;
 
+/** A string that needs no escaping (names the config validated, codes, addresses), or null. */
+function safe(s: string | null): string {
+  return s === null ? 'null' : `"${s}"`;
+}
+
 /**
  * The JSON line, written field by field: JSON.stringify of the whole object walks it
- * generically (~0.85 µs here); this quotes only the strings (~0.3 µs). Every string goes
- * through JSON.stringify (a client's path or Host may hold any character); `time` is ISO 8601.
+ * generically (record() took 1.44 µs CPU a line here), this quotes strings only where needed
+ * (0.58 µs). What a client sends (Host, path), library error codes and backend names (taken
+ * from URLs) go through JSON.stringify; tenant and site names (validated against JSON-safe
+ * patterns), the method (an HTTP token Node's parser accepted), the peer address and drproxy's
+ * own codes need no escaping.
  */
 function toLine(f: LineFields): string {
-  return `{"time":"${f.time}","client":${str(f.client)},"tenant":${str(f.tenant)},"site":${str(f.site)},"backend":${str(f.backend)},"method":${str(f.method)},"host":${str(f.host)},"path":${str(f.path)},"status":${f.status},"bytes_sent":${f.bytes_sent},"duration_ms":${f.duration_ms},"upstream_ms":${f.upstream_ms},"held_ms":${f.held_ms},"attempts":${f.attempts},"retries":${f.retries},"epoch":${f.epoch},"error":${str(f.error)},"upstream_error":${str(f.upstream_error)}}\n`;
+  return `{"time":"${f.time}","client":${safe(f.client)},"tenant":${safe(f.tenant)},"site":${safe(f.site)},"backend":${str(f.backend)},"method":${safe(f.method)},"host":${str(f.host)},"path":${str(f.path)},"status":${f.status},"bytes_sent":${f.bytes_sent},"duration_ms":${f.duration_ms},"upstream_ms":${f.upstream_ms},"held_ms":${f.held_ms},"attempts":${f.attempts},"retries":${f.retries},"epoch":${f.epoch},"error":${safe(f.error)},"upstream_error":${str(f.upstream_error)}}\n`;
 }
 
 /** Milliseconds to 0.01 ms, without float noise. */

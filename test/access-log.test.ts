@@ -18,7 +18,8 @@ import { startProxy, tempDir, testConfigDoc, type TestProxy } from './helpers/pr
 import { startHoldingProxy, type HoldingSetup } from './helpers/holding.js';
 import { waitFor } from './helpers/poll.js';
 import { rawRequest } from './helpers/raw.js';
-import { AccessLog, type LineSink } from '../src/proxy/access-log.js';
+import { AccessLog, accessLogStats, type LineSink } from '../src/proxy/access-log.js';
+import { openAccessLog } from '../src/proxy/access-log-writer.js';
 import { DEFAULT_ACCESS_LOG } from '../src/config/defaults.js';
 import { parseConfigText } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
@@ -263,6 +264,25 @@ describe('sampled mode', () => {
     const log = new AccessLog({ ...DEFAULT_ACCESS_LOG, mode: 'sampled', sample_rate: 0.5 }, sink, () => 0.9);
     const untouchable = new Proxy({}, { get: () => expect.fail('the call was read') });
     log.record(untouchable as never);
+  });
+});
+
+describe('a destination slower than the requests', () => {
+  it('drops and counts what does not fit in max_buffer, without waiting or throwing', async () => {
+    const file = join(await tempDir('drproxy-alog-'), 'access.log');
+    const log = openAccessLog({ ...DEFAULT_ACCESS_LOG, mode: 'all', destination: file, max_buffer: 64 * 1024 });
+    const req = { socket: { remoteAddress: '127.0.0.1' }, method: 'GET', headers: { host: 'h' }, url: `/${'x'.repeat(200)}` };
+    const dropped = accessLogStats.droppedLines;
+    // ~1,000 lines of ~480 bytes in one turn: the disk cannot take them before the next turn.
+    const n = 1000;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) log!.answered(req as never, { statusCode: 421 } as never, 'unknown_host', 10);
+    expect(performance.now() - started).toBeLessThan(1000);
+    await log!.close();
+    const lost = accessLogStats.droppedLines - dropped;
+    expect(lost).toBeGreaterThan(0);
+    // Every line is either in the file, whole, or counted.
+    expect((await lines(file)).length + lost).toBe(n);
   });
 });
 

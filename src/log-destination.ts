@@ -84,16 +84,6 @@ export class ResilientDestination implements DestinationStream {
     return false;
   }
 
-  /** Log rotation: a file destination is opened again by name (the old file keeps what it has). */
-  reopen(): void {
-    if (typeof this.dest !== 'string' || this.stream === undefined) return;
-    try {
-      this.stream.reopen();
-    } catch (err) {
-      this.failed(this.stream, err as NodeJS.ErrnoException);
-    }
-  }
-
   /**
    * Write what is buffered, then close (a file destination replaced at reload, or at stop).
    * Resolves when closed, or after `waitMs` at most: a stuck disk must not hold up a stop.

@@ -34,6 +34,9 @@ import { AdminClient, Sampler, openFds, fdKinds } from './soak-sample.js';
 import { FAULTS, GLOBAL_FAULTS, startSite, runFault, bringBack } from './soak-faults.js';
 import { analyseSoak, soakMarkdown } from './soak-report.js';
 
+/** drproxy logs level names; the report compares pino's numbers (>= 50: error and fatal). */
+const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
+
 export { soakMarkdown };
 
 const HC = { interval: 250, timeout: 200, fall: 2, rise: 2 };
@@ -104,7 +107,7 @@ function keepLog(child, start, lines) {
       if (lines.length >= 5000) return;
       try {
         const j = JSON.parse(l);
-        lines.push({ t: (Date.parse(j.time) - start) / 1000, level: j.level, tenant: j.tenant, event: j.event, from: j.from, to: j.to, epoch: j.epoch, trigger: j.trigger, msg: String(j.msg ?? '').slice(0, 300) });
+        lines.push({ t: (Date.parse(j.time) - start) / 1000, level: LEVELS[j.level] ?? j.level, tenant: j.tenant, event: j.event, from: j.from, to: j.to, epoch: j.epoch, trigger: j.trigger, msg: String(j.msg ?? '').slice(0, 300) });
       } catch {
         lines.push({ t: NaN, msg: l.slice(0, 300) });
       }

@@ -35,6 +35,7 @@ Signals (serve):
 Environment:
   DRPROXY_CONFIG                   config file when --config is not given
   DRPROXY_LOG_LEVEL                overrides log.level
+  DRPROXY_LOG_FORMAT               overrides log.format (json or pretty)
 `;
 
 export function version(): string {
@@ -68,7 +69,9 @@ async function serve(file: string): Promise<number> {
   }
   const { config, warnings } = loaded;
   if (process.env.DRPROXY_LOG_LEVEL) config.log.level = process.env.DRPROXY_LOG_LEVEL;
-  const logger = createLogger({ level: config.log.level });
+  const format = process.env.DRPROXY_LOG_FORMAT;
+  if (format === 'json' || format === 'pretty') config.log.format = format;
+  const logger = createLogger({ level: config.log.level, format: config.log.format });
   for (const w of warnings) logger.warn({ path: w.path }, `config: ${w.message}`);
   let proxy: DrProxy;
   try {

@@ -22,6 +22,8 @@ import { countCommitFailures } from './metrics/commit-failures.js';
 import { AdminServer } from './admin/server.js';
 import { AuditLog } from './admin/audit.js';
 import { FaultMetrics } from './fault-metrics.js';
+import { registerAccessLogMetrics } from './access-log-metrics.js';
+import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
 
@@ -68,7 +70,7 @@ export class DrProxy implements AdminApi {
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
     this.now = opts.now ?? Date.now;
-    this.logger = opts.logger ?? createLogger({ level: config.log.level });
+    this.logger = opts.logger ?? createLogger({ level: config.log.level, format: config.log.format });
     this.store =
       opts.store ??
       new FileStateStore(
@@ -84,12 +86,14 @@ export class DrProxy implements AdminApi {
     this.metrics.setCheckSource(() => this.siteTallies());
     this.metrics.setStateSource(() => this.controllers.values());
     this.faults = new FaultMetrics(this.metrics.registry);
+    registerAccessLogMetrics(this.metrics.registry);
     this.audit = new AuditLog(this.logger, {
       ...(config.admin.audit_file !== undefined && { file: config.admin.audit_file }),
       count: (action, result) => this.metrics.adminRequests.inc({ action, result }),
       onWriteError: (kind) => this.faults.auditWriteError(kind),
     });
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
+    void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
@@ -382,6 +386,10 @@ export class DrProxy implements AdminApi {
     }
     await Promise.all(retired.map((c) => c.stop()));
     if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
+    if (next.log.format !== old.log.format) this.logger.warn({ path: 'log.format' }, `log.format stays ${old.log.format} until a restart`);
+    // Opened anew at every reload (a file destination: log rotation), its settings may change.
+    // The old file is flushed and closed in the background: a stuck disk must not hold a reload.
+    void this.dataPlane.setAccessLog(openAccessLog(next.access_log));
     if (this.admin) {
       const { tokens, warnings: tw } = TokenStore.load(next.admin.tokens);
       for (const w of tw) this.logger.warn(`admin: ${w}`);
@@ -402,6 +410,7 @@ export class DrProxy implements AdminApi {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
+      await this.dataPlane.setAccessLog(undefined);
       await this.health.close();
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
       await this.admin?.close();

@@ -1,10 +1,13 @@
 /**
- * Logging: pino JSON lines. Secrets are redacted wherever they may appear; state changes and
+ * Logging: pino JSON lines (`"level":"info"`, with pid and hostname), or short human-readable
+ * lines for a terminal (`log.format: pretty`, log-pretty.ts). Secrets are redacted wherever they may appear; state changes and
  * admin actions go through `audit()` so that they are marked records (`audit: true`) that a log
  * pipeline can route to a separate, retained stream.
  */
-import { pino, type Logger, type DestinationStream } from 'pino';
-import { ResilientDestination } from './log-destination.js';
+import { hostname } from 'node:os';
+import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
+import { stdoutDestination } from './log-destination.js';
+import { PrettyDestination } from './log-pretty.js';
 
 export type { Logger };
 
@@ -32,20 +35,34 @@ export const REDACT_PATHS = [
   'err.headers.cookie',
 ];
 
+export type LogFormat = 'json' | 'pretty';
+
 export interface LogOptions {
   level?: string;
+  /** json (default): one JSON object a line; pretty: for a terminal (colours when stdout is a TTY). */
+  format?: LogFormat;
   /** Destination stream; defaults to stdout (fd 1), surviving write errors. Tests pass a memory stream. */
   destination?: DestinationStream;
 }
 
+/**
+ * What every drproxy pino logger shares (main log, audit file): level names rather than pino's
+ * numbers (what HAProxy, NGINX and most log pipelines show and filter on), pid and hostname
+ * (pino's own base fields, which a custom base replaces unless repeated), ISO 8601 times.
+ */
+export function baseLogOptions(extra: Record<string, unknown> = {}): LoggerOptions {
+  return {
+    base: { service: 'drproxy', pid: process.pid, hostname: hostname(), ...extra },
+    formatters: { level: (label) => ({ level: label }) },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+  };
+}
+
 export function createLogger(opts: LogOptions = {}): Logger {
+  const dest = opts.destination ?? stdoutDestination();
   return pino(
-    {
-      level: opts.level ?? 'info',
-      base: { service: 'drproxy' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    },
-    opts.destination ?? new ResilientDestination(1),
+    { level: opts.level ?? 'info', ...baseLogOptions() },
+    opts.format === 'pretty' ? new PrettyDestination(dest, { color: opts.destination === undefined && process.stdout.isTTY === true }) : dest,
   );
 }

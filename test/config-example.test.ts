@@ -29,6 +29,7 @@ describe('config example file', () => {
       'balance:', 'connect_timeout:', 'response_timeout:', 'body_timeout:', 'max_connections:',
       'preserve_host:', 'retry_on:', 'max_retries:', 'tier:', 'hosts:', 'paths:', 'sites:', 'name:',
       'slow_after:', 'region:', 'zone:', 'backends:', 'weight', 'min_healthy:', 'fence:', 'required:', 'promote:',
+      'format:', 'access_log:', 'sample_rate:', 'destination:', 'include_query:', 'max_buffer:',
     ];
     for (const option of options) expect(text, option).toContain(option);
     expect(text.match(/Default:/g)!.length).toBeGreaterThanOrEqual(40);

@@ -50,7 +50,8 @@ describe('config: a minimal file gets every default', () => {
     expect(config.state).toEqual({ dir: path.resolve(BASE_DIR, 'var/drproxy') });
     expect(config.server).toEqual(DEFAULT_SERVER);
     expect(config.headers).toEqual({ epoch: 'x-dr-epoch', site: 'x-dr-site' });
-    expect(config.log).toEqual({ level: 'info' });
+    expect(config.log).toEqual({ level: 'info', format: 'json' });
+    expect(config.access_log).toEqual({ mode: 'off', sample_rate: 0.01, destination: 'stdout', include_query: false, max_buffer: 4 * 1024 * 1024 });
     expect(Object.keys(config.tiers)).toEqual(['Basic', 'DR3', 'DR1', 'BC']);
   });
 

@@ -29,7 +29,7 @@ describe('RefusalLog', () => {
     const log = new RefusalLog<'cap'>(logger, 300, 'test');
     log.note('cap', '10.0.0.1');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, event: 'connections_refused', reason: 'cap', refused: 1, top: '10.0.0.1', top_refused: 1 });
+    expect(lines[0]).toMatchObject({ level: 'warn', event: 'connections_refused', reason: 'cap', refused: 1, top: '10.0.0.1', top_refused: 1 });
     for (let i = 0; i < 40; i++) log.note('cap', '10.0.0.2');
     for (let i = 0; i < 10; i++) log.note('cap', '10.0.0.3');
     expect(lines).toHaveLength(1);
@@ -87,7 +87,7 @@ describe('refused connections on the data plane', () => {
     await Promise.all(burst.map((t) => t.closed));
     expect(burst.every((t) => t.data.startsWith('HTTP/1.1 503 '))).toBe(true);
     expect(refusals()).toHaveLength(1);
-    expect(refusals()[0]).toMatchObject({ level: 40, reason: 'max_connections_per_client', refused: 1, top: '127.0.0.2' });
+    expect(refusals()[0]).toMatchObject({ level: 'warn', reason: 'max_connections_per_client', refused: 1, top: '127.0.0.2' });
     await waitFor(() => refusals().length === 2, { what: 'the aggregated line', timeout: 13_000, interval: 100 });
     expect(refusals()[1]).toMatchObject({ reason: 'max_connections_per_client', refused: 34, top: '127.0.0.2', top_refused: 29 });
   }, 30_000);

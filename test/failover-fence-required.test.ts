@@ -49,7 +49,7 @@ describe('a required fence hook that fails while the old site still answers', ()
     expect((await backup.stats()).requests).toBe(0);
     const alert = p.logs.find((l) => l.alert === true && String(l.msg).includes('required fence hook on a1 failed'));
     expect(alert).toBeDefined();
-    expect(alert!.level).toBe(50);
+    expect(alert!.level).toBe('error');
   });
 
   it('stays frozen when health changes: an operator decides', async () => {

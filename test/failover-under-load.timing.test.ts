@@ -84,7 +84,7 @@ async function watchClose(url: string): Promise<{ closedAt: number }> {
 function warnings(): string {
   return (p?.output() ?? '')
     .split('\n')
-    .filter((l) => /"level":(40|50|60)/.test(l))
+    .filter((l) => /"level":"(warn|error|fatal)"/.test(l))
     .slice(-20)
     .join('\n');
 }

@@ -66,7 +66,7 @@ describe('drproxy under ulimit -n 512 with fd_reserve 128', () => {
   it('logs the effective cap at start-up', () => {
     const line = child.output().split('\n').find((l) => l.includes('"event":"connection_cap"'));
     expect(line).toBeDefined();
-    expect(JSON.parse(line!)).toMatchObject({ level: 40, cap: 192, max_connections: 10_000, open_files_limit: 512, fd_reserve: 128 });
+    expect(JSON.parse(line!)).toMatchObject({ level: 'warn', cap: 192, max_connections: 10_000, open_files_limit: 512, fd_reserve: 128 });
   });
 
   it('takes at most the cap, answers the rest 503, and the admin API still answers', async () => {

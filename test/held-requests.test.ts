@@ -89,7 +89,7 @@ describe('requests held during a flip', () => {
     expect(again.statusCode).toBe(503);
     await again.body.dump();
     const lines = p.logs.filter((l) => String(l.msg).startsWith('held requests at hold_max'));
-    expect(lines[0]).toMatchObject({ level: 40, tenant: 't', refused: 1, hold_max: 3 });
+    expect(lines[0]).toMatchObject({ level: 'warn', tenant: 't', refused: 1, hold_max: 3 });
     // Judged only if the second refusal came within the second (a stalled machine can take longer).
     if (performance.now() - first < 900) expect(lines).toHaveLength(1);
     await flip;

@@ -12,7 +12,7 @@
  * whatever the request.
  */
 import { pino, type Logger } from 'pino';
-import { REDACT_PATHS } from '../log.js';
+import { baseLogOptions } from '../log.js';
 import { AuditFile } from './audit-file.js';
 
 export interface AuditRecord {
@@ -89,7 +89,7 @@ export class AuditLog {
     if (opts.file) {
       const file = (this.file = new AuditFile(opts.file));
       const destination = { write: (line: string) => void (this.lastError = file.append(line)) };
-      this.fileLog = pino({ base: { service: 'drproxy', audit: true }, timestamp: pino.stdTimeFunctions.isoTime, redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, destination);
+      this.fileLog = pino(baseLogOptions({ audit: true }), destination);
     }
   }
 

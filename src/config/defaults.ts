@@ -3,6 +3,7 @@
  * config/drproxy.example.yaml documents the same values; keep the two in step.
  */
 import type {
+  AccessLogConfig,
   AdminConfig,
   AdminRateLimitConfig,
   FailoverConfig,
@@ -78,6 +79,15 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });
 
 export const DEFAULT_LOG_LEVEL = 'info';
+export const DEFAULT_LOG_FORMAT = 'json';
+
+export const DEFAULT_ACCESS_LOG: AccessLogConfig = {
+  mode: 'off',
+  sample_rate: 0.01,
+  destination: 'stdout',
+  include_query: false,
+  max_buffer: 4 * 1024 * 1024,
+};
 
 /** metrics: full detail for a small fleet, ≤ 15 series per tenant above 100 tenants. */
 export const DEFAULT_METRICS = Object.freeze({ detail: 'auto' as const, detail_auto_limit: 100, rto_window: 24 * 60 * MINUTE });

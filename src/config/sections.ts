@@ -3,7 +3,7 @@
  * connection limits), `state`, `server`, `headers` and `log`.
  */
 import path from 'node:path';
-import type { AdminConfig, AdminRateLimitConfig, EtcdConfig, HeaderNames, ListenAddress, ServerConfig, StateConfig, TokenSpec } from './types.js';
+import type { AdminConfig, AdminRateLimitConfig, EtcdConfig, HeaderNames, ListenAddress, LogConfig, ServerConfig, StateConfig, TokenSpec } from './types.js';
 import { formatDuration } from './duration.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, Parse, Fields, compact, values, mapItems, rejectDuplicates, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
@@ -190,8 +190,11 @@ export function readHeaders(f: Fields | undefined, out: Problems): HeaderNames {
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-export function readLog(f: Fields | undefined): { level: string } {
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+
+export function readLog(f: Fields | undefined): LogConfig {
   const level = f?.get('level', oneOf(LOG_LEVELS)) ?? D.DEFAULT_LOG_LEVEL;
+  const format = f?.get('format', oneOf(LOG_FORMATS)) ?? D.DEFAULT_LOG_FORMAT;
   f?.end();
-  return { level };
+  return { level, format };
 }

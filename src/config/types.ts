@@ -308,6 +308,26 @@ export interface TenantConfig {
   passive_health: PassiveHealthConfig;
 }
 
+export interface LogConfig {
+  level: string;
+  /** json: one JSON object a line (for log pipelines); pretty: short lines for a terminal. */
+  format: 'json' | 'pretty';
+}
+
+/** The access log (src/proxy/access-log.ts): one JSON line per request, as HAProxy's httplog. */
+export interface AccessLogConfig {
+  /** off: nothing (and no work per request); sampled: about `sample_rate` of requests; all. */
+  mode: 'off' | 'sampled' | 'all';
+  /** Share of requests logged in sampled mode, more than 0 and at most 1. */
+  sample_rate: number;
+  /** "stdout" (shared with the main log), or an absolute file path (appended to). */
+  destination: string;
+  /** Log the query string with the path (off: it can carry tokens or personal data). */
+  include_query: boolean;
+  /** Bytes waiting to be written at most; past it (a slow or full disk) lines are dropped and counted. */
+  max_buffer: number;
+}
+
 export interface Config {
   /** Absolute path of the file this was loaded from, when loaded from a file. */
   source?: string;
@@ -316,7 +336,8 @@ export interface Config {
   state: StateConfig;
   server: ServerConfig;
   headers: HeaderNames;
-  log: { level: string };
+  log: LogConfig;
+  access_log: AccessLogConfig;
   metrics: MetricsConfig;
   tiers: Record<string, TierConfig>;
   tenants: TenantConfig[];

@@ -21,6 +21,7 @@ import { Problems, join, show, expected, isMap, suggest, Parse, Item, Fields, co
 import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, pathPrefix, listenAddress, hostPattern, httpUrl, headerMap, expectStatus, minHealthy, dataAge } from './values.js';
 import { readAdmin, readState, readServer, readHeaders, readLog, checkPublicListen } from './sections.js';
 import { readMetrics, checkFullDetail } from './metrics-section.js';
+import { readAccessLog } from './access-log.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -421,10 +422,11 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const headers = readHeaders(f.sub('headers'), out);
   const log = readLog(f.sub('log'));
   const metrics = readMetrics(f.sub('metrics'), out);
+  const accessLog = readAccessLog(f.sub('access_log'), baseDir, out);
   const tiers = readTiers(f.sub('tiers'), out);
   const defaults = readDefaults(f.sub('defaults'), out);
   const tenants = readTenants(f, { tiers, defaults, claims: new Map() }, out);
   checkFullDetail(metrics, tenants, out);
   f.end();
-  return { listen, admin, state, server, headers, log, metrics, tiers, tenants };
+  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants };
 }

@@ -64,8 +64,8 @@ function start(args: string[], port: number, label: string): Promise<ChildProces
 function showProxyLog(label: string, line: string): void {
   if (label !== 'drproxy' || !line.startsWith('{')) return;
   try {
-    const rec = JSON.parse(line) as { level: number; msg: string; site?: string; backend?: string };
-    if (rec.level >= 40) say(paint(33, `drproxy: ${rec.msg}${rec.backend ? ` (${rec.site}/${rec.backend})` : ''}`));
+    const rec = JSON.parse(line) as { level: string; msg: string; site?: string; backend?: string };
+    if (rec.level === 'warn' || rec.level === 'error' || rec.level === 'fatal') say(paint(33, `drproxy: ${rec.msg}${rec.backend ? ` (${rec.site}/${rec.backend})` : ''}`));
   } catch {
     /* not a log line */
   }

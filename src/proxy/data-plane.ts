@@ -29,6 +29,7 @@ import { upgradeServerOptions } from './upgrade-policy.js';
 import { onContinuePatchFailed } from './upstream-socket.js';
 import { FaultLog, type UpstreamFault } from './fault-log.js';
 import { ConnectionGuard } from './connection-guard.js';
+import type { AccessLog } from './access-log.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -49,6 +50,8 @@ export class DataPlane implements Forwarding {
   private readonly faults: FaultLog;
   /** Shutting down: answers carry Connection: close. */
   closing = false;
+  /** Undefined when access_log.mode is off: one branch per request, nothing else. */
+  private accessLog: AccessLog | undefined;
 
   constructor(
     config: Config,
@@ -91,6 +94,13 @@ export class DataPlane implements Forwarding {
     this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
   }
 
+  /** Swap the access log (start, reload, stop); the old one's file is flushed and closed. */
+  setAccessLog(log: AccessLog | undefined): Promise<void> {
+    const old = this.accessLog;
+    this.accessLog = log;
+    return old === undefined ? Promise.resolve() : old.close();
+  }
+
   /** Swap the routing table (config reload). Requests in flight keep the route they read. */
   setTable(table: RouteTable): void {
     this.table = table;
@@ -115,7 +125,7 @@ export class DataPlane implements Forwarding {
     const slot = this.table.find(req.headers.host, url);
     if (typeof slot === 'number') {
       if (slot === BAD_HOST) this.refuse(res, 'bad_host', missText(slot));
-      else sendError(res, missCode(slot), missText(slot));
+      else this.answer(res, missCode(slot), missText(slot));
       return;
     }
     this.trust.attach(req.socket);
@@ -129,7 +139,13 @@ export class DataPlane implements Forwarding {
   /** A malformed or hostile request: answered, and its connection closed (body unread). */
   private refuse(res: ServerResponse, code: ProxyErrorCode, detail: string): void {
     res.shouldKeepAlive = false;
-    sendError(res, code, detail);
+    this.answer(res, code, detail);
+  }
+
+  /** drproxy's own answer to a request that never became a call. */
+  private answer(res: ServerResponse, code: ProxyErrorCode, detail: string, slot?: TenantSlot, retryAfterSeconds?: number): void {
+    const bytes = sendError(res, code, detail, retryAfterSeconds);
+    if (this.accessLog !== undefined) this.accessLog.answered(res.req, res, code, bytes, slot);
   }
 
   /** Forward, hold or refuse a request according to its tenant's current route. */
@@ -143,7 +159,7 @@ export class DataPlane implements Forwarding {
       }
     }
     if (route.mode === 'unavailable') {
-      sendError(res, 'tenant_unavailable', `tenant ${route.tenant}: ${route.reason}`, 5);
+      this.answer(res, 'tenant_unavailable', `tenant ${route.tenant}: ${route.reason}`, slot, 5);
       return;
     }
     // Held as a call that has not been sent yet: its body stays unread until released.
@@ -246,6 +262,7 @@ export class DataPlane implements Forwarding {
 
   finished(call: ProxyCall): void {
     call.slot.observer?.done(call.status || call.res.statusCode, (performance.now() - call.startedAt) / 1000);
+    if (this.accessLog !== undefined) this.accessLog.record(call);
   }
 
   /** An upstream answered something invalid or cut its answer short (logged, rate-limited). */

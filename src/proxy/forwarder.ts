@@ -88,6 +88,11 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   readonly startedAt = performance.now();
   status = 0;
   lastError: UpstreamError | undefined;
+  /** For the access log: body bytes sent to the client, time held, drproxy's own answer or how the call ended early. */
+  bytesSent = 0;
+  heldMs = 0;
+  heldAtSend = 0;
+  ownError: EndCode | undefined = undefined;
   /**
    * The final answer's status text and headers, held until its first body byte or its end:
    * Node sends nothing before that either, and while they are held a failure can still be
@@ -128,6 +133,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
 
   /** The client went away before the answer was complete. */
   clientClosed(): void {
+    if (!this.over) this.ownError = 'client_closed';
     this.clientGone = true;
     this.abortUpstream?.(abortError('client closed the connection'));
     this.finish();
@@ -144,6 +150,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     this.backend = backend;
     if (++this.attempts !== 1) {
       this.sentAt = performance.now();
+      this.heldAtSend = this.heldMs;
       this.waitFrom = Infinity;
       this.slowCounted = false;
       this.informational = 0;
@@ -212,7 +219,8 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   /** Answer with one of drproxy's own errors and end the call. */
   reject(code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): void {
     if (this.over || this.clientGone) return;
-    sendError(this.res, code, detail, retryAfterSeconds);
+    this.ownError = code;
+    this.bytesSent = sendError(this.res, code, detail, retryAfterSeconds);
     this.status = this.res.statusCode;
     this.finish();
   }
@@ -349,6 +357,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   handleData(chunk: Buffer): boolean {
     if (this.discarding) return true;
     if (this.head !== null && !this.flushHead()) return true;
+    this.bytesSent += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', this.resumeUpstream!);
     return false;
@@ -395,6 +404,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     if (this.head === null) {
       // Part of the answer is out: the only honest thing left is to cut the client off.
       truncate(this.res);
+      this.ownError = 'upstream_truncated';
       this.finish();
       const kind = classify(err);
       if (kind !== 'aborted') this.fwd.upstreamFault(this, 'truncated_response', describeCut(kind, err));
@@ -433,20 +443,9 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   /** Answer the client with drproxy's own error for this failure. */
   fail(err: UpstreamError): void {
     if (this.over || this.clientGone) return;
-    const site = this.route?.site ?? 'unknown';
-    if (err.kind === 'timeout' || err.code === 'UND_ERR_CONNECT_TIMEOUT') {
-      sendError(this.res, 'upstream_timeout', `site ${site} did not answer in time`);
-    } else if (err.kind === 'connect') {
-      sendError(this.res, 'upstream_failed', `could not connect to site ${site}`);
-    } else if (err.kind === 'status') {
-      sendError(this.res, 'upstream_failed', `site ${site} ${err.message}`);
-    } else if (err.kind === 'protocol') {
-      sendError(this.res, 'upstream_invalid_response', `site ${site} sent an invalid response: ${describeInvalid(err)}`);
-    } else if (err.kind === 'reset') {
-      sendError(this.res, 'upstream_reset_after_send', `the connection to site ${site} broke after the request was sent; it was not retried`);
-    } else {
-      sendError(this.res, 'upstream_failed', `site ${site} failed the request (${err.code ?? err.message})`);
-    }
+    const [code, detail] = failureAnswer(err, this.route?.site ?? 'unknown');
+    this.ownError = code;
+    this.bytesSent = sendError(this.res, code, detail);
     this.status = this.res.statusCode;
     this.finish();
   }
@@ -470,6 +469,19 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     if (this.budgeted) load.retrying--;
     this.fwd.finished(this);
   }
+}
+
+/** How a call ended other than with the upstream's complete answer (the access log's `error`). */
+export type EndCode = ProxyErrorCode | 'client_closed' | 'upstream_truncated';
+
+/** drproxy's own answer for a failed call: its code and the detail for the client. */
+function failureAnswer(err: UpstreamError, site: string): [ProxyErrorCode, string] {
+  if (err.kind === 'timeout' || err.code === 'UND_ERR_CONNECT_TIMEOUT') return ['upstream_timeout', `site ${site} did not answer in time`];
+  if (err.kind === 'connect') return ['upstream_failed', `could not connect to site ${site}`];
+  if (err.kind === 'status') return ['upstream_failed', `site ${site} ${err.message}`];
+  if (err.kind === 'protocol') return ['upstream_invalid_response', `site ${site} sent an invalid response: ${describeInvalid(err)}`];
+  if (err.kind === 'reset') return ['upstream_reset_after_send', `the connection to site ${site} broke after the request was sent; it was not retried`];
+  return ['upstream_failed', `site ${site} failed the request (${err.code ?? err.message})`];
 }
 
 const kCall = Symbol('drproxy.call');

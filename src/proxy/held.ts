@@ -22,6 +22,8 @@ export interface Waiter {
   readonly startedAt: number;
   /** End of its hold bound (performance.now()), set when it is first held; 0 until then. */
   holdDeadline: number;
+  /** Time spent held so far, ms (the access log's held_ms). */
+  heldMs: number;
   /** The tenant has a route that is not `hold`: go on with it. */
   release(route: TenantRoute): void;
   /** Waited `ms` without a new route: answer (or retry) now. */
@@ -30,6 +32,8 @@ export interface Waiter {
 
 interface Entry {
   waiter: Waiter;
+  /** When it was held (performance.now()). */
+  at: number;
   timer: NodeJS.Timeout;
   onClose: () => void;
 }
@@ -76,6 +80,7 @@ export class HeldQueue {
     if (this.entries.size >= route.holdMax) return 'full';
     const entry: Entry = {
       waiter,
+      at: now,
       timer: setTimeout(() => {
         this.remove(entry);
         waiter.expire(this.slot.route);
@@ -125,6 +130,7 @@ export class HeldQueue {
 
   private remove(e: Entry): void {
     if (!this.entries.delete(e)) return;
+    e.waiter.heldMs += performance.now() - e.at;
     clearTimeout(e.timer);
     e.waiter.res.off('close', e.onClose);
     if (this.slot.observer) this.slot.observer.held--;

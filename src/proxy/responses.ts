@@ -57,10 +57,11 @@ const TEXT: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
-export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): void {
+/** Returns the body's length in bytes (0 when the answer had begun: then the connection is cut). */
+export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: string, retryAfterSeconds?: number): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const status = STATUS[code];
   const body = `${status} ${TEXT[status]}: ${detail}\n`;
@@ -73,6 +74,7 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: str
   if (retryAfterSeconds !== undefined) headers['retry-after'] = retryAfterSeconds;
   res.writeHead(status, headers);
   res.end(body);
+  return headers['content-length'] as number;
 }
 
 /** The same answer on a raw socket, for upgrade requests that cannot be proxied. */

@@ -22,6 +22,8 @@ export async function startHoldingProxy(opts: {
   promoteDelayMs: number;
   proxy?: Record<string, unknown>;
   healthCheck?: Record<string, unknown>;
+  /** Top-level sections added to the config (access_log, ...). */
+  doc?: Record<string, unknown>;
   /** Passed to startProxy (a state store of the test's own, its state directory). */
   start?: DrProxyOptions & { stateDir?: string };
 }): Promise<HoldingSetup> {
@@ -29,6 +31,7 @@ export async function startHoldingProxy(opts: {
   const hooks = await startHookServer(200, opts.promoteDelayMs);
   const promote = (site: string) => ({ url: `${hooks.url}/promote-${site}`, timeout: '5s' });
   const p = await startProxy({
+    ...opts.doc,
     defaults: {
       health_check: opts.healthCheck ?? FAST_CHECKS,
       failover: { hold_requests: opts.holdRequests, hold_max: opts.holdMax, min_interval: '0s' },

@@ -87,9 +87,9 @@ describe('accept() failing with EMFILE', () => {
       p.proxy.admin!.server.emit('error', acceptError('EMFILE'));
       const lines = p.logs.filter((l) => l.event === 'connections_refused');
       expect(lines).toHaveLength(2);
-      expect(lines.find((l) => l.listener === 'data plane')).toMatchObject({ level: 40, reason: 'accept_error', refused: 1, top: 'EMFILE' });
+      expect(lines.find((l) => l.listener === 'data plane')).toMatchObject({ level: 'warn', reason: 'accept_error', refused: 1, top: 'EMFILE' });
       // The admin listener's guard counts and logs its own, apart.
-      expect(lines.find((l) => l.listener === 'admin')).toMatchObject({ level: 40, reason: 'accept_error', refused: 1, top: 'EMFILE' });
+      expect(lines.find((l) => l.listener === 'admin')).toMatchObject({ level: 'warn', reason: 'accept_error', refused: 1, top: 'EMFILE' });
       const m = await admin(p.adminUrl, 'GET', '/metrics');
       expect(m.text).toContain('drproxy_connections_refused_total{reason="accept_error"} 4');
       expect(m.text).toContain('drproxy_admin_connections_refused_total{reason="accept_error"} 1');

@@ -51,7 +51,7 @@ describe('bad status lines', () => {
   it('is logged: one warning per backend, then at most one per 10 s with a count of the rest', () => {
     const lines = b.p.logs.filter((l) => l.fault === 'invalid_response');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 40, tenant: 't', site: 's1', msg: expect.stringMatching(/^backend sent an invalid response: /) });
+    expect(lines[0]).toMatchObject({ level: 'warn', tenant: 't', site: 's1', msg: expect.stringMatching(/^backend sent an invalid response: /) });
   });
 
   it('HTTP/1.0 status line: forwarded (a valid answer), as HTTP/1.1 framing for the client', async () => {

@@ -56,7 +56,7 @@ describe('a close-delimited body (no length, no chunking)', () => {
     expect(r.raw).not.toMatch(/\r\n0\r\n\r\n$/);
     expect(r.ended).toBe('fin');
     expect(b.p.logs).toContainEqual(
-      expect.objectContaining({ level: 40, fault: 'truncated_response', site: 's1', detail: 'the connection broke before the body was complete (DRP_UPSTREAM_RESET)' }),
+      expect.objectContaining({ level: 'warn', fault: 'truncated_response', site: 's1', detail: 'the connection broke before the body was complete (DRP_UPSTREAM_RESET)' }),
     );
     await b.stillServing();
   });

@@ -51,34 +51,23 @@ export async function runAccessLog(options = {}) {
     }
     // Warm both (JIT, pools) before the first pair.
     for (const t of targets) t.requests += (await L.runWrk({ port: t.port, host: HOST, connections: o.connections, duration: 3 })).total;
-    const pairs = [];
-    for (let i = 0; i < o.pairs; i++) {
-      const order = i % 2 === 0 ? targets : [...targets].reverse();
-      const m = {};
-      for (const t of order) {
-        const cpu0 = L.cpuSeconds(t.child.pid);
-        const r = await L.runWrk({ port: t.port, host: HOST, connections: o.connections, duration: o.duration });
-        const cpu = L.cpuSeconds(t.child.pid) - cpu0;
-        t.requests += r.total;
-        m[t.name] = { rps: r.rps, p99: r.p99, cpuUs: (cpu * 1e6) / r.total, errors: r.errors + r.non2xx };
-      }
+    const pairs = await L.measurePairs(targets, { ...o, host: HOST }, (m, i) => {
       const pair = { rps: m.all.rps / m.off.rps, cpu: m.all.cpuUs / m.off.cpuUs, p99: m.all.p99 / m.off.p99, m };
-      pairs.push(pair);
       L.log(`pair ${String(i + 1).padStart(2)}: all ${L.fmt(m.all.rps)} vs off ${L.fmt(m.off.rps)} req/s = ${pair.rps.toFixed(3)}; CPU/request all/off ${pair.cpu.toFixed(3)} (${m.all.cpuUs.toFixed(1)} vs ${m.off.cpuUs.toFixed(1)} µs)`);
-    }
+      return pair;
+    });
     // Lines still buffered when wrk ends are written within moments.
     await L.sleep(500);
     const lines = countLines(logFile);
     const logged = targets.find((t) => t.name === 'all');
-    const summary = (xs) => ({ median: L.median(xs), q1: L.percentile(xs, 25), q3: L.percentile(xs, 75), min: Math.min(...xs), max: Math.max(...xs) });
     const result = {
       kind: 'access-log',
       machine: L.machineInfo(),
       options: o,
       pairs,
-      rps: summary(pairs.map((p) => p.rps)),
-      cpu: summary(pairs.map((p) => p.cpu)),
-      p99: summary(pairs.map((p) => p.p99)),
+      rps: L.quartiles(pairs.map((p) => p.rps)),
+      cpu: L.quartiles(pairs.map((p) => p.cpu)),
+      p99: L.quartiles(pairs.map((p) => p.p99)),
       lines,
       requests: logged.requests,
       errors: pairs.reduce((a, p) => a + p.m.all.errors + p.m.off.errors, 0),
@@ -93,7 +82,7 @@ export async function runAccessLog(options = {}) {
 }
 
 export function accessLogMarkdown(r) {
-  const f = (s) => `${s.median.toFixed(3)} (IQR ${s.q1.toFixed(3)}–${s.q3.toFixed(3)}, range ${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
+  const f = L.quartilesText;
   const loss = (1 - r.rps.median) * 100;
   return [
     `### Access log cost: mode all (to a file) / mode off (${r.options.pairs} pairs × ${r.options.duration} s, wrk, ${r.options.connections} connections, alternating order)`,

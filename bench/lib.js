@@ -645,3 +645,35 @@ export async function committedStates(stateDir) {
   }
   return states;
 }
+
+/**
+ * Paired wrk measurements (paired.js, access-log.js): the targets alternate (A B, B A, …, so
+ * that neither always goes first), all running all along, and each pair is measured within
+ * seconds, so this VM's drift mostly cancels in a pair's ratio. `onPair(m, i)` gets each
+ * target's {rps, p99, cpuUs (CPU per request), errors} by name and returns the pair's record.
+ */
+export async function measurePairs(targets, { pairs, duration, connections, host }, onPair) {
+  const out = [];
+  for (let i = 0; i < pairs; i++) {
+    const order = i % 2 === 0 ? targets : [...targets].reverse();
+    const m = {};
+    for (const t of order) {
+      const cpu0 = cpuSeconds(t.child.pid);
+      const r = await runWrk({ port: t.port, host, connections, duration });
+      const cpu = cpuSeconds(t.child.pid) - cpu0;
+      t.requests = (t.requests ?? 0) + r.total;
+      m[t.name] = { rps: r.rps, p99: r.p99, cpuUs: (cpu * 1e6) / r.total, errors: r.errors + r.non2xx };
+    }
+    out.push(onPair(m, i));
+  }
+  return out;
+}
+
+/** Median, quartiles and range of a list of ratios; `quartilesText` writes them. */
+export function quartiles(xs) {
+  return { median: median(xs), q1: percentile(xs, 25), q3: percentile(xs, 75), min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+export function quartilesText(s) {
+  return `${s.median.toFixed(3)} (IQR ${s.q1.toFixed(3)}–${s.q3.toFixed(3)}, range ${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
+}

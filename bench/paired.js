@@ -38,30 +38,20 @@ export async function runPaired(options = {}) {
     }
     // Warm both (JIT, pools) before the first pair.
     for (const t of targets) await L.runWrk({ port: t.port, host: HOST, connections: o.connections, duration: 3 });
-    const pairs = [];
-    for (let i = 0; i < o.pairs; i++) {
-      const order = i % 2 === 0 ? targets : [...targets].reverse();
-      const m = {};
-      for (const t of order) {
-        const cpu0 = L.cpuSeconds(t.child.pid);
-        const r = await L.runWrk({ port: t.port, host: HOST, connections: o.connections, duration: o.duration });
-        const cpu = L.cpuSeconds(t.child.pid) - cpu0;
-        m[t.name] = { rps: r.rps, p99: r.p99, cpuUs: (cpu * 1e6) / r.total };
-      }
+    const pairs = await L.measurePairs(targets, { ...o, host: HOST }, (m, i) => {
       const pair = { rps: m.drproxy.rps / m[other].rps, cpu: m[other].cpuUs / m.drproxy.cpuUs, p99: m.drproxy.p99 / m[other].p99, m };
-      pairs.push(pair);
       L.log(`pair ${String(i + 1).padStart(2)}: drproxy ${L.fmt(m.drproxy.rps)} vs ${other} ${L.fmt(m[other].rps)} req/s = ${pair.rps.toFixed(3)}; CPU/request ${other}/drproxy ${pair.cpu.toFixed(3)}; p99 ratio ${pair.p99.toFixed(2)}`);
-    }
-    const summary = (xs) => ({ median: L.median(xs), q1: L.percentile(xs, 25), q3: L.percentile(xs, 75), min: Math.min(...xs), max: Math.max(...xs) });
+      return pair;
+    });
     const result = {
       kind: 'paired',
       against: other,
       machine: L.machineInfo(),
       options: o,
       pairs,
-      rps: summary(pairs.map((p) => p.rps)),
-      cpu: summary(pairs.map((p) => p.cpu)),
-      p99: summary(pairs.map((p) => p.p99)),
+      rps: L.quartiles(pairs.map((p) => p.rps)),
+      cpu: L.quartiles(pairs.map((p) => p.cpu)),
+      p99: L.quartiles(pairs.map((p) => p.p99)),
       drproxyWins: pairs.filter((p) => p.rps > 1).length,
     };
     L.writeOut('paired.json', result);
@@ -74,7 +64,7 @@ export async function runPaired(options = {}) {
 }
 
 export function pairedMarkdown(r) {
-  const f = (s) => `${s.median.toFixed(3)} (IQR ${s.q1.toFixed(3)}–${s.q3.toFixed(3)}, range ${s.min.toFixed(3)}–${s.max.toFixed(3)})`;
+  const f = L.quartilesText;
   return [
     `### Paired comparison, drproxy / ${r.against === 'baseline' ? `drproxy at ${r.options.baseline}` : 'bare undici'} (${r.options.pairs} pairs × ${r.options.duration} s, wrk, ${r.options.connections} connections, alternating order)`,
     '',

@@ -41,25 +41,8 @@ export class FaultMetrics implements AdminCounters {
       help: 'Audit records that could not be written to admin.audit_file and are lost (outcome, refused and event records)',
       registers,
     });
-    const seen = { errors: 0, dropped: 0 };
-    new Counter({
-      name: 'drproxy_log_write_errors_total',
-      help: 'Write errors of the log destination (stdout): ENOSPC, EIO, EPIPE, ...',
-      registers,
-      collect() {
-        this.inc(logStats.writeErrors - seen.errors);
-        seen.errors = logStats.writeErrors;
-      },
-    });
-    new Counter({
-      name: 'drproxy_log_lines_dropped_total',
-      help: 'Log lines dropped because the log destination failed or was too slow',
-      registers,
-      collect() {
-        this.inc(logStats.droppedLines - seen.dropped);
-        seen.dropped = logStats.droppedLines;
-      },
-    });
+    tallyCounter(registry, 'drproxy_log_write_errors_total', 'Write errors of the log destination (stdout): ENOSPC, EIO, EPIPE, ...', () => logStats.writeErrors);
+    tallyCounter(registry, 'drproxy_log_lines_dropped_total', 'Log lines dropped because the log destination failed or was too slow', () => logStats.droppedLines);
   }
 
   refused(code: string): void {
@@ -74,4 +57,22 @@ export class FaultMetrics implements AdminCounters {
     this.auditWriteErrors.inc({ record: kind });
     if (kind !== 'intent') this.auditDropped.inc();
   }
+}
+
+/**
+ * A counter that follows a process-wide tally (a plain number the writer increments, read at
+ * scrape): the log's and the access log's failures are counted where no registry is at hand.
+ */
+export function tallyCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  let seen = 0;
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const now = read();
+      this.inc(now - seen);
+      seen = now;
+    },
+  });
 }

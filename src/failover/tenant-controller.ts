@@ -11,11 +11,9 @@
  * Flow, one way: health → snapshot → decide() → an action → the flip runner (or a freeze, an
  * unfreeze, a timer) → the route publisher → the data plane.
  */
-import type { HeaderNames, TenantConfig } from '../config/types.js';
+import type { TenantConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { TenantState } from '../state/types.js';
-import type { Coordinator } from '../state/coordinator.js';
-import type { HealthRegistry } from '../health/registry.js';
 import type { CheckResult } from '../health/active-check.js';
 import type { HealthState } from '../health/hysteresis.js';
 import { isEjected, newEjectable, probeUnejects, tryEject, uneject } from '../health/outlier.js';
@@ -23,51 +21,18 @@ import { DrProxyError } from '../errors.js';
 import { Backend, type PassiveFailure } from '../proxy/backend.js';
 import type { TenantSlot } from '../proxy/route.js';
 import { SiteRuntime, snapshotSites, type BackendRuntime, type HealthSnapshot } from './site.js';
-import type { UpgradeRegistry } from './drain.js';
 import type { FlipRecord } from './flip.js';
 import { unchangedSites } from './carry-over.js';
 import { Availability, autoTarget, decide, notWanted, siteOf, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
 import { FlipRunner, type FlipEvents, type FlipRequest } from './flip-runner.js';
 import { RoutePublisher } from './route-publisher.js';
+import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
+import type { ControllerDeps } from './controller-deps.js';
 
 export type { FlipRequest } from './flip-runner.js';
-
-export interface ControllerHooks {
-  /** A flip finished (routed, stayed or frozen); its record holds the timings. */
-  onFlip?(record: FlipRecord): void;
-  /** A backend's active health changed state. */
-  onBackendState?(tenant: string, site: string, backend: string, state: HealthState, result: CheckResult): void;
-  /**
-   * Every probe result (tests). Set, it makes each of the tenant's checks call back on every
-   * result instead of only on changes; the metrics do not need it (they read the checks' tallies).
-   */
-  onCheck?(tenant: string, site: string, backend: string, result: CheckResult): void;
-  /** A backend was ejected by passive health. */
-  onEjection?(tenant: string, site: string, backend: string, ms: number, kind: PassiveFailure): void;
-  /** A backend's slow answers were not confirmed: it answered the probe sent for them. */
-  onSlowUnconfirmed?(tenant: string, site: string, backend: string): void;
-  /** The persisted state changed (flip, freeze, fence, unfence). */
-  onState?(state: TenantState): void;
-}
-
-export interface ControllerDeps {
-  coordinator: Coordinator;
-  health: HealthRegistry;
-  logger: Logger;
-  headers: HeaderNames;
-  hooks?: ControllerHooks;
-  upgrades?: UpgradeRegistry;
-  now?: () => number;
-  /** Timers of the decisions' waits (tests drive them); the real ones by default. */
-  scheduler?: Scheduler;
-}
-
-export interface OperatorRequest {
-  reason: string;
-  actor: string;
-  force?: boolean;
-}
+export type { OperatorRequest } from './operator.js';
+export type { ControllerDeps, ControllerHooks } from './controller-deps.js';
 
 const MAX_RECORDS = 20;
 
@@ -480,73 +445,27 @@ export class TenantController {
 
   // --- Operator actions (admin API) ------------------------------------------------------------
 
-  private requireSite(name: string): SiteRuntime {
-    const s = this.site(name);
-    if (!s) throw new DrProxyError('DRP_NOT_FOUND', `tenant ${this.name} has no site ${name}`);
-    return s;
-  }
-
   /** Forced failover to `to`, or to the next available site in preference order. */
   operatorFailover(op: OperatorRequest & { to?: string }): Promise<FlipRecord> {
-    const to = op.to ?? this.nextSite();
-    if (op.to !== undefined) this.requireSite(op.to);
-    return this.failover({
-      to,
-      trigger: 'admin',
-      reason: op.reason,
-      actor: op.actor,
-      force: op.force === true,
-      check: () => this.checkTarget(to, op.force === true, false),
-    });
+    const to = op.to ?? nextSite(this, autoTarget(this.view(this.now())));
+    if (op.to !== undefined) requireSite(this, op.to);
+    const force = op.force === true;
+    return this.failover({ to, trigger: 'admin', reason: op.reason, actor: op.actor, force, check: () => checkTarget(this, to, force, false) });
   }
 
   /** Planned failback to the preferred (first) site; it is unfenced by the flip. */
   failback(op: OperatorRequest): Promise<FlipRecord> {
     const to = this.sites[0]!.name;
-    return this.failover({
-      to,
-      trigger: 'failback',
-      reason: op.reason,
-      actor: op.actor,
-      force: op.force === true,
-      check: () => {
-        if (this.state.active === to && this.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `the preferred site ${to} is already active`);
-        this.checkTarget(to, op.force === true, true);
-      },
-    });
-  }
-
-  private nextSite(): string {
-    const next =
-      autoTarget(this.view(this.now())) ??
-      this.sites.find((s) => s.name !== this.state.active && !this.state.fenced.includes(s.name));
-    if (!next) throw new DrProxyError('DRP_CONFLICT', `tenant ${this.name} has no other unfenced site to fail over to`);
-    return next.name;
-  }
-
-  private checkTarget(to: string, force: boolean, fencedOk: boolean): void {
-    const site = this.requireSite(to);
-    if (to === this.state.active && this.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `site ${to} is already active`);
-    if (force) return;
-    if (!fencedOk && this.state.fenced.includes(to)) {
-      throw new DrProxyError('DRP_CONFLICT', `site ${to} is fenced: unfence it first, or pass "force": true`);
-    }
-    if (site.stale(this.cfg.tier.rpo)) {
-      throw new DrProxyError('DRP_CONFLICT', `site ${to} is stale (data older than the ${this.cfg.tier.name} RPO): pass "force": true to fail over anyway`);
-    }
-    if (!site.health().available) {
-      throw new DrProxyError('DRP_CONFLICT', `site ${to} is not available (too few healthy backends): pass "force": true to fail over anyway`);
-    }
+    const force = op.force === true;
+    return this.failover({ to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(this, to, force) });
   }
 
   /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */
   fence(siteName: string, op: OperatorRequest): Promise<TenantState> {
     return this.serial(async () => {
-      this.requireSite(siteName);
-      const s = this.state;
-      if (s.active === siteName && s.phase !== 'frozen') throw new DrProxyError('DRP_CONFLICT', `site ${siteName} is active: fail over first`);
-      if (s.fenced.includes(siteName)) return s;
-      await this.runner.commit({ ...strip(s), fenced: [...s.fenced, siteName], trigger: 'admin', reason: op.reason }, s.epoch);
+      const change = fenceChange(this, siteName, op);
+      if (change === undefined) return this.state;
+      await this.runner.commit(change, this.state.epoch);
       this.publish();
       return this.state;
     });
@@ -555,10 +474,9 @@ export class TenantController {
   /** Lift a fence: the site may be chosen by automatic flips again. */
   unfence(siteName: string, op: OperatorRequest): Promise<TenantState> {
     return this.serial(async () => {
-      this.requireSite(siteName);
-      const s = this.state;
-      if (!s.fenced.includes(siteName)) return s;
-      await this.runner.commit({ ...strip(s), fenced: s.fenced.filter((f) => f !== siteName), trigger: 'admin', reason: op.reason }, s.epoch);
+      const change = unfenceChange(this, siteName, op);
+      if (change === undefined) return this.state;
+      await this.runner.commit(change, this.state.epoch);
       this.evaluate();
       return this.state;
     });
@@ -566,7 +484,7 @@ export class TenantController {
 
   /** Take a backend out of rotation (in-flight requests finish) or put it back. */
   setDrained(siteName: string, backendName: string, drained: boolean): BackendRuntime {
-    const b = this.requireSite(siteName).backends.find((x) => x.backend.name === backendName);
+    const b = requireSite(this, siteName).backends.find((x) => x.backend.name === backendName);
     if (!b) throw new DrProxyError('DRP_NOT_FOUND', `site ${siteName} of tenant ${this.name} has no backend ${backendName}`);
     b.drained = drained;
     this.evaluate(); // publishes the route without (or with) the backend
@@ -622,9 +540,4 @@ export class TenantController {
       void b.backend.close();
     }
   }
-}
-
-function strip(s: TenantState): Omit<TenantState, 'tenant' | 'updated_at'> {
-  const { tenant: _t, updated_at: _u, ...rest } = s;
-  return rest;
 }

@@ -316,7 +316,8 @@ export class TenantController {
     if (busy) return;
     if (d.alert !== undefined) this.alert(d.alert);
     this.publisher.publish(this.state, health);
-    this.act(d.action, now);
+    // Clustered, only the leader acts; the others keep their memory and publish their routes.
+    if (this.deps.coordinator.mayDecide()) this.act(d.action, now);
   }
 
   private act(action: Action, now: number): void {

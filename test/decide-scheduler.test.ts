@@ -1,19 +1,12 @@
 /**
  * The controller applies decide()'s waits through its injected scheduler and clock: a trip_after
  * of an hour is waited for by moving the clock and firing the timer, not by sleeping. Real
- * upstreams, real probes and the real file store; only the decisions' timers are the test's.
+ * upstreams, real probes and the real file store (helpers/controller.ts); only the decisions'
+ * timers and the clock are the test's.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
-import { validateConfig } from '../src/config/index.js';
-import { createLogger } from '../src/log.js';
-import { HealthRegistry } from '../src/health/registry.js';
-import { FileStateStore } from '../src/state/file-store.js';
-import { LocalCoordinator } from '../src/state/local-coordinator.js';
-import { TenantController } from '../src/failover/tenant-controller.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Scheduler } from '../src/failover/scheduler.js';
-import { FAST_CHECKS, tempDir } from './helpers/proxy.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startController, type ControllerSetup } from './helpers/controller.js';
 import { waitFor } from './helpers/poll.js';
 
 const HOUR = 3_600_000;
@@ -40,50 +33,19 @@ class ManualScheduler implements Scheduler {
   }
 }
 
-let a: Upstream, b: Upstream;
-let store: FileStateStore;
-let registry: HealthRegistry;
-let controller: TenantController | undefined;
-
-beforeAll(async () => {
-  [a, b] = await Promise.all([startUpstream('a'), startUpstream('b')]);
-  store = new FileStateStore(resolve(await tempDir()));
-  await store.open();
-  registry = new HealthRegistry();
-});
+let setup: ControllerSetup | undefined;
 
 afterAll(async () => {
-  await controller?.stop();
-  await registry?.close();
-  await store?.close();
-  await stopAll(a, b);
+  await setup?.stop();
 });
 
 describe('a decision to wait, applied with an injected scheduler and clock', () => {
   it('fails over once trip_after has passed on the clock, with no wall-clock wait', async () => {
-    const { config, problems } = validateConfig(
-      {
-        defaults: { health_check: FAST_CHECKS, failover: { trip_after: '1h', min_interval: '0s', drain_timeout: '1s' } },
-        tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a', backends: [a.url] }, { name: 'b', backends: [b.url] }] } },
-      },
-      { baseDir: '/tmp' },
-    );
-    expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
     let offset = 0;
     const now = (): number => Date.now() + offset;
     const scheduler = new ManualScheduler();
-    const lines: string[] = [];
-    const logger = createLogger({ level: 'debug', destination: { write: (s: string) => void lines.push(s) } });
-    const c = (controller = await TenantController.create(config!.tenants[0]!, {
-      coordinator: new LocalCoordinator(store, now),
-      health: registry,
-      logger,
-      headers: config!.headers,
-      now,
-      scheduler,
-    }));
-    registry.start();
-    await waitFor(() => c.site('a')!.health().available && c.site('b')!.health().available, { what: 'both sites available' });
+    setup = await startController({ trip_after: '1h', min_interval: '0s', drain_timeout: '1s' }, { now, scheduler });
+    const { c, store } = setup;
     expect(c.state).toMatchObject({ active: 'a', epoch: 1 });
 
     // Site a loses its only backend (an operator drain: no probe needs to fail).

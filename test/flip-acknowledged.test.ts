@@ -5,18 +5,11 @@
  * not committed until that route is acknowledged. The coordinator here is the local one with
  * its acknowledgements held back by the test, as a cluster's would be until every replica answers.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
-import { validateConfig } from '../src/config/index.js';
-import { createLogger } from '../src/log.js';
-import { HealthRegistry } from '../src/health/registry.js';
-import { FileStateStore } from '../src/state/file-store.js';
-import { LocalCoordinator } from '../src/state/local-coordinator.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { LocalCoordinator } from '../src/state/local-coordinator.js';
 import type { Acknowledgement, Coordinator, RouteNotice, StateChange } from '../src/state/coordinator.js';
 import type { TenantState } from '../src/state/types.js';
-import { TenantController } from '../src/failover/tenant-controller.js';
-import { FAST_CHECKS, tempDir } from './helpers/proxy.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startController, type ControllerSetup } from './helpers/controller.js';
 import { waitFor } from './helpers/poll.js';
 
 /** The local coordinator, whose route acknowledgements wait for the test; it logs what happens in order. */
@@ -58,42 +51,19 @@ class HeldAcks implements Coordinator {
   }
 }
 
-let a: Upstream, b: Upstream;
-let store: FileStateStore;
-let registry: HealthRegistry;
-let controller: TenantController | undefined;
+let setup: ControllerSetup | undefined;
 let coordinator: HeldAcks | undefined;
-
-beforeAll(async () => {
-  [a, b] = await Promise.all([startUpstream('a'), startUpstream('b')]);
-  store = new FileStateStore(resolve(await tempDir()));
-  await store.open();
-  registry = new HealthRegistry();
-});
 
 afterAll(async () => {
   coordinator?.ackAll();
-  await controller?.stop();
-  await registry?.close();
-  await store?.close();
-  await stopAll(a, b);
+  await setup?.stop();
 });
 
 describe('a flip waits for every data plane to acknowledge its routes', () => {
   it('goes past the drain only once the hold is acknowledged, and commits completion only once the new route is', async () => {
-    const { config, problems } = validateConfig(
-      {
-        defaults: { health_check: FAST_CHECKS, failover: { mode: 'manual', drain_timeout: '1s' } },
-        tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a', backends: [a.url] }, { name: 'b', backends: [b.url] }] } },
-      },
-      { baseDir: '/tmp' },
-    );
-    expect(problems.filter((p) => p.severity === 'error')).toEqual([]);
-    const held = (coordinator = new HeldAcks(new LocalCoordinator(store)));
-    const logger = createLogger({ level: 'warn', destination: { write: () => {} } });
-    const c = (controller = await TenantController.create(config!.tenants[0]!, { coordinator: held, health: registry, logger, headers: config!.headers }));
-    registry.start();
-    await waitFor(() => c.site('a')!.health().available && c.site('b')!.health().available, { what: 'both sites available' });
+    setup = await startController({ mode: 'manual', drain_timeout: '1s' }, { coordinator: (local) => (coordinator = new HeldAcks(local)) });
+    const { c, store } = setup;
+    const held = coordinator!;
 
     held.holding = true;
     held.log.length = 0;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../src/config/index.js';
 import type { TenantConfig } from '../src/config/types.js';
-import { Availability, decide, type DecisionState } from '../src/failover/decide.js';
+import { Availability, decide, freezeStillDue, unfreezeStillDue, type DecisionState } from '../src/failover/decide.js';
 import type { HealthSnapshot, SiteSnapshot } from '../src/failover/site.js';
 import type { TenantState } from '../src/state/types.js';
 
@@ -187,5 +187,22 @@ describe('decide(): while a flip runs (busy)', () => {
     decide(s, health(50, { a: 'up', b: 'up', c: 'up' }), 50, config({}));
     expect(before.of('a')).toBeUndefined();
     expect(s.unavailableSince).toBe(0);
+  });
+});
+
+describe('a freeze or unfreeze decided earlier is checked again when its turn comes (rule 6)', () => {
+  const cfg = config({});
+  const view = (t: TenantState, looks: Record<string, Look>) => ({ state: t, health: health(1, looks), config: cfg });
+
+  it('freezes only if the active site is still unavailable and nothing can take over', () => {
+    expect(freezeStillDue(view(tenant(), { a: 'down', b: 'down', c: 'down' }))).toBe(true);
+    expect(freezeStillDue(view(tenant(), { a: 'up', b: 'down', c: 'down' }))).toBe(false);
+    expect(freezeStillDue(view(tenant(), { a: 'down', b: 'up', c: 'down' }))).toBe(false);
+  });
+
+  it('unfreezes only a no_site freeze whose active site is still available', () => {
+    expect(unfreezeStillDue(view(tenant({ phase: 'frozen', frozen_cause: 'no_site' }), { a: 'up', b: 'down', c: 'down' }))).toBe(true);
+    expect(unfreezeStillDue(view(tenant({ phase: 'frozen', frozen_cause: 'no_site' }), { a: 'down', b: 'up', c: 'down' }))).toBe(false);
+    expect(unfreezeStillDue(view(tenant({ phase: 'frozen', frozen_cause: 'fence_failed' }), { a: 'up', b: 'up', c: 'up' }))).toBe(false);
   });
 });

@@ -167,6 +167,17 @@ export function landing(v: TargetView, from: string, to: string): string {
   return next?.name ?? to;
 }
 
+/** Rule 6: a `no_site` freeze decided earlier still stands now that its turn has come. */
+export function freezeStillDue(v: TargetView): boolean {
+  return v.state.phase === 'active' && siteOf(v.health, v.state.active)!.unavailable && !autoTarget(v);
+}
+
+/** Rule 6: an unfreeze decided earlier still stands now that its turn has come. */
+export function unfreezeStillDue(v: TargetView): boolean {
+  const s = v.state;
+  return s.phase === 'frozen' && s.frozen_cause === 'no_site' && siteOf(v.health, s.active)!.available;
+}
+
 /** Rule 4: an automatic failback does not fence the site it leaves; every other flip does. */
 export function fencesOldSite(trigger: string, actor: string | undefined): boolean {
   return !(trigger === 'failback' && actor === undefined);

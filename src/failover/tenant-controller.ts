@@ -23,7 +23,7 @@ import type { TenantSlot } from '../proxy/route.js';
 import { SiteRuntime, snapshotSites, type BackendRuntime, type HealthSnapshot } from './site.js';
 import type { FlipRecord } from './flip.js';
 import { unchangedSites } from './carry-over.js';
-import { Availability, autoTarget, decide, notWanted, siteOf, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
+import { Availability, autoTarget, decide, freezeStillDue, notWanted, unfreezeStillDue, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
 import { FlipRunner, type FlipEvents, type FlipRequest } from './flip-runner.js';
 import { RoutePublisher } from './route-publisher.js';
 import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
@@ -428,20 +428,14 @@ export class TenantController {
    * is still unavailable and no other site can take over; else decide again.
    */
   private async freezeNoSite(why: string): Promise<void> {
-    const v = this.view(this.now());
-    const s = this.state;
-    if (s.phase === 'active' && siteOf(v.health, s.active)!.unavailable && !autoTarget(v)) await this.runner.freeze(s, 'no_site', why);
+    if (freezeStillDue(this.view(this.now()))) await this.runner.freeze(this.state, 'no_site', why);
     else queueMicrotask(() => this.evaluate());
   }
 
   /** Unfreeze a `no_site` freeze only if the active site is still available now (decide.ts, rule 6). */
   private async unfreezeIfAvailable(reason: string): Promise<void> {
-    const s = this.state;
-    if (s.phase !== 'frozen' || s.frozen_cause !== 'no_site' || !siteOf(this.snapshot(this.now()), s.active)!.available) {
-      queueMicrotask(() => this.evaluate());
-      return;
-    }
-    await this.runner.unfreeze(s, reason);
+    if (unfreezeStillDue(this.view(this.now()))) await this.runner.unfreeze(this.state, reason);
+    else queueMicrotask(() => this.evaluate());
   }
 
   // --- Operator actions (admin API) ------------------------------------------------------------

@@ -11,6 +11,7 @@ import { loadConfigFile } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { FileStateStore } from './state/file-store.js';
+import { LocalCoordinator } from './state/local-coordinator.js';
 import type { StateStore } from './state/types.js';
 import { HealthRegistry } from './health/registry.js';
 import { isEjected } from './health/outlier.js';
@@ -146,7 +147,7 @@ export class DrProxy implements AdminApi {
     const extra = this.extraHooks;
     const metrics = this.metrics;
     return {
-      store: this.commitCounted,
+      coordinator: new LocalCoordinator(this.commitCounted, this.now),
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,

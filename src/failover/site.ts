@@ -35,6 +35,28 @@ export interface SiteHealth {
   unavailable: boolean;
 }
 
+/**
+ * A site's health at one moment, as the decisions read it (decide.ts): built once per evaluation
+ * from the site's runtime here; in clustered mode, the quorum view of the replicas.
+ */
+export interface SiteSnapshot extends SiteHealth {
+  readonly name: string;
+  /** Data older than the tier's RPO. */
+  readonly stale: boolean;
+  /** Detection start of the current unavailability (detection-start.ts), 0 when none or unknown. */
+  readonly detectionStart: number;
+}
+
+/** Every site of a tenant, in preference order, at `at`. */
+export interface HealthSnapshot {
+  readonly at: number;
+  readonly sites: readonly SiteSnapshot[];
+}
+
+export function snapshotSites(sites: readonly SiteRuntime[], now: number, rpoMs: number): HealthSnapshot {
+  return { at: now, sites: sites.map((s) => s.snapshot(now, rpoMs)) };
+}
+
 export class SiteRuntime {
   constructor(
     readonly cfg: SiteConfig,
@@ -64,6 +86,12 @@ export class SiteRuntime {
     const total = this.backends.length;
     const need = minHealthyCount(this.cfg.min_healthy, total);
     return { up, down, unknown, total, need, available: up >= need, unavailable: up + unknown < need };
+  }
+
+  snapshot(now: number, rpoMs: number): SiteSnapshot {
+    const h = this.health(now);
+    // Only an unavailable site has a detection start (detection-start.ts): skip its sort otherwise.
+    return { name: this.name, ...h, stale: this.stale(rpoMs), detectionStart: h.unavailable ? detectionStart(this, now) : 0 };
   }
 
   /** Backends that may take traffic: not drained, not known down. */

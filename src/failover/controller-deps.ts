@@ -1,0 +1,42 @@
+/** What a tenant controller is given (the composition root builds it), and the hooks it calls. */
+import type { HeaderNames } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { TenantState } from '../state/types.js';
+import type { Coordinator } from '../state/coordinator.js';
+import type { HealthRegistry } from '../health/registry.js';
+import type { CheckResult } from '../health/active-check.js';
+import type { HealthState } from '../health/hysteresis.js';
+import type { PassiveFailure } from '../proxy/backend.js';
+import type { UpgradeRegistry } from './drain.js';
+import type { FlipRecord } from './flip.js';
+import type { Scheduler } from './scheduler.js';
+
+export interface ControllerHooks {
+  /** A flip finished (routed, stayed or frozen); its record holds the timings. */
+  onFlip?(record: FlipRecord): void;
+  /** A backend's active health changed state. */
+  onBackendState?(tenant: string, site: string, backend: string, state: HealthState, result: CheckResult): void;
+  /**
+   * Every probe result (tests). Set, it makes each of the tenant's checks call back on every
+   * result instead of only on changes; the metrics do not need it (they read the checks' tallies).
+   */
+  onCheck?(tenant: string, site: string, backend: string, result: CheckResult): void;
+  /** A backend was ejected by passive health. */
+  onEjection?(tenant: string, site: string, backend: string, ms: number, kind: PassiveFailure): void;
+  /** A backend's slow answers were not confirmed: it answered the probe sent for them. */
+  onSlowUnconfirmed?(tenant: string, site: string, backend: string): void;
+  /** The persisted state changed (flip, freeze, fence, unfence). */
+  onState?(state: TenantState): void;
+}
+
+export interface ControllerDeps {
+  coordinator: Coordinator;
+  health: HealthRegistry;
+  logger: Logger;
+  headers: HeaderNames;
+  hooks?: ControllerHooks;
+  upgrades?: UpgradeRegistry;
+  now?: () => number;
+  /** Timers of the decisions' waits (tests drive them); the real ones by default. */
+  scheduler?: Scheduler;
+}

@@ -1,0 +1,81 @@
+/**
+ * The checks and state changes of the operator's actions (admin API): which site a forced
+ * failover goes to, whether a target may be chosen, what fencing or unfencing a site commits.
+ * Functions of the tenant as it is now; the controller serialises and carries them out.
+ */
+import type { TenantConfig } from '../config/types.js';
+import { DrProxyError } from '../errors.js';
+import type { StateChange } from '../state/coordinator.js';
+import type { TenantState } from '../state/types.js';
+import type { SiteRuntime, SiteSnapshot } from './site.js';
+
+export interface OperatorRequest {
+  reason: string;
+  actor: string;
+  force?: boolean;
+}
+
+/** What the checks read of a tenant. */
+export interface OperatorView {
+  readonly name: string;
+  readonly sites: readonly SiteRuntime[];
+  readonly state: TenantState;
+  readonly config: TenantConfig;
+}
+
+export function requireSite(v: OperatorView, name: string): SiteRuntime {
+  const s = v.sites.find((x) => x.name === name);
+  if (!s) throw new DrProxyError('DRP_NOT_FOUND', `tenant ${v.name} has no site ${name}`);
+  return s;
+}
+
+/** A forced failover without a target: `auto` (the site an automatic flip would choose), else the next unfenced site. */
+export function nextSite(v: OperatorView, auto: SiteSnapshot | undefined): string {
+  const next = auto ?? v.sites.find((s) => s.name !== v.state.active && !v.state.fenced.includes(s.name));
+  if (!next) throw new DrProxyError('DRP_CONFLICT', `tenant ${v.name} has no other unfenced site to fail over to`);
+  return next.name;
+}
+
+/** Throws when an operator's flip may not go to `to` (unless forced: only when `to` is already active). */
+export function checkTarget(v: OperatorView, to: string, force: boolean, fencedOk: boolean): void {
+  const site = requireSite(v, to);
+  if (to === v.state.active && v.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `site ${to} is already active`);
+  if (force) return;
+  if (!fencedOk && v.state.fenced.includes(to)) {
+    throw new DrProxyError('DRP_CONFLICT', `site ${to} is fenced: unfence it first, or pass "force": true`);
+  }
+  if (site.stale(v.config.tier.rpo)) {
+    throw new DrProxyError('DRP_CONFLICT', `site ${to} is stale (data older than the ${v.config.tier.name} RPO): pass "force": true to fail over anyway`);
+  }
+  if (!site.health().available) {
+    throw new DrProxyError('DRP_CONFLICT', `site ${to} is not available (too few healthy backends): pass "force": true to fail over anyway`);
+  }
+}
+
+/** A planned failback to the preferred site `to`: it may be fenced (the flip unfences it). */
+export function checkFailback(v: OperatorView, to: string, force: boolean): void {
+  if (v.state.active === to && v.state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `the preferred site ${to} is already active`);
+  checkTarget(v, to, force, true);
+}
+
+/** The change that fences `site`, or undefined when it is fenced already. */
+export function fenceChange(v: OperatorView, site: string, op: OperatorRequest): StateChange | undefined {
+  requireSite(v, site);
+  const s = v.state;
+  if (s.active === site && s.phase !== 'frozen') throw new DrProxyError('DRP_CONFLICT', `site ${site} is active: fail over first`);
+  if (s.fenced.includes(site)) return undefined;
+  return { ...strip(s), fenced: [...s.fenced, site], trigger: 'admin', reason: op.reason };
+}
+
+/** The change that lifts `site`'s fence, or undefined when it is not fenced. */
+export function unfenceChange(v: OperatorView, site: string, op: OperatorRequest): StateChange | undefined {
+  requireSite(v, site);
+  const s = v.state;
+  if (!s.fenced.includes(site)) return undefined;
+  return { ...strip(s), fenced: s.fenced.filter((f) => f !== site), trigger: 'admin', reason: op.reason };
+}
+
+function strip(s: TenantState): StateChange {
+  const { tenant: _t, updated_at: _u, ...rest } = s;
+  return rest;
+}

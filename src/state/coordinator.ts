@@ -1,0 +1,52 @@
+/**
+ * What the control plane asks of the place where tenant state is decided and shared. Embedded
+ * mode: one process over the local state store (local-coordinator.ts). Clustered mode: etcd, where
+ * only the elected leader commits, each commit guarded by the tenant's expected epoch, and every
+ * replica's data plane acknowledges the routes it applies (design.md, "Clustered mode").
+ *
+ * The controller and its flip runner reach state only through this contract, never through a
+ * StateStore: a flip is "commit the intent at epoch+1 → hold and drain (acknowledged) → hooks →
+ * commit the new active site → route (acknowledged)".
+ */
+import type { RouteMode } from '../proxy/route.js';
+import type { TenantState } from './types.js';
+
+/** A state to commit: the coordinator stamps the tenant's name and the time of the commit. */
+export type StateChange = Omit<TenantState, 'tenant' | 'updated_at'>;
+
+/** What a data plane acknowledges it routes: the tenant, its epoch, site and mode. */
+export interface RouteNotice {
+  readonly tenant: string;
+  readonly epoch: number;
+  readonly site: string;
+  readonly mode: RouteMode;
+}
+
+/**
+ * Settles once every data plane serving the tenant has acknowledged a route; undefined when that
+ * is already so (one data plane in this process: nothing to wait for, not even a turn).
+ */
+export type Acknowledgement = Promise<void> | undefined;
+
+export interface Coordinator {
+  readonly kind: 'local' | 'etcd';
+  /** The tenant's committed state, or undefined when it has none yet. A damaged record throws. */
+  load(tenant: string): Promise<TenantState | undefined>;
+  /**
+   * Commit `change` as the tenant's state if, and only if, its committed epoch is still
+   * `expectedEpoch` (undefined: it has no state yet); resolves with the committed state once it
+   * is durable (clustered: committed in etcd), rejects when the guard fails or the commit cannot
+   * be made. Every transition goes through here: the intent at epoch+1 (phase failing_over), the
+   * new active site, freeze and unfreeze, fence and unfence. `change.epoch` never goes down.
+   */
+  commit(tenant: string, change: StateChange, expectedEpoch: number | undefined): Promise<TenantState>;
+  /**
+   * This process's data plane now routes `route`; learn when every data plane serving the tenant
+   * (worker threads, other replicas) has acknowledged it.
+   */
+  publishRoute(route: RouteNotice): Acknowledgement;
+  /** Calls `listener` with each state of `tenant` committed elsewhere (never for this process's own commits). */
+  watch(tenant: string, listener: (state: TenantState) => void): () => void;
+  /** Whether this process may decide and commit flips now: always locally; clustered, only the leader. */
+  mayDecide(): boolean;
+}

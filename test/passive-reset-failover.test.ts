@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, sitesHealthy, type TestProxy } from './helpers/proxy.js';
+import { startProxy, sitesHealthy, twoSiteTenant, type TestProxy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 /** Answers its probe (/healthz) always, every other request with 200 until `resetting`, then with a reset. */
@@ -55,9 +55,7 @@ beforeAll(async () => {
       passive_health: { consecutive_failures: 3, base_ejection: '30s' },
       failover: { hold_requests: '20s', min_interval: '0s' },
     },
-    tenants: {
-      t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] },
-    },
+    tenants: { t: twoSiteTenant('t.example.com', a1, b1) },
   });
   await sitesHealthy(p, 't');
 });

@@ -71,7 +71,7 @@ export class OutlierDetector {
     this.refused = b.passiveRefused;
     if (this.pending === undefined) {
       this.pending = kind;
-      if (this.since === 0) this.since = b.passiveSince;
+      this.since = b.passiveSince;
       this.site.schedule(this);
     } else if (this.pending === 'slow') {
       this.pending = kind; // a reset or a 5xx needs no probe to confirm it

@@ -16,9 +16,11 @@ import type { Logger } from '../log.js';
 import type { TenantState } from '../state/types.js';
 import type { CheckResult } from '../health/active-check.js';
 import type { HealthState } from '../health/hysteresis.js';
-import { isEjected, newEjectable, probeUnejects, tryEject, uneject } from '../health/outlier.js';
+import { newEjectable } from '../health/outlier.js';
+import { loopScheduler, SiteOutlierDetector } from '../health/site-outlier-detector.js';
+import type { OutlierDetector } from '../health/outlier-detector.js';
 import { DrProxyError } from '../errors.js';
-import { Backend, type PassiveFailure } from '../proxy/backend.js';
+import { Backend } from '../proxy/backend.js';
 import type { TenantSlot } from '../proxy/route.js';
 import { SiteRuntime, snapshotSites, type BackendRuntime, type HealthSnapshot } from './site.js';
 import type { FlipRecord } from './flip.js';
@@ -55,8 +57,8 @@ export class TenantController {
   private memory: DecisionMemory = { lastFlipAt: 0, unavailableSince: 0, availability: new Availability() };
   private evaluateTimer: unknown;
   private evaluateAt = 0;
-  /** The end of each ejected backend's back-off. */
-  private readonly ejectTimers = new Map<BackendRuntime, NodeJS.Timeout>();
+  /** Passive health: one outlier detector per site, one per backend within it. */
+  private readonly outliers: SiteOutlierDetector[] = [];
   private stopped = false;
   /** Quiesced by a reload: no decisions until resumed or stopped. */
   private paused = false;
@@ -133,31 +135,34 @@ export class TenantController {
   }
 
   private buildSite(cfg: TenantConfig['sites'][number]): SiteRuntime {
-    const passive = this.cfg.passive_health;
-    const statuses = new Set(passive.statuses);
+    // Reports come from the data plane; the detectors act on a later turn and call evaluate().
+    const outliers = new SiteOutlierDetector({
+      tenant: this.name,
+      site: cfg.name,
+      config: this.cfg.passive_health,
+      log: this.log,
+      scheduler: loopScheduler(this.now),
+      accepting: () => !this.stopped && !this.paused && this.state !== undefined,
+      onChange: () => this.evaluate(),
+      events: this.deps.hooks,
+    });
+    this.outliers.push(outliers);
     const backends: BackendRuntime[] = cfg.backends.map((bc) => {
-      const backend = new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy, this.now);
-      backend.passiveThreshold = passive.consecutive_failures;
-      backend.refusedThreshold = passive.consecutive_refused;
-      backend.passiveStatuses = statuses;
-      // With passive health off (consecutive_failures 0) nothing would act on a slow call: no timer.
-      backend.slowAfter = passive.consecutive_failures === 0 ? 0 : passive.slow_after;
       const runtime: BackendRuntime = {
-        backend,
+        backend: new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy, this.now),
         drained: false,
         confirming: false,
         passive: newEjectable(),
         ejectedSince: 0,
         health: this.deps.health.acquire(bc.origin, cfg.health_check, {
-          onResult: (result, state, changed) => this.onHealth(cfg.name, runtime, result, state, changed),
+          onResult: (result, state, changed) => this.onHealth(cfg.name, outlier, result, state, changed),
           everyResult: this.deps.hooks?.onCheck !== undefined,
         }),
       };
-      backend.onPassiveTrip = (_b, kind) => this.onPassiveTrip(site, runtime, kind);
+      const outlier = outliers.add(runtime);
       return runtime;
     });
-    const site = new SiteRuntime(cfg, backends);
-    return site;
+    return new SiteRuntime(cfg, backends);
   }
 
   private async init(): Promise<void> {
@@ -198,93 +203,17 @@ export class TenantController {
 
   // --- Health input ------------------------------------------------------------------------
 
-  private onHealth(site: string, b: BackendRuntime, result: CheckResult, state: HealthState, changed: boolean): void {
+  private onHealth(site: string, outlier: OutlierDetector, result: CheckResult, state: HealthState, changed: boolean): void {
     if (this.stopped) return;
-    this.deps.hooks?.onCheck?.(this.name, site, b.backend.name, result);
+    const name = outlier.name;
+    this.deps.hooks?.onCheck?.(this.name, site, name, result);
     if (result.inconclusive) this.overloaded(result);
-    // Envoy's successful_active_health_check_uneject_host (outlier.ts, probeUnejects).
-    if (this.cfg.passive_health.uneject_on_probe_success && probeUnejects(b.passive, result, state === 'up', this.now())) {
-      this.ejectionOver(site, b, 'probe');
-    }
+    outlier.probeResult(result, state === 'up');
     if (!changed) return;
-    const fields = { site, backend: b.backend.name, state, status: result.status, error: result.error };
+    const fields = { site, backend: name, state, status: result.status, error: result.error };
     if (state === 'down') this.log.warn(fields, 'backend down');
     else this.log.info(fields, `backend ${state}`);
-    this.deps.hooks?.onBackendState?.(this.name, site, b.backend.name, state, result);
-    this.evaluate();
-  }
-
-  /** Real traffic failed on a backend `consecutive_failures` times in a row. */
-  private onPassiveTrip(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure): void {
-    if (this.stopped || this.paused || this.state === undefined) return;
-    if (kind === 'slow' && this.cfg.passive_health.slow_confirm) {
-      this.confirmSlow(site, r);
-      return;
-    }
-    this.eject(site, r, kind);
-  }
-
-  /**
-   * Slow answers (slow_after) eject only when a probe sent now fails too: a long poll or a
-   * slow report is slow while its backend still answers its probe. One probe at a time per
-   * backend; the slow answers that come meanwhile wait for it. When the probe answers, the
-   * streak starts again, so a backend serving only long polls is probed once per
-   * `consecutive_failures` of them, not continuously. An inconclusive probe (drproxy itself
-   * overloaded) ejects nothing and leaves the streak as it is: the next slow answer asks again.
-   */
-  private confirmSlow(site: SiteRuntime, r: BackendRuntime): void {
-    if (r.confirming || isEjected(r.passive, this.now())) return;
-    r.confirming = true;
-    void r.health.check.confirm().then((result) => {
-      r.confirming = false;
-      if (this.stopped || this.paused || this.state === undefined) return;
-      if (result.inconclusive) return;
-      if (result.ok) {
-        this.log.debug({ site: site.name, backend: r.backend.name, failures: r.backend.passiveFailures }, 'slow answers not confirmed: the backend answered its probe');
-        r.backend.passiveSuccess();
-        this.deps.hooks?.onSlowUnconfirmed?.(this.name, site.name, r.backend.name);
-        return;
-      }
-      // An answer meanwhile (a late one included) broke the streak: the backend is not hung.
-      if (r.backend.passiveTripped) this.eject(site, r, 'slow', result.error);
-    }).catch((err: unknown) => {
-      r.confirming = false;
-      this.log.error({ err, site: site.name, backend: r.backend.name }, 'could not confirm slow answers with a probe');
-    });
-  }
-
-  /** Eject a backend for its passive streak (within the site's ejection cap); `probe`: the confirming probe's error. */
-  private eject(site: SiteRuntime, r: BackendRuntime, kind: PassiveFailure, probe?: string): void {
-    const now = this.now();
-    const since = r.backend.passiveSince || now;
-    const wholeSite = site.backends.every(
-      (b) => b === r || b.drained || isEjected(b.passive, now) || b.backend.passiveTripped || b.health.check.state === 'down',
-    );
-    const ms = tryEject(this.cfg.passive_health, r.passive, site.backends.map((b) => b.passive), now, wholeSite);
-    if (ms === undefined) return;
-    r.ejectedSince = since;
-    const failures = r.backend.passiveFailures;
-    const refused = r.backend.passiveRefused;
-    r.backend.passiveSuccess();
-    this.log.warn({ site: site.name, backend: r.backend.name, kind, failures, refused, ejected_ms: ms, ...(probe !== undefined && { probe }) }, 'backend ejected (passive health)');
-    this.deps.hooks?.onEjection?.(this.name, site.name, r.backend.name, ms, kind);
-    const timer = setTimeout(() => this.ejectionOver(site.name, r, 'back-off'), ms);
-    timer.unref();
-    this.ejectTimers.set(r, timer);
-    // Every probe result of an ejected backend, not only changes: one that passes lets it back.
-    if (this.cfg.passive_health.uneject_on_probe_success) r.health.everyResult(true);
-    this.evaluate();
-  }
-
-  /** An ejection ends: its back-off is over, or (uneject_on_probe_success) the backend passed a probe. */
-  private ejectionOver(site: string, r: BackendRuntime, by: 'back-off' | 'probe'): void {
-    const timer = this.ejectTimers.get(r);
-    if (timer !== undefined) clearTimeout(timer);
-    this.ejectTimers.delete(r);
-    if (by === 'probe') uneject(r.passive, this.now());
-    r.ejectedSince = 0;
-    r.health.everyResult(false);
-    this.log.info({ site, backend: r.backend.name, by }, 'backend back from ejection');
+    this.deps.hooks?.onBackendState?.(this.name, site, name, state, result);
     this.evaluate();
   }
 
@@ -528,7 +457,7 @@ export class TenantController {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
-    for (const t of this.ejectTimers.values()) clearTimeout(t);
+    for (const o of this.outliers) o.stop();
     await this.chain.catch(() => {});
     for (const b of this.allBackends()) {
       b.health.release();

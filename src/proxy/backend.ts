@@ -63,7 +63,11 @@ export class Backend {
   passiveRefused = 0;
   /** Refusals without a success between that make the control plane consider an ejection (0 = only passiveThreshold counts). */
   refusedThreshold = 0;
-  /** Called when passiveFailures reaches passiveThreshold (the control plane ejects). */
+  /**
+   * Called when passiveFailures reaches passiveThreshold, inside a request's callback: its
+   * outlier detector (health/outlier-detector.ts) only records the report here and acts on a
+   * later turn.
+   */
   onPassiveTrip: ((b: Backend, kind: PassiveFailure) => void) | undefined;
   /** Time of the first failure in the current passive streak (detection start), or 0. */
   passiveSince = 0;

@@ -71,7 +71,7 @@ describe.skipIf(!ETCD_INSTALLED)('lease keeper (real etcd)', () => {
     let theirLostAt: number | undefined;
     theirLease.on('lost', () => (theirLostAt ??= performance.now()));
     await theirLease.grant();
-    await once(keeper, 'renewed'); // at least one keepalive through the relay
+    await once(keeper, 'renewed', { signal: AbortSignal.timeout(2 * TTL) }); // a keepalive through the relay
 
     let lastDeadline = keeper.deadline;
     keeper.on('renewed', (d) => (lastDeadline = d));

@@ -72,7 +72,7 @@ export interface EtcdConfig {
   coordinator_loss: 'fail_closed' | 'fail_static';
   /** Time allowed to connect to an endpoint, ms. */
   dial_timeout: number;
-  /** Deadline of every etcd request, ms (at most lease_ttl / 3). */
+  /** Deadline of every etcd request, ms (at most lease_ttl / 3; default 1s or lease_ttl / 3). */
   request_timeout: number;
 }
 

@@ -5,10 +5,10 @@
  * cluster without quorum: one of the two), and answers again as soon as the link heals (no
  * circuit breaker holding calls back).
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { EtcdClient, type WatchEvent } from '../src/cluster/etcd.js';
-import { ETCD_INSTALLED, ETCD_SKIP_REASON, startEtcd, type EtcdCluster } from './helpers/etcd.js';
+import { ETCD_INSTALLED, ETCD_SKIP_REASON, startEtcd, useEtcd } from './helpers/etcd.js';
 import { startRelay } from './helpers/tcp-relay.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -27,69 +27,55 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; ms: number 
 }
 
 describe.skipIf(!ETCD_INSTALLED)('etcd interface (real etcd)', () => {
-  let etcd: EtcdCluster;
-  let direct: EtcdClient;
-  const cleanups: Array<() => unknown> = [];
-
-  beforeAll(async () => {
-    etcd = await startEtcd(1);
-    direct = new EtcdClient({ endpoints: etcd.endpoints, requestTimeout: TIMEOUT, dialTimeout: 2000 });
-  });
-  afterEach(async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    direct?.close();
-    await etcd?.stop();
-  });
+  const s = useEtcd(1, TIMEOUT);
 
   it('reads with revisions and runs guarded transactions', async () => {
-    const put = await direct.txn([{ key: '/kv/a', target: 'create', value: 0 }], [{ put: '/kv/a', value: 'one' }]);
+    const put = await s.direct.txn([{ key: '/kv/a', target: 'create', value: 0 }], [{ put: '/kv/a', value: 'one' }]);
     expect(put.succeeded).toBe(true);
-    const { kv, revision } = await direct.get('/kv/a');
+    const { kv, revision } = await s.direct.get('/kv/a');
     expect(kv).toMatchObject({ key: '/kv/a', value: 'one', createRevision: put.revision, modRevision: put.revision, version: 1, lease: '0' });
     expect(revision).toBe(put.revision);
     // The same guard again: the key exists now, so the else branch runs.
-    const again = await direct.txn([{ key: '/kv/a', target: 'create', value: 0 }], [{ put: '/kv/a', value: 'two' }], [{ put: '/kv/b', value: 'lost race' }]);
+    const again = await s.direct.txn([{ key: '/kv/a', target: 'create', value: 0 }], [{ put: '/kv/a', value: 'two' }], [{ put: '/kv/b', value: 'lost race' }]);
     expect(again).toEqual({ succeeded: false, revision: put.revision + 1 });
-    expect((await direct.txn([{ key: '/kv/a', target: 'mod', value: put.revision }, { key: '/kv/a', target: 'value', value: 'one' }], [{ put: '/kv/a', value: 'three' }])).succeeded).toBe(true);
-    expect((await direct.txn([{ key: '/kv/a', target: 'mod', value: put.revision }], [{ put: '/kv/a', value: 'stale' }])).succeeded).toBe(false);
-    const all = await direct.getPrefix('/kv/');
+    expect((await s.direct.txn([{ key: '/kv/a', target: 'mod', value: put.revision }, { key: '/kv/a', target: 'value', value: 'one' }], [{ put: '/kv/a', value: 'three' }])).succeeded).toBe(true);
+    expect((await s.direct.txn([{ key: '/kv/a', target: 'mod', value: put.revision }], [{ put: '/kv/a', value: 'stale' }])).succeeded).toBe(false);
+    const all = await s.direct.getPrefix('/kv/');
     expect(all.kvs.map((k) => [k.key, k.value])).toEqual([['/kv/a', 'three'], ['/kv/b', 'lost race']]);
-    await direct.txn([], [{ delete: '/kv/', prefix: true }]);
-    expect((await direct.getPrefix('/kv/')).kvs).toEqual([]);
+    await s.direct.txn([], [{ delete: '/kv/', prefix: true }]);
+    expect((await s.direct.getPrefix('/kv/')).kvs).toEqual([]);
   });
 
   it('watches a prefix from a revision and resumes after a cut link without losing events', async () => {
-    const first = await direct.txn([], [{ put: '/w/1', value: 'a' }]);
-    await direct.txn([], [{ put: '/w/2', value: 'b' }]);
-    await direct.txn([], [{ put: '/other', value: 'not watched' }]);
-    const relay = await startRelay(etcd.endpoints[0]!);
+    const first = await s.direct.txn([], [{ put: '/w/1', value: 'a' }]);
+    await s.direct.txn([], [{ put: '/w/2', value: 'b' }]);
+    await s.direct.txn([], [{ put: '/other', value: 'not watched' }]);
+    const relay = await startRelay(s.etcd.endpoints[0]!);
     const client = new EtcdClient({ endpoints: [relay.url], requestTimeout: TIMEOUT, dialTimeout: 2000 });
-    cleanups.push(() => relay.close(), () => client.close());
+    s.cleanup(() => relay.close(), () => client.close());
     const seen: Array<[WatchEvent['type'], string, string]> = [];
     let disconnects = 0;
     const watch = client.watchPrefix('/w/', first.revision + 1, {
       onEvents: (events) => events.forEach((e) => seen.push([e.type, e.kv.key, e.kv.value])),
       onDisconnected: () => disconnects++,
     });
-    cleanups.push(() => watch.cancel());
+    s.cleanup(() => watch.cancel());
     await waitFor(() => seen.length === 1, { what: 'the history after the start revision' });
     expect(seen).toEqual([['put', '/w/2', 'b']]);
 
     relay.cut();
     await waitFor(() => disconnects > 0, { what: 'the watch to notice the cut' });
-    await direct.txn([], [{ put: '/w/3', value: 'c' }]);
-    await direct.txn([], [{ delete: '/w/1' }]);
+    await s.direct.txn([], [{ put: '/w/3', value: 'c' }]);
+    await s.direct.txn([], [{ delete: '/w/1' }]);
     relay.restore();
     await waitFor(() => seen.length === 3, { what: 'events written during the cut' });
     expect(seen.slice(1)).toEqual([['put', '/w/3', 'c'], ['delete', '/w/1', '']]);
   });
 
   it('bounds every call by its deadline with a typed error, and answers at once when the link heals', async () => {
-    const relay = await startRelay(etcd.endpoints[0]!);
+    const relay = await startRelay(s.etcd.endpoints[0]!);
     const client = new EtcdClient({ endpoints: [relay.url], requestTimeout: TIMEOUT, dialTimeout: TIMEOUT });
-    cleanups.push(() => relay.close(), () => client.close());
+    s.cleanup(() => relay.close(), () => client.close());
     await client.get('/x');
 
     relay.blackhole();
@@ -114,9 +100,9 @@ describe.skipIf(!ETCD_INSTALLED)('etcd interface (real etcd)', () => {
 
   it('survives a 3-member cluster losing quorum, and works again when quorum returns', async () => {
     const three = await startEtcd(3);
-    cleanups.push(() => three.stop());
+    s.cleanup(() => three.stop());
     const client = new EtcdClient({ endpoints: three.endpoints, requestTimeout: TIMEOUT, dialTimeout: 2000 });
-    cleanups.push(() => client.close());
+    s.cleanup(() => client.close());
     expect((await client.txn([], [{ put: '/q', value: '1' }])).succeeded).toBe(true);
     await three.stopMember(1);
     await three.stopMember(2);

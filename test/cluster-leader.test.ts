@@ -5,7 +5,7 @@
  * carries an old leader's guard fails; a black-holed leader steps down by its own deadline,
  * before etcd lets the next one in, and its late commit fails.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { EtcdClient, type Compare } from '../src/cluster/etcd.js';
 import { LeaseKeeper } from '../src/cluster/lease.js';
 import { LeaderElection } from '../src/cluster/leader.js';
-import { ETCD_INSTALLED, ETCD_SKIP_REASON, startEtcd, type EtcdCluster } from './helpers/etcd.js';
+import { ETCD_INSTALLED, ETCD_SKIP_REASON, useEtcd } from './helpers/etcd.js';
 import { startRelay, type TcpRelay } from './helpers/tcp-relay.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -34,33 +34,19 @@ interface Candidate {
 }
 
 describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etcd)', () => {
-  let etcd: EtcdCluster;
-  let direct: EtcdClient;
+  const s = useEtcd(1);
   let prefix: string;
   let n = 0;
-  const cleanups: Array<() => unknown> = [];
-
-  beforeAll(async () => {
-    etcd = await startEtcd(1);
-    direct = new EtcdClient({ endpoints: etcd.endpoints, requestTimeout: 600, dialTimeout: 2000 });
-  });
-  afterEach(async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    direct?.close();
-    await etcd?.stop();
-  });
 
   async function candidate(id: string): Promise<Candidate> {
-    const relay = await startRelay(etcd.endpoints[0]!);
+    const relay = await startRelay(s.etcd.endpoints[0]!);
     const client = new EtcdClient({ endpoints: [relay.url], requestTimeout: 500, dialTimeout: 2000 });
     const lease = new LeaseKeeper({ client, ttl: TTL, margin: MARGIN });
     const election = new LeaderElection({ client, lease, prefix, replicaId: id, retryDelay: 100 });
     const c: Candidate = { id, relay, client, lease, election };
     election.on('elected', () => (c.electedAt = performance.now()));
     election.on('stepped_down', () => (c.steppedDownAt = performance.now()));
-    cleanups.push(() => relay.close(), () => client.close(), () => election.close());
+    s.cleanup(() => relay.close(), () => client.close(), () => election.close());
     election.start();
     return c;
   }
@@ -81,12 +67,12 @@ describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etc
   it('elects exactly one leader, whose token is its key create revision', async () => {
     const cs = await three();
     const leader = await oneLeader(cs);
-    const { kv } = await direct.get(`${prefix}/leader`);
+    const { kv } = await s.direct.get(`${prefix}/leader`);
     expect(kv?.value).toBe(leader.id);
     expect(leader.election.token).toBe(kv?.createRevision);
     expect(leader.election.guard()).toEqual([{ key: `${prefix}/leader`, target: 'create', value: kv!.createRevision }]);
     for (const c of cs.filter((x) => x !== leader)) expect(() => c.election.guard()).toThrow(/not the leader/);
-    expect((await commit(direct, leader.election.guard(), 'by leader')).succeeded).toBe(true);
+    expect((await commit(s.direct, leader.election.guard(), 'by leader')).succeeded).toBe(true);
   });
 
   it('a resigned leader is replaced within TTL + 1 s, and its old guard no longer commits', async () => {
@@ -98,9 +84,9 @@ describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etc
     const next = await oneLeader(cs, old);
     expect(next.electedAt! - closedAt).toBeLessThan(TTL + 1000);
     expect(next.election.token!).toBeGreaterThan(oldGuard[0]!.value as number);
-    expect((await commit(direct, oldGuard, 'late old leader')).succeeded).toBe(false);
-    expect((await commit(direct, next.election.guard(), 'new leader')).succeeded).toBe(true);
-    expect((await direct.get(`${prefix}/flip`)).kv?.value).toBe('new leader');
+    expect((await commit(s.direct, oldGuard, 'late old leader')).succeeded).toBe(false);
+    expect((await commit(s.direct, next.election.guard(), 'new leader')).succeeded).toBe(true);
+    expect((await s.direct.get(`${prefix}/flip`)).kv?.value).toBe('new leader');
   });
 
   it('a black-holed leader steps down by its own deadline, before the next is elected; its late commit fails', async () => {
@@ -123,7 +109,7 @@ describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etc
     old.relay.restore();
     const late = await waitFor(() => commit(old.client, captured, 'late old leader'), { timeout: 5000, what: 'late commit answered' });
     expect(late.succeeded).toBe(false);
-    expect((await commit(direct, next.election.guard(), 'new leader')).succeeded).toBe(true);
+    expect((await commit(s.direct, next.election.guard(), 'new leader')).succeeded).toBe(true);
     // Healed, the old leader follows the new one and does not take over.
     await waitFor(() => old.election.leaderId === next.id, { timeout: 3000, what: 'old leader follows' });
     expect(leaders(cs)).toEqual([next]);
@@ -131,10 +117,10 @@ describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etc
 
   it('a SIGKILLed leader process is replaced within TTL + 1 s', async () => {
     prefix = `/test${++n}`;
-    const child = spawn(process.execPath, [CANDIDATE, '--endpoint', etcd.endpoints[0]!, '--prefix', prefix, '--id', 'child', '--ttl', String(TTL)], {
+    const child = spawn(process.execPath, [CANDIDATE, '--endpoint', s.etcd.endpoints[0]!, '--prefix', prefix, '--id', 'child', '--ttl', String(TTL)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    cleanups.push(() => child.kill('SIGKILL'));
+    s.cleanup(() => child.kill('SIGKILL'));
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     await waitFor(() => out.includes('ELECTED'), { timeout: 10_000, what: 'child elected' });
@@ -148,6 +134,6 @@ describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etc
     const killedAt = performance.now();
     const next = await oneLeader(cs);
     expect(next.electedAt! - killedAt).toBeLessThan(TTL + 1000);
-    expect((await commit(direct, [{ key: `${prefix}/leader`, target: 'create', value: childToken }], 'dead leader')).succeeded).toBe(false);
+    expect((await commit(s.direct, [{ key: `${prefix}/leader`, target: 'create', value: childToken }], 'dead leader')).succeeded).toBe(false);
   });
 });

@@ -4,13 +4,13 @@
  * time + TTL − margin) when the link is black-holed, well before etcd3's ~2×TTL, never reuses
  * a lost lease, and ignores wall-clock jumps.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { Etcd3 } from 'etcd3';
 import { EtcdClient } from '../src/cluster/etcd.js';
 import { LeaseKeeper } from '../src/cluster/lease.js';
-import { ETCD_INSTALLED, ETCD_SKIP_REASON, startEtcd, type EtcdCluster } from './helpers/etcd.js';
+import { ETCD_INSTALLED, ETCD_SKIP_REASON, useEtcd } from './helpers/etcd.js';
 import { startRelay, type TcpRelay } from './helpers/tcp-relay.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -20,31 +20,17 @@ const TTL = 2000;
 const MARGIN = 400;
 
 describe.skipIf(!ETCD_INSTALLED)('lease keeper (real etcd)', () => {
-  let etcd: EtcdCluster;
-  let direct: EtcdClient;
-  const cleanups: Array<() => unknown> = [];
-
-  beforeAll(async () => {
-    etcd = await startEtcd(1);
-    direct = new EtcdClient({ endpoints: etcd.endpoints, requestTimeout: 600, dialTimeout: 2000 });
-  });
-  afterEach(async () => {
-    for (const fn of cleanups.splice(0).reverse()) await fn();
-  });
-  afterAll(async () => {
-    direct?.close();
-    await etcd?.stop();
-  });
+  const s = useEtcd(1);
 
   function keeperVia(url: string): { keeper: LeaseKeeper; client: EtcdClient } {
     const client = new EtcdClient({ endpoints: [url], requestTimeout: 600, dialTimeout: 2000 });
     const keeper = new LeaseKeeper({ client, ttl: TTL, margin: MARGIN });
-    cleanups.push(() => client.close(), () => keeper.close());
+    s.cleanup(() => client.close(), () => keeper.close());
     return { keeper, client };
   }
 
   it('keeps the lease alive for several TTLs with its own keepalives', async () => {
-    const { keeper, client } = keeperVia(etcd.endpoints[0]!);
+    const { keeper, client } = keeperVia(s.etcd.endpoints[0]!);
     const id = await keeper.start();
     await client.txn([], [{ put: '/t/keep', value: 'x', lease: id }]);
     let renewals = 0;
@@ -56,17 +42,17 @@ describe.skipIf(!ETCD_INSTALLED)('lease keeper (real etcd)', () => {
     expect(lost).toEqual([]);
     expect(keeper.isValid()).toBe(true);
     expect(keeper.id).toBe(id);
-    expect((await direct.get('/t/keep')).kv?.lease).toBe(id);
+    expect((await s.direct.get('/t/keep')).kv?.lease).toBe(id);
   });
 
   it('reports lost by its own deadline when the link is black-holed, long before etcd3 does', async () => {
-    const relay: TcpRelay = await startRelay(etcd.endpoints[0]!);
-    cleanups.push(() => relay.close());
+    const relay: TcpRelay = await startRelay(s.etcd.endpoints[0]!);
+    s.cleanup(() => relay.close());
     const { keeper } = keeperVia(relay.url);
     const firstId = await keeper.start();
     // etcd3's own Lease on the same black-holed link, for comparison.
     const theirs = new Etcd3({ hosts: relay.url });
-    cleanups.push(() => theirs.close());
+    s.cleanup(() => theirs.close());
     const theirLease = theirs.lease(TTL / 1000);
     let theirLostAt: number | undefined;
     theirLease.on('lost', () => (theirLostAt ??= performance.now()));
@@ -103,7 +89,7 @@ describe.skipIf(!ETCD_INSTALLED)('lease keeper (real etcd)', () => {
   });
 
   it('is not moved by wall-clock jumps: its deadline is on the monotonic clock', async () => {
-    const { keeper } = keeperVia(etcd.endpoints[0]!);
+    const { keeper } = keeperVia(s.etcd.endpoints[0]!);
     await keeper.start();
     const lost: unknown[] = [];
     keeper.on('lost', (e) => lost.push(e));

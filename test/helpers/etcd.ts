@@ -8,6 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { EtcdClient } from '../../src/cluster/etcd.js';
 import { waitFor } from './poll.js';
 
 /** Whether an `etcd` binary is on PATH (tests skip with a clear message when not). */
@@ -139,4 +141,33 @@ export async function startEtcd(size: 1 | 3 = 1): Promise<EtcdCluster> {
     throw err;
   }
   return cluster;
+}
+
+export interface EtcdSuite {
+  etcd: EtcdCluster;
+  /** A client straight to the members (no relay). */
+  direct: EtcdClient;
+  /** Runs `fn` after the current test (last registered, first run). */
+  cleanup(...fns: Array<() => unknown>): void;
+}
+
+/**
+ * Registers the hooks of a describe block on one etcd cluster: started before the first test,
+ * per-test cleanups after each, stopped after the last. Fields are set once beforeAll ran.
+ */
+export function useEtcd(size: 1 | 3 = 1, requestTimeout = 600): EtcdSuite {
+  const cleanups: Array<() => unknown> = [];
+  const suite = { cleanup: (...fns: Array<() => unknown>) => void cleanups.push(...fns) } as EtcdSuite;
+  beforeAll(async () => {
+    suite.etcd = await startEtcd(size);
+    suite.direct = new EtcdClient({ endpoints: suite.etcd.endpoints, requestTimeout, dialTimeout: 2000 });
+  });
+  afterEach(async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+  });
+  afterAll(async () => {
+    suite.direct?.close();
+    await suite.etcd?.stop();
+  });
+  return suite;
 }

@@ -118,4 +118,18 @@ describe.skipIf(!ETCD_INSTALLED)('lease keeper (real etcd)', () => {
     }
     expect(lost).toEqual([]);
   });
+
+  it('follows only its injected monotonic clock: advanced past the deadline, it is lost at once', async () => {
+    let offset = 0;
+    const client = new EtcdClient({ endpoints: s.etcd.endpoints, requestTimeout: 600, dialTimeout: 2000 });
+    const keeper = new LeaseKeeper({ client, ttl: TTL, margin: MARGIN, clock: () => performance.now() + offset });
+    s.cleanup(() => client.close(), () => keeper.close());
+    await keeper.start();
+    expect(keeper.isValid()).toBe(true);
+    offset = TTL; // the keeper's clock passes its deadline; the wall clock and etcd are unchanged
+    expect(keeper.isValid()).toBe(false);
+    expect(keeper.id).toBeUndefined();
+    const [reason] = (await once(keeper, 'lost', { signal: AbortSignal.timeout(TTL) })) as [{ code: string }];
+    expect(reason.code).toBe('DRP_ETCD_LEASE_LOST');
+  });
 });

@@ -115,18 +115,42 @@ describe.skipIf(!ETCD_INSTALLED)('leader election with a fencing token (real etc
     expect(leaders(cs)).toEqual([next]);
   });
 
-  it('a SIGKILLed leader process is replaced within TTL + 1 s', async () => {
+  /** A candidate in a child process, elected first, and two followers in this process. */
+  async function childLeader() {
     prefix = `/test${++n}`;
     const child = spawn(process.execPath, [CANDIDATE, '--endpoint', s.etcd.endpoints[0]!, '--prefix', prefix, '--id', 'child', '--ttl', String(TTL)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['pipe', 'pipe', 'inherit'],
     });
     s.cleanup(() => child.kill('SIGKILL'));
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('ELECTED'), { timeout: 10_000, what: 'child elected' });
-    const childToken = Number(/ELECTED (\d+)/.exec(out)![1]);
+    const io = { out: '' };
+    child.stdout.on('data', (d: Buffer) => (io.out += d.toString()));
+    await waitFor(() => io.out.includes('ELECTED'), { timeout: 10_000, what: 'child elected' });
+    const childToken = Number(/ELECTED (\d+)/.exec(io.out)![1]);
     const cs = await Promise.all(['r1', 'r2'].map(candidate));
     await waitFor(() => cs.every((c) => c.election.leaderId === 'child'), { timeout: 3000, what: 'followers see the child' });
+    return { child, io, childToken, cs };
+  }
+
+  it('a leader process paused (SIGSTOP) past its TTL commits nothing after resuming', async () => {
+    const { child, io, cs } = await childLeader();
+    child.stdin!.write('commit\n');
+    await waitFor(() => io.out.includes('COMMIT ok'), { what: 'a commit while leader' });
+    child.kill('SIGSTOP');
+    s.cleanup(() => child.kill('SIGCONT'));
+    const next = await oneLeader(cs);
+    child.kill('SIGCONT');
+    child.stdin!.write('commit\nlate\n');
+    await waitFor(() => io.out.includes('LATE '), { what: 'the late commit answered' });
+    // Refused locally by its own deadline, and etcd refuses the guard it held before the pause.
+    expect(io.out).toMatch(/COMMIT refused .*not the leader/);
+    expect(io.out).toContain('LATE failed');
+    expect(io.out).toContain('STEPPED_DOWN');
+    expect((await s.direct.get(`${prefix}/flip`)).kv?.value).toBe('child');
+    expect((await commit(s.direct, next.election.guard(), 'r')).succeeded).toBe(true);
+  });
+
+  it('a SIGKILLed leader process is replaced within TTL + 1 s', async () => {
+    const { child, childToken, cs } = await childLeader();
 
     const exited = once(child, 'exit');
     child.kill('SIGKILL');

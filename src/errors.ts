@@ -18,7 +18,15 @@ export type ErrorCode =
   /** Operator API: the request conflicts with the tenant's state (HTTP 409). */
   | 'DRP_CONFLICT'
   /** Config: a setting this build recognises but does not implement (state.etcd), refused. */
-  | 'DRP_CONFIG_UNSUPPORTED';
+  | 'DRP_CONFIG_UNSUPPORTED'
+  /** etcd: no endpoint answered (connection refused or reset, no leader, client closed). */
+  | 'DRP_ETCD_UNAVAILABLE'
+  /** etcd: a request passed its deadline (a black-holed link, a stalled cluster). */
+  | 'DRP_ETCD_TIMEOUT'
+  /** etcd: the lease is gone (expired, revoked or lost by our own deadline); grant a new one. */
+  | 'DRP_ETCD_LEASE_LOST'
+  /** etcd answered with an error that retrying will not fix (bad request, permission). */
+  | 'DRP_ETCD_REJECTED';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { parseConfigText, validateConfig } from '../src/config/index.js';
 import { ConfigError } from '../src/errors.js';
 import { tempDir } from './helpers/proxy.js';
+import { Fields, Problems } from '../src/config/fields.js';
+import { readEtcd } from '../src/config/etcd-section.js';
 
 const MESSAGE =
   'clustered mode is not built yet, so this block would be ignored and replicas configured for etcd would each keep their own epochs (split brain); remove state.etcd and run one drproxy per state directory';
@@ -81,5 +83,40 @@ describe('state.etcd', () => {
     const check = await run('check-config', file);
     expect(check.code).toBe(1);
     expect(check.out).toContain(`state.etcd: ${MESSAGE}`);
+  });
+
+  // Issue 18 step 2: the section is read in full (for when the refusal goes), defaults included.
+  const problemsOf = (etcd: Record<string, unknown>) =>
+    validateConfig({ state: { etcd: { endpoints: ['http://127.0.0.1:2379'], ...etcd } }, tenants: TENANTS }, { baseDir: '/etc/drproxy' })
+      .problems.filter((p) => p.path !== 'state.etcd')
+      .map((p) => `${p.path}: ${p.message}`);
+
+  it('validates every field of the section with its path', () => {
+    expect(problemsOf({ prefix: '/p', lease_ttl: '10s', quorum: 'majority', coordinator_loss: 'fail_static', dial_timeout: '3s', request_timeout: '2s' })).toEqual([]);
+    expect(problemsOf({ quorum: 2 })).toEqual([]);
+    expect(problemsOf({ lease_ttl: '2s' })).toEqual([]); // the default request_timeout shrinks to 666ms
+    expect(problemsOf({ lease_ttl: '1s' })).toEqual(['state.etcd.lease_ttl: must be at least 2s, got "1s"']);
+    expect(problemsOf({ lease_ttl: '2500ms' })).toEqual(['state.etcd.lease_ttl: must be a whole number of seconds (etcd leases count in seconds), got "2500ms"']);
+    expect(problemsOf({ quorum: 'most' })).toEqual(['state.etcd.quorum: expected "majority" or a whole number of replicas, got "most"']);
+    expect(problemsOf({ quorum: 0 })).toEqual(['state.etcd.quorum: must be at least 1, got 0']);
+    expect(problemsOf({ coordinator_loss: 'open' })).toEqual(['state.etcd.coordinator_loss: expected one of fail_closed, fail_static, got "open"']);
+    expect(problemsOf({ dial_timeout: '0s' })).toEqual(['state.etcd.dial_timeout: must be more than 0s, got "0s"']);
+    expect(problemsOf({ request_timeout: '2s' })).toEqual(['state.etcd.request_timeout: must be at most a third of lease_ttl (5s / 3), got "2s"']);
+    expect(problemsOf({ leas_ttl: '5s' })).toEqual(['state.etcd.leas_ttl: unknown key (did you mean "lease_ttl"?)']);
+  });
+
+  it('fills the defaults: prefix /drproxy, lease_ttl 5s, quorum majority, fail_closed, 2s dial, 1s requests', () => {
+    const out = new Problems();
+    const f = Fields.of({ endpoints: ['http://127.0.0.1:2379/'] }, 'state.etcd', out);
+    expect(readEtcd(f)).toEqual({
+      endpoints: ['http://127.0.0.1:2379'],
+      prefix: '/drproxy',
+      lease_ttl: 5000,
+      quorum: 'majority',
+      coordinator_loss: 'fail_closed',
+      dial_timeout: 2000,
+      request_timeout: 1000,
+    });
+    expect(out.list).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import type {
   AccessLogConfig,
   AdminConfig,
   AdminRateLimitConfig,
+  EtcdConfig,
   FailoverConfig,
   HealthCheckConfig,
   HeaderNames,
@@ -50,7 +51,14 @@ export type AdminConnectionLimits = Pick<AdminConfig, 'max_connections' | 'max_c
 /** Embedded state directory, relative to the config file's directory. */
 export const DEFAULT_STATE_DIR = './var/drproxy';
 
-export const DEFAULT_ETCD = Object.freeze({ prefix: '/drproxy', lease_ttl: 5 * SECOND, quorum: 1 });
+export const DEFAULT_ETCD: Readonly<Omit<EtcdConfig, 'endpoints'>> = Object.freeze({
+  prefix: '/drproxy',
+  lease_ttl: 5 * SECOND,
+  quorum: 'majority',
+  coordinator_loss: 'fail_closed',
+  dial_timeout: 2 * SECOND,
+  request_timeout: 1 * SECOND,
+});
 
 export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   headers_timeout: 10 * SECOND,

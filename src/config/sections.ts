@@ -3,11 +3,12 @@
  * connection limits), `state`, `server`, `headers` and `log`.
  */
 import path from 'node:path';
-import type { AdminConfig, AdminRateLimitConfig, EtcdConfig, HeaderNames, ListenAddress, LogConfig, ServerConfig, StateConfig, TokenSpec } from './types.js';
+import type { AdminConfig, AdminRateLimitConfig, HeaderNames, ListenAddress, LogConfig, ServerConfig, StateConfig, TokenSpec } from './types.js';
 import { formatDuration } from './duration.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, Parse, Fields, compact, values, mapItems, rejectDuplicates, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
-import { envName, etcdPrefix, listenAddress, cidrBlock, hostProblem, httpUrl, headerName } from './values.js';
+import { envName, listenAddress, cidrBlock, hostProblem, headerName } from './values.js';
+import { readEtcd } from './etcd-section.js';
 
 // ---------------------------------------------------------------------------------------------
 // Top-level sections
@@ -129,19 +130,6 @@ export function readState(f: Fields | undefined, baseDir: string): StateConfig {
 /** Why a config with state.etcd is refused (readState). */
 export const ETCD_NOT_BUILT =
   'clustered mode is not built yet, so this block would be ignored and replicas configured for etcd would each keep their own epochs (split brain); remove state.etcd and run one drproxy per state directory';
-
-export function readEtcd(f: Fields | undefined): EtcdConfig | undefined {
-  if (f === undefined) return undefined;
-  const endpoints = f.req('endpoints', listOf(httpUrl('etcd endpoint'), { nonEmpty: true })) ?? [];
-  const etcd: EtcdConfig = {
-    endpoints: endpoints.map(({ value: url }) => `${url.protocol}//${url.host}`),
-    prefix: f.get('prefix', etcdPrefix) ?? D.DEFAULT_ETCD.prefix,
-    lease_ttl: f.get('lease_ttl', duration({ min: 1000 })) ?? D.DEFAULT_ETCD.lease_ttl,
-    quorum: f.get('quorum', int(1)) ?? D.DEFAULT_ETCD.quorum,
-  };
-  f.end();
-  return etcd;
-}
 
 export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   if (f === undefined) return { ...D.DEFAULT_SERVER };

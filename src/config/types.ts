@@ -64,8 +64,16 @@ export interface AdminRateLimitConfig {
 export interface EtcdConfig {
   endpoints: string[];
   prefix: string;
+  /** Lease TTL in ms (a whole number of seconds, at least 2s). */
   lease_ttl: number;
-  quorum: number;
+  /** Replicas that must see a site unavailable before a failover: a count, or a majority of the live ones. */
+  quorum: number | 'majority';
+  /** A replica cut off from etcd: stop serving after its lease TTL, or keep its last route. */
+  coordinator_loss: 'fail_closed' | 'fail_static';
+  /** Time allowed to connect to an endpoint, ms. */
+  dial_timeout: number;
+  /** Deadline of every etcd request, ms (at most lease_ttl / 3; default 1s or lease_ttl / 3). */
+  request_timeout: number;
 }
 
 export interface StateConfig {

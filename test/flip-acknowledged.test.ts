@@ -32,6 +32,16 @@ class HeldAcks implements Coordinator {
     if (!this.holding) return undefined;
     return new Promise((done) => this.waiting.set(key, done));
   }
+  acknowledge(): void {}
+  acknowledged(): Acknowledgement {
+    return undefined;
+  }
+  serving(): boolean {
+    return true;
+  }
+  onStatus(): () => void {
+    return () => {};
+  }
   /** Every data plane has acknowledged the route `key` ("mode site epoch"). */
   ack(key: string): void {
     this.log.push(`ack ${key}`);

@@ -28,6 +28,9 @@ export interface RouteNotice {
  */
 export type Acknowledgement = Promise<void> | undefined;
 
+/** How far a replica got with an epoch (Coordinator.acknowledge). */
+export type AckStage = 'drained' | 'routed';
+
 export interface Coordinator {
   readonly kind: 'local' | 'etcd';
   /** The tenant's committed state, or undefined when it has none yet. A damaged record throws. */
@@ -45,6 +48,26 @@ export interface Coordinator {
    * (worker threads, other replicas) has acknowledged it.
    */
   publishRoute(route: RouteNotice): Acknowledgement;
+  /**
+   * This replica's data plane reached `stage` of the tenant's `epoch`: `drained` = it holds new
+   * requests and has drained the old site (flip steps 2-3); `routed` = it routes the committed
+   * active site. Fire and forget: clustered, acknowledgements of many tenants are batched.
+   */
+  acknowledge(tenant: string, epoch: number, stage: AckStage): void;
+  /**
+   * Settles once every live replica has acknowledged `stage` of `epoch` (or any later epoch) for
+   * the tenant; a replica whose lease expires is no longer waited for. Undefined when there is
+   * nothing to wait for (one process). Rejects only when this process loses the right to wait
+   * (clustered: it stopped being the leader).
+   */
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement;
+  /**
+   * False once this replica may no longer route the tenant's traffic: clustered, it lost etcd for
+   * longer than its lease under `coordinator_loss: fail_closed`. Always true locally.
+   */
+  serving(): boolean;
+  /** Called whenever mayDecide() or serving() may have changed (leadership, etcd lost or back). */
+  onStatus(listener: () => void): () => void;
   /** Calls `listener` with each state of `tenant` committed elsewhere (never for this process's own commits). */
   watch(tenant: string, listener: (state: TenantState) => void): () => void;
   /** Whether this process may decide and commit flips now: always locally; clustered, only the leader. */

@@ -3,7 +3,7 @@
  * default). This process decides alone, commits are the store's epoch-guarded writes, and its one
  * data plane reads the route the moment it is published, so every route is acknowledged at once.
  */
-import type { Coordinator, RouteNotice, StateChange, Acknowledgement } from './coordinator.js';
+import type { AckStage, Coordinator, RouteNotice, StateChange, Acknowledgement } from './coordinator.js';
 import type { StateStore, TenantState } from './types.js';
 
 export class LocalCoordinator implements Coordinator {
@@ -28,6 +28,20 @@ export class LocalCoordinator implements Coordinator {
 
   publishRoute(_route: RouteNotice): Acknowledgement {
     return undefined;
+  }
+
+  acknowledge(_tenant: string, _epoch: number, _stage: AckStage): void {}
+
+  acknowledged(_tenant: string, _epoch: number, _stage: AckStage): Acknowledgement {
+    return undefined;
+  }
+
+  serving(): boolean {
+    return true;
+  }
+
+  onStatus(_listener: () => void): () => void {
+    return () => {};
   }
 
   /** Nothing is committed elsewhere: this process is the only one. */

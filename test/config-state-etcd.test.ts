@@ -116,7 +116,15 @@ describe('state.etcd', () => {
       coordinator_loss: 'fail_closed',
       dial_timeout: 2000,
       request_timeout: 1000,
+      replica_id: expect.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/),
     });
     expect(out.list).toEqual([]);
+  });
+
+  it('takes a replica id, and names a bad one with its path', () => {
+    const out = new Problems();
+    expect(readEtcd(Fields.of({ endpoints: ['http://127.0.0.1:2379'], replica_id: 'proxy-0' }, 'state.etcd', out))?.replica_id).toBe('proxy-0');
+    readEtcd(Fields.of({ endpoints: ['http://127.0.0.1:2379'], replica_id: 'a/b' }, 'state.etcd', out));
+    expect(out.list.map((p) => p.path).join(' ')).toMatch(/state\.etcd\.replica_id/);
   });
 });

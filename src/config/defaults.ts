@@ -51,7 +51,7 @@ export type AdminConnectionLimits = Pick<AdminConfig, 'max_connections' | 'max_c
 /** Embedded state directory, relative to the config file's directory. */
 export const DEFAULT_STATE_DIR = './var/drproxy';
 
-export const DEFAULT_ETCD: Readonly<Omit<EtcdConfig, 'endpoints'>> = Object.freeze({
+export const DEFAULT_ETCD: Readonly<Omit<EtcdConfig, 'endpoints' | 'replica_id'>> = Object.freeze({
   prefix: '/drproxy',
   lease_ttl: 5 * SECOND,
   quorum: 'majority',

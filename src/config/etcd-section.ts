@@ -6,7 +6,8 @@ import type { EtcdConfig } from './types.js';
 import * as D from './defaults.js';
 import { formatDuration } from './duration.js';
 import { type Fields, type Parse, duration, int, listOf, oneOf, show } from './fields.js';
-import { etcdPrefix, httpUrl } from './values.js';
+import { etcdPrefix, httpUrl, replicaId } from './values.js';
+import { hostname } from 'node:os';
 
 /** `majority` (of the live replicas) or a fixed count of replicas. */
 const quorum: Parse<number | 'majority'> = (value, at, out) =>
@@ -25,6 +26,8 @@ export function readEtcd(f: Fields | undefined): EtcdConfig | undefined {
     dial_timeout: f.get('dial_timeout', duration({ min: 1 })) ?? D.DEFAULT_ETCD.dial_timeout,
     // By default 1s, or a third of a shorter lease (the next keepalive must fit in the lease).
     request_timeout: f.get('request_timeout', duration({ min: 1 })) ?? Math.min(D.DEFAULT_ETCD.request_timeout, Math.floor(leaseTtl / 3)),
+    // Stable across restarts (a StatefulSet pod's name): a restarted replica takes its own keys over.
+    replica_id: f.get('replica_id', replicaId) ?? defaultReplicaId(),
   };
   if (!Number.isInteger(etcd.lease_ttl / 1000)) {
     f.out.error(f.path('lease_ttl'), `must be a whole number of seconds (etcd leases count in seconds), got ${show(f.raw('lease_ttl'))}`);
@@ -35,4 +38,10 @@ export function readEtcd(f: Fields | undefined): EtcdConfig | undefined {
   }
   f.end();
   return etcd;
+}
+
+/** The host name, cut to a valid replica id. */
+function defaultReplicaId(): string {
+  const id = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 63);
+  return id === '' ? 'drproxy' : id;
 }

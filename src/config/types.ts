@@ -74,6 +74,8 @@ export interface EtcdConfig {
   dial_timeout: number;
   /** Deadline of every etcd request, ms (at most lease_ttl / 3; default 1s or lease_ttl / 3). */
   request_timeout: number;
+  /** This replica's name in the cluster (its keys, votes and acknowledgements); default the host name. */
+  replica_id: string;
 }
 
 export interface StateConfig {

@@ -22,6 +22,8 @@ export const hostHeader = matching(/^[^\s/]+$/, 'Host header value');
 export const checkPath = matching(/^\/\S*$/, 'request path (it must start with "/")');
 export const pathPrefix = matching(/^\/[^\s?#]*$/, 'path prefix (it must start with "/", without query)');
 export const etcdPrefix = matching(/^\/\S*$/, 'etcd key prefix (it must start with "/")');
+/** A replica's name, part of etcd keys: letters, digits, `.`, `_`, `-`. */
+export const replicaId = matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'replica id (1-63 letters, digits, ".", "_" or "-")');
 
 export function isHostname(name: string): boolean {
   return name.length > 0 && name.length <= 253 && name.split('.').every((label) => HOST_LABEL.test(label));

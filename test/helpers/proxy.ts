@@ -70,6 +70,8 @@ export interface ChildProxy {
   port: number;
   url: string;
   configFile: string;
+  /** http://127.0.0.1:PORT of its admin API (from its start-up log). */
+  adminUrl: string;
   output: () => string;
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -107,11 +109,14 @@ export async function spawnProxy(doc: Record<string, unknown>, stateDir?: string
     proc.stdout!.on('data', onData);
     proc.once('exit', (code) => reject(new Error(`drproxy exited (${code}) before listening:\n${out}`)));
   });
+  // The admin API listens (and logs it) before the data plane.
+  const adminPort = /"admin":"[^"]*:(\d+)"/.exec(out)?.[1];
   return {
     proc,
     port,
     url: `http://127.0.0.1:${port}`,
     configFile,
+    adminUrl: adminPort === undefined ? '' : `http://127.0.0.1:${adminPort}`,
     output: () => out,
     async kill(signal = 'SIGKILL') {
       if (proc.exitCode !== null || proc.signalCode !== null) return;

@@ -26,7 +26,11 @@ export type ErrorCode =
   /** etcd: the lease is gone (expired, revoked or lost by our own deadline); grant a new one. */
   | 'DRP_ETCD_LEASE_LOST'
   /** etcd answered with an error that retrying will not fix (bad request, permission). */
-  | 'DRP_ETCD_REJECTED';
+  | 'DRP_ETCD_REJECTED'
+  /** Clustered: the leader changed while carrying out an operator action; its outcome is unknown. */
+  | 'DRP_LEADER_CHANGED'
+  /** An unexpected failure inside drproxy (a bug): the message says what failed. */
+  | 'DRP_INTERNAL';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -1,5 +1,5 @@
 /**
- * The alert names fixed by issue 17: config/prometheus/alerts.yml defines each, and
+ * The alert names fixed by issues 17 and 18 (the last three: clustered mode): config/prometheus/alerts.yml defines each, and
  * docs/operations.md has a section for each (anchor = the name in lower case).
  */
 export const ALERTS = [
@@ -15,4 +15,7 @@ export const ALERTS = [
   'DrproxyConfigReloadFailed',
   'DrproxyAuditRecordsDropped',
   'DrproxyConnectionsRefused',
+  'DrproxyNoLeader',
+  'DrproxyReplicaLostEtcd',
+  'DrproxyAcksSlow',
 ] as const;

@@ -2,73 +2,20 @@
  * `npm run demo`: two local sites, drproxy in front of them, a little traffic, then the primary
  * is killed (SIGKILL) and you watch the tenant fail over to the standby with a new epoch.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { cleanup, paint, portFree, say, showProxyLog, start as startChild } from './procs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CONFIG = `${root}config/demo.yaml`;
 const PROXY = 'http://127.0.0.1:18080';
 const HOST = 'demo.localhost';
 const SITES = { 'a1-primary': 18081, 'b1-standby': 18082 } as const;
-const tty = process.stdout.isTTY;
-const paint = (code: number, s: string) => (tty ? `\x1b[${code}m${s}\x1b[0m` : s);
-const children: ChildProcess[] = [];
 
-function say(msg: string): void {
-  process.stdout.write(`${new Date().toISOString().slice(11, 23)}  ${msg}\n`);
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** Start a child process and resolve once it accepts connections on `port` (10 s at most). */
 function start(args: string[], port: number, label: string): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(proc);
-  let out = '';
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const line of d.toString().split('\n')) showProxyLog(label, line);
-  };
-  proc.stdout!.on('data', onData);
-  proc.stderr!.on('data', onData);
-  return new Promise((resolve, reject) => {
-    const deadline = Date.now() + 10_000;
-    const onExit = (code: number | null) => reject(new Error(`${label} exited (${code}):\n${out}`));
-    proc.once('exit', onExit);
-    const poll = () => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        proc.off('exit', onExit);
-        resolve(proc);
-      });
-      s.once('error', () => {
-        if (Date.now() > deadline) reject(new Error(`${label} did not listen on ${port} within 10 s:\n${out}`));
-        else setTimeout(poll, 50);
-      });
-    };
-    poll();
-  });
-}
-
-/** Show drproxy's own warnings (failover, backend down) as they happen. */
-function showProxyLog(label: string, line: string): void {
-  if (label !== 'drproxy' || !line.startsWith('{')) return;
-  try {
-    const rec = JSON.parse(line) as { level: string; msg: string; site?: string; backend?: string };
-    if (rec.level === 'warn' || rec.level === 'error' || rec.level === 'fatal') say(paint(33, `drproxy: ${rec.msg}${rec.backend ? ` (${rec.site}/${rec.backend})` : ''}`));
-  } catch {
-    /* not a log line */
-  }
+  return startChild(process.execPath, args, port, label, (line) => label === 'drproxy' && showProxyLog('drproxy', line));
 }
 
 async function probe(n: number): Promise<{ ok: boolean; site?: string; epoch?: string }> {
@@ -130,9 +77,6 @@ async function main(): Promise<void> {
   say(`state persisted in ${root}var/demo/tenants/demo.json`);
 }
 
-function cleanup(): void {
-  for (const c of children) c.kill('SIGKILL');
-}
 process.on('SIGINT', () => {
   cleanup();
   process.exit(130);

@@ -31,6 +31,7 @@ interface Replica {
   peerDowns: Array<[string, string, string]>;
   changed: string[];
   errors: string[];
+  errorCodes: string[];
 }
 
 describe.skipIf(!ETCD_INSTALLED)('health votes (real etcd)', () => {
@@ -43,10 +44,13 @@ describe.skipIf(!ETCD_INSTALLED)('health votes (real etcd)', () => {
     const client = new EtcdClient({ endpoints: [relay?.url ?? s.etcd.endpoints[0]!], requestTimeout: 600, dialTimeout: 2000 });
     const lease = await client.grantLease(30);
     const votes = new HealthVotes({ client, prefix, replicaId: id, leaseId: lease, retryDelay: 50 });
-    const r: Replica = { id, votes, lease, client, relay, peerDowns: [], changed: [], errors: [] };
+    const r: Replica = { id, votes, lease, client, relay, peerDowns: [], changed: [], errors: [], errorCodes: [] };
     votes.on('peerDown', (...args) => r.peerDowns.push(args));
     votes.on('changed', (tenant) => r.changed.push(tenant));
-    votes.on('etcd_error', (e) => r.errors.push(e.message));
+    votes.on('etcd_error', (e) => {
+      r.errors.push(e.message);
+      r.errorCodes.push(e.code);
+    });
     s.cleanup(
       () => relay?.close(),
       () => client.close(),
@@ -110,10 +114,19 @@ describe.skipIf(!ETCD_INSTALLED)('health votes (real etcd)', () => {
     expect(r2.changed.sort()).toEqual(['t1', 't2']);
     expect((await s.direct.getPrefix(`${prefix}/votes/r1/`)).kvs).toEqual([]);
 
+    // A view changed meanwhile cannot be written under the dead lease: held for the next one.
+    r1.votes.publish('t3', vote('up'));
+    await waitFor(() => r1.errors.length > 0, { what: 'the write under the revoked lease to fail' });
+    expect(r1.errorCodes).toEqual(['DRP_ETCD_LEASE_LOST']);
+    expect(r1.votes.leaseId).toBeUndefined();
+
     const lease = await s.direct.grantLease(30);
     s.cleanup(() => s.direct.revokeLease(lease));
     r1.votes.useLease(lease);
-    await waitFor(() => r2.votes.votesFor('t1').size === 1 && r2.votes.votesFor('t2').size === 1, { what: 'r1\u2019s votes under its new lease' });
+    await waitFor(() => ['t1', 't2', 't3'].every((t) => r2.votes.votesFor(t).size === 1), { what: 'r1\u2019s votes under its new lease' });
+    // One failed write, then one for all three: no retries against the dead lease.
+    expect(r1.votes.transactions).toBe(3);
+    expect(r1.errorCodes).toEqual(['DRP_ETCD_LEASE_LOST']);
     expect((await s.direct.get(`${prefix}/votes/r1/t2`)).kv?.lease).toBe(lease);
   });
 

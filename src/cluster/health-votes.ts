@@ -112,6 +112,11 @@ export class HealthVotes extends EventEmitter<HealthVotesEvents> {
     this.#markDirty(tenant);
   }
 
+  /** The lease votes are written under; undefined: none, or it was found gone (held until useLease). */
+  get leaseId(): string | undefined {
+    return this.#lease;
+  }
+
   /** Transactions sent so far (metrics, tests). */
   get transactions(): number {
     return this.#transactions;
@@ -168,6 +173,7 @@ export class HealthVotes extends EventEmitter<HealthVotesEvents> {
     if (batch.length === 0) return;
     this.#flushing = true;
     let failed = false;
+    let leaseLost = false;
     try {
       const chunks: Array<typeof batch> = [];
       for (let i = 0; i < batch.length; i += this.#maxOps) chunks.push(batch.slice(i, i + this.#maxOps));
@@ -177,12 +183,16 @@ export class HealthVotes extends EventEmitter<HealthVotesEvents> {
         failed = true;
         // Written again on the retry, unless a newer view is already waiting.
         for (const w of chunks[i]!) this.#dirty.add(w.tenant);
-        this.emit('etcd_error', asDrProxyError(r.reason));
+        const err = asDrProxyError(r.reason);
+        leaseLost ||= err.code === 'DRP_ETCD_LEASE_LOST';
+        this.emit('etcd_error', err);
       });
     } finally {
       this.#flushing = false;
     }
-    if (failed && !this.#closed) {
+    // Nothing can be written under a lease that is gone: hold until useLease gives a new one.
+    if (leaseLost && lease === this.#lease) this.#lease = undefined;
+    else if (failed && !this.#closed) {
       this.#retryTimer = setTimeout(() => {
         this.#retryTimer = undefined;
         this.#schedule();

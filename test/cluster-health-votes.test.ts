@@ -3,7 +3,8 @@
  * replicas in this process, each with its own client (one behind a TCP relay that the test cuts),
  * publish their views as `P/votes/<id>/<tenant>` under their leases: each sees the other's;
  * a peer's `down` vote for a site this replica has up fires peerDown once; a replica's votes
- * vanish when its lease is revoked, and come back under a new one; 300 tenants' changes in one
+ * vanish when its lease is revoked, its writes wait (no retry loop) until a new lease is given,
+ * and its views come back under that one; 300 tenants' changes in one
  * turn go in 3 transactions (etcd's revision counts them), an unchanged view in none; a watch
  * cancelled by compaction while cut off is read again.
  */

@@ -96,13 +96,15 @@ describe.skipIf(!ETCD_INSTALLED)('health by quorum: votes, out-of-schedule probe
     return ups;
   }
 
-  const allUp = (r: Replica) => r.sites.every((x) => x.health().available);
+  /** Up at home, and seen up in the other replica's latest vote (not an earlier, part-probed one). */
+  const allUp = (r: Replica, other: Replica) =>
+    r.sites.every((x) => x.health().available && other.votes.votesFor('t').get(r.id)?.sites[x.name] === 'up');
 
   it('forms a quorum within a probe round trip of the first down vote when the primary dies', async () => {
     const [a, b] = await upstreams();
     const r1 = await replica('r1', { a: a.url, b: b.url }, FAST);
     const r2 = await replica('r2', { a: a.url, b: b.url }, SLOW);
-    await waitFor(() => allUp(r1) && allUp(r2) && r1.votes.votesFor('t').size === 1 && r2.votes.votesFor('t').size === 1, { what: 'both replicas up and voting' });
+    await waitFor(() => allUp(r1, r2) && allUp(r2, r1), { what: 'both replicas up and voting' });
     expect(r1.quorumA()).toMatchObject({ available: true, unavailable: false });
 
     await a.kill();
@@ -112,8 +114,9 @@ describe.skipIf(!ETCD_INSTALLED)('health by quorum: votes, out-of-schedule probe
     const ms = performance.now() - voteSeen;
     expect(r1.quorumA()).toMatchObject({ available: false, unavailable: true, votes: { down: 2, quorum: 2 } });
     expect(r2.probedAt).toHaveLength(1);
-    // Two refused probes and two etcd writes; r2's own next check is a minute away.
-    expect(ms).toBeLessThan(1000);
+    // Two refused probes and two etcd writes (bound loose for a loaded machine); r2's own next
+    // check is a minute away.
+    expect(ms).toBeLessThan(3000);
   });
 
   it('moves nothing when only one replica\u2019s link to the primary is cut: the other probes and still sees it up', async () => {
@@ -122,7 +125,7 @@ describe.skipIf(!ETCD_INSTALLED)('health by quorum: votes, out-of-schedule probe
     s.cleanup(() => link.close());
     const r1 = await replica('r1', { a: link.url, b: b.url }, FAST);
     const r2 = await replica('r2', { a: a.url, b: b.url }, SLOW);
-    await waitFor(() => allUp(r1) && allUp(r2) && r1.votes.votesFor('t').size === 1, { what: 'both replicas up and voting' });
+    await waitFor(() => allUp(r1, r2) && allUp(r2, r1), { what: 'both replicas up and voting' });
     const probesBefore = (await a.stats()).healthAt.length;
 
     link.cut();

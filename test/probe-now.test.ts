@@ -60,8 +60,9 @@ describe('probeSiteNow', () => {
     const ms = performance.now() - start;
     expect(health).toMatchObject({ up: 0, down: 2, unavailable: true });
     expect(s.backends.map((b) => b.health.check.state)).toEqual(['down', 'down']);
-    // Three refused connections per backend, back to back: well under one timeout.
-    expect(ms).toBeLessThan(500);
+    // Three refused connections per backend, back to back: milliseconds (bound loose for a
+    // loaded machine), against a next scheduled check a minute away.
+    expect(ms).toBeLessThan(2000);
     // A detection start for the RTO clock: the first of those failures.
     expect(s.detectionStart()).toBeGreaterThan(0);
   });

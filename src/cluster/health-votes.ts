@@ -140,7 +140,11 @@ export class HealthVotes extends EventEmitter<HealthVotesEvents> {
     if (leaseId === this.#lease) return;
     this.#lease = leaseId;
     this.#written.clear();
-    for (const [tenant, view] of this.#own) if (view !== undefined) this.#markDirty(tenant);
+    for (const [tenant, view] of this.#own) {
+      // A withdrawn tenant's key went with the old lease.
+      if (view === undefined) this.#own.delete(tenant);
+      else this.#markDirty(tenant);
+    }
   }
 
   async close(): Promise<void> {

@@ -92,7 +92,8 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: acknowledgements (real etcd)
     await leader.coordinator.commit('t', activeAt(1), undefined);
     const wait = leader.coordinator.acknowledged('t', 1, 'drained');
     leader.relay.blackhole();
-    expect(await codeOf(wait)).toBe('DRP_NOT_LEADER');
+    const bounded = Promise.race([wait, new Promise((resolve) => setTimeout(resolve, 2 * TTL).unref())]);
+    expect(await codeOf(bounded)).toBe('DRP_NOT_LEADER');
     expect(leader.coordinator.mayDecide()).toBe(false);
   });
 });

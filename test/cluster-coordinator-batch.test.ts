@@ -36,7 +36,8 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: batching (real etcd)', () =>
       f.acknowledge(t, 2, 'routed');
     }
     for (const t of tenants) c.acknowledge(t, 2, 'routed');
-    await Promise.all(tenants.map((t) => c.acknowledged(t, 2, 'routed')));
+    const all = Promise.all(tenants.map((t) => c.acknowledged(t, 2, 'routed')));
+    await Promise.race([all, new Promise((_, reject) => setTimeout(() => reject(new Error('acks not seen within 5 s')), 5000).unref())]);
     expect(f.stats.ackTxns).toBe(2); // 128 + 72 puts
     expect(f.stats.acks).toBe(200);
     const acks = await s.direct.getPrefix(`${prefix}/acks/r`);

@@ -30,9 +30,10 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: leader-only, epoch-guarded c
     expect(JSON.parse(stored.kv!.value)).toEqual(committed);
 
     for (const f of followers) {
+      await waitFor(() => seen.get(f.id)!.length === 1, { timeout: 3000, what: `${f.id} sees the commit` });
+      // Its cache is at epoch 1, so only leadership stops this commit.
       expect(f.coordinator.mayDecide()).toBe(false);
       expect(await codeOf(f.coordinator.commit('acme', activeAt(2, 'b'), 1))).toBe('DRP_NOT_LEADER');
-      await waitFor(() => seen.get(f.id)!.length === 1, { timeout: 3000, what: `${f.id} sees the commit` });
       expect(seen.get(f.id)).toEqual([committed]);
       expect(await f.coordinator.load('acme')).toEqual(committed);
     }

@@ -80,8 +80,13 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: leader-only, epoch-guarded c
   it('a damaged record throws DRP_STATE_CORRUPT on load, on every replica', async () => {
     const prefix = freshPrefix();
     const rs = await startReplicas(s, prefix, ['r1', 'r2']);
-    await s.direct.txn([], [{ put: `${prefix}/tenants/bad`, value: '{"epoch": ' }]);
-    await s.direct.txn([], [{ put: `${prefix}/tenants/odd`, value: '{"tenant":"other","epoch":1}' }]);
+    await s.direct.txn(
+      [],
+      [
+        { put: `${prefix}/tenants/bad`, value: '{"epoch": ' },
+        { put: `${prefix}/tenants/odd`, value: '{"tenant":"other","epoch":1}' },
+      ],
+    );
     for (const r of rs) {
       await waitFor(async () => (await codeOf(r.coordinator.load('bad')).catch(() => '')) === 'DRP_STATE_CORRUPT', { timeout: 3000, what: 'bad record seen' });
       expect(await codeOf(r.coordinator.load('odd'))).toBe('DRP_STATE_CORRUPT');

@@ -24,6 +24,7 @@ export class ClusterView {
   #watches: EtcdWatch[] = [];
   /** Bumped by each read: events of an older generation's watches are ignored. */
   #generation = 0;
+  #closed = false;
 
   constructor(private readonly deps: ViewDeps) {}
 
@@ -33,6 +34,7 @@ export class ClusterView {
     const tenants = await client.getPrefix(keys.tenants);
     const at = tenants.revision;
     const [replicas, acks] = await Promise.all([client.getPrefix(keys.replicas, at), client.getPrefix(keys.acks, at)]);
+    if (this.#closed) return at; // closed while reading: start no watch
     const generation = ++this.#generation;
     this.#cancelWatches();
     this.#install(tenants.kvs, replicas.kvs, acks.kvs);
@@ -41,6 +43,7 @@ export class ClusterView {
   }
 
   close(): void {
+    this.#closed = true;
     this.#generation++;
     this.#cancelWatches();
   }

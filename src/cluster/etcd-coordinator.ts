@@ -77,6 +77,7 @@ export class EtcdCoordinator implements Coordinator {
   /** This replica's latest ack per tenant (re-written under each new lease). */
   readonly #mine = new Map<string, AckRecord>();
   readonly #statusListeners = new Set<() => void>();
+  readonly #startedAt: string;
   /** The lease our registration and acks are under, once the view was read with it. */
   #syncedLease: string | undefined;
   #everSynced = false;
@@ -98,6 +99,7 @@ export class EtcdCoordinator implements Coordinator {
     this.#now = options.now ?? Date.now;
     this.#clock = options.clock ?? monotonicNow;
     this.#delay = this.#backoff.min;
+    this.#startedAt = new Date(this.#now()).toISOString();
     const log = options.log;
     this.#cache = new TenantCache((err, tenant) => log.error({ err, tenant }, 'a tenant state listener threw'));
     this.#book = new AckBook(this.replicaId, (t) => this.#mine.get(t));
@@ -336,7 +338,7 @@ export class EtcdCoordinator implements Coordinator {
   async #syncOnce(): Promise<void> {
     const { client, lease, election } = this.#o;
     const leaseId = lease.id ?? (await lease.start());
-    const registration = JSON.stringify({ id: this.replicaId, started_at: new Date(this.#now()).toISOString(), version: this.#o.version ?? '' });
+    const registration = JSON.stringify({ id: this.replicaId, started_at: this.#startedAt, version: this.#o.version ?? '' });
     await client.txn([], [{ put: this.#keys.replica(this.replicaId), value: registration, lease: leaseId }]);
     const revision = await this.#view.read();
     if (this.#closed) return;

@@ -6,6 +6,7 @@
  * replaced, and the next leader's first commit succeeds at the next epoch.
  */
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { TenantState } from '../src/state/types.js';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON, useEtcd } from './helpers/etcd.js';
@@ -87,5 +88,38 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: losing etcd (real etcd)', ()
     await waitFor(() => old.coordinator.status().leader === next.id, { timeout: 5000, what: 'old leader follows' });
     expect(old.coordinator.mayDecide()).toBe(false);
     expect(JSON.parse((await s.direct.get(`${prefix}/tenants/t`)).kv!.value).active).toBe('b');
+  });
+});
+
+describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: a watch compacted away (real etcd)', () => {
+  const s = useEtcd(1);
+
+  it('re-reads the state when etcd cancels its watch (compacted past its revision), without losing its lease', async () => {
+    const prefix = freshPrefix();
+    const rs = await startReplicas(s, prefix, ['r1', 'r2']);
+    const leader = await leaderOf(rs);
+    const follower = rs.find((r) => r !== leader)!;
+    const seen: number[] = [];
+    follower.coordinator.watch('t', (st) => seen.push(st.epoch));
+    await leader.coordinator.commit('t', activeAt(1), undefined);
+    await waitFor(() => seen.length === 1, { timeout: 3000, what: 'follower at epoch 1' });
+    const followerLease = follower.lease.id;
+
+    // Cut the follower's link (its watch must resume after reconnecting), commit twice, and
+    // compact etcd past the revision its watch would resume from.
+    follower.relay.cut();
+    await leader.coordinator.commit('t', activeAt(2, 'b'), 1);
+    const last = await leader.coordinator.commit('t', activeAt(3, 'c'), 2);
+    const { revision } = await s.direct.get(`${prefix}/tenants/t`);
+    const compact = spawnSync('etcdctl', [`--endpoints=${s.etcd.endpoints[0]}`, 'compact', String(revision)], { encoding: 'utf8', env: { ...process.env, ETCDCTL_API: '3' } });
+    expect(compact.status, compact.stderr).toBe(0);
+    follower.relay.restore();
+    await waitFor(async () => (await follower.coordinator.load('t'))?.epoch === 3, { timeout: TTL, what: 'follower re-read epoch 3' });
+    expect(await follower.coordinator.load('t')).toEqual(last);
+    expect(seen).toEqual([1, 3]); // the re-read reports the latest state; epoch 2 was compacted away
+    expect(follower.lease.id).toBe(followerLease); // re-read by the compaction path, not a new session after a lost lease
+    // And it keeps watching.
+    await leader.coordinator.commit('t', activeAt(4, 'a'), 3);
+    await waitFor(() => seen.at(-1) === 4, { timeout: 3000, what: 'follower sees epoch 4' });
   });
 });

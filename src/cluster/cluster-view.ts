@@ -72,7 +72,13 @@ export class ClusterView {
     const { client, keys } = this.deps;
     const handlers = (apply: (ev: WatchEvent) => void) => ({
       onEvents: (events: WatchEvent[]) => {
-        if (generation === this.#generation) for (const ev of events) apply(ev);
+        if (generation !== this.#generation) return;
+        try {
+          for (const ev of events) apply(ev);
+        } catch (err) {
+          // etcd3 rethrows a handler's error on a later turn, which would end the process: read again instead.
+          this.deps.onLost(err as Error);
+        }
       },
       onError: (err: Error) => {
         if (generation === this.#generation) this.deps.onLost(err);

@@ -75,6 +75,7 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: acknowledgements (real etcd)
     leader.coordinator.acknowledge('t', 1, 'drained');
     f1!.coordinator.acknowledge('t', 1, 'drained');
     await waitFor(async () => (await s.direct.getPrefix(`${prefix}/acks/`)).kvs.length === 2, { timeout: 3000, what: 'two acks stored' });
+    expect(wait.settled).toBe(false); // f2 has not acknowledged and is live: still waited for
     f2!.relay.blackhole();
     const cutAt = performance.now();
     await waitFor(() => wait.settled, { timeout: TTL + 3000, what: 'the wait settles' });

@@ -35,6 +35,8 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: losing etcd (real etcd)', ()
 
     let lastSend = closed.lease.deadline - TTL + MARGIN;
     closed.lease.on('renewed', (d) => (lastSend = d - TTL + MARGIN));
+    let staticLastSend = stat.lease.deadline - TTL + MARGIN;
+    stat.lease.on('renewed', (d) => (staticLastSend = d - TTL + MARGIN));
     closed.relay.blackhole();
     stat.relay.blackhole();
     const cutAt = performance.now();
@@ -47,6 +49,9 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: losing etcd (real etcd)', ()
     expect(stat.coordinator.serving()).toBe(true);
     expect(stat.coordinator.mayDecide()).toBe(false);
     await waitFor(() => statuses.static >= 1, { timeout: TTL, what: 'fail_static reports the loss' });
+    // Past the moment a fail_closed replica would stop (TTL after its last good keepalive): still serving.
+    await waitFor(() => performance.now() > staticLastSend + TTL + 100, { timeout: TTL + 1000, what: 'fail_static past its TTL' });
+    expect(stat.coordinator.mayDecide()).toBe(false);
     expect(stat.coordinator.serving()).toBe(true);
 
     // Committed while they were cut off: both learn it on their re-read.

@@ -30,7 +30,9 @@ export type ErrorCode =
   /** Clustered: the leader changed while carrying out an operator action; its outcome is unknown. */
   | 'DRP_LEADER_CHANGED'
   /** An unexpected failure inside drproxy (a bug): the message says what failed. */
-  | 'DRP_INTERNAL';
+  | 'DRP_INTERNAL'
+  /** Clustered: this replica is not the leader (or its lease ran out), so it may not commit. */
+  | 'DRP_NOT_LEADER';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -130,8 +130,10 @@ export class EtcdClient {
     return { kv: res.kvs[0] && toKeyValue(res.kvs[0]), revision: Number(res.header.revision) };
   }
 
-  async getPrefix(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
-    const res = await this.#call(`get ${prefix}*`, () => this.#client.kv.range({ key: Buffer.from(prefix), range_end: prefixEnd(prefix) }));
+  /** Every key under `prefix`, at `revision` when given (several reads at one revision), else the latest. */
+  async getPrefix(prefix: string, revision?: number): Promise<{ kvs: KeyValue[]; revision: number }> {
+    const req = { key: Buffer.from(prefix), range_end: prefixEnd(prefix), ...(revision !== undefined && { revision: String(revision) }) };
+    const res = await this.#call(`get ${prefix}*`, () => this.#client.kv.range(req));
     return { kvs: res.kvs.map(toKeyValue), revision: Number(res.header.revision) };
   }
 

@@ -26,7 +26,9 @@ export type ErrorCode =
   /** etcd: the lease is gone (expired, revoked or lost by our own deadline); grant a new one. */
   | 'DRP_ETCD_LEASE_LOST'
   /** etcd answered with an error that retrying will not fix (bad request, permission). */
-  | 'DRP_ETCD_REJECTED';
+  | 'DRP_ETCD_REJECTED'
+  /** Clustered: this replica is not (or no longer) the leader; only the leader commits. */
+  | 'DRP_NOT_LEADER';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -75,7 +75,7 @@ export class TenantController {
     this.now = deps.now ?? Date.now;
     this.scheduler = deps.scheduler ?? realScheduler;
     this.sites = cfg.sites.map((s) => this.buildSite(s));
-    this.publisher = new RoutePublisher(cfg, deps.headers, this.sites, deps.coordinator);
+    this.publisher = new RoutePublisher(cfg, deps.headers, this.sites);
     this.runner = new FlipRunner({
       config: cfg,
       sites: this.sites,

@@ -70,7 +70,7 @@ export class SharedCoordinator {
     for (const r of this.replicas.values()) r.status();
   }
 
-  /** A replica's lease expired: it is no longer waited for. */
+  /** A replica's lease expired: it is no longer waited for (SharedReplica.setServing(true) registers it again). */
   remove(id: string): void {
     this.replicas.delete(id);
     this.settle();
@@ -94,6 +94,7 @@ export class SharedCoordinator {
   }
 
   acknowledge(from: SharedReplica, tenant: string, epoch: number, stage: AckStage): void {
+    if (!from.serving() || !this.replicas.has(from.id)) return; // it cannot reach the store
     const prev = from.acks.get(tenant);
     if (reached(prev, epoch, stage)) return;
     from.acks.set(tenant, { epoch, stage });
@@ -153,9 +154,17 @@ export class SharedReplica implements Coordinator {
     return this.servingNow;
   }
 
-  /** The test: this replica lost (false) or reached again (true) its coordinator. */
+  /**
+   * The test: this replica lost (false) or reached again (true) its coordinator. While lost it
+   * sees no commit and its acknowledgements are lost; back, it registers again (a new lease:
+   * its earlier acknowledgements are gone).
+   */
   setServing(serving: boolean): void {
     this.servingNow = serving;
+    if (serving && !this.shared.replicas.has(this.id)) {
+      this.acks.clear();
+      this.shared.replicas.set(this.id, this);
+    }
     this.status();
   }
 
@@ -177,6 +186,7 @@ export class SharedReplica implements Coordinator {
 
   /** A state committed by another replica, on a later turn. */
   deliver(s: TenantState): void {
+    if (!this.servingNow) return;
     const listeners = [...(this.watchers.get(s.tenant) ?? [])];
     setImmediate(() => listeners.forEach((l) => l(structuredClone(s))));
   }

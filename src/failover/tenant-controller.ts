@@ -30,6 +30,7 @@ import { FlipRunner, type FlipEvents, type FlipRequest } from './flip-runner.js'
 import { RoutePublisher } from './route-publisher.js';
 import { awaitingFirstState, Follower } from './follower.js';
 import { ClusterStatus } from './cluster-status.js';
+import { settle } from './settle.js';
 import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import type { ControllerDeps } from './controller-deps.js';
@@ -95,7 +96,14 @@ export class TenantController {
       events: this.flipEvents(),
     });
     const { coordinator, upgrades } = deps;
-    this.follower = new Follower({ config: cfg, sites: this.sites, coordinator, publisher: this.publisher, log: this.log, now: this.now, upgrades, current: () => this.state, adopt: (s) => (this.state = s), publish: () => this.publish(), landed: (at) => (this.memory = { ...this.memory, lastFlipAt: at, unavailableSince: 0 }), busy: () => this.flipping || this.paused });
+    this.follower = new Follower({
+      ...{ config: cfg, sites: this.sites, coordinator, publisher: this.publisher, log: this.log, now: this.now, upgrades },
+      current: () => this.state,
+      adopt: (s) => (this.state = s),
+      publish: () => this.publish(),
+      landed: (at) => (this.memory = { ...this.memory, lastFlipAt: at, unavailableSince: 0 }),
+      busy: () => this.flipping || this.paused,
+    });
     this.status = new ClusterStatus({ coordinator, publisher: this.publisher, log: this.log, state: () => this.state, resync: (why) => this.resync(why) });
   }
 
@@ -191,45 +199,19 @@ export class TenantController {
     this.status.changed();
   }
 
-  /**
-   * This process decides (at start, or on taking over as leader): bring the stored state to a
-   * settled one — the first state, an interrupted flip finished at its persisted epoch, a site
-   * gone from the config left — and publish its route.
-   */
-  private async settle(stored: TenantState | undefined, why: string): Promise<void> {
-    if (!stored) {
-      const first = this.cfg.sites[0]!.name;
-      await this.runner.commit({ epoch: 1, phase: 'active', active: first, fenced: [], trigger: 'startup', reason: 'first start' }, undefined);
-      this.log.info({ epoch: 1, site: first }, 'tenant initialised');
-    } else {
-      this.state = stored;
-      this.log.info({ epoch: stored.epoch, site: stored.active, phase: stored.phase }, 'tenant state loaded');
-    }
-    const s = this.state;
-    if (s.phase === 'failing_over' && s.to && this.site(s.to)) {
-      // A flip was interrupted after its epoch was persisted: finish it, never go back.
-      this.log.warn({ epoch: s.epoch, from: s.from, to: s.to }, 'resuming an interrupted failover');
+  /** This process decides (at start, or on taking over as leader): settle.ts. */
+  private settle(stored: TenantState | undefined, why: string): Promise<void> {
+    const { cfg, sites, runner, log } = this;
+    const asFlip = async (run: () => Promise<unknown>): Promise<void> => {
       this.flipping = true;
       try {
-        await this.runner.resume(s, { to: s.to, trigger: 'recovery', reason: `${why}: ${s.reason}` });
+        await run();
       } finally {
         this.flipping = false;
         this.follower.flush();
       }
-    } else if (s.phase === 'frozen' && s.frozen_cause === 'state_lost') {
-      // Its state was lost (see FileStateStore.load): no site takes traffic until an operator
-      // fails it over, even when the last known active site is gone from the config.
-      this.alert(`tenant frozen: ${s.reason}`);
-    } else if (!this.site(s.active) || s.phase === 'failing_over') {
-      // The active site is gone from the config: move to the first remaining site, new epoch.
-      const target = this.sites.find((x) => !s.fenced.includes(x.name)) ?? this.sites[0]!;
-      this.log.warn({ missing: s.active, to: target.name }, 'active site is not in the config; moving');
-      await this.runner.commit(
-        { epoch: s.epoch + 1, phase: 'active', active: target.name, fenced: s.fenced.filter((f) => this.site(f)), trigger: 'config', reason: `site ${s.active} is not in the config` },
-        s.epoch,
-      );
-    }
-    this.publish();
+    };
+    return settle({ cfg, sites, runner, log, state: () => this.state, adopt: (s) => (this.state = s), alert: (m) => this.alert(m), asFlip, publish: () => this.publish() }, stored, why);
   }
 
   // --- Health input ------------------------------------------------------------------------

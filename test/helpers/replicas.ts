@@ -87,8 +87,8 @@ export interface GatedHook {
   close(): Promise<void>;
 }
 
-/** A hook endpoint (200) whose answers wait until `open()`. */
-export async function startGatedHook(): Promise<GatedHook> {
+/** A hook endpoint whose answers wait until `open()`: the n-th call gets `statuses[n]`, else 200. */
+export async function startGatedHook(statuses: number[] = []): Promise<GatedHook> {
   let opened = false;
   const waiting: Array<() => void> = [];
   const calls: GatedHook['calls'] = [];
@@ -97,8 +97,9 @@ export async function startGatedHook(): Promise<GatedHook> {
     req.setEncoding('utf8');
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
+      const status = statuses[calls.length] ?? 200;
       calls.push({ path: req.url!, body: body ? (JSON.parse(body) as Record<string, unknown>) : {}, at: Date.now() });
-      const answer = (): void => void res.writeHead(200, { 'content-type': 'text/plain' }).end('hook');
+      const answer = (): void => void res.writeHead(status, { 'content-type': 'text/plain' }).end('hook');
       if (opened) answer();
       else waiting.push(answer);
     });

@@ -5,35 +5,23 @@
  * leader commits active(b1, 2), releasing what it held to b1, and acknowledges `routed`.
  * Two in-process replicas on one shared coordinator; requests go through the follower's own proxy port.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { get, startGatedHook, startReplicas, type GatedHook, type ReplicaSet } from './helpers/replicas.js';
+import { get, useFencedReplicas, type Replica } from './helpers/replicas.js';
 import { waitFor } from './helpers/poll.js';
 
-let set: ReplicaSet;
-let fence: GatedHook;
-
-beforeAll(async () => {
-  fence = await startGatedHook();
-  set = await startReplicas(2, { mode: 'manual', drain_timeout: '5s', hold_requests: '20s' }, { a1: { fence: { url: `${fence.url}/fence`, timeout: '20s' } } });
-});
-
-afterAll(async () => {
-  fence?.open();
-  await set?.stop();
-  await fence?.close();
-});
+const r = useFencedReplicas(2, { mode: 'manual', drain_timeout: '5s', hold_requests: '20s' }, { timeout: '20s' });
 
 describe('a follower follows the leader through a flip', () => {
   it('holds, drains and acknowledges on failing_over; routes to the new site only after the completion commit', async () => {
-    const [leader, follower] = set.replicas as [NonNullable<ReplicaSet['replicas'][0]>, NonNullable<ReplicaSet['replicas'][0]>];
-    const { shared } = set;
+    const [leader, follower] = r.set.replicas as [Replica, Replica];
+    const { shared } = r.set;
     expect(await get(follower)).toMatchObject({ status: 200, site: 'a1' });
     expect(shared.ackOf('r2', 't')).toEqual({ epoch: 1, stage: 'routed' });
 
     // A write in flight on the follower's data plane to a1: its drain waits for it.
     const slow = request(`${follower.p.url}/slow?ms=600`, { method: 'POST', body: 'x', headers: { host: 't.example.com' } }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }));
-    await waitFor(async () => (await set.a1.stats()).byPath['/slow'] === 1, { what: 'the write in flight on a1' });
+    await waitFor(async () => (await r.set.a1.stats()).byPath['/slow'] === 1, { what: 'the write in flight on a1' });
 
     const flip = leader.p.proxy.tenant('t')!.operatorFailover({ to: 'b1', reason: 'test', actor: 'test' });
     const f = follower.p.proxy.tenant('t')!;
@@ -50,27 +38,27 @@ describe('a follower follows the leader through a flip', () => {
     expect(await slow).toMatchObject({ status: 200 });
 
     // The leader is in its fence hook: nothing committed past the intent, nothing sent to b1.
-    await waitFor(() => fence.calls.length === 1, { what: 'the fence hook called' });
-    expect(fence.calls[0]!.body).toMatchObject({ action: 'fence', site: 'a1', epoch: 2 });
+    await waitFor(() => r.fence.calls.length === 1, { what: 'the fence hook called' });
+    expect(r.fence.calls[0]!.body).toMatchObject({ action: 'fence', site: 'a1', epoch: 2 });
     expect(shared.states.get('t')).toMatchObject({ phase: 'failing_over', epoch: 2 });
     expect(f.slot.route).toMatchObject({ mode: 'hold', epoch: 2 });
-    expect((await set.b1.stats()).byPath['/after']).toBeUndefined();
+    expect((await r.set.b1.stats()).byPath['/after']).toBeUndefined();
 
-    fence.open();
+    r.fence.open();
     const answer = await held;
     const completion = shared.commits.find((c) => c.state.phase === 'active' && c.state.epoch === 2)!;
     expect(completion).toMatchObject({ replica: 'r1', state: { active: 'b1' } });
     expect(completion.refused).toBeUndefined();
     // The held request went to b1, stamped with epoch 2, once the completion was committed.
     expect(answer).toMatchObject({ status: 200, site: 'b1' });
-    expect((await set.b1.stats()).byPath['/after']).toBe(1);
-    expect((await set.b1.stats()).lastHeaders).toMatchObject({ 'x-dr-epoch': '2', 'x-dr-site': 'b1' });
+    expect((await r.set.b1.stats()).byPath['/after']).toBe(1);
+    expect((await r.set.b1.stats()).lastHeaders).toMatchObject({ 'x-dr-epoch': '2', 'x-dr-site': 'b1' });
     expect(await flip).toMatchObject({ epoch: 2, result: 'routed' });
     await waitFor(() => shared.ackOf('r2', 't')?.stage === 'routed' && shared.ackOf('r2', 't')?.epoch === 2, { what: "the follower's routed acknowledgement" });
     expect(shared.acks.find((a) => a.replica === 'r2' && a.epoch === 2 && a.stage === 'routed')!.at).toBeGreaterThanOrEqual(completion.at);
     expect(await get(follower)).toMatchObject({ status: 200, site: 'b1' });
     // The follower committed nothing and called no hook of its own (one fence call: the leader's).
     expect(shared.commits.filter((c) => c.replica === 'r2')).toEqual([]);
-    expect(fence.calls).toHaveLength(1);
+    expect(r.fence.calls).toHaveLength(1);
   });
 });

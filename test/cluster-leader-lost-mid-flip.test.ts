@@ -5,33 +5,21 @@
  * arrives, which finishes the flip at the same epoch. The controller is not stuck: leading again
  * later, it fails back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { get, startGatedHook, startReplicas, type GatedHook, type ReplicaSet } from './helpers/replicas.js';
+import { get, useFencedReplicas } from './helpers/replicas.js';
 import { waitFor } from './helpers/poll.js';
 
-let set: ReplicaSet;
-let fence: GatedHook;
-
-beforeAll(async () => {
-  fence = await startGatedHook();
-  set = await startReplicas(2, { mode: 'manual', drain_timeout: '10s', hold_requests: '20s', min_interval: '0s' }, { a1: { fence: { url: `${fence.url}/fence`, timeout: '20s' } } });
-});
-
-afterAll(async () => {
-  fence?.open();
-  await set?.stop();
-  await fence?.close();
-});
+const r = useFencedReplicas(2, { mode: 'manual', drain_timeout: '10s', hold_requests: '20s', min_interval: '0s' }, { timeout: '20s' });
 
 describe('leadership lost during a flip', () => {
   it('stops the flip without freezing, keeps holding, follows the next leader, and is not stuck', async () => {
-    const [r1, r2] = set.replicas;
-    const { shared } = set;
+    const [r1, r2] = r.set.replicas;
+    const { shared } = r.set;
     const t1 = r1!.p.proxy.tenant('t')!;
     // A write in flight on r2 keeps r2 draining: r1 waits for r2's drained acknowledgement.
     const slow = request(`${r2!.p.url}/slow?ms=800`, { method: 'POST', body: 'x', headers: { host: 't.example.com' } }).then((r) => r.body.text().then(() => r.statusCode));
-    await waitFor(async () => (await set.a1.stats()).byPath['/slow'] === 1, { what: 'the write in flight on a1' });
+    await waitFor(async () => (await r.set.a1.stats()).byPath['/slow'] === 1, { what: 'the write in flight on a1' });
     const flip = t1.operatorFailover({ to: 'b1', reason: 'test', actor: 'test' }).then(
       () => 'routed',
       (err: unknown) => (err as { code?: string }).code,
@@ -46,13 +34,13 @@ describe('leadership lost during a flip', () => {
     expect(t1.slot.route).toMatchObject({ mode: 'hold', epoch: 2 });
     const held = get(r1!, '/held');
     // r2 resumes the flip at epoch 2; it is in its fence hook now.
-    await waitFor(() => fence.calls.length === 1, { what: "r2's fence hook" });
-    expect(fence.calls[0]!.body).toMatchObject({ site: 'a1', epoch: 2 });
+    await waitFor(() => r.fence.calls.length === 1, { what: "r2's fence hook" });
+    expect(r.fence.calls[0]!.body).toMatchObject({ site: 'a1', epoch: 2 });
     expect(await slow).toBe(200);
     expect(t1.slot.route).toMatchObject({ mode: 'hold', epoch: 2 });
-    expect((await set.b1.stats()).byPath['/held']).toBeUndefined();
+    expect((await r.set.b1.stats()).byPath['/held']).toBeUndefined();
 
-    fence.open();
+    r.fence.open();
     expect(await held).toMatchObject({ status: 200, site: 'b1' });
     expect(t1.state).toMatchObject({ phase: 'active', active: 'b1', epoch: 2 });
     expect(shared.commits.filter((c) => !c.refused && c.state.phase === 'frozen')).toEqual([]);

@@ -4,28 +4,17 @@
  * freeze the tenant, it stops the flip (DRP_NOT_LEADER) and never publishes an unavailable route.
  * The new leader, whose fence hook succeeds, finishes the flip at the same epoch, and it follows.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, startGatedHook, startReplicas, type GatedHook, type ReplicaSet } from './helpers/replicas.js';
+import { describe, expect, it } from 'vitest';
+import { get, useFencedReplicas } from './helpers/replicas.js';
 import { waitFor } from './helpers/poll.js';
 
-let set: ReplicaSet;
-let fence: GatedHook;
-
-beforeAll(async () => {
-  fence = await startGatedHook([500, 200]); // the old leader's call fails, the new leader's succeeds
-  set = await startReplicas(2, { mode: 'manual', hold_requests: '20s' }, { a1: { fence: { url: `${fence.url}/fence`, required: true, timeout: '20s' } } });
-});
-
-afterAll(async () => {
-  fence?.open();
-  await set?.stop();
-  await fence?.close();
-});
+// The old leader's fence call fails, the new leader's succeeds.
+const r = useFencedReplicas(2, { mode: 'manual', hold_requests: '20s' }, { required: true, timeout: '20s' }, [500, 200]);
 
 describe('a required fence hook fails after leadership moved', () => {
   it('does not freeze the old leader, even locally; the new leader finishes the flip', async () => {
-    const [r1] = set.replicas;
-    const { shared } = set;
+    const [r1] = r.set.replicas;
+    const { shared } = r.set;
     const t1 = r1!.p.proxy.tenant('t')!;
     const modes: string[] = [];
     t1.slot.onPublish((r) => modes.push(`${r.mode} ${r.site} ${r.epoch}`));
@@ -33,10 +22,10 @@ describe('a required fence hook fails after leadership moved', () => {
       () => 'finished',
       (err: unknown) => (err as { code?: string }).code,
     );
-    await waitFor(() => fence.calls.length === 1, { what: "the old leader's fence hook" });
+    await waitFor(() => r.fence.calls.length === 1, { what: "the old leader's fence hook" });
     shared.setLeader('r2');
-    await waitFor(() => fence.calls.length === 2, { what: "the new leader's fence hook" });
-    fence.open();
+    await waitFor(() => r.fence.calls.length === 2, { what: "the new leader's fence hook" });
+    r.fence.open();
 
     expect(await flip).toBe('DRP_NOT_LEADER');
     await waitFor(() => t1.slot.route.site === 'b1' && t1.slot.route.mode === 'serve', { what: 'the old leader following to b1' });

@@ -4,43 +4,31 @@
  * reloads the state and finishes that flip at epoch 2 (no new epoch). The old leader's late
  * commit fails its guard: it freezes nothing and follows the new leader's completion.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { get, startGatedHook, startReplicas, type GatedHook, type ReplicaSet } from './helpers/replicas.js';
+import { describe, expect, it } from 'vitest';
+import { get, useFencedReplicas } from './helpers/replicas.js';
 import { waitFor } from './helpers/poll.js';
 
-let set: ReplicaSet;
-let fence: GatedHook;
-
-beforeAll(async () => {
-  fence = await startGatedHook();
-  set = await startReplicas(2, { mode: 'manual', hold_requests: '20s' }, { a1: { fence: { url: `${fence.url}/fence`, required: true, timeout: '20s' } } });
-});
-
-afterAll(async () => {
-  fence?.open();
-  await set?.stop();
-  await fence?.close();
-});
+const r = useFencedReplicas(2, { mode: 'manual', hold_requests: '20s' }, { required: true, timeout: '20s' });
 
 describe('a new leader finds a flip half done', () => {
   it('finishes it at its persisted epoch; the old leader stops without freezing and follows', async () => {
-    const [r1, r2] = set.replicas;
-    const { shared } = set;
+    const [r1, r2] = r.set.replicas;
+    const { shared } = r.set;
     const t1 = r1!.p.proxy.tenant('t')!;
     const t2 = r2!.p.proxy.tenant('t')!;
     const flip = t1.operatorFailover({ to: 'b1', reason: 'half done', actor: 'test' });
     const outcome = flip.then(
-      (r) => ({ record: r }),
+      (record) => ({ record }),
       (err: unknown) => ({ err: err as Error & { code?: string } }),
     );
-    await waitFor(() => fence.calls.length === 1, { what: "the old leader's fence hook in progress" });
+    await waitFor(() => r.fence.calls.length === 1, { what: "the old leader's fence hook in progress" });
     expect(shared.states.get('t')).toMatchObject({ phase: 'failing_over', from: 'a1', to: 'b1', epoch: 2 });
 
     // The old leader is stuck in its hook; the follower takes over.
     shared.setLeader('r2');
-    await waitFor(() => fence.calls.length === 2, { what: "the new leader's fence hook" });
-    expect(fence.calls[1]!.body).toMatchObject({ action: 'fence', site: 'a1', epoch: 2 });
-    fence.open();
+    await waitFor(() => r.fence.calls.length === 2, { what: "the new leader's fence hook" });
+    expect(r.fence.calls[1]!.body).toMatchObject({ action: 'fence', site: 'a1', epoch: 2 });
+    r.fence.open();
     await waitFor(() => shared.states.get('t')?.phase === 'active', { what: 'the flip finished' });
     expect(shared.states.get('t')).toMatchObject({ phase: 'active', active: 'b1', epoch: 2, fenced: ['a1'] });
 
@@ -57,6 +45,6 @@ describe('a new leader finds a flip half done', () => {
     expect(t1.state).toMatchObject({ phase: 'active', active: 'b1', epoch: 2 });
     expect(t2.state).toMatchObject({ phase: 'active', active: 'b1', epoch: 2 });
     for (const r of [r1!, r2!]) expect(await get(r)).toMatchObject({ status: 200, site: 'b1' });
-    expect((await set.b1.stats()).lastHeaders).toMatchObject({ 'x-dr-epoch': '2' });
+    expect((await r.set.b1.stats()).lastHeaders).toMatchObject({ 'x-dr-epoch': '2' });
   });
 });

@@ -13,21 +13,13 @@
  * A follower calls no hook and commits nothing.
  */
 import type { TenantConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
-import type { Coordinator } from '../state/coordinator.js';
 import type { TenantState } from '../state/types.js';
-import { drainSite, type UpgradeRegistry } from './drain.js';
-import type { RoutePublisher } from './route-publisher.js';
+import { drainSite } from './drain.js';
+import type { FlipRunnerDeps } from './flip-runner.js';
 import type { SiteRuntime } from './site.js';
 
-export interface FollowerDeps {
-  readonly config: TenantConfig;
-  readonly sites: readonly SiteRuntime[];
-  readonly coordinator: Coordinator;
-  readonly publisher: RoutePublisher;
-  readonly log: Logger;
-  readonly now: () => number;
-  readonly upgrades?: UpgradeRegistry | undefined;
+/** What the flip runner is given, less its health and events: the follower runs the same steps 2-3 and 6. */
+export interface FollowerDeps extends Pick<FlipRunnerDeps, 'config' | 'sites' | 'coordinator' | 'publisher' | 'log' | 'now' | 'upgrades'> {
   /** The tenant's state as the controller holds it (undefined before its first load). */
   current(): TenantState | undefined;
   /** Adopt a committed state: status, metrics and later decisions read it. */

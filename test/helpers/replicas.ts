@@ -8,6 +8,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
+import { afterAll, beforeAll } from 'vitest';
 import { FAST_CHECKS, sitesHealthy, startProxy, type TestProxy } from './proxy.js';
 import { SharedCoordinator, type SharedReplica } from './shared-coordinator.js';
 import { startUpstream, stopAll, type Upstream } from './upstream.js';
@@ -119,4 +120,27 @@ export async function startGatedHook(statuses: number[] = []): Promise<GatedHook
       return new Promise((r) => server.close(() => r()));
     },
   };
+}
+
+export interface FencedReplicas {
+  set: ReplicaSet;
+  fence: GatedHook;
+}
+
+/**
+ * For a test file: before all, a gated fence hook on site a1 (`fence`: the hook's other settings;
+ * `statuses`: its answers) and `n` replicas; after all, everything stopped (the hook opened first).
+ */
+export function useFencedReplicas(n: number, failover: Record<string, unknown>, fence: object, statuses: number[] = []): FencedReplicas {
+  const it = {} as FencedReplicas;
+  beforeAll(async () => {
+    it.fence = await startGatedHook(statuses);
+    it.set = await startReplicas(n, failover, { a1: { fence: { url: `${it.fence.url}/fence`, ...fence } } });
+  });
+  afterAll(async () => {
+    it.fence?.open();
+    await it.set?.stop();
+    await it.fence?.close();
+  });
+  return it;
 }

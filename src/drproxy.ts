@@ -13,6 +13,7 @@ import { createLogger, type Logger } from './log.js';
 import { FileStateStore } from './state/file-store.js';
 import { LocalCoordinator } from './state/local-coordinator.js';
 import type { StateStore } from './state/types.js';
+import type { Coordinator } from './state/coordinator.js';
 import { HealthRegistry } from './health/registry.js';
 import { isEjected } from './health/outlier.js';
 import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
@@ -38,6 +39,8 @@ export interface DrProxyOptions {
   noAdmin?: boolean;
   /** The control plane's wall clock (tests jump it minutes ahead); Date.now by default. */
   now?: () => number;
+  /** The coordinator every tenant controller uses (tests: a shared in-process one); local by default. */
+  coordinator?: (store: StateStore) => Coordinator;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -67,6 +70,7 @@ export class DrProxy implements AdminApi {
   private readonly now: () => number;
   /** The store as controllers see it: failed commits counted (drproxy_state_commit_failures_total). */
   private readonly commitCounted: StateStore;
+  private readonly coordinatorOf: DrProxyOptions['coordinator'];
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -97,6 +101,7 @@ export class DrProxy implements AdminApi {
     void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
+    this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
   }
 
@@ -147,7 +152,7 @@ export class DrProxy implements AdminApi {
     const extra = this.extraHooks;
     const metrics = this.metrics;
     return {
-      coordinator: new LocalCoordinator(this.commitCounted, this.now),
+      coordinator: this.coordinatorOf?.(this.commitCounted) ?? new LocalCoordinator(this.commitCounted, this.now),
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,
@@ -217,6 +222,8 @@ export class DrProxy implements AdminApi {
     const reasons: string[] = [];
     if (!this.started) reasons.push('starting');
     if (this.shuttingDown) reasons.push('shutting down');
+    // Clustered, fail_closed: lost etcd past the lease, this replica serves no tenant.
+    if ([...this.controllers.values()].some((c) => c.coordinatorLost)) reasons.push('coordinator lost: not serving until it is reachable again');
     return { ready: reasons.length === 0, reasons };
   }
 

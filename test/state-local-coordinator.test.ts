@@ -1,6 +1,6 @@
 /**
  * The local coordinator (embedded mode): commits are the state store's epoch-guarded writes,
- * stamped with the control plane's clock; routes are acknowledged at once (one data plane);
+ * stamped with the control plane's clock; every stage is acknowledged at once (one data plane);
  * nothing is committed elsewhere; this process always decides.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,9 +33,11 @@ describe('LocalCoordinator', () => {
     expect(await c.load('t')).toEqual(intent);
   });
 
-  it('acknowledges routes at once, sees no commits from elsewhere, and always decides', () => {
+  it('acknowledges every stage at once, always serves, sees no commits from elsewhere, and always decides', () => {
     const c = new LocalCoordinator(store);
-    expect(c.publishRoute({ tenant: 't', epoch: 2, site: 'b', mode: 'serve' })).toBeUndefined();
+    expect(c.acknowledged('t', 2, 'drained')).toBeUndefined();
+    expect(c.acknowledged('t', 2, 'routed')).toBeUndefined();
+    expect(c.serving()).toBe(true);
     let seen = 0;
     const off = c.watch('t', () => seen++);
     off();

@@ -11,7 +11,7 @@
 import { DrProxyError } from '../errors.js';
 import type { EtcdConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { AckStage, Acknowledgement, Coordinator, RouteNotice, StateChange } from '../state/coordinator.js';
+import type { AckStage, Acknowledgement, Coordinator, StateChange } from '../state/coordinator.js';
 import type { TenantState } from '../state/types.js';
 import { AckBook, type AckRecord, covers } from './acks.js';
 import { AckWriter } from './ack-writer.js';
@@ -212,11 +212,6 @@ export class EtcdCoordinator implements Coordinator {
       },
       onStale: (tenant, kv) => void this.#cache.apply(tenant, kv.value, kv.modRevision),
     };
-  }
-
-  /** Removed from the contract (acknowledge/acknowledged replace it): nothing to do. */
-  publishRoute(_route: RouteNotice): Acknowledgement {
-    return undefined;
   }
 
   acknowledge(tenant: string, epoch: number, stage: AckStage): void {

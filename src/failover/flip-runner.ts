@@ -122,6 +122,9 @@ export class FlipRunner {
   async freeze(s: TenantState, cause: NonNullable<TenantState['frozen_cause']>, message: string): Promise<TenantState> {
     this.cur = s;
     if (s.phase === 'frozen' && s.frozen_cause === cause) return s;
+    // A replica that is no longer the leader freezes nothing, not even its own data plane: the
+    // next leader decides (its commit would fail the guard anyway).
+    if (!this.d.coordinator.mayDecide()) throw new DrProxyError('DRP_NOT_LEADER', `not freezing tenant ${this.d.config.name} (${cause}): this replica is no longer the leader`);
     this.set({ ...s, phase: 'frozen', frozen_cause: cause, from: undefined, to: undefined, reason: message });
     this.publish();
     this.d.events.alert(`tenant frozen: ${message}`);
@@ -143,8 +146,8 @@ export class FlipRunner {
     this.d.events.state(s);
   }
 
-  private publish(): ReturnType<RoutePublisher['publish']> {
-    return this.d.publisher.publish(this.cur, this.d.health(this.d.now()));
+  private publish(): void {
+    this.d.publisher.publish(this.cur, this.d.health(this.d.now()));
   }
 
   private site(name: string): SiteRuntime | undefined {
@@ -156,7 +159,7 @@ export class FlipRunner {
     const persistedAt = this.d.now();
     const fromSite = from !== target ? this.site(from) : undefined;
     // 2. Stop sending new requests to the old site: they are held until the new route is out.
-    const held = this.d.publisher.hold(from, target, epoch);
+    this.d.publisher.hold(from, target, epoch);
     // 3. Drain: idempotent requests are re-sent to the new site; the rest get drain_timeout.
     // Destroying the old site's pools waits until the new route is out (or the flip ends).
     let drain: DrainResult | undefined;
@@ -176,8 +179,12 @@ export class FlipRunner {
       };
     }
     try {
-      // Every data plane holds and has drained before anything irreversible.
-      if (held) await held;
+      // Every replica holds and has drained before anything irreversible (clustered: each
+      // acknowledges under its lease; locally there is nothing to wait for, not even a turn).
+      const coordinator = this.d.coordinator;
+      coordinator.acknowledge(this.d.config.name, epoch, 'drained');
+      const drained = coordinator.acknowledged(this.d.config.name, epoch, 'drained');
+      if (drained) await drained;
       const drainedAt = this.d.now();
       failpoint('flip:after-drain');
       const base: FlipBase = { from, to: target, epoch, req, requestedAt, persistedAt, drainedAt, drain };
@@ -258,7 +265,7 @@ export class FlipRunner {
     const { from, to, epoch, req } = base;
     const fenced = [...this.cur.fenced.filter((s) => s !== to && s !== from), ...(fromSite && !autoFailback ? [from] : [])];
     this.set({ tenant: this.d.config.name, epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason, updated_at: this.cur.updated_at });
-    const routed = this.publish();
+    this.publish();
     f.afterRoute();
     const routedAt = this.d.now();
     this.d.events.landed(routedAt);
@@ -269,16 +276,29 @@ export class FlipRunner {
     // before the flip's bookkeeping — its record and metrics, the completion commit, the log
     // lines — instead of after it.
     await undefined;
-    // Every data plane routes the new site before its completion is committed.
-    if (routed) await routed;
     f.logDrain();
     const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, hooks);
-    // Record completion; the epoch itself was durable before any routing changed.
+    // Record completion; the epoch itself was durable before any routing changed. Followers
+    // route on this commit, so their `routed` acknowledgements can only come after it.
     await this.commit({ epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason }, epoch);
+    const routed = this.routedEverywhere(epoch);
+    if (routed) await routed;
     failpoint('flip:after-complete');
     this.logFlip(record);
     this.d.events.finished(record);
     return { state: this.cur, record };
+  }
+
+  /**
+   * Acknowledge `routed` for this replica and wait until every replica routes the new site: for
+   * the flip's record, not for safety (the completion is committed). Locally nothing waits.
+   */
+  private routedEverywhere(epoch: number): Promise<void> | undefined {
+    const { coordinator, config } = this.d;
+    coordinator.acknowledge(config.name, epoch, 'routed');
+    return coordinator
+      .acknowledged(config.name, epoch, 'routed')
+      ?.catch((err: unknown) => this.d.log.warn({ err, epoch }, 'stopped waiting for every replica to route the new site (no longer the leader)'));
   }
 
   private logFlip(r: FlipRecord): void {

@@ -1,14 +1,15 @@
 /**
  * A tenant's route publisher: the only writer of the tenant's slot, which the data plane reads.
- * It turns the committed state and a health snapshot into the route (serve, hold, unavailable),
- * keeps standby connections warm to the site a flip would choose, and tells the coordinator what
- * this data plane routes; the acknowledgement it returns settles once every data plane serving
- * the tenant routes it (at once in one process: then it is undefined).
+ * It turns the committed state and a health snapshot into the route (serve, hold, unavailable)
+ * and keeps standby connections warm to the site a flip would choose. Acknowledgements to the
+ * coordinator are the flip runner's and the follower's (stages of an epoch), not the publisher's.
+ * While this replica has lost its coordinator (clustered, fail_closed), every route it would
+ * publish is replaced by an unavailable one answering DRP_COORDINATOR_LOST.
  */
 import type { HeaderNames, TenantConfig } from '../config/types.js';
 import type { Backend } from '../proxy/backend.js';
 import { TenantSlot, type RouteMode, type TenantRoute } from '../proxy/route.js';
-import type { Acknowledgement, Coordinator } from '../state/coordinator.js';
+import type { ProxyErrorCode } from '../proxy/responses.js';
 import type { TenantState } from '../state/types.js';
 import { autoTarget } from './decide.js';
 import { buildRoute, sameRoute } from './routes.js';
@@ -16,36 +17,36 @@ import type { HealthSnapshot, SiteRuntime } from './site.js';
 
 export class RoutePublisher {
   readonly slot: TenantSlot;
-  /** The acknowledgement of the route in the slot. */
-  private acked: Acknowledgement;
+  /** Set while this replica has lost its coordinator: why it does not serve the tenant. */
+  private lost: string | undefined;
 
   constructor(
     private readonly cfg: TenantConfig,
     private readonly headers: HeaderNames,
     private readonly sites: readonly SiteRuntime[],
-    private readonly coordinator: Coordinator,
   ) {
     this.slot = new TenantSlot(cfg.name, this.route('hold', cfg.sites[0]!.name, 0, 'starting'));
   }
 
   /** Publish the route that `state` and `health` call for, if it differs from the slot's. */
-  publish(state: TenantState, health: HealthSnapshot): Acknowledgement {
+  publish(state: TenantState, health: HealthSnapshot): void {
     const target = state.phase === 'frozen' ? undefined : autoTarget({ state, health, config: this.cfg });
     this.warmStandby(state.active, target === undefined ? undefined : this.sites.find((s) => s.name === target.name));
     if (state.phase === 'frozen') {
-      return this.setRoute(this.route('unavailable', state.active, state.epoch, `tenant is frozen (${state.frozen_cause ?? 'unknown'}): ${state.reason}`));
+      this.setRoute(this.route('unavailable', state.active, state.epoch, `tenant is frozen (${state.frozen_cause ?? 'unknown'}): ${state.reason}`));
+      return;
     }
     const site = this.sites.find((s) => s.name === state.active)!;
     const routable = site.routable();
     const mode: RouteMode = routable.length > 0 ? 'serve' : 'hold';
     const reason = mode === 'hold' ? `no healthy backend in site ${site.name}` : '';
     const standby = this.cfg.failover.mode === 'auto' && target !== undefined;
-    return this.setRoute(this.route(mode, site.name, state.epoch, reason, routable.map((b) => b.backend), standby));
+    this.setRoute(this.route(mode, site.name, state.epoch, reason, routable.map((b) => b.backend), standby));
   }
 
   /** Flip step 2: new requests are held (not failed) until the flip publishes its next route. */
-  hold(from: string, to: string, epoch: number): Acknowledgement {
-    return this.put(this.route('hold', from, epoch, `failing over from ${from} to ${to}`));
+  hold(from: string, to: string, epoch: number): void {
+    this.put(this.route('hold', from, epoch, `failing over from ${from} to ${to}`));
   }
 
   /**
@@ -76,16 +77,33 @@ export class RoutePublisher {
     }
   }
 
-  private setRoute(route: TenantRoute): Acknowledgement {
-    return sameRoute(this.slot.route, route) ? this.acked : this.put(route);
+  /**
+   * This replica lost its coordinator (`why`), or got it back (undefined): while lost, every route
+   * published is the unavailable one; the caller publishes the state's route again afterwards.
+   */
+  coordinatorLost(why: string | undefined, state: TenantState): void {
+    this.lost = why;
+    if (why !== undefined) this.put(this.route('unavailable', state.active, state.epoch, why));
   }
 
-  private put(route: TenantRoute): Acknowledgement {
+  get isLost(): boolean {
+    return this.lost !== undefined;
+  }
+
+  private setRoute(route: TenantRoute): void {
+    if (!sameRoute(this.slot.route, route)) this.put(route);
+  }
+
+  private put(route: TenantRoute): void {
+    if (this.lost !== undefined) {
+      const r = this.route('unavailable', route.site, route.epoch, this.lost, [], false, 'DRP_COORDINATOR_LOST');
+      if (!sameRoute(this.slot.route, r)) this.slot.publish(r);
+      return;
+    }
     this.slot.publish(route);
-    return (this.acked = this.coordinator.publishRoute(route));
   }
 
-  private route(mode: RouteMode, site: string, epoch: number, reason: string, backends: Backend[] = [], standby = false): TenantRoute {
-    return buildRoute(this.cfg, this.headers, mode, site, epoch, reason, backends, standby);
+  private route(mode: RouteMode, site: string, epoch: number, reason: string, backends: Backend[] = [], standby = false, refusal?: ProxyErrorCode): TenantRoute {
+    return buildRoute(this.cfg, this.headers, mode, site, epoch, reason, backends, standby, refusal);
   }
 }

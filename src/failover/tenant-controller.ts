@@ -28,6 +28,9 @@ import { unchangedSites } from './carry-over.js';
 import { Availability, autoTarget, decide, freezeStillDue, notWanted, unfreezeStillDue, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
 import { FlipRunner, type FlipEvents, type FlipRequest } from './flip-runner.js';
 import { RoutePublisher } from './route-publisher.js';
+import { awaitingFirstState, Follower } from './follower.js';
+import { ClusterStatus } from './cluster-status.js';
+import { settle } from './settle.js';
 import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
 import type { ControllerDeps } from './controller-deps.js';
@@ -51,6 +54,11 @@ export class TenantController {
   private readonly scheduler: Scheduler;
   private readonly publisher: RoutePublisher;
   private readonly runner: FlipRunner;
+  /** Applies the states the leader commits (clustered; locally nothing is committed elsewhere). */
+  private readonly follower: Follower;
+  /** Leadership and coordinator loss, as Coordinator.onStatus reports them (cluster-status.ts). */
+  private readonly status: ClusterStatus;
+  private readonly unsubscribe: Array<() => void> = [];
   private chain: Promise<unknown> = Promise.resolve();
   private flipping = false;
   /** trip_after, min_interval and the failback hold-down: what decide() remembers. */
@@ -75,7 +83,7 @@ export class TenantController {
     this.now = deps.now ?? Date.now;
     this.scheduler = deps.scheduler ?? realScheduler;
     this.sites = cfg.sites.map((s) => this.buildSite(s));
-    this.publisher = new RoutePublisher(cfg, deps.headers, this.sites, deps.coordinator);
+    this.publisher = new RoutePublisher(cfg, deps.headers, this.sites);
     this.runner = new FlipRunner({
       config: cfg,
       sites: this.sites,
@@ -87,6 +95,16 @@ export class TenantController {
       upgrades: deps.upgrades,
       events: this.flipEvents(),
     });
+    const { coordinator, upgrades } = deps;
+    this.follower = new Follower({
+      ...{ config: cfg, sites: this.sites, coordinator, publisher: this.publisher, log: this.log, now: this.now, upgrades },
+      current: () => this.state,
+      adopt: (s) => (this.state = s),
+      publish: () => this.publish(),
+      landed: (at) => (this.memory = { ...this.memory, lastFlipAt: at, unavailableSince: 0 }),
+      busy: () => this.flipping || this.paused,
+    });
+    this.status = new ClusterStatus({ coordinator, publisher: this.publisher, log: this.log, state: () => this.state, resync: (why) => this.resync(why) });
   }
 
   /**
@@ -166,39 +184,34 @@ export class TenantController {
   }
 
   private async init(): Promise<void> {
-    const stored = await this.deps.coordinator.load(this.name);
-    if (!stored) {
-      const first = this.cfg.sites[0]!.name;
-      await this.runner.commit({ epoch: 1, phase: 'active', active: first, fenced: [], trigger: 'startup', reason: 'first start' }, undefined);
-      this.log.info({ epoch: 1, site: first }, 'tenant initialised');
-    } else {
-      this.state = stored;
-      this.log.info({ epoch: stored.epoch, site: stored.active, phase: stored.phase }, 'tenant state loaded');
-    }
-    const s = this.state;
-    if (s.phase === 'failing_over' && s.to && this.site(s.to)) {
-      // A flip was interrupted after its epoch was persisted: finish it, never go back.
-      this.log.warn({ epoch: s.epoch, from: s.from, to: s.to }, 'resuming an interrupted failover');
+    const c = this.deps.coordinator;
+    // Subscribed before the load: a state committed meanwhile is applied once the load is in.
+    this.unsubscribe.push(
+      c.watch(this.name, (s) => this.follower.receive(s)),
+      c.onStatus(() => this.status.changed()),
+    );
+    this.status.deciding = c.mayDecide();
+    const stored = await c.load(this.name);
+    // Clustered, a follower follows what the leader committed (follower.ts); it commits nothing.
+    if (this.status.deciding) await this.settle(stored, 'resumed after restart');
+    else this.follower.apply(stored ?? awaitingFirstState(this.cfg));
+    this.follower.flush();
+    this.status.changed();
+  }
+
+  /** This process decides (at start, or on taking over as leader): settle.ts. */
+  private settle(stored: TenantState | undefined, why: string): Promise<void> {
+    const { cfg, sites, runner, log } = this;
+    const asFlip = async (run: () => Promise<unknown>): Promise<void> => {
       this.flipping = true;
       try {
-        await this.runner.resume(s, { to: s.to, trigger: 'recovery', reason: `resumed after restart: ${s.reason}` });
+        await run();
       } finally {
         this.flipping = false;
+        this.follower.flush();
       }
-    } else if (s.phase === 'frozen' && s.frozen_cause === 'state_lost') {
-      // Its state was lost (see FileStateStore.load): no site takes traffic until an operator
-      // fails it over, even when the last known active site is gone from the config.
-      this.alert(`tenant frozen: ${s.reason}`);
-    } else if (!this.site(s.active) || s.phase === 'failing_over') {
-      // The active site is gone from the config: move to the first remaining site, new epoch.
-      const target = this.sites.find((x) => !s.fenced.includes(x.name)) ?? this.sites[0]!;
-      this.log.warn({ missing: s.active, to: target.name }, 'active site is not in the config; moving');
-      await this.runner.commit(
-        { epoch: s.epoch + 1, phase: 'active', active: target.name, fenced: s.fenced.filter((f) => this.site(f)), trigger: 'config', reason: `site ${s.active} is not in the config` },
-        s.epoch,
-      );
-    }
-    this.publish();
+    };
+    return settle({ cfg, sites, runner, log, state: () => this.state, adopt: (s) => (this.state = s), alert: (m) => this.alert(m), asFlip, publish: () => this.publish() }, stored, why);
   }
 
   // --- Health input ------------------------------------------------------------------------
@@ -238,7 +251,9 @@ export class TenantController {
     if (this.stopped || this.state === undefined) return;
     const now = this.now();
     const health = this.snapshot(now);
-    const busy = this.paused || this.flipping;
+    // A flip committed by the leader (or left half done by this replica when it stopped leading)
+    // holds requests until its next state arrives: no route of the old site meanwhile.
+    const busy = this.paused || this.flipping || (this.state.phase === 'failing_over' && !this.deps.coordinator.mayDecide());
     const d = decide({ tenant: this.state, busy, ...this.memory }, health, now, this.cfg);
     // Kept even while a flip runs: a failback needs its site available without a break.
     this.memory = d.memory;
@@ -306,6 +321,7 @@ export class TenantController {
     };
     void this.failover({ ...req, check }).catch((err: unknown) => {
       if (err instanceof DrProxyError && err.code === 'DRP_CONFLICT') this.log.info({ to: req.to, trigger: req.trigger }, `automatic flip to ${req.to} not started: ${err.message}`);
+      else if (err instanceof DrProxyError && err.code === 'DRP_NOT_LEADER') this.log.warn({ to: req.to, epoch: this.state.epoch }, `flip to ${req.to} stopped: this replica is no longer the leader; the next leader finishes it`);
       else this.log.error({ err }, 'failover failed');
     });
   }
@@ -328,6 +344,7 @@ export class TenantController {
       return (await this.runner.run(this.state, req, requestedAt)).record;
     } finally {
       this.flipping = false;
+      this.follower.flush();
       queueMicrotask(() => this.evaluate());
     }
   }
@@ -365,6 +382,27 @@ export class TenantController {
   private async unfreezeIfAvailable(reason: string): Promise<void> {
     if (unfreezeStillDue(this.view(this.now()))) await this.runner.unfreeze(this.state, reason);
     else queueMicrotask(() => this.evaluate());
+  }
+
+  // --- Clustered: leadership and the coordinator ------------------------------------------------
+
+  /** Re-read the committed state and apply it: as the leader (settle), or as a follower. */
+  private resync(why: string): void {
+    void this.serial(async () => {
+      const s = await this.deps.coordinator.load(this.name);
+      // A new lease carries no acknowledgement of this replica: give them again.
+      this.follower.reset();
+      if (this.deps.coordinator.mayDecide()) await this.settle(s, `finished by the new leader (${why})`);
+      else this.follower.apply(s ?? this.state);
+    }).then(
+      () => this.evaluate(),
+      (err: unknown) => this.log.error({ err }, `could not re-apply the tenant's committed state (${why})`),
+    );
+  }
+
+  /** Clustered, fail_closed: this replica lost its coordinator and answers 503 for the tenant. */
+  get coordinatorLost(): boolean {
+    return this.publisher.isLost;
   }
 
   // --- Operator actions (admin API) ------------------------------------------------------------
@@ -456,6 +494,7 @@ export class TenantController {
   /** Stop probes and timers; pools close once their in-flight requests are done. */
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const off of this.unsubscribe.splice(0)) off();
     if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
     for (const o of this.outliers) o.stop();
     await this.chain.catch(() => {});

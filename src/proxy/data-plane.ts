@@ -159,7 +159,7 @@ export class DataPlane implements Forwarding {
       }
     }
     if (route.mode === 'unavailable') {
-      this.answer(res, 'tenant_unavailable', `tenant ${route.tenant}: ${route.reason}`, slot, 5);
+      this.answer(res, route.refusal, `tenant ${route.tenant}: ${route.reason}`, slot, 5);
       return;
     }
     // Held as a call that has not been sent yet: its body stays unread until released.
@@ -288,7 +288,7 @@ export class DataPlane implements Forwarding {
     const route = slot.route;
     const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
     if (!backend) {
-      sendSocketError(socket, route.mode === 'unavailable' ? 'tenant_unavailable' : 'no_healthy_backend', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`);
+      sendSocketError(socket, route.mode === 'unavailable' ? route.refusal : 'no_healthy_backend', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`);
       return;
     }
     this.trust.attach(req.socket);

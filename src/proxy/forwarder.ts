@@ -210,7 +210,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     if (this.clientGone || this.over) return;
     const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
     if (backend === undefined) {
-      this.reject('tenant_unavailable', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`, 5);
+      this.reject(route.mode === 'unavailable' ? route.refusal : 'tenant_unavailable', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`, 5);
       return;
     }
     this.dispatch(route, backend);
@@ -239,7 +239,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
       return;
     }
     if (this.lastError) this.fail(this.lastError);
-    else this.reject(route.mode === 'unavailable' ? 'tenant_unavailable' : 'hold_timeout', `tenant ${route.tenant}: ${route.reason || 'no backend became available'} (held ${route.holdMs}ms)`, Math.max(1, Math.ceil(route.holdMs / 1000)));
+    else this.reject(route.mode === 'unavailable' ? route.refusal : 'hold_timeout', `tenant ${route.tenant}: ${route.reason || 'no backend became available'} (held ${route.holdMs}ms)`, Math.max(1, Math.ceil(route.holdMs / 1000)));
   }
 
   // --- undici dispatch handler (first attempt) ------------------------------------------

@@ -23,7 +23,12 @@ export type ProxyErrorCode =
   | 'upstream_reset_after_send'
   /** The upstream's answer broke HTTP/1.1 (status line, framing, headers); nothing of it was sent on. */
   | 'upstream_invalid_response'
-  | 'shutting_down';
+  | 'shutting_down'
+  /**
+   * Clustered: this replica lost its coordinator (etcd) for longer than its lease and stopped
+   * serving (coordinator_loss: fail_closed). Spelled as the protocol names it.
+   */
+  | 'DRP_COORDINATOR_LOST';
 
 const STATUS: Record<ProxyErrorCode, number> = {
   unknown_host: 421,
@@ -43,6 +48,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   upstream_reset_after_send: 502,
   upstream_invalid_response: 502,
   shutting_down: 503,
+  DRP_COORDINATOR_LOST: 503,
 };
 
 const TEXT: Record<number, string> = {

@@ -8,6 +8,7 @@
 import type { ProxyConfig } from '../config/types.js';
 import type { Backend } from './backend.js';
 import type { Balancer } from './balancer.js';
+import type { ProxyErrorCode } from './responses.js';
 
 /**
  * serve: forward to `backends`. hold: keep new requests waiting (the tenant is flipping, or its
@@ -27,6 +28,8 @@ export interface TenantRoute {
   readonly proxy: ProxyConfig;
   /** Why requests are held or refused, for logs and the 503 body. */
   readonly reason: string;
+  /** What an unavailable route answers with (x-drproxy-error): tenant_unavailable, or DRP_COORDINATOR_LOST. */
+  readonly refusal: ProxyErrorCode;
   /** Held requests wait at most this long (ms)... */
   readonly holdMs: number;
   /** ...and at most this many wait at once. */

@@ -8,23 +8,14 @@
  * StateStore: a flip is "commit the intent at epoch+1 → hold and drain (acknowledged) → hooks →
  * commit the new active site → route (acknowledged)".
  */
-import type { RouteMode } from '../proxy/route.js';
 import type { TenantState } from './types.js';
 
 /** A state to commit: the coordinator stamps the tenant's name and the time of the commit. */
 export type StateChange = Omit<TenantState, 'tenant' | 'updated_at'>;
 
-/** What a data plane acknowledges it routes: the tenant, its epoch, site and mode. */
-export interface RouteNotice {
-  readonly tenant: string;
-  readonly epoch: number;
-  readonly site: string;
-  readonly mode: RouteMode;
-}
-
 /**
- * Settles once every data plane serving the tenant has acknowledged a route; undefined when that
- * is already so (one data plane in this process: nothing to wait for, not even a turn).
+ * Settles once every replica serving the tenant has acknowledged a stage of an epoch; undefined
+ * when that is already so (one process: nothing to wait for, not even a turn).
  */
 export type Acknowledgement = Promise<void> | undefined;
 
@@ -43,11 +34,6 @@ export interface Coordinator {
    * new active site, freeze and unfreeze, fence and unfence. `change.epoch` never goes down.
    */
   commit(tenant: string, change: StateChange, expectedEpoch: number | undefined): Promise<TenantState>;
-  /**
-   * This process's data plane now routes `route`; learn when every data plane serving the tenant
-   * (worker threads, other replicas) has acknowledged it.
-   */
-  publishRoute(route: RouteNotice): Acknowledgement;
   /**
    * This replica's data plane reached `stage` of the tenant's `epoch`: `drained` = it holds new
    * requests and has drained the old site (flip steps 2-3); `routed` = it routes the committed

@@ -1,9 +1,9 @@
 /**
  * The embedded coordinator: one drproxy process, state in the local store (the file store by
  * default). This process decides alone, commits are the store's epoch-guarded writes, and its one
- * data plane reads the route the moment it is published, so every route is acknowledged at once.
+ * data plane reads the route the moment it is published, so every stage is acknowledged at once.
  */
-import type { AckStage, Coordinator, RouteNotice, StateChange, Acknowledgement } from './coordinator.js';
+import type { AckStage, Coordinator, StateChange, Acknowledgement } from './coordinator.js';
 import type { StateStore, TenantState } from './types.js';
 
 export class LocalCoordinator implements Coordinator {
@@ -24,10 +24,6 @@ export class LocalCoordinator implements Coordinator {
     for (const k of ['from', 'to', 'frozen_cause'] as const) if (next[k] === undefined) delete next[k];
     await this.store.commit(next, expectedEpoch);
     return next;
-  }
-
-  publishRoute(_route: RouteNotice): Acknowledgement {
-    return undefined;
   }
 
   acknowledge(_tenant: string, _epoch: number, _stage: AckStage): void {}

@@ -14,6 +14,10 @@ import { FileStateStore } from './state/file-store.js';
 import { LocalCoordinator } from './state/local-coordinator.js';
 import type { StateStore } from './state/types.js';
 import type { Coordinator } from './state/coordinator.js';
+import { ClusterReplica } from './cluster/replica.js';
+import type { Proposal } from './cluster/proposals.js';
+import type { OperatorRequest } from './failover/operator.js';
+import { DrProxyError } from './errors.js';
 import { HealthRegistry } from './health/registry.js';
 import { isEjected } from './health/outlier.js';
 import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
@@ -71,6 +75,8 @@ export class DrProxy implements AdminApi {
   /** The store as controllers see it: failed commits counted (drproxy_state_commit_failures_total). */
   private readonly commitCounted: StateStore;
   private readonly coordinatorOf: DrProxyOptions['coordinator'];
+  /** Clustered mode (state.etcd): this replica's etcd session, coordinator and forwarding. */
+  private readonly cluster: ClusterReplica | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -102,6 +108,8 @@ export class DrProxy implements AdminApi {
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
+    const etcd = config.state.etcd;
+    this.cluster = etcd && !opts.coordinator ? new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION }) : undefined;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
   }
 
@@ -118,8 +126,10 @@ export class DrProxy implements AdminApi {
   }
 
   private async init(opts: DrProxyOptions): Promise<void> {
-    await this.store.open();
-    if (this.store instanceof FileStateStore && this.store.replayed.length > 0) {
+    // Clustered, the state is etcd's: the local store is not opened (nor its directory locked).
+    if (this.cluster) await this.cluster.start((p) => this.carryOut(p), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
+    else await this.store.open();
+    if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
       const replayed = this.store.replayed;
       this.logger.warn({ event: 'state_journal_replayed', tenants: replayed.slice(0, 20), count: replayed.length }, `state journal: ${replayed.length} tenant(s) had commits not yet in their files (an unclean stop); written now`);
     }
@@ -145,14 +155,15 @@ export class DrProxy implements AdminApi {
       this.logger.info({ admin: `${a.address}:${a.port}`, ...(pub && { admin_public: `${pub.address}:${pub.port}` }) }, 'admin API listening');
     }
     this.started = true;
-    this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.store.kind }, 'drproxy listening');
+    this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
   }
 
   private deps(): ControllerDeps {
     const extra = this.extraHooks;
     const metrics = this.metrics;
     return {
-      coordinator: this.coordinatorOf?.(this.commitCounted) ?? new LocalCoordinator(this.commitCounted, this.now),
+      coordinator: this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now),
+      ...(this.cluster && { forward: this.cluster.forward.bind(this.cluster) }),
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,
@@ -232,7 +243,8 @@ export class DrProxy implements AdminApi {
       version: VERSION,
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       config: { source: this.config.source ?? null, loaded_at: this.loadedAt.toISOString() },
-      state: { kind: this.store.kind },
+      state: { kind: this.stateKind() },
+      ...(this.cluster && { cluster: this.clusterStatus() }),
       tenants: [...this.controllers.keys()].map((n) => this.tenantStatus(n, false)),
     };
   }
@@ -283,6 +295,40 @@ export class DrProxy implements AdminApi {
       }),
       ...(withFlips && { flips: c.flips }),
     };
+  }
+
+  private stateKind(): 'file' | 'etcd' {
+    return this.cluster ? 'etcd' : this.store.kind;
+  }
+
+  /** The cluster as this replica sees it, for GET /status and `drproxy status`. */
+  private clusterStatus(): unknown {
+    const c = this.cluster!.status();
+    return {
+      replica: c.replicaId,
+      leader: c.leader ?? null,
+      leading: c.isLeader,
+      serving: c.serving,
+      lease_valid: c.lease_valid,
+      replicas: c.replicas.map((r) => ({ id: r.id, acknowledged: r.acks })),
+    };
+  }
+
+  /** The leader carries out an operator action a follower received (cluster/proposals.ts). */
+  private async carryOut(p: Proposal): Promise<unknown> {
+    const c = this.controllers.get(p.tenant);
+    if (!c) throw new DrProxyError('DRP_NOT_FOUND', `no tenant ${p.tenant}`);
+    const op = p.op as unknown as OperatorRequest & { to?: string; site?: string };
+    switch (p.action) {
+      case 'failover':
+        return c.operatorFailover(op);
+      case 'failback':
+        return c.failback(op);
+      case 'fence':
+        return c.fence(op.site ?? '', op);
+      case 'unfence':
+        return c.unfence(op.site ?? '', op);
+    }
   }
 
   metricsText(): Promise<string> {
@@ -423,7 +469,8 @@ export class DrProxy implements AdminApi {
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
       await this.admin?.close();
       this.audit.close();
-      await this.store.close();
+      await this.cluster?.close();
+      if (!this.cluster) await this.store.close();
       this.logger.info('drproxy stopped');
       this.logger.flush?.();
     })();

@@ -390,6 +390,10 @@ function toHttpError(err: unknown): HttpError {
     if (err.code === 'DRP_NOT_FOUND') return new HttpError(404, 'not_found', err.message);
     if (err.code === 'DRP_CONFLICT') return new HttpError(409, 'conflict', err.message);
     if (err.code === 'DRP_STATE_CONFLICT') return new HttpError(409, 'conflict', err.message);
+    // Clustered: no leader could carry the action out now, or etcd did not answer; try again.
+    if (err.code === 'DRP_NOT_LEADER') return new HttpError(503, 'no_leader', err.message, {}, { 'retry-after': '1' });
+    if (err.code === 'DRP_LEADER_CHANGED') return new HttpError(503, 'leader_changed', err.message);
+    if (err.code.startsWith('DRP_ETCD_')) return new HttpError(503, 'coordinator_unavailable', err.message, {}, { 'retry-after': '1' });
   }
   const message = err instanceof Error ? err.message : String(err);
   return new HttpError(500, 'internal', message);

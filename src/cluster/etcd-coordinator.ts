@@ -43,6 +43,8 @@ export interface EtcdCoordinatorOptions {
   backoff?: { min: number; max: number };
   /** Close the client on close() (when the coordinator's factory built it). */
   ownsClient?: boolean;
+  /** Told how long every live replica took to acknowledge a stage the leader waited for (metrics). */
+  onAcknowledged?: (stage: AckStage, seconds: number) => void;
 }
 
 /** How many etcd transactions carried commits and acks (batching is measured by these). */
@@ -227,7 +229,11 @@ export class EtcdCoordinator implements Coordinator {
       return Promise.reject(new DrProxyError('DRP_NOT_LEADER', `tenant ${tenant}: replica ${this.replicaId} is not the leader: it cannot wait for acknowledgements`));
     }
     if (this.#book.satisfied(tenant, epoch, stage)) return undefined;
-    return this.#book.wait(tenant, epoch, stage);
+    const wait = this.#book.wait(tenant, epoch, stage);
+    const report = this.#o.onAcknowledged;
+    if (report === undefined) return wait;
+    const t0 = performance.now();
+    return wait.then(() => report(stage, (performance.now() - t0) / 1000));
   }
 
   serving(): boolean {
@@ -358,8 +364,8 @@ export class EtcdCoordinator implements Coordinator {
 }
 
 /** Builds the client, lease keeper and election for `config`, and the coordinator over them. */
-export function createEtcdCoordinator(o: { config: EtcdConfig; replicaId: string; log: Logger; now?: () => number; version?: string }): EtcdCoordinator {
-  const client = new EtcdClient({ endpoints: o.config.endpoints, requestTimeout: o.config.request_timeout, dialTimeout: o.config.dial_timeout });
+export function createEtcdCoordinator(o: { config: EtcdConfig; replicaId: string; log: Logger; now?: () => number; version?: string; client?: EtcdClient; onAcknowledged?: EtcdCoordinatorOptions['onAcknowledged'] }): EtcdCoordinator {
+  const client = o.client ?? new EtcdClient({ endpoints: o.config.endpoints, requestTimeout: o.config.request_timeout, dialTimeout: o.config.dial_timeout });
   const lease = new LeaseKeeper({ client, ttl: o.config.lease_ttl });
   const election = new LeaderElection({ client, lease, prefix: o.config.prefix, replicaId: o.replicaId });
   return new EtcdCoordinator({ ...o, client, lease, election, ownsClient: true });

@@ -20,6 +20,8 @@ export interface EtcdClientOptions {
   requestTimeout: number;
   /** Deadline of the first request (connect), ms. */
   dialTimeout: number;
+  /** Told each request's operation (`get`, `txn`, `keepalive`…), duration and outcome (metrics). */
+  observe?: (op: string, seconds: number, ok: boolean) => void;
 }
 
 export interface KeyValue {
@@ -93,10 +95,12 @@ export class EtcdClient {
   readonly #timeout: number;
   #dialed = false;
   readonly #dialTimeout: number;
+  readonly #observe: EtcdClientOptions['observe'];
 
   constructor(options: EtcdClientOptions) {
     this.#timeout = options.requestTimeout;
     this.#dialTimeout = options.dialTimeout;
+    this.#observe = options.observe;
     const timeout = options.requestTimeout;
     this.#client = new Etcd3({
       hosts: [...options.endpoints],
@@ -116,11 +120,14 @@ export class EtcdClient {
   /** Runs one unary call with its deadline (the dial deadline until one call has succeeded). */
   async #call<T>(what: string, run: () => Promise<T>): Promise<T> {
     const ms = this.#dialed ? this.#timeout : Math.max(this.#timeout, this.#dialTimeout);
+    const t0 = performance.now();
     try {
       const result = await withDeadline(run(), ms, what);
       this.#dialed = true;
+      this.#observe?.(opOf(what), (performance.now() - t0) / 1000, true);
       return result;
     } catch (err) {
+      this.#observe?.(opOf(what), (performance.now() - t0) / 1000, false);
       throw toDrProxyError(err, what);
     }
   }
@@ -232,4 +239,10 @@ function prefixEnd(prefix: string): Buffer {
     }
   }
   return Buffer.from([0]);
+}
+
+/** The operation of a call's description (`get /drproxy/…` → `get`, `lease keepalive 42` → `lease_keepalive`): a bounded metric label. */
+function opOf(what: string): string {
+  const [a = what, b] = what.split(' ', 2);
+  return a === 'lease' && b !== undefined ? `lease_${b}` : a;
 }

@@ -6,8 +6,8 @@
  * as long as the replica that waits for its answer.
  *
  * Keys (P = state.etcd.prefix):
- *   P/proposals/<id>  the action, put by the follower under its own lease;
- *   P/outcomes/<id>   {state: "running"} claimed by the leader before it acts (a transaction:
+ *   P/ops/proposals/<id>  the action, put by the follower under its own lease;
+ *   P/ops/outcomes/<id>   {state: "running"} claimed by the leader before it acts (a transaction:
  *                     the outcome does not exist yet, and the leader guard), then the answer;
  *                     under the proposer's lease, so both vanish with the replica that waits.
  * A leader that finds a proposal already claimed (its predecessor died carrying it out) does not
@@ -58,7 +58,7 @@ export class Proposals {
 
   constructor(options: ProposalsOptions) {
     this.#o = options;
-    this.#root = options.prefix.replace(/\/+$/, '');
+    this.#root = `${options.prefix.replace(/\/+$/, '')}/ops`;
   }
 
   /** Watch proposals and outcomes from `fromRevision`; `handler` runs them while this replica leads. */

@@ -119,17 +119,10 @@ export function token(baseDir: string): Parse<TokenSpec> {
 
 export function readState(f: Fields | undefined, baseDir: string): StateConfig {
   const dir = f?.get('dir', text) ?? D.DEFAULT_STATE_DIR;
-  // Accepted and ignored, a state.etcd block let two replicas each keep their own epochs (split
-  // brain): refused until clustered mode exists. Its fields are still checked (issue 18 builds it).
-  if (f?.has('etcd')) f.out.error(f.path('etcd'), ETCD_NOT_BUILT, 'DRP_CONFIG_UNSUPPORTED');
   const etcd = readEtcd(f?.sub('etcd'));
   f?.end();
   return { dir: path.resolve(baseDir, dir), ...(etcd !== undefined && { etcd }) };
 }
-
-/** Why a config with state.etcd is refused (readState). */
-export const ETCD_NOT_BUILT =
-  'clustered mode is not built yet, so this block would be ignored and replicas configured for etcd would each keep their own epochs (split brain); remove state.etcd and run one drproxy per state directory';
 
 export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   if (f === undefined) return { ...D.DEFAULT_SERVER };

@@ -39,4 +39,9 @@ export interface ControllerDeps {
   now?: () => number;
   /** Timers of the decisions' waits (tests drive them); the real ones by default. */
   scheduler?: Scheduler;
+  /**
+   * Clustered: carry out an operator action on the leader when this replica may not decide
+   * (cluster/proposals.ts); resolves with the leader's answer. Unset in embedded mode.
+   */
+  forward?: (tenant: string, action: 'failover' | 'failback' | 'fence' | 'unfence', op: Record<string, unknown>) => Promise<unknown>;
 }

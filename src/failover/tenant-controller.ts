@@ -409,6 +409,8 @@ export class TenantController {
 
   /** Forced failover to `to`, or to the next available site in preference order. */
   operatorFailover(op: OperatorRequest & { to?: string }): Promise<FlipRecord> {
+    const there = this.forwarded<FlipRecord>('failover', op);
+    if (there) return there;
     const to = op.to ?? nextSite(this, autoTarget(this.view(this.now())));
     if (op.to !== undefined) requireSite(this, op.to);
     const force = op.force === true;
@@ -417,6 +419,8 @@ export class TenantController {
 
   /** Planned failback to the preferred (first) site; it is unfenced by the flip. */
   failback(op: OperatorRequest): Promise<FlipRecord> {
+    const there = this.forwarded<FlipRecord>('failback', op);
+    if (there) return there;
     const to = this.sites[0]!.name;
     const force = op.force === true;
     return this.failover({ to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(this, to, force) });
@@ -424,7 +428,7 @@ export class TenantController {
 
   /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */
   fence(siteName: string, op: OperatorRequest): Promise<TenantState> {
-    return this.serial(async () => {
+    return this.forwarded<TenantState>('fence', { ...op, site: siteName }) ?? this.serial(async () => {
       const change = fenceChange(this, siteName, op);
       if (change === undefined) return this.state;
       await this.runner.commit(change, this.state.epoch);
@@ -435,13 +439,20 @@ export class TenantController {
 
   /** Lift a fence: the site may be chosen by automatic flips again. */
   unfence(siteName: string, op: OperatorRequest): Promise<TenantState> {
-    return this.serial(async () => {
+    return this.forwarded<TenantState>('unfence', { ...op, site: siteName }) ?? this.serial(async () => {
       const change = unfenceChange(this, siteName, op);
       if (change === undefined) return this.state;
       await this.runner.commit(change, this.state.epoch);
       this.evaluate();
       return this.state;
     });
+  }
+
+  /** Clustered follower: the leader carries the action out and its answer is ours (cluster/proposals.ts). */
+  private forwarded<T>(action: 'failover' | 'failback' | 'fence' | 'unfence', op: object): Promise<T> | undefined {
+    const forward = this.deps.forward;
+    if (forward === undefined || this.deps.coordinator.mayDecide()) return undefined;
+    return forward(this.name, action, { ...op }) as Promise<T>;
   }
 
   /** Take a backend out of rotation (in-flight requests finish) or put it back. */

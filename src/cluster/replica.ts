@@ -1,0 +1,122 @@
+/**
+ * Everything one drproxy replica runs in clustered mode (`state.etcd`), built in one place for
+ * the composition root: the etcd client, its lease keeper and election, the coordinator every
+ * tenant controller uses, operator actions forwarded to the leader (proposals.ts), and the
+ * cluster's metrics. drproxy.ts only starts it, hands `coordinator` to the controllers and
+ * `forward` to their operator actions, and shows `status()`.
+ */
+import type { Registry } from 'prom-client';
+import type { EtcdConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import { ClusterMetrics } from '../metrics/cluster.js';
+import { EtcdClient } from './etcd.js';
+import { EtcdCoordinator, type ClusterStatus } from './etcd-coordinator.js';
+import { LeaderElection } from './leader.js';
+import { LeaseKeeper } from './lease.js';
+import { Proposals, type ProposalAction, type ProposalHandler } from './proposals.js';
+
+export interface ClusterReplicaOptions {
+  config: EtcdConfig;
+  log: Logger;
+  registry: Registry;
+  now?: () => number;
+  version?: string;
+}
+
+/** How long a follower waits for the leader to carry out an operator action. */
+const FORWARD_TIMEOUT_MS = 120_000;
+
+export class ClusterReplica {
+  readonly coordinator: EtcdCoordinator;
+  readonly #client: EtcdClient;
+  readonly #lease: LeaseKeeper;
+  readonly #election: LeaderElection;
+  readonly #proposals: Proposals;
+  readonly #log: Logger;
+  readonly #config: EtcdConfig;
+  #leading = false;
+
+  constructor(o: ClusterReplicaOptions) {
+    const c = (this.#config = o.config);
+    this.#log = o.log.child({ replica: c.replica_id });
+    let metrics: ClusterMetrics | undefined;
+    this.#client = new EtcdClient({
+      endpoints: c.endpoints,
+      requestTimeout: c.request_timeout,
+      dialTimeout: c.dial_timeout,
+      observe: (op, seconds, ok) => metrics?.etcdRequest(op, seconds, ok),
+    });
+    this.#lease = new LeaseKeeper({ client: this.#client, ttl: c.lease_ttl });
+    this.#election = new LeaderElection({ client: this.#client, lease: this.#lease, prefix: c.prefix, replicaId: c.replica_id });
+    this.coordinator = new EtcdCoordinator({
+      client: this.#client,
+      lease: this.#lease,
+      election: this.#election,
+      config: c,
+      replicaId: c.replica_id,
+      log: this.#log,
+      ...(o.now && { now: o.now }),
+      ...(o.version !== undefined && { version: o.version }),
+      ownsClient: true,
+      onAcknowledged: (stage, seconds) => metrics?.acknowledged(stage, seconds),
+    });
+    const coordinator = this.coordinator;
+    metrics = new ClusterMetrics(o.registry, {
+      isLeader: () => coordinator.mayDecide(),
+      replicaCount: () => coordinator.status().replicas.length,
+      leaseValid: () => this.#lease.isValid(),
+      serving: () => coordinator.serving(),
+    });
+    this.#election.on('leader_changed', (id) => {
+      metrics?.leaderChanged();
+      this.#log.warn({ event: 'leader_changed', leader: id ?? null }, id === undefined ? 'the cluster has no leader' : `leader: replica ${id}`);
+    });
+    this.#proposals = new Proposals({
+      client: this.#client,
+      prefix: c.prefix,
+      replicaId: c.replica_id,
+      lease: () => this.#lease.id,
+      guard: () => this.#election.guard(),
+      timeoutMs: FORWARD_TIMEOUT_MS,
+    });
+  }
+
+  /**
+   * Connect (waits at most `waitMs` for the first session; the replica keeps trying after that
+   * and serves once it has one) and carry out forwarded operator actions with `handler` while
+   * this replica leads.
+   */
+  async start(handler: ProposalHandler, waitMs: number): Promise<void> {
+    const started = this.coordinator.start();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), waitMs)));
+    const first = await Promise.race([started.then(() => 'ok' as const), late]).finally(() => clearTimeout(timer));
+    if (first === 'late') this.#log.error({ alert: true, endpoints: this.#config.endpoints }, `etcd did not answer within ${waitMs} ms: starting without it (no tenant is served until it does, under fail_closed)`);
+    started.catch(() => undefined);
+    const { revision } = await this.#client.getPrefix(`${this.#config.prefix}/ops/`).catch(() => ({ revision: 0 }));
+    this.#proposals.start(revision + 1, handler);
+    this.coordinator.onStatus(() => this.#statusChanged());
+    this.#statusChanged();
+  }
+
+  /** Carry out an operator action on the leader (this replica is a follower). */
+  forward(tenant: string, action: ProposalAction, op: Record<string, unknown>): Promise<unknown> {
+    return this.#proposals.propose(tenant, action, op);
+  }
+
+  status(): ClusterStatus & { lease_valid: boolean } {
+    return { ...this.coordinator.status(), lease_valid: this.#lease.isValid() };
+  }
+
+  async close(): Promise<void> {
+    await this.#proposals.close();
+    await this.coordinator.close();
+  }
+
+  #statusChanged(): void {
+    const leading = this.coordinator.mayDecide();
+    if (leading === this.#leading) return;
+    this.#leading = leading;
+    this.#proposals.leading(leading).catch((err: unknown) => this.#log.error({ err }, 'could not read the pending operator actions'));
+  }
+}

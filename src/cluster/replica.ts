@@ -6,6 +6,7 @@
  * `forward` to their operator actions, and shows `status()`.
  */
 import type { Registry } from 'prom-client';
+import { DrProxyError } from '../errors.js';
 import type { EtcdConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { ClusterMetrics } from '../metrics/cluster.js';
@@ -101,6 +102,10 @@ export class ClusterReplica {
 
   /** Carry out an operator action on the leader (this replica is a follower). */
   forward(tenant: string, action: ProposalAction, op: Record<string, unknown>): Promise<unknown> {
+    // Fail fast rather than wait for an answer nobody will give.
+    if (this.coordinator.status().leader === undefined) {
+      return Promise.reject(new DrProxyError('DRP_NOT_LEADER', `the cluster has no leader right now (this replica: ${this.#config.replica_id}): try again in a moment`));
+    }
     return this.#proposals.propose(tenant, action, op);
   }
 

@@ -76,14 +76,18 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       tenants: opts.tenants,
     });
   }
-  const spawnOne = async (i: number): Promise<Replica> => ({ id: `r${i}`, child: await spawnProxy(docs[i]!, undefined, opts.env?.(i) ?? {}), link: links[i]! });
-  // One after the other: r0 starts first, so it is the first leader.
-  const replicas: Replica[] = [];
-  for (let i = 0; i < docs.length; i++) replicas.push(await spawnOne(i));
   const status = async (r: Replica): Promise<Record<string, unknown>> => {
     const res = await request(`${r.child.adminUrl}/status`, { headers: { authorization: `Bearer ${OPERATOR}` } });
     return (await res.body.json()) as Record<string, unknown>;
   };
+  const spawnOne = async (i: number): Promise<Replica> => ({ id: `r${i}`, child: await spawnProxy(docs[i]!, undefined, opts.env?.(i) ?? {}), link: links[i]! });
+  // r0 first, and the others once it leads: r0 is the first leader, whatever the machine's load.
+  const replicas: Replica[] = [await spawnOne(0)];
+  await waitFor(async () => {
+    const s = (await status(replicas[0]!).catch(() => undefined)) as { cluster?: { leading?: boolean } } | undefined;
+    return s?.cluster?.leading === true;
+  }, { what: 'r0 leads', timeout: 15_000 });
+  for (let i = 1; i < docs.length; i++) replicas.push(await spawnOne(i));
   const cluster: Cluster = {
     etcd,
     prefix,

@@ -14,7 +14,7 @@ import { FileStateStore } from './state/file-store.js';
 import { LocalCoordinator } from './state/local-coordinator.js';
 import type { StateStore } from './state/types.js';
 import type { Coordinator } from './state/coordinator.js';
-import { ClusterReplica } from './cluster/replica.js';
+import type { ClusterReplica } from './cluster/replica.js';
 import type { Proposal } from './cluster/proposals.js';
 import type { OperatorRequest } from './failover/operator.js';
 import { DrProxyError } from './errors.js';
@@ -76,7 +76,7 @@ export class DrProxy implements AdminApi {
   private readonly commitCounted: StateStore;
   private readonly coordinatorOf: DrProxyOptions['coordinator'];
   /** Clustered mode (state.etcd): this replica's etcd session, coordinator and forwarding. */
-  private readonly cluster: ClusterReplica | undefined;
+  private cluster: ClusterReplica | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -108,8 +108,6 @@ export class DrProxy implements AdminApi {
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
-    const etcd = config.state.etcd;
-    this.cluster = etcd && !opts.coordinator ? new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION }) : undefined;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
   }
 
@@ -127,6 +125,12 @@ export class DrProxy implements AdminApi {
 
   private async init(opts: DrProxyOptions): Promise<void> {
     // Clustered, the state is etcd's: the local store is not opened (nor its directory locked).
+    // The etcd client (gRPC) is loaded only then: an embedded drproxy starts without it.
+    const etcd = this.config.state.etcd;
+    if (etcd && !this.coordinatorOf) {
+      const { ClusterReplica } = await import('./cluster/replica.js');
+      this.cluster = new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION });
+    }
     if (this.cluster) await this.cluster.start((p) => this.carryOut(p), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {

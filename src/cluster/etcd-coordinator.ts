@@ -120,7 +120,7 @@ export class EtcdCoordinator implements Coordinator {
     this.#writer = new AckWriter({
       client: options.client,
       key: (t) => this.#keys.ack(this.replicaId, t),
-      leaseId: () => (this.#syncedLease !== undefined && this.#o.lease.id === this.#syncedLease ? this.#syncedLease : undefined),
+      leaseId: () => this.sessionLease,
       onTxn: (n) => {
         this.stats.ackTxns++;
         this.stats.acks += n;
@@ -234,6 +234,16 @@ export class EtcdCoordinator implements Coordinator {
     if (report === undefined) return wait;
     const t0 = performance.now();
     return wait.then(() => report(stage, (performance.now() - t0) / 1000));
+  }
+
+  /** The lease this replica's keys are under (registered and synced), undefined while it has none. */
+  get sessionLease(): string | undefined {
+    return this.#syncedLease !== undefined && this.#o.lease.id === this.#syncedLease ? this.#syncedLease : undefined;
+  }
+
+  /** Live replicas (registered under `P/replicas/`), as last seen: what a majority quorum counts. */
+  liveReplicas(): number {
+    return this.#book.live().length;
   }
 
   serving(): boolean {

@@ -27,8 +27,8 @@ export interface Replica {
 
 export interface ClusterOptions {
   replicas: number;
-  /** Tenants section of every replica's config. */
-  tenants: Record<string, unknown>;
+  /** Tenants section of every replica's config, or of replica i (one reaching a site through a relay). */
+  tenants: Record<string, unknown> | ((i: number) => Record<string, unknown>);
   defaults?: Record<string, unknown>;
   /** Extra `state.etcd` fields (lease_ttl, quorum, coordinator_loss…). */
   etcd?: Record<string, unknown>;
@@ -73,7 +73,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       admin: adminTokens(),
       ...(opts.defaults && { defaults: opts.defaults }),
       state: { etcd: { endpoints: l.relays.map((r) => r.url), prefix, lease_ttl: '2s', replica_id: `r${i}`, ...opts.etcd } },
-      tenants: opts.tenants,
+      tenants: typeof opts.tenants === 'function' ? opts.tenants(i) : opts.tenants,
     });
   }
   const spawnOne = async (i: number): Promise<Replica> => ({ id: `r${i}`, child: await spawnProxy(docs[i]!, undefined, opts.env?.(i) ?? {}), link: links[i]! });

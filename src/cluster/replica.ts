@@ -71,6 +71,10 @@ export class ClusterReplica {
     this.#healthVotes = new HealthVotes({ client: this.#client, prefix: c.prefix, replicaId: c.replica_id });
     this.#healthVotes.on('etcd_error', (err) => this.#log.debug({ err }, 'health votes: etcd error (retrying)'));
     this.votes = new ClusterVoteBoard(this.#healthVotes, c.quorum, () => coordinator.liveReplicas());
+    let live = 0;
+    coordinator.onReplicas(() => {
+      if (live !== (live = coordinator.liveReplicas())) this.votes.liveChanged();
+    });
     metrics = new ClusterMetrics(o.registry, {
       isLeader: () => coordinator.mayDecide(),
       replicaCount: () => coordinator.status().replicas.length,

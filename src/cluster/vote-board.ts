@@ -37,6 +37,11 @@ export class ClusterVoteBoard implements VoteBoard {
     return { quorum: this.quorum, live: this.live() };
   }
 
+  /** The live replicas changed: a majority quorum may have too, every tenant decides again. */
+  liveChanged(): void {
+    for (const set of [...this.#listeners.values()]) for (const l of [...set]) l.changed();
+  }
+
   subscribe(tenant: string, listener: VoteListener): () => void {
     let set = this.#listeners.get(tenant);
     if (set === undefined) this.#listeners.set(tenant, (set = new Set()));

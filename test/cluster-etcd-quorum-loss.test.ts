@@ -12,10 +12,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { EtcdClient } from '../src/cluster/etcd.js';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON, startEtcd, type EtcdCluster } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
+import { adminJson, answer, startCluster, type Cluster, type Replica } from './helpers/cluster.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
-import { OPERATOR } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
 
 if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
@@ -29,12 +28,6 @@ const TTL_MS = 2000; // the cluster helper's lease_ttl
  */
 const ELECTION_TIMEOUT_MS = 500;
 
-async function get(r: Replica): Promise<{ status: number; site?: string; epoch?: string; error?: string }> {
-  const res = await request(r.child.url, { headers: { host: HOST } });
-  await res.body.dump();
-  const h = res.headers;
-  return { status: res.statusCode, site: h['x-site'] as string | undefined, epoch: h['x-seen-epoch'] as string | undefined, error: h['x-drproxy-error'] as string | undefined };
-}
 
 async function readyz(r: Replica): Promise<number> {
   const res = await request(`${r.child.adminUrl}/readyz`);
@@ -42,10 +35,6 @@ async function readyz(r: Replica): Promise<number> {
   return res.statusCode;
 }
 
-async function tenant(r: Replica): Promise<{ epoch: number; phase: string; active: string; flips: Array<{ epoch: number; result: string }> }> {
-  const res = await request(`${r.child.adminUrl}/tenants/t`, { headers: { authorization: `Bearer ${OPERATOR}` } });
-  return (await res.body.json()) as { epoch: number; phase: string; active: string; flips: Array<{ epoch: number; result: string }> };
-}
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: etcd loses quorum (scenario 2)', () => {
   let etcd: EtcdCluster | undefined;
@@ -64,7 +53,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: etcd loses quorum (scenario 2)', ()
     etcd = await startEtcd(3);
     cluster = await startCluster({ replicas: 2, members: etcd, defaults: { health_check: FAST_CHECKS }, tenants: { t: twoSiteTenant(HOST, a1!, b1!) } });
     await cluster.leader();
-    for (const r of cluster.replicas) await waitFor(async () => (await get(r)).site === 'a1', { what: `${r.id} serving a1`, timeout: 10_000 });
+    for (const r of cluster.replicas) await waitFor(async () => (await answer(r, HOST)).site === 'a1', { what: `${r.id} serving a1`, timeout: 10_000 });
 
     // Quorum lost, then the primary killed: the replicas must neither flip nor keep serving.
     const lostAt = Date.now();
@@ -75,7 +64,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: etcd loses quorum (scenario 2)', ()
       async () => {
         for (const r of cluster!.replicas) {
           if (stoppedAt.has(r)) continue;
-          const g = await get(r);
+          const g = await answer(r, HOST);
           expect(g.site).not.toBe('b1');
           if (g.status === 503 && g.error === 'DRP_COORDINATOR_LOST') stoppedAt.set(r, Date.now());
         }
@@ -90,23 +79,23 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: etcd loses quorum (scenario 2)', ()
       expect(await readyz(r)).toBe(503);
     }
     // Well past the TTL: a1 has been down for seconds, and still nobody flipped.
-    await waitFor(async () => Date.now() - lostAt > 2 * TTL_MS && (await Promise.all(cluster!.replicas.map(get))).every((g) => g.error === 'DRP_COORDINATOR_LOST'), {
+    await waitFor(async () => Date.now() - lostAt > 2 * TTL_MS && (await Promise.all(cluster!.replicas.map((r) => answer(r, HOST)))).every((g) => g.error === 'DRP_COORDINATOR_LOST'), {
       what: 'two TTLs without quorum',
       timeout: 10_000,
     });
-    for (const r of cluster.replicas) expect(await tenant(r)).toMatchObject({ epoch: 1, phase: 'active', active: 'a1' });
+    for (const r of cluster.replicas) expect(await adminJson(r, '/tenants/t')).toMatchObject({ epoch: 1, phase: 'active', active: 'a1' });
 
     // Quorum back: service returns, and the flip the dead primary calls for happens now, once.
     await Promise.all([etcd.startMember(1), etcd.startMember(2)]);
     const backAt = Date.now();
-    await waitFor(async () => (await Promise.all(cluster!.replicas.map(get))).every((g) => g.status === 200 && g.site === 'b1' && g.epoch === '2'), {
+    await waitFor(async () => (await Promise.all(cluster!.replicas.map((r) => answer(r, HOST)))).every((g) => g.status === 200 && g.site === 'b1' && g.epoch === '2'), {
       what: 'every replica serving b1 at epoch 2',
       timeout: 20_000,
     });
     console.log(`scenario 2: quorum back → every replica on b1 at epoch 2: ${Date.now() - backAt} ms`);
     for (const r of cluster.replicas) expect(await readyz(r)).toBe(200);
     const leader = await cluster.leader();
-    expect((await tenant(leader)).flips.map((f) => [f.epoch, f.result])).toEqual([[2, 'routed']]);
+    expect(((await adminJson(leader, '/tenants/t')).flips as Array<{ epoch: number; result: string }>).map((f) => [f.epoch, f.result])).toEqual([[2, 'routed']]);
     const direct = new EtcdClient({ endpoints: etcd.endpoints, requestTimeout: 2000, dialTimeout: 2000 });
     try {
       const { kv } = await direct.get(`${cluster.prefix}/tenants/t`);

@@ -13,13 +13,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as delay } from 'node:timers/promises';
-import { request } from 'undici';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
+import { adminJson, answer, startCluster, type Cluster, type Replica } from './helpers/cluster.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startRelay, type TcpRelay } from './helpers/tcp-relay.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
-import { OPERATOR } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
 
 if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
@@ -43,20 +41,9 @@ interface FlipTimes {
 /** A single replica's figures, measured by the first test. */
 let single: FlipTimes | undefined;
 
-async function get(r: Replica): Promise<{ status: number; site?: string; epoch?: string; error?: string; ms: number }> {
-  const t0 = performance.now();
-  const res = await request(r.child.url, { headers: { host: HOST }, headersTimeout: 10_000 });
-  await res.body.dump();
-  const h = res.headers;
-  return { status: res.statusCode, site: h['x-site'] as string | undefined, epoch: h['x-seen-epoch'] as string | undefined, error: h['x-drproxy-error'] as string | undefined, ms: performance.now() - t0 };
-}
 
-async function admin(r: Replica, path: string): Promise<Record<string, any>> {
-  const res = await request(`${r.child.adminUrl}${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
-  return (await res.body.json()) as Record<string, any>;
-}
 
-const epochOf = async (r: Replica): Promise<number> => (await admin(r, '/tenants/t')).epoch as number;
+const epochOf = async (r: Replica): Promise<number> => (await adminJson(r, '/tenants/t')).epoch as number;
 
 /** Kill a1; wait until every replica answers from b1; the leader's flip record. */
 async function killAndMeasure(a1: Upstream, replicas: Replica[], leader: Replica): Promise<FlipTimes> {
@@ -67,7 +54,7 @@ async function killAndMeasure(a1: Upstream, replicas: Replica[], leader: Replica
     async () => {
       await Promise.all(
         replicas.filter((r) => !onB1.has(r)).map(async (r) => {
-          const g = await get(r);
+          const g = await answer(r, HOST);
           if (g.status === 200 && g.site === 'b1') onB1.set(r, Date.now());
         }),
       );
@@ -75,7 +62,7 @@ async function killAndMeasure(a1: Upstream, replicas: Replica[], leader: Replica
     },
     { what: 'every replica answering from b1', timeout: 15_000, interval: 10 },
   );
-  const flips = (await admin(leader, '/tenants/t')).flips as Array<{ epoch: number; result: string; timings: Record<string, number> }>;
+  const flips = (await adminJson(leader, '/tenants/t')).flips as Array<{ epoch: number; result: string; timings: Record<string, number> }>;
   const flip = flips.at(-1)!;
   expect(flip).toMatchObject({ epoch: 2, result: 'routed' });
   const t = flip.timings;
@@ -100,7 +87,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: one replica cut from the primary (s
     relays = [await startRelay(a1!.url)];
     cluster = await startCluster({ replicas: 1, defaults: DEFAULTS, tenants: { t: twoSiteTenant(HOST, relays[0]!, b1!) } });
     const leader = await cluster.leader();
-    await waitFor(async () => (await get(leader)).site === 'a1', { what: 'a1 serving', timeout: 10_000 });
+    await waitFor(async () => (await answer(leader, HOST)).site === 'a1', { what: 'a1 serving', timeout: 10_000 });
     single = await killAndMeasure(a1!, cluster.replicas, leader);
     console.log(`scenario 8 baseline, one replica: kill → tripped ${single.killToTrip} ms, → all on b1 ${single.allOnB1} ms; detection → tripped ${single.trip.toFixed(1)} ms, → routed ${single.routed.toFixed(1)} ms`);
   }, 40_000);
@@ -126,7 +113,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: one replica cut from the primary (s
     let rounds = 0;
     while (Date.now() < until) {
       const round = delay(INTERVAL_MS);
-      for (const r of others) expect(await get(r)).toMatchObject({ status: 200, site: 'a1', epoch: '1' });
+      for (const r of others) expect(await answer(r, HOST)).toMatchObject({ status: 200, site: 'a1', epoch: '1' });
       expect(await Promise.all(cluster.replicas.map(epochOf))).toEqual([1, 1, 1]);
       rounds++;
       await round;
@@ -134,7 +121,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: one replica cut from the primary (s
     expect(rounds).toBeGreaterThan(5);
     expect(await votesA1()).toEqual(Object.fromEntries(cluster.replicas.map((r) => [r.id, r === leader ? 'down' : 'up'])));
     // The cut replica holds (it reaches no backend of a1, and b1 is not the site of epoch 1), then 503.
-    const held = await get(leader);
+    const held = await answer(leader, HOST);
     console.log(`scenario 8, the cut replica: ${held.status} ${held.error ?? ''} after ${held.ms.toFixed(0)} ms`);
     expect(held.status).toBe(503);
     expect(held.site).toBeUndefined();
@@ -143,7 +130,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: one replica cut from the primary (s
 
     const times = await killAndMeasure(a1!, cluster.replicas, leader);
     expect(await Promise.all(cluster.replicas.map(epochOf))).toEqual([2, 2, 2]);
-    for (const r of cluster.replicas) expect(await get(r)).toMatchObject({ status: 200, site: 'b1', epoch: '2' });
+    for (const r of cluster.replicas) expect(await answer(r, HOST)).toMatchObject({ status: 200, site: 'b1', epoch: '2' });
     console.log(`scenario 8, three replicas, the leader cut: kill → tripped ${times.killToTrip} ms, → all on b1 ${times.allOnB1} ms; detection → tripped ${times.trip.toFixed(1)} ms, → routed ${times.routed.toFixed(1)} ms`);
     // A quorum forms within a probe round trip of the first healthy replica that sees a1 die
     // (the other probes at once on its vote): so no later than one replica alone would trip,

@@ -8,20 +8,14 @@
  * only live replica, its own view is the majority, and it fails over.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
+import { adminJson, startCluster, type Cluster } from './helpers/cluster.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
-import { OPERATOR } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
 
 if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
 
-async function admin(r: Replica, path: string): Promise<Record<string, any>> {
-  const res = await request(`${r.child.adminUrl}${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
-  return (await res.body.json()) as Record<string, any>;
-}
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the quorum follows the live replicas', () => {
   let cluster: Cluster | undefined;
@@ -42,7 +36,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the quorum follows the live replica
     const leader = await cluster.leader();
     expect(leader.id).toBe('r0'); // started first; r1 could not decide t, which it does not know
     const other = cluster.replicas[1]!;
-    const votes = async (): Promise<Record<string, Record<string, string>>> => (await admin(leader, '/status')).cluster.votes.t ?? {};
+    const votes = async (): Promise<Record<string, Record<string, string>>> => (await adminJson(leader, '/status')).cluster.votes.t ?? {};
     await waitFor(async () => (await votes()).r0?.a1 === 'up', { what: 'r0 voting a1 up', timeout: 15_000 });
 
     await a1!.kill('SIGKILL');
@@ -50,20 +44,20 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the quorum follows the live replica
     // r0's vote is 1 of 2 live replicas: no flip, for several check intervals.
     const until = Date.now() + 1000;
     await waitFor(async () => {
-      expect((await admin(leader, '/tenants/t')).epoch).toBe(1);
+      expect((await adminJson(leader, '/tenants/t')).epoch).toBe(1);
       return Date.now() > until;
     }, { what: 'a second without a flip', interval: 100, timeout: 5000 });
 
     await other.child.kill('SIGKILL');
     const killedAt = Date.now();
     await waitFor(async () => {
-      const t = await admin(leader, '/tenants/t');
+      const t = await adminJson(leader, '/tenants/t');
       return t.epoch === 2 && t.active === 'b1' && t.phase === 'active';
     }, { what: 'the leader alone failing over to b1', timeout: 10_000 });
     const ms = Date.now() - killedAt;
     console.log(`quorum follows the live replicas: the other replica killed → flip in ${ms} ms (lease TTL 2 s)`);
     // Its lease expires within the TTL (2 s); the flip follows at once, not at a later health change.
     expect(ms).toBeLessThan(2000 + 1000);
-    expect((await admin(leader, '/status')).cluster.votes.t).toEqual({ r0: { a1: 'down', b1: 'up' } });
+    expect((await adminJson(leader, '/status')).cluster.votes.t).toEqual({ r0: { a1: 'down', b1: 'up' } });
   }, 60_000);
 });

@@ -6,22 +6,16 @@
  * probe, set off by r0's down vote, can make them vote a1 down within the test's bounds.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { request } from 'undici';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
+import { adminJson, startCluster, type Cluster } from './helpers/cluster.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
-import { OPERATOR } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
 
 if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
 
 const SLOW_CHECKS = { ...FAST_CHECKS, interval: '60s' };
 
-async function admin(r: Replica, path: string): Promise<Record<string, any>> {
-  const res = await request(`${r.child.adminUrl}${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
-  return (await res.body.json()) as Record<string, any>;
-}
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: a down vote makes the other replicas probe at once', () => {
   let cluster: Cluster | undefined;
@@ -40,7 +34,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: a down vote makes the other replica
       tenants: (i) => ({ t: { ...twoSiteTenant('t.example.com', a1!, b1!), health_check: i === 0 ? FAST_CHECKS : SLOW_CHECKS } }),
     });
     const leader = await cluster.leader();
-    const votes = async (): Promise<Record<string, Record<string, string>>> => (await admin(leader, '/status')).cluster.votes.t ?? {};
+    const votes = async (): Promise<Record<string, Record<string, string>>> => (await adminJson(leader, '/status')).cluster.votes.t ?? {};
     await waitFor(async () => {
       const v = await votes();
       return cluster!.replicas.every((r) => v[r.id]?.a1 === 'up' && v[r.id]?.b1 === 'up');
@@ -48,7 +42,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: a down vote makes the other replica
 
     const killedAt = Date.now();
     await a1!.kill('SIGKILL');
-    await waitFor(async () => (await Promise.all(cluster!.replicas.map((r) => admin(r, '/tenants/t')))).every((t) => t.epoch === 2 && t.phase === 'active' && t.active === 'b1'), {
+    await waitFor(async () => (await Promise.all(cluster!.replicas.map((r) => adminJson(r, '/tenants/t')))).every((t) => t.epoch === 2 && t.phase === 'active' && t.active === 'b1'), {
       what: 'every replica on b1 at epoch 2',
       timeout: 10_000,
     });

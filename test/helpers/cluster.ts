@@ -113,3 +113,18 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   };
   return cluster;
 }
+
+/** GET an admin API path of a replica (operator token), parsed. */
+export async function adminJson(r: Replica, path: string): Promise<Record<string, any>> {
+  const res = await request(`${r.child.adminUrl}${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+  return (await res.body.json()) as Record<string, any>;
+}
+
+/** One request through a replica: status, the upstream's site and the epoch it saw, drproxy's error code, time taken. */
+export async function answer(r: Replica, host: string): Promise<{ status: number; site?: string; epoch?: string; error?: string; ms: number }> {
+  const t0 = performance.now();
+  const res = await request(r.child.url, { headers: { host }, headersTimeout: 10_000 });
+  await res.body.dump();
+  const h = res.headers;
+  return { status: res.statusCode, site: h['x-site'] as string | undefined, epoch: h['x-seen-epoch'] as string | undefined, error: h['x-drproxy-error'] as string | undefined, ms: performance.now() - t0 };
+}

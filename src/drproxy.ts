@@ -168,6 +168,7 @@ export class DrProxy implements AdminApi {
     return {
       coordinator: this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now),
       ...(this.cluster && { forward: this.cluster.forward.bind(this.cluster) }),
+      ...(this.cluster && { votes: this.cluster.votes }),
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,
@@ -315,6 +316,7 @@ export class DrProxy implements AdminApi {
       serving: c.serving,
       lease_valid: c.lease_valid,
       replicas: c.replicas.map((r) => ({ id: r.id, acknowledged: r.acks })),
+      votes: this.cluster!.votes.status(this.controllers.keys(), c.replicaId),
     };
   }
 

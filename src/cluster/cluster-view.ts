@@ -18,6 +18,8 @@ export interface ViewDeps {
   /** A watch was cancelled by etcd (compaction): read everything again. */
   onLost(err: Error): void;
   onDisconnected(err: Error): void;
+  /** The live replicas may have changed (a registration came or went, or a fresh read). */
+  onReplicas?(): void;
 }
 
 export class ClusterView {
@@ -66,6 +68,7 @@ export class ClusterView {
       if (where !== undefined && ack !== undefined) records.push([where[0], where[1], ack]);
     }
     book.reset(ids, records);
+    this.deps.onReplicas?.();
   }
 
   #watch(generation: number, from: number): void {
@@ -106,6 +109,7 @@ export class ClusterView {
     if (id === undefined) return;
     if (ev.type === 'put') this.deps.book.replicaUp(id);
     else this.deps.book.replicaDown(id);
+    this.deps.onReplicas?.();
   }
 
   #onAck(ev: WatchEvent): void {

@@ -79,6 +79,7 @@ export class EtcdCoordinator implements Coordinator {
   /** This replica's latest ack per tenant (re-written under each new lease). */
   readonly #mine = new Map<string, AckRecord>();
   readonly #statusListeners = new Set<() => void>();
+  readonly #replicaListeners = new Set<() => void>();
   readonly #startedAt: string;
   /** The lease our registration and acks are under, once the view was read with it. */
   #syncedLease: string | undefined;
@@ -116,11 +117,12 @@ export class EtcdCoordinator implements Coordinator {
         this.#sync();
       },
       onDisconnected: (err) => log.debug({ err }, 'etcd watch disconnected; resuming after the last revision seen'),
+      onReplicas: () => this.#emit(this.#replicaListeners),
     });
     this.#writer = new AckWriter({
       client: options.client,
       key: (t) => this.#keys.ack(this.replicaId, t),
-      leaseId: () => (this.#syncedLease !== undefined && this.#o.lease.id === this.#syncedLease ? this.#syncedLease : undefined),
+      leaseId: () => this.sessionLease,
       onTxn: (n) => {
         this.stats.ackTxns++;
         this.stats.acks += n;
@@ -236,6 +238,22 @@ export class EtcdCoordinator implements Coordinator {
     return wait.then(() => report(stage, (performance.now() - t0) / 1000));
   }
 
+  /** The lease this replica's keys are under (registered and synced), undefined while it has none. */
+  get sessionLease(): string | undefined {
+    return this.#syncedLease !== undefined && this.#o.lease.id === this.#syncedLease ? this.#syncedLease : undefined;
+  }
+
+  /** Live replicas (registered under `P/replicas/`), as last seen: what a majority quorum counts. */
+  liveReplicas(): number {
+    return this.#book.live().length;
+  }
+
+  /** Called when the live replicas may have changed (a majority quorum with them). */
+  onReplicas(listener: () => void): () => void {
+    this.#replicaListeners.add(listener);
+    return () => void this.#replicaListeners.delete(listener);
+  }
+
   serving(): boolean {
     if (this.#o.config.coordinator_loss === 'fail_static') return true;
     return this.#everSynced && !this.#servingLost && !this.#closed;
@@ -261,7 +279,11 @@ export class EtcdCoordinator implements Coordinator {
   }
 
   #emitStatus(): void {
-    for (const listener of [...this.#statusListeners]) {
+    this.#emit(this.#statusListeners);
+  }
+
+  #emit(listeners: ReadonlySet<() => void>): void {
+    for (const listener of [...listeners]) {
       try {
         listener();
       } catch (err) {

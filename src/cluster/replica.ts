@@ -2,8 +2,9 @@
  * Everything one drproxy replica runs in clustered mode (`state.etcd`), built in one place for
  * the composition root: the etcd client, its lease keeper and election, the coordinator every
  * tenant controller uses, operator actions forwarded to the leader (proposals.ts), and the
- * cluster's metrics. drproxy.ts only starts it, hands `coordinator` to the controllers and
- * `forward` to their operator actions, and shows `status()`.
+ * cluster's metrics, and the health votes (health-votes.ts) written under the coordinator's
+ * session lease. drproxy.ts only starts it, hands `coordinator` and `votes` to the controllers
+ * and `forward` to their operator actions, and shows `status()`.
  */
 import type { Registry } from 'prom-client';
 import { DrProxyError } from '../errors.js';
@@ -12,6 +13,8 @@ import type { Logger } from '../log.js';
 import { ClusterMetrics } from '../metrics/cluster.js';
 import { EtcdClient } from './etcd.js';
 import { EtcdCoordinator, type ClusterStatus } from './etcd-coordinator.js';
+import { HealthVotes } from './health-votes.js';
+import { ClusterVoteBoard } from './vote-board.js';
 import { LeaderElection } from './leader.js';
 import { LeaseKeeper } from './lease.js';
 import { Proposals, type ProposalAction, type ProposalHandler } from './proposals.js';
@@ -29,6 +32,9 @@ const FORWARD_TIMEOUT_MS = 120_000;
 
 export class ClusterReplica {
   readonly coordinator: EtcdCoordinator;
+  /** Health by quorum: this replica's votes and its peers', per tenant (failover/quorum-view.ts). */
+  readonly votes: ClusterVoteBoard;
+  readonly #healthVotes: HealthVotes;
   readonly #client: EtcdClient;
   readonly #lease: LeaseKeeper;
   readonly #election: LeaderElection;
@@ -62,6 +68,14 @@ export class ClusterReplica {
       onAcknowledged: (stage, seconds) => metrics?.acknowledged(stage, seconds),
     });
     const coordinator = this.coordinator;
+    // Votes go under the lease the replica is registered with (useLease on every status change).
+    this.#healthVotes = new HealthVotes({ client: this.#client, prefix: c.prefix, replicaId: c.replica_id });
+    this.#healthVotes.on('etcd_error', (err) => this.#log.debug({ err }, 'health votes: etcd error (retrying)'));
+    this.votes = new ClusterVoteBoard(this.#healthVotes, c.quorum, () => coordinator.liveReplicas());
+    let live = 0;
+    coordinator.onReplicas(() => {
+      if (live !== (live = coordinator.liveReplicas())) this.votes.liveChanged();
+    });
     metrics = new ClusterMetrics(o.registry, {
       isLeader: () => coordinator.mayDecide(),
       replicaCount: () => coordinator.status().replicas.length,
@@ -96,6 +110,7 @@ export class ClusterReplica {
     started.catch(() => undefined);
     const { revision } = await this.#client.getPrefix(`${this.#config.prefix}/ops/`).catch(() => ({ revision: 0 }));
     this.#proposals.start(revision + 1, handler);
+    void this.#healthVotes.start();
     this.coordinator.onStatus(() => this.#statusChanged());
     this.#statusChanged();
   }
@@ -114,11 +129,14 @@ export class ClusterReplica {
   }
 
   async close(): Promise<void> {
+    await this.#healthVotes.close();
     await this.#proposals.close();
     await this.coordinator.close();
   }
 
   #statusChanged(): void {
+    // A new session lease holds none of our votes: they are written again under it.
+    this.#healthVotes.useLease(this.coordinator.sessionLease);
     const leading = this.coordinator.mayDecide();
     if (leading === this.#leading) return;
     this.#leading = leading;

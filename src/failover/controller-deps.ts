@@ -10,6 +10,7 @@ import type { PassiveFailure } from '../proxy/backend.js';
 import type { UpgradeRegistry } from './drain.js';
 import type { FlipRecord } from './flip.js';
 import type { Scheduler } from './scheduler.js';
+import type { VoteBoard } from './quorum-view.js';
 
 export interface ControllerHooks {
   /** A flip finished (routed, stayed or frozen); its record holds the timings. */
@@ -44,4 +45,9 @@ export interface ControllerDeps {
    * (cluster/proposals.ts); resolves with the leader's answer. Unset in embedded mode.
    */
   forward?: (tenant: string, action: 'failover' | 'failback' | 'fence' | 'unfence', op: Record<string, unknown>) => Promise<unknown>;
+  /**
+   * Clustered: health by quorum (quorum-view.ts): this replica votes, and decisions read the
+   * quorum view of every live replica's votes. Unset in embedded mode (own health decides).
+   */
+  votes?: VoteBoard;
 }

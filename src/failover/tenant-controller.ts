@@ -30,6 +30,7 @@ import { FlipRunner, type FlipEvents, type FlipRequest } from './flip-runner.js'
 import { RoutePublisher } from './route-publisher.js';
 import { awaitingFirstState, Follower } from './follower.js';
 import { ClusterStatus } from './cluster-status.js';
+import { QuorumView } from './quorum-view.js';
 import { settle } from './settle.js';
 import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
 import { realScheduler, type Scheduler } from './scheduler.js';
@@ -58,6 +59,8 @@ export class TenantController {
   private readonly follower: Follower;
   /** Leadership and coordinator loss, as Coordinator.onStatus reports them (cluster-status.ts). */
   private readonly status: ClusterStatus;
+  /** Clustered: decisions read the quorum view of the replicas' votes (quorum-view.ts). */
+  private readonly quorum: QuorumView | undefined;
   private readonly unsubscribe: Array<() => void> = [];
   private chain: Promise<unknown> = Promise.resolve();
   private flipping = false;
@@ -104,6 +107,7 @@ export class TenantController {
       landed: (at) => (this.memory = { ...this.memory, lastFlipAt: at, unavailableSince: 0 }),
       busy: () => this.flipping || this.paused,
     });
+    this.quorum = deps.votes && new QuorumView({ board: deps.votes, tenant: cfg.name, sites: this.sites, log: this.log, evaluate: () => this.evaluate() });
     this.status = new ClusterStatus({ coordinator, publisher: this.publisher, log: this.log, state: () => this.state, resync: (why) => this.resync(why) });
   }
 
@@ -189,6 +193,7 @@ export class TenantController {
     this.unsubscribe.push(
       c.watch(this.name, (s) => this.follower.receive(s)),
       c.onStatus(() => this.status.changed()),
+      ...(this.quorum ? [this.quorum.subscribe()] : []),
     );
     this.status.deciding = c.mayDecide();
     const stored = await c.load(this.name);
@@ -237,9 +242,14 @@ export class TenantController {
     return snapshotSites(this.sites, now, this.cfg.tier.rpo);
   }
 
+  /** What decisions read: clustered, the quorum view, with this replica's vote published first. */
+  private decisionHealth(now: number, own = this.snapshot(now)): HealthSnapshot {
+    return this.quorum?.health(own, this.state.epoch, !this.paused) ?? own;
+  }
+
   /** What the decisions helpers read now (decide.ts). */
   private view(now: number): DecisionView {
-    return { health: this.snapshot(now), state: this.state, config: this.cfg, ...this.memory };
+    return { health: this.decisionHealth(now), state: this.state, config: this.cfg, ...this.memory };
   }
 
   /**
@@ -250,7 +260,8 @@ export class TenantController {
     // Not initialised yet: a shared probe may answer while init() is still loading the state.
     if (this.stopped || this.state === undefined) return;
     const now = this.now();
-    const health = this.snapshot(now);
+    const own = this.snapshot(now);
+    const health = this.decisionHealth(now, own);
     // A flip committed by the leader (or left half done by this replica when it stopped leading)
     // holds requests until its next state arrives: no route of the old site meanwhile.
     const busy = this.paused || this.flipping || (this.state.phase === 'failing_over' && !this.deps.coordinator.mayDecide());
@@ -259,7 +270,8 @@ export class TenantController {
     this.memory = d.memory;
     if (busy) return;
     if (d.alert !== undefined) this.alert(d.alert);
-    this.publisher.publish(this.state, health);
+    // Routes follow this replica's own view of its backends; decisions, the quorum's.
+    this.publisher.publish(this.state, own);
     // Clustered, only the leader acts; the others keep their memory and publish their routes.
     if (this.deps.coordinator.mayDecide()) this.act(d.action, now);
   }
@@ -499,6 +511,7 @@ export class TenantController {
    * holds are handed to the successor's route; with no successor they get 503.
    */
   handOver(next: TenantSlot | undefined): void {
+    if (next === undefined) this.quorum?.withdraw(); // removed, not replaced: its vote goes
     this.publisher.handOver(next, this.state);
   }
 

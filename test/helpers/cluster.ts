@@ -27,8 +27,8 @@ export interface Replica {
 
 export interface ClusterOptions {
   replicas: number;
-  /** Tenants section of every replica's config. */
-  tenants: Record<string, unknown>;
+  /** Tenants section of every replica's config, or of replica i (one reaching a site through a relay). */
+  tenants: Record<string, unknown> | ((i: number) => Record<string, unknown>);
   defaults?: Record<string, unknown>;
   /** Extra `state.etcd` fields (lease_ttl, quorum, coordinator_loss…). */
   etcd?: Record<string, unknown>;
@@ -73,7 +73,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
       admin: adminTokens(),
       ...(opts.defaults && { defaults: opts.defaults }),
       state: { etcd: { endpoints: l.relays.map((r) => r.url), prefix, lease_ttl: '2s', replica_id: `r${i}`, ...opts.etcd } },
-      tenants: opts.tenants,
+      tenants: typeof opts.tenants === 'function' ? opts.tenants(i) : opts.tenants,
     });
   }
   const status = async (r: Replica): Promise<Record<string, unknown>> => {
@@ -116,4 +116,19 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     },
   };
   return cluster;
+}
+
+/** GET an admin API path of a replica (operator token), parsed. */
+export async function adminJson(r: Replica, path: string): Promise<Record<string, any>> {
+  const res = await request(`${r.child.adminUrl}${path}`, { headers: { authorization: `Bearer ${OPERATOR}` } });
+  return (await res.body.json()) as Record<string, any>;
+}
+
+/** One request through a replica: status, the upstream's site and the epoch it saw, drproxy's error code, time taken. */
+export async function answer(r: Replica, host: string): Promise<{ status: number; site?: string; epoch?: string; error?: string; ms: number }> {
+  const t0 = performance.now();
+  const res = await request(r.child.url, { headers: { host }, headersTimeout: 10_000 });
+  await res.body.dump();
+  const h = res.headers;
+  return { status: res.statusCode, site: h['x-site'] as string | undefined, epoch: h['x-seen-epoch'] as string | undefined, error: h['x-drproxy-error'] as string | undefined, ms: performance.now() - t0 };
 }

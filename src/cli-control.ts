@@ -24,6 +24,7 @@ import {
   type TenantStatus,
 } from './admin/client.js';
 import { cliJsonText } from './cli-json.js';
+import { renderCluster } from './cli-cluster.js';
 
 export const CONTROL_COMMANDS = ['status', 'failover', 'failback', 'fence', 'unfence', 'drain', 'enable', 'reload'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -163,13 +164,9 @@ export async function runControl(command: string, args: string[]): Promise<numbe
           `drproxy ${s.version}, up ${human(s.uptime_seconds)}, config ${s.config.source}` +
             `${s.config.loaded_at ? ` (loaded ${s.config.loaded_at})` : ''}\n`,
         );
-        if (s.tenants.length === 0) {
-          out('no tenants');
-          return 0;
-        }
-        out(renderTenants(s.tenants));
-        out('');
-        out(renderSites(s.tenants));
+        if (s.tenants.length === 0) out('no tenants');
+        else out(`${renderTenants(s.tenants)}\n\n${renderSites(s.tenants)}`);
+        if (s.cluster) out(`\n${renderCluster(s.cluster)}`);
         return 0;
       }
       case 'failover':

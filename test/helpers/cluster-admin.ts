@@ -1,0 +1,62 @@
+/**
+ * What the clustered scenario tests do to one replica of test/helpers/cluster.ts: send an
+ * operator action to its admin API, read what it serves, read its audit records and its
+ * tenant's state from /status.
+ */
+import { request } from 'undici';
+import type { Cluster, Replica } from './cluster.js';
+import { OPERATOR } from './admin.js';
+
+export interface Answer {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** POST an operator action to replica `r` (operator token). */
+export async function post(r: Replica, path: string, body: Record<string, unknown>): Promise<Answer> {
+  const res = await request(`${r.child.adminUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${OPERATOR}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> };
+}
+
+/** One request for tenant host `host` through replica `r`: the site and epoch that answered, or the status. */
+export async function served(r: Replica, host = 't.example.com'): Promise<{ status: number; site?: string; epoch?: string; error?: string }> {
+  const res = await request(`${r.child.url}/`, { headers: { host } });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) return { status: res.statusCode, error: String(res.headers['x-drproxy-error'] ?? '') };
+  const j = JSON.parse(text) as { site: string; headers: Record<string, string> };
+  return { status: 200, site: j.site, epoch: j.headers['x-dr-epoch'] };
+}
+
+export interface TenantView {
+  name: string;
+  epoch: number;
+  active: string;
+  phase: string;
+  fenced: string[];
+  frozen_cause?: string;
+}
+
+/** Tenant `name` in replica `r`'s /status. */
+export async function tenantOf(cluster: Cluster, r: Replica, name = 't'): Promise<TenantView> {
+  const st = (await cluster.status(r)) as { tenants: TenantView[] };
+  return st.tenants.find((t) => t.name === name)!;
+}
+
+/** The audit records (`audit: true` JSON lines) replica `r` wrote to its log so far. */
+export function auditOf(r: Replica): Array<Record<string, unknown>> {
+  const out: Array<Record<string, unknown>> = [];
+  for (const line of r.child.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const j = JSON.parse(line) as Record<string, unknown>;
+      if (j.audit === true) out.push(j);
+    } catch {
+      // a partial line
+    }
+  }
+  return out;
+}

@@ -34,7 +34,8 @@ export function isControlCommand(command: string | undefined): command is Contro
 }
 
 export const CONTROL_HELP = `Operator commands (talk to a running drproxy through its admin API):
-  drproxy status [TENANT] [--json]                    tenants, sites, backends; with TENANT also its recent failovers
+  drproxy status [TENANT] [--json]                    tenants, sites, backends (clustered: replicas, leader, acks);
+                                                      with TENANT also its recent failovers
   drproxy failover TENANT [--to SITE] --reason TEXT [--force]
                                                       move TENANT's traffic to SITE (default: next available site)
   drproxy failback TENANT --reason TEXT [--force]     planned move back to TENANT's preferred (first) site

@@ -11,7 +11,7 @@ import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
-import { auditOf, post, served, tenantOf } from './helpers/cluster-admin.js';
+import { auditOf, post, served, sitesUp, tenantOf } from './helpers/cluster-admin.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the admin API on a follower', () => {
   let cluster: Cluster | undefined;
@@ -33,6 +33,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the admin API on a follower', () =>
     const follower = cluster.replicas.find((r) => r !== leader)!;
     for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
 
+    await sitesUp(cluster, leader);
     const fo = await post(follower, '/tenants/t/failover', { to: 'b1', reason: 'drill via a follower' });
     expect(fo.status).toBe(200);
     expect(fo.body).toMatchObject({ epoch_before: 1, epoch: 2, from: 'a1', to: 'b1', result: 'routed', forwarded_to: leader.id });

@@ -6,6 +6,7 @@
 import { request } from 'undici';
 import type { Cluster, Replica } from './cluster.js';
 import { OPERATOR } from './admin.js';
+import { waitFor } from './poll.js';
 
 export interface Answer {
   status: number;
@@ -59,4 +60,12 @@ export function auditOf(r: Replica): Array<Record<string, unknown>> {
     }
   }
   return out;
+}
+
+/** Wait until replica `r` sees every site of tenant `name` available (an unforced failover needs its target up). */
+export async function sitesUp(cluster: Cluster, r: Replica, name = 't'): Promise<void> {
+  await waitFor(async () => {
+    const st = (await cluster.status(r)) as { tenants?: Array<{ name: string; sites: Array<{ available: boolean }> }> };
+    return st.tenants?.find((t) => t.name === name)?.sites.every((s) => s.available) === true;
+  }, { what: `${r.id} sees every site of ${name} up`, timeout: 10_000 });
 }

@@ -5,42 +5,26 @@
  * follower's audit says it forwarded the action to the leader, the leader's that it carried it
  * out for that follower.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
+import type { Replica } from './helpers/cluster.js';
 import { waitFor } from './helpers/poll.js';
-import { auditOf, post, served, sitesUp, tenantOf } from './helpers/cluster-admin.js';
+import { auditOf, post, served, tenantOf, useTwoSiteCluster } from './helpers/cluster-admin.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the admin API on a follower', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const start = useTwoSiteCluster();
 
   it('failover, fence and unfence sent to a follower are carried out by the leader, answered once committed', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
-      replicas: 3,
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
-      tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
-    });
-    const leader = await cluster.leader();
+    const { cluster, leader } = await start(3);
     const follower = cluster.replicas.find((r) => r !== leader)!;
-    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
 
-    await sitesUp(cluster, leader);
     const fo = await post(follower, '/tenants/t/failover', { to: 'b1', reason: 'drill via a follower' });
     expect(fo.status).toBe(200);
     expect(fo.body).toMatchObject({ epoch_before: 1, epoch: 2, from: 'a1', to: 'b1', result: 'routed', forwarded_to: leader.id });
     // Answered once committed: the leader's own state is at epoch 2 when the follower answers.
     expect(await tenantOf(cluster, leader)).toMatchObject({ epoch: 2, active: 'b1', phase: 'active' });
     const everyReplica = async (check: (r: Replica) => Promise<boolean>, what: string) => {
-      for (const r of cluster!.replicas) await waitFor(() => check(r), { what: `${r.id}: ${what}`, timeout: 10_000 });
+      for (const r of cluster.replicas) await waitFor(() => check(r), { what: `${r.id}: ${what}`, timeout: 10_000 });
     };
     await everyReplica(async (r) => {
       const s = await served(r);
@@ -50,12 +34,12 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the admin API on a follower', () =>
     const fence = await post(follower, '/tenants/t/sites/a1/fence', { reason: 'old primary out' });
     expect(fence.status).toBe(200);
     expect(fence.body).toMatchObject({ site: 'a1', fenced: ['a1'], epoch: 2, forwarded_to: leader.id });
-    await everyReplica(async (r) => (await tenantOf(cluster!, r)).fenced.includes('a1'), 'a1 fenced');
+    await everyReplica(async (r) => (await tenantOf(cluster, r)).fenced.includes('a1'), 'a1 fenced');
 
     const unfence = await post(follower, '/tenants/t/sites/a1/unfence', { reason: 'old primary repaired' });
     expect(unfence.status).toBe(200);
     expect(unfence.body).toMatchObject({ site: 'a1', fenced: [], forwarded_to: leader.id });
-    await everyReplica(async (r) => (await tenantOf(cluster!, r)).fenced.length === 0, 'a1 unfenced');
+    await everyReplica(async (r) => (await tenantOf(cluster, r)).fenced.length === 0, 'a1 unfenced');
     for (const r of cluster.replicas) expect((await served(r)).site).toBe('b1');
 
     // The trails: the follower forwarded each action to the leader; the leader carried it out for the follower.

@@ -3,40 +3,24 @@
  * the leader, serving, lease, and each replica's acknowledged epoch and stage per tenant,
  * compact in text and whole under --json.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { VIEWER } from './helpers/admin.js';
 import { runCli } from './helpers/cli.js';
 import { waitFor } from './helpers/poll.js';
-import { post, sitesUp } from './helpers/cluster-admin.js';
+import { post, useTwoSiteCluster } from './helpers/cluster-admin.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: drproxy status', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const start = useTwoSiteCluster();
 
   it('shows the replica, the leader and every replica acknowledged epoch per tenant (text and --json)', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
-      replicas: 2,
-      defaults: { health_check: FAST_CHECKS },
-      tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
-    });
-    const leader = await cluster.leader();
+    const { cluster, leader } = await start(2);
     const follower = cluster.replicas.find((r) => r !== leader)!;
-    await sitesUp(cluster, leader);
     // A flip, so that every replica (the leader too) has acknowledged an epoch.
     expect((await post(leader, '/tenants/t/failover', { to: 'b1', reason: 'drill' })).status).toBe(200);
     type Section = { replicas: Array<{ id: string; acknowledged: Record<string, { epoch: number; stage: string }> }> };
     await waitFor(async () => {
-      const c = ((await cluster!.status(follower)) as { cluster?: Section }).cluster;
+      const c = ((await cluster.status(follower)) as { cluster?: Section }).cluster;
       return c?.replicas.length === 2 && c.replicas.every((r) => r.acknowledged.t?.epoch === 2 && r.acknowledged.t.stage === 'routed');
     }, { what: 'both replicas acknowledged epoch 2 routed', timeout: 10_000 });
 

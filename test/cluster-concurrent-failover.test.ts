@@ -4,15 +4,13 @@
  * (the target is already active), and the epochs are contiguous (1 → 2 → 3, no gap), in every
  * replica's /status, in the leader's flip history and at the upstreams (x-dr-epoch seen).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
+import type { Replica } from './helpers/cluster.js';
 import { OPERATOR } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
-import { post, served, sitesUp, tenantOf, type Answer } from './helpers/cluster-admin.js';
+import { post, served, tenantOf, useTwoSiteCluster, type Answer } from './helpers/cluster-admin.js';
 
 /** One 200 and one 409, whichever replica won. */
 function oneFlip(pair: Answer[], epoch: number, to: string): void {
@@ -26,31 +24,18 @@ function oneFlip(pair: Answer[], epoch: number, to: string): void {
 }
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: forced failovers sent to two replicas at once', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const start = useTwoSiteCluster();
 
   it('exactly one flip per pair, contiguous epochs everywhere', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
-      replicas: 3,
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
-      tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
-    });
-    const leader = await cluster.leader();
+    const { cluster, leader, a1, b1 } = await start(3);
     const [f1, f2] = cluster.replicas.filter((r) => r !== leader) as [Replica, Replica];
-    await sitesUp(cluster, leader);
     const everyReplicaOn = async (site: string, epoch: number) => {
-      for (const r of cluster!.replicas) {
+      for (const r of cluster.replicas) {
         await waitFor(async () => {
           const s = await served(r);
           return s.site === site && s.epoch === String(epoch);
         }, { what: `${r.id} on ${site} at epoch ${epoch}`, timeout: 10_000 });
-        expect(await tenantOf(cluster!, r)).toMatchObject({ epoch, active: site, phase: 'active' });
+        expect(await tenantOf(cluster, r)).toMatchObject({ epoch, active: site, phase: 'active' });
       }
     };
     await everyReplicaOn('a1', 1);
@@ -70,7 +55,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: forced failovers sent to two replic
     const t = (await res.body.json()) as { flips: Array<{ epoch: number; to: string }> };
     expect(t.flips.map((f) => [f.epoch, f.to])).toEqual([[2, 'b1'], [3, 'a1']]);
     // At the upstreams: a1 saw epoch 1 then 3, b1 only 2.
-    expect((await a1!.stats()).epochs).toEqual(['1', '3']);
-    expect((await b1!.stats()).epochs).toEqual(['2']);
+    expect((await a1.stats()).epochs).toEqual(['1', '3']);
+    expect((await b1.stats()).epochs).toEqual(['2']);
   }, 90_000);
 });

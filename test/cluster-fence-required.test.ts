@@ -8,55 +8,39 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { FAST_CHECKS } from './helpers/proxy.js';
+import type { Replica } from './helpers/cluster.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
-import { post, served, sitesUp, tenantOf } from './helpers/cluster-admin.js';
+import { post, tenantOf, useTwoSiteCluster } from './helpers/cluster-admin.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: a required fence hook fails while the old site is healthy', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
+  const start = useTwoSiteCluster();
   let hooks: HookServer | undefined;
   afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
     await hooks?.close();
-    cluster = undefined;
     hooks = undefined;
   });
 
   it('the tenant is frozen on every replica', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    hooks = await startHookServer(500);
-    cluster = await startCluster({
-      replicas: 3,
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
-      tenants: {
-        t: {
-          tier: 'BC',
-          hosts: ['t.example.com'],
-          sites: [
-            { name: 'a1', backends: [a1!.url], fence: { url: `${hooks.url}/fence`, required: true, timeout: '1s' } },
-            { name: 'b1', backends: [b1!.url] },
-          ],
-        },
-      },
-    });
-    const leader = await cluster.leader();
+    const hs = (hooks = await startHookServer(500));
+    const { cluster, leader, a1, b1 } = await start(3, (a, b) => ({
+      tier: 'BC',
+      hosts: ['t.example.com'],
+      sites: [
+        { name: 'a1', backends: [a.url], fence: { url: `${hs.url}/fence`, required: true, timeout: '1s' } },
+        { name: 'b1', backends: [b.url] },
+      ],
+    }));
     const follower = cluster.replicas.find((r) => r !== leader)!;
-    await sitesUp(cluster, leader);
-    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
 
     const fo = await post(follower, '/tenants/t/failover', { to: 'b1', reason: 'drill with a broken fence' });
     expect(fo.status).toBe(200);
     expect(fo.body).toMatchObject({ epoch: 2, from: 'a1', to: 'b1', result: 'frozen', fence: { ok: false, status: 500 } });
     // The leader alone called the hook, once, for epoch 2.
-    expect(hooks.calls.map((c) => [c.path, c.body.epoch, c.body.site])).toEqual([['/fence', 2, 'a1']]);
+    expect(hs.calls.map((c) => [c.path, c.body.epoch, c.body.site])).toEqual([['/fence', 2, 'a1']]);
 
     const frozenOn = async (r: Replica): Promise<boolean> => {
-      const t = await tenantOf(cluster!, r);
+      const t = await tenantOf(cluster, r);
       return t.phase === 'frozen' && t.frozen_cause === 'fence_failed' && t.epoch === 2;
     };
     for (const r of cluster.replicas) {
@@ -67,8 +51,8 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: a required fence hook fails while t
     }
     // a1 still healthy on every replica: frozen is not "down"; nothing reached b1, nothing reached a1 after epoch 1.
     for (const r of cluster.replicas) expect((await tenantOf(cluster, r)).active).toBe('a1');
-    expect((await b1!.stats()).epochs).toEqual([]);
-    expect((await a1!.stats()).epochs).toEqual(['1']);
-    expect(hooks.calls).toHaveLength(1);
+    expect((await b1.stats()).epochs).toEqual([]);
+    expect((await a1.stats()).epochs).toEqual(['1']);
+    expect(hs.calls).toHaveLength(1);
   }, 60_000);
 });

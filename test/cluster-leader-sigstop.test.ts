@@ -7,50 +7,34 @@
  * it was stopped, so it no longer counts itself leader on resuming: the test asserts that its
  * log shows no commit or flip attempt of its own after the pause (and no refused one either).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
+import type { Replica } from './helpers/cluster.js';
 import { OPERATOR } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
-import { served, sitesUp, tenantOf } from './helpers/cluster-admin.js';
+import { served, tenantOf, useTwoSiteCluster } from './helpers/cluster-admin.js';
 
 type ClusterView = { cluster?: { leader?: string | null; replica?: string; leading?: boolean; replicas?: Array<{ id: string; acknowledged: Record<string, { epoch: number; stage: string }> }> } };
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the leader paused past its lease, then resumed', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const start = useTwoSiteCluster();
 
   it('another replica leads within TTL + 1 s and flips at epoch 2; the resumed one commits nothing and follows', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
-      replicas: 3,
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
-      tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
-    });
-    const old = await cluster.leader();
+    const { cluster, leader: old, a1, b1 } = await start(3);
     const others = cluster.replicas.filter((r) => r !== old);
-    await sitesUp(cluster, old);
-    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
 
     // Pause the leader, then take its primary away: a flip is needed, and it cannot run it.
     old.child.proc.kill('SIGSTOP');
     const stoppedAt = Date.now();
     const pausedLog = old.child.output().length;
-    await a1!.kill('SIGKILL');
+    await a1.kill('SIGKILL');
 
     // Only the running replicas are asked (a stopped one would never answer).
     let next: Replica | undefined;
     await waitFor(async () => {
       for (const r of others) {
-        const c = ((await cluster!.status(r)) as ClusterView).cluster;
+        const c = ((await cluster.status(r)) as ClusterView).cluster;
         if (c?.leading === true) next = r;
       }
       return next !== undefined;
@@ -70,7 +54,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader paused past its lease, t
     }, { what: `${old.id} (resumed) on b1 at epoch 2`, timeout: 10_000 });
     // It re-registered under a new lease and acknowledged epoch 2 where the new leader sees it.
     await waitFor(async () => {
-      const c = ((await cluster!.status(next!)) as ClusterView).cluster;
+      const c = ((await cluster.status(next!)) as ClusterView).cluster;
       return c?.replicas?.find((x) => x.id === old.id)?.acknowledged.t?.epoch === 2;
     }, { what: `${next!.id} sees ${old.id} back, at epoch 2`, timeout: 10_000 });
     const own = ((await cluster.status(old)) as ClusterView).cluster;
@@ -79,7 +63,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader paused past its lease, t
     const res = await request(`${next!.child.adminUrl}/tenants/t`, { headers: { authorization: `Bearer ${OPERATOR}` } });
     const t = (await res.body.json()) as { flips: Array<{ epoch: number }> };
     expect(t.flips.map((f) => f.epoch)).toEqual([2]);
-    expect((await b1!.stats()).epochs).toEqual(['2']);
+    expect((await b1.stats()).epochs).toEqual(['2']);
 
     // What the resumed replica did: its first word is stepping down on its own deadline (no
     // keepalive succeeded within TTL − margin, on the monotonic clock); no flip, no commit of

@@ -3,8 +3,11 @@
  * operator action to its admin API, read what it serves, read its audit records and its
  * tenant's state from /status.
  */
+import { afterEach } from 'vitest';
 import { request } from 'undici';
-import type { Cluster, Replica } from './cluster.js';
+import { startCluster, type Cluster, type Replica } from './cluster.js';
+import { FAST_CHECKS, twoSiteTenant } from './proxy.js';
+import { startUpstream, stopAll, type Upstream } from './upstream.js';
 import { OPERATOR } from './admin.js';
 import { waitFor } from './poll.js';
 
@@ -68,4 +71,41 @@ export async function sitesUp(cluster: Cluster, r: Replica, name = 't'): Promise
     const st = (await cluster.status(r)) as { tenants?: Array<{ name: string; sites: Array<{ available: boolean }> }> };
     return st.tenants?.find((t) => t.name === name)?.sites.every((s) => s.available) === true;
   }, { what: `${r.id} sees every site of ${name} up`, timeout: 10_000 });
+}
+
+export interface TwoSiteCluster {
+  cluster: Cluster;
+  a1: Upstream;
+  b1: Upstream;
+  /** The replica that leads once every replica serves a1. */
+  leader: Replica;
+}
+
+/**
+ * For a describe block: `start()` runs `replicas` drproxy processes on one etcd in front of
+ * upstreams a1 and b1 (tenant t, host t.example.com; `tenant` overrides its config), and
+ * resolves once one leads, it sees both sites up and every replica serves a1. Everything is
+ * stopped after each test.
+ */
+export function useTwoSiteCluster(): (replicas: number, tenant?: (a1: Upstream, b1: Upstream) => Record<string, unknown>) => Promise<TwoSiteCluster> {
+  let cluster: Cluster | undefined;
+  let ups: Upstream[] = [];
+  afterEach(async () => {
+    await cluster?.stop();
+    await stopAll(...ups);
+    cluster = undefined;
+    ups = [];
+  });
+  return async (replicas, tenant) => {
+    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')])) as [Upstream, Upstream];
+    cluster = await startCluster({
+      replicas,
+      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
+      tenants: { t: tenant?.(a1, b1) ?? twoSiteTenant('t.example.com', a1, b1) },
+    });
+    const leader = await cluster.leader();
+    await sitesUp(cluster, leader);
+    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
+    return { cluster, a1, b1, leader };
+  };
 }

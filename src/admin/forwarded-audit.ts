@@ -47,7 +47,12 @@ function statusOf(code: string): number {
 /** Runs a forwarded action on the leader between its intent and outcome records. */
 export async function auditedCarryOut(audit: AuditLog, p: Proposal, run: () => Promise<unknown>): Promise<unknown> {
   const fields = fieldsOf(p);
-  audit.intent(fields);
+  try {
+    audit.intent(fields);
+  } catch (err) {
+    // Refused as on a single replica: the follower answers 503 audit_unavailable; nothing ran.
+    throw new DrProxyError('DRP_AUDIT_UNAVAILABLE', `on the leader: ${(err as Error).message}`, { cause: err });
+  }
   try {
     const value = await run();
     const epoch = (value as { epoch?: unknown } | undefined)?.epoch;

@@ -70,7 +70,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: a replica clock jumped by minutes',
     const prefix = `/drproxy-test-${randomBytes(4).toString('hex')}`;
     const offsets = [0, 0];
     const doc = (i: number) => ({
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
+      defaults: { health_check: { ...FAST_CHECKS, timeout: '500ms', fall: 3 }, failover: { drain_timeout: '1s' } },
       state: { etcd: { endpoints: etcd!.endpoints, prefix, lease_ttl: `${TTL_MS}ms`, replica_id: `r${i}` } },
       tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
     });

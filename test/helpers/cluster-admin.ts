@@ -100,7 +100,8 @@ export function useTwoSiteCluster(): (replicas: number, tenant?: (a1: Upstream, 
     const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')])) as [Upstream, Upstream];
     cluster = await startCluster({
       replicas,
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
+      // Fast, but with room for a loaded machine: a slow answer from a healthy site must not count as down.
+      defaults: { health_check: { ...FAST_CHECKS, timeout: '500ms', fall: 3 }, failover: { drain_timeout: '1s' } },
       tenants: { t: tenant?.(a1, b1) ?? twoSiteTenant('t.example.com', a1, b1) },
     });
     const leader = await cluster.leader();

@@ -24,6 +24,7 @@ import {
   type TenantStatus,
 } from './admin/client.js';
 import { cliJsonText } from './cli-json.js';
+import { renderCluster } from './cli-cluster.js';
 
 export const CONTROL_COMMANDS = ['status', 'failover', 'failback', 'fence', 'unfence', 'drain', 'enable', 'reload'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -33,7 +34,8 @@ export function isControlCommand(command: string | undefined): command is Contro
 }
 
 export const CONTROL_HELP = `Operator commands (talk to a running drproxy through its admin API):
-  drproxy status [TENANT] [--json]                    tenants, sites, backends; with TENANT also its recent failovers
+  drproxy status [TENANT] [--json]                    tenants, sites, backends (clustered: replicas, leader, acks);
+                                                      with TENANT also its recent failovers
   drproxy failover TENANT [--to SITE] --reason TEXT [--force]
                                                       move TENANT's traffic to SITE (default: next available site)
   drproxy failback TENANT --reason TEXT [--force]     planned move back to TENANT's preferred (first) site
@@ -163,13 +165,9 @@ export async function runControl(command: string, args: string[]): Promise<numbe
           `drproxy ${s.version}, up ${human(s.uptime_seconds)}, config ${s.config.source}` +
             `${s.config.loaded_at ? ` (loaded ${s.config.loaded_at})` : ''}\n`,
         );
-        if (s.tenants.length === 0) {
-          out('no tenants');
-          return 0;
-        }
-        out(renderTenants(s.tenants));
-        out('');
-        out(renderSites(s.tenants));
+        if (s.tenants.length === 0) out('no tenants');
+        else out(`${renderTenants(s.tenants)}\n\n${renderSites(s.tenants)}`);
+        if (s.cluster) out(`\n${renderCluster(s.cluster)}`);
         return 0;
       }
       case 'failover':

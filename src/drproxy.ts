@@ -27,6 +27,7 @@ import { Metrics, type SiteTallies } from './metrics.js';
 import { countCommitFailures } from './metrics/commit-failures.js';
 import { AdminServer } from './admin/server.js';
 import { AuditLog } from './admin/audit.js';
+import { auditedCarryOut, type ClusterRole } from './admin/forwarded-audit.js';
 import { FaultMetrics } from './fault-metrics.js';
 import { registerAccessLogMetrics } from './access-log-metrics.js';
 import { openAccessLog } from './proxy/access-log-writer.js';
@@ -131,7 +132,7 @@ export class DrProxy implements AdminApi {
       const { ClusterReplica } = await import('./cluster/replica.js');
       this.cluster = new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION });
     }
-    if (this.cluster) await this.cluster.start((p) => this.carryOut(p), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
+    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => this.carryOut(p)), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
       const replayed = this.store.replayed;
@@ -318,6 +319,12 @@ export class DrProxy implements AdminApi {
       replicas: c.replicas.map((r) => ({ id: r.id, acknowledged: r.acks })),
       votes: this.cluster!.votes.status(this.controllers.keys(), c.replicaId),
     };
+  }
+
+  /** Clustered mode: who this replica is and who leads (the admin API's audit of forwarded actions). */
+  clusterRole(): ClusterRole | undefined {
+    const c = this.cluster?.coordinator.status();
+    return c && { replica: c.replicaId, leader: c.leader ?? null, leading: c.isLeader };
   }
 
   /** The leader carries out an operator action a follower received (cluster/proposals.ts). */

@@ -32,7 +32,9 @@ export type ErrorCode =
   /** An unexpected failure inside drproxy (a bug): the message says what failed. */
   | 'DRP_INTERNAL'
   /** Clustered: this replica is not the leader (or its lease ran out), so it may not commit. */
-  | 'DRP_NOT_LEADER';
+  | 'DRP_NOT_LEADER'
+  /** The intent record of a mutation could not be written (the leader's, for a forwarded one): nothing changed. */
+  | 'DRP_AUDIT_UNAVAILABLE';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

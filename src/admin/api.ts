@@ -1,6 +1,7 @@
 /** What the admin server needs from the proxy (implemented by DrProxy). */
 import type { ConfigProblem } from '../config/types.js';
 import type { TenantController } from '../failover/tenant-controller.js';
+import type { ClusterRole } from './forwarded-audit.js';
 
 export type ReloadResult =
   | { ok: true; tenants: number; added: string[]; removed: string[]; changed: string[]; warnings: ConfigProblem[] }
@@ -14,4 +15,6 @@ export interface AdminApi {
   reload(): Promise<ReloadResult>;
   metricsText(): Promise<string>;
   metricsContentType(): string;
+  /** Clustered mode: this replica and the leader it knows (undefined in single-process mode). */
+  clusterRole?(): ClusterRole | undefined;
 }

@@ -29,6 +29,11 @@ export interface AuditRecord {
   epoch_after?: number;
   remote?: string;
   detail?: string;
+  /** Clustered mode: a follower sent this action to that leader (forwarded-audit.ts). */
+  forwarded_to?: string;
+  /** Clustered mode: the leader carried out this action for that follower, proposal id. */
+  forwarded_from?: string;
+  proposal?: string;
   /** Refused calls to no endpoint: what was asked. */
   method?: string;
   path?: string;

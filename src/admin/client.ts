@@ -56,11 +56,29 @@ export interface TenantDetail extends TenantStatus {
   flips: FlipRecord[];
 }
 
+/** What one replica acknowledged for one tenant (clustered mode). */
+export interface ClusterAck {
+  epoch: number;
+  stage: string;
+}
+
+/** GET /status `cluster`: this replica's view of the cluster. */
+export interface ClusterSection {
+  replica: string;
+  leader: string | null;
+  leading: boolean;
+  serving: boolean;
+  lease_valid: boolean;
+  replicas: Array<{ id: string; acknowledged: Record<string, ClusterAck> }>;
+}
+
 export interface StatusResponse {
   version: string;
   uptime_seconds: number;
   config: { source: string; loaded_at: string };
   tenants: TenantStatus[];
+  /** Clustered mode only (state.etcd). */
+  cluster?: ClusterSection;
 }
 
 export interface FlipResponse {

@@ -9,6 +9,7 @@ import type { Principal } from './auth.js';
 import type { AuditRecord } from './audit.js';
 import type { AdminApi } from './api.js';
 import { HttpError } from './http-error.js';
+import { forwardedTo } from './forwarded-audit.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -70,6 +71,13 @@ export function buildRoutes(api: AdminApi): Route[] {
     return t;
   };
   const actor = (ctx: Ctx) => ctx.principal?.name ?? 'anonymous';
+  /** Clustered follower: the leader carries the action out; the record says to whom it went. */
+  const forwarding = (ctx: Ctx): { forwarded_to?: string } => {
+    const to = forwardedTo(api.clusterRole?.());
+    if (to === undefined) return {};
+    ctx.audit.forwarded_to = to;
+    return { forwarded_to: to };
+  };
   const siteAction = (action: 'fence' | 'unfence'): Route => ({
     method: 'POST',
     pattern: new RegExp(`^/tenants/${SEG}/sites/${SEG}/${action}$`),
@@ -81,9 +89,10 @@ export function buildRoutes(api: AdminApi): Route[] {
       const site = (ctx.audit.site = ctx.params[1]!);
       const why = (ctx.audit.reason = reason(ctx));
       ctx.audit.epoch_before = t.state.epoch;
+      const fwd = forwarding(ctx);
       const s = await t[action](site, { reason: why, actor: actor(ctx) });
       ctx.audit.epoch_after = s.epoch;
-      return { tenant: t.name, site, fenced: s.fenced, epoch: s.epoch };
+      return { tenant: t.name, site, fenced: s.fenced, epoch: s.epoch, ...fwd };
     },
   });
   const backendAction = (action: 'drain' | 'enable'): Route => ({
@@ -115,6 +124,7 @@ export function buildRoutes(api: AdminApi): Route[] {
       const op = { reason: (ctx.audit.reason = reason(ctx)), actor: actor(ctx), force: force(ctx) };
       if (typeof to === 'string') ctx.audit.site = to;
       const before = (ctx.audit.epoch_before = t.state.epoch);
+      const fwd = forwarding(ctx);
       const r = action === 'failover' ? await t.operatorFailover({ ...op, ...(typeof to === 'string' && { to }) }) : await t.failback(op);
       ctx.audit.epoch_after = r.epoch;
       ctx.audit.site = r.to;
@@ -132,6 +142,7 @@ export function buildRoutes(api: AdminApi): Route[] {
         ...(r.drain && { drain: r.drain }),
         ...(r.fence && { fence: r.fence }),
         ...(r.promote && { promote: r.promote }),
+        ...fwd,
       };
     },
   });

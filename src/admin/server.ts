@@ -392,6 +392,7 @@ function toHttpError(err: unknown): HttpError {
     if (err.code === 'DRP_STATE_CONFLICT') return new HttpError(409, 'conflict', err.message);
     // Clustered: no leader could carry the action out now, or etcd did not answer; try again.
     if (err.code === 'DRP_NOT_LEADER') return new HttpError(503, 'no_leader', err.message, {}, { 'retry-after': '1' });
+    if (err.code === 'DRP_AUDIT_UNAVAILABLE') return new HttpError(503, 'audit_unavailable', err.message);
     if (err.code === 'DRP_LEADER_CHANGED') return new HttpError(503, 'leader_changed', err.message);
     if (err.code.startsWith('DRP_ETCD_')) return new HttpError(503, 'coordinator_unavailable', err.message, {}, { 'retry-after': '1' });
   }

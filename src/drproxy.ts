@@ -15,9 +15,7 @@ import { LocalCoordinator } from './state/local-coordinator.js';
 import type { StateStore } from './state/types.js';
 import type { Coordinator } from './state/coordinator.js';
 import type { ClusterReplica } from './cluster/replica.js';
-import type { Proposal } from './cluster/proposals.js';
-import type { OperatorRequest } from './failover/operator.js';
-import { DrProxyError } from './errors.js';
+import { carryOut } from './cluster/carry-out.js';
 import { HealthRegistry } from './health/registry.js';
 import { isEjected } from './health/outlier.js';
 import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
@@ -132,7 +130,7 @@ export class DrProxy implements AdminApi {
       const { ClusterReplica } = await import('./cluster/replica.js');
       this.cluster = new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION });
     }
-    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => this.carryOut(p)), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
+    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p)), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
       const replayed = this.store.replayed;
@@ -250,7 +248,7 @@ export class DrProxy implements AdminApi {
       uptime_seconds: Math.round((Date.now() - this.startedAt) / 1000),
       config: { source: this.config.source ?? null, loaded_at: this.loadedAt.toISOString() },
       state: { kind: this.stateKind() },
-      ...(this.cluster && { cluster: this.clusterStatus() }),
+      ...(this.cluster && { cluster: this.cluster.statusJson(this.controllers.keys()) }),
       tenants: [...this.controllers.keys()].map((n) => this.tenantStatus(n, false)),
     };
   }
@@ -307,41 +305,10 @@ export class DrProxy implements AdminApi {
     return this.cluster ? 'etcd' : this.store.kind;
   }
 
-  /** The cluster as this replica sees it, for GET /status and `drproxy status`. */
-  private clusterStatus(): unknown {
-    const c = this.cluster!.status();
-    return {
-      replica: c.replicaId,
-      leader: c.leader ?? null,
-      leading: c.isLeader,
-      serving: c.serving,
-      lease_valid: c.lease_valid,
-      replicas: c.replicas.map((r) => ({ id: r.id, acknowledged: r.acks })),
-      votes: this.cluster!.votes.status(this.controllers.keys(), c.replicaId),
-    };
-  }
-
   /** Clustered mode: who this replica is and who leads (the admin API's audit of forwarded actions). */
   clusterRole(): ClusterRole | undefined {
     const c = this.cluster?.coordinator.status();
     return c && { replica: c.replicaId, leader: c.leader ?? null, leading: c.isLeader };
-  }
-
-  /** The leader carries out an operator action a follower received (cluster/proposals.ts). */
-  private async carryOut(p: Proposal): Promise<unknown> {
-    const c = this.controllers.get(p.tenant);
-    if (!c) throw new DrProxyError('DRP_NOT_FOUND', `no tenant ${p.tenant}`);
-    const op = p.op as unknown as OperatorRequest & { to?: string; site?: string };
-    switch (p.action) {
-      case 'failover':
-        return c.operatorFailover(op);
-      case 'failback':
-        return c.failback(op);
-      case 'fence':
-        return c.fence(op.site ?? '', op);
-      case 'unfence':
-        return c.unfence(op.site ?? '', op);
-    }
   }
 
   metricsText(): Promise<string> {

@@ -128,6 +128,20 @@ export class ClusterReplica {
     return { ...this.coordinator.status(), lease_valid: this.#lease.isValid() };
   }
 
+  /** The cluster as this replica sees it, for GET /status and `drproxy status`. */
+  statusJson(tenants: Iterable<string>): unknown {
+    const c = this.status();
+    return {
+      replica: c.replicaId,
+      leader: c.leader ?? null,
+      leading: c.isLeader,
+      serving: c.serving,
+      lease_valid: c.lease_valid,
+      replicas: c.replicas.map((r) => ({ id: r.id, acknowledged: r.acks })),
+      votes: this.votes.status(tenants, c.replicaId),
+    };
+  }
+
   async close(): Promise<void> {
     await this.#healthVotes.close();
     await this.#proposals.close();

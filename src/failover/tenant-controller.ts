@@ -16,13 +16,12 @@ import type { Logger } from '../log.js';
 import type { TenantState } from '../state/types.js';
 import type { CheckResult } from '../health/active-check.js';
 import type { HealthState } from '../health/hysteresis.js';
-import { newEjectable } from '../health/outlier.js';
-import { loopScheduler, SiteOutlierDetector } from '../health/site-outlier-detector.js';
+import type { SiteOutlierDetector } from '../health/site-outlier-detector.js';
 import type { OutlierDetector } from '../health/outlier-detector.js';
 import { DrProxyError } from '../errors.js';
-import { Backend } from '../proxy/backend.js';
 import type { TenantSlot } from '../proxy/route.js';
-import { SiteRuntime, snapshotSites, type BackendRuntime, type HealthSnapshot } from './site.js';
+import { snapshotSites, type BackendRuntime, type HealthSnapshot, type SiteRuntime } from './site.js';
+import { buildSite } from './site-builder.js';
 import type { FlipRecord } from './flip.js';
 import { unchangedSites } from './carry-over.js';
 import { Availability, autoTarget, decide, freezeStillDue, notWanted, unfreezeStillDue, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
@@ -157,34 +156,20 @@ export class TenantController {
   }
 
   private buildSite(cfg: TenantConfig['sites'][number]): SiteRuntime {
-    // Reports come from the data plane; the detectors act on a later turn and call evaluate().
-    const outliers = new SiteOutlierDetector({
-      tenant: this.name,
-      site: cfg.name,
-      config: this.cfg.passive_health,
-      log: this.log,
-      scheduler: loopScheduler(this.now),
-      accepting: () => !this.stopped && !this.paused && this.state !== undefined,
-      onChange: () => this.evaluate(),
-      events: this.deps.hooks,
-    });
-    this.outliers.push(outliers);
-    const backends: BackendRuntime[] = cfg.backends.map((bc) => {
-      const runtime: BackendRuntime = {
-        backend: new Backend(this.cfg.name, cfg.name, bc, this.cfg.proxy, this.now),
-        drained: false,
-        confirming: false,
-        passive: newEjectable(),
-        ejectedSince: 0,
-        health: this.deps.health.acquire(bc.origin, cfg.health_check, {
-          onResult: (result, state, changed) => this.onHealth(cfg.name, outlier, result, state, changed),
-          everyResult: this.deps.hooks?.onCheck !== undefined,
-        }),
-      };
-      const outlier = outliers.add(runtime);
-      return runtime;
-    });
-    return new SiteRuntime(cfg, backends);
+    const built = buildSite(
+      {
+        tenant: this.cfg,
+        log: this.log,
+        now: this.now,
+        deps: this.deps,
+        accepting: () => !this.stopped && !this.paused && this.state !== undefined,
+        evaluate: () => this.evaluate(),
+        onHealth: (...a) => this.onHealth(...a),
+      },
+      cfg,
+    );
+    this.outliers.push(built.outliers);
+    return built.site;
   }
 
   private async init(): Promise<void> {

@@ -1,0 +1,20 @@
+/** The leader carries out an operator action a follower received (proposals.ts) on the tenant's controller. */
+import { DrProxyError } from '../errors.js';
+import type { OperatorRequest } from '../failover/operator.js';
+import type { TenantController } from '../failover/tenant-controller.js';
+import type { Proposal } from './proposals.js';
+
+export function carryOut(c: TenantController | undefined, p: Proposal): Promise<unknown> {
+  if (!c) return Promise.reject(new DrProxyError('DRP_NOT_FOUND', `no tenant ${p.tenant}`));
+  const op = p.op as unknown as OperatorRequest & { to?: string; site?: string };
+  switch (p.action) {
+    case 'failover':
+      return c.operatorFailover(op);
+    case 'failback':
+      return c.failback(op);
+    case 'fence':
+      return c.fence(op.site ?? '', op);
+    case 'unfence':
+      return c.unfence(op.site ?? '', op);
+  }
+}

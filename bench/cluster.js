@@ -309,8 +309,9 @@ async function idleCpu(set, seconds) {
 }
 
 /** Wait until every tenant is routed off s0 (every replica): {lastMs, perReplicaLastMs, routed}. */
-async function waitRouted(set, o, tFault, before) {
-  const want = o.tenants * set.procs.length;
+async function waitRouted(set, o, tFault, before, movedBefore) {
+  // Tenants that moved before the hang (none expected) do not move again.
+  const want = (o.tenants - movedBefore) * set.procs.length;
   const deadline = tFault + o.wait * 1000;
   let routed = [];
   while (Date.now() < deadline) {
@@ -328,6 +329,42 @@ async function waitRouted(set, o, tFault, before) {
   if (set.etcd) routed = routed.map((a) => ({ replica: a.replica, ms: a.at - tFault }));
   const per = set.procs.map((p) => Math.max(...routed.filter((r) => r.replica === p.id).map((r) => r.ms)));
   return { routed: routed.length, want, lastMs: routed.length >= want ? Math.max(...routed.map((r) => r.ms)) : NaN, medianMs: L.median(routed.map((r) => r.ms)), perReplicaLastMs: per };
+}
+
+/** etcd request and ack histograms' count and sum from a replica's /metrics: {'etcd txn ok': {count, sum}, 'ack drained': …}. */
+async function clusterMetrics(p) {
+  const text = await fetch(`http://127.0.0.1:${p.adminPort}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '');
+  const out = {};
+  const re = /^drproxy_(etcd_request|cluster_ack)_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
+  for (let m; (m = re.exec(text)); ) {
+    const labels = Object.fromEntries([...m[3].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    const key = m[1] === 'etcd_request' ? `etcd ${labels.op} ${labels.result}` : `ack ${labels.stage}`;
+    (out[key] ??= { count: 0, sum: 0 })[m[2]] = Number(m[4]);
+  }
+  return out;
+}
+
+/** etcd's own WAL fsync and backend commit histograms (count, sum) from its /metrics. */
+async function etcdDisk(set) {
+  const text = await fetch(`${set.etcd.endpoints[0]}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => '');
+  const out = {};
+  for (const m of text.matchAll(/^etcd_disk_(wal_fsync|backend_commit)_duration_seconds_(sum|count) (\S+)$/gm)) (out[m[1]] ??= {})[m[2]] = Number(m[3]);
+  return out;
+}
+
+/** Log lines of each replica since `offsets` (the log lengths then) that match `re`. */
+const linesSince = (set, offsets, re) => set.procs.map((p, i) => p.log.slice(offsets[i]).split('\n').filter((l) => re.test(l)).length);
+
+/** What each replica's etcd requests and the leader's ack waits did between two clusterMetrics(): count and mean ms. */
+function metricsDiff(a, b) {
+  return b.map((after, i) =>
+    Object.fromEntries(
+      Object.entries(after)
+        .map(([k, v]) => [k, v.count - (a[i][k]?.count ?? 0), v.sum - (a[i][k]?.sum ?? 0)])
+        .filter(([, n]) => n > 0)
+        .map(([k, n, sum]) => [k, { count: n, meanMs: Math.round((sum / n) * 10000) / 10 }]),
+    ),
+  );
 }
 
 async function regionParts(variant, o, { idle, hang }) {
@@ -349,13 +386,30 @@ async function regionParts(variant, o, { idle, hang }) {
     r.loadavgHang = load();
     const before = set.etcd ? await etcdEpochs(set) : new Map();
     r.movedBefore = set.etcd ? [...before.values()].filter((e) => e > 1).length : (await L.committedStates(set.procs[0].stateDir)).filter((s) => s.active !== 's0').length;
+    const m0 = set.etcd ? await Promise.all(set.procs.map(clusterMetrics)) : undefined;
+    const d0 = set.etcd ? await etcdDisk(set) : undefined;
+    const offsets = set.procs.map((p) => p.log.length);
     const tFault = Date.now();
     process.kill(primary.pid, 'SIGSTOP');
-    Object.assign(r, await waitRouted(set, o, tFault, before));
-    const flips = flipsFromLog(set.procs[set.leader ?? 0].log, tFault).filter((f) => f.steps);
+    Object.assign(r, await waitRouted(set, o, tFault, before, r.movedBefore));
+    if (m0) {
+      r.etcdRequests = metricsDiff(m0, await Promise.all(set.procs.map(clusterMetrics)));
+      const d1 = await etcdDisk(set);
+      r.etcdDisk = Object.fromEntries(Object.keys(d1).map((k) => [k, { count: d1[k].count - (d0[k]?.count ?? 0), meanMs: Math.round(((d1[k].sum - (d0[k]?.sum ?? 0)) / Math.max(1, d1[k].count - (d0[k]?.count ?? 0))) * 10000) / 10 }]));
+      r.leaderChangesSeen = linesSince(set, offsets, /"event":"leader_changed"/);
+      r.leaseLostLines = linesSince(set, offsets, /lease|DRP_ETCD/i);
+    }
+    const all = flipsFromLog(set.procs[set.leader ?? 0].log, tFault);
+    // Flips tripped before the hang (none expected): why, by reason. (Detection may start
+    // before the fault: a probe sent just before it times out after it.)
+    r.flipsBefore = {};
+    for (const f of all.filter((x) => x.steps?.tripped < 0)) r.flipsBefore[`${f.from}→${f.to}: ${f.reason}`] = (r.flipsBefore[`${f.from}→${f.to}: ${f.reason}`] ?? 0) + 1;
+    const flips = all.filter((f) => f.steps?.tripped >= 0);
     r.trippedMedianMs = L.median(flips.map((f) => f.steps.tripped));
     r.leaderRoutedLastMs = Math.max(...flips.map((f) => f.steps.routed));
     r.flipsLogged = flips.length;
+    // The leader's flip steps, median ms after each flip's trip: where a clustered flip's time goes.
+    r.stepsMedianMs = Object.fromEntries(Object.keys(flips[0]?.steps ?? {}).map((k) => [k, Math.round(L.median(flips.map((f) => f.steps[k] - f.steps.tripped)))]));
     return r;
   } finally {
     try {
@@ -372,7 +426,7 @@ async function regionParts(variant, o, { idle, hang }) {
 // ---------------------------------------------------------------------------------------------
 
 export async function runCluster(options = {}) {
-  const o = { only: '1,2,3,4', flip: 'forced,primary', replicas: 3, tenants: 1000, repeat: 1, rate: 1000, pre: 3, post: 4, ttl: 2, members: 1, idle: 30, settle: 6, wait: 60, ports: 64, maxMinutes: 30, ...options };
+  const o = { only: '1,2,3,4', flip: 'forced,primary', variants: 'single,cluster', replicas: 3, tenants: 1000, repeat: 1, rate: 1000, pre: 3, post: 4, ttl: 2, members: 1, idle: 30, settle: 6, wait: 60, ports: 64, maxMinutes: 30, ...options };
   const only = new Set(String(o.only).split(',').map(Number));
   // Bounded: whatever happens, everything is killed (lib.js's exit handler) after maxMinutes.
   setTimeout(() => {
@@ -382,7 +436,8 @@ export async function runCluster(options = {}) {
   L.pinSelf(L.CPU_LOAD);
   const machine = L.machineInfo();
   const results = [];
-  const variants = (round) => (round % 2 === 0 ? ['single', 'cluster'] : ['cluster', 'single']);
+  const chosen = String(o.variants).split(',');
+  const variants = (round) => (round % 2 === 0 ? ['single', 'cluster'] : ['cluster', 'single']).filter((v) => chosen.includes(v));
   for (let round = 0; round < o.repeat; round++) {
     for (const v of variants(round)) {
       if (only.has(1)) results.push(logged(await primaryKill(v, o)));
@@ -461,7 +516,7 @@ export function clusterMarkdown(r) {
           : `${killed}forced failover sent to ${x.via}; ${x.variant === 'cluster' ? `new leader seen ${L.fmt(x.newLeaderMs, 0)} ms; ` : ''}committed and answered ${L.fmt(c.ms, 0)} ms (epoch ${c.epoch}, ${c.attempts} attempt(s): ${Object.entries(c.answers).map(([k, n]) => `${n} × ${k}`).join(', ')})`;
     } else {
       f = (x.cpu ? `idle CPU ${x.cpu.perProc.map((c) => `${L.fmt(c * 100, 1)} %`).join(' / ')}${x.cpu.etcd.length ? ` (etcd ${x.cpu.etcd.map((c) => `${L.fmt(c * 100, 1)} %`).join(' / ')}; leader ${x.cpu.leader})` : ''}` : '') +
-        (x.want !== undefined ? `; region hang: ${x.routed}/${x.want} routed (${x.movedBefore} moved before the hang), last ${L.fmt(x.lastMs, 0)} ms, median ${L.fmt(x.medianMs, 0)} ms, per replica last ${x.perReplicaLastMs.map((m) => L.fmt(m, 0)).join(' / ')} ms; leader tripped median ${L.fmt(x.trippedMedianMs, 0)} ms, ${x.flipsLogged} flips logged (load ${x.loadavgHang.join(' / ')})` : '');
+        (x.want !== undefined ? `; region hang: ${x.routed}/${x.want} routed (${x.movedBefore} moved before the hang), last ${L.fmt(x.lastMs, 0)} ms, median ${L.fmt(x.medianMs, 0)} ms, per replica last ${x.perReplicaLastMs.map((m) => L.fmt(m, 0)).join(' / ')} ms; leader tripped median ${L.fmt(x.trippedMedianMs, 0)} ms, ${x.flipsLogged} flips logged, each flip's steps after its trip (medians): ${Object.entries(x.stepsMedianMs ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')} ms${Object.keys(x.flipsBefore ?? {}).length ? `; flips BEFORE the hang: ${JSON.stringify(x.flipsBefore)}` : ''}${x.etcdDisk ? `; leader changes seen per replica ${x.leaderChangesSeen.join(' / ')}, lease/etcd log lines ${x.leaseLostLines.join(' / ')}; etcd WAL fsyncs ${x.etcdDisk.wal_fsync?.count} × ${x.etcdDisk.wal_fsync?.meanMs} ms, backend commits ${x.etcdDisk.backend_commit?.count} × ${x.etcdDisk.backend_commit?.meanMs} ms` : ''}${x.etcdRequests ? `; etcd requests during the hang (count, mean ms) ${x.etcdRequests.map((e, i) => `r${i}: ${Object.entries(e).map(([k, v]) => `${k} ${v.count} × ${L.fmt(v.meanMs, 1)}`).join(', ')}`).join('; ')}` : ''} (load ${x.loadavgHang.join(' / ')})` : '');
     }
     lines.push(`| ${x.part}${x.how ? ` (${x.how})` : ''} | ${x.variant} | ${x.loadavg.join(' / ')} | ${f} |`);
   }

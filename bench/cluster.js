@@ -352,6 +352,29 @@ async function etcdDisk(set) {
   return out;
 }
 
+/**
+ * Puts to etcd from this process every 100 ms until stop(): etcd's latency as seen from outside
+ * the replicas' event loops (to tell a slow etcd from a busy replica). stop() → {median, p90, max}.
+ */
+function etcdPinger(set) {
+  const ms = [];
+  let on = true;
+  const b64 = (x) => Buffer.from(x).toString('base64');
+  const loop = (async () => {
+    while (on) {
+      const t0 = performance.now();
+      await fetch(`${set.etcd.endpoints[0]}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`${set.prefix}-bench-ping`), value: b64(String(t0)) }), signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => '');
+      ms.push(performance.now() - t0);
+      await L.sleep(100);
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+    return { count: ms.length, median: Math.round(L.median(ms) * 10) / 10, p90: Math.round(L.percentile(ms, 90) * 10) / 10, max: Math.round(Math.max(...ms) * 10) / 10 };
+  };
+}
+
 /** Log lines of each replica since `offsets` (the log lengths then) that match `re`. */
 const linesSince = (set, offsets, re) => set.procs.map((p, i) => p.log.slice(offsets[i]).split('\n').filter((l) => re.test(l)).length);
 
@@ -391,8 +414,10 @@ async function regionParts(variant, o, { idle, hang }) {
     const offsets = set.procs.map((p) => p.log.length);
     const tFault = Date.now();
     process.kill(primary.pid, 'SIGSTOP');
+    const ping = set.etcd && etcdPinger(set);
     Object.assign(r, await waitRouted(set, o, tFault, before, r.movedBefore));
     if (m0) {
+      r.etcdPutFromOutside = await ping();
       r.etcdRequests = metricsDiff(m0, await Promise.all(set.procs.map(clusterMetrics)));
       const d1 = await etcdDisk(set);
       r.etcdDisk = Object.fromEntries(Object.keys(d1).map((k) => [k, { count: d1[k].count - (d0[k]?.count ?? 0), meanMs: Math.round(((d1[k].sum - (d0[k]?.sum ?? 0)) / Math.max(1, d1[k].count - (d0[k]?.count ?? 0))) * 10000) / 10 }]));
@@ -516,7 +541,7 @@ export function clusterMarkdown(r) {
           : `${killed}forced failover sent to ${x.via}; ${x.variant === 'cluster' ? `new leader seen ${L.fmt(x.newLeaderMs, 0)} ms; ` : ''}committed and answered ${L.fmt(c.ms, 0)} ms (epoch ${c.epoch}, ${c.attempts} attempt(s): ${Object.entries(c.answers).map(([k, n]) => `${n} × ${k}`).join(', ')})`;
     } else {
       f = (x.cpu ? `idle CPU ${x.cpu.perProc.map((c) => `${L.fmt(c * 100, 1)} %`).join(' / ')}${x.cpu.etcd.length ? ` (etcd ${x.cpu.etcd.map((c) => `${L.fmt(c * 100, 1)} %`).join(' / ')}; leader ${x.cpu.leader})` : ''}` : '') +
-        (x.want !== undefined ? `; region hang: ${x.routed}/${x.want} routed (${x.movedBefore} moved before the hang), last ${L.fmt(x.lastMs, 0)} ms, median ${L.fmt(x.medianMs, 0)} ms, per replica last ${x.perReplicaLastMs.map((m) => L.fmt(m, 0)).join(' / ')} ms; leader tripped median ${L.fmt(x.trippedMedianMs, 0)} ms, ${x.flipsLogged} flips logged, each flip's steps after its trip (medians): ${Object.entries(x.stepsMedianMs ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')} ms${Object.keys(x.flipsBefore ?? {}).length ? `; flips BEFORE the hang: ${JSON.stringify(x.flipsBefore)}` : ''}${x.etcdDisk ? `; leader changes seen per replica ${x.leaderChangesSeen.join(' / ')}, lease/etcd log lines ${x.leaseLostLines.join(' / ')}; etcd WAL fsyncs ${x.etcdDisk.wal_fsync?.count} × ${x.etcdDisk.wal_fsync?.meanMs} ms, backend commits ${x.etcdDisk.backend_commit?.count} × ${x.etcdDisk.backend_commit?.meanMs} ms` : ''}${x.etcdRequests ? `; etcd requests during the hang (count, mean ms) ${x.etcdRequests.map((e, i) => `r${i}: ${Object.entries(e).map(([k, v]) => `${k} ${v.count} × ${L.fmt(v.meanMs, 1)}`).join(', ')}`).join('; ')}` : ''} (load ${x.loadavgHang.join(' / ')})` : '');
+        (x.want !== undefined ? `; region hang: ${x.routed}/${x.want} routed (${x.movedBefore} moved before the hang), last ${L.fmt(x.lastMs, 0)} ms, median ${L.fmt(x.medianMs, 0)} ms, per replica last ${x.perReplicaLastMs.map((m) => L.fmt(m, 0)).join(' / ')} ms; leader tripped median ${L.fmt(x.trippedMedianMs, 0)} ms, ${x.flipsLogged} flips logged, each flip's steps after its trip (medians): ${Object.entries(x.stepsMedianMs ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')} ms${Object.keys(x.flipsBefore ?? {}).length ? `; flips BEFORE the hang: ${JSON.stringify(x.flipsBefore)}` : ''}${x.etcdDisk ? `; leader changes seen per replica ${x.leaderChangesSeen.join(' / ')}, lease/etcd log lines ${x.leaseLostLines.join(' / ')}; a put from this process ${x.etcdPutFromOutside.median} ms median, ${x.etcdPutFromOutside.p90} p90, ${x.etcdPutFromOutside.max} max; etcd WAL fsyncs ${x.etcdDisk.wal_fsync?.count} × ${x.etcdDisk.wal_fsync?.meanMs} ms, backend commits ${x.etcdDisk.backend_commit?.count} × ${x.etcdDisk.backend_commit?.meanMs} ms` : ''}${x.etcdRequests ? `; etcd requests during the hang (count, mean ms) ${x.etcdRequests.map((e, i) => `r${i}: ${Object.entries(e).map(([k, v]) => `${k} ${v.count} × ${L.fmt(v.meanMs, 1)}`).join(', ')}`).join('; ')}` : ''} (load ${x.loadavgHang.join(' / ')})` : '');
     }
     lines.push(`| ${x.part}${x.how ? ` (${x.how})` : ''} | ${x.variant} | ${x.loadavg.join(' / ')} | ${f} |`);
   }

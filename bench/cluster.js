@@ -222,7 +222,7 @@ async function primaryKill(variant, o) {
     const leaderRouted = flips.find((f) => f.to === 'backup' && f.steps)?.steps.routed;
     const routed = set.etcd ? set.procs.map((p, i) => (i === set.leader ? leaderRouted : acks.find((a) => a.replica === p.id)?.ms)) : [];
     return {
-      part: 1, variant, loadavg, requests: all.requests, failed: all.failed, failures: all.failures,
+      part: 1, variant, loadavg, requests: all.requests, failed: all.failed, failures: all.failures, p50BeforeMs: all.p50BeforeMs, p99BeforeMs: all.p99BeforeMs,
       firstBackupMs: all.firstBackupMs, allOnBackupMs: all.allOnBackupMs, perReplicaFirstBackupMs: firstBackup,
       firstBackupSpreadMs: Math.max(...firstBackup) - Math.min(...firstBackup), firstAnswers, timelines: per.map((x) => x.timeline.filter((b) => b.fromMs >= -200 && b.fromMs < 2000)),
       routedAcks: acks, routedMs: routed, routedSpreadMs: routed.every(Number.isFinite) ? Math.max(...routed) - Math.min(...routed) : NaN,
@@ -320,7 +320,7 @@ async function waitRouted(set, o, tFault, before, movedBefore) {
     else {
       const states = await L.committedStates(set.procs[0].stateDir);
       const done = states.filter((s) => s.active !== 's0' && s.phase === 'active').length;
-      routed = flipsFromLog(set.procs[0].log, tFault).filter((f) => f.steps).map((f) => ({ replica: 'r0', ms: f.steps.routed }));
+      routed = flipsFromLog(set.procs[0].log, tFault).filter((f) => f.steps?.tripped >= 0).map((f) => ({ replica: 'r0', ms: f.steps.routed }));
       if (done >= o.tenants) break;
       continue;
     }
@@ -412,10 +412,13 @@ async function regionParts(variant, o, { idle, hang }) {
     const m0 = set.etcd ? await Promise.all(set.procs.map(clusterMetrics)) : undefined;
     const d0 = set.etcd ? await etcdDisk(set) : undefined;
     const offsets = set.procs.map((p) => p.log.length);
+    const c0 = set.procs.map((p) => L.cpuSeconds(p.pid));
     const tFault = Date.now();
     process.kill(primary.pid, 'SIGSTOP');
     const ping = set.etcd && etcdPinger(set);
     Object.assign(r, await waitRouted(set, o, tFault, before, r.movedBefore));
+    // Each drproxy's CPU from the hang until all routed (1 = a whole core: its event loop saturated).
+    r.hangCpu = set.procs.map((p, i) => Math.round(((L.cpuSeconds(p.pid) - c0[i]) / ((Date.now() - tFault) / 1000)) * 100) / 100);
     if (m0) {
       r.etcdPutFromOutside = await ping();
       r.etcdRequests = metricsDiff(m0, await Promise.all(set.procs.map(clusterMetrics)));
@@ -459,6 +462,7 @@ export async function runCluster(options = {}) {
     process.exit(2);
   }, o.maxMinutes * 60_000).unref();
   L.pinSelf(L.CPU_LOAD);
+  process.setMaxListeners(100); // lib.js's tempDir() adds an exit listener per directory
   const machine = L.machineInfo();
   const results = [];
   const chosen = String(o.variants).split(',');
@@ -529,7 +533,7 @@ export function clusterMarkdown(r) {
   for (const x of r.results) {
     let f;
     if (x.part === 1) {
-      f = `${x.requests} requests, ${x.failed} failed${x.failed ? ` (${Object.entries(x.failures).map(([k, n]) => `${n} × ${k}`).join(', ')})` : ''}; first backup ${L.fmt(x.firstBackupMs, 1)} ms; per replica ${x.perReplicaFirstBackupMs.map((m) => L.fmt(m, 1)).join(' / ')} ms; all on backup ${L.fmt(x.allOnBackupMs, 1)} ms` +
+      f = `p50 / p99 in the second before the kill ${L.fmt(x.p50BeforeMs, 1)} / ${L.fmt(x.p99BeforeMs, 1)} ms; ${x.requests} requests, ${x.failed} failed${x.failed ? ` (${Object.entries(x.failures).map(([k, n]) => `${n} × ${k}`).join(', ')})` : ''}; first backup ${L.fmt(x.firstBackupMs, 1)} ms; per replica ${x.perReplicaFirstBackupMs.map((m) => L.fmt(m, 1)).join(' / ')} ms; all on backup ${L.fmt(x.allOnBackupMs, 1)} ms` +
         (x.variant === 'cluster' ? `; routed (leader's flip record, followers' acks) ${x.routedMs.map((m) => L.fmt(m, 0)).join(' / ')} ms, spread ${L.fmt(x.routedSpreadMs, 0)} ms (routed acks ${x.routedAcks.map((a) => `${a.replica} ${L.fmt(a.ms, 0)}`).join(', ')} ms)` : '') +
         `; flip: ${x.flips.map((d) => `detected ${L.fmt(d.detectedMs, 0)} ms, ${d.steps ? Object.entries(d.steps).map(([k, v]) => `${k} ${L.fmt(v, 0)}`).join(', ') : ''}`).join('; ') || 'none logged'}`;
     } else if (x.part === 2) {
@@ -541,7 +545,7 @@ export function clusterMarkdown(r) {
           : `${killed}forced failover sent to ${x.via}; ${x.variant === 'cluster' ? `new leader seen ${L.fmt(x.newLeaderMs, 0)} ms; ` : ''}committed and answered ${L.fmt(c.ms, 0)} ms (epoch ${c.epoch}, ${c.attempts} attempt(s): ${Object.entries(c.answers).map(([k, n]) => `${n} × ${k}`).join(', ')})`;
     } else {
       f = (x.cpu ? `idle CPU ${x.cpu.perProc.map((c) => `${L.fmt(c * 100, 1)} %`).join(' / ')}${x.cpu.etcd.length ? ` (etcd ${x.cpu.etcd.map((c) => `${L.fmt(c * 100, 1)} %`).join(' / ')}; leader ${x.cpu.leader})` : ''}` : '') +
-        (x.want !== undefined ? `; region hang: ${x.routed}/${x.want} routed (${x.movedBefore} moved before the hang), last ${L.fmt(x.lastMs, 0)} ms, median ${L.fmt(x.medianMs, 0)} ms, per replica last ${x.perReplicaLastMs.map((m) => L.fmt(m, 0)).join(' / ')} ms; leader tripped median ${L.fmt(x.trippedMedianMs, 0)} ms, ${x.flipsLogged} flips logged, each flip's steps after its trip (medians): ${Object.entries(x.stepsMedianMs ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')} ms${Object.keys(x.flipsBefore ?? {}).length ? `; flips BEFORE the hang: ${JSON.stringify(x.flipsBefore)}` : ''}${x.etcdDisk ? `; leader changes seen per replica ${x.leaderChangesSeen.join(' / ')}, lease/etcd log lines ${x.leaseLostLines.join(' / ')}; a put from this process ${x.etcdPutFromOutside.median} ms median, ${x.etcdPutFromOutside.p90} p90, ${x.etcdPutFromOutside.max} max; etcd WAL fsyncs ${x.etcdDisk.wal_fsync?.count} × ${x.etcdDisk.wal_fsync?.meanMs} ms, backend commits ${x.etcdDisk.backend_commit?.count} × ${x.etcdDisk.backend_commit?.meanMs} ms` : ''}${x.etcdRequests ? `; etcd requests during the hang (count, mean ms) ${x.etcdRequests.map((e, i) => `r${i}: ${Object.entries(e).map(([k, v]) => `${k} ${v.count} × ${L.fmt(v.meanMs, 1)}`).join(', ')}`).join('; ')}` : ''} (load ${x.loadavgHang.join(' / ')})` : '');
+        (x.want !== undefined ? `; region hang: drproxy CPU until all routed ${x.hangCpu?.map((c) => `${L.fmt(c * 100)} %`).join(' / ')}; ${x.routed}/${x.want} routed (${x.movedBefore} moved before the hang), last ${L.fmt(x.lastMs, 0)} ms, median ${L.fmt(x.medianMs, 0)} ms, per replica last ${x.perReplicaLastMs.map((m) => L.fmt(m, 0)).join(' / ')} ms; leader tripped median ${L.fmt(x.trippedMedianMs, 0)} ms, ${x.flipsLogged} flips logged, each flip's steps after its trip (medians): ${Object.entries(x.stepsMedianMs ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')} ms${Object.keys(x.flipsBefore ?? {}).length ? `; flips BEFORE the hang: ${JSON.stringify(x.flipsBefore)}` : ''}${x.etcdDisk ? `; leader changes seen per replica ${x.leaderChangesSeen.join(' / ')}, lease/etcd log lines ${x.leaseLostLines.join(' / ')}; a put from this process ${x.etcdPutFromOutside.median} ms median, ${x.etcdPutFromOutside.p90} p90, ${x.etcdPutFromOutside.max} max; etcd WAL fsyncs ${x.etcdDisk.wal_fsync?.count} × ${x.etcdDisk.wal_fsync?.meanMs} ms, backend commits ${x.etcdDisk.backend_commit?.count} × ${x.etcdDisk.backend_commit?.meanMs} ms` : ''}${x.etcdRequests ? `; etcd requests during the hang (count, mean ms) ${x.etcdRequests.map((e, i) => `r${i}: ${Object.entries(e).map(([k, v]) => `${k} ${v.count} × ${L.fmt(v.meanMs, 1)}`).join(', ')}`).join('; ')}` : ''} (load ${x.loadavgHang.join(' / ')})` : '');
     }
     lines.push(`| ${x.part}${x.how ? ` (${x.how})` : ''} | ${x.variant} | ${x.loadavg.join(' / ')} | ${f} |`);
   }

@@ -14,6 +14,9 @@
  *
  *   node bench/cluster.js [--only 1,2,3,4] [--replicas 3] [--tenants 1000] [--repeat 1]
  *                         [--rate 1000] [--ttl 2] [--members 1] [--idle 30] [--max-minutes 30]
+ *                         [--variants single,cluster] [--flip forced,primary] [--proxy-cpu 0]
+ *
+ * --proxy-cpu: the CPU(s) of drproxy in parts 1-2 (taskset list; `0,1` leaves them unpinned).
  *
  * Real etcd (`etcd` on PATH: `--members` members on 127.0.0.1, free ports, temp data dirs, fast
  * heartbeats as test/helpers/etcd.ts) and real drproxy child processes (dist/cli.js; replica i
@@ -192,7 +195,7 @@ async function primaryKill(variant, o) {
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
   let set;
   try {
-    set = await startSet(variant, o, oneTenant(primary, backup), { cpu: L.CPU_PROXY });
+    set = await startSet(variant, o, oneTenant(primary, backup), { cpu: String(o.proxyCpu) });
     await ready(set, HOST);
     await L.sleep(1000);
     const loads = set.procs.map((p) => startLoad(p.port, { rate: o.rate / set.procs.length }));
@@ -273,7 +276,7 @@ async function leaderKill(variant, o, how) {
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
   let set;
   try {
-    set = await startSet(variant, o, oneTenant(primary, backup), { cpu: L.CPU_PROXY });
+    set = await startSet(variant, o, oneTenant(primary, backup), { cpu: String(o.proxyCpu) });
     await ready(set, HOST);
     await L.sleep(1000);
     const leader = set.leader ?? 0;
@@ -454,7 +457,7 @@ async function regionParts(variant, o, { idle, hang }) {
 // ---------------------------------------------------------------------------------------------
 
 export async function runCluster(options = {}) {
-  const o = { only: '1,2,3,4', flip: 'forced,primary', variants: 'single,cluster', replicas: 3, tenants: 1000, repeat: 1, rate: 1000, pre: 3, post: 4, ttl: 2, members: 1, idle: 30, settle: 6, wait: 60, ports: 64, maxMinutes: 30, ...options };
+  const o = { only: '1,2,3,4', flip: 'forced,primary', variants: 'single,cluster', proxyCpu: L.CPU_PROXY, replicas: 3, tenants: 1000, repeat: 1, rate: 1000, pre: 3, post: 4, ttl: 2, members: 1, idle: 30, settle: 6, wait: 60, ports: 64, maxMinutes: 30, ...options };
   const only = new Set(String(o.only).split(',').map(Number));
   // Bounded: whatever happens, everything is killed (lib.js's exit handler) after maxMinutes.
   setTimeout(() => {

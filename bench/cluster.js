@@ -429,6 +429,15 @@ async function regionParts(variant, o, { idle, hang }) {
       r.etcdDisk = Object.fromEntries(Object.keys(d1).map((k) => [k, { count: d1[k].count - (d0[k]?.count ?? 0), meanMs: Math.round(((d1[k].sum - (d0[k]?.sum ?? 0)) / Math.max(1, d1[k].count - (d0[k]?.count ?? 0))) * 10000) / 10 }]));
       r.leaderChangesSeen = linesSince(set, offsets, /"event":"leader_changed"/);
       r.leaseLostLines = linesSince(set, offsets, /lease|DRP_ETCD/i);
+      // The first leadership and lease events of each replica after the hang, as logged.
+      r.leaderEvents = set.procs.map((p, i) =>
+        p.log
+          .slice(offsets[i])
+          .split('\n')
+          .filter((l) => /leader_changed|lease lost|steps? down|not the leader/i.test(l))
+          .slice(0, 6)
+          .map((l) => l.slice(0, 400)),
+      );
     }
     const all = flipsFromLog(set.procs[set.leader ?? 0].log, tFault);
     // Flips tripped before the hang (none expected): why, by reason. (Detection may start

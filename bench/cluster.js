@@ -5,8 +5,8 @@
  *      first backup answer (target: the single process's + 50 ms), first → last replica routed
  *      (≤ 100 ms), failed requests;
  *   2. the leader SIGKILLed, then at once a forced failover sent to a follower (which forwards
- *      it to the leader): kill → the flip committed and answered (≤ lease TTL + 1 s); the single
- *      figure is the same forced failover on one process;
+ *      it to the leader), or the primary SIGKILLed too (`--flip`): kill → the flip committed
+ *      (≤ lease TTL + 1 s); the single figure is the same failover on one process;
  *   3. 1,000 tenants whose primary region hangs (SIGSTOP, as bench/region-hang.js): the last
  *      tenant routed on every replica (≤ the single process's + 1 s);
  *   4. a replica's CPU over `--idle` seconds at 1,000 tenants, idle (before the hang of 3):
@@ -14,174 +14,30 @@
  *
  *   node bench/cluster.js [--only 1,2,3,4] [--replicas 3] [--tenants 1000] [--repeat 1]
  *                         [--rate 1000] [--ttl 2] [--members 1] [--idle 30] [--max-minutes 30]
- *                         [--variants single,cluster] [--flip forced,primary] [--proxy-cpu 0]
+ *                         [--variants single,cluster] [--flip forced,primary] [--proxy-cpu 0,1]
  *
- * --proxy-cpu: the CPU(s) of drproxy in parts 1-2 (taskset list; `0,1` leaves them unpinned).
+ * --proxy-cpu: the CPU(s) of drproxy in parts 1-2 (taskset list; default `0,1`: unpinned, as
+ * parts 3-4; three replicas pinned to one CPU stalled for seconds on this loaded machine).
  *
  * Real etcd (`etcd` on PATH: `--members` members on 127.0.0.1, free ports, temp data dirs, fast
  * heartbeats as test/helpers/etcd.ts) and real drproxy child processes (dist/cli.js; replica i
- * is `r<i>`, started in order so that r0 leads first). When a replica routed comes from its
+ * is `r<i>`, started in order so that r0 leads first). When a follower routed comes from its
  * acknowledgement in etcd (`P/acks/<id>/<t>`, stage `routed`, its `at` stamp: same machine,
- * same clock). Parts 1-2: drproxy on CPU 0 (the replicas share it: the same CPU as the single
- * process), upstreams and load on CPU 1, etcd unpinned. Parts 3-4: drproxy unpinned (three
- * replicas of 1,000 tenants do not fit one core), tenants of 2 sites × 1 backend (3 × 2 as
- * region-hang.js would be 18,000 probes a second over three replicas on two cores).
+ * same clock); the leader's from its flip record (it acknowledges after its completion commit).
+ * Upstreams and the load on CPU 1, etcd unpinned, drproxy as --proxy-cpu (parts 1-2) or
+ * unpinned (parts 3-4: three replicas of 1,000 tenants do not fit one core); the single process
+ * placed as the replicas. Parts 3-4: tenants of 2 sites × 1 backend (3 × 2 as region-hang.js
+ * would be 18,000 probes a second over three replicas on two cores).
  * The load average is recorded before each part: other sessions share this machine.
  */
 import os from 'node:os';
-import path from 'node:path';
-import { writeFileSync } from 'node:fs';
 import * as L from './lib.js';
+import { adminCall, clusterMetrics, etcdDisk, etcdEpochs, etcdPinger, etcdRange, leaderIndex, linesSince, metricsDiff, ready, routedAcks, startSet, stopSet } from './cluster-lib.js';
 import { analyse, failoverConfig, flipsFromLog, startLoad } from './failover.js';
 import { regionConfig } from './region-hang.js';
 
 const HOST = 'bench.local';
-const TOKEN_ENV = 'DRP_BENCH_OPERATOR';
-const TOKEN = 'bench-operator-token-0123456789abcdef';
-const TOKENS = [{ name: 'bench', role: 'operator', env: TOKEN_ENV }];
 const load = () => os.loadavg().map((x) => Math.round(x * 100) / 100);
-
-// ---------------------------------------------------------------------------------------------
-// etcd
-
-async function waitEtcd(m, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!L.alive(m.child)) throw new Error(`etcd ${m.name} exited: ${m.child.tail.join('')}`);
-    const ok = await fetch(`${m.client}/health`, { signal: AbortSignal.timeout(1000) })
-      .then((r) => r.json())
-      .then((b) => b.health === 'true', () => false);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`etcd ${m.name} not healthy after ${timeoutMs} ms: ${m.child.tail.join('')}`);
-    await L.sleep(50);
-  }
-}
-
-/** `size` etcd members on 127.0.0.1 (free ports, a temp dir removed at exit). */
-async function startEtcd(size) {
-  const root = L.tempDir('drproxy-bench-etcd-');
-  const members = [];
-  for (let i = 0; i < size; i++) {
-    members.push({ name: `m${i}`, client: `http://127.0.0.1:${await L.freePort()}`, peer: `http://127.0.0.1:${await L.freePort()}`, dir: path.join(root, `m${i}`) });
-  }
-  const initial = members.map((m) => `${m.name}=${m.peer}`).join(',');
-  for (const m of members) {
-    m.child = L.spawnPinned('etcd', [
-      `--name=${m.name}`, `--data-dir=${m.dir}`, `--listen-client-urls=${m.client}`, `--advertise-client-urls=${m.client}`,
-      `--listen-peer-urls=${m.peer}`, `--initial-advertise-peer-urls=${m.peer}`, `--initial-cluster=${initial}`,
-      '--initial-cluster-state=new', '--initial-cluster-token=drproxy-bench',
-      '--heartbeat-interval=50', '--election-timeout=500', '--logger=zap', '--log-level=error',
-    ]);
-  }
-  await Promise.all(members.map((m) => waitEtcd(m)));
-  return {
-    members,
-    endpoints: members.map((m) => m.client),
-    stop: () => Promise.all(members.map((m) => L.stopChild(m.child, { signal: 'SIGKILL' }))),
-  };
-}
-
-/** Every key under `prefix` (etcd's JSON gateway): [{key, value}]. */
-async function etcdRange(endpoint, prefix) {
-  const b64 = (s) => Buffer.from(s).toString('base64');
-  const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1);
-  const res = await fetch(`${endpoint}/v3/kv/range`, { method: 'POST', body: JSON.stringify({ key: b64(prefix), range_end: b64(end) }), signal: AbortSignal.timeout(5000) });
-  const j = await res.json();
-  return (j.kvs ?? []).map((kv) => ({ key: Buffer.from(kv.key, 'base64').toString(), value: Buffer.from(kv.value ?? '', 'base64').toString() }));
-}
-
-/** Routed acknowledgements above each tenant's `before` epoch: [{replica, tenant, epoch, at (wall ms)}]. */
-async function routedAcks(set, before = new Map()) {
-  const out = [];
-  for (const { key, value } of await etcdRange(set.etcd.endpoints[0], `${set.prefix}/acks/`)) {
-    const [replica, tenant] = key.slice(set.prefix.length + 6).split('/');
-    const a = JSON.parse(value);
-    if (a.stage === 'routed' && a.epoch > (before.get(tenant) ?? 1)) out.push({ replica, tenant, epoch: a.epoch, at: Date.parse(a.at) });
-  }
-  return out;
-}
-
-/** Each tenant's committed epoch in etcd. */
-async function etcdEpochs(set) {
-  const m = new Map();
-  for (const { key, value } of await etcdRange(set.etcd.endpoints[0], `${set.prefix}/tenants/`)) m.set(key.slice(set.prefix.length + 9), JSON.parse(value).epoch);
-  return m;
-}
-
-// ---------------------------------------------------------------------------------------------
-// drproxy: one process, or replicas on etcd
-
-/**
- * `variant` 'single' (one process) or 'cluster' (etcd + `o.replicas` replicas). `config(port,
- * stateDir, head)` writes the YAML; replicas get the same plus state.etcd.
- */
-async function startSet(variant, o, config, { cpu }) {
-  const tmp = L.tempDir(`drproxy-bench-cluster-${variant}-`);
-  const set = { variant, procs: [], tmp };
-  try {
-    if (variant === 'cluster') {
-      set.etcd = await startEtcd(o.members);
-      set.prefix = `/drproxy-bench-${process.pid}-${Date.now().toString(36)}`;
-    }
-    const n = variant === 'cluster' ? o.replicas : 1;
-    for (let i = 0; i < n; i++) {
-      const port = await L.freePort();
-      const adminPort = await L.freePort();
-      const stateDir = path.join(tmp, `r${i}`);
-      const etcd = set.etcd && { endpoints: set.etcd.endpoints, prefix: set.prefix, lease_ttl: `${o.ttl}s`, replica_id: `r${i}` };
-      const file = path.join(tmp, `r${i}.yaml`);
-      writeFileSync(file, config(port, stateDir, { adminPort, tokens: TOKENS, ...(etcd && { etcd }) }));
-      const dr = await L.startDrproxy(file, port, { cpu, timeoutMs: 180_000, env: { [TOKEN_ENV]: TOKEN } });
-      const p = { ...dr, id: `r${i}`, adminPort, stateDir, log: '' };
-      dr.child.stdout.on('data', (d) => {
-        if (p.log.length < 64e6) p.log += d;
-      });
-      set.procs.push(p);
-    }
-    return set;
-  } catch (err) {
-    await stopSet(set);
-    throw err;
-  }
-}
-
-async function stopSet(set) {
-  await Promise.all(set.procs.map((p) => L.stopChild(p.child)));
-  await set.etcd?.stop();
-}
-
-async function adminCall(p, method, urlPath, body) {
-  try {
-    const res = await fetch(`http://127.0.0.1:${p.adminPort}${urlPath}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body && { 'content-type': 'application/json' }) },
-      ...(body && { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    return { status: res.status, body: await res.json().catch(() => ({})) };
-  } catch (err) {
-    return { status: 0, body: { error: err.message } };
-  }
-}
-
-/** The index of the replica that says it leads (polled; among `among`). */
-async function leaderIndex(set, { among = set.procs.map((_, i) => i), timeoutMs = 20_000, not } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    for (const i of among) {
-      const s = await adminCall(set.procs[i], 'GET', '/status');
-      const c = s.body?.cluster;
-      if (c?.leader !== undefined && c.leader === c.replica && i !== not) return i;
-    }
-    if (Date.now() > deadline) throw new Error(`no leader among ${among.map((i) => set.procs[i].id)} after ${timeoutMs} ms`);
-    await L.sleep(20);
-  }
-}
-
-async function ready(set, host) {
-  for (const p of set.procs) await L.waitForStatus(p.port, { host, child: p.child, timeoutMs: 120_000 });
-  if (set.variant === 'cluster') set.leader = await leaderIndex(set);
-}
 
 // ---------------------------------------------------------------------------------------------
 // 1. The primary killed under load
@@ -334,63 +190,64 @@ async function waitRouted(set, o, tFault, before, movedBefore) {
   return { routed: routed.length, want, lastMs: routed.length >= want ? Math.max(...routed.map((r) => r.ms)) : NaN, medianMs: L.median(routed.map((r) => r.ms)), perReplicaLastMs: per };
 }
 
-/** etcd request and ack histograms' count and sum from a replica's /metrics: {'etcd txn ok': {count, sum}, 'ack drained': …}. */
-async function clusterMetrics(p) {
-  const text = await fetch(`http://127.0.0.1:${p.adminPort}/metrics`, { signal: AbortSignal.timeout(10_000) }).then((r) => r.text(), () => '');
-  const out = {};
-  const re = /^drproxy_(etcd_request|cluster_ack)_duration_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm;
-  for (let m; (m = re.exec(text)); ) {
-    const labels = Object.fromEntries([...m[3].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    const key = m[1] === 'etcd_request' ? `etcd ${labels.op} ${labels.result}` : `ack ${labels.stage}`;
-    (out[key] ??= { count: 0, sum: 0 })[m[2]] = Number(m[4]);
-  }
-  return out;
-}
 
-/** etcd's own WAL fsync and backend commit histograms (count, sum) from its /metrics. */
-async function etcdDisk(set) {
-  const text = await fetch(`${set.etcd.endpoints[0]}/metrics`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => '');
-  const out = {};
-  for (const m of text.matchAll(/^etcd_disk_(wal_fsync|backend_commit)_duration_seconds_(sum|count) (\S+)$/gm)) (out[m[1]] ??= {})[m[2]] = Number(m[3]);
-  return out;
+/** The primary region hangs (SIGSTOP): until every tenant is routed off it, and why it took that long. */
+async function regionHang(set, primary, o) {
+  const r = { loadavgHang: load() };
+  const before = set.etcd ? await etcdEpochs(set) : new Map();
+  r.movedBefore = set.etcd ? [...before.values()].filter((e) => e > 1).length : (await L.committedStates(set.procs[0].stateDir)).filter((s) => s.active !== 's0').length;
+  const diag = set.etcd && (await clusterDiagnostics(set));
+  const c0 = set.procs.map((p) => L.cpuSeconds(p.pid));
+  const tFault = Date.now();
+  process.kill(primary.pid, 'SIGSTOP');
+  const ping = set.etcd && etcdPinger(set);
+  Object.assign(r, await waitRouted(set, o, tFault, before, r.movedBefore));
+  // Each drproxy's CPU from the hang until all routed (1 = a whole core: its event loop saturated).
+  r.hangCpu = set.procs.map((p, i) => Math.round(((L.cpuSeconds(p.pid) - c0[i]) / ((Date.now() - tFault) / 1000)) * 100) / 100);
+  if (diag) Object.assign(r, await diag.done(ping));
+  const all = flipsFromLog(set.procs[set.leader ?? 0].log, tFault);
+  // Flips tripped before the hang (none expected): why, by reason. (Detection may start
+  // before the fault: a probe sent just before it times out after it.)
+  r.flipsBefore = {};
+  for (const f of all.filter((x) => x.steps?.tripped < 0)) r.flipsBefore[`${f.from}→${f.to}: ${f.reason}`] = (r.flipsBefore[`${f.from}→${f.to}: ${f.reason}`] ?? 0) + 1;
+  const flips = all.filter((f) => f.steps?.tripped >= 0);
+  r.trippedMedianMs = L.median(flips.map((f) => f.steps.tripped));
+  r.leaderRoutedLastMs = Math.max(...flips.map((f) => f.steps.routed));
+  r.flipsLogged = flips.length;
+  // The leader's flip steps, median ms after each flip's trip: where a clustered flip's time goes.
+  r.stepsMedianMs = Object.fromEntries(Object.keys(flips[0]?.steps ?? {}).map((k) => [k, Math.round(L.median(flips.map((f) => f.steps[k] - f.steps.tripped)))]));
+  return r;
 }
 
 /**
- * Puts to etcd from this process every 100 ms until stop(): etcd's latency as seen from outside
- * the replicas' event loops (to tell a slow etcd from a busy replica). stop() → {median, p90, max}.
+ * Readings before the hang, and done(ping) after it: each replica's etcd requests and ack waits
+ * (/metrics), etcd's own disk times, a put's latency from outside, leadership and lease events.
  */
-function etcdPinger(set) {
-  const ms = [];
-  let on = true;
-  const b64 = (x) => Buffer.from(x).toString('base64');
-  const loop = (async () => {
-    while (on) {
-      const t0 = performance.now();
-      await fetch(`${set.etcd.endpoints[0]}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64(`${set.prefix}-bench-ping`), value: b64(String(t0)) }), signal: AbortSignal.timeout(5000) }).then((r) => r.text(), () => '');
-      ms.push(performance.now() - t0);
-      await L.sleep(100);
-    }
-  })();
-  return async () => {
-    on = false;
-    await loop;
-    return { count: ms.length, median: Math.round(L.median(ms) * 10) / 10, p90: Math.round(L.percentile(ms, 90) * 10) / 10, max: Math.round(Math.max(...ms) * 10) / 10 };
+async function clusterDiagnostics(set) {
+  const m0 = await Promise.all(set.procs.map(clusterMetrics));
+  const d0 = await etcdDisk(set);
+  const offsets = set.procs.map((p) => p.log.length);
+  return {
+    async done(ping) {
+      const d1 = await etcdDisk(set);
+      return {
+        etcdPutFromOutside: await ping(),
+        etcdRequests: metricsDiff(m0, await Promise.all(set.procs.map(clusterMetrics))),
+        etcdDisk: Object.fromEntries(Object.keys(d1).map((k) => [k, { count: d1[k].count - (d0[k]?.count ?? 0), meanMs: Math.round(((d1[k].sum - (d0[k]?.sum ?? 0)) / Math.max(1, d1[k].count - (d0[k]?.count ?? 0))) * 10000) / 10 }])),
+        leaderChangesSeen: linesSince(set, offsets, /"event":"leader_changed"/),
+        leaseLostLines: linesSince(set, offsets, /lease|DRP_ETCD/i),
+        // The first leadership and lease events of each replica after the hang, as logged.
+        leaderEvents: set.procs.map((p, i) =>
+          p.log
+            .slice(offsets[i])
+            .split('\n')
+            .filter((l) => /leader_changed|lease lost|steps? down|not the leader/i.test(l))
+            .slice(0, 6)
+            .map((l) => l.slice(0, 400)),
+        ),
+      };
+    },
   };
-}
-
-/** Log lines of each replica since `offsets` (the log lengths then) that match `re`. */
-const linesSince = (set, offsets, re) => set.procs.map((p, i) => p.log.slice(offsets[i]).split('\n').filter((l) => re.test(l)).length);
-
-/** What each replica's etcd requests and the leader's ack waits did between two clusterMetrics(): count and mean ms. */
-function metricsDiff(a, b) {
-  return b.map((after, i) =>
-    Object.fromEntries(
-      Object.entries(after)
-        .map(([k, v]) => [k, v.count - (a[i][k]?.count ?? 0), v.sum - (a[i][k]?.sum ?? 0)])
-        .filter(([, n]) => n > 0)
-        .map(([k, n, sum]) => [k, { count: n, meanMs: Math.round((sum / n) * 10000) / 10 }]),
-    ),
-  );
 }
 
 async function regionParts(variant, o, { idle, hang }) {
@@ -409,48 +266,7 @@ async function regionParts(variant, o, { idle, hang }) {
       if (set.leader !== undefined) r.cpu.leader = set.procs[set.leader].id;
     }
     if (!hang) return r;
-    r.loadavgHang = load();
-    const before = set.etcd ? await etcdEpochs(set) : new Map();
-    r.movedBefore = set.etcd ? [...before.values()].filter((e) => e > 1).length : (await L.committedStates(set.procs[0].stateDir)).filter((s) => s.active !== 's0').length;
-    const m0 = set.etcd ? await Promise.all(set.procs.map(clusterMetrics)) : undefined;
-    const d0 = set.etcd ? await etcdDisk(set) : undefined;
-    const offsets = set.procs.map((p) => p.log.length);
-    const c0 = set.procs.map((p) => L.cpuSeconds(p.pid));
-    const tFault = Date.now();
-    process.kill(primary.pid, 'SIGSTOP');
-    const ping = set.etcd && etcdPinger(set);
-    Object.assign(r, await waitRouted(set, o, tFault, before, r.movedBefore));
-    // Each drproxy's CPU from the hang until all routed (1 = a whole core: its event loop saturated).
-    r.hangCpu = set.procs.map((p, i) => Math.round(((L.cpuSeconds(p.pid) - c0[i]) / ((Date.now() - tFault) / 1000)) * 100) / 100);
-    if (m0) {
-      r.etcdPutFromOutside = await ping();
-      r.etcdRequests = metricsDiff(m0, await Promise.all(set.procs.map(clusterMetrics)));
-      const d1 = await etcdDisk(set);
-      r.etcdDisk = Object.fromEntries(Object.keys(d1).map((k) => [k, { count: d1[k].count - (d0[k]?.count ?? 0), meanMs: Math.round(((d1[k].sum - (d0[k]?.sum ?? 0)) / Math.max(1, d1[k].count - (d0[k]?.count ?? 0))) * 10000) / 10 }]));
-      r.leaderChangesSeen = linesSince(set, offsets, /"event":"leader_changed"/);
-      r.leaseLostLines = linesSince(set, offsets, /lease|DRP_ETCD/i);
-      // The first leadership and lease events of each replica after the hang, as logged.
-      r.leaderEvents = set.procs.map((p, i) =>
-        p.log
-          .slice(offsets[i])
-          .split('\n')
-          .filter((l) => /leader_changed|lease lost|steps? down|not the leader/i.test(l))
-          .slice(0, 6)
-          .map((l) => l.slice(0, 400)),
-      );
-    }
-    const all = flipsFromLog(set.procs[set.leader ?? 0].log, tFault);
-    // Flips tripped before the hang (none expected): why, by reason. (Detection may start
-    // before the fault: a probe sent just before it times out after it.)
-    r.flipsBefore = {};
-    for (const f of all.filter((x) => x.steps?.tripped < 0)) r.flipsBefore[`${f.from}→${f.to}: ${f.reason}`] = (r.flipsBefore[`${f.from}→${f.to}: ${f.reason}`] ?? 0) + 1;
-    const flips = all.filter((f) => f.steps?.tripped >= 0);
-    r.trippedMedianMs = L.median(flips.map((f) => f.steps.tripped));
-    r.leaderRoutedLastMs = Math.max(...flips.map((f) => f.steps.routed));
-    r.flipsLogged = flips.length;
-    // The leader's flip steps, median ms after each flip's trip: where a clustered flip's time goes.
-    r.stepsMedianMs = Object.fromEntries(Object.keys(flips[0]?.steps ?? {}).map((k) => [k, Math.round(L.median(flips.map((f) => f.steps[k] - f.steps.tripped)))]));
-    return r;
+    return Object.assign(r, await regionHang(set, primary, o));
   } finally {
     try {
       process.kill(primary.pid, 'SIGCONT');
@@ -466,7 +282,7 @@ async function regionParts(variant, o, { idle, hang }) {
 // ---------------------------------------------------------------------------------------------
 
 export async function runCluster(options = {}) {
-  const o = { only: '1,2,3,4', flip: 'forced,primary', variants: 'single,cluster', proxyCpu: L.CPU_PROXY, replicas: 3, tenants: 1000, repeat: 1, rate: 1000, pre: 3, post: 4, ttl: 2, members: 1, idle: 30, settle: 6, wait: 60, ports: 64, maxMinutes: 30, ...options };
+  const o = { only: '1,2,3,4', flip: 'forced,primary', variants: 'single,cluster', proxyCpu: '0,1', replicas: 3, tenants: 1000, repeat: 1, rate: 1000, pre: 3, post: 4, ttl: 2, members: 1, idle: 30, settle: 6, wait: 60, ports: 64, maxMinutes: 30, ...options };
   const only = new Set(String(o.only).split(',').map(Number));
   // Bounded: whatever happens, everything is killed (lib.js's exit handler) after maxMinutes.
   setTimeout(() => {

@@ -40,8 +40,9 @@ import * as L from './lib.js';
 const HOST = 'bench.local';
 const HC = { interval: 250, timeout: 200, fall: 2, rise: 2 };
 
-function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter, slowConfirm, refused }) {
-  return `${L.configHead('failover.js', { port, stateDir })}defaults:
+/** The failover benchmark's config; `head`: extra configHead options (bench/cluster.js: admin, etcd). */
+export function failoverConfig({ port, stateDir, primary, backup, retry503, standby, slowAfter, slowConfirm, refused, head = {} }) {
+  return `${L.configHead('failover.js', { port, stateDir, ...head })}defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 10s, drain_timeout: 2s, hold_requests: 5s }
   proxy: { connect_timeout: 500ms, response_timeout: 5s, standby_connections: ${standby}${retry503 ? ', retry_on: [503]' : ''} }
@@ -158,7 +159,7 @@ export function flipsFromLog(drLog, tFault) {
     });
 }
 
-function analyse(records, tFault, kind) {
+export function analyse(records, tFault, kind) {
   const ok = (r) => r.status === 200 && !r.err;
   const lat = (r) => (r.t1 || Infinity) - r.t0;
   const before = records.filter((r) => r.t0 < tFault && r.t0 >= tFault - 1000); // steady-state baseline

@@ -49,9 +49,13 @@ async function fillQueues(ports) {
   return sockets;
 }
 
-function regionConfig({ n, port, stateDir, primaryPorts, otherPorts }) {
+/**
+ * N tenants, each with `sites` sites of `backends` backends (default 3 × 2), s0 on the primary's
+ * ports; `head`: extra configHead options (bench/cluster.js: admin, etcd).
+ */
+export function regionConfig({ n, port, stateDir, primaryPorts, otherPorts, sites = 3, backends = 2, head = {} }) {
   const out = [];
-  out.push(`${L.configHead(`region-hang.js: ${n} tenant(s), primary region hung`, { port, stateDir })}defaults:
+  out.push(`${L.configHead(`region-hang.js: ${n} tenant(s), primary region hung`, { port, stateDir, ...head })}defaults:
   health_check: { path: /healthz, interval: ${HC.interval}ms, timeout: ${HC.timeout}ms, rise: ${HC.rise}, fall: ${HC.fall}, jitter: 0.1 }
   failover: { mode: auto, failback: manual, min_interval: 60s }
 tenants:`);
@@ -60,8 +64,9 @@ tenants:`);
   const next = (ports, i) => `http://127.0.0.1:${ports[i % ports.length]}`;
   for (let i = 0; i < n; i++) {
     out.push(`  t${i}:`, '    tier: BC', `    hosts: [t${i}.bench.local]`, `    health_check: { headers: { x-bench-tenant: t${i} } }`, '    sites:');
-    out.push(`      - { name: s0, backends: [${next(primaryPorts, p++)}, ${next(primaryPorts, p++)}] }`);
-    for (let s = 1; s < 3; s++) out.push(`      - { name: s${s}, backends: [${next(otherPorts, q++)}, ${next(otherPorts, q++)}] }`);
+    const list = (ports, take) => Array.from({ length: backends }, () => next(ports, take())).join(', ');
+    out.push(`      - { name: s0, backends: [${list(primaryPorts, () => p++)}] }`);
+    for (let s = 1; s < sites; s++) out.push(`      - { name: s${s}, backends: [${list(otherPorts, () => q++)}] }`);
   }
   return `${out.join('\n')}\n`;
 }

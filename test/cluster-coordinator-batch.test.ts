@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON, useEtcd } from './helpers/etcd.js';
 import { activeAt, codeOf, freshPrefix, leaderOf, startReplicas } from './helpers/etcd-coordinators.js';
 import { waitFor } from './helpers/poll.js';
+import { runCommits, type PendingCommit } from '../src/cluster/commit-batch.js';
+import type { DrProxyError } from '../src/errors.js';
 
 if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
 
@@ -65,5 +67,26 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: batching (real etcd)', () =>
     const stored = (await s.direct.getPrefix(`${prefix}/tenants/`)).kvs.map((kv) => JSON.parse(kv.value).epoch);
     expect(stored).toEqual(tenants.map((_, i) => (i === 7 ? 5 : 2)));
     expect(await codeOf(c.commit('t007', activeAt(2), 1))).toBe('DRP_STATE_CONFLICT');
+  });
+  it('a batch whose leader clause failed is refused as a whole after one read: no transaction per tenant', async () => {
+    const prefix = freshPrefix();
+    let txns = 0;
+    let gets = 0;
+    const client = { txn: (...a: Parameters<typeof s.direct.txn>) => s.direct.txn(...a), get: (k: string) => (gets++, s.direct.get(k)) };
+    const errors: string[] = [];
+    const items: PendingCommit[] = names(100).map((t) => ({
+      tenant: t,
+      key: `${prefix}/tenants/${t}`,
+      value: '{}',
+      compare: { key: `${prefix}/tenants/${t}`, target: 'create', value: 0 },
+      resolve: () => errors.push('committed'),
+      reject: (e: DrProxyError) => errors.push(e.code),
+    }));
+    // A term that ended: the leader key does not exist (create revision 0), the token says 7.
+    await runCommits({ client, guard: () => [{ key: `${prefix}/leader`, target: 'create', value: 7 }], onTxn: () => txns++, onStale: () => {} }, items);
+    expect(errors).toEqual(items.map(() => 'DRP_NOT_LEADER'));
+    expect(txns).toBe(1);
+    expect(gets).toBe(1);
+    expect((await s.direct.getPrefix(`${prefix}/tenants/`)).kvs).toEqual([]);
   });
 });

@@ -73,10 +73,34 @@ async function runOne(deps: CommitDeps, run: PendingCommit[]): Promise<void> {
     return;
   }
   if (run.length > 1) {
+    // The leader's clause is the same for every tenant: one read settles the whole batch when
+    // the term ended, instead of a transaction and a read per tenant (a region's worth).
+    const ended = await termEnded(deps, guard);
+    if (ended !== undefined) return rejectAll(run, ended);
     await Promise.all(run.map((c) => runOne(deps, [c])));
     return;
   }
   run[0]!.reject(await explain(deps, run[0]!));
+}
+
+/** The error that refuses every commit of a batch when a leader clause no longer holds (or cannot be read); else undefined. */
+async function termEnded(deps: CommitDeps, guard: readonly Compare[]): Promise<DrProxyError | undefined> {
+  for (const g of guard) {
+    let kv: KeyValue | undefined;
+    try {
+      ({ kv } = await deps.client.get(g.key));
+    } catch (err) {
+      return err as DrProxyError;
+    }
+    if (!holds(g, kv)) return new DrProxyError('DRP_NOT_LEADER', 'not committed: this replica\'s leadership term ended (the leader key changed)');
+  }
+  return undefined;
+}
+
+/** Whether an equality clause holds for `kv` as read (undefined: the key does not exist). */
+function holds(g: Compare, kv: KeyValue | undefined): boolean {
+  const field = { create: kv?.createRevision ?? 0, mod: kv?.modRevision ?? 0, version: kv?.version ?? 0, value: kv?.value, lease: kv?.lease ?? '0' }[g.target];
+  return (g.op ?? '==') === '==' ? String(field) === String(g.value) : true;
 }
 
 /** Why one tenant's transaction failed: its own clause (someone committed) or the leader's. */

@@ -22,6 +22,8 @@ const REPLICAS = [
   { id: 'r3', port: 18283, admin: 18293 },
 ];
 const TOKEN = 'demo-viewer-token-0123456789';
+/** The replicas' log lines worth watching here: leadership, backends, flips. */
+const SHOWN = /leader|failover|backend (down|up|ejected)|frozen|coordinator/;
 
 function config(r: (typeof REPLICAS)[number]): Record<string, unknown> {
   return {
@@ -86,7 +88,7 @@ async function startAll(dir: string): Promise<{ sites: Record<string, ChildProce
     const file = join(dir, `${r.id}.yaml`);
     await writeFile(file, stringify(config(r)));
     say(`starting drproxy replica ${r.id} on 127.0.0.1:${r.port}`);
-    alive.set(r.id, await start(process.execPath, [`${root}dist/cli.js`, '--config', file], r.port, r.id, (line) => showProxyLog(r.id, line), { ...process.env, DRPROXY_DEMO_TOKEN: TOKEN }));
+    alive.set(r.id, await start(process.execPath, [`${root}dist/cli.js`, '--config', file], r.port, r.id, (line) => SHOWN.test(line) && showProxyLog(r.id, line), { ...process.env, DRPROXY_DEMO_TOKEN: TOKEN }));
   }
   return { sites, alive };
 }

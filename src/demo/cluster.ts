@@ -23,7 +23,7 @@ const REPLICAS = [
 ];
 const TOKEN = 'demo-viewer-token-0123456789';
 /** The replicas' log lines worth watching here: leadership, backends, flips. */
-const SHOWN = /leader|failover|backend (down|up|ejected)|frozen|coordinator/;
+const SHOWN = /"msg":"(failover |leader|the cluster has no leader|took over|stepped down|backend (down|up|ejected)|tenant frozen)/;
 
 function config(r: (typeof REPLICAS)[number]): Record<string, unknown> {
   return {

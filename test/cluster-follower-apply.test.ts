@@ -60,5 +60,8 @@ describe('a follower follows the leader through a flip', () => {
     // The follower committed nothing and called no hook of its own (one fence call: the leader's).
     expect(shared.commits.filter((c) => c.replica === 'r2')).toEqual([]);
     expect(r.fence.calls).toHaveLength(1);
+    // Its own audit trail records the states it applied (the leader's commits), in order.
+    const applied = follower.states.map((st) => `${st.phase} ${st.active} ${st.epoch}`);
+    expect(applied.slice(-2)).toEqual(['failing_over a1 2', 'active b1 2']);
   });
 });

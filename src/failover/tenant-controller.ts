@@ -101,7 +101,8 @@ export class TenantController {
     this.follower = new Follower({
       ...{ config: cfg, sites: this.sites, coordinator, publisher: this.publisher, log: this.log, now: this.now, upgrades },
       current: () => this.state,
-      adopt: (s) => (this.state = s),
+      // A state the leader committed, applied here: this replica's audit trail records it too.
+      adopt: (s) => void ((this.state = s), deps.hooks?.onState?.(s)),
       publish: () => this.publish(),
       landed: (at) => (this.memory = { ...this.memory, lastFlipAt: at, unavailableSince: 0 }),
       busy: () => this.flipping || this.paused,

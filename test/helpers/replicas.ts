@@ -12,11 +12,14 @@ import { afterAll, beforeAll } from 'vitest';
 import { FAST_CHECKS, sitesHealthy, startProxy, type TestProxy } from './proxy.js';
 import { SharedCoordinator, type SharedReplica } from './shared-coordinator.js';
 import { startUpstream, stopAll, type Upstream } from './upstream.js';
+import type { TenantState } from '../../src/state/types.js';
 
 export interface Replica {
   id: string;
   p: TestProxy;
   coordinator: SharedReplica;
+  /** Every state this replica's controllers reported (what its audit trail records). */
+  states: TenantState[];
 }
 
 export interface ReplicaSet {
@@ -60,8 +63,9 @@ export async function startReplicas(n: number, failover: Record<string, unknown>
     for (let i = 1; i <= n; i++) {
       const id = `r${i}`;
       const coordinator = shared.replica(id);
-      const p = await startProxy(doc, { coordinator: () => coordinator });
-      replicas.push({ id, p, coordinator });
+      const states: TenantState[] = [];
+      const p = await startProxy(doc, { coordinator: () => coordinator, controllerHooks: { onState: (st) => states.push(st) } });
+      replicas.push({ id, p, coordinator, states });
     }
     for (const r of replicas) await sitesHealthy(r.p, 't');
   } catch (err) {

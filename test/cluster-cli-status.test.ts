@@ -14,7 +14,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: drproxy status', () => {
   const start = useTwoSiteCluster();
 
   it('shows the replica, the leader and every replica acknowledged epoch per tenant (text and --json)', async () => {
-    const { cluster, leader } = await start(2);
+    const { cluster, leader, a1 } = await start(2);
     const follower = cluster.replicas.find((r) => r !== leader)!;
     // A flip, so that every replica (the leader too) has acknowledged an epoch.
     expect((await post(leader, '/tenants/t/failover', { to: 'b1', reason: 'drill' })).status).toBe(200);
@@ -30,8 +30,8 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: drproxy status', () => {
     const lines = text.stdout.split('\n');
     expect(lines).toContain(`cluster: replica ${follower.id}, leader ${leader.id}, serving, lease valid`);
     const row = (id: string) => lines.find((l) => l.startsWith(`${id} `) || l.startsWith(`${id}(`))!.split(/\s{2,}/);
-    expect(row(leader.id)).toEqual([leader.id, 'leader', 't:2 routed']);
-    expect(row(follower.id)).toEqual([`${follower.id} (this)`, 'follower', 't:2 routed']);
+    expect(row(leader.id)).toEqual([leader.id, 'leader', 't:2 routed', '-']);
+    expect(row(follower.id)).toEqual([`${follower.id} (this)`, 'follower', 't:2 routed', '-']);
 
     const onLeader = await runCli(['status', '--admin', leader.child.adminUrl, '--token', VIEWER]);
     expect(onLeader.stdout).toContain(`cluster: replica ${leader.id}, leader ${leader.id} (this replica), serving, lease valid`);
@@ -43,5 +43,13 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: drproxy status', () => {
     expect(j.cluster.replicas.map((r) => [r.id, r.acknowledged.t?.epoch, r.acknowledged.t?.stage])).toEqual(
       [leader.id, follower.id].sort().map((id) => [id, 2, 'routed']),
     );
+
+    // a1 (no longer active) fails its checks: every replica votes it down, and status says so.
+    await a1.setHealth(503);
+    await waitFor(async () => {
+      const out = (await runCli(['status', '--admin', follower.child.adminUrl, '--token', VIEWER])).stdout.split('\n');
+      const rowOf = (id: string) => out.find((l) => l.startsWith(`${id} `) || l.startsWith(`${id}(`))?.split(/\s{2,}/);
+      return rowOf(leader.id)?.[3] === 't:a1' && rowOf(follower.id)?.[3] === 't:a1';
+    }, { what: 'both replicas shown voting a1 down', timeout: 10_000, interval: 300 });
   }, 60_000);
 });

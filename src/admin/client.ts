@@ -70,6 +70,8 @@ export interface ClusterSection {
   serving: boolean;
   lease_valid: boolean;
   replicas: Array<{ id: string; acknowledged: Record<string, ClusterAck> }>;
+  /** Health votes as this replica sees them: tenant → replica → site → up/down/unknown. */
+  votes?: Record<string, Record<string, Record<string, string>>>;
 }
 
 export interface StatusResponse {

@@ -55,8 +55,10 @@ beforeAll(async () => {
   [good, bad, other] = await Promise.all([startUpstream('good'), startUpstream('bad'), startUpstream('b1')]);
   p = await startProxy({
     defaults: {
-      // Slow active checks: the passive signal must do the work here.
-      health_check: { interval: '10s', timeout: '1s' },
+      // Slow active checks: the passive signal must do the work here. No scheduled probe may
+      // land during the test either: one that passes ends an ejection early (uneject on probe
+      // success), and the backend would take three more requests before its next ejection.
+      health_check: { interval: '60s', timeout: '1s' },
       passive_health: { consecutive_failures: 3, base_ejection: '2s' },
       proxy: { retry_on: [503] },
     },

@@ -32,7 +32,9 @@ import { ClusterStatus } from './cluster-status.js';
 import { QuorumView } from './quorum-view.js';
 import { settle } from './settle.js';
 import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
-import { realScheduler, type Scheduler } from './scheduler.js';
+import { realScheduler } from './scheduler.js';
+import { DecisionTimer } from './decision-timer.js';
+import { TenantAlerts } from './tenant-alerts.js';
 import type { ControllerDeps } from './controller-deps.js';
 
 export type { FlipRequest } from './flip-runner.js';
@@ -51,7 +53,6 @@ export class TenantController {
   private cfg: TenantConfig;
   private readonly log: Logger;
   private readonly now: () => number;
-  private readonly scheduler: Scheduler;
   private readonly publisher: RoutePublisher;
   private readonly runner: FlipRunner;
   /** Applies the states the leader commits (clustered; locally nothing is committed elsewhere). */
@@ -65,15 +66,13 @@ export class TenantController {
   private flipping = false;
   /** trip_after, min_interval and the failback hold-down: what decide() remembers. */
   private memory: DecisionMemory = { lastFlipAt: 0, unavailableSince: 0, availability: new Availability() };
-  private evaluateTimer: unknown;
-  private evaluateAt = 0;
+  private readonly timer: DecisionTimer;
   /** Passive health: one outlier detector per site, one per backend within it. */
   private readonly outliers: SiteOutlierDetector[] = [];
   private stopped = false;
   /** Quiesced by a reload: no decisions until resumed or stopped. */
   private paused = false;
-  /** Last alert logged, so that an ongoing condition is logged once, not every check. */
-  private alerted = '';
+  private readonly alerts: TenantAlerts;
 
   private constructor(
     cfg: TenantConfig,
@@ -83,7 +82,8 @@ export class TenantController {
     this.name = cfg.name;
     this.log = deps.logger.child({ tenant: cfg.name });
     this.now = deps.now ?? Date.now;
-    this.scheduler = deps.scheduler ?? realScheduler;
+    this.timer = new DecisionTimer(deps.scheduler ?? realScheduler, this.now, () => this.evaluate());
+    this.alerts = new TenantAlerts(this.log, this.now);
     this.sites = cfg.sites.map((s) => this.buildSite(s));
     this.publisher = new RoutePublisher(cfg, deps.headers, this.sites);
     this.runner = new FlipRunner({
@@ -211,7 +211,7 @@ export class TenantController {
     if (this.stopped) return;
     const name = outlier.name;
     this.deps.hooks?.onCheck?.(this.name, site, name, result);
-    if (result.inconclusive) this.overloaded(result);
+    if (result.inconclusive) this.alerts.overloaded(result.error);
     outlier.probeResult(result, state === 'up');
     if (!changed) return;
     const fields = { site, backend: name, state, status: result.status, error: result.error };
@@ -267,7 +267,7 @@ export class TenantController {
       case 'none':
         return;
       case 'wait':
-        this.evaluateLater(action.until - now);
+        this.timer.later(action.until - now);
         return;
       case 'flip':
         this.startFlip(action);
@@ -281,31 +281,8 @@ export class TenantController {
     }
   }
 
-  private lastOverloadLog = 0;
-
-  /** Probes come back inconclusive: say so, at most once a minute per tenant. */
-  private overloaded(result: CheckResult): void {
-    const now = this.now();
-    if (now - this.lastOverloadLog < 60_000) return;
-    this.lastOverloadLog = now;
-    this.log.error({ alert: true, error: result.error }, 'health checks are running late: drproxy is overloaded; probe results are ignored until it catches up (no failover is decided on them)');
-  }
-
   private alert(message: string): void {
-    if (message === this.alerted) return;
-    this.alerted = message;
-    if (message !== '') this.log.error({ alert: true }, message);
-  }
-
-  private evaluateLater(ms: number): void {
-    const at = this.now() + ms;
-    if (this.evaluateTimer !== undefined && this.evaluateAt <= at) return;
-    if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
-    this.evaluateAt = at;
-    this.evaluateTimer = this.scheduler.setTimeout(() => {
-      this.evaluateTimer = undefined;
-      this.evaluate();
-    }, ms + 5);
+    this.alerts.alert(message);
   }
 
   /** An automatic flip: it happens only if still wanted when its turn comes (decide.ts, rules 2, 5). */
@@ -505,7 +482,7 @@ export class TenantController {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
-    if (this.evaluateTimer !== undefined) this.scheduler.clearTimeout(this.evaluateTimer);
+    this.timer.stop();
     for (const o of this.outliers) o.stop();
     await this.chain.catch(() => {});
     for (const b of this.allBackends()) {

@@ -1,0 +1,31 @@
+/**
+ * A tenant's operator alerts (`"alert":true` log lines): an ongoing condition is logged once,
+ * not on every check, and late (inconclusive) probes at most once a minute.
+ */
+import type { Logger } from '../log.js';
+
+export class TenantAlerts {
+  /** The last alert logged ('' once the condition cleared). */
+  private current = '';
+  private lastOverload = 0;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly now: () => number,
+  ) {}
+
+  /** Log `message` unless it is the alert already standing; '' clears it. */
+  alert(message: string): void {
+    if (message === this.current) return;
+    this.current = message;
+    if (message !== '') this.log.error({ alert: true }, message);
+  }
+
+  /** Probes come back inconclusive (drproxy itself is late): say so, at most once a minute. */
+  overloaded(error: string | undefined): void {
+    const now = this.now();
+    if (now - this.lastOverload < 60_000) return;
+    this.lastOverload = now;
+    this.log.error({ alert: true, error }, 'health checks are running late: drproxy is overloaded; probe results are ignored until it catches up (no failover is decided on them)');
+  }
+}

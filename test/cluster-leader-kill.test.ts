@@ -3,11 +3,10 @@
  * committed and the old site drained). Another replica leads within lease TTL + 1 s and finishes
  * that flip at its persisted epoch: no second epoch, every replica on the new site.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { useClusterTest, type Replica } from './helpers/cluster.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -20,17 +19,11 @@ async function served(r: Replica): Promise<{ site?: string; epoch?: string }> {
 }
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed mid-flip', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const test = useClusterTest();
 
   it('a new leader within TTL + 1 s finishes the flip at its persisted epoch', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
+    const [a1, b1] = await test.upstreams('a1', 'b1');
+    const cluster = await test.start({
       replicas: 2,
       defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
       tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
@@ -47,7 +40,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed mid-flip', () => 
     expect(r0.child.output()).toContain('failpoint flip:after-drain');
 
     // The next leader: lease TTL (2s) + 1 s after the old one died, at the latest.
-    await waitFor(async () => (await cluster!.leader()) === r1, { what: 'r1 leads', timeout: 10_000 });
+    await waitFor(async () => (await cluster.leader()) === r1, { what: 'r1 leads', timeout: 10_000 });
     expect(Date.now() - diedAt).toBeLessThan(3_000 + 300);
     await waitFor(async () => (await served(r1)).site === 'b1', { what: 'r1 on b1', timeout: 10_000 });
     expect((await served(r1)).epoch).toBe('2');

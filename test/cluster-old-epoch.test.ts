@@ -6,8 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { useClusterTest, type Replica } from './helpers/cluster.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { startLoad, type Load } from './helpers/load.js';
 import { waitFor } from './helpers/poll.js';
@@ -19,20 +18,16 @@ async function siteOf(r: Replica): Promise<string | undefined> {
 }
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the old primary after a failover', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
+  const test = useClusterTest();
   let loads: Load[] = [];
   afterEach(async () => {
     await Promise.all(loads.map((l) => l.stop()));
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
     loads = [];
   });
 
   it('gets no request from any replica once the new epoch is routed, nor when it is healthy again', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
+    const [a1, b1] = await test.upstreams('a1', 'b1');
+    const cluster = await test.start({
       replicas: 3,
       defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '2s' } },
       tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
@@ -51,7 +46,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the old primary after a failover', 
     await a1!.setHealth(200);
     for (const r of cluster.replicas) {
       await waitFor(async () => {
-        const s = (await cluster!.status(r)) as { tenants: Array<{ sites: Array<{ name: string; available: boolean }> }> };
+        const s = (await cluster.status(r)) as { tenants: Array<{ sites: Array<{ name: string; available: boolean }> }> };
         return s.tenants[0]!.sites.find((x) => x.name === 'a1')!.available;
       }, { what: `${r.id} sees a1 healthy again` });
     }

@@ -4,27 +4,22 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { startCluster, type Cluster } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { useClusterTest } from './helpers/cluster.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { failures, startLoad, type Load } from './helpers/load.js';
 import { waitFor } from './helpers/poll.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the primary killed under load', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
+  const test = useClusterTest();
   let loads: Load[] = [];
   afterEach(async () => {
     await Promise.all(loads.map((l) => l.stop()));
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
     loads = [];
   });
 
   it('0 failed requests over three replicas, every replica on the backup at one epoch', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
+    const [a1, b1] = await test.upstreams('a1', 'b1');
+    const cluster = await test.start({
       replicas: 3,
       defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '2s', hold_requests: '10s' } },
       tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },

@@ -7,10 +7,9 @@
  * not voted counts as not seeing it down); r1 is SIGKILLed: once its lease expires r0 is the
  * only live replica, its own view is the majority, and it fails over.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON } from './helpers/etcd.js';
-import { adminJson, startCluster, type Cluster } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { adminJson, useClusterTest } from './helpers/cluster.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -18,17 +17,11 @@ if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
 
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the quorum follows the live replicas', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const test = useClusterTest();
 
   it('a replica gone: the majority is the leader alone, and it fails over on its own view', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
+    const [a1, b1] = await test.upstreams('a1', 'b1');
+    const cluster = await test.start({
       replicas: 2,
       defaults: { health_check: FAST_CHECKS },
       tenants: (i) => (i === 0 ? { t: twoSiteTenant('t.example.com', a1!, b1!) } : { u: twoSiteTenant('u.example.com', a1!, b1!) }),

@@ -5,10 +5,9 @@
  * 60 s (and no traffic reaches them, so no passive failure either): only the out-of-schedule
  * probe, set off by r0's down vote, can make them vote a1 down within the test's bounds.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON } from './helpers/etcd.js';
-import { adminJson, startCluster, type Cluster } from './helpers/cluster.js';
-import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { adminJson, useClusterTest } from './helpers/cluster.js';
 import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -18,17 +17,11 @@ const SLOW_CHECKS = { ...FAST_CHECKS, interval: '60s' };
 
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: a down vote makes the other replicas probe at once', () => {
-  let cluster: Cluster | undefined;
-  let ups: Upstream[] = [];
-  afterEach(async () => {
-    await cluster?.stop();
-    await stopAll(...ups);
-    cluster = undefined;
-  });
+  const test = useClusterTest();
 
   it('the quorum forms and the tenant flips long before the slow replicas’ next check', async () => {
-    const [a1, b1] = (ups = await Promise.all([startUpstream('a1'), startUpstream('b1')]));
-    cluster = await startCluster({
+    const [a1, b1] = await test.upstreams('a1', 'b1');
+    const cluster = await test.start({
       replicas: 3,
       defaults: { failover: { drain_timeout: '2s', hold_requests: '5s' } },
       tenants: (i) => ({ t: { ...twoSiteTenant('t.example.com', a1!, b1!), health_check: i === 0 ? FAST_CHECKS : SLOW_CHECKS } }),
@@ -37,12 +30,12 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: a down vote makes the other replica
     const votes = async (): Promise<Record<string, Record<string, string>>> => (await adminJson(leader, '/status')).cluster.votes.t ?? {};
     await waitFor(async () => {
       const v = await votes();
-      return cluster!.replicas.every((r) => v[r.id]?.a1 === 'up' && v[r.id]?.b1 === 'up');
+      return cluster.replicas.every((r) => v[r.id]?.a1 === 'up' && v[r.id]?.b1 === 'up');
     }, { what: 'every replica voting both sites up', timeout: 15_000 });
 
     const killedAt = Date.now();
     await a1!.kill('SIGKILL');
-    await waitFor(async () => (await Promise.all(cluster!.replicas.map((r) => adminJson(r, '/tenants/t')))).every((t) => t.epoch === 2 && t.phase === 'active' && t.active === 'b1'), {
+    await waitFor(async () => (await Promise.all(cluster.replicas.map((r) => adminJson(r, '/tenants/t')))).every((t) => t.epoch === 2 && t.phase === 'active' && t.active === 'b1'), {
       what: 'every replica on b1 at epoch 2',
       timeout: 10_000,
     });

@@ -10,6 +10,8 @@ import { startRelay, type TcpRelay } from './tcp-relay.js';
 import { spawnProxy, type ChildProxy } from './proxy.js';
 import { OPERATOR, adminTokens } from './admin.js';
 import { waitFor } from './poll.js';
+import { afterEach } from 'vitest';
+import { startUpstream, stopAll, type Upstream } from './upstream.js';
 
 /** One replica's links to etcd: one relay per member. */
 export interface EtcdLink {
@@ -131,4 +133,29 @@ export async function answer(r: Replica, host: string): Promise<{ status: number
   await res.body.dump();
   const h = res.headers;
   return { status: res.statusCode, site: h['x-site'] as string | undefined, epoch: h['x-seen-epoch'] as string | undefined, error: h['x-drproxy-error'] as string | undefined, ms: performance.now() - t0 };
+}
+
+/**
+ * For a describe block: the upstreams and the cluster a test starts through this are stopped
+ * after it (the cluster first).
+ */
+export function useClusterTest(): { upstreams(...sites: string[]): Promise<Upstream[]>; start(o: ClusterOptions): Promise<Cluster> } {
+  let cluster: Cluster | undefined;
+  const ups: Upstream[] = [];
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+    await stopAll(...ups.splice(0));
+  });
+  return {
+    async upstreams(...sites) {
+      const started = await Promise.all(sites.map((site) => startUpstream(site)));
+      ups.push(...started);
+      return started;
+    },
+    async start(o) {
+      cluster = await startCluster(o);
+      return cluster;
+    },
+  };
 }

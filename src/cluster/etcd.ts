@@ -12,6 +12,19 @@
 import { Etcd3, type IOptions, type IKeyValue, type ICompare, type IRequestOp, type Watcher } from 'etcd3';
 import { DrProxyError } from '../errors.js';
 import { toDrProxyError, withDeadline } from './etcd-errors.js';
+import { WatchManager } from 'etcd3/lib/watch.js';
+
+/**
+ * etcd3 1.1.2 throws from its watch stream's 'data' handler when a response names a watcher it
+ * has already removed (a watch etcd cancelled, e.g. compacted, while its replacement was being
+ * created); the throw escapes as an unhandled rejection, and that ends a Node process. Such a
+ * response is for a watch nobody listens to any more: it is dropped. (etcd3 is pinned exactly.)
+ */
+const watchManager = WatchManager.prototype as unknown as { handleResponse(res: { watch_id: string }): void; watchers: Array<{ id: string | null }> };
+const handleResponse = watchManager.handleResponse;
+watchManager.handleResponse = function (this: typeof watchManager, res) {
+  if (this.watchers.some((w) => w.id === res.watch_id)) handleResponse.call(this, res);
+};
 
 export interface EtcdClientOptions {
   /** Client URLs (`http://127.0.0.1:2379`). */

@@ -76,6 +76,12 @@ describe('2,000 idle sockets from 127.0.0.2 under ulimit -n 1024', () => {
     expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
     expect(answers.every((a) => a.site === 'a1')).toBe(true);
     expect((await admin(adminUrl, 'GET', '/readyz')).status).toBe(200);
+    // An unforced failover needs b1 available: on a loaded machine its probes may still be
+    // settling (a clean-clone run got 409 here), so wait for what the flip checks.
+    await waitFor(async () => {
+      const s = (await admin(adminUrl, 'GET', '/status', { token: OPERATOR })).body as { tenants: Array<{ sites: Array<{ name: string; available: boolean }> }> };
+      return s.tenants[0]!.sites.find((x) => x.name === 'b1')!.available;
+    }, { what: 'b1 available', interval: 250 });
     const flip = await admin(adminUrl, 'POST', '/tenants/t/failover', { token: OPERATOR, body: { to: 'b1', reason: 'acceptance: idle flood' } });
     expect(flip.status).toBe(200);
     expect(flip.body).toMatchObject({ tenant: 't', to: 'b1', result: 'routed' });

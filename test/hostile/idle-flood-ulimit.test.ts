@@ -83,7 +83,7 @@ describe('2,000 idle sockets from 127.0.0.2 under ulimit -n 1024', () => {
       return s.tenants[0]!.sites.find((x) => x.name === 'b1')!.available;
     }, { what: 'b1 available', interval: 250 });
     const flip = await admin(adminUrl, 'POST', '/tenants/t/failover', { token: OPERATOR, body: { to: 'b1', reason: 'acceptance: idle flood' } });
-    expect(flip.status).toBe(200);
+    expect(flip.status, JSON.stringify(flip.body)).toBe(200);
     expect(flip.body).toMatchObject({ tenant: 't', to: 'b1', result: 'routed' });
     expect(await get('/after-flip')).toEqual({ status: 200, site: 'b1' });
     expect((await b1.stats()).byPath['/after-flip']).toBe(1);

@@ -9,6 +9,7 @@
  */
 import { DrProxyError } from '../errors.js';
 import type { TenantState } from '../state/types.js';
+import { addKeyed } from './keyed-listeners.js';
 
 export interface CachedTenant {
   /** The record as stored (JSON). */
@@ -64,13 +65,7 @@ export class TenantCache {
   }
 
   watch(tenant: string, listener: Listener): () => void {
-    let set = this.#listeners.get(tenant);
-    if (set === undefined) this.#listeners.set(tenant, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#listeners.get(tenant) === set) this.#listeners.delete(tenant);
-    };
+    return addKeyed(this.#listeners, tenant, listener);
   }
 
   #notify(tenant: string, value: string): void {

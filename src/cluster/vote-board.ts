@@ -7,6 +7,7 @@
 import type { HealthVote, QuorumOptions, SiteVote } from '../failover/quorum-health.js';
 import type { VoteBoard, VoteListener } from '../failover/quorum-view.js';
 import type { HealthVotes } from './health-votes.js';
+import { addKeyed } from './keyed-listeners.js';
 
 export class ClusterVoteBoard implements VoteBoard {
   readonly #listeners = new Map<string, Set<VoteListener>>();
@@ -43,13 +44,7 @@ export class ClusterVoteBoard implements VoteBoard {
   }
 
   subscribe(tenant: string, listener: VoteListener): () => void {
-    let set = this.#listeners.get(tenant);
-    if (set === undefined) this.#listeners.set(tenant, (set = new Set()));
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#listeners.get(tenant) === set) this.#listeners.delete(tenant);
-    };
+    return addKeyed(this.#listeners, tenant, listener);
   }
 
   /** Each tenant's votes as this replica sees them: replica → site → up/down/unknown (GET /status). */

@@ -43,7 +43,7 @@ describe('config tiers', () => {
   it('matches tier names case-insensitively and keeps the canonical name', () => {
     for (const spelling of ['bc', 'Bc', 'BC']) {
       const { config } = run(withTiers(undefined, spelling));
-      expect(config?.tenants[0]!.tier).toEqual({ name: 'BC', rpo: 15 * M, rto: 15 * M });
+      expect(config?.tenants[0]!.tier).toEqual({ name: 'BC', rpo: 15 * M, rto: 15 * M, drill_interval: 30 * 24 * H });
     }
     expect(run(withTiers(undefined, 'basic')).config?.tenants[0]!.tier.name).toBe('Basic');
   });
@@ -51,15 +51,15 @@ describe('config tiers', () => {
   it('overrides one value of a built-in tier, keeping the other', () => {
     const { config, problems } = run(withTiers({ dr1: { rto: '2h' } }, 'DR1'));
     expect(problems).toEqual([]);
-    expect(config!.tiers.DR1).toEqual({ name: 'DR1', rpo: 24 * H, rto: 2 * H });
-    expect(config!.tenants[0]!.tier).toEqual({ name: 'DR1', rpo: 24 * H, rto: 2 * H });
+    expect(config!.tiers.DR1).toEqual({ name: 'DR1', rpo: 24 * H, rto: 2 * H, drill_interval: 90 * 24 * H });
+    expect(config!.tenants[0]!.tier).toEqual({ name: 'DR1', rpo: 24 * H, rto: 2 * H, drill_interval: 90 * 24 * H });
     expect(Object.keys(config!.tiers)).toEqual(['Basic', 'DR3', 'DR1', 'BC']);
   });
 
   it('adds a new tier that tenants can use, case-insensitively', () => {
     const { config, problems } = run(withTiers({ Gold: { rpo: '1h', rto: '30m' } }, 'gold'));
     expect(problems).toEqual([]);
-    expect(config!.tiers.Gold).toEqual({ name: 'Gold', rpo: H, rto: 30 * M });
+    expect(config!.tiers.Gold).toEqual({ name: 'Gold', rpo: H, rto: 30 * M, drill_interval: 365 * 24 * H });
     expect(config!.tenants[0]!.tier.name).toBe('Gold');
   });
 
@@ -87,7 +87,7 @@ describe('config tiers', () => {
   it('warns about an override that changes nothing', () => {
     const { config, problems } = run(withTiers({ BC: {} }));
     expect(config).toBeDefined();
-    expect(only(problems)).toEqual(['warning tiers.BC: overrides nothing: give rpo and/or rto']);
+    expect(only(problems)).toEqual(['warning tiers.BC: overrides nothing: give rpo, rto and/or drill_interval']);
   });
 
   it('lists the known tiers (including configured ones) for an unknown tier', () => {

@@ -58,7 +58,7 @@ describe('config: a minimal file gets every default', () => {
   it('fills tenant, site and backend defaults', () => {
     const [tenant] = valid(minimal()).tenants;
     expect(tenant!.name).toBe('acme');
-    expect(tenant!.tier).toEqual({ name: 'BC', rpo: 15 * 60_000, rto: 15 * 60_000 });
+    expect(tenant!.tier).toEqual({ name: 'BC', rpo: 15 * 60_000, rto: 15 * 60_000, drill_interval: 30 * 86_400_000 });
     expect(tenant!.paths).toEqual(['/']);
     expect(tenant!.failover).toEqual(DEFAULT_FAILOVER);
     expect(tenant!.proxy).toEqual(DEFAULT_PROXY);

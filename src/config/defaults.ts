@@ -126,6 +126,7 @@ export const DEFAULT_FAILOVER: Readonly<FailoverConfig> = Object.freeze({
   drain_timeout: 5 * SECOND,
   hold_requests: 10 * SECOND,
   hold_max: 1000,
+  hook_check_interval: 30 * SECOND,
 });
 
 export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({
@@ -163,3 +164,12 @@ export const DEFAULT_FENCE_REQUIRED = false;
 export const DEFAULT_BACKEND_WEIGHT = 1;
 export const DEFAULT_MIN_HEALTHY: Readonly<MinHealthy> = Object.freeze({ kind: 'count', value: 1 });
 export const DEFAULT_PATHS: readonly string[] = Object.freeze(['/']);
+
+/** drills: (src/config/drills-section.ts). */
+export const DEFAULT_DRILLS = Object.freeze({
+  dwell: 30 * SECOND,
+  on_interrupt: 'failback' as const,
+  parallel: 10,
+  verify: Object.freeze({ path: '/', timeout: 30 * SECOND, interval: 100 }),
+  guard: Object.freeze({ max_error_rate: 0.05, min_requests: 20 }),
+});

@@ -13,7 +13,7 @@
  * - value parsers (values.ts) and section readers composed from those: the process-wide
  *   sections in sections.ts; defaults, tiers and tenants here.
  */
-import type { BackendConfig, Config, ConfigProblem, FailoverConfig, HealthCheckConfig, HookConfig, PassiveHealthConfig, ProxyConfig, SiteConfig, TenantConfig, TierConfig } from './types.js';
+import type { BackendConfig, Config, ConfigProblem, DrillVerifyConfig, FailoverConfig, HealthCheckConfig, HookConfig, PassiveHealthConfig, ProxyConfig, SiteConfig, TenantConfig, TierConfig } from './types.js';
 import { formatDuration } from './duration.js';
 import { builtinTiers, findTier } from './tiers.js';
 import * as D from './defaults.js';
@@ -22,6 +22,7 @@ import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, p
 import { readAdmin, readState, readServer, readHeaders, readLog, checkPublicListen } from './sections.js';
 import { readMetrics, checkFullDetail } from './metrics-section.js';
 import { readAccessLog } from './access-log.js';
+import { readDrills, readTenantDrill, checkDrillSchedules } from './drills-section.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -113,6 +114,7 @@ function readFailoverLayer(f: Fields | undefined): Partial<FailoverConfig> {
     drain_timeout: f.get('drain_timeout', anyDuration),
     hold_requests: f.get('hold_requests', anyDuration),
     hold_max: f.get('hold_max', int(0)),
+    hook_check_interval: f.get('hook_check_interval', anyDuration),
   });
   f.end();
   return layer;
@@ -204,18 +206,20 @@ function readTiers(f: Fields | undefined, out: Problems): Record<string, TierCon
     if (t === undefined) continue;
     const rpo = t.get('rpo', duration({ min: 1, timer: false }));
     const rto = t.get('rto', duration({ min: 1, timer: false }));
-    const given = { rpo: t.has('rpo'), rto: t.has('rto') };
+    const drillInterval = t.get('drill_interval', duration({ min: 60_000, timer: false }));
+    const given = { rpo: t.has('rpo'), rto: t.has('rto'), drill: t.has('drill_interval') };
     t.end();
     const builtin = findTier(tiers, name);
     if (builtin !== undefined) {
-      if (!given.rpo && !given.rto) out.warn(at, 'overrides nothing: give rpo and/or rto');
-      tiers[builtin.name] = { name: builtin.name, rpo: rpo ?? builtin.rpo, rto: rto ?? builtin.rto };
+      if (!given.rpo && !given.rto && !given.drill) out.warn(at, 'overrides nothing: give rpo, rto and/or drill_interval');
+      tiers[builtin.name] = { name: builtin.name, rpo: rpo ?? builtin.rpo, rto: rto ?? builtin.rto, drill_interval: drillInterval ?? builtin.drill_interval };
       continue;
     }
     for (const key of ['rpo', 'rto'] as const) {
       if (!given[key]) out.error(t.path(key), 'required for a new tier (only built-in tiers may be partly overridden)');
     }
-    if (rpo !== undefined && rto !== undefined) tiers[name] = { name, rpo, rto };
+    // A new tier is drilled at least once a year unless it says otherwise.
+    if (rpo !== undefined && rto !== undefined) tiers[name] = { name, rpo, rto, drill_interval: drillInterval ?? 365 * 86_400_000 };
   }
   f?.end();
   return tiers;
@@ -239,6 +243,7 @@ function tierRef(tiers: Record<string, TierConfig>): Parse<TierConfig> {
 interface TenantContext {
   tiers: Record<string, TierConfig>;
   defaults: Defaults;
+  drillVerify: DrillVerifyConfig;
   /** "host path" → tenant that claimed it first. */
   claims: Map<string, string>;
 }
@@ -278,6 +283,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   const proxy = mergeProxy(ctx.defaults.proxy, readProxyLayer(f.sub('proxy')), ctx.defaults.bodyFollows);
   const passive = { ...ctx.defaults.passive, ...readPassiveLayer(f.sub('passive_health')) };
   const sites = readSites(f, health, out);
+  const drill = readTenantDrill(f.sub('drill'), ctx.drillVerify);
   if (failover.drain_timeout >= failover.hold_requests && failover.hold_requests > 0) {
     out.warn(f.path('failover'), `drain_timeout (${failover.drain_timeout}ms) is not below hold_requests (${failover.hold_requests}ms): requests held during a flip may time out before the old site has drained`);
   }
@@ -298,6 +304,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
     failover,
     proxy: { ...proxy, retry_on: [...proxy.retry_on] },
     passive_health: { ...passive, statuses: [...passive.statuses] },
+    drill,
   };
 }
 
@@ -425,8 +432,10 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const accessLog = readAccessLog(f.sub('access_log'), baseDir, out);
   const tiers = readTiers(f.sub('tiers'), out);
   const defaults = readDefaults(f.sub('defaults'), out);
-  const tenants = readTenants(f, { tiers, defaults, claims: new Map() }, out);
+  const drills = readDrills(f.sub('drills'), baseDir);
+  const tenants = readTenants(f, { tiers, defaults, drillVerify: drills.verify, claims: new Map() }, out);
   checkFullDetail(metrics, tenants, out);
+  checkDrillSchedules(drills, tenants, tiers, out);
   f.end();
-  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants };
+  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills };
 }

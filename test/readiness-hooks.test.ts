@@ -4,8 +4,9 @@
  *  - with an injected scheduler (no sleeps): each configured fence and promote hook gets a POST
  *    {action: "check", tenant, site, epoch} (the current epoch, no reason) when its timer fires,
  *    the next call is scheduled only after the answer, at hook_check_interval ± 10 %, a check
- *    asked for while one is in flight joins it (never two calls at once to one hook), stop()
- *    leaves no timer, and hook_check_interval 0 sends nothing;
+ *    asked for while one is in flight joins it (never two calls at once to one hook), none starts
+ *    while the tenant is failing over, stop() leaves no timer, and hook_check_interval 0 sends
+ *    nothing;
  *  - in a running drproxy (real timers): a hook that goes away makes its site not ready
  *    (fence_hook_unreachable, promote_hook_unreachable) within a polled deadline, and ready again
  *    when it comes back; a hook slower than the interval is never called twice at once; a
@@ -137,6 +138,23 @@ describe('readiness monitor with an injected scheduler', () => {
     }
   });
 
+  it('no check starts while the tenant is failing over (the flip calls its hooks for real); the next turn is kept', async () => {
+    const scheduler = new ManualScheduler();
+    let state: TenantState = { ...STATE, phase: 'failing_over', epoch: 8 };
+    const m = new ReadinessMonitor({ config: tenant({ fence: hook.url, promote: hook.url }, '30s'), sites: [], state: () => state, now: Date.now, scheduler, log: silent });
+    const n = hook.calls.length;
+    m.start();
+    scheduler.fireAll();
+    await m.refresh();
+    expect(hook.calls.length).toBe(n);
+    expect(scheduler.pending.size).toBe(2);
+    state = { ...STATE, epoch: 8 };
+    scheduler.fireAll();
+    await waitFor(() => hook.calls.length === n + 2, { what: 'checks after the flip' });
+    expect(hook.calls.slice(n).map((c) => c.body.epoch)).toEqual([8, 8]);
+    m.stop();
+  });
+
   it('hook_check_interval 0 sends no check at all', async () => {
     const scheduler = new ManualScheduler();
     const m = new ReadinessMonitor({ config: tenant({ fence: hook.url, promote: hook.url }, '0s'), sites: [], state: () => STATE, now: Date.now, scheduler, log: silent });
@@ -161,7 +179,7 @@ describe('readiness monitor in a running drproxy', () => {
     [a1, b1] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
     [fence, promote] = await Promise.all([startHookServer(200), startHookServer(200, 250)]);
     doc = {
-      defaults: { health_check: FAST_CHECKS, failover: { hook_check_interval: '100ms' } },
+      defaults: { health_check: FAST_CHECKS, failover: { mode: 'manual', hook_check_interval: '100ms' } },
       tenants: {
         t: {
           tier: 'BC',
@@ -221,7 +239,7 @@ describe('readiness monitor in a running drproxy', () => {
     const before = p.proxy.tenant('t')!;
     await waitFor(() => before.hookChecks('b1').fence?.ok === false, { timeout: 5000, what: 'fence check failed' });
     // A slower interval: the new controller would not check again for 30 s, so what it shows at once is carried over.
-    const next = { ...doc, defaults: { health_check: FAST_CHECKS, failover: { hook_check_interval: '30s' } } };
+    const next = { ...doc, defaults: { health_check: FAST_CHECKS, failover: { mode: 'manual', hook_check_interval: '30s' } } };
     await writeFile(configFile, stringify(await testConfigDoc(next, p.stateDir)));
     const reloadAt = Date.now();
     const res = await p.proxy.reload();

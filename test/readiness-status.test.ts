@@ -49,7 +49,8 @@ beforeAll(async () => {
     metrics: { detail: 'tenant', full_detail: ['t'] },
     defaults: {
       health_check: { ...FAST_CHECKS, data_age: { json_field: 'replication.lag_seconds' } },
-      failover: { hook_check_interval: '100ms' },
+      // manual: a probe that times out on a loaded machine must not flip the tenant mid-test.
+      failover: { mode: 'manual', hook_check_interval: '100ms' },
     },
     tenants: {
       t: { tier: 'BC', hosts: ['t.example.com'], sites: [site('a1'), site('b1'), site('c1'), site('d1'), site('e1'), site('h1', { promote: { url: `http://127.0.0.1:${await deadPort()}/dr/promote`, timeout: '500ms' } })] },

@@ -5,7 +5,8 @@
  * before a flip needs it, not during it.
  *
  * Off the hot path (control-plane timers only). Never two calls at once to one hook: the next
- * call is scheduled when the previous one ends, and a call lasts at most the hook's timeout.
+ * call is scheduled when the previous one ends, and a call lasts at most the hook's timeout; no
+ * check starts while the tenant is failing over (the flip calls the hooks for real).
  * Stopped with the controller. A reload carries over the last answer of every hook that did not
  * change (same site, kind, URL, headers and timeout), and waits for the old monitor's call in
  * flight instead of starting a second one.
@@ -160,7 +161,10 @@ export class ReadinessMonitor {
   }
 
   private async call(p: HookProbe): Promise<void> {
-    const payload: HookPayload = { action: 'check', tenant: this.d.config.name, site: p.site, epoch: this.d.state().epoch };
+    const state = this.d.state();
+    // A flip is calling the hooks for real: no check beside it (its answer is kept until the next turn).
+    if (state.phase === 'failing_over') return;
+    const payload: HookPayload = { action: 'check', tenant: this.d.config.name, site: p.site, epoch: state.epoch };
     const r = await (this.d.call ?? callHook)(p.hook, payload);
     const was = p.last;
     p.last = { ok: r.ok, at: this.d.now(), ...(r.error !== undefined && { error: r.error }) };

@@ -89,12 +89,12 @@ describe('readiness monitor with an injected scheduler', () => {
     const first = [...scheduler.pending.values()].map((t) => t.ms);
     expect(first).toHaveLength(2);
     for (const ms of first) expect(ms).toBeGreaterThanOrEqual(0), expect(ms).toBeLessThan(3000);
-    expect(hook.calls).toEqual([]);
+    expect(hook.checks).toEqual([]);
     expect(m.checks('a1')).toEqual({});
 
     scheduler.fireAll();
     await waitFor(() => m.checks('a1').fence && m.checks('b1').promote, { what: 'both check answers' });
-    const bodies = hook.calls.map((c) => [c.path, c.body]).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
+    const bodies = hook.checks.map((c) => [c.path, c.body]).sort((x, y) => String(x[0]).localeCompare(String(y[0])));
     expect(bodies).toEqual([
       ['/dr/fence', { action: 'check', tenant: 't', site: 'a1', epoch: 7 }],
       ['/dr/promote', { action: 'check', tenant: 't', site: 'b1', epoch: 7 }],
@@ -113,9 +113,9 @@ describe('readiness monitor with an injected scheduler', () => {
 
     m.stop();
     expect(scheduler.pending.size).toBe(0);
-    const n = hook.calls.length;
+    const n = hook.checks.length;
     await m.refresh();
-    expect(hook.calls.length).toBe(n);
+    expect(hook.checks.length).toBe(n);
   });
 
   it('a check asked for while one is in flight joins it: never two calls at once to one hook', async () => {
@@ -126,11 +126,11 @@ describe('readiness monitor with an injected scheduler', () => {
       m.start();
       scheduler.fireAll(); // both hooks' calls start
       await Promise.all([m.refresh('a1'), m.refresh('a1'), m.refresh()]);
-      expect(slow.calls.filter((c) => c.path === '/dr/fence')).toHaveLength(1);
-      expect(slow.calls.filter((c) => c.path === '/dr/promote')).toHaveLength(1);
+      expect(slow.checks.filter((c) => c.path === '/dr/fence')).toHaveLength(1);
+      expect(slow.checks.filter((c) => c.path === '/dr/promote')).toHaveLength(1);
       // Once answered, refresh() calls again (a preflight's fresh answer), still one at a time.
       await m.refresh('a1');
-      expect(slow.calls.filter((c) => c.path === '/dr/fence')).toHaveLength(2);
+      expect(slow.checks.filter((c) => c.path === '/dr/fence')).toHaveLength(2);
       expect(slow.maxInflight).toBe(2); // one per hook, never two for one
       m.stop();
     } finally {
@@ -142,27 +142,27 @@ describe('readiness monitor with an injected scheduler', () => {
     const scheduler = new ManualScheduler();
     let state: TenantState = { ...STATE, phase: 'failing_over', epoch: 8 };
     const m = new ReadinessMonitor({ config: tenant({ fence: hook.url, promote: hook.url }, '30s'), sites: [], state: () => state, now: Date.now, scheduler, log: silent });
-    const n = hook.calls.length;
+    const n = hook.checks.length;
     m.start();
     scheduler.fireAll();
     await m.refresh();
-    expect(hook.calls.length).toBe(n);
+    expect(hook.checks.length).toBe(n);
     expect(scheduler.pending.size).toBe(2);
     state = { ...STATE, epoch: 8 };
     scheduler.fireAll();
-    await waitFor(() => hook.calls.length === n + 2, { what: 'checks after the flip' });
-    expect(hook.calls.slice(n).map((c) => c.body.epoch)).toEqual([8, 8]);
+    await waitFor(() => hook.checks.length === n + 2, { what: 'checks after the flip' });
+    expect(hook.checks.slice(n).map((c) => c.body.epoch)).toEqual([8, 8]);
     m.stop();
   });
 
   it('hook_check_interval 0 sends no check at all', async () => {
     const scheduler = new ManualScheduler();
     const m = new ReadinessMonitor({ config: tenant({ fence: hook.url, promote: hook.url }, '0s'), sites: [], state: () => STATE, now: Date.now, scheduler, log: silent });
-    const n = hook.calls.length;
+    const n = hook.checks.length;
     m.start();
     expect(scheduler.pending.size).toBe(0);
     await m.refresh();
-    expect(hook.calls.length).toBe(n);
+    expect(hook.checks.length).toBe(n);
     expect(m.checks('a1')).toEqual({});
     m.stop();
   });
@@ -206,15 +206,16 @@ describe('readiness monitor in a running drproxy', () => {
   it('sends check calls with the tenant epoch to every hook, and the standby is ready', async () => {
     const t = p.proxy.tenant('t')!;
     await waitFor(() => t.hookChecks('b1').fence?.ok && t.hookChecks('b1').promote?.ok && t.hookChecks('a1').fence?.ok, { what: 'first check answers' });
-    const sites = new Set(fence.calls.map((c) => c.body.site));
+    const sites = new Set(fence.checks.map((c) => c.body.site));
     expect(sites).toEqual(new Set(['a1', 'b1']));
-    for (const c of [...fence.calls, ...promote.calls]) expect(c.body).toMatchObject({ action: 'check', tenant: 't', epoch: t.state.epoch });
+    for (const c of [...fence.checks, ...promote.checks]) expect(c.body).toMatchObject({ action: 'check', tenant: 't', epoch: t.state.epoch });
     expect(t.readiness('b1')).toEqual({ site: 'b1', ready: true, reasons: [] });
+    expect([...fence.calls, ...promote.calls]).toEqual([]); // no fence, no promote: only checks
   });
 
   it('a hook slower than the interval is never called twice at once', async () => {
-    const n = promote.calls.length;
-    await waitFor(() => promote.calls.length >= n + 3, { what: 'three more promote checks' });
+    const n = promote.checks.length;
+    await waitFor(() => promote.checks.length >= n + 3, { what: 'three more promote checks' });
     expect(promote.maxInflight).toBe(1);
   });
 
@@ -231,7 +232,7 @@ describe('readiness monitor in a running drproxy', () => {
 
     fence = await startHookServer(200, 0, port);
     await waitFor(() => t.readiness('b1').ready && t.readiness('a1').ready, { timeout: 5000, what: 'b1 and a1 ready again' });
-    expect(fence.calls.every((c) => c.body.action === 'check')).toBe(true);
+    expect(fence.checks.every((c) => c.body.action === 'check')).toBe(true);
   });
 
   it('a reload keeps the last answers of unchanged hooks', async () => {

@@ -379,10 +379,23 @@ function renderSites(tenants: TenantStatus[]): string {
         s.data_age_seconds === undefined || s.data_age_seconds === null
           ? '-'
           : `${human(s.data_age_seconds)} (RPO ${objective(t.rpo_seconds)})`,
+        ready(s),
       ]);
     }
   }
-  return table(['TENANT', 'SITE', 'REGION/ZONE', 'ROLE', 'AVAILABLE', 'BACKENDS', 'DATA AGE'], rows);
+  return table(['TENANT', 'SITE', 'REGION/ZONE', 'ROLE', 'AVAILABLE', 'BACKENDS', 'DATA AGE', 'READY'], rows) + notReady(tenants);
+}
+
+/** Standby readiness: `yes`, or `no (codes)`; `-` from a proxy that does not report it. */
+function ready(s: SiteStatus): string {
+  if (s.ready === undefined) return '-';
+  return s.ready ? 'yes' : `no (${(s.not_ready ?? []).map((r) => r.code).join(', ')})`;
+}
+
+/** Each reason a site is not ready, in full, under the site table. */
+function notReady(tenants: TenantStatus[]): string {
+  const lines = tenants.flatMap((t) => t.sites.flatMap((s) => (s.not_ready ?? []).map((r) => `  ${t.name} ${s.name}: ${r.code}: ${r.message}`)));
+  return lines.length ? `\n\nNot ready:\n${lines.join('\n')}` : '';
 }
 
 function renderFlips(flips: FlipRecord[] | undefined): string {

@@ -31,6 +31,7 @@ import { registerAccessLogMetrics } from './access-log-metrics.js';
 import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
+import { readinessFields } from './failover/readiness.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -259,6 +260,7 @@ export class DrProxy implements AdminApi {
     const s = c.state;
     const cfg = c.config;
     const now = Date.now();
+    const ready = c.readinessAll(now);
     return {
       name,
       tier: cfg.tier.name,
@@ -274,7 +276,7 @@ export class DrProxy implements AdminApi {
       reason: s.reason,
       updated_at: s.updated_at,
       hosts: cfg.hosts,
-      sites: c.sites.map((site) => {
+      sites: c.sites.map((site, i) => {
         const h = site.health(now);
         const age = site.dataAgeSeconds();
         return {
@@ -284,6 +286,7 @@ export class DrProxy implements AdminApi {
           available: h.available,
           stale: site.stale(cfg.tier.rpo),
           ...(age !== undefined && { data_age_seconds: age }),
+          ...readinessFields(ready[i]!),
           backends: site.backends.map((b) => ({
             name: b.backend.name,
             url: b.backend.origin,

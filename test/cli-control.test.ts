@@ -108,9 +108,9 @@ describe('operator commands against a running drproxy', () => {
     expect(r.stdout).toMatch(/^drproxy \d+\.\d+\.\d+, up /);
     expect(r.stdout).toMatch(/^TENANT\s+TIER\s+RPO\/RTO\s+PHASE\s+EPOCH\s+ACTIVE\s+FENCED/m);
     expect(r.stdout).toMatch(new RegExp(`^acme\\s+BC\\s+15m/15m\\s+active\\s+${epoch}\\s+a1\\s+-\\s+auto\\s+manual$`, 'm'));
-    expect(r.stdout).toMatch(/^TENANT\s+SITE\s+REGION\/ZONE\s+ROLE\s+AVAILABLE\s+BACKENDS\s+DATA AGE$/m);
-    expect(r.stdout).toMatch(/^acme\s+a1\s+A\/1A\s+active\s+yes\s+2\/2 up\s+-$/m);
-    expect(r.stdout).toMatch(/^acme\s+b1\s+B\/1B\s+standby\s+yes\s+1\/1 up\s+-$/m);
+    expect(r.stdout).toMatch(/^TENANT\s+SITE\s+REGION\/ZONE\s+ROLE\s+AVAILABLE\s+BACKENDS\s+DATA AGE\s+READY$/m);
+    expect(r.stdout).toMatch(/^acme\s+a1\s+A\/1A\s+active\s+yes\s+2\/2 up\s+-\s+yes$/m);
+    expect(r.stdout).toMatch(/^acme\s+b1\s+B\/1B\s+standby\s+yes\s+1\/1 up\s+-\s+yes$/m);
   });
 
   it('status --json prints the API answer (durations in ms: see cli-json.test.ts)', async () => {

@@ -26,6 +26,7 @@ describe('config example file', () => {
       'tiers:', 'path:', 'method:', 'interval:', 'fast_interval:', 'timeout:', 'jitter:', 'rise:', 'fall:',
       'expect_status:', 'expect_body:', 'host:', 'data_age:', 'json_field:', 'kind:', 'mode:', 'failback:',
       'failback_after:', 'min_interval:', 'trip_after:', 'drain_timeout:', 'hold_requests:', 'hold_max:',
+      'hook_check_interval:',
       'balance:', 'connect_timeout:', 'response_timeout:', 'body_timeout:', 'max_connections:',
       'preserve_host:', 'retry_on:', 'max_retries:', 'tier:', 'hosts:', 'paths:', 'sites:', 'name:',
       'slow_after:', 'region:', 'zone:', 'backends:', 'weight', 'min_healthy:', 'fence:', 'required:', 'promote:',

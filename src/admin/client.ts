@@ -29,6 +29,10 @@ export interface SiteStatus {
   available: boolean;
   stale: boolean;
   data_age_seconds?: number;
+  /** Standby readiness: a flip could land here now; absent from proxies older than issue 19. */
+  ready?: boolean;
+  /** Every reason it is not ready (codes: unavailable, stale, data_age_unknown, fence_hook_unreachable, promote_hook_unreachable, fenced). */
+  not_ready?: Array<{ code: string; message: string }>;
   backends: BackendStatus[];
 }
 

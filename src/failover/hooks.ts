@@ -1,18 +1,16 @@
 /**
  * Fence and promote hooks: an HTTP POST with a JSON body {tenant, site, epoch, reason, action}
- * and a timeout. Success is any 2xx answer.
+ * and a timeout. Success is any 2xx answer. The `check` action (readiness-monitor.ts) asks the
+ * same endpoint whether it could act, without acting: {action: "check", tenant, site, epoch},
+ * epoch the tenant's current one (never a new one), no reason (docs/backends.md).
  */
 import { request } from 'undici';
 import type { HookConfig } from '../config/types.js';
 import { describeError } from '../health/active-check.js';
 
-export interface HookPayload {
-  action: 'fence' | 'promote';
-  tenant: string;
-  site: string;
-  epoch: number;
-  reason: string;
-}
+export type HookPayload =
+  | { action: 'fence' | 'promote'; tenant: string; site: string; epoch: number; reason: string }
+  | { action: 'check'; tenant: string; site: string; epoch: number };
 
 export interface HookResult {
   ok: boolean;

@@ -55,3 +55,8 @@ export function siteReadiness({ site, config, state, hooks, now }: ReadinessInpu
   if (state.fenced.includes(site.name)) add('fenced', 'it is fenced');
   return { site: site.name, ready: reasons.length === 0, reasons };
 }
+
+/** What GET /status shows of a site's readiness: `ready`, and every reason it is not. */
+export function readinessFields(r: SiteReadiness): { ready: boolean; not_ready: Array<{ code: string; message: string }> } {
+  return { ready: r.ready, not_ready: r.reasons.map(({ code, message }) => ({ code, message })) };
+}

@@ -35,6 +35,8 @@ import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfence
 import { realScheduler } from './scheduler.js';
 import { DecisionTimer } from './decision-timer.js';
 import { TenantAlerts } from './tenant-alerts.js';
+import { ReadinessMonitor } from './readiness-monitor.js';
+import type { HookChecks, SiteReadiness } from './readiness.js';
 import type { ControllerDeps } from './controller-deps.js';
 
 export type { FlipRequest } from './flip-runner.js';
@@ -73,6 +75,8 @@ export class TenantController {
   /** Quiesced by a reload: no decisions until resumed or stopped. */
   private paused = false;
   private readonly alerts: TenantAlerts;
+  /** Standby readiness: the hooks' `check` calls (readiness-monitor.ts). */
+  private readonly monitor: ReadinessMonitor;
 
   private constructor(
     cfg: TenantConfig,
@@ -108,6 +112,7 @@ export class TenantController {
       busy: () => this.flipping || this.paused,
     });
     this.quorum = deps.votes && new QuorumView({ board: deps.votes, tenant: cfg.name, sites: this.sites, log: this.log, evaluate: () => this.evaluate() });
+    this.monitor = new ReadinessMonitor({ config: cfg, sites: this.sites, state: () => this.state, now: this.now, scheduler: deps.scheduler ?? realScheduler, log: this.log });
     this.status = new ClusterStatus({ coordinator, publisher: this.publisher, log: this.log, state: () => this.state, resync: (why) => this.resync(why) });
   }
 
@@ -119,6 +124,7 @@ export class TenantController {
     const c = new TenantController(cfg, deps);
     if (prev) c.inherit(prev);
     await c.init();
+    c.monitor.start();
     return c;
   }
 
@@ -126,6 +132,7 @@ export class TenantController {
   private inherit(prev: TenantController): void {
     const same = unchangedSites(prev.cfg, this.cfg);
     this.flips.push(...prev.flips);
+    this.monitor.inherit(prev.monitor);
     this.memory = {
       lastFlipAt: prev.lastFlipAt,
       unavailableSince: same.has(prev.state.active) ? prev.memory.unavailableSince : 0,
@@ -151,6 +158,13 @@ export class TenantController {
   get availability(): Availability {
     return this.memory.availability;
   }
+
+  // Standby readiness (readiness-monitor.ts): readiness() throws DRP_NOT_FOUND for an unknown site;
+  // hookChecks(): each hook's last `check` answer; checkHooks(): ask them again now (a preflight).
+  readiness = (siteName: string, now = this.now()): SiteReadiness => this.monitor.readiness(requireSite(this, siteName), now);
+  readinessAll = (now = this.now()): SiteReadiness[] => this.sites.map((s) => this.monitor.readiness(s, now));
+  hookChecks = (siteName: string): HookChecks => this.monitor.checks(siteName);
+  checkHooks = (siteName?: string): Promise<void> => this.monitor.refresh(siteName);
 
   site(name: string): SiteRuntime | undefined {
     return this.sites.find((s) => s.name === name);
@@ -483,6 +497,7 @@ export class TenantController {
     this.stopped = true;
     for (const off of this.unsubscribe.splice(0)) off();
     this.timer.stop();
+    this.monitor.stop();
     for (const o of this.outliers) o.stop();
     await this.chain.catch(() => {});
     for (const b of this.allBackends()) {

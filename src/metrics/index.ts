@@ -19,6 +19,7 @@ import { TextWriter } from './exposition.js';
 import { FailoverDurations } from './failover-duration.js';
 import { FleetMetrics, registerDefaultMetrics } from './fleet.js';
 import { renderPhases, renderRouting, type Viewed } from './render-state.js';
+import { renderReadiness } from './render-readiness.js';
 import { renderFlips, renderHealth, renderObjectives, renderRequests } from './render-traffic.js';
 import { DEFAULT_METRICS } from '../config/defaults.js';
 import { Fleet, TenantMetrics, add, detailOf, type DetailLevel } from './tenant.js';
@@ -183,6 +184,7 @@ export class Metrics {
     if (this.stateSource) for (const c of this.stateSource()) viewed.push({ view: viewOf(c, now), m: this.tenants.get(c.name) });
     renderPhases(w, viewed);
     renderRouting(w, viewed);
+    renderReadiness(w, viewed);
     const all = this.tenants.values.bind(this.tenants);
     renderObjectives(w, all());
     renderFlips(w, all(), now, this.cfg.rto_window);

@@ -22,6 +22,8 @@ export interface SiteView {
   /** Data older than the tier RPO. */
   stale: boolean;
   fenced: boolean;
+  /** Standby readiness (failover/readiness.ts): a flip could land here now. */
+  ready: boolean;
   dataAge: number | undefined;
   backends: BackendView[];
 }
@@ -41,6 +43,7 @@ export interface TenantView {
 export function viewOf(c: TenantController, now: number): TenantView {
   const s = c.state;
   const rpo = c.config.tier.rpo;
+  const ready = c.readinessAll(now);
   return {
     name: c.name,
     tier: c.config.tier.name,
@@ -48,11 +51,12 @@ export function viewOf(c: TenantController, now: number): TenantView {
     cause: s.phase === 'frozen' ? (s.frozen_cause ?? '') : '',
     active: s.active,
     epoch: s.epoch,
-    sites: c.sites.map((site) => ({
+    sites: c.sites.map((site, i) => ({
       name: site.name,
       available: site.health(now).available,
       stale: site.stale(rpo),
       fenced: s.fenced.includes(site.name),
+      ready: ready[i]!.ready,
       dataAge: site.dataAgeSeconds(),
       backends: site.backends.map((b) => ({
         name: b.backend.name,

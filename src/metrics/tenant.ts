@@ -1,7 +1,7 @@
 /**
  * One tenant's metrics record and the detail levels (docs/metrics.md): `backend` (every series
  * per tenant, site and backend), `site` (per tenant and site, no per-backend series) and
- * `tenant` (at most 15 series per tenant; the rest is folded into fleet-wide series without a
+ * `tenant` (at most 16 series per tenant; the rest is folded into fleet-wide series without a
  * tenant label, counted in deltas so that fleet totals stay exact).
  */
 import type { MetricsConfig } from '../config/types.js';

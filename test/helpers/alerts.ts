@@ -1,5 +1,5 @@
 /**
- * The alert names fixed by issues 17 and 18 (the last three: clustered mode): config/prometheus/alerts.yml defines each, and
+ * The alert names fixed by issues 17, 18 (the last three: clustered mode) and 19 (DrproxyStandbyNotReady): config/prometheus/alerts.yml defines each, and
  * docs/operations.md has a section for each (anchor = the name in lower case).
  */
 export const ALERTS = [
@@ -9,6 +9,7 @@ export const ALERTS = [
   'DrproxyTenantNotOnPreferredSite',
   'DrproxySiteUnavailable',
   'DrproxySiteStale',
+  'DrproxyStandbyNotReady',
   'DrproxyBackendDown',
   'DrproxyOverloaded',
   'DrproxyStateCommitFailing',

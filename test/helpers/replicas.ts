@@ -92,7 +92,10 @@ export interface GatedHook {
   close(): Promise<void>;
 }
 
-/** A hook endpoint whose answers wait until `open()`: the n-th call gets `statuses[n]`, else 200. */
+/**
+ * A hook endpoint whose answers wait until `open()`: the n-th call gets `statuses[n]`, else 200.
+ * `check` calls (standby readiness) are answered 200 at once and not recorded: they act on nothing.
+ */
 export async function startGatedHook(statuses: number[] = []): Promise<GatedHook> {
   let opened = false;
   const waiting: Array<() => void> = [];
@@ -102,6 +105,7 @@ export async function startGatedHook(statuses: number[] = []): Promise<GatedHook
     req.setEncoding('utf8');
     req.on('data', (d: string) => (body += d));
     req.on('end', () => {
+      if (body.includes('"action":"check"')) return void res.writeHead(200).end('ok');
       const status = statuses[calls.length] ?? 200;
       calls.push({ path: req.url!, body: body ? (JSON.parse(body) as Record<string, unknown>) : {}, at: Date.now() });
       const answer = (): void => void res.writeHead(status, { 'content-type': 'text/plain' }).end('hook');

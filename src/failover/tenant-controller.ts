@@ -77,6 +77,8 @@ export class TenantController {
   private readonly alerts: TenantAlerts;
   /** Standby readiness: the hooks' `check` calls (readiness-monitor.ts). */
   private readonly monitor: ReadinessMonitor;
+  /** A drill runs (src/drill/): no automatic failback pulls the tenant off the drill's target. */
+  private drilling = false;
 
   private constructor(
     cfg: TenantConfig,
@@ -133,6 +135,7 @@ export class TenantController {
     const same = unchangedSites(prev.cfg, this.cfg);
     this.flips.push(...prev.flips);
     this.monitor.inherit(prev.monitor);
+    this.drilling = prev.drilling;
     this.memory = {
       lastFlipAt: prev.lastFlipAt,
       unavailableSince: same.has(prev.state.active) ? prev.memory.unavailableSince : 0,
@@ -284,6 +287,7 @@ export class TenantController {
         this.timer.later(action.until - now);
         return;
       case 'flip':
+        if (this.drilling && action.trigger === 'failback') return;
         this.startFlip(action);
         return;
       case 'freeze':
@@ -413,6 +417,15 @@ export class TenantController {
     const to = this.sites[0]!.name;
     const force = op.force === true;
     return this.failover({ to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(this, to, force) });
+  }
+
+  /** A drill starts (true) or ends (false: decide again, a failback may have been held back). */
+  holdForDrill(on: boolean): void {
+    if (!(this.drilling = on)) queueMicrotask(() => this.evaluate());
+  }
+  /** Freeze for `cause` (a drill interrupted by a crash, drills.on_interrupt: freeze). */
+  freeze(cause: NonNullable<TenantState['frozen_cause']>, message: string): Promise<TenantState> {
+    return this.serial(() => this.runner.freeze(this.state, cause, message));
   }
 
   /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */

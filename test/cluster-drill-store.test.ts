@@ -2,8 +2,8 @@
  * Issue 19 (clustered mode): drill reports stored in etcd (EtcdDrillStore), on real etcd. One
  * key per report, listed newest first with a tenant filter and a limit, `running()` for the
  * recovery of a new leader; writes guarded by the leader's guard (a replica that lost its
- * leadership cannot overwrite a report: DRP_NOT_LEADER) and by the report's revision (a report
- * another replica changed is not replaced: DRP_STATE_CONFLICT); an etcd outage is a typed error
+ * leadership cannot overwrite a report: DRP_NOT_LEADER), and an ended report keeps its outcome
+ * (DRP_STATE_CONFLICT); an etcd outage is a typed error
  * within the deadline, never a crash.
  */
 import { randomBytes } from 'node:crypto';
@@ -106,21 +106,20 @@ describe.skipIf(!ETCD_INSTALLED)('drill reports in etcd', () => {
     leading = false;
     expect((await codeOf(old.put(report(id, 't1', '2026-01-04T00:00:00.000Z', 'passed')))).code).toBe('DRP_NOT_LEADER');
 
-    // The new leader recovers it; the old runner's stale write is a conflict even with a guard that passes.
+    // The new leader recovers it. The old runner, even leading again, cannot turn the ended report into a pass.
     const fresh = new EtcdDrillStore({ client: s.direct, prefix: p });
     const [found] = await fresh.running();
     expect(found?.id).toBe(id);
-    await fresh.put({ ...found!, status: 'interrupted', ended_at: '2026-01-04T00:00:05.000Z' });
-    const noGuard = new EtcdDrillStore({ client: s.direct, prefix: p });
-    // A store that read the report while it was running, then writes after the new leader did.
-    const reader = new EtcdDrillStore({ client: s.direct, prefix: p });
-    await s.direct.txn([], [{ put: `${p}/drills/${id}-2`, value: JSON.stringify(report(`${id}-2`, 't2', '2026-01-05T00:00:00.000Z')) }]);
-    await reader.get(`${id}-2`);
-    await noGuard.put({ ...report(`${id}-2`, 't2', '2026-01-05T00:00:00.000Z'), status: 'interrupted' });
-    const conflict = await codeOf(reader.put(report(`${id}-2`, 't2', '2026-01-05T00:00:00.000Z', 'passed')));
+    const interrupted: DrillReport = { ...found!, status: 'interrupted', ended_at: '2026-01-04T00:00:05.000Z' } as DrillReport;
+    await fresh.put(interrupted);
+    const unguarded = new EtcdDrillStore({ client: s.direct, prefix: p });
+    const conflict = await codeOf(unguarded.put(report(id, 't1', '2026-01-04T00:00:00.000Z', 'passed')));
     expect(conflict.code).toBe('DRP_STATE_CONFLICT');
-    expect((await fresh.get(`${id}-2`))?.status).toBe('interrupted');
-    expect((await fresh.get(id))?.status).toBe('interrupted');
+    expect(await fresh.get(id)).toEqual(interrupted);
+    expect((await fresh.list())[0]?.status).toBe('interrupted');
+    // Rewritten with its own status (a signature added): allowed.
+    await fresh.put({ ...interrupted, reasons: [{ code: 'leader_lost', message: 'the leader running it was lost' }] });
+    expect(((await fresh.get(id)) as DrillReport).reasons).toHaveLength(1);
   });
 
   it('an etcd outage is a typed error within the deadline, and the store works again once etcd answers', async () => {

@@ -8,9 +8,10 @@
  *
  * Writes carry the leader's guard when one is given: a runner on a replica that lost its
  * leadership cannot overwrite the report its successor marked `interrupted` (DRP_NOT_LEADER).
- * A report this store has read or written is also guarded by its mod revision, so that a
- * change by another replica is never silently replaced (DRP_STATE_CONFLICT). Reads need no
- * leadership. Every call runs with the client's deadline and fails with a typed DRP_ETCD_* error.
+ * A report that ended (any status but `running`) keeps its outcome: it may be written again
+ * only with the same status (e.g. to add its signature), and each write is guarded by the mod
+ * revision it read, so that a change by another replica is never silently replaced
+ * (DRP_STATE_CONFLICT). Reads need no leadership. Every call runs with the client's deadline and fails with a typed DRP_ETCD_* error.
  */
 import { DrProxyError } from '../errors.js';
 import type { AnyDrillReport, DrillListEntry, DrillStore } from '../drill/types.js';
@@ -31,8 +32,6 @@ const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$/;
 export class EtcdDrillStore implements DrillStore {
   readonly #o: EtcdDrillStoreOptions;
   readonly #keys: ReturnType<typeof clusterKeys>;
-  /** The mod revision of each running report as this store last read or wrote it. */
-  readonly #revs = new Map<string, number>();
 
   constructor(options: EtcdDrillStoreOptions) {
     this.#o = options;
@@ -43,16 +42,22 @@ export class EtcdDrillStore implements DrillStore {
     const id = report.id;
     if (!ID.test(id)) throw new DrProxyError('DRP_USAGE', `drill report id ${JSON.stringify(id)}: expected letters, digits, '.', '_', ':' or '-'`);
     const guard = this.#o.guard?.() ?? [];
-    const rev = this.#revs.get(id);
     const key = this.#keys.drills + id;
-    const clauses: Compare[] = rev === undefined ? guard : [...guard, { key, target: 'mod', value: rev }];
-    const res = await this.#o.client.txn(clauses, [
-      { put: key, value: JSON.stringify(report) },
-      { put: this.#keys.drillIndex + id, value: JSON.stringify(entryOf(report)) },
-    ]);
-    if (!res.succeeded) throw await this.#refusal(id, key, rev);
-    if (report.status === 'running') this.#revs.set(id, res.revision);
-    else this.#revs.delete(id);
+    // Read, then write guarded by what was read: an ended report keeps its outcome, whoever writes.
+    const { kv } = await this.#o.client.get(key);
+    const stored = kv && parse<AnyDrillReport>(kv.value)?.status;
+    if (stored !== undefined && stored !== 'running' && stored !== report.status) {
+      throw new DrProxyError('DRP_STATE_CONFLICT', `drill ${id}: its report already ended as ${stored}; not overwritten with ${report.status}`);
+    }
+    const unchanged: Compare = kv === undefined ? { key, target: 'create', value: 0 } : { key, target: 'mod', value: kv.modRevision };
+    const res = await this.#o.client.txn(
+      [...guard, unchanged],
+      [
+        { put: key, value: JSON.stringify(report) },
+        { put: this.#keys.drillIndex + id, value: JSON.stringify(entryOf(report)) },
+      ],
+    );
+    if (!res.succeeded) throw await this.#refusal(id, key, kv?.modRevision ?? 0);
   }
 
   async get(id: string): Promise<AnyDrillReport | undefined> {
@@ -81,24 +86,19 @@ export class EtcdDrillStore implements DrillStore {
   }
 
   /** The client belongs to the replica (closed with it). */
-  async close(): Promise<void> {
-    this.#revs.clear();
-  }
+  async close(): Promise<void> {}
 
   #read(kv: KeyValue): AnyDrillReport {
     const report = parse<AnyDrillReport>(kv.value);
     if (report === undefined || typeof report.id !== 'string') throw new DrProxyError('DRP_STATE_CORRUPT', `etcd ${kv.key}: not a drill report (the value is not its JSON)`);
-    if (report.status === 'running') this.#revs.set(report.id, kv.modRevision);
     return report;
   }
 
   /** Why a guarded write did not happen: the report changed under us, or we do not lead any more. */
-  async #refusal(id: string, key: string, rev: number | undefined): Promise<DrProxyError> {
+  async #refusal(id: string, key: string, readAt: number): Promise<DrProxyError> {
     const { kv } = await this.#o.client.get(key);
-    if (rev !== undefined && kv?.modRevision !== rev) {
-      this.#revs.delete(id);
-      const now = kv && parse<AnyDrillReport>(kv.value)?.status;
-      return new DrProxyError('DRP_STATE_CONFLICT', `drill ${id}: its report was changed by another replica (now ${now ?? 'deleted'}); not overwritten`);
+    if ((kv?.modRevision ?? 0) !== readAt) {
+      return new DrProxyError('DRP_STATE_CONFLICT', `drill ${id}: its report was changed by another replica while this one wrote it; not overwritten`);
     }
     return new DrProxyError('DRP_NOT_LEADER', `drill ${id}: this replica is no longer the leader; its report was not written`);
   }

@@ -6,7 +6,7 @@ import type { Proposal } from './proposals.js';
 
 /** `drill`: starts a drill on the leader's drill service (cluster/drills.ts); its answer is the started drill's report. */
 export function carryOut(c: TenantController | undefined, p: Proposal, drill?: (p: Proposal) => Promise<unknown>): Promise<unknown> {
-  if (p.action === 'drill') return drill ? drill(p) : Promise.reject(new DrProxyError('DRP_INTERNAL', 'drills are not available on the leader'));
+  if (p.action === 'drill') return drill ? drill(p) : Promise.reject(new DrProxyError('DRP_DRILL_UNAVAILABLE', 'drills are not available on the leader'));
   if (!c) return Promise.reject(new DrProxyError('DRP_NOT_FOUND', `no tenant ${p.tenant}`));
   const op = p.op as unknown as OperatorRequest & { to?: string; site?: string };
   switch (p.action) {

@@ -151,7 +151,8 @@ export class DrillRun {
     const data = { ...res.figures, samples: res.samples, guard: this.d.drills.guard };
     if (res.abort || res.stopped) {
       this.aborted = true;
-      const reason: DrillReason = res.abort ?? { code: 'stopped', message: 'drproxy is stopping: the drill fails back now' };
+      const why = typeof this.d.signal.reason === 'string' ? this.d.signal.reason : 'drproxy is stopping';
+      const reason: DrillReason = res.abort ?? { code: 'stopped', message: `${why}: the drill fails back now` };
       this.r.reasons.push(reason);
       this.d.log.warn({ drill: this.r.id, tenant: this.r.tenant, reason: reason.code }, `drill aborted: ${reason.message}; failing back`);
       return void (await this.add(step('dwell', start, this.d.now(), 'aborted', reason.message, data)));

@@ -33,7 +33,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed during a drill', 
     expect(asked.status, JSON.stringify(asked.body)).toBe(202);
     const id = asked.body.id as string;
     // In the dwell: the report in etcd (read through a follower) says so, and traffic is on b1.
-    await waitFor(async () => ((await adminJson(follower, `/drills/${id}`)) as DrillReport).steps?.some((s) => s.name === 'dwell' && s.result === 'running'), { what: 'the drill in its dwell', timeout: 20_000 });
+    await waitFor(async () => ((await adminJson(follower, `/drills/${id}`)) as DrillReport).steps?.some((s) => s.name === 'dwell' && s.result === 'running'), { what: 'the drill in its dwell', timeout: 20_000, interval: 100 });
     for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'b1', { what: `${r.id} on b1` });
     return { cluster, leader, id };
   }
@@ -45,8 +45,8 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed during a drill', 
     expect(live).toContain(next);
     const report = await waitFor(async () => {
       const r = (await adminJson(next, `/drills/${id}`)) as DrillReport;
-      return r.status !== 'running' ? r : undefined;
-    }, { what: 'the new leader to recover the drill', timeout: 20_000 });
+      return r.kind === 'drproxy.drill' && r.status !== 'running' ? r : undefined;
+    }, { what: 'the new leader to recover the drill', timeout: 20_000, interval: 200 });
     // Every live replica shows the same report.
     for (const r of live) expect(await adminJson(r, `/drills/${id}`), r.id).toEqual(report);
     return { next, report, live };

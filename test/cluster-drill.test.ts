@@ -38,8 +38,8 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: drills run by the leader', () => {
 
     const final = await waitFor(async () => {
       const r = (await adminJson(follower, `/drills/${id}`)) as DrillReport;
-      return r.status !== 'running' ? r : undefined;
-    }, { what: 'the drill to end', timeout: 30_000 });
+      return r.kind === 'drproxy.drill' && r.status !== 'running' ? r : undefined;
+    }, { what: 'the drill to end', timeout: 30_000, interval: 200 });
     expect(final.status, JSON.stringify(final.reasons)).toBe('passed');
     expect(final.runner).toBe(leader.id);
     expect(final.actor).toBe('ops');

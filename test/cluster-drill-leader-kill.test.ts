@@ -7,53 +7,30 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { adminJson, useClusterTest, type Cluster, type Replica } from './helpers/cluster.js';
-import { post, served, sitesUp, tenantOf } from './helpers/cluster-admin.js';
-import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
+import { adminJson, type Cluster, type Replica } from './helpers/cluster.js';
+import { served, tenantOf } from './helpers/cluster-admin.js';
+import { drillInDwell, finalReport, useDrillCluster } from './helpers/cluster-drill.js';
 import { waitFor } from './helpers/poll.js';
 import type { DrillReport } from '../src/drill/types.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed during a drill', () => {
-  const test = useClusterTest();
-
-  /** Three replicas; a drill of t (a1 → b1, a long dwell) asked of a follower, in its dwell when this resolves. */
-  async function drillInDwell(onInterrupt: 'failback' | 'freeze'): Promise<{ cluster: Cluster; leader: Replica; id: string }> {
-    const [a1, b1] = await test.upstreams('a1', 'b1');
-    const cluster = await test.start({
-      replicas: 3,
-      defaults: { health_check: { ...FAST_CHECKS, timeout: '500ms', fall: 3 }, failover: { drain_timeout: '1s', min_interval: '0s' } },
-      config: { drills: { dwell: '1s', on_interrupt: onInterrupt, verify: { path: '/drill-check', interval: '20ms', timeout: '5s' } } },
-      tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
-    });
-    const leader = await cluster.leader();
-    await sitesUp(cluster, leader);
-    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
-    const follower = cluster.replicas.find((r) => r !== leader)!;
-    const asked = await post(follower, '/tenants/t/drills', { reason: 'drill cut short', dwell: '60s' });
-    expect(asked.status, JSON.stringify(asked.body)).toBe(202);
-    const id = asked.body.id as string;
-    // In the dwell: the report in etcd (read through a follower) says so, and traffic is on b1.
-    await waitFor(async () => ((await adminJson(follower, `/drills/${id}`)) as DrillReport).steps?.some((s) => s.name === 'dwell' && s.result === 'running'), { what: 'the drill in its dwell', timeout: 20_000, interval: 100 });
-    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'b1', { what: `${r.id} on b1` });
-    return { cluster, leader, id };
-  }
+  const start = useDrillCluster();
 
   async function killAndRecover(cluster: Cluster, leader: Replica, id: string): Promise<{ next: Replica; report: DrillReport; live: Replica[] }> {
     await leader.child.kill('SIGKILL');
     const live = cluster.replicas.filter((r) => r !== leader);
     const next = await cluster.leader();
     expect(live).toContain(next);
-    const report = await waitFor(async () => {
-      const r = (await adminJson(next, `/drills/${id}`)) as DrillReport;
-      return r.kind === 'drproxy.drill' && r.status !== 'running' ? r : undefined;
-    }, { what: 'the new leader to recover the drill', timeout: 20_000, interval: 200 });
+    const report = await finalReport(next, id);
     // Every live replica shows the same report.
     for (const r of live) expect(await adminJson(r, `/drills/${id}`), r.id).toEqual(report);
     return { next, report, live };
   }
 
   it('the new leader marks the drill interrupted and fails the tenant back to its original site', async () => {
-    const { cluster, leader, id } = await drillInDwell('failback');
+    const c = await start({ on_interrupt: 'failback' });
+    const { cluster, leader } = c;
+    const id = await drillInDwell(c);
     const { next, report, live } = await killAndRecover(cluster, leader, id);
     expect(report.status).toBe('interrupted');
     expect(report.runner).toBe(leader.id);
@@ -74,7 +51,9 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed during a drill', 
   }, 90_000);
 
   it('drills.on_interrupt: freeze leaves the tenant frozen on the target with an alert', async () => {
-    const { cluster, leader, id } = await drillInDwell('freeze');
+    const c = await start({ on_interrupt: 'freeze' });
+    const { cluster, leader } = c;
+    const id = await drillInDwell(c);
     const { next, report, live } = await killAndRecover(cluster, leader, id);
     expect(report.status).toBe('interrupted');
     expect(report.steps.find((s) => s.name === 'recovery')).toMatchObject({ result: 'ok', detail: 'froze the tenant on b1' });

@@ -6,28 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
-import { adminJson, useClusterTest, type Cluster, type Replica } from './helpers/cluster.js';
-import { auditOf, post, served, sitesUp } from './helpers/cluster-admin.js';
-import { FAST_CHECKS, twoSiteTenant } from './helpers/proxy.js';
+import { adminJson } from './helpers/cluster.js';
+import { auditOf, post, served } from './helpers/cluster-admin.js';
+import { finalReport, useDrillCluster } from './helpers/cluster-drill.js';
 import { waitFor } from './helpers/poll.js';
-import type { DrillReport } from '../src/drill/types.js';
 
 describe.skipIf(!ETCD_INSTALLED)('clustered: drills run by the leader', () => {
-  const test = useClusterTest();
-
-  async function start(): Promise<{ cluster: Cluster; leader: Replica; follower: Replica }> {
-    const [a1, b1] = await test.upstreams('a1', 'b1');
-    const cluster = await test.start({
-      replicas: 3,
-      defaults: { health_check: { ...FAST_CHECKS, timeout: '500ms', fall: 3 }, failover: { drain_timeout: '1s', min_interval: '0s' } },
-      config: { drills: { dwell: '1s', verify: { path: '/drill-check', interval: '20ms', timeout: '5s' } } },
-      tenants: { t: twoSiteTenant('t.example.com', a1!, b1!) },
-    });
-    const leader = await cluster.leader();
-    await sitesUp(cluster, leader);
-    for (const r of cluster.replicas) await waitFor(async () => (await served(r)).site === 'a1', { what: `${r.id} on a1` });
-    return { cluster, leader, follower: cluster.replicas.find((r) => r !== leader)! };
-  }
+  const start = useDrillCluster();
 
   it('a drill asked of a follower runs on the leader, passes, and every replica shows the same report', async () => {
     const { cluster, leader, follower } = await start();
@@ -36,10 +21,7 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: drills run by the leader', () => {
     expect(asked.body).toMatchObject({ status: 'running', tenant: 't', from: 'a1', to: 'b1', forwarded_to: leader.id });
     const id = asked.body.id as string;
 
-    const final = await waitFor(async () => {
-      const r = (await adminJson(follower, `/drills/${id}`)) as DrillReport;
-      return r.kind === 'drproxy.drill' && r.status !== 'running' ? r : undefined;
-    }, { what: 'the drill to end', timeout: 30_000, interval: 200 });
+    const final = await finalReport(follower, id, 30_000);
     expect(final.status, JSON.stringify(final.reasons)).toBe('passed');
     expect(final.runner).toBe(leader.id);
     expect(final.actor).toBe('ops');

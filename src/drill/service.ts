@@ -158,7 +158,7 @@ export class DrillService {
     for (const r of found) {
       try {
         this.log.warn({ drill: r.id, tenant: r.tenant, runner: r.runner }, `drill ${r.id} was interrupted: recovering (drills.on_interrupt: ${this.d.config().drills.on_interrupt})`);
-        await recoverDrill(r, { tenant: this.d.tenant, onInterrupt: this.d.config().drills.on_interrupt, runner: this.d.runner, now: this.now, log: this.log, audit: (rep, f, m) => this.audit(rep, f, m) });
+        await recoverDrill(r, { tenant: this.d.tenant, onInterrupt: this.d.config().drills.on_interrupt, settleMs: this.d.config().drills.verify.timeout, runner: this.d.runner, now: this.now, log: this.log, audit: (rep, f, m) => this.audit(rep, f, m) });
         out.push(await this.close(r));
       } finally {
         this.recovering.delete(r.tenant);

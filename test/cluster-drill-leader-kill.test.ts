@@ -3,7 +3,8 @@
  * the leader running a drill is SIGKILLed during the dwell (tenant on the drill's target). The
  * replica elected next finds the drill `running` in etcd, marks it `interrupted`, and fails the
  * tenant back to its original site (drills.on_interrupt: failback), or freezes it with an alert
- * (freeze); every replica shows the same report.
+ * (freeze); every replica shows the same report. The same when every replica was killed: the
+ * first leader after the restart recovers it.
  */
 import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
@@ -61,5 +62,22 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed during a drill', 
     expect(await tenantOf(cluster, next)).toMatchObject({ active: 'b1', frozen_cause: 'drill_interrupted' });
     const alert = next.child.output().split('\n').find((l) => l.includes('"alert":true') && l.includes('drill_interrupted'));
     expect(alert, 'an alert line on the new leader').toBeDefined();
+  }, 90_000);
+
+  it('every replica SIGKILLed during the dwell: the first leader after the restart recovers the drill', async () => {
+    const c = await start({ on_interrupt: 'failback' });
+    const { cluster, leader } = c;
+    const id = await drillInDwell(c);
+    await Promise.all(cluster.replicas.map((r) => r.child.kill('SIGKILL')));
+    for (let i = 0; i < cluster.replicas.length; i++) await cluster.restart(i);
+    const next = await cluster.leader();
+    const report = await finalReport(next, id);
+    expect(report).toMatchObject({ status: 'interrupted', runner: leader.id });
+    expect(report.steps.find((s) => s.name === 'recovery')?.detail).toContain('failed back to a1');
+    for (const r of cluster.replicas) {
+      await waitFor(async () => (await served(r)).epoch === String(report.epochs.after), { what: `${r.id} at epoch ${report.epochs.after}` });
+      expect((await served(r)).site, r.id).toBe('a1');
+      expect(await adminJson(r, `/drills/${id}`), r.id).toEqual(report);
+    }
   }, 90_000);
 });

@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ETCD_INSTALLED } from './helpers/etcd.js';
+import { EtcdClient } from '../src/cluster/etcd.js';
 import { adminJson, type Cluster, type Replica } from './helpers/cluster.js';
 import { served, tenantOf } from './helpers/cluster-admin.js';
 import { drillInDwell, finalReport, useDrillCluster } from './helpers/cluster-drill.js';
@@ -69,6 +70,13 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader killed during a drill', 
     const { cluster, leader } = c;
     const id = await drillInDwell(c);
     await Promise.all(cluster.replicas.map((r) => r.child.kill('SIGKILL')));
+    // Restarted once the old leader's key is gone: the first replica leads before its drill service exists.
+    const etcd = new EtcdClient({ endpoints: cluster.etcd.endpoints, requestTimeout: 1000, dialTimeout: 2000 });
+    try {
+      await waitFor(async () => (await etcd.get(`${cluster.prefix}/leader`)).kv === undefined, { what: "the old leader's key to expire", timeout: 10_000, interval: 100 });
+    } finally {
+      etcd.close();
+    }
     for (let i = 0; i < cluster.replicas.length; i++) await cluster.restart(i);
     const next = await cluster.leader();
     const report = await finalReport(next, id);

@@ -12,6 +12,7 @@ import { DrProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DrillServiceDeps, DrillTenant } from './deps.js';
 import { DrillRefusedError } from './errors.js';
+import { LiveTenant } from './live-tenant.js';
 import { preflight } from './preflight.js';
 import { recoverDrill } from './recovery.js';
 import { drillId, iso, newReport, step } from './report.js';
@@ -79,7 +80,7 @@ export class DrillService {
       throw err;
     }
     this.log.info({ drill: report.id, tenant: t.name, from: report.from, to: pre.to, dwell_ms: report.requested.dwell_ms }, 'drill started');
-    running.done = this.run(t, report, pre.to!, pre.host!, req);
+    running.done = this.run(new LiveTenant(t, this.d.tenant), report, pre.to!, pre.host!, req);
     return structuredClone(report);
   }
 

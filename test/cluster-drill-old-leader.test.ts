@@ -59,6 +59,11 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: the leader lost (paused) during a d
     expect(after.find((l) => l.drill === id && typeof l.msg === 'string' && l.msg.startsWith('drill aborted:'))?.msg).toContain('this replica stopped leading the cluster');
     expect(ended.status).not.toBe('passed');
     expect(after.some((l) => l.drill === id && l.msg === `could not save the report of drill ${id}`)).toBe(true);
+    // Its failback was refused because it no longer leads: no false alarm (the new leader handled it).
+    // (Unless it had already applied the new leader's state, and so found the tenant back on a1.)
+    const refused = after.find((l) => l.drill === id && typeof l.msg === 'string' && l.msg.startsWith('the failback to a1 did not happen'));
+    if (refused) expect(refused.msg).toContain('is not the leader');
+    expect(after.filter((l) => l.alert === true && l.event === 'drill_failback_failed')).toEqual([]);
 
     // The report every replica shows is still the new leader's; the tenant stays on a1 at the recovery's epoch.
     await waitFor(async () => (await served(old)).epoch === String(recovered.epochs.after), { what: `${old.id} (resumed) follows` });

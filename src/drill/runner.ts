@@ -180,7 +180,9 @@ export class DrillRun {
       if (t.state.active === from && t.state.phase === 'active') return void (await this.add(step('failback', start, this.d.now(), 'skipped', `already back on ${from} (${t.state.trigger}: ${t.state.reason})`)));
       const message = `the failback to ${from} did not happen: ${(err as Error).message}`;
       this.reason('failback_failed', message, from);
-      this.d.log.error({ alert: true, event: 'drill_failback_failed', drill: this.r.id, tenant: t.name }, `${message}; the tenant stays on ${t.state.active}: an operator decides`);
+      // Clustered: this replica lost its leadership; the next leader recovers the drill (cluster/drills.ts).
+      if ((err as { code?: string }).code === 'DRP_NOT_LEADER') this.d.log.warn({ drill: this.r.id, tenant: t.name }, `${message}; the next leader recovers the drill`);
+      else this.d.log.error({ alert: true, event: 'drill_failback_failed', drill: this.r.id, tenant: t.name }, `${message}; the tenant stays on ${t.state.active}: an operator decides`);
       await this.add(step('failback', start, this.d.now(), 'failed', message));
     }
   }

@@ -17,7 +17,7 @@ import type { DrillReason, DrillReport, DrillRequest } from '../drill/types.js';
 import { ForwardedError, type Proposal } from './proposals.js';
 import type { ClusterReplica } from './replica.js';
 
-type Replica = Pick<ClusterReplica, 'forward' | 'onLeading' | 'coordinator'>;
+type Replica = Pick<ClusterReplica, 'forward' | 'onLeading' | 'coordinator' | 'drillStore'>;
 
 /** After a failed recovery (etcd unreachable), the leader tries again this often, ms. */
 const RECOVERY_RETRY_MS = 1000;
@@ -62,16 +62,23 @@ export function carryOutDrill(service: DrillService | undefined, p: Proposal): P
 export function followLeadership(replica: Replica, service: DrillService, log: Logger): () => void {
   let term = 0;
   let timer: NodeJS.Timeout | undefined;
+  const retry = (mine: number): void => {
+    timer = setTimeout(() => mine === term && recover(mine), RECOVERY_RETRY_MS);
+    timer.unref();
+  };
   const recover = (mine: number): void => {
-    service.recoverInterrupted().then(
-      (done) => {
+    recoverOnce(replica, service).then(
+      ({ done, left }) => {
         if (done.length > 0) log.warn({ drills: done.map((r) => r.id) }, `recovered ${done.length} interrupted drill(s) as the new leader`);
+        if (left === 0 || mine !== term) return;
+        // A recovered report whose final write etcd refused is still `running` there.
+        log.error({ alert: true }, `${left} interrupted drill report(s) still read running in etcd: recovering again in ${RECOVERY_RETRY_MS} ms`);
+        retry(mine);
       },
       (err: unknown) => {
         if (mine !== term) return;
         log.error({ alert: true, err }, `could not recover interrupted drills (retrying in ${RECOVERY_RETRY_MS} ms while this replica leads)`);
-        timer = setTimeout(() => mine === term && recover(mine), RECOVERY_RETRY_MS);
-        timer.unref();
+        retry(mine);
       },
     );
   };
@@ -88,4 +95,11 @@ export function followLeadership(replica: Replica, service: DrillService, log: L
     clearTimeout(timer);
     off();
   };
+}
+
+/** Recover, then count the drills of tenants not drilling here that etcd still has `running`. */
+async function recoverOnce(replica: Replica, service: DrillService): Promise<{ done: DrillReport[]; left: number }> {
+  const done = await service.recoverInterrupted();
+  const still = await replica.drillStore.running();
+  return { done, left: still.filter((r) => r.kind === 'drproxy.drill' && !service.isRunning(r.tenant)).length };
 }

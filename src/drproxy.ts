@@ -16,6 +16,7 @@ import type { StateStore } from './state/types.js';
 import type { Coordinator } from './state/coordinator.js';
 import type { ClusterReplica } from './cluster/replica.js';
 import { carryOut } from './cluster/carry-out.js';
+import { carryOutDrill, clusterDrillOptions, followLeadership } from './cluster/drills.js';
 import { HealthRegistry } from './health/registry.js';
 import { isEjected } from './health/outlier.js';
 import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
@@ -137,7 +138,7 @@ export class DrProxy implements AdminApi {
       const { ClusterReplica } = await import('./cluster/replica.js');
       this.cluster = new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION });
     }
-    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p)), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
+    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
       const replayed = this.store.replayed;
@@ -155,7 +156,7 @@ export class DrProxy implements AdminApi {
     this.health.start();
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
-    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, opts.drills);
+    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, this.cluster ? { ...opts.drills, ...clusterDrillOptions(this.cluster) } : opts.drills);
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
@@ -168,7 +169,9 @@ export class DrProxy implements AdminApi {
     }
     this.started = true;
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
-    this.drills?.recoverInterrupted().catch((err: unknown) => this.logger.error({ alert: true, err }, 'could not recover interrupted drills'));
+    // Clustered, the leader recovers them when it starts leading (cluster/drills.ts).
+    if (this.cluster && this.drills) followLeadership(this.cluster, this.drills, this.logger);
+    else this.drills?.recoverInterrupted().catch((err: unknown) => this.logger.error({ alert: true, err }, 'could not recover interrupted drills'));
   }
 
   private deps(): ControllerDeps {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EtcdClient } from '../src/cluster/etcd.js';
-import { Proposals, type Proposal } from '../src/cluster/proposals.js';
+import { ForwardedError, Proposals, type Proposal } from '../src/cluster/proposals.js';
 import { DrProxyError } from '../src/errors.js';
 import { ETCD_INSTALLED, useEtcd } from './helpers/etcd.js';
 import { waitFor } from './helpers/poll.js';
@@ -53,6 +53,22 @@ describe.skipIf(!ETCD_INSTALLED)('operator actions proposed through etcd (real e
     expect(err).toBeInstanceOf(DrProxyError);
     expect((err as DrProxyError).code).toBe('DRP_CONFLICT');
     expect((err as DrProxyError).message).toContain('site a1 is active');
+  });
+
+  it("a refusal's own fields (a refused drill's reasons) reach the follower with its code", async () => {
+    const prefix = `/prop${++n}`;
+    class Refused extends DrProxyError {
+      constructor(readonly reasons: Array<{ code: string; message: string }>, readonly id: string) {
+        super('DRP_CONFLICT', 'drill of t refused: site b1 is not ready');
+      }
+    }
+    await replica(prefix, 'r0', { is: true }, async () => {
+      throw new Refused([{ code: 'not_ready', message: 'site b1 is not ready' }], 'drill-x');
+    });
+    const follower = await replica(prefix, 'r1', { is: false }, async () => undefined);
+    const err = await follower.propose('t', 'drill', { to: 'b1', reason: 'r', actor: 'ops' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ForwardedError);
+    expect(err).toMatchObject({ code: 'DRP_CONFLICT', message: 'drill of t refused: site b1 is not ready', details: { reasons: [{ code: 'not_ready', message: 'site b1 is not ready' }], id: 'drill-x' } });
   });
 
   it('is carried out once: a new leader does not run a proposal its predecessor claimed', async () => {

@@ -10,6 +10,7 @@ import { MAX_TIMER_MS, parseDuration } from '../config/duration.js';
 import type { DrillService } from '../drill/service.js';
 import type { AdminApi } from './api.js';
 import { HttpError } from './http-error.js';
+import { forwardedTo } from './forwarded-audit.js';
 import { Reply } from './reply.js';
 import { reasonOf, type Ctx, type Route } from './routes.js';
 
@@ -57,10 +58,13 @@ export function drillRoutes(api: AdminApi): Route[] {
         const t = api.tenant(name);
         if (!t) throw new HttpError(404, 'not_found', `no tenant "${name}"`);
         ctx.audit.epoch_before = t.state.epoch;
+        // Clustered follower: the leader runs the drill; the record says to whom it went.
+        const fwd = forwardedTo(api.clusterRole?.());
+        if (fwd !== undefined) ctx.audit.forwarded_to = fwd;
         const r = await service(api).start({ tenant: name, ...body, reason, actor: ctx.principal?.name ?? 'anonymous', trigger: 'operator' });
         ctx.audit.detail = `drill ${r.id}: ${r.from} → ${r.to ?? '?'}`;
         ctx.audit.site = r.to;
-        return new Reply(202, { id: r.id, status: r.status, tenant: r.tenant, from: r.from, to: r.to, location: `/drills/${r.id}` });
+        return new Reply(202, { id: r.id, status: r.status, tenant: r.tenant, from: r.from, to: r.to, location: `/drills/${r.id}`, ...(fwd !== undefined && { forwarded_to: fwd }) });
       },
     },
     {

@@ -1,10 +1,12 @@
-/** The leader carries out an operator action a follower received (proposals.ts) on the tenant's controller. */
+/** The leader carries out an operator action a follower received (proposals.ts) on the tenant's controller (a drill: on its drill service). */
 import { DrProxyError } from '../errors.js';
 import type { OperatorRequest } from '../failover/operator.js';
 import type { TenantController } from '../failover/tenant-controller.js';
 import type { Proposal } from './proposals.js';
 
-export function carryOut(c: TenantController | undefined, p: Proposal): Promise<unknown> {
+/** `drill`: starts a drill on the leader's drill service (cluster/drills.ts); its answer is the started drill's report. */
+export function carryOut(c: TenantController | undefined, p: Proposal, drill?: (p: Proposal) => Promise<unknown>): Promise<unknown> {
+  if (p.action === 'drill') return drill ? drill(p) : Promise.reject(new DrProxyError('DRP_DRILL_UNAVAILABLE', 'drills are not available on the leader'));
   if (!c) return Promise.reject(new DrProxyError('DRP_NOT_FOUND', `no tenant ${p.tenant}`));
   const op = p.op as unknown as OperatorRequest & { to?: string; site?: string };
   switch (p.action) {

@@ -1,12 +1,15 @@
 /**
  * The key layout of one fleet under `state.etcd.prefix` (P): `P/leader` (leader.ts),
  * `P/replicas/<id>`, `P/tenants/<t>`, `P/acks/<id>/<t>` (docs/design.md, "Clustered mode: the
- * coordinator on etcd"). Replica IDs never contain '/', so an ack key splits unambiguously.
+ * coordinator on etcd"), `P/drills/<id>` (one drill report) and `P/drill-index/<id>` (its line
+ * of `GET /drills`, drill-store.ts). Replica IDs never contain '/', so an ack key splits unambiguously.
  */
 export interface ClusterKeys {
   readonly replicas: string;
   readonly tenants: string;
   readonly acks: string;
+  readonly drills: string;
+  readonly drillIndex: string;
   replica(id: string): string;
   tenant(tenant: string): string;
   ack(replicaId: string, tenant: string): string;
@@ -23,11 +26,15 @@ export function clusterKeys(prefix: string): ClusterKeys {
   const replicas = `${base}/replicas/`;
   const tenants = `${base}/tenants/`;
   const acks = `${base}/acks/`;
+  const drills = `${base}/drills/`;
+  const drillIndex = `${base}/drill-index/`;
   const rest = (key: string, under: string): string | undefined => (key.startsWith(under) && key.length > under.length ? key.slice(under.length) : undefined);
   return {
     replicas,
     tenants,
     acks,
+    drills,
+    drillIndex,
     replica: (id) => replicas + id,
     tenant: (t) => tenants + t,
     ack: (id, t) => `${acks}${id}/${t}`,

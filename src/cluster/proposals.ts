@@ -1,5 +1,5 @@
 /**
- * Operator actions (failover, failback, fence, unfence) sent to a follower, carried out by the
+ * Operator actions (failover, failback, fence, unfence, drill) sent to a follower, carried out by the
  * leader through etcd and answered once the leader is done (issue 18: "a mutation sent to a
  * follower is carried out by the leader … and answered once committed"). Through etcd, not an
  * HTTP hop to the leader: replicas need no route to each other, and the proposal lives exactly
@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { DrProxyError, type ErrorCode } from '../errors.js';
 import type { Compare, EtcdClient, EtcdWatch, KeyValue, WatchEvent } from './etcd.js';
 
-export type ProposalAction = 'failover' | 'failback' | 'fence' | 'unfence';
+export type ProposalAction = 'failover' | 'failback' | 'fence' | 'unfence' | 'drill';
 
 export interface Proposal {
   id: string;
@@ -29,7 +29,22 @@ export interface Proposal {
   replica: string;
 }
 
-type Outcome = { state: 'running' } | { state: 'done'; ok: true; value: unknown } | { state: 'done'; ok: false; code: ErrorCode; message: string };
+type Outcome =
+  | { state: 'running' }
+  | { state: 'done'; ok: true; value: unknown }
+  /** `details`: the error's own fields (a refused drill's reasons), so that the follower answers as the leader would. */
+  | { state: 'done'; ok: false; code: ErrorCode; message: string; details?: Record<string, unknown> };
+
+/** An error the leader answered a proposal with, as the follower receives it: its code, message and own fields. */
+export class ForwardedError extends DrProxyError {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(code, message);
+  }
+}
 
 export interface ProposalsOptions {
   client: Pick<EtcdClient, 'txn' | 'getPrefix' | 'watchPrefix'>;
@@ -99,7 +114,7 @@ export class Proposals {
       await this.#o.client.txn([], [{ put: this.#key('proposals', p.id), value: JSON.stringify(p), lease }]);
       const o = await outcome;
       if (o.state !== 'done') throw new DrProxyError('DRP_ETCD_TIMEOUT', 'no answer');
-      if (!o.ok) throw new DrProxyError(o.code, o.message);
+      if (!o.ok) throw o.details === undefined ? new DrProxyError(o.code, o.message) : new ForwardedError(o.code, o.message, o.details);
       return o.value;
     } finally {
       clearTimeout(timer);
@@ -151,7 +166,8 @@ export class Proposals {
         answer = { state: 'done', ok: true, value: await this.#handler!(p) };
       } catch (err) {
         const e = err instanceof DrProxyError ? err : new DrProxyError('DRP_INTERNAL', (err as Error).message);
-        answer = { state: 'done', ok: false, code: e.code, message: e.message };
+        const details = detailsOf(e);
+        answer = { state: 'done', ok: false, code: e.code, message: e.message, ...(details && { details }) };
       }
       await this.#answer(outcome, kv.lease, answer);
     })().catch(() => undefined);
@@ -159,5 +175,16 @@ export class Proposals {
 
   async #answer(key: string, lease: string, o: Outcome): Promise<void> {
     await this.#o.client.txn([], [{ put: key, value: JSON.stringify(o), lease }]).catch(() => undefined);
+  }
+}
+
+/** An error's own fields besides code and name (DrillRefusedError: tenant, reasons, id), when it has some. */
+function detailsOf(err: DrProxyError): Record<string, unknown> | undefined {
+  const own = Object.entries(err).filter(([k]) => k !== 'code' && k !== 'name');
+  if (own.length === 0) return undefined;
+  try {
+    return JSON.parse(JSON.stringify(Object.fromEntries(own))) as Record<string, unknown>;
+  } catch {
+    return undefined; // not JSON (a cycle): the code and message still go
   }
 }

@@ -18,6 +18,7 @@ import { ClusterVoteBoard } from './vote-board.js';
 import { LeaderElection } from './leader.js';
 import { LeaseKeeper } from './lease.js';
 import { Proposals, type ProposalAction, type ProposalHandler } from './proposals.js';
+import { EtcdDrillStore } from './drill-store.js';
 
 export interface ClusterReplicaOptions {
   config: EtcdConfig;
@@ -34,6 +35,8 @@ export class ClusterReplica {
   readonly coordinator: EtcdCoordinator;
   /** Health by quorum: this replica's votes and its peers', per tenant (failover/quorum-view.ts). */
   readonly votes: ClusterVoteBoard;
+  /** Drill reports shared by every replica (drill-store.ts); written only while this replica leads. */
+  readonly drillStore: EtcdDrillStore;
   readonly #healthVotes: HealthVotes;
   readonly #client: EtcdClient;
   readonly #lease: LeaseKeeper;
@@ -42,6 +45,7 @@ export class ClusterReplica {
   readonly #log: Logger;
   readonly #config: EtcdConfig;
   #leading = false;
+  readonly #leadingListeners = new Set<(leading: boolean) => void>();
 
   constructor(o: ClusterReplicaOptions) {
     const c = (this.#config = o.config);
@@ -68,6 +72,14 @@ export class ClusterReplica {
       onAcknowledged: (stage, seconds) => metrics?.acknowledged(stage, seconds),
     });
     const coordinator = this.coordinator;
+    this.drillStore = new EtcdDrillStore({
+      client: this.#client,
+      prefix: c.prefix,
+      guard: () => {
+        if (!coordinator.mayDecide()) throw new DrProxyError('DRP_NOT_LEADER', `replica ${c.replica_id} is not the leader: it does not write drill reports`);
+        return this.#election.guard();
+      },
+    });
     // Votes go under the lease the replica is registered with (useLease on every status change).
     this.#healthVotes = new HealthVotes({ client: this.#client, prefix: c.prefix, replicaId: c.replica_id });
     this.#healthVotes.on('etcd_error', (err) => this.#log.debug({ err }, 'health votes: etcd error (retrying)'));
@@ -124,6 +136,12 @@ export class ClusterReplica {
     return this.#proposals.propose(tenant, action, op);
   }
 
+  /** Told when this replica starts (true) or stops (false) leading: drills are run and recovered by the leader (cluster/drills.ts). */
+  onLeading(listener: (leading: boolean) => void): () => void {
+    this.#leadingListeners.add(listener);
+    return () => void this.#leadingListeners.delete(listener);
+  }
+
   status(): ClusterStatus & { lease_valid: boolean } {
     return { ...this.coordinator.status(), lease_valid: this.#lease.isValid() };
   }
@@ -155,5 +173,12 @@ export class ClusterReplica {
     if (leading === this.#leading) return;
     this.#leading = leading;
     this.#proposals.leading(leading).catch((err: unknown) => this.#log.error({ err }, 'could not read the pending operator actions'));
+    for (const listener of [...this.#leadingListeners]) {
+      try {
+        listener(leading);
+      } catch (err) {
+        this.#log.error({ err }, 'a leadership listener threw');
+      }
+    }
   }
 }

@@ -12,7 +12,7 @@ import type { OperatorRequest } from '../failover/operator.js';
 import type { HookChecks } from '../failover/readiness.js';
 import type { SiteRuntime } from '../failover/site.js';
 import type { TenantSlot } from '../proxy/route.js';
-import type { AnyDrillReport, AuditRef, DrillReport, DrillStore } from './types.js';
+import type { AnyDrillReport, AuditRef, DrillReport, DrillRequest, DrillStore } from './types.js';
 
 /** The tenant as a drill drives it (TenantController). */
 export interface DrillTenant {
@@ -57,6 +57,8 @@ export interface DrillServiceDeps {
   hookChecks?: (tenant: string, site: string) => HookChecks;
   /** Close a final report (sign it, name the audit chain's head): h-evidence. */
   finish?: (r: DrillReport) => DrillReport;
+  /** Clustered: undefined when this replica leads, else the leader's answer to the drill (cluster/drills.ts). */
+  forward?: (req: DrillRequest) => Promise<DrillReport> | undefined;
   /** Render a report as Markdown (GET /drills/:id?format=markdown, drproxy drills show --markdown). */
   markdown?: (r: AnyDrillReport) => string;
 }

@@ -153,7 +153,8 @@ export class DrillRun {
     const data = { ...res.figures, samples: res.samples, guard: this.d.drills.guard };
     if (res.abort || res.stopped) {
       this.aborted = true;
-      const reason: DrillReason = res.abort ?? { code: 'stopped', message: 'drproxy is stopping: the drill fails back now' };
+      const why = typeof this.d.signal.reason === 'string' ? this.d.signal.reason : 'drproxy is stopping';
+      const reason: DrillReason = res.abort ?? { code: 'stopped', message: `${why}: the drill fails back now` };
       this.r.reasons.push(reason);
       this.d.log.warn({ drill: this.r.id, tenant: this.r.tenant, reason: reason.code }, `drill aborted: ${reason.message}; failing back`);
       return void (await this.add(step('dwell', start, this.d.now(), 'aborted', reason.message, data)));
@@ -179,7 +180,9 @@ export class DrillRun {
       if (t.state.active === from && t.state.phase === 'active') return void (await this.add(step('failback', start, this.d.now(), 'skipped', `already back on ${from} (${t.state.trigger}: ${t.state.reason})`)));
       const message = `the failback to ${from} did not happen: ${(err as Error).message}`;
       this.reason('failback_failed', message, from);
-      this.d.log.error({ alert: true, event: 'drill_failback_failed', drill: this.r.id, tenant: t.name }, `${message}; the tenant stays on ${t.state.active}: an operator decides`);
+      // Clustered: this replica lost its leadership; the next leader recovers the drill (cluster/drills.ts).
+      if ((err as { code?: string }).code === 'DRP_NOT_LEADER') this.d.log.warn({ drill: this.r.id, tenant: t.name }, `${message}; the next leader recovers the drill`);
+      else this.d.log.error({ alert: true, event: 'drill_failback_failed', drill: this.r.id, tenant: t.name }, `${message}; the tenant stays on ${t.state.active}: an operator decides`);
       await this.add(step('failback', start, this.d.now(), 'failed', message));
     }
   }

@@ -32,7 +32,7 @@ export class DrillService {
   private readonly byId = new Map<string, Running>();
   /** Tenants being recovered at start-up: no drill of theirs starts meanwhile. */
   private readonly recovering = new Set<string>();
-  private readonly stopper = new AbortController();
+  private stopper = new AbortController();
   private stopped = false;
 
   constructor(private readonly d: DrillServiceDeps) {
@@ -41,7 +41,13 @@ export class DrillService {
   }
 
   /** Start a drill; resolves with its `running` report, or throws DrillRefusedError / DRP_DRILL_RUNNING / DRP_NOT_FOUND. */
-  async start(req: DrillRequest): Promise<DrillReport> {
+  start(req: DrillRequest): Promise<DrillReport> {
+    // Clustered follower: the leader runs it (cluster/drills.ts).
+    return this.d.forward?.(req) ?? this.startHere(req);
+  }
+
+  /** Start a drill in this process (the leader carrying out a forwarded one, or start()). */
+  async startHere(req: DrillRequest): Promise<DrillReport> {
     if (this.stopped) throw new DrProxyError('DRP_DRILL_UNAVAILABLE', 'drproxy is stopping: no drill starts now');
     const t = this.d.tenant(req.tenant);
     if (!t) throw new DrProxyError('DRP_NOT_FOUND', `no tenant "${req.tenant}"`);
@@ -164,6 +170,12 @@ export class DrillService {
       }
     }
     return out;
+  }
+
+  /** Clustered: this replica stopped leading: its running drills end their dwell now (their flips and report writes are refused by etcd). */
+  abandon(reason: string): void {
+    this.stopper.abort(reason);
+    this.stopper = new AbortController();
   }
 
   /** Stop: running drills end their dwell and fail back now; resolves once they are done. */

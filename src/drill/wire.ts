@@ -14,7 +14,7 @@ import { DrillService } from './service.js';
 import type { AuditRef } from './types.js';
 
 /** What the composition root may give the drill service (DrProxyOptions.drills). */
-export type DrillOptions = Partial<Pick<DrillServiceDeps, 'store' | 'finish' | 'markdown' | 'hookChecks' | 'runner'>>;
+export type DrillOptions = Partial<Pick<DrillServiceDeps, 'store' | 'finish' | 'markdown' | 'hookChecks' | 'runner' | 'forward'>>;
 
 export interface DrillHost {
   config(): Config;
@@ -48,5 +48,6 @@ export function wireDrills(h: DrillHost, opts: DrillOptions = {}): DrillService 
     ...(opts.hookChecks && { hookChecks: opts.hookChecks }),
     ...(opts.finish && { finish: opts.finish }),
     ...(opts.markdown && { markdown: opts.markdown }),
+    ...(opts.forward && { forward: opts.forward }),
   });
 }

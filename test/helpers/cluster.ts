@@ -38,6 +38,8 @@ export interface ClusterOptions {
   members?: EtcdCluster;
   /** Environment of replica i (failpoints). */
   env?: (i: number) => Record<string, string>;
+  /** Other top-level sections of every replica's config (`drills`). */
+  config?: Record<string, unknown>;
 }
 
 export interface Cluster {
@@ -72,6 +74,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     const l = await link(etcd.endpoints);
     links.push(l);
     docs.push({
+      ...opts.config,
       admin: adminTokens(),
       ...(opts.defaults && { defaults: opts.defaults }),
       state: { etcd: { endpoints: l.relays.map((r) => r.url), prefix, lease_ttl: '2s', replica_id: `r${i}`, ...opts.etcd } },

@@ -34,7 +34,9 @@ export type ErrorCode =
   /** Clustered: this replica is not the leader (or its lease ran out), so it may not commit. */
   | 'DRP_NOT_LEADER'
   /** The intent record of a mutation could not be written (the leader's, for a forwarded one): nothing changed. */
-  | 'DRP_AUDIT_UNAVAILABLE';
+  | 'DRP_AUDIT_UNAVAILABLE'
+  /** drills.signing_key_file cannot be used: missing, unreadable, not a PKCS#8 PEM Ed25519 private key. */
+  | 'DRP_SIGNING_KEY';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

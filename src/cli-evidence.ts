@@ -4,7 +4,7 @@
  * key). docs/security.md, "Tamper-evident evidence".
  *
  *   drproxy verify-audit FILE [--head HASH] [--json]
- *   drproxy verify-report FILE [--key PUBLIC_KEY_PEM] [--json]
+ *   drproxy verify-report FILE [--key PUBLIC_KEY_PEM] [--content-only] [--json]
  *
  * Exit status: 0 valid; 1 invalid (the first problem is named), or the file cannot be read;
  * 2 usage error.
@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import type { KeyObject } from 'node:crypto';
 import { loadPublicKey } from './evidence/keys.js';
 import { verifyMarkdown } from './evidence/markdown-signature.js';
-import { verifyReport, type SignatureCheck } from './evidence/signature.js';
+import { isDrproxyLayout, verifyReport, type SignatureCheck } from './evidence/signature.js';
 import { verifyChainFile, type ChainVerdict } from './evidence/verify-chain.js';
 
 export const EVIDENCE_COMMANDS = ['verify-audit', 'verify-report'] as const;
@@ -30,10 +30,12 @@ export const EVIDENCE_HELP = `Evidence commands (offline, on files):
                                    the head, or 1 naming the first line that was edited, removed,
                                    inserted or reordered; --head: also require that record (the
                                    chain head a drill report names) to be in the chain
-  drproxy verify-report FILE [--key PUBLIC_KEY_PEM] [--json]
+  drproxy verify-report FILE [--key PUBLIC_KEY_PEM] [--content-only] [--json]
                                    check a drill report's Ed25519 signature (JSON or Markdown): exit 0
-                                   and the key id, or 1 when it was changed, is unsigned, or --key is
-                                   given and another key signed it
+                                   and the key id, or 1 when a byte was changed, it is unsigned, or
+                                   --key is given and another key signed it; --content-only: a JSON
+                                   report reformatted by another tool (whitespace, key order) passes
+                                   when its content is the signed one
 `;
 
 const out = (s: string) => void process.stdout.write(`${s}\n`);
@@ -61,10 +63,11 @@ export async function runEvidence(command: EvidenceCommand, args: string[]): Pro
     if (head !== undefined && !/^[0-9a-fA-F]{64}$/.test(head)) return usage(command, '--head takes a record hash: 64 hex digits');
     return verifyAudit(p.positionals[0]!, head, p.values.json === true);
   }
-  const p = parse(command, args, { key: { type: 'string' } });
+  const p = parse(command, args, { key: { type: 'string' }, 'content-only': { type: 'boolean' } });
   if (typeof p === 'number') return p;
   if (p.positionals.length !== 1) return usage(command, 'give exactly one FILE');
-  return verifyReportFile(p.positionals[0]!, (p.values as Record<string, unknown>).key as string | undefined, p.values.json === true);
+  const v = p.values as Record<string, unknown>;
+  return verifyReportFile(p.positionals[0]!, v.key as string | undefined, v.json === true, v['content-only'] === true);
 }
 
 async function verifyAudit(file: string, head: string | undefined, json: boolean): Promise<number> {
@@ -90,14 +93,14 @@ async function verifyAudit(file: string, head: string | undefined, json: boolean
   return v.valid && !headMissing ? 0 : 1;
 }
 
-async function verifyReportFile(file: string, keyFile: string | undefined, json: boolean): Promise<number> {
+async function verifyReportFile(file: string, keyFile: string | undefined, json: boolean, contentOnly: boolean): Promise<number> {
   let trusted: KeyObject | undefined;
   if (keyFile !== undefined) {
     try {
       trusted = loadPublicKey(keyFile);
     } catch (e) {
       err(`drproxy verify-report: --key ${keyFile}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (e as Error).message}`);
-      return 2;
+      return 1;
     }
   }
   let doc: Buffer;
@@ -107,22 +110,34 @@ async function verifyReportFile(file: string, keyFile: string | undefined, json:
     err(`drproxy verify-report: ${file}: cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     return 1;
   }
-  const isJson = doc.toString('utf8').trimStart().startsWith('{');
-  let check: SignatureCheck;
-  let about: Record<string, unknown> = {};
-  if (isJson) {
-    let report: Record<string, unknown>;
-    try {
-      report = JSON.parse(doc.toString('utf8')) as Record<string, unknown>;
-    } catch (e) {
-      check = { valid: false, problem: 'malformed', message: `not valid JSON (${(e as Error).message}): the file was edited or cut` };
-      return answer(file, 'json', check, about, json);
-    }
-    check = verifyReport(report, trusted);
-    const audit = report.audit as { chain_head?: unknown } | undefined;
-    about = { id: report.id, kind: report.kind, tenant: report.tenant, region: report.region, status: report.status, chain_head: audit?.chain_head };
-  } else check = verifyMarkdown(doc, trusted);
-  return answer(file, isJson ? 'json' : 'markdown', check, about, json);
+  const r = checkReportBytes(doc, trusted, contentOnly);
+  return answer(file, r.format, r.check, r.about, json);
+}
+
+export interface ReportBytesCheck {
+  format: 'json' | 'markdown';
+  check: SignatureCheck;
+  /** A JSON report's id, kind, tenant or region, status and chain head. */
+  about: Record<string, unknown>;
+}
+
+/** Checks a report file's bytes: JSON (signature over the content, and the layout) or signed Markdown. */
+export function checkReportBytes(doc: Buffer, trusted?: KeyObject, contentOnly = false): ReportBytesCheck {
+  const text = doc.toString('utf8');
+  if (!text.trimStart().startsWith('{')) return { format: 'markdown', check: verifyMarkdown(doc, trusted), about: {} };
+  let report: Record<string, unknown>;
+  try {
+    report = JSON.parse(text) as Record<string, unknown>;
+  } catch (e) {
+    return { format: 'json', check: { valid: false, problem: 'malformed', message: `not valid JSON (${(e as Error).message}): the file was edited or cut` }, about: {} };
+  }
+  if (typeof report !== 'object' || report === null || Array.isArray(report)) return { format: 'json', check: { valid: false, problem: 'malformed', message: 'not a drill report (not a JSON object)' }, about: {} };
+  let check = verifyReport(report, trusted);
+  if (check.valid && !contentOnly && !isDrproxyLayout(text, report)) {
+    check = { ...check, valid: false, problem: 'layout', message: `${check.message}, but the file's bytes are not as drproxy writes them (whitespace or escapes were edited; --content-only checks the content alone)` };
+  }
+  const audit = report.audit as { chain_head?: unknown } | undefined;
+  return { format: 'json', check, about: { id: report.id, kind: report.kind, tenant: report.tenant, region: report.region, status: report.status, chain_head: audit?.chain_head } };
 }
 
 function answer(file: string, format: 'json' | 'markdown', check: SignatureCheck, about: Record<string, unknown>, json: boolean): number {

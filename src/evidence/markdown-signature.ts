@@ -36,12 +36,17 @@ export function verifyMarkdown(doc: Buffer, trusted?: KeyObject): SignatureCheck
   const body = doc.subarray(0, at + 1);
   const m = BLOCK.exec(doc.subarray(at + 1).toString('utf8'));
   if (!m) return { valid: false, problem: 'malformed', message: 'the signature block is malformed, or something follows it (the block must end the file)' };
-  let pem: string;
+  const der = Buffer.from(m[3]!, 'base64');
+  if (der.toString('base64') !== m[3]) return { valid: false, key_id: m[2]!, problem: 'malformed', message: "the signature's public key is not canonical base64: it was edited" };
+  let key: KeyObject;
   try {
-    pem = createPublicKey({ key: Buffer.from(m[3]!, 'base64'), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }).toString();
+    key = createPublicKey({ key: der, format: 'der', type: 'spki' });
   } catch (err) {
     return { valid: false, key_id: m[2]!, problem: 'bad_key', message: `the signature's public key cannot be read (${(err as Error).message})` };
   }
+  // The DER parser ignores bytes after the key: they must not be there.
+  if (!key.export({ type: 'spki', format: 'der' }).equals(der)) return { valid: false, key_id: m[2]!, problem: 'malformed', message: "the signature's public key has bytes that are not the key's: it was edited" };
+  const pem = key.export({ type: 'spki', format: 'pem' }).toString();
   const sig: ReportSignature = { alg: m[1] as 'Ed25519', key_id: m[2]!, public_key: pem, value: m[4]! };
   return checkSignature(body, sig, trusted);
 }

@@ -59,7 +59,7 @@ export function signReport<T extends AnyDrillReport>(report: T, key: SigningKey)
   return { ...report, signature: signatureOver(signedBytes(report), key) };
 }
 
-export type SignatureProblem = 'missing' | 'malformed' | 'bad_key' | 'key_id_mismatch' | 'untrusted_key' | 'bad_signature';
+export type SignatureProblem = 'missing' | 'malformed' | 'bad_key' | 'key_id_mismatch' | 'untrusted_key' | 'bad_signature' | 'layout';
 
 export interface SignatureCheck {
   valid: boolean;
@@ -87,10 +87,15 @@ export function checkSignature(data: Buffer, sig: unknown, trusted?: KeyObject):
     return { valid: false, key_id: s.key_id, problem: 'bad_key', message: `the signature's public key cannot be read (${(err as Error).message})` };
   }
   if (key.asymmetricKeyType !== 'ed25519') return { valid: false, key_id: s.key_id, problem: 'bad_key', message: `the signature's public key is ${key.asymmetricKeyType}, not Ed25519` };
+  // Strict encodings: base64 decoders ignore stray characters and unused trailing bits, so an
+  // edited byte there could still decode to the signed key or signature.
+  if (publicKeyPem(key) !== s.public_key) return { valid: false, key_id: s.key_id, problem: 'malformed', message: "the signature's public key is not in the form drproxy writes (SPKI PEM): it was edited" };
+  const value = Buffer.from(s.value, 'base64');
+  if (value.toString('base64') !== s.value) return { valid: false, key_id: s.key_id, problem: 'malformed', message: "the signature's value is not canonical base64: it was edited" };
   const id = keyIdOf(key);
   if (id !== s.key_id) return { valid: false, key_id: s.key_id, problem: 'key_id_mismatch', message: `the signature names key ${s.key_id} but carries key ${id}` };
   if (trusted && !trusted.equals(key)) return { valid: false, key_id: id, problem: 'untrusted_key', message: `signed by key ${id}, not by the expected key ${keyIdOf(trusted)}` };
-  const ok = verify(null, data, key, Buffer.from(s.value, 'base64'));
+  const ok = verify(null, data, key, value);
   return ok
     ? { valid: true, key_id: id, message: `valid Ed25519 signature by key ${id}${trusted ? ' (the expected key)' : ''}` }
     : { valid: false, key_id: id, problem: 'bad_signature', message: `the signature does not match the content: the report was changed after key ${id} signed it` };
@@ -99,6 +104,16 @@ export function checkSignature(data: Buffer, sig: unknown, trusted?: KeyObject):
 /** Checks a parsed report's signature (see checkSignature). */
 export function verifyReport(report: object, trustedPublicKey?: KeyObject): SignatureCheck {
   return checkSignature(signedBytes(report), (report as { signature?: unknown }).signature, trustedPublicKey);
+}
+
+/**
+ * Is `text` the report as drproxy writes it: JSON.stringify compact or with a 2-space indent,
+ * a trailing newline or none? The signature covers the content; this covers the bytes, so that
+ * an edit that leaves the content alone (whitespace, an escape written another way) is seen too.
+ */
+export function isDrproxyLayout(text: string, parsed: unknown): boolean {
+  const forms = [JSON.stringify(parsed, null, 2), JSON.stringify(parsed)];
+  return forms.some((f) => text === f || text === `${f}\n`);
 }
 
 /**

@@ -16,6 +16,7 @@ import { createLogger } from './log.js';
 import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
 import { EVIDENCE_HELP, isEvidenceCommand, runEvidence } from './cli-evidence.js';
 import { applyV8Flags } from './v8-flags.js';
+import { DRILL_HELP, isDrillCommand, runDrill } from './cli-drill.js';
 
 const HELP = `drproxy — disaster-recovery failover reverse proxy
 
@@ -115,6 +116,10 @@ export async function main(argv: string[]): Promise<number> {
     exitQuietlyOnEpipe();
     return runControl(argv[0], argv.slice(1));
   }
+  if (isDrillCommand(argv[0])) {
+    exitQuietlyOnEpipe();
+    return runDrill(argv[0]!, argv.slice(1));
+  }
   if (isEvidenceCommand(argv[0])) {
     exitQuietlyOnEpipe();
     return runEvidence(argv[0], argv.slice(1));
@@ -140,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || values.version || (command !== undefined && command !== 'serve')) exitQuietlyOnEpipe();
   if (values.help) {
-    process.stdout.write(`${HELP}\n${CONTROL_HELP}\n${EVIDENCE_HELP}`);
+    process.stdout.write(`${HELP}\n${CONTROL_HELP}\n${DRILL_HELP}\n${EVIDENCE_HELP}`);
     return 0;
   }
   if (values.version) {

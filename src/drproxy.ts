@@ -34,6 +34,8 @@ import type { AdminApi, ReloadResult } from './admin/api.js';
 import { loadSigningKey } from './evidence/keys.js';
 import type { SigningKey } from './evidence/signature.js';
 import { evidenceHooks, type EvidenceHooks } from './evidence/drill-hooks.js';
+import { wireDrills, type DrillOptions } from './drill/wire.js';
+import type { DrillService } from './drill/service.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -47,6 +49,8 @@ export interface DrProxyOptions {
   now?: () => number;
   /** The coordinator every tenant controller uses (tests: a shared in-process one); local by default. */
   coordinator?: (store: StateStore) => Coordinator;
+  /** The drill service's store and hooks (drill/wire.ts); by default the state directory's store. */
+  drills?: DrillOptions;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -81,6 +85,8 @@ export class DrProxy implements AdminApi {
   private cluster: ClusterReplica | undefined;
   /** drills.signing_key_file, loaded at start-up and at each reload (src/evidence/keys.ts). */
   private signingKey: SigningKey | undefined;
+  /** Drills (drill/service.ts); undefined without a store for their reports. */
+  drills: DrillService | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -154,6 +160,10 @@ export class DrProxy implements AdminApi {
     this.publishTable();
     this.health.start();
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
+    const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
+    // Reports are closed (chain head, signature) and rendered by the evidence hooks unless a test gives its own.
+    const drillHooks = { ...this.evidence(), ...opts.drills };
+    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, drillHooks);
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
@@ -166,6 +176,7 @@ export class DrProxy implements AdminApi {
     }
     this.started = true;
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
+    this.drills?.recoverInterrupted().catch((err: unknown) => this.logger.error({ alert: true, err }, 'could not recover interrupted drills'));
   }
 
   private deps(): ControllerDeps {
@@ -323,6 +334,10 @@ export class DrProxy implements AdminApi {
     return evidenceHooks({ key: () => this.signingKey, auditHead: () => this.audit.head() });
   }
 
+  drillService(): DrillService | undefined {
+    return this.drills;
+  }
+
   metricsText(): Promise<string> {
     return this.metrics.text();
   }
@@ -464,6 +479,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
+      await this.drills?.stop(); // running drills fail back while the data plane still serves
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);
       await this.health.close();

@@ -35,6 +35,12 @@ export type ErrorCode =
   | 'DRP_NOT_LEADER'
   /** The intent record of a mutation could not be written (the leader's, for a forwarded one): nothing changed. */
   | 'DRP_AUDIT_UNAVAILABLE'
+  /** A drill's preflight failed: nothing was changed (the error carries every reason). */
+  | 'DRP_DRILL_REFUSED'
+  /** A drill of this tenant is running already (one at a time per tenant). */
+  | 'DRP_DRILL_RUNNING'
+  /** Drills are not available here (no drill store: clustered mode without one). */
+  | 'DRP_DRILL_UNAVAILABLE'
   /** drills.signing_key_file cannot be used: missing, unreadable, not a PKCS#8 PEM Ed25519 private key. */
   | 'DRP_SIGNING_KEY';
 

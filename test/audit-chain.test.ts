@@ -162,6 +162,19 @@ describe('audit hash chain', () => {
     expect(await verifyChainFile(file)).toMatchObject({ valid: true, records: 3, segments: [{ line: 3, unchained_lines: 2 }] });
   });
 
+  it('a file truncated under a running writer (copytruncate) starts again at genesis', async () => {
+    const file = join(await tempDir('drproxy-chain-'), 'audit.log');
+    const audit = new AuditLog(silent, { file });
+    audit.event({ event: 'state' }, 'before the rotation');
+    audit.event({ event: 'state' }, 'before the rotation');
+    await writeFile(file, '');
+    const ref = audit.event({ event: 'state' }, 'after the rotation')!;
+    audit.close();
+    expect(ref.seq).toBe(1);
+    expect(JSON.parse((await lines(file))[0]!).prev).toBe(GENESIS);
+    expect(await verifyChainFile(file)).toMatchObject({ valid: true, records: 1, head: ref });
+  });
+
   it('a failed write returns no reference and does not move the head; the next one continues the chain', async () => {
     const file = join(await tempDir('drproxy-chain-'), 'audit.log');
     let fail = false;

@@ -122,10 +122,19 @@ class ChainVerifier {
 }
 
 /** Checks the chain of the audit file at `path` (throws when it cannot be read). */
-export async function verifyChainFile(path: string, opts: { head?: string } = {}): Promise<ChainVerdict> {
+export function verifyChainFile(path: string, opts: { head?: string } = {}): Promise<ChainVerdict> {
+  return verifyChunks(createReadStream(path) as AsyncIterable<Buffer>, opts);
+}
+
+/** Checks the chain of an audit file's bytes held in memory. */
+export function verifyChainBytes(bytes: Buffer, opts: { head?: string } = {}): Promise<ChainVerdict> {
+  return verifyChunks([bytes], opts);
+}
+
+async function verifyChunks(chunks: AsyncIterable<Buffer> | Iterable<Buffer>, opts: { head?: string }): Promise<ChainVerdict> {
   const v = new ChainVerifier(opts.head?.toLowerCase());
   let carry: Buffer[] = [];
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  for await (const chunk of chunks) {
     let start = 0;
     for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
       const part = chunk.subarray(start, nl);

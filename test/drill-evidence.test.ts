@@ -67,6 +67,13 @@ describe('a drill with a hash-chained audit file and a signing key', () => {
       expect(v.stdout).toContain(`by key ${stored.signature!.key_id} (the expected key)`);
     }
 
+    // The JSON the admin API serves verifies as it comes.
+    const served = await admin(p.adminUrl, 'GET', `/drills/${id}`, { token: VIEWER });
+    await writeFile(join(dir, 'served.json'), served.text);
+    const sj = await runCli(['verify-report', join(dir, 'served.json'), '--key', key]);
+    expect(sj.stderr).toBe('');
+    expect(sj.code).toBe(0);
+
     // The Markdown the admin API serves is the signed one.
     const md = await admin(p.adminUrl, 'GET', `/drills/${id}?format=markdown`, { token: VIEWER });
     expect(md.status).toBe(200);

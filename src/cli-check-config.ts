@@ -1,8 +1,9 @@
 /**
  * `drproxy check-config FILE [--strict]`: validate a config file the way `serve` and a reload
  * would, plus what only the machine it runs on can tell (are the token files there, are the token
- * variables set, can drills.signing_key_file be used). Problems go to stderr, each naming its config path; stdout carries only the
- * OK summary, so `check-config … >/dev/null` shows just what is wrong.
+ * variables set, can drills.signing_key_file be used). Problems go to stderr, each naming its
+ * config path; stdout carries only the OK summary, so `check-config … >/dev/null` shows just
+ * what is wrong.
  *
  * Exit status: 0 valid (warnings allowed unless --strict); 1 errors, or warnings under --strict,
  * or the file cannot be read; 2 usage error.

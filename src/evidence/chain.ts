@@ -13,6 +13,7 @@
  * of every byte of the file before it, so those lines are covered too.
  */
 import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { AuditRef } from '../drill/types.js';
 
 /** `prev` of the first line of a file. */
@@ -67,5 +68,6 @@ export function parseTail(line: Buffer): ChainTail | undefined {
 export function segmentRecord(follows: { reason: 'torn_line' | 'unchained'; lines: number; bytes: number }, now = new Date()): string {
   const why = follows.reason === 'torn_line' ? 'its last line was cut short (a crash or a full disk)' : 'its last line is not a chained record (written before the chain, or edited)';
   const msg = `audit chain: new segment after ${follows.lines} line(s), ${follows.bytes} byte(s): ${why}; prev is the SHA-256 of those bytes`;
-  return JSON.stringify({ level: 'warn', time: now.toISOString(), service: 'drproxy', audit: true, event: SEGMENT_EVENT, follows, msg });
+  // The fields every audit line has (log.ts baseLogOptions), then the segment's own.
+  return JSON.stringify({ level: 'warn', time: now.toISOString(), service: 'drproxy', pid: process.pid, hostname: hostname(), audit: true, event: SEGMENT_EVENT, follows, msg });
 }

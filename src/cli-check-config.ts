@@ -1,8 +1,9 @@
 /**
  * `drproxy check-config FILE [--strict]`: validate a config file the way `serve` and a reload
  * would, plus what only the machine it runs on can tell (are the token files there, are the token
- * variables set). Problems go to stderr, each naming its config path; stdout carries only the
- * OK summary, so `check-config … >/dev/null` shows just what is wrong.
+ * variables set, can drills.signing_key_file be used). Problems go to stderr, each naming its
+ * config path; stdout carries only the OK summary, so `check-config … >/dev/null` shows just
+ * what is wrong.
  *
  * Exit status: 0 valid (warnings allowed unless --strict); 1 errors, or warnings under --strict,
  * or the file cannot be read; 2 usage error.
@@ -11,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { loadConfigFile } from './config/index.js';
 import type { Config, ConfigProblem } from './config/types.js';
 import { ConfigError, formatProblem } from './errors.js';
+import { signingKeyProblems } from './evidence/keys.js';
 
 /**
  * Admin tokens whose secret cannot be had here: an unset (or empty) token_env variable, a
@@ -53,7 +55,14 @@ export async function checkConfig(file: string | undefined, opts: { strict?: boo
   }
   try {
     const { config, warnings: loaded } = await loadConfigFile(file);
-    const warnings = [...loaded, ...tokenSourceProblems(config)];
+    // The signing key: an error stops start-up (DRP_SIGNING_KEY), so it fails the check too.
+    const key = signingKeyProblems(config.drills.signing_key_file);
+    const keyErrors = key.filter((p) => p.severity === 'error');
+    if (keyErrors.length > 0) {
+      for (const p of keyErrors) err(`${file}: ${formatProblem(p)}`);
+      return 1;
+    }
+    const warnings = [...loaded, ...tokenSourceProblems(config), ...key];
     for (const w of warnings) err(`${file}: ${formatProblem(w)}`);
     if (opts.strict && warnings.length > 0) {
       err(`${file}: ${warnings.length} warning(s), fatal under --strict`);

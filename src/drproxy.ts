@@ -33,6 +33,9 @@ import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
 import { readinessFields } from './failover/readiness.js';
+import { loadSigningKey } from './evidence/keys.js';
+import type { SigningKey } from './evidence/signature.js';
+import { evidenceHooks, type EvidenceHooks } from './evidence/drill-hooks.js';
 import { wireDrills, type DrillOptions } from './drill/wire.js';
 import type { DrillService } from './drill/service.js';
 
@@ -82,6 +85,8 @@ export class DrProxy implements AdminApi {
   private readonly coordinatorOf: DrProxyOptions['coordinator'];
   /** Clustered mode (state.etcd): this replica's etcd session, coordinator and forwarding. */
   private cluster: ClusterReplica | undefined;
+  /** drills.signing_key_file, loaded at start-up and at each reload (src/evidence/keys.ts). */
+  private signingKey: SigningKey | undefined;
   /** Drills (drill/service.ts); undefined without a store for their reports. */
   drills: DrillService | undefined;
 
@@ -131,6 +136,8 @@ export class DrProxy implements AdminApi {
   }
 
   private async init(opts: DrProxyOptions): Promise<void> {
+    // A key that cannot be used stops start-up (DRP_SIGNING_KEY) rather than leave reports unsigned.
+    this.signingKey = this.config.drills.signing_key_file === undefined ? undefined : loadSigningKey(this.config.drills.signing_key_file);
     // Clustered, the state is etcd's: the local store is not opened (nor its directory locked).
     // The etcd client (gRPC) is loaded only then: an embedded drproxy starts without it.
     const etcd = this.config.state.etcd;
@@ -156,7 +163,9 @@ export class DrProxy implements AdminApi {
     this.health.start();
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
-    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, this.cluster ? { ...opts.drills, ...clusterDrillOptions(this.cluster) } : opts.drills);
+    // Reports are closed (chain head, signature) and rendered by the evidence hooks unless a test gives its own.
+    const drillHooks = { ...this.evidence(), ...opts.drills, ...(this.cluster && clusterDrillOptions(this.cluster)) };
+    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, drillHooks);
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
@@ -326,6 +335,11 @@ export class DrProxy implements AdminApi {
     return c && { replica: c.replicaId, leader: c.leader ?? null, leading: c.isLeader };
   }
 
+  /** Sign and close drill reports, render them as Markdown (the drill service's finish and markdown hooks). */
+  evidence(): EvidenceHooks {
+    return evidenceHooks({ key: () => this.signingKey, auditHead: () => this.audit.head() });
+  }
+
   drillService(): DrillService | undefined {
     return this.drills;
   }
@@ -383,6 +397,14 @@ export class DrProxy implements AdminApi {
       const problems = restartOnly.map((path) => ({ path, message: 'changing this needs a restart; reload left everything as it was', severity: 'error' as const }));
       return { ok: false, detail: `${restartOnly.join(', ')} cannot change on reload`, problems };
     }
+    // Read again at every reload (key rotation); a key that cannot be used refuses the reload.
+    let signingKey: SigningKey | undefined;
+    try {
+      signingKey = next.drills.signing_key_file === undefined ? undefined : loadSigningKey(next.drills.signing_key_file);
+    } catch (err) {
+      const message = (err as Error).message.replace(/^drills\.signing_key_file: /, '');
+      return { ok: false, detail: (err as Error).message, problems: [{ path: 'drills.signing_key_file', message, severity: 'error' }] };
+    }
     const oldByName = new Map(old.tenants.map((t) => [t.name, t]));
     const added: string[] = [];
     const removed: string[] = [];
@@ -426,6 +448,7 @@ export class DrProxy implements AdminApi {
     // Swap: one assignment each; requests already routed keep what they read.
     this.controllers = kept;
     this.config = next;
+    this.signingKey = signingKey;
     this.loadedAt = new Date();
     this.metrics.configure(next.metrics, next.tenants);
     this.publishTable();

@@ -40,7 +40,9 @@ export type ErrorCode =
   /** A drill of this tenant is running already (one at a time per tenant). */
   | 'DRP_DRILL_RUNNING'
   /** Drills are not available here (no drill store: clustered mode without one). */
-  | 'DRP_DRILL_UNAVAILABLE';
+  | 'DRP_DRILL_UNAVAILABLE'
+  /** drills.signing_key_file cannot be used: missing, unreadable, not a PKCS#8 PEM Ed25519 private key. */
+  | 'DRP_SIGNING_KEY';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -4,9 +4,10 @@
  * record cannot be written). A write cut short by a full disk is cut off again, so the file
  * never holds half a line that the next record would be glued to. The file is (re)opened on
  * demand: a path that cannot be opened at start-up (or later) makes writes fail, it never ends
- * the process.
+ * the process. It is opened for reading too, so that the hash chain (src/evidence/) can read its
+ * last line and continue from it.
  */
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export class AuditFile {
@@ -15,8 +16,8 @@ export class AuditFile {
   constructor(readonly path: string) {}
 
   /** Appends `line` completely, or not at all; returns the error when it could not. */
-  append(line: string): NodeJS.ErrnoException | undefined {
-    const buf = Buffer.from(line, 'utf8');
+  append(line: string | Buffer): NodeJS.ErrnoException | undefined {
+    const buf = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
     let fd: number;
     try {
       fd = this.open();
@@ -33,6 +34,16 @@ export class AuditFile {
     }
   }
 
+  /** The file's size in bytes (opens it as needed; throws its error). */
+  size(): number {
+    return fstatSync(this.open()).size;
+  }
+
+  /** Reads into `buf` from byte `position`; the number of bytes read (throws its error). */
+  readAt(buf: Buffer, position: number): number {
+    return readSync(this.open(), buf, 0, buf.length, position);
+  }
+
   close(): void {
     if (this.fd === undefined) return;
     try {
@@ -46,7 +57,7 @@ export class AuditFile {
   private open(): number {
     if (this.fd !== undefined) return this.fd;
     mkdirSync(dirname(this.path), { recursive: true });
-    this.fd = openSync(this.path, 'a', 0o640);
+    this.fd = openSync(this.path, 'a+', 0o640);
     return this.fd;
   }
 

@@ -8,11 +8,15 @@
  * writes its intent record first, and when that cannot reach the audit file the mutation is
  * refused (AuditUnavailableError → 503) and nothing changes. Every other record that cannot
  * be written is dropped, counted (onWriteError) and alerted on the log, at most once a minute.
+ * The file's records form a hash chain (src/evidence/chain.ts); each call that writes one
+ * returns its reference (seq and hash), which drill reports cite.
  * Every client-supplied string is cut to a bound with a marker, so that a record stays small
  * whatever the request.
  */
 import { pino, type Logger } from 'pino';
 import { baseLogOptions } from '../log.js';
+import type { AuditRef } from '../drill/types.js';
+import { ChainedAuditFile, type AppendResult, type SegmentInfo } from '../evidence/chained-file.js';
 import { AuditFile } from './audit-file.js';
 
 export interface AuditRecord {
@@ -81,9 +85,11 @@ function boundRecord<T extends object>(r: T): T {
 
 export class AuditLog {
   private readonly file: AuditFile | undefined;
+  private readonly chain: ChainedAuditFile | undefined;
   private readonly fileLog: Logger | undefined;
-  /** The error of the last write to the file (set by the destination, read after each log call). */
+  /** The outcome of the last write to the file (set by the destination, read after each log call). */
   private lastError: NodeJS.ErrnoException | undefined;
+  private lastRef: AuditRef | undefined;
   private failedSinceAlert = 0;
   private lastAlert = 0;
 
@@ -92,10 +98,27 @@ export class AuditLog {
     private readonly opts: AuditOptions = {},
   ) {
     if (opts.file) {
-      const file = (this.file = new AuditFile(opts.file));
-      const destination = { write: (line: string) => void (this.lastError = file.append(line)) };
+      this.file = new AuditFile(opts.file);
+      const chain = (this.chain = new ChainedAuditFile(this.file, (s) => this.segmentStarted(s)));
+      const destination = {
+        write: (line: string) => {
+          const r = chain.append(line);
+          this.lastError = r.err;
+          this.lastRef = r.ref;
+        },
+      };
       this.fileLog = pino(baseLogOptions({ audit: true }), destination);
     }
+  }
+
+  /** The audit file, when one is configured. */
+  get filePath(): string | undefined {
+    return this.opts.file;
+  }
+
+  /** The last record of the audit file's hash chain (undefined: no file, or nothing chained yet). */
+  head(): AuditRef | undefined {
+    return this.chain?.head();
   }
 
   /** Counts one admin call for the metrics (whether or not it gets a record of its own). */
@@ -105,38 +128,41 @@ export class AuditLog {
 
   /**
    * Writes the record of a mutation before it runs; throws AuditUnavailableError when the audit
-   * file cannot take it (the caller must then refuse the mutation).
+   * file cannot take it (the caller must then refuse the mutation). Returns the record's
+   * reference in the chain (undefined when no file is configured).
    */
-  intent(r: Omit<AuditRecord, 'result' | 'status'>): void {
+  intent(r: Omit<AuditRecord, 'result' | 'status'>): AuditRef | undefined {
     const b = boundRecord(r);
     const msg = `admin ${b.action} by ${b.actor}: started`;
-    const err = this.toFile('intent', 'info', { event: 'admin', phase: 'intent', ...b }, msg);
+    const { err, ref } = this.toFile('intent', 'info', { event: 'admin', phase: 'intent', ...b }, msg);
     // Refused: the outcome record (503) says so on the log.
     if (err) throw new AuditUnavailableError(this.opts.file!, err);
     this.log.info({ audit: true, event: 'admin', phase: 'intent', ...b }, msg);
+    return ref;
   }
 
-  /** The record of a call (its outcome) or of a refusal; false when the file did not take it. */
-  record(r: AuditRecord, kind: 'outcome' | 'refused' = 'outcome'): boolean {
+  /** The record of a call (its outcome) or of a refusal; its reference, undefined when no file took it. */
+  record(r: AuditRecord, kind: 'outcome' | 'refused' = 'outcome'): AuditRef | undefined {
     const b = boundRecord(r);
     const msg = b.count === undefined ? `admin ${b.action} by ${b.actor}: ${b.result}` : `${b.count} refused calls from ${b.remote}${b.actor === 'anonymous' ? '' : ` (token ${b.actor})`} in the last ${b.window_seconds} s`;
     const level = b.result === 'ok' ? 'info' : 'warn';
     this.log[level]({ audit: true, event: 'admin', ...b }, msg);
-    return this.toFile(kind, level, { event: 'admin', ...b }, msg) === undefined;
+    return this.toFile(kind, level, { event: 'admin', ...b }, msg).ref;
   }
 
-  /** A state change that no admin call made (automatic failover, freeze, recovery). */
-  event(fields: Record<string, unknown>, msg: string): void {
-    this.toFile('event', 'warn', { ...fields }, msg);
+  /** A state change that no admin call made (automatic failover, freeze, recovery, a drill's step); its reference. */
+  event(fields: Record<string, unknown>, msg: string): AuditRef | undefined {
+    return this.toFile('event', 'warn', { ...fields }, msg).ref;
   }
 
   close(): void {
     this.file?.close();
   }
 
-  private toFile(kind: AuditKind, level: 'info' | 'warn', fields: object, msg: string): NodeJS.ErrnoException | undefined {
-    if (!this.fileLog) return undefined;
+  private toFile(kind: AuditKind, level: 'info' | 'warn', fields: object, msg: string): AppendResult {
+    if (!this.fileLog) return {};
     this.lastError = undefined;
+    this.lastRef = undefined;
     try {
       this.fileLog[level](fields, msg);
     } catch (err) {
@@ -144,8 +170,20 @@ export class AuditLog {
       this.lastError = err as NodeJS.ErrnoException;
     }
     const err = this.lastError;
-    if (err) this.writeFailed(kind, err);
-    return err;
+    if (err) {
+      this.writeFailed(kind, err);
+      return { err };
+    }
+    // Set by the destination during the call above (TypeScript narrowed it to the reset value).
+    const ref = this.lastRef as AuditRef | undefined;
+    return ref ? { ref } : {};
+  }
+
+  private segmentStarted(s: SegmentInfo): void {
+    this.log.warn(
+      { audit: true, event: 'audit_chain_segment', file: this.opts.file, reason: s.reason, lines: s.lines, bytes: s.bytes, seq: s.ref.seq },
+      `audit file ${this.opts.file}: its last line was ${s.reason === 'torn_line' ? 'cut short' : 'not a chained record'}; a new hash-chain segment starts at line ${s.ref.seq}, covering the ${s.bytes} byte(s) before it`,
+    );
   }
 
   private writeFailed(kind: AuditKind, err: NodeJS.ErrnoException): void {

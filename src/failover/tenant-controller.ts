@@ -380,6 +380,11 @@ export class TenantController {
     return this.publisher.isLost;
   }
 
+  /** The operator alert standing now ('' when none): tenant-alerts.ts. */
+  get standingAlert(): string {
+    return this.alerts.standing;
+  }
+
   // --- Operator actions (admin API) ------------------------------------------------------------
 
   /** Forced failover to `to`, or to the next available site in preference order. */

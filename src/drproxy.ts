@@ -31,6 +31,8 @@ import { registerAccessLogMetrics } from './access-log-metrics.js';
 import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
+import { wireDrills, type DrillOptions } from './drill/wire.js';
+import type { DrillService } from './drill/service.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -44,6 +46,8 @@ export interface DrProxyOptions {
   now?: () => number;
   /** The coordinator every tenant controller uses (tests: a shared in-process one); local by default. */
   coordinator?: (store: StateStore) => Coordinator;
+  /** The drill service's store and hooks (drill/wire.ts); by default the state directory's store. */
+  drills?: DrillOptions;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -76,6 +80,8 @@ export class DrProxy implements AdminApi {
   private readonly coordinatorOf: DrProxyOptions['coordinator'];
   /** Clustered mode (state.etcd): this replica's etcd session, coordinator and forwarding. */
   private cluster: ClusterReplica | undefined;
+  /** Drills (drill/service.ts); undefined without a store for their reports. */
+  drills: DrillService | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -147,6 +153,8 @@ export class DrProxy implements AdminApi {
     this.publishTable();
     this.health.start();
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
+    const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
+    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, opts.drills);
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
@@ -159,6 +167,7 @@ export class DrProxy implements AdminApi {
     }
     this.started = true;
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
+    this.drills?.recoverInterrupted().catch((err: unknown) => this.logger.error({ alert: true, err }, 'could not recover interrupted drills'));
   }
 
   private deps(): ControllerDeps {
@@ -311,6 +320,10 @@ export class DrProxy implements AdminApi {
     return c && { replica: c.replicaId, leader: c.leader ?? null, leading: c.isLeader };
   }
 
+  drillService(): DrillService | undefined {
+    return this.drills;
+  }
+
   metricsText(): Promise<string> {
     return this.metrics.text();
   }
@@ -443,6 +456,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
+      await this.drills?.stop(); // running drills fail back while the data plane still serves
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);
       await this.health.close();

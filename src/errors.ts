@@ -34,7 +34,13 @@ export type ErrorCode =
   /** Clustered: this replica is not the leader (or its lease ran out), so it may not commit. */
   | 'DRP_NOT_LEADER'
   /** The intent record of a mutation could not be written (the leader's, for a forwarded one): nothing changed. */
-  | 'DRP_AUDIT_UNAVAILABLE';
+  | 'DRP_AUDIT_UNAVAILABLE'
+  /** A drill's preflight failed: nothing was changed (the error carries every reason). */
+  | 'DRP_DRILL_REFUSED'
+  /** A drill of this tenant is running already (one at a time per tenant). */
+  | 'DRP_DRILL_RUNNING'
+  /** Drills are not available here (no drill store: clustered mode without one). */
+  | 'DRP_DRILL_UNAVAILABLE';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -2,6 +2,7 @@
 import type { ConfigProblem } from '../config/types.js';
 import type { TenantController } from '../failover/tenant-controller.js';
 import type { ClusterRole } from './forwarded-audit.js';
+import type { DrillService } from '../drill/service.js';
 
 export type ReloadResult =
   | { ok: true; tenants: number; added: string[]; removed: string[]; changed: string[]; warnings: ConfigProblem[] }
@@ -17,4 +18,6 @@ export interface AdminApi {
   metricsContentType(): string;
   /** Clustered mode: this replica and the leader it knows (undefined in single-process mode). */
   clusterRole?(): ClusterRole | undefined;
+  /** Drills (POST /tenants/:t/drills, GET /drills): undefined when this proxy has none. */
+  drillService?(): DrillService | undefined;
 }

@@ -10,6 +10,7 @@ import type { AuditRecord } from './audit.js';
 import type { AdminApi } from './api.js';
 import { HttpError } from './http-error.js';
 import { forwardedTo } from './forwarded-audit.js';
+import { drillRoutes } from './drill-routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -179,6 +180,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     siteAction('unfence'),
     backendAction('drain'),
     backendAction('enable'),
+    ...drillRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

@@ -37,6 +37,7 @@ import type { AdminApi } from './api.js';
 import { ClientGoneError, MAX_BODY, readJson } from './body.js';
 import { HostCheck } from './host-check.js';
 import { HttpError } from './http-error.js';
+import { Reply } from './reply.js';
 import { RateLimiter } from './rate-limit.js';
 import { RefusalTally, type RefusalSummary } from './refusals.js';
 import { buildRoutes, type Ctx, type Route } from './routes.js';
@@ -170,13 +171,15 @@ export class AdminServer {
       if (route.role === 'operator') this.writeIntent(route, ctx);
       const result = await route.handle(ctx);
       closeIfUnread(ctx, res);
-      if (typeof result === 'string') {
+      if (result instanceof Reply) {
+        sendReply(res, result);
+      } else if (typeof result === 'string') {
         if (!res.headersSent) res.writeHead(200, { 'content-type': this.api.metricsContentType(), 'cache-control': 'no-store' });
         res.end(result);
       } else {
         sendJson(res, 200, result);
       }
-      if (!route.quiet) this.auditCall(route, ctx, 'ok', 200);
+      if (!route.quiet) this.auditCall(route, ctx, 'ok', result instanceof Reply ? result.status : 200);
     } catch (err) {
       this.fail(err, route, ctx, res);
     }
@@ -383,12 +386,23 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
+function sendReply(res: ServerResponse, r: Reply): void {
+  if (r.contentType === undefined) return sendJson(res, r.status, r.body);
+  if (res.headersSent || res.destroyed) return;
+  const text = String(r.body);
+  res.writeHead(r.status, { 'content-type': r.contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(text);
+}
+
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof AuditUnavailableError) return new HttpError(503, 'audit_unavailable', err.message);
   if (err instanceof DrProxyError) {
     if (err.code === 'DRP_NOT_FOUND') return new HttpError(404, 'not_found', err.message);
     if (err.code === 'DRP_CONFLICT') return new HttpError(409, 'conflict', err.message);
+    if (err.code === 'DRP_DRILL_RUNNING') return new HttpError(409, 'drill_running', err.message);
+    if (err.code === 'DRP_DRILL_REFUSED') return new HttpError(409, 'drill_refused', err.message, { reasons: (err as DrProxyError & { reasons?: unknown }).reasons ?? [] });
+    if (err.code === 'DRP_DRILL_UNAVAILABLE') return new HttpError(503, 'drills_unavailable', err.message);
     if (err.code === 'DRP_STATE_CONFLICT') return new HttpError(409, 'conflict', err.message);
     // Clustered: no leader could carry the action out now, or etcd did not answer; try again.
     if (err.code === 'DRP_NOT_LEADER') return new HttpError(503, 'no_leader', err.message, {}, { 'retry-after': '1' });

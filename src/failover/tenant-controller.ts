@@ -73,6 +73,8 @@ export class TenantController {
   /** Quiesced by a reload: no decisions until resumed or stopped. */
   private paused = false;
   private readonly alerts: TenantAlerts;
+  /** A drill runs (src/drill/): no automatic failback pulls the tenant off the drill's target. */
+  private drilling = false;
 
   private constructor(
     cfg: TenantConfig,
@@ -270,6 +272,7 @@ export class TenantController {
         this.timer.later(action.until - now);
         return;
       case 'flip':
+        if (this.drilling && action.trigger === 'failback') return;
         this.startFlip(action);
         return;
       case 'freeze':
@@ -404,6 +407,15 @@ export class TenantController {
     const to = this.sites[0]!.name;
     const force = op.force === true;
     return this.failover({ to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(this, to, force) });
+  }
+
+  /** A drill starts (true) or ends (false: decide again, a failback may have been held back). */
+  holdForDrill(on: boolean): void {
+    if (!(this.drilling = on)) queueMicrotask(() => this.evaluate());
+  }
+  /** Freeze for `cause` (a drill interrupted by a crash, drills.on_interrupt: freeze). */
+  freeze(cause: NonNullable<TenantState['frozen_cause']>, message: string): Promise<TenantState> {
+    return this.serial(() => this.runner.freeze(this.state, cause, message));
   }
 
   /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */

@@ -8,7 +8,7 @@ import { decodeFile } from './slots.js';
 import type { TenantPhase, TenantState } from './types.js';
 
 const PHASES: ReadonlySet<TenantPhase> = new Set(['active', 'failing_over', 'frozen']);
-const CAUSES: ReadonlySet<string> = new Set(['no_site', 'fence_failed', 'promote_failed', 'state_lost']);
+const CAUSES: ReadonlySet<string> = new Set(['no_site', 'fence_failed', 'promote_failed', 'state_lost', 'drill_interrupted']);
 
 export function corrupt(file: string, why: string): DrProxyError {
   return new DrProxyError(

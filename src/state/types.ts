@@ -19,9 +19,10 @@ export interface TenantState {
    * Why the tenant is frozen: `no_site` (nothing available: recovers on its own when a site
    * returns), `fence_failed` or `promote_failed` (a required hook failed: an operator decides),
    * `state_lost` (its state file was missing or older than the state manifest's record of its
-   * last commit: an operator decides).
+   * last commit: an operator decides), `drill_interrupted` (drproxy stopped in the middle of a
+   * drill and drills.on_interrupt is `freeze`: an operator decides).
    */
-  frozen_cause?: 'no_site' | 'fence_failed' | 'promote_failed' | 'state_lost';
+  frozen_cause?: 'no_site' | 'fence_failed' | 'promote_failed' | 'state_lost' | 'drill_interrupted';
   /** Why the last change was made. */
   reason: string;
   /** What made the last change: health, admin, failback, startup, recovery. */

@@ -76,7 +76,7 @@ export class RegionDrills {
 
   /** Start a region drill: resolves with its `running` summary once stored. */
   async start(req: RegionDrillRequest): Promise<RegionDrillReport> {
-    if ([...this.live.values()].some((x) => x.report.region === req.region)) throw new DrProxyError('DRP_CONFLICT', `a region drill of ${req.region} is running already`);
+    if ([...this.live.values()].some((x) => x.report.region === req.region)) throw new DrProxyError('DRP_DRILL_RUNNING', `a region drill of ${req.region} is running already`);
     const tenants = tenantsIn(this.d.tenants(), req.region);
     if (tenants.length === 0) throw new DrProxyError('DRP_NOT_FOUND', `no tenant's active site is in region "${req.region}"`);
     const def = this.d.defaults();

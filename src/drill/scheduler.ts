@@ -192,9 +192,13 @@ export class DrillScheduler {
     try {
       report = await this.d.service.run(req);
     } catch (err) {
-      const e = err as { code?: string; message?: string; reasons?: DrillReason[] };
-      // Refused at start (a race with an operator's drill or flip): skipped, with why.
-      if (Array.isArray(e.reasons) && e.reasons.length > 0) return this.skip(req, e.reasons);
+      const e = err as { code?: string; message?: string; reasons?: DrillReason[]; id?: string };
+      // Refused at start after a passing preflight (a race with an operator's flip): the service
+      // stored a `refused` report with the reasons already; a second record would be a duplicate.
+      if (typeof e.id === 'string' && Array.isArray(e.reasons)) {
+        this.d.log.warn({ tenant: req.tenant, drill: e.id }, `scheduled drill of ${req.tenant} refused at start: ${e.message ?? ''}`);
+        return;
+      }
       return this.skip(req, [{ code: 'not_started', message: `the drill could not start: ${e.message ?? String(err)}` }]);
     }
     this.d.log.info({ tenant: req.tenant, drill: report.id, status: report.status }, `scheduled drill of ${req.tenant}: ${report.status}`);

@@ -73,7 +73,7 @@ describe('a drill that passes', () => {
     expect((await b1.stats()).byPath['/drill-check']).toBeGreaterThan(0);
     expect(r.traffic).toMatchObject({ requests: 0, errors: 0 });
 
-    // Back on the original site, the standby unfenced (ready for the next drill or disaster).
+    // Back on the original site; neither site fenced (the standby is ready for the next drill or disaster).
     expect(t.state).toMatchObject({ active: 'a1', phase: 'active', fenced: [] });
     expect(t.flips.slice(-2).map((f) => f.trigger)).toEqual(['drill', 'drill']);
 

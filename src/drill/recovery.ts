@@ -2,7 +2,7 @@
  * Drills a stopped process left `running` (SIGKILL, power loss), found at start-up: each is
  * marked `interrupted` (step `recovery`), and a tenant the drill moved off its original site
  * when failback was asked for is failed back (drills.on_interrupt: failback) or frozen with an
- * alert (freeze). A target the drill fenced is unfenced once the tenant is back.
+ * alert (freeze). A drill's flips fence nothing (decide.ts, rule 4): there is no fence to lift.
  */
 import type { Logger } from '../log.js';
 import { checkTarget } from '../failover/operator.js';
@@ -43,10 +43,9 @@ export async function recoverDrill(r: DrillReport, d: RecoveryDeps): Promise<voi
 }
 
 async function settleTenant(r: DrillReport, t: DrillTenant, d: RecoveryDeps): Promise<string> {
-  const flipped = r.steps.some((s) => s.name === 'failover');
   const s = t.state;
   if (!r.requested.failback) return `failback was not asked for (--no-failback): the tenant stays on ${s.active}`;
-  if (s.active === r.from) return `${await unfenceTarget(r, t)}the tenant is on its original site ${r.from}`;
+  if (s.active === r.from) return `the tenant is on its original site ${r.from}`;
   if (d.onInterrupt === 'freeze') {
     const message = `drill ${r.id} was interrupted with the tenant on ${s.active}, not on its original site ${r.from} (drills.on_interrupt: freeze): an operator decides`;
     await t.freeze('drill_interrupted', message);
@@ -56,13 +55,5 @@ async function settleTenant(r: DrillReport, t: DrillTenant, d: RecoveryDeps): Pr
   const rec = await t.failover({ to: r.from, trigger: 'drill', reason: `drill ${r.id} interrupted: failback to ${r.from}`, actor: r.actor, check: () => checkTarget(t, r.from, false, true) });
   if (rec.result !== 'routed') throw new Error(`the failback to ${r.from} ${rec.result}`);
   d.log.warn({ drill: r.id, tenant: r.tenant, epoch: rec.epoch }, `interrupted drill ${r.id}: failed back to ${r.from}`);
-  return `failed back to ${r.from} at epoch ${rec.epoch}${flipped ? `; ${await unfenceTarget(r, t)}` : ''}`.replace(/; $/, '');
-}
-
-/** The drill's target was unfenced at preflight; its failback fenced it: lift that fence. */
-async function unfenceTarget(r: DrillReport, t: DrillTenant): Promise<string> {
-  const to = r.to;
-  if (to === undefined || !r.steps.some((s) => s.name === 'failover') || !t.state.fenced.includes(to)) return '';
-  await t.unfence(to, { reason: `drill ${r.id} interrupted: the standby ${to} is ready again`, actor: r.actor });
-  return `unfenced ${to}; `;
+  return `failed back to ${r.from} at epoch ${rec.epoch}`;
 }

@@ -1,8 +1,9 @@
 /**
  * One drill, after its preflight passed: the planned failover (trigger `drill`) through the
  * tenant controller, verification through the data plane, the dwell under its guard, the
- * failback to the original site (verified the same way), the target unfenced again
- * (`restore`), and the report's figures. The report is saved after each step, so that a drill
+ * failback to the original site (verified the same way), the target's state after it
+ * (`restore`), and the report's figures. A drill's flips fence neither site (decide.ts, rule
+ * 4): the original site stays the way back while the tenant is on the target. The report is saved after each step, so that a drill
  * cut short by a crash is found at start-up and recovered (recovery.ts).
  */
 import type { DrillsConfig, HeaderNames } from '../config/types.js';
@@ -71,8 +72,9 @@ export class DrillRun {
         await this.verify('verify', flip);
         await this.dwellStep();
       }
-      if (t.state.active !== this.r.from && (this.d.failback || this.aborted)) await this.failback();
-      if (this.r.steps.some((s) => s.name === 'failover' && s.result === 'ok') && (this.d.failback || this.aborted)) await this.restore();
+      const back = this.d.failback || this.aborted;
+      if (back && flip?.result === 'routed') await this.failback();
+      if (back && flip?.result === 'routed' && t.state.active === this.r.from) await this.restore();
     } catch (err) {
       this.d.log.error({ err, drill: this.r.id }, 'drill failed unexpectedly');
       this.reason('internal', `the drill failed unexpectedly: ${(err as Error).message}`);
@@ -164,6 +166,7 @@ export class DrillRun {
     const { tenant: t } = this.d;
     const from = this.r.from;
     const start = this.d.now();
+    if (t.state.active === from && t.state.phase === 'active') return void (await this.add(step('failback', start, start, 'skipped', `already back on ${from} (${t.state.trigger}: ${t.state.reason})`)));
     try {
       const rec = await t.failover({ to: from, trigger: 'drill', reason: `drill ${this.r.id}: failback to ${from}`, actor: this.r.actor, check: () => checkTarget(t, from, false, true) });
       if (rec.result !== 'routed') this.reason('failback_failed', `the failback to ${from} ${rec.result}`, from);
@@ -172,6 +175,8 @@ export class DrillRun {
       if (this.d.signal.aborted) return void (await this.add(step('verify_failback', this.d.now(), this.d.now(), 'skipped', 'drproxy is stopping')));
       await this.verify('verify_failback', rec);
     } catch (err) {
+      // A health failover got there first (the target failed): the tenant is back all the same.
+      if (t.state.active === from && t.state.phase === 'active') return void (await this.add(step('failback', start, this.d.now(), 'skipped', `already back on ${from} (${t.state.trigger}: ${t.state.reason})`)));
       const message = `the failback to ${from} did not happen: ${(err as Error).message}`;
       this.reason('failback_failed', message, from);
       this.d.log.error({ alert: true, event: 'drill_failback_failed', drill: this.r.id, tenant: t.name }, `${message}; the tenant stays on ${t.state.active}: an operator decides`);
@@ -179,17 +184,17 @@ export class DrillRun {
     }
   }
 
-  /** The failback fenced the target: unfence it, so that the standby is ready again. */
+  /**
+   * The target as the drill leaves it: a drill's flips fence nothing (decide.ts, rule 4), so it
+   * is the unfenced standby it was at preflight, unless a health failover during the drill
+   * fenced it for a real failure: that fence is left for an operator.
+   */
   private async restore(): Promise<void> {
     const { tenant: t, to } = this.d;
-    if (t.state.active !== this.r.from || !t.state.fenced.includes(to)) return;
-    const start = this.d.now();
-    try {
-      await t.unfence(to, { reason: `drill ${this.r.id}: the standby ${to} is ready again`, actor: this.r.actor });
-      await this.add(step('restore', start, this.d.now(), 'ok', `unfenced ${to}`));
-    } catch (err) {
-      this.reason('restore_failed', `could not unfence ${to}: ${(err as Error).message}`, to);
-      await this.add(step('restore', start, this.d.now(), 'failed', (err as Error).message));
-    }
+    const now = this.d.now();
+    const fenced = t.state.fenced.includes(to);
+    const detail = fenced ? `${to} was fenced during the drill (${t.state.trigger}: ${t.state.reason}): left for an operator` : `${to} is unfenced: a standby again`;
+    await this.add(step('restore', now, now, fenced ? 'skipped' : 'ok', detail, { fenced: t.state.fenced }));
   }
+
 }

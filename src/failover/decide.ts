@@ -178,9 +178,14 @@ export function unfreezeStillDue(v: TargetView): boolean {
   return s.phase === 'frozen' && s.frozen_cause === 'no_site' && siteOf(v.health, s.active)!.available;
 }
 
-/** Rule 4: an automatic failback does not fence the site it leaves; every other flip does. */
+/**
+ * Rule 4: an automatic failback does not fence the site it leaves; nor does a drill's flip
+ * (it leaves a site that is fine, and is its way back: requests that fail on the target are
+ * held for it, and a required hook that fails keeps the traffic where it was). Every other
+ * flip does.
+ */
 export function fencesOldSite(trigger: string, actor: string | undefined): boolean {
-  return !(trigger === 'failback' && actor === undefined);
+  return !((trigger === 'failback' && actor === undefined) || trigger === 'drill');
 }
 
 /** What the controller remembers between decisions (carried over a reload: carry-over.ts). */

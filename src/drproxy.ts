@@ -35,7 +35,7 @@ import { wireDrills, type DrillOptions } from './drill/wire.js';
 import type { DrillService } from './drill/service.js';
 import type { AuditRef, DrillStore } from './drill/types.js';
 import { observedStore } from './drill/observed-store.js';
-import { wireFleetDrills } from './drill/wire-fleet.js';
+import { healthSettleMs, wireFleetDrills } from './drill/wire-fleet.js';
 import type { DrillScheduler } from './drill/scheduler.js';
 import type { RegionDrills } from './drill/region.js';
 
@@ -193,7 +193,7 @@ export class DrProxy implements AdminApi {
     this.regionDrills = fleet.regions;
     await this.metrics.drills.load(store).catch((err: unknown) => this.logger.error({ err }, 'drill metrics: could not read the last passed drills from the store'));
     await fleet.regions.recoverInterrupted().catch((err: unknown) => this.logger.error({ err }, 'could not recover interrupted region drills'));
-    fleet.scheduler.start();
+    fleet.scheduler.start(healthSettleMs(this.config));
   }
 
   private deps(): ControllerDeps {

@@ -62,12 +62,18 @@ export class DrillScheduler {
   /** The store must be read again before the next start (start, reload, leadership regained). */
   private stale = true;
   private stopped = false;
+  private notBefore = 0;
   private ticking: Promise<void> | undefined;
 
   constructor(private readonly d: DrillSchedulerDeps) {}
 
-  /** Start running the schedules (reads the store first, on the first tick). */
-  start(): void {
+  /**
+   * Start running the schedules (reads the store first, on the first tick). `settleMs`: no
+   * drill starts before then (at start-up, health checks have not answered yet: every site
+   * would look not ready and a due drill would be skipped for it).
+   */
+  start(settleMs = 0): void {
+    this.notBefore = this.d.now() + settleMs;
     this.arm();
   }
 
@@ -105,6 +111,7 @@ export class DrillScheduler {
     let wait = this.stale ? 0 : MAX_TIMER_MS;
     for (const [tenant, n] of this.next) if (!this.running.has(tenant)) wait = Math.min(wait, Math.max(0, n.at - now));
     if (!this.d.leading()) wait = Math.max(wait, FOLLOWER_POLL_MS);
+    wait = Math.max(wait, this.notBefore - now);
     this.handle = this.d.timers.setTimeout(() => {
       this.handle = undefined;
       this.ticking ??= this.tick().finally(() => (this.ticking = undefined));

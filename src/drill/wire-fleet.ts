@@ -31,6 +31,13 @@ export interface FleetDrillHost {
   timers?: Scheduler;
 }
 
+/** Time for every site's first health results: the slowest check's rise, plus a margin, at most a minute. */
+export function healthSettleMs(cfg: Config): number {
+  let ms = 0;
+  for (const t of cfg.tenants) for (const s of t.sites) ms = Math.max(ms, s.health_check.interval * (s.health_check.rise + 1) + s.health_check.timeout);
+  return Math.min(ms, 60_000);
+}
+
 export function wireFleetDrills(h: FleetDrillHost): { scheduler: DrillScheduler; regions: RegionDrills } {
   const log = h.logger.child({ component: 'drill' });
   const hooks = (t: TenantController, site: string): HookChecks => h.hookChecks?.(t.name, site) ?? {};

@@ -80,7 +80,7 @@ const SPECS: Record<ControlCommand, CommandSpec> = {
   reload: { args: [], reason: false, optionalReason: true, summary: 'drproxy reload [--reason TEXT] [--json]' },
 };
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 const out = (s: string) => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const err = (s: string) => void process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -235,7 +235,7 @@ function printJson(v: unknown): number {
   return 0;
 }
 
-function adminUrl(flag: string | undefined): string {
+export function adminUrl(flag: string | undefined): string {
   const url = flag ?? (process.env.DRPROXY_ADMIN || DEFAULT_ADMIN_URL);
   // Accept host:port as a shorthand.
   const full = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
@@ -247,7 +247,7 @@ function adminUrl(flag: string | undefined): string {
   return full;
 }
 
-function token(values: { token?: string; 'token-file'?: string }): string | undefined {
+export function token(values: { token?: string; 'token-file'?: string }): string | undefined {
   if (values.token !== undefined && values['token-file'] !== undefined) throw new UsageError('give --token or --token-file, not both');
   if (values.token !== undefined) return values.token.trim() || undefined;
   const file = values['token-file'] ?? (process.env.DRPROXY_TOKEN ? undefined : process.env.DRPROXY_TOKEN_FILE);
@@ -261,7 +261,7 @@ function token(values: { token?: string; 'token-file'?: string }): string | unde
   return process.env.DRPROXY_TOKEN?.trim() || undefined;
 }
 
-function failure(e: unknown, json: boolean, client: AdminClient, hadToken: boolean): number {
+export function failure(e: unknown, json: boolean, client: AdminClient, hadToken: boolean): number {
   if (e instanceof AdminApiError) {
     if (json && typeof e.body === 'object' && e.body !== null) out(cliJsonText(e.body));
     err(`drproxy: ${e.status} ${e.error}: ${e.detail || '(no detail)'}`);

@@ -15,6 +15,7 @@ import { DrProxy } from './drproxy.js';
 import { createLogger } from './log.js';
 import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
 import { applyV8Flags } from './v8-flags.js';
+import { DRILL_HELP, isDrillCommand, runDrill } from './cli-drill.js';
 
 const HELP = `drproxy — disaster-recovery failover reverse proxy
 
@@ -114,6 +115,10 @@ export async function main(argv: string[]): Promise<number> {
     exitQuietlyOnEpipe();
     return runControl(argv[0], argv.slice(1));
   }
+  if (isDrillCommand(argv[0])) {
+    exitQuietlyOnEpipe();
+    return runDrill(argv[0]!, argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({
@@ -135,7 +140,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || values.version || (command !== undefined && command !== 'serve')) exitQuietlyOnEpipe();
   if (values.help) {
-    process.stdout.write(`${HELP}\n${CONTROL_HELP}`);
+    process.stdout.write(`${HELP}\n${CONTROL_HELP}\n${DRILL_HELP}`);
     return 0;
   }
   if (values.version) {

@@ -15,7 +15,7 @@ let p: TestProxy;
 beforeAll(async () => {
   [a1, b1] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   p = await startProxy({
-    defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '1s' } },
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { drain_timeout: '1s' } },
     drills: { dwell: '30s', verify: { interval: '20ms', timeout: '5s' } },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
   });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   p = await startProxy({
     admin: adminTokens(),
     // Automatic failback with no hold-down: it must not pull the tenant off b1 during the dwell.
-    defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', failback: 'auto', failback_after: '0s' } },
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s', failback: 'auto', failback_after: '0s' } },
     drills: { dwell: '1s', verify: { path: '/drill-check', interval: '20ms', timeout: '5s' } },
     tenants: { t: { tier: 'BC', hosts: ['*.t.example.com', 't.example.com'], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] } },
   });

@@ -27,7 +27,7 @@ beforeAll(async () => {
   p = await startProxy(
     {
       admin: adminTokens(),
-      defaults: { health_check: { ...FAST_CHECKS, data_age: { json_field: 'replication.lag_seconds' } }, failover: { min_interval: '0s' } },
+      defaults: { health_check: { ...FAST_CHECKS, timeout: '1s', data_age: { json_field: 'replication.lag_seconds' } }, failover: { min_interval: '0s' } },
       tenants: {
         t: { tier: 'BC', hosts: ['t.example.com'], sites: [site('a1', a1), site('b1', b1, { promote: { url: `${hook.url}/promote` } })] },
         m: { tier: 'BC', hosts: ['m.example.com'], failover: { min_interval: '1h' }, sites: [site('a1', m1), site('b1', m2)] },

@@ -142,6 +142,28 @@ export interface FailbackRequest {
   force?: boolean;
 }
 
+export interface DrillStartRequest {
+  to?: string;
+  /** A duration such as "30s". */
+  dwell?: string;
+  /** false: stay on the target (--no-failback). Default true. */
+  failback?: boolean;
+  reason: string;
+}
+
+/** POST /tenants/:t/drills (202): the drill started. */
+export interface DrillStarted {
+  id: string;
+  status: string;
+  tenant: string;
+  from: string;
+  to?: string;
+  location: string;
+}
+
+export type { AnyDrillReport, DrillListEntry, DrillReport, DrillReason } from '../drill/types.js';
+import type { AnyDrillReport, DrillListEntry } from '../drill/types.js';
+
 // ---- Errors --------------------------------------------------------------------------------
 
 /** The admin API answered with a non-2xx status. */
@@ -329,6 +351,28 @@ export class AdminClient {
 
   enable(tenant: string, site: string, backend: string, reason: string): Promise<DrainResponse> {
     return this.call('POST', `/tenants/${enc(tenant)}/sites/${enc(site)}/backends/${enc(backend)}/enable`, { reason });
+  }
+
+  /** Start a drill (answers once it started; refused: AdminApiError 409 with `reasons` in its body). */
+  drill(tenant: string, req: DrillStartRequest): Promise<DrillStarted> {
+    return this.call('POST', `/tenants/${enc(tenant)}/drills`, req);
+  }
+
+  /** Drill reports, newest first. */
+  drills(filter: { tenant?: string; limit?: number } = {}): Promise<{ drills: DrillListEntry[] }> {
+    const q = new URLSearchParams({ ...(filter.tenant !== undefined && { tenant: filter.tenant }), ...(filter.limit !== undefined && { limit: String(filter.limit) }) }).toString();
+    return this.call('GET', `/drills${q ? `?${q}` : ''}`);
+  }
+
+  drillReport(id: string): Promise<AnyDrillReport> {
+    return this.call('GET', `/drills/${enc(id)}`);
+  }
+
+  /** The report as Markdown (406 when the proxy has no renderer). */
+  async drillMarkdown(id: string): Promise<string> {
+    const r = await this.raw('GET', `/drills/${enc(id)}?format=markdown`);
+    if (r.status !== 200) throw new AdminApiError(r.status, r.body);
+    return typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   }
 
   /** Re-read the config file; `reason`, when given, goes to the audit log. */

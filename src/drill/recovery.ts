@@ -13,6 +13,8 @@ import type { DrillReport } from './types.js';
 export interface RecoveryDeps {
   tenant(name: string): DrillTenant | undefined;
   onInterrupt: 'failback' | 'freeze';
+  /** How long the failback waits for the original site's first health results (at start-up). */
+  settleMs: number;
   runner: string;
   now: () => number;
   log: Logger;
@@ -52,8 +54,20 @@ async function settleTenant(r: DrillReport, t: DrillTenant, d: RecoveryDeps): Pr
     d.log.error({ alert: true, event: 'drill_interrupted', drill: r.id, tenant: r.tenant, active: s.active, from: r.from }, message);
     return `froze the tenant on ${s.active}`;
   }
+  await firstResults(t, r.from, d);
   const rec = await t.failover({ to: r.from, trigger: 'drill', reason: `drill ${r.id} interrupted: failback to ${r.from}`, actor: r.actor, check: () => checkTarget(t, r.from, false, true) });
   if (rec.result !== 'routed') throw new Error(`the failback to ${r.from} ${rec.result}`);
   d.log.warn({ drill: r.id, tenant: r.tenant, epoch: rec.epoch }, `interrupted drill ${r.id}: failed back to ${r.from}`);
   return `failed back to ${r.from} at epoch ${rec.epoch}`;
+}
+
+/** At start-up no backend is probed yet: wait (bounded) until the site is available or every backend has a result. */
+async function firstResults(t: DrillTenant, site: string, d: RecoveryDeps): Promise<void> {
+  const s = t.site(site);
+  const deadline = d.now() + d.settleMs;
+  while (s && d.now() < deadline) {
+    const h = s.health(d.now());
+    if (h.available || h.unknown === 0) return;
+    await new Promise((done) => setTimeout(done, 50));
+  }
 }

@@ -12,6 +12,7 @@ import { DrProxyError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DrillServiceDeps, DrillTenant } from './deps.js';
 import { DrillRefusedError } from './errors.js';
+import { LiveTenant } from './live-tenant.js';
 import { preflight } from './preflight.js';
 import { recoverDrill } from './recovery.js';
 import { drillId, iso, newReport, step } from './report.js';
@@ -73,7 +74,7 @@ export class DrillService {
       throw err;
     }
     this.log.info({ drill: report.id, tenant: t.name, from: report.from, to: pre.to, dwell_ms: report.requested.dwell_ms }, 'drill started');
-    running.done = this.run(t, report, pre.to!, pre.host!, req);
+    running.done = this.run(new LiveTenant(t, this.d.tenant), report, pre.to!, pre.host!, req);
     return structuredClone(report);
   }
 
@@ -152,7 +153,7 @@ export class DrillService {
     for (const r of found) {
       try {
         this.log.warn({ drill: r.id, tenant: r.tenant, runner: r.runner }, `drill ${r.id} was interrupted: recovering (drills.on_interrupt: ${this.d.config().drills.on_interrupt})`);
-        await recoverDrill(r, { tenant: this.d.tenant, onInterrupt: this.d.config().drills.on_interrupt, runner: this.d.runner, now: this.now, log: this.log, audit: (rep, f, m) => this.audit(rep, f, m) });
+        await recoverDrill(r, { tenant: this.d.tenant, onInterrupt: this.d.config().drills.on_interrupt, settleMs: this.d.config().drills.verify.timeout, runner: this.d.runner, now: this.now, log: this.log, audit: (rep, f, m) => this.audit(rep, f, m) });
         out.push(await this.close(r));
       } finally {
         this.recovering.delete(r.tenant);

@@ -35,8 +35,7 @@ import { wireDrills, type DrillOptions } from './drill/wire.js';
 import type { DrillService } from './drill/service.js';
 import type { AuditRef, DrillStore } from './drill/types.js';
 import { observedStore } from './drill/observed-store.js';
-import { healthSettleMs, wireFleetDrills } from './drill/wire-fleet.js';
-import type { DrillScheduler } from './drill/scheduler.js';
+import { FleetDrills } from './drill/wire-fleet.js';
 import type { RegionDrills } from './drill/region.js';
 
 export interface DrProxyOptions {
@@ -88,8 +87,7 @@ export class DrProxy implements AdminApi {
   /** Drills (drill/service.ts); undefined without a store for their reports. */
   drills: DrillService | undefined;
   /** Scheduled drills (drills.schedules) and region drills (drill/wire-fleet.ts). */
-  drillScheduler: DrillScheduler | undefined;
-  regionDrills: RegionDrills | undefined;
+  fleetDrills: FleetDrills | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -164,9 +162,15 @@ export class DrProxy implements AdminApi {
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
     let drillStore: DrillStore | undefined;
-    const observe = (s: DrillStore): DrillStore => (drillStore = observedStore(s, (r) => this.metrics.drills.finished(r), () => this.regionDrills?.stop() ?? Promise.resolve()));
+    const observe = (s: DrillStore): DrillStore => (drillStore = observedStore(s, (r) => this.metrics.drills.finished(r), () => this.fleetDrills?.regions.stop() ?? Promise.resolve()));
     this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now, observe }, opts.drills);
-    if (this.drills && drillStore) await this.wireFleetDrills(this.drills, drillStore, opts);
+    if (this.drills && drillStore) {
+      // A hash-chained audit log (h-evidence) answers with a reference; until then, nothing.
+      const audit = (f: Record<string, unknown>, m: string): AuditRef | undefined => (this.audit.event(f, m) as AuditRef | void) ?? undefined;
+      const leading = (): boolean => this.cluster?.coordinator.mayDecide() ?? true;
+      const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), service: this.drills, store: drillStore, audit, leading, now: this.now, logger: this.logger, metrics: this.metrics.drills };
+      this.fleetDrills = await FleetDrills.start({ ...host, ...(opts.drills?.hookChecks && { hookChecks: opts.drills.hookChecks }) });
+    }
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
@@ -180,20 +184,6 @@ export class DrProxy implements AdminApi {
     this.started = true;
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
     this.drills?.recoverInterrupted().catch((err: unknown) => this.logger.error({ alert: true, err }, 'could not recover interrupted drills'));
-  }
-
-  /** Scheduled and region drills, and the drill metrics read back from the store. */
-  private async wireFleetDrills(service: DrillService, store: DrillStore, opts: DrProxyOptions): Promise<void> {
-    // A hash-chained audit log (h-evidence) answers with a reference; until then, nothing.
-    const audit = (f: Record<string, unknown>, m: string): AuditRef | undefined => (this.audit.event(f, m) as AuditRef | void) ?? undefined;
-    const hookChecks = opts.drills?.hookChecks;
-    const leading = (): boolean => this.cluster?.coordinator.mayDecide() ?? true;
-    const fleet = wireFleetDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), tenants: () => this.controllers.values(), service, store, audit, leading, now: this.now, logger: this.logger, ...(hookChecks && { hookChecks }) });
-    this.drillScheduler = fleet.scheduler;
-    this.regionDrills = fleet.regions;
-    await this.metrics.drills.load(store).catch((err: unknown) => this.logger.error({ err }, 'drill metrics: could not read the last passed drills from the store'));
-    await fleet.regions.recoverInterrupted().catch((err: unknown) => this.logger.error({ err }, 'could not recover interrupted region drills'));
-    fleet.scheduler.start(healthSettleMs(this.config));
   }
 
   private deps(): ControllerDeps {
@@ -351,7 +341,7 @@ export class DrProxy implements AdminApi {
   }
 
   regionDrillService(): RegionDrills | undefined {
-    return this.regionDrills;
+    return this.fleetDrills?.regions;
   }
 
   metricsText(): Promise<string> {
@@ -452,8 +442,7 @@ export class DrProxy implements AdminApi {
     this.config = next;
     this.loadedAt = new Date();
     this.metrics.configure(next.metrics, next.tenants);
-    this.metrics.drills.configure(next.tenants);
-    this.drillScheduler?.reload();
+    this.fleetDrills?.reload(this.metrics.drills.configure(next.tenants));
     this.publishTable();
     // Decide now with the carried memory (a failback due, trip_after running): shared probes
     // report only changes, which may not come for a long time.
@@ -488,7 +477,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
-      this.drillScheduler?.stop();
+      this.fleetDrills?.scheduler.stop();
       await this.drills?.stop(); // running drills fail back while the data plane still serves (region drills end before the store closes)
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);

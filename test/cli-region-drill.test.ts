@@ -49,7 +49,7 @@ describe('drproxy drill --region', () => {
     expect(r.code, r.stderr).toBe(0);
     const started = JSON.parse(r.stdout) as { id: string; location: string; parallel: number };
     expect(started).toMatchObject({ location: `/drills/${started.id}`, parallel: 10 });
-    const final = await p.proxy.regionDrills!.done(started.id);
+    const final = await p.proxy.fleetDrills!.regions.done(started.id);
     expect((final as RegionDrillReport).tenants).toHaveLength(3);
   }, 60_000);
 

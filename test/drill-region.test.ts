@@ -104,7 +104,7 @@ describe('a region drill of 100 tenants', () => {
     // Region B: only "other" is active there, and its standby is down.
     const res = await admin(p.adminUrl, 'POST', '/drills', { token: OPERATOR, body: { region: 'B', reason: 'refusal listed' } });
     expect(res.status, res.text).toBe(202);
-    const r = await p.proxy.regionDrills!.done(res.body.id as string);
+    const r = await p.proxy.fleetDrills!.regions.done(res.body.id as string);
     expect(r.status).toBe('failed');
     expect(r.tenants).toEqual([expect.objectContaining({ tenant: 'other', status: 'refused', passed: false, reasons: expect.arrayContaining([expect.objectContaining({ code: 'unavailable', site: 'a' })]) })]);
     expect(r.summary).toMatchObject({ total: 1, passed: 0, failed: 1 });

@@ -54,7 +54,7 @@ describe('scheduled drills', () => {
     expect(p.proxy.tenant('u')!.flips).toHaveLength(0);
     // Each next drill is due a minute after the last one started (the scheduler's clock reading
     // when it fired, a few ms before the report's start).
-    const next = await waitFor(() => (p!.proxy.drillScheduler!.upcoming().size === 2 ? p!.proxy.drillScheduler!.upcoming() : undefined), { what: 'both next starts planned' });
+    const next = await waitFor(() => (p!.proxy.fleetDrills!.scheduler.upcoming().size === 2 ? p!.proxy.fleetDrills!.scheduler.upcoming() : undefined), { what: 'both next starts planned' });
     for (const [t, r] of [['t', passed], ['u', skipped]] as const) {
       expect(Date.parse(r.started_at) + 60_000 - next.get(t)!, t).toBeGreaterThanOrEqual(0);
       expect(Date.parse(r.started_at) + 60_000 - next.get(t)!, t).toBeLessThan(1000);
@@ -69,8 +69,8 @@ describe('scheduled drills', () => {
     // Restart on the same state: the last drills are read back, nothing is due yet.
     await p.stop();
     p = await startProxy(doc(), { stateDir });
-    await waitFor(() => p!.proxy.drillScheduler!.upcoming().size === 2, { what: 'the schedules planned after the restart' });
-    expect(p.proxy.drillScheduler!.upcoming().get('t')).toBe(Date.parse(passed.started_at) + 60_000);
+    await waitFor(() => p!.proxy.fleetDrills!.scheduler.upcoming().size === 2, { what: 'the schedules planned after the restart' });
+    expect(p.proxy.fleetDrills!.scheduler.upcoming().get('t')).toBe(Date.parse(passed.started_at) + 60_000);
     expect((await reports(p, 't')).filter((r) => r.trigger === 'schedule')).toHaveLength(1);
     // The last success is read back from the store at start-up.
     expect(await p.proxy.metricsText()).toContain(`drproxy_drill_last_success_timestamp_seconds{tenant="t"} ${lastOk}`);

@@ -71,6 +71,8 @@ export class RegionDrills {
   private readonly live = new Map<string, { report: RegionDrillReport; done: Promise<RegionDrillReport> }>();
   /** Writes of one summary, in order (each replaces the whole document). */
   private writes: Promise<void> = Promise.resolve();
+  /** drproxy is stopping: no further tenant's drill starts; the summary ends `interrupted`. */
+  private stopping = false;
 
   constructor(private readonly d: RegionDrillDeps) {}
 
@@ -137,19 +139,22 @@ export class RegionDrills {
     return found;
   }
 
-  /** Resolves once every region drill running here has ended (their drills fail back on stop). */
+  /** No further tenant starts; resolves once every region drill running here has ended (their drills fail back on stop). */
   async stop(): Promise<void> {
+    this.stopping = true;
     await Promise.allSettled([...this.live.values()].map((l) => l.done));
   }
 
   private async run(report: RegionDrillReport, tenants: RegionTenant[], req: RegionDrillRequest): Promise<RegionDrillReport> {
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < tenants.length) await this.drillOne(report, tenants[next++]!, req);
+      while (!this.stopping && next < tenants.length) await this.drillOne(report, tenants[next++]!, req);
     };
     await Promise.all(Array.from({ length: Math.min(report.parallel, tenants.length) }, worker));
     report.summary = summarize(report.tenants);
-    report.status = report.summary.passed === report.tenants.length ? 'passed' : 'failed';
+    // Stopped before every tenant's drill started: interrupted (the ones not started are not listed).
+    if (report.tenants.length < tenants.length) report.status = 'interrupted';
+    else report.status = report.summary.passed === report.tenants.length ? 'passed' : 'failed';
     report.ended_at = new Date(this.d.now()).toISOString();
     const s = report.summary;
     this.audit(report, { event: 'region_drill', drill: report.id, region: report.region, step: 'report', result: report.status, passed: s.passed, failed: s.failed, slowest: s.slowest }, `region drill ${report.id} of ${report.region}: ${report.status} (${s.passed}/${s.total} passed)`);
@@ -180,7 +185,9 @@ export class RegionDrills {
     } catch (err) {
       const e = err as { code?: string; message?: string; reasons?: DrillReason[]; id?: string };
       entry.status = 'refused';
-      entry.reasons = Array.isArray(e.reasons) && e.reasons.length > 0 ? e.reasons : [{ code: (e.code ?? 'not_started').toLowerCase(), message: e.message ?? String(err) }];
+      // DRP_DRILL_RUNNING → drill_running, as preflight names it.
+      const code = (e.code ?? 'not_started').replace(/^DRP_/, '').toLowerCase();
+      entry.reasons = Array.isArray(e.reasons) && e.reasons.length > 0 ? e.reasons : [{ code, message: e.message ?? String(err) }];
       if (typeof e.id === 'string') entry.drill_id = e.id;
     }
     report.summary = summarize(report.tenants);

@@ -15,6 +15,7 @@ import { skippedReport } from './skipped.js';
 import { DrillScheduler } from './scheduler.js';
 import { RegionDrills } from './region.js';
 import type { AuditRef, DrillStore } from './types.js';
+import type { DrillMetrics } from '../metrics/drills.js';
 
 export interface FleetDrillHost {
   config(): Config;
@@ -79,4 +80,31 @@ export function wireFleetDrills(h: FleetDrillHost): { scheduler: DrillScheduler;
     log,
   });
   return { scheduler, regions };
+}
+
+/** Scheduled and region drills of one proxy, started once its drill service is up. */
+export class FleetDrills {
+  private constructor(
+    readonly scheduler: DrillScheduler,
+    readonly regions: RegionDrills,
+    private readonly store: DrillStore,
+    private readonly metrics: DrillMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  /** Wire them, read the last passed drills back (metrics), recover interrupted region drills, start the schedules. */
+  static async start(h: FleetDrillHost & { metrics: DrillMetrics }): Promise<FleetDrills> {
+    const { scheduler, regions } = wireFleetDrills(h);
+    const f = new FleetDrills(scheduler, regions, h.store, h.metrics, h.logger);
+    await h.metrics.load(h.store).catch((err: unknown) => h.logger.error({ err }, 'drill metrics: could not read the last passed drills from the store'));
+    await regions.recoverInterrupted().catch((err: unknown) => h.logger.error({ err }, 'could not recover interrupted region drills'));
+    scheduler.start(healthSettleMs(h.config()));
+    return f;
+  }
+
+  /** A reload: schedules follow the new config; tenants it added get their last success read back. */
+  reload(added: readonly string[]): void {
+    this.scheduler.reload();
+    if (added.length > 0) void this.metrics.load(this.store, added).catch((err: unknown) => this.log.error({ err }, 'drill metrics: could not read the last passed drills from the store'));
+  }
 }

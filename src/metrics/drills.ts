@@ -21,8 +21,8 @@ export class DrillMetrics {
     this.total = new Counter({ name: 'drproxy_drills_total', help: 'Drills by trigger (operator, schedule, region) and final status (passed, failed, aborted, refused, interrupted, skipped)', labelNames: ['trigger', 'status'], registers });
   }
 
-  /** The fleet (start and every reload): required intervals; removed tenants lose their series. */
-  configure(tenants: readonly Pick<TenantConfig, 'name' | 'tier'>[]): void {
+  /** The fleet (start and every reload): required intervals; removed tenants lose their series. Returns the tenants added. */
+  configure(tenants: readonly Pick<TenantConfig, 'name' | 'tier'>[]): string[] {
     const next = new Set(tenants.map((t) => t.name));
     for (const t of this.tenants) {
       if (next.has(t)) continue;
@@ -30,12 +30,15 @@ export class DrillMetrics {
       this.interval.remove({ tenant: t });
     }
     for (const t of tenants) this.interval.set({ tenant: t.name }, t.tier.drill_interval / 1000);
+    const added = [...next].filter((t) => !this.tenants.has(t));
     this.tenants = next;
+    return added;
   }
 
-  /** At start-up: each tenant's last passed drill, from the store. */
-  async load(store: DrillStore): Promise<void> {
-    for (const t of this.tenants) {
+  /** At start-up (and for tenants a reload adds): each tenant's last passed drill, from the store. */
+  async load(store: DrillStore, only?: readonly string[]): Promise<void> {
+    for (const t of only ?? [...this.tenants]) {
+      if (!this.tenants.has(t)) continue;
       const at = await lastSuccess(store, t);
       if (at !== undefined) this.lastOk.set({ tenant: t }, at / 1000);
     }

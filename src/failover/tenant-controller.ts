@@ -128,6 +128,7 @@ export class TenantController {
   private inherit(prev: TenantController): void {
     const same = unchangedSites(prev.cfg, this.cfg);
     this.flips.push(...prev.flips);
+    this.drilling = prev.drilling;
     this.memory = {
       lastFlipAt: prev.lastFlipAt,
       unavailableSince: same.has(prev.state.active) ? prev.memory.unavailableSince : 0,

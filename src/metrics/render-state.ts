@@ -32,7 +32,7 @@ export function renderPhases(w: TextWriter, list: readonly Viewed[]): void {
   for (const { view } of list) byPhase.set(view.phase, (byPhase.get(view.phase) ?? 0) + 1);
   w.family('drproxy_tenants', 'gauge', 'Tenants by phase (active, failing_over, frozen)');
   for (const [phase, n] of byPhase) w.sample('drproxy_tenants', labels({ phase }), n);
-  w.family('drproxy_tenant_phase', 'gauge', 'Always 1: the tenant phase (active, failing_over, frozen) and, when frozen, why (no_site, fence_failed, promote_failed, state_lost)');
+  w.family('drproxy_tenant_phase', 'gauge', 'Always 1: the tenant phase (active, failing_over, frozen) and, when frozen, why (no_site, fence_failed, promote_failed, state_lost, drill_interrupted)');
   for (const { view, m } of list) w.sample('drproxy_tenant_phase', `${m?.lbl ?? labels({ tenant: view.name })},${labels({ phase: view.phase, cause: view.cause })}`, 1);
   perTenant(w, list, 'drproxy_tenant_on_preferred_site', '1 when the active site is the first listed site and the tenant is not frozen', (v) => (v.phase !== 'frozen' && v.sites[0]?.name === v.active ? 1 : 0));
   perTenant(w, list, 'drproxy_tenant_sites_unavailable', 'Sites of the tenant (active or standby) with fewer healthy backends than min_healthy', (v) => count(v.sites, (s) => !s.available));

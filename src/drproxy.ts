@@ -284,6 +284,7 @@ export class DrProxy implements AdminApi {
     const s = c.state;
     const cfg = c.config;
     const now = Date.now();
+    const nextDrill = this.fleetDrills?.scheduler.nextOf(name);
     return {
       name,
       tier: cfg.tier.name,
@@ -322,6 +323,7 @@ export class DrProxy implements AdminApi {
           })),
         };
       }),
+      ...(nextDrill !== undefined && { next_scheduled_drill: new Date(nextDrill).toISOString() }),
       ...(withFlips && { flips: c.flips }),
     };
   }

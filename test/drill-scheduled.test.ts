@@ -59,6 +59,8 @@ describe('scheduled drills', () => {
       expect(Date.parse(r.started_at) + 60_000 - next.get(t)!, t).toBeGreaterThanOrEqual(0);
       expect(Date.parse(r.started_at) + 60_000 - next.get(t)!, t).toBeLessThan(1000);
     }
+    // /status and GET /tenants/:t show it.
+    expect(p.proxy.tenantStatus('t', false)).toMatchObject({ next_scheduled_drill: new Date(next.get('t')!).toISOString() });
     const metrics = await p.proxy.metricsText();
     expect(metrics).toContain('drproxy_drills_total{trigger="schedule",status="passed"} 1');
     expect(metrics).toContain('drproxy_drills_total{trigger="schedule",status="skipped"} 1');

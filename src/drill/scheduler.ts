@@ -93,6 +93,11 @@ export class DrillScheduler {
     return new Map([...this.next].map(([t, n]) => [t, n.at]));
   }
 
+  /** The tenant's next scheduled start (epoch ms); undefined: none planned (or its drill runs). */
+  nextOf(tenant: string): number | undefined {
+    return this.next.get(tenant)?.at;
+  }
+
   /** Resolves when the current tick (if any) is done: tests. */
   async settled(): Promise<void> {
     while (this.ticking) await this.ticking;

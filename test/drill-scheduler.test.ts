@@ -64,24 +64,28 @@ class Clock implements Scheduler {
 class FakeService implements ScheduledDrillService {
   readonly runs: DrillRequest[] = [];
   refuse: DrillReason[] = [];
+  /** Set: each drill runs until the test calls its release (held[i]()). */
+  hold = false;
+  readonly held: Array<() => void> = [];
   constructor(private readonly store: MemoryDrillStore, private readonly clock: Clock) {}
   preflight(): Promise<DrillReason[]> {
     return Promise.resolve(this.refuse);
   }
   async run(req: DrillRequest): Promise<DrillReport> {
     this.runs.push(req);
+    if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
     const r = { ...skippedReport({ req, reasons: [], tier: TIER, from: 'a', epoch: 1, now: this.clock.t, dwellMs: 0 }), status: 'passed' as const, steps: [] };
     await this.store.put(r);
     return r;
   }
 }
 
-function setup(schedules: DrillSchedule[], opts: { leading?: () => boolean; alerts?: (t: string) => DrillReason[]; store?: MemoryDrillStore; clock?: Clock } = {}) {
+function setup(schedules: DrillSchedule[], opts: { leading?: () => boolean; alerts?: (t: string) => DrillReason[]; store?: MemoryDrillStore; clock?: Clock; parallel?: number } = {}) {
   const clock = opts.clock ?? new Clock();
   const store = opts.store ?? new MemoryDrillStore();
   const service = new FakeService(store, clock);
   const tenants = ['t1', 't2'].map((name) => ({ name, tier: TIER }) as unknown as TenantConfig);
-  let config = { tenants, drills: { schedules } } as unknown as Pick<Config, 'drills' | 'tenants'>;
+  let config = { tenants, drills: { schedules, parallel: opts.parallel ?? 10 } } as unknown as Pick<Config, 'drills' | 'tenants'>;
   const skipped: DrillReport[] = [];
   const s = new DrillScheduler({
     config: () => config,
@@ -96,7 +100,7 @@ function setup(schedules: DrillSchedule[], opts: { leading?: () => boolean; aler
     log: pino({ level: 'silent' }),
     onSkipped: (r) => skipped.push(r),
   });
-  return { clock, store, service, s, skipped, setConfig: (sch: DrillSchedule[]) => (config = { tenants, drills: { schedules: sch } } as unknown as typeof config) };
+  return { clock, store, service, s, skipped, setConfig: (sch: DrillSchedule[]) => (config = { tenants, drills: { schedules: sch, parallel: opts.parallel ?? 10 } } as unknown as typeof config) };
 }
 
 const sched = (s: Partial<DrillSchedule>): DrillSchedule => ({ tenants: [], tiers: [], windows: [], blocked: [], jitter: 0, ...s });
@@ -223,6 +227,49 @@ describe('drill scheduler', () => {
     expect(s.upcoming().size).toBe(0);
     await clock.advance(10 * DAY);
     expect(service.runs).toHaveLength(1);
+    s.stop();
+  });
+
+  it('at most drills.parallel scheduled drills at once; the others wait their turn, inside their window', async () => {
+    // Both tenants due at once in a 1-hour window, one drill at a time.
+    const { clock, service, s } = setup([sched({ tiers: ['BC'], windows: [{ days: [0], start: 600, end: 660 }] })], { parallel: 1 });
+    service.hold = true;
+    s.start();
+    await clock.run();
+    await s.settled();
+    expect(service.runs.map((r) => r.tenant)).toEqual(['t1']);
+    // No busy loop while the second waits: no timer due now.
+    expect([...clock.timers.values()].some((x) => x.at <= clock.t)).toBe(false);
+    await clock.advance(10 * MIN);
+    expect(service.runs).toHaveLength(1);
+    service.held[0]!();
+    await clock.run();
+    await s.settled();
+    await clock.run();
+    expect(service.runs.map((r) => r.tenant)).toEqual(['t1', 't2']);
+    // The second took the whole window: the next due one waits for next week's window.
+    await clock.advance(60 * MIN);
+    service.held[1]!();
+    await clock.run();
+    await s.settled();
+    expect(s.upcoming().get('t1')).toBe(SUN + 7 * DAY + 10 * HOUR);
+    s.stop();
+  });
+
+  it('a drill that waited past its window is planned for the next window, not started late', async () => {
+    const { clock, service, s } = setup([sched({ tiers: ['BC'], windows: [{ days: [0], start: 600, end: 630 }] })], { parallel: 1 });
+    service.hold = true;
+    s.start();
+    await clock.run();
+    await s.settled();
+    expect(service.runs.map((r) => r.tenant)).toEqual(['t1']);
+    await clock.advance(45 * MIN);
+    service.held[0]!();
+    await clock.run();
+    await s.settled();
+    await clock.run();
+    expect(service.runs).toHaveLength(1);
+    expect(s.upcoming().get('t2')).toBe(SUN + 7 * DAY + 10 * HOUR);
     s.stop();
   });
 });

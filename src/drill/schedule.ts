@@ -73,6 +73,11 @@ export function nextAllowed(windows: readonly DrillWindow[], blocked: readonly D
   return undefined;
 }
 
+/** May a drill of this schedule start at `t` (inside a window, outside every freeze)? */
+export function allowedAt(s: Pick<DrillSchedule, 'windows' | 'blocked'>, t: number): boolean {
+  return nextAllowed(s.windows, s.blocked, t, 1)?.start === t;
+}
+
 /**
  * The earliest a drill may start, before windows and freezes: `last + every`; with no `every`,
  * after the window occurrence the last drill started in (one drill per window opening).

@@ -5,6 +5,8 @@
  * through the drill service (trigger `schedule`, actor `scheduler`), unless an alert is firing
  * for it or preflight refuses it: then a `skipped` report with the reasons is stored instead. A
  * skipped drill uses its slot: the next one is due as the schedule says, not at once.
+ * At most drills.parallel scheduled drills run at once; due ones wait their turn, and one that
+ * waited past its window is planned for the next window rather than started late.
  *
  * Only the replica that may decide (the leader, clustered) starts drills. A replica that is not
  * leading keeps no memory of the others' drills: when it becomes leader (and on a reload) it
@@ -14,7 +16,7 @@ import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Scheduler } from '../failover/scheduler.js';
 import type { DrillReason, DrillReport, DrillRequest, DrillStore } from './types.js';
-import { nextStart, scheduleOf } from './schedule.js';
+import { allowedAt, nextStart, scheduleOf } from './schedule.js';
 import { lastScheduledStart } from './last-drills.js';
 
 /** Longest single timer: well below setTimeout's 2^31-1 ms. */
@@ -114,7 +116,12 @@ export class DrillScheduler {
     if (this.stopped) return;
     const now = this.d.now();
     let wait = this.stale ? 0 : MAX_TIMER_MS;
-    for (const [tenant, n] of this.next) if (!this.running.has(tenant)) wait = Math.min(wait, Math.max(0, n.at - now));
+    // drills.parallel running: the due ones wait for one to end (its end arms again).
+    const full = this.running.size >= this.d.config().drills.parallel;
+    for (const [tenant, n] of this.next) {
+      if (this.running.has(tenant) || (full && n.at <= now)) continue;
+      wait = Math.min(wait, Math.max(0, n.at - now));
+    }
     if (!this.d.leading()) wait = Math.max(wait, FOLLOWER_POLL_MS);
     wait = Math.max(wait, this.notBefore - now);
     this.handle = this.d.timers.setTimeout(() => {
@@ -130,8 +137,7 @@ export class DrillScheduler {
         return;
       }
       if (this.stale) await this.load();
-      const now = this.d.now();
-      for (const [tenant, n] of [...this.next]) if (n.at <= now && !this.running.has(tenant)) this.fire(tenant, n.index, now);
+      this.fireDue();
     } catch (err) {
       this.d.log.error({ err }, 'scheduled drills: could not read the last drills from the store; trying again in a minute');
       this.stale = true;
@@ -140,6 +146,23 @@ export class DrillScheduler {
       return;
     } finally {
       if (this.handle === undefined) this.arm();
+    }
+  }
+
+  /**
+   * Start the drills that are due, earliest first, at most drills.parallel at once: a tier
+   * schedule must not fail a whole fleet over at the same instant. One that waited for its turn
+   * past its window's end (or into a freeze) is planned again instead.
+   */
+  private fireDue(): void {
+    const now = this.d.now();
+    const cfg = this.d.config();
+    const due = [...this.next].filter(([t, n]) => n.at <= now && !this.running.has(t)).sort((x, y) => x[1].at - y[1].at);
+    for (const [tenant, n] of due) {
+      if (this.running.size >= cfg.drills.parallel) return;
+      const s = cfg.drills.schedules[n.index];
+      if (s && !allowedAt(s, now)) this.plan(tenant);
+      else this.fire(tenant, n.index, now);
     }
   }
 

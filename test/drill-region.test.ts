@@ -96,8 +96,8 @@ describe('a region drill of 100 tenants', () => {
 
     const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
     expect(metrics).toContain(`drproxy_drills_total{trigger="region",status="passed"} ${N}`);
-    expect(metrics).toMatch(/drproxy_drill_last_success_timestamp_seconds\{tenant="t000"\} \d+/);
-    expect(metrics).toContain('drproxy_drill_required_interval_seconds{tenant="t000"} 2592000');
+    expect(metrics).toMatch(/drproxy_drill_last_success_timestamp_seconds\{tenant="t000",tier="BC"\} \d+/);
+    expect(metrics).toContain('drproxy_drill_required_interval_seconds{tier="BC"} 2592000');
   }, 120_000);
 
   it('lists a tenant whose drill is refused as refused, and drills the others', async () => {

@@ -64,9 +64,9 @@ describe('scheduled drills', () => {
     const metrics = await p.proxy.metricsText();
     expect(metrics).toContain('drproxy_drills_total{trigger="schedule",status="passed"} 1');
     expect(metrics).toContain('drproxy_drills_total{trigger="schedule",status="skipped"} 1');
-    const lastOk = Number(/drproxy_drill_last_success_timestamp_seconds\{tenant="t"\} (\S+)/.exec(metrics)?.[1]);
+    const lastOk = Number(/drproxy_drill_last_success_timestamp_seconds\{tenant="t",tier="BC"\} (\S+)/.exec(metrics)?.[1]);
     expect(lastOk * 1000).toBe(Date.parse(passed.ended_at!));
-    expect(metrics).not.toMatch(/drproxy_drill_last_success_timestamp_seconds\{tenant="u"\}/);
+    expect(metrics).not.toMatch(/drproxy_drill_last_success_timestamp_seconds\{tenant="u"/);
 
     // Restart on the same state: the last drills are read back, nothing is due yet.
     await p.stop();
@@ -75,6 +75,6 @@ describe('scheduled drills', () => {
     expect(p.proxy.fleetDrills!.scheduler.upcoming().get('t')).toBe(Date.parse(passed.started_at) + 60_000);
     expect((await reports(p, 't')).filter((r) => r.trigger === 'schedule')).toHaveLength(1);
     // The last success is read back from the store at start-up.
-    expect(await p.proxy.metricsText()).toContain(`drproxy_drill_last_success_timestamp_seconds{tenant="t"} ${lastOk}`);
+    expect(await p.proxy.metricsText()).toContain(`drproxy_drill_last_success_timestamp_seconds{tenant="t",tier="BC"} ${lastOk}`);
   }, 60_000);
 });

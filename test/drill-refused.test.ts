@@ -32,11 +32,12 @@ beforeAll(async () => {
         t: { tier: 'BC', hosts: ['t.example.com'], sites: [site('a1', a1), site('b1', b1, { promote: { url: `${hook.url}/promote` } })] },
         m: { tier: 'BC', hosts: ['m.example.com'], failover: { min_interval: '1h' }, sites: [site('a1', m1), site('b1', m2)] },
         w: { tier: 'BC', hosts: ['*.w.example.com'], sites: [site('a1', m1), site('b1', m2)] },
+        api: { tier: 'BC', hosts: ['api.example.com'], paths: ['/api'], sites: [site('a1', m1), site('b1', m2)] },
       },
     },
     { drills: { hookChecks: (tenant, s) => (tenant === 't' && s === 'b1' ? promoteCheck : {}) } },
   );
-  await Promise.all(['t', 'm', 'w'].map((n) => sitesHealthy(p, n)));
+  await Promise.all(['t', 'm', 'w', 'api'].map((n) => sitesHealthy(p, n)));
   await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.dataAgeSeconds() === 0), { what: 'data ages' });
 });
 
@@ -118,5 +119,9 @@ describe('drill preflight', () => {
 
   it('refuses a tenant with only wildcard hosts and no drill.host', async () => {
     expect(codes(await refused('w'))).toEqual(['no_host']);
+  });
+
+  it('refuses a drill whose verify path is outside the tenant\'s paths', async () => {
+    expect(codes(await refused('api'))).toEqual(['verify_path']);
   });
 });

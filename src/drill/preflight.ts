@@ -6,6 +6,7 @@
 import { autoTarget } from '../failover/decide.js';
 import { siteReadiness, type HookChecks } from '../failover/readiness.js';
 import { snapshotSites } from '../failover/site.js';
+import { prefixMatches } from '../proxy/router.js';
 import type { DrillTenant } from './deps.js';
 import type { DrillReason } from './types.js';
 
@@ -52,6 +53,8 @@ export function preflight({ tenant: t, to: asked, running, hooks, now }: Preflig
   }
   const host = verifyHost(t);
   if (host === undefined) add('no_host', 'the tenant has only wildcard hosts: set its drill.host to verify through the data plane');
+  const path = t.config.drill.path;
+  if (!t.config.paths.some((prefix) => prefixMatches(prefix, path))) add('verify_path', `drill.path ${path} is outside the tenant's paths (${t.config.paths.join(', ')}): its synthetic requests would not reach it`);
   const to = asked ?? defaultTarget(t, now);
   if (to === undefined) add('no_target', 'the tenant has no other site to drill to');
   else if (!t.site(to)) add('unknown_site', `the tenant has no site ${to}`, to);

@@ -61,7 +61,10 @@ export class DrillService {
       await this.close(report);
       throw new DrillRefusedError(t.name, pre.reasons, report.id);
     }
-    const running: Running = { report, done: undefined as unknown as Promise<DrillReport> };
+    let settle!: (p: Promise<DrillReport>) => void;
+    const running: Running = { report, done: new Promise<DrillReport>((resolve) => (settle = resolve)) };
+    // Whoever asks for it sees a failure; nobody asking is no unhandled rejection.
+    running.done.catch(() => {});
     // Claimed before the first await: a second start for this tenant is refused from now on.
     this.byTenant.set(t.name, running);
     this.byId.set(report.id, running);
@@ -71,10 +74,11 @@ export class DrillService {
     } catch (err) {
       this.byTenant.delete(t.name);
       this.byId.delete(report.id);
+      settle(Promise.reject(err as Error));
       throw err;
     }
     this.log.info({ drill: report.id, tenant: t.name, from: report.from, to: pre.to, dwell_ms: report.requested.dwell_ms }, 'drill started');
-    running.done = this.run(new LiveTenant(t, this.d.tenant), report, pre.to!, pre.host!, req);
+    settle(this.run(new LiveTenant(t, this.d.tenant), report, pre.to!, pre.host!, req));
     return structuredClone(report);
   }
 

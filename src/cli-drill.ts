@@ -2,6 +2,7 @@
  * The drill commands of the drproxy CLI (docs/drills.md), over the admin API:
  *
  *   drproxy drill TENANT [--to SITE] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json]
+ *   drproxy drill --region R [--parallel N] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json]   (cli-region-drill.ts)
  *   drproxy drills [TENANT] [--json]
  *   drproxy drills show ID [--markdown | --json]
  *
@@ -12,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { AdminClient, type DrillReport, type DrillReason } from './admin/client.js';
 import { adminUrl, failure, millis, objective, table, token, UsageError } from './cli-control.js';
+import { parseParallel, regionDrill, regionSummary } from './cli-region-drill.js';
 
 export const DRILL_COMMANDS = ['drill', 'drills'] as const;
 
@@ -22,12 +24,14 @@ export function isDrillCommand(command: string | undefined): boolean {
 export const DRILL_HELP = `Drills (a planned failover to a standby and back, verified and reported: docs/drills.md):
   drproxy drill TENANT [--to SITE] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json]
                                                       run a drill and wait for its report; exit 0 if it passed
+  drproxy drill --region R [--parallel N] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json]
+                                                      drill every tenant active in region R, N at a time; exit 0 if all passed
   drproxy drills [TENANT] [--json]                    the drill reports, newest first
   drproxy drills show ID [--markdown | --json]        one report
 `;
 
 const SUMMARY = {
-  drill: 'drproxy drill TENANT [--to SITE] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json]',
+  drill: 'drproxy drill TENANT [--to SITE] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json] | drproxy drill --region R [--parallel N] [--dwell 30s] [--no-failback] --reason TEXT [--no-wait] [--json]',
   drills: 'drproxy drills [TENANT] [--json] | drproxy drills show ID [--markdown | --json]',
 };
 
@@ -49,12 +53,14 @@ interface Values {
   'no-failback'?: boolean;
   'no-wait'?: boolean;
   markdown?: boolean;
+  region?: string;
+  parallel?: string;
 }
 
 /** Options every drill command takes, and those of each (h-sched adds --region and --parallel to `drill`). */
 const COMMON = { admin: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 const OPTIONS = {
-  drill: { ...COMMON, reason: { type: 'string' }, to: { type: 'string' }, dwell: { type: 'string' }, 'no-failback': { type: 'boolean' }, 'no-wait': { type: 'boolean' } },
+  drill: { ...COMMON, reason: { type: 'string' }, to: { type: 'string' }, dwell: { type: 'string' }, 'no-failback': { type: 'boolean' }, 'no-wait': { type: 'boolean' }, region: { type: 'string' }, parallel: { type: 'string' } },
   drills: { ...COMMON, markdown: { type: 'boolean' } },
 } as const;
 
@@ -97,6 +103,7 @@ function usage(name: 'drill' | 'drills', message: string): number {
 }
 
 async function drill(client: AdminClient, positionals: string[], v: Values): Promise<number> {
+  if (v.region !== undefined || v.parallel !== undefined) return region(client, positionals, v);
   if (positionals.length !== 1 || !positionals[0]!.trim()) throw new UsageError(positionals.length === 0 ? 'missing TENANT' : `unexpected argument "${positionals[1]}"`);
   if (!v.reason?.trim()) throw new UsageError('--reason TEXT is required: it is written to the audit log and the report');
   if (v.to !== undefined && !v.to.trim()) throw new UsageError('--to needs a site name');
@@ -122,6 +129,18 @@ async function drill(client: AdminClient, positionals: string[], v: Values): Pro
   return r.status === 'passed' ? 0 : 1;
 }
 
+/** `drill --region R`: every tenant active in region R (cli-region-drill.ts). */
+function region(client: AdminClient, positionals: string[], v: Values): Promise<number> {
+  if (v.region === undefined || !v.region.trim()) throw new UsageError('--parallel goes with --region R');
+  if (positionals.length > 0) throw new UsageError(`--region drills every tenant active in the region: no TENANT (got "${positionals[0]}")`);
+  if (v.to !== undefined) throw new UsageError('--to goes with a single TENANT: each tenant of a region drill goes where an automatic failover would');
+  if (!v.reason?.trim()) throw new UsageError('--reason TEXT is required: it is written to the audit log and the report');
+  const parallel = parseParallel(v.parallel);
+  if (typeof parallel === 'string') throw new UsageError(parallel);
+  const args = { region: v.region.trim(), ...(parallel !== undefined && { parallel }), ...(v.dwell !== undefined && { dwell: v.dwell }), failback: !v['no-failback'], reason: v.reason.trim(), wait: !v['no-wait'], json: v.json === true };
+  return regionDrill(client, args, out, err);
+}
+
 /** The end of a drill for people: status, RTO against the tier's, data age, traffic, reasons. */
 export function summary(r: DrillReport): string {
   const lines = [`drill ${r.id}: ${r.status.toUpperCase()}`];
@@ -141,6 +160,7 @@ async function drills(client: AdminClient, positionals: string[], v: Values): Pr
     if (v.markdown && v.json) throw new UsageError('give --markdown or --json, not both');
     if (v.markdown) return void out(await client.drillMarkdown(id)), 0;
     const r = await client.drillReport(id);
+    if (!v.json && r.kind === 'drproxy.region_drill') return void out(regionSummary(r)), 0;
     if (v.json || r.kind !== 'drproxy.drill') return void out(JSON.stringify(r, null, 2)), 0;
     out(summary(r));
     out(table(['STEP', 'STARTED', 'DURATION', 'RESULT', 'DETAIL'], r.steps.map((s) => [s.name, s.started_at, s.duration_ms === undefined ? '-' : millis(s.duration_ms), s.result, s.detail ?? ''])));

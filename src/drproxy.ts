@@ -16,9 +16,8 @@ import type { StateStore } from './state/types.js';
 import type { Coordinator } from './state/coordinator.js';
 import type { ClusterReplica } from './cluster/replica.js';
 import { carryOut } from './cluster/carry-out.js';
-import { carryOutDrill, clusterDrillOptions, followLeadership } from './cluster/drills.js';
+import { carryOutDrill } from './cluster/drills.js';
 import { HealthRegistry } from './health/registry.js';
-import { isEjected } from './health/outlier.js';
 import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { RouteTable } from './proxy/router.js';
@@ -32,12 +31,13 @@ import { registerAccessLogMetrics } from './access-log-metrics.js';
 import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
-import { readinessFields } from './failover/readiness.js';
-import { loadSigningKey } from './evidence/keys.js';
-import type { SigningKey } from './evidence/signature.js';
-import { evidenceHooks, type EvidenceHooks } from './evidence/drill-hooks.js';
-import { wireDrills, type DrillOptions } from './drill/wire.js';
+import { tenantStatusJson } from './admin/tenant-status.js';
+import type { EvidenceHooks } from './evidence/drill-hooks.js';
+import type { DrillOptions } from './drill/wire.js';
 import type { DrillService } from './drill/service.js';
+import type { FleetDrills } from './drill/wire-fleet.js';
+import type { RegionDrills } from './drill/region.js';
+import { ProxyDrills } from './drill/proxy-drills.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -85,10 +85,8 @@ export class DrProxy implements AdminApi {
   private readonly coordinatorOf: DrProxyOptions['coordinator'];
   /** Clustered mode (state.etcd): this replica's etcd session, coordinator and forwarding. */
   private cluster: ClusterReplica | undefined;
-  /** drills.signing_key_file, loaded at start-up and at each reload (src/evidence/keys.ts). */
-  private signingKey: SigningKey | undefined;
-  /** Drills (drill/service.ts); undefined without a store for their reports. */
-  drills: DrillService | undefined;
+  /** Drills, their evidence, schedules and region drills (drill/proxy-drills.ts); set by init(). */
+  private drillParts: ProxyDrills | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -105,6 +103,7 @@ export class DrProxy implements AdminApi {
     this.metrics = new Metrics();
     this.metrics.configure(config.metrics, config.tenants);
     this.metrics.fleetEvents.reloaded(true, Date.now());
+    this.metrics.drills.configure(config.tenants);
     this.health = new HealthRegistry(() => this.metrics.healthCheckDuration.counts(), { now: this.now });
     this.metrics.setCheckSource(() => this.siteTallies());
     this.metrics.setStateSource(() => this.controllers.values());
@@ -136,8 +135,6 @@ export class DrProxy implements AdminApi {
   }
 
   private async init(opts: DrProxyOptions): Promise<void> {
-    // A key that cannot be used stops start-up (DRP_SIGNING_KEY) rather than leave reports unsigned.
-    this.signingKey = this.config.drills.signing_key_file === undefined ? undefined : loadSigningKey(this.config.drills.signing_key_file);
     // Clustered, the state is etcd's: the local store is not opened (nor its directory locked).
     // The etcd client (gRPC) is loaded only then: an embedded drproxy starts without it.
     const etcd = this.config.state.etcd;
@@ -145,6 +142,10 @@ export class DrProxy implements AdminApi {
       const { ClusterReplica } = await import('./cluster/replica.js');
       this.cluster = new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION });
     }
+    const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), audit: this.audit, logger: this.logger, now: this.now };
+    const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
+    // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
+    this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster });
     if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
@@ -162,10 +163,7 @@ export class DrProxy implements AdminApi {
     this.publishTable();
     this.health.start();
     const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
-    const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
-    // Reports are closed (chain head, signature) and rendered by the evidence hooks unless a test gives its own.
-    const drillHooks = { ...this.evidence(), ...opts.drills, ...(this.cluster && clusterDrillOptions(this.cluster)) };
-    this.drills = wireDrills({ config: () => this.config, tenant: (n) => this.controllers.get(n), audit: this.audit, dataPlane, logger: this.logger, now: this.now }, drillHooks);
+    await this.drillParts.start(opts.drills);
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
       for (const w of warnings) this.logger.warn(`admin: ${w}`);
@@ -178,9 +176,7 @@ export class DrProxy implements AdminApi {
     }
     this.started = true;
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
-    // Clustered, the leader recovers them when it starts leading (cluster/drills.ts).
-    if (this.cluster && this.drills) followLeadership(this.cluster, this.drills, this.logger);
-    else this.drills?.recoverInterrupted().catch((err: unknown) => this.logger.error({ alert: true, err }, 'could not recover interrupted drills'));
+    this.drillParts.recover();
   }
 
   private deps(): ControllerDeps {
@@ -277,52 +273,7 @@ export class DrProxy implements AdminApi {
 
   tenantStatus(name: string, withFlips: boolean): unknown {
     const c = this.controllers.get(name);
-    if (!c) return undefined;
-    const s = c.state;
-    const cfg = c.config;
-    const now = Date.now();
-    const ready = c.readinessAll(now);
-    return {
-      name,
-      tier: cfg.tier.name,
-      rpo_seconds: cfg.tier.rpo / 1000,
-      rto_seconds: cfg.tier.rto / 1000,
-      phase: s.phase,
-      epoch: s.epoch,
-      active: s.active,
-      fenced: s.fenced,
-      ...(s.frozen_cause && { frozen_cause: s.frozen_cause }),
-      mode: cfg.failover.mode,
-      failback: cfg.failover.failback,
-      reason: s.reason,
-      updated_at: s.updated_at,
-      hosts: cfg.hosts,
-      sites: c.sites.map((site, i) => {
-        const h = site.health(now);
-        const age = site.dataAgeSeconds();
-        return {
-          name: site.name,
-          ...(site.cfg.region && { region: site.cfg.region }),
-          ...(site.cfg.zone && { zone: site.cfg.zone }),
-          available: h.available,
-          stale: site.stale(cfg.tier.rpo),
-          ...(age !== undefined && { data_age_seconds: age }),
-          ...readinessFields(ready[i]!),
-          backends: site.backends.map((b) => ({
-            name: b.backend.name,
-            url: b.backend.origin,
-            state: b.health.check.state,
-            drained: b.drained,
-            ejected: isEjected(b.passive, now),
-            ...(cfg.proxy.standby_connections > 0 && { standby_connections: b.backend.standbySockets.idle }),
-            ...(b.health.check.lastResult && {
-              last_check: { ok: b.health.check.lastResult.ok, status: b.health.check.lastResult.status, error: b.health.check.lastResult.error, at: new Date(b.health.check.lastResult.at).toISOString() },
-            }),
-          })),
-        };
-      }),
-      ...(withFlips && { flips: c.flips }),
-    };
+    return c && tenantStatusJson(c, withFlips, this.drillParts?.nextOf(name));
   }
 
   private stateKind(): 'file' | 'etcd' {
@@ -337,11 +288,25 @@ export class DrProxy implements AdminApi {
 
   /** Sign and close drill reports, render them as Markdown (the drill service's finish and markdown hooks). */
   evidence(): EvidenceHooks {
-    return evidenceHooks({ key: () => this.signingKey, auditHead: () => this.audit.head() });
+    return this.drillParts!.evidence();
+  }
+
+  /** Drills (drill/service.ts); undefined without a store for their reports. */
+  get drills(): DrillService | undefined {
+    return this.drillParts?.service;
+  }
+
+  /** Scheduled drills (drills.schedules) and region drills (drill/wire-fleet.ts). */
+  get fleetDrills(): FleetDrills | undefined {
+    return this.drillParts?.fleet;
   }
 
   drillService(): DrillService | undefined {
     return this.drills;
+  }
+
+  regionDrillService(): RegionDrills | undefined {
+    return this.drillParts?.regions;
   }
 
   metricsText(): Promise<string> {
@@ -398,13 +363,8 @@ export class DrProxy implements AdminApi {
       return { ok: false, detail: `${restartOnly.join(', ')} cannot change on reload`, problems };
     }
     // Read again at every reload (key rotation); a key that cannot be used refuses the reload.
-    let signingKey: SigningKey | undefined;
-    try {
-      signingKey = next.drills.signing_key_file === undefined ? undefined : loadSigningKey(next.drills.signing_key_file);
-    } catch (err) {
-      const message = (err as Error).message.replace(/^drills\.signing_key_file: /, '');
-      return { ok: false, detail: (err as Error).message, problems: [{ path: 'drills.signing_key_file', message, severity: 'error' }] };
-    }
+    const key = this.drillParts!.readKey(next);
+    if ('problem' in key) return { ok: false, detail: key.detail, problems: [key.problem] };
     const oldByName = new Map(old.tenants.map((t) => [t.name, t]));
     const added: string[] = [];
     const removed: string[] = [];
@@ -448,9 +408,9 @@ export class DrProxy implements AdminApi {
     // Swap: one assignment each; requests already routed keep what they read.
     this.controllers = kept;
     this.config = next;
-    this.signingKey = signingKey;
     this.loadedAt = new Date();
     this.metrics.configure(next.metrics, next.tenants);
+    this.drillParts?.reloaded(key.key, next.tenants);
     this.publishTable();
     // Decide now with the carried memory (a failback due, trip_after running): shared probes
     // report only changes, which may not come for a long time.
@@ -485,7 +445,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
-      await this.drills?.stop(); // running drills fail back while the data plane still serves
+      await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);
       await this.health.close();

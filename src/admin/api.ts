@@ -3,6 +3,7 @@ import type { ConfigProblem } from '../config/types.js';
 import type { TenantController } from '../failover/tenant-controller.js';
 import type { ClusterRole } from './forwarded-audit.js';
 import type { DrillService } from '../drill/service.js';
+import type { RegionDrills } from '../drill/region.js';
 
 export type ReloadResult =
   | { ok: true; tenants: number; added: string[]; removed: string[]; changed: string[]; warnings: ConfigProblem[] }
@@ -20,4 +21,6 @@ export interface AdminApi {
   clusterRole?(): ClusterRole | undefined;
   /** Drills (POST /tenants/:t/drills, GET /drills): undefined when this proxy has none. */
   drillService?(): DrillService | undefined;
+  /** Region drills (POST /drills): undefined when this proxy has no drills. */
+  regionDrillService?(): RegionDrills | undefined;
 }

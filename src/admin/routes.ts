@@ -11,6 +11,7 @@ import type { AdminApi } from './api.js';
 import { HttpError } from './http-error.js';
 import { forwardedTo } from './forwarded-audit.js';
 import { drillRoutes } from './drill-routes.js';
+import { regionDrillRoutes } from './region-drill-routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -181,6 +182,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     backendAction('drain'),
     backendAction('enable'),
     ...drillRoutes(api),
+    ...regionDrillRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

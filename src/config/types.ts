@@ -393,7 +393,7 @@ export interface DrillsConfig {
   guard: DrillGuardConfig;
   /** Ed25519 private key (PKCS#8 PEM) that signs drill reports; unset: reports are not signed. */
   signing_key_file?: string;
-  /** Region drills: tenants drilled at once, by default. */
+  /** Region drills: tenants drilled at once, by default; also the most scheduled drills running at once. */
   parallel: number;
   schedules: DrillSchedule[];
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { DrillServiceDeps, DrillTenant } from './deps.js';
 import { FileDrillStore } from './file-store.js';
 import { DrillService } from './service.js';
-import type { AuditRef } from './types.js';
+import type { AuditRef, DrillStore } from './types.js';
 
 /** What the composition root may give the drill service (DrProxyOptions.drills). */
 export type DrillOptions = Partial<Pick<DrillServiceDeps, 'store' | 'finish' | 'markdown' | 'hookChecks' | 'runner' | 'forward'>>;
@@ -24,13 +24,16 @@ export interface DrillHost {
   dataPlane(): { address: string; port: number } | undefined;
   logger: Logger;
   now: () => number;
+  /** Wraps the report store (h-sched: drill metrics see every final report; drill/observed-store.ts). */
+  observe?: (s: DrillStore) => DrillStore;
 }
 
 /** The drill service, or undefined when there is no store for reports (clustered mode without one). */
 export function wireDrills(h: DrillHost, opts: DrillOptions = {}): DrillService | undefined {
   const cfg = h.config();
-  const store = opts.store ?? (cfg.state.etcd ? undefined : new FileDrillStore(resolve(cfg.state.dir), opts.markdown));
-  if (!store) return undefined;
+  const own = opts.store ?? (cfg.state.etcd ? undefined : new FileDrillStore(resolve(cfg.state.dir), opts.markdown));
+  if (!own) return undefined;
+  const store = h.observe ? h.observe(own) : own;
   const audit = h.audit;
   return new DrillService({
     tenant: (name) => h.tenant(name),

@@ -14,6 +14,11 @@ export class TenantAlerts {
     private readonly now: () => number,
   ) {}
 
+  /** The alert standing now ('' when none): a scheduled drill waits while one stands (drill/alerts-firing.ts). */
+  get standing(): string {
+    return this.current;
+  }
+
   /** Log `message` unless it is the alert already standing; '' clears it. */
   alert(message: string): void {
     if (message === this.current) return;

@@ -344,20 +344,16 @@ export class TenantController {
 
   /** How the flip runner's progress reaches this tenant's state, memory, alerts and hooks. */
   private flipEvents(): FlipEvents {
+    const landed = (at: number, stayedOff?: string): DecisionMemory => {
+      const availability = stayedOff === undefined ? this.memory.availability : this.memory.availability.restart(stayedOff, at);
+      return { lastFlipAt: at, unavailableSince: 0, availability };
+    };
     return {
-      state: (s) => {
-        this.state = s;
-      },
+      state: (s) => void (this.state = s),
       committed: (s) => this.deps.hooks?.onState?.(s),
-      landed: (at, stayedOff) => {
-        const availability = stayedOff === undefined ? this.memory.availability : this.memory.availability.restart(stayedOff, at);
-        this.memory = { lastFlipAt: at, unavailableSince: 0, availability };
-      },
+      landed: (at, stayedOff) => void (this.memory = landed(at, stayedOff)),
       alert: (message) => this.alert(message),
-      recorded: (record) => {
-        this.flips.push(record);
-        if (this.flips.length > MAX_RECORDS) this.flips.shift();
-      },
+      recorded: (record) => void (this.flips.push(record) > MAX_RECORDS && this.flips.shift()),
       finished: (record) => this.deps.hooks?.onFlip?.(record),
     };
   }
@@ -398,6 +394,11 @@ export class TenantController {
     return this.publisher.isLost;
   }
 
+  /** The operator alert standing now ('' when none): tenant-alerts.ts. */
+  get standingAlert(): string {
+    return this.alerts.standing;
+  }
+
   // --- Operator actions (admin API) ------------------------------------------------------------
 
   /** Forced failover to `to`, or to the next available site in preference order. */
@@ -429,23 +430,18 @@ export class TenantController {
   }
 
   /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */
-  fence(siteName: string, op: OperatorRequest): Promise<TenantState> {
-    return this.forwarded<TenantState>('fence', { ...op, site: siteName }) ?? this.serial(async () => {
-      const change = fenceChange(this, siteName, op);
-      if (change === undefined) return this.state;
-      await this.runner.commit(change, this.state.epoch);
-      this.publish();
-      return this.state;
-    });
-  }
-
+  fence = (siteName: string, op: OperatorRequest): Promise<TenantState> => this.fencing('fence', siteName, op);
   /** Lift a fence: the site may be chosen by automatic flips again. */
-  unfence(siteName: string, op: OperatorRequest): Promise<TenantState> {
-    return this.forwarded<TenantState>('unfence', { ...op, site: siteName }) ?? this.serial(async () => {
-      const change = unfenceChange(this, siteName, op);
+  unfence = (siteName: string, op: OperatorRequest): Promise<TenantState> => this.fencing('unfence', siteName, op);
+
+  private fencing(action: 'fence' | 'unfence', siteName: string, op: OperatorRequest): Promise<TenantState> {
+    return this.forwarded<TenantState>(action, { ...op, site: siteName }) ?? this.serial(async () => {
+      const change = (action === 'fence' ? fenceChange : unfenceChange)(this, siteName, op);
       if (change === undefined) return this.state;
       await this.runner.commit(change, this.state.epoch);
-      this.evaluate();
+      // A fence takes the site out of the route; an unfence may let a decision choose it.
+      if (action === 'fence') this.publish();
+      else this.evaluate();
       return this.state;
     });
   }

@@ -22,6 +22,7 @@ import { renderPhases, renderRouting, type Viewed } from './render-state.js';
 import { renderReadiness } from './render-readiness.js';
 import { renderFlips, renderHealth, renderObjectives, renderRequests } from './render-traffic.js';
 import { DEFAULT_METRICS } from '../config/defaults.js';
+import { DrillMetrics } from './drills.js';
 import { Fleet, TenantMetrics, add, detailOf, type DetailLevel } from './tenant.js';
 import { viewOf } from './tenant-view.js';
 import { TenantTraffic } from './traffic.js';
@@ -53,6 +54,8 @@ export class Metrics {
   readonly requestDuration: RequestLatencyMetric;
   readonly adminRequests: Counter<'action' | 'result'>;
   readonly fleetEvents: FleetMetrics;
+  /** Drills: last success, required interval, drills by trigger and status (drills.ts). */
+  readonly drills: DrillMetrics;
   private readonly connections: ConnectionMetrics;
   private readonly tenants = new Map<string, TenantMetrics>();
   private readonly fleet: Fleet;
@@ -74,6 +77,7 @@ export class Metrics {
     this.adminRequests = new Counter({ name: 'drproxy_admin_requests_total', help: 'Admin API mutations by action and result', labelNames: ['action', 'result'], registers: [this.registry] });
     this.connections = new ConnectionMetrics(this.registry);
     this.fleetEvents = new FleetMetrics(this.registry);
+    this.drills = new DrillMetrics(this.registry);
     if (opts.defaultMetrics !== false) registerDefaultMetrics(this.registry);
   }
 

@@ -19,4 +19,6 @@ export const ALERTS = [
   'DrproxyNoLeader',
   'DrproxyReplicaLostEtcd',
   'DrproxyAcksSlow',
+  // Issue 19: scheduled drills.
+  'DrproxyDrillOverdue',
 ] as const;

@@ -9,19 +9,21 @@ import { startProxy, FAST_CHECKS, sitesHealthy, type TestProxy } from './helpers
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
-import type { HookChecks } from '../src/failover/readiness.js';
 
 let a1: Upstream, b1: Upstream, m1: Upstream, m2: Upstream;
 let hook: HookServer;
 let p: TestProxy;
-/** What the readiness monitor would say of b1's promote hook (h-ready's monitor stands in here). */
-let promoteCheck: HookChecks = {};
+/** Nothing listens here: the active site's fence hook of tenant h. */
+let deadPort = 0;
 
 const lag = (s: number) => JSON.stringify({ replication: { lag_seconds: s } });
 
 beforeAll(async () => {
   [a1, b1, m1, m2] = await Promise.all([startUpstream('a1'), startUpstream('b1'), startUpstream('a1'), startUpstream('b1')]);
   hook = await startHookServer();
+  const dead = await startHookServer();
+  deadPort = dead.port;
+  await dead.close();
   await Promise.all([a1, b1, m1, m2].map((u) => u.setHealth(200, lag(0))));
   const site = (name: string, u: Upstream, extra = {}) => ({ name, backends: [u.url], ...extra });
   p = await startProxy(
@@ -33,11 +35,11 @@ beforeAll(async () => {
         m: { tier: 'BC', hosts: ['m.example.com'], failover: { min_interval: '1h' }, sites: [site('a1', m1), site('b1', m2)] },
         w: { tier: 'BC', hosts: ['*.w.example.com'], sites: [site('a1', m1), site('b1', m2)] },
         api: { tier: 'BC', hosts: ['api.example.com'], paths: ['/api'], sites: [site('a1', m1), site('b1', m2)] },
+        h: { tier: 'BC', hosts: ['h.example.com'], sites: [site('a1', m1, { fence: { url: `http://127.0.0.1:${deadPort}/fence`, timeout: '500ms' } }), site('b1', m2)] },
       },
     },
-    { drills: { hookChecks: (tenant, s) => (tenant === 't' && s === 'b1' ? promoteCheck : {}) } },
   );
-  await Promise.all(['t', 'm', 'w', 'api'].map((n) => sitesHealthy(p, n)));
+  await Promise.all(['t', 'm', 'w', 'api', 'h'].map((n) => sitesHealthy(p, n)));
   await waitFor(() => p.proxy.tenant('t')!.sites.every((s) => s.dataAgeSeconds() === 0), { what: 'data ages' });
 });
 
@@ -83,17 +85,30 @@ describe('drill preflight', () => {
     await admin(p.adminUrl, 'POST', '/tenants/t/sites/b1/unfence', { token: OPERATOR, body: { reason: 'done' } });
   });
 
-  it('refuses a target whose promote hook failed its check call', async () => {
-    promoteCheck = { promote: { ok: false, at: Date.now(), error: 'connect ECONNREFUSED' } };
+  it('refuses a target whose promote hook is unreachable (the preflight asks it for a check)', async () => {
+    await hook.close();
+    const reasons = await refused('t');
+    expect(codes(reasons)).toEqual(['promote_hook_unreachable']);
+    expect(reasons[0]).toMatchObject({ site: 'b1', message: expect.stringMatching(/ECONNREFUSED/) });
+    hook = await startHookServer(200, 0, hook.port);
+  });
+
+  it("refuses a drill whose active site's fence hook is unreachable (the drill fences it on the way out)", async () => {
+    const reasons = await refused('h');
+    expect(reasons).toEqual([expect.objectContaining({ code: 'fence_hook_unreachable', site: 'a1' })]);
+  });
+
+  it('refuses a target whose promote hook answers its check with an error', async () => {
+    hook.status = 500;
     expect(codes(await refused('t'))).toEqual(['promote_hook_unreachable']);
-    promoteCheck = {};
+    hook.status = 200;
   });
 
   it('lists every reason at once, and stores the refusal as a report', async () => {
     await b1.setHealth(200, lag(3600));
     await waitFor(() => p.proxy.tenant('t')!.site('b1')!.dataAgeSeconds() === 3600, { what: 'b1 stale' });
     await admin(p.adminUrl, 'POST', '/tenants/t/sites/b1/fence', { token: OPERATOR, body: { reason: 'maintenance' } });
-    promoteCheck = { promote: { ok: false, at: Date.now(), error: 'timeout' } };
+    hook.status = 500;
     const reasons = await refused('t', { to: 'b1' });
     expect(codes(reasons)).toEqual(['fenced', 'promote_hook_unreachable', 'stale']);
     expect(reasons.every((r) => r.site === 'b1')).toBe(true);

@@ -31,6 +31,8 @@ export interface DrillTenant {
   holdForDrill(on: boolean): void;
   /** The hooks' last `check` answers (the readiness monitor), when there is one. */
   hookChecks?(site: string): HookChecks;
+  /** Ask every hook of the tenant for a `check` now (a preflight judges fresh answers). */
+  checkHooks?(): Promise<void>;
 }
 
 /** Where a drill's audit records go (AuditLog); a chained log answers with a reference. */

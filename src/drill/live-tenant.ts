@@ -62,4 +62,7 @@ export class LiveTenant implements DrillTenant {
   hookChecks(site: string): HookChecks {
     return this.c.hookChecks?.(site) ?? {};
   }
+  checkHooks(): Promise<void> {
+    return this.c.checkHooks?.() ?? Promise.resolve();
+  }
 }

@@ -64,5 +64,12 @@ export function preflight({ tenant: t, to: asked, running, hooks, now }: Preflig
     const r = siteReadiness({ site, config: t.config, state: s, hooks: hooks(to), now });
     reasons.push(...r.reasons);
   }
+  // The drill fences the active site on the way out and promotes it on the way back.
+  const home = t.site(s.active);
+  const checks = home ? hooks(home.name) : {};
+  for (const kind of ['fence', 'promote'] as const) {
+    const c = checks[kind];
+    if (home?.cfg[kind] !== undefined && c !== undefined && !c.ok) add(`${kind}_hook_unreachable`, `the active site's ${kind} hook failed its check call${c.error ? `: ${c.error}` : ''}`, home.name);
+  }
   return { ...(to !== undefined && { to }), reasons, ...(host !== undefined && { host }) };
 }

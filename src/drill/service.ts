@@ -51,6 +51,9 @@ export class DrillService {
     if (this.stopped) throw new DrProxyError('DRP_DRILL_UNAVAILABLE', 'drproxy is stopping: no drill starts now');
     const t = this.d.tenant(req.tenant);
     if (!t) throw new DrProxyError('DRP_NOT_FOUND', `no tenant "${req.tenant}"`);
+    // Fresh answers of the hooks the drill will call (bounded by their timeouts); from here on
+    // nothing awaits until this drill has claimed its tenant.
+    if (!this.byTenant.has(t.name)) await t.checkHooks?.();
     if (this.byTenant.has(t.name) || this.recovering.has(t.name)) {
       throw new DrProxyError('DRP_DRILL_RUNNING', `a drill of ${t.name} is running already (${this.byTenant.get(t.name)?.report.id ?? 'recovering an interrupted one'})`);
     }

@@ -97,7 +97,7 @@ export const DEFAULT_ACCESS_LOG: AccessLogConfig = {
   max_buffer: 4 * 1024 * 1024,
 };
 
-/** metrics: full detail for a small fleet, ≤ 15 series per tenant above 100 tenants. */
+/** metrics: full detail for a small fleet, ≤ 16 series per tenant above 100 tenants (docs/metrics.md). */
 export const DEFAULT_METRICS = Object.freeze({ detail: 'auto' as const, detail_auto_limit: 100, rto_window: 24 * 60 * MINUTE });
 
 /** Health check defaults; `fast_interval` defaults to the effective `interval`. */

@@ -134,14 +134,8 @@ export async function runControl(command: string, args: string[]): Promise<numbe
   if (spec.reason && !values.reason?.trim()) return usage(command, '--reason TEXT is required: it is written to the audit log');
   if (values.to !== undefined && !values.to.trim()) return usage(command, '--to needs a site name');
 
-  let client: AdminClient;
-  try {
-    client = new AdminClient({ url: adminUrl(values.admin), token: token(values) });
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof TypeError) return usage(command, (e as Error).message);
-    err(`drproxy: ${(e as Error).message}`);
-    return 1;
-  }
+  const client = openClient(values, (m) => usage(command, m));
+  if (typeof client === 'number') return client;
 
   const json = values.json === true;
   const reason = values.reason?.trim() ?? '';
@@ -233,6 +227,17 @@ function usage(command: ControlCommand, message: string): number {
 function printJson(v: unknown): number {
   out(cliJsonText(v));
   return 0;
+}
+
+/** The admin client an operator command's flags name, or its exit status (2: usage, 1: other) when they cannot. */
+export function openClient(values: { admin?: string; token?: string; 'token-file'?: string }, onUsage: (message: string) => number): AdminClient | number {
+  try {
+    return new AdminClient({ url: adminUrl(values.admin), token: token(values) });
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof TypeError) return onUsage((e as Error).message);
+    err(`drproxy: ${(e as Error).message}`);
+    return 1;
+  }
 }
 
 export function adminUrl(flag: string | undefined): string {

@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { AdminClient, type DrillReport, type DrillReason } from './admin/client.js';
-import { adminUrl, failure, millis, objective, table, token, UsageError } from './cli-control.js';
+import { failure, millis, objective, openClient, table, UsageError } from './cli-control.js';
 import { parseParallel, regionDrill, regionSummary } from './cli-region-drill.js';
 
 export const DRILL_COMMANDS = ['drill', 'drills'] as const;
@@ -77,14 +77,8 @@ export async function runDrill(command: string, args: string[]): Promise<number>
     out(`Usage: ${SUMMARY[name]}\n\n${DRILL_HELP}`);
     return 0;
   }
-  let client: AdminClient;
-  try {
-    client = new AdminClient({ url: adminUrl(values.admin), token: token(values) });
-  } catch (e) {
-    if (e instanceof UsageError || e instanceof TypeError) return usage(name, (e as Error).message);
-    err(`drproxy: ${(e as Error).message}`);
-    return 1;
-  }
+  const client = openClient(values, (m) => usage(name, m));
+  if (typeof client === 'number') return client;
   try {
     return name === 'drill' ? await drill(client, positionals, values) : await drills(client, positionals, values);
   } catch (e) {

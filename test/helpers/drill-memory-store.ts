@@ -1,5 +1,6 @@
 /** A DrillStore in memory (scheduler and region unit tests; the real ones are the file and etcd stores). */
 import type { AnyDrillReport, DrillListEntry, DrillStore } from '../../src/drill/types.js';
+import { listEntry } from '../../src/drill/file-store.js';
 
 export class MemoryDrillStore implements DrillStore {
   readonly reports = new Map<string, AnyDrillReport>();
@@ -20,15 +21,7 @@ export class MemoryDrillStore implements DrillStore {
     const all = [...this.reports.values()]
       .filter((r) => filter.tenant === undefined || (r.kind === 'drproxy.drill' && r.tenant === filter.tenant))
       .sort((a, b) => b.started_at.localeCompare(a.started_at) || b.id.localeCompare(a.id))
-      .map((r) => ({
-        id: r.id,
-        kind: r.kind,
-        ...(r.kind === 'drproxy.drill' ? { tenant: r.tenant } : { region: r.region }),
-        status: r.status,
-        started_at: r.started_at,
-        ...(r.ended_at !== undefined && { ended_at: r.ended_at }),
-        ...(r.kind === 'drproxy.drill' && r.measured_rto_ms !== undefined && { measured_rto_ms: r.measured_rto_ms }),
-      }));
+      .map(listEntry);
     return Promise.resolve(all.slice(0, filter.limit ?? all.length));
   }
 

@@ -74,8 +74,10 @@ describe.skipIf(!ETCD_INSTALLED)('clustered: etcd loses quorum (scenario 2)', ()
     );
     console.log(`scenario 2: quorum lost → 503 DRP_COORDINATOR_LOST: ${[...stoppedAt].map(([r, at]) => `${r.id} ${at - lostAt} ms`).join(', ')}`);
     for (const [r, at] of stoppedAt) {
-      // Within the lease TTL of the last keepalive etcd answered, plus the poll's step.
-      expect(at - lostAt, `${r.id} stopped serving`).toBeLessThan(TTL_MS + ELECTION_TIMEOUT_MS + 300);
+      // Within the lease TTL of the last keepalive etcd answered, plus the poll's step and the
+      // kills' own time (SIGKILLs awaited after lostAt; a clean-clone CI run under the full
+      // suite's load measured 2,827 ms once). etcd3's own loss report would come after ~2 × TTL.
+      expect(at - lostAt, `${r.id} stopped serving`).toBeLessThan(TTL_MS + ELECTION_TIMEOUT_MS + 600);
       expect(await readyz(r)).toBe(503);
     }
     // Well past the TTL: a1 has been down for seconds, and still nobody flipped.

@@ -5,33 +5,11 @@
  * timers and the clock are the test's.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Scheduler } from '../src/failover/scheduler.js';
 import { startController, type ControllerSetup } from './helpers/controller.js';
 import { waitFor } from './helpers/poll.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 
 const HOUR = 3_600_000;
-
-/** Timers that fire only when the test says so. */
-class ManualScheduler implements Scheduler {
-  readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  private next = 1;
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.pending.set(id, { fn, ms });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  /** Run every timer due within `ms`. */
-  fire(ms: number): void {
-    for (const [id, t] of [...this.pending]) {
-      if (t.ms > ms) continue;
-      this.pending.delete(id);
-      t.fn();
-    }
-  }
-}
 
 let setup: ControllerSetup | undefined;
 

@@ -19,34 +19,13 @@ import { stringify } from 'yaml';
 import { validateConfig } from '../src/config/index.js';
 import type { TenantConfig } from '../src/config/types.js';
 import { ReadinessMonitor } from '../src/failover/readiness-monitor.js';
-import type { Scheduler } from '../src/failover/scheduler.js';
 import { createLogger } from '../src/log.js';
 import type { TenantState } from '../src/state/types.js';
 import { startHookServer, type HookServer } from './helpers/hook-server.js';
 import { waitFor } from './helpers/poll.js';
+import { ManualScheduler } from './helpers/manual-scheduler.js';
 import { FAST_CHECKS, sitesHealthy, startProxy, tempDir, testConfigDoc, type TestProxy } from './helpers/proxy.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-
-/** Timers that fire only when the test says so. */
-class ManualScheduler implements Scheduler {
-  readonly pending = new Map<number, { fn: () => void; ms: number }>();
-  private next = 1;
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.next++;
-    this.pending.set(id, { fn, ms });
-    return id;
-  }
-  clearTimeout(handle: unknown): void {
-    this.pending.delete(handle as number);
-  }
-  /** Run every pending timer now; resolves with how many ran. */
-  fireAll(): number {
-    const all = [...this.pending];
-    this.pending.clear();
-    for (const [, t] of all) t.fn();
-    return all.length;
-  }
-}
 
 const silent = createLogger({ level: 'silent', destination: { write: () => {} } });
 

@@ -38,6 +38,8 @@ import type { DrillService } from './drill/service.js';
 import type { FleetDrills } from './drill/wire-fleet.js';
 import type { RegionDrills } from './drill/region.js';
 import { ProxyDrills } from './drill/proxy-drills.js';
+import { ProxySafety } from './safety/proxy-safety.js';
+import type { Notifier } from './notify/events.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -53,6 +55,8 @@ export interface DrProxyOptions {
   coordinator?: (store: StateStore) => Coordinator;
   /** The drill service's store and hooks (drill/wire.ts); by default the state directory's store. */
   drills?: DrillOptions;
+  /** Where notifications go (src/notify/); none by default. */
+  notifier?: Notifier;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -87,6 +91,8 @@ export class DrProxy implements AdminApi {
   private cluster: ClusterReplica | undefined;
   /** Drills, their evidence, schedules and region drills (drill/proxy-drills.ts); set by init(). */
   private drillParts: ProxyDrills | undefined;
+  /** Kill switch and fleet breaker (safety/proxy-safety.ts). */
+  private readonly safetyParts: ProxySafety;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -120,6 +126,7 @@ export class DrProxy implements AdminApi {
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
+    this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, ...(opts.notifier && { notifier: opts.notifier }) });
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */
@@ -152,6 +159,7 @@ export class DrProxy implements AdminApi {
       const replayed = this.store.replayed;
       this.logger.warn({ event: 'state_journal_replayed', tenants: replayed.slice(0, 20), count: replayed.length }, `state journal: ${replayed.length} tenant(s) had commits not yet in their files (an unclean stop); written now`);
     }
+    await this.safetyParts.start(this.cluster ? undefined : resolve(this.config.state.dir), this.config.safety?.max_auto_failovers);
     // Tenants start concurrently (each loads, and on first start writes, its own state file),
     // a bounded number at a time; the map keeps config order.
     const tenants = this.config.tenants;
@@ -189,6 +197,7 @@ export class DrProxy implements AdminApi {
       health: this.health,
       logger: this.logger,
       headers: this.config.headers,
+      safety: this.safetyParts.gate,
       upgrades: this.dataPlane.upgrades,
       now: this.now,
       hooks: {
@@ -267,6 +276,7 @@ export class DrProxy implements AdminApi {
       config: { source: this.config.source ?? null, loaded_at: this.loadedAt.toISOString() },
       state: { kind: this.stateKind() },
       ...(this.cluster && { cluster: this.cluster.statusJson(this.controllers.keys()) }),
+      ...this.safetyParts.gate.statusJson(),
       tenants: [...this.controllers.keys()].map((n) => this.tenantStatus(n, false)),
     };
   }
@@ -274,6 +284,10 @@ export class DrProxy implements AdminApi {
   tenantStatus(name: string, withFlips: boolean): unknown {
     const c = this.controllers.get(name);
     return c && tenantStatusJson(c, withFlips, this.drillParts?.nextOf(name));
+  }
+
+  safety(): ProxySafety {
+    return this.safetyParts;
   }
 
   private stateKind(): 'file' | 'etcd' {
@@ -408,6 +422,7 @@ export class DrProxy implements AdminApi {
     // Swap: one assignment each; requests already routed keep what they read.
     this.controllers = kept;
     this.config = next;
+    this.safetyParts.gate.configure(next.safety?.max_auto_failovers);
     this.loadedAt = new Date();
     this.metrics.configure(next.metrics, next.tenants);
     this.drillParts?.reloaded(key.key, next.tenants);
@@ -453,6 +468,7 @@ export class DrProxy implements AdminApi {
       await this.admin?.close();
       this.audit.close();
       await this.cluster?.close();
+      await this.safetyParts.close();
       if (!this.cluster) await this.store.close();
       this.logger.info('drproxy stopped');
       this.logger.flush?.();

@@ -165,6 +165,9 @@ export const DEFAULT_BACKEND_WEIGHT = 1;
 export const DEFAULT_MIN_HEALTHY: Readonly<MinHealthy> = Object.freeze({ kind: 'count', value: 1 });
 export const DEFAULT_PATHS: readonly string[] = Object.freeze(['/']);
 
+/** safety.max_auto_failovers (src/config/safety-section.ts): window and action when not given. */
+export const DEFAULT_SAFETY_BREAKER = Object.freeze({ window: 60 * SECOND, action: 'confirm' as const });
+
 /** drills: (src/config/drills-section.ts). */
 export const DEFAULT_DRILLS = Object.freeze({
   dwell: 30 * SECOND,

@@ -432,6 +432,14 @@ export interface Config {
   tiers: Record<string, TierConfig>;
   tenants: TenantConfig[];
   drills: DrillsConfig;
+  /** Safety rules of automatic flips (docs/safety.md). */
+  safety: SafetyConfig;
+}
+
+/** safety: (src/config/safety-section.ts). */
+export interface SafetyConfig {
+  /** The fleet breaker; absent: none. */
+  max_auto_failovers?: import('../safety/breaker.js').BreakerRule;
 }
 
 /** How much per-tenant detail /metrics exposes (docs/metrics.md). */

@@ -11,6 +11,7 @@ import type { UpgradeRegistry } from './drain.js';
 import type { FlipRecord } from './flip.js';
 import type { Scheduler } from './scheduler.js';
 import type { VoteBoard } from './quorum-view.js';
+import type { AutomaticGate } from '../safety/gate.js';
 
 export interface ControllerHooks {
   /** A flip finished (routed, stayed or frozen); its record holds the timings. */
@@ -50,4 +51,6 @@ export interface ControllerDeps {
    * quorum view of every live replica's votes. Unset in embedded mode (own health decides).
    */
   votes?: VoteBoard;
+  /** The fleet's safety rules (src/safety/): consulted before every automatic flip starts; unset, none hold it. */
+  safety?: AutomaticGate;
 }

@@ -288,6 +288,7 @@ export class TenantController {
         return;
       case 'flip':
         if (this.drilling && action.trigger === 'failback') return;
+        if (this.deps.safety?.held(this.name, action, () => this.evaluate(), (m) => this.alert(m))) return; // kill switch, fleet breaker (src/safety/)
         this.startFlip(action);
         return;
       case 'freeze':

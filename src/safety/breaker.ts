@@ -28,8 +28,8 @@ export class FleetBreaker {
   private started: number[] = [];
   /** Set while over the threshold (proceed) or until an operator confirms (confirm). */
   tripped: BreakerTrip | undefined;
-  /** Tenants released by an operator's confirmation: their next automatic flip goes, uncounted. */
-  private readonly passes = new Set<string>();
+  /** Tenants released by an operator's confirmation, until when: their next automatic flip within the window goes, uncounted. */
+  private readonly passes = new Map<string, number>();
 
   constructor(
     readonly rule: BreakerRule,
@@ -54,8 +54,9 @@ export class FleetBreaker {
 
   /** An automatic flip of `tenant` wants to start: true lets it (and counts it), false holds it. */
   admit(tenant: string): boolean {
-    if (this.passes.delete(tenant)) return true;
     const now = this.now();
+    const pass = this.passes.get(tenant);
+    if (pass !== undefined && this.passes.delete(tenant) && pass > now) return true;
     const n = this.inWindow(now);
     if (this.tripped?.action === 'confirm') return false;
     if (n >= this.threshold() && this.tripped === undefined) {
@@ -69,7 +70,8 @@ export class FleetBreaker {
 
   /** An operator confirmed: `held` tenants may flip once each; the window starts afresh. */
   confirm(held: Iterable<string>): void {
-    for (const t of held) this.passes.add(t);
+    const until = this.now() + this.rule.window;
+    for (const t of held) this.passes.set(t, until);
     this.tripped = undefined;
     this.started = [];
   }

@@ -31,6 +31,8 @@ export class SafetyGate implements AutomaticGate {
   breaker: FleetBreaker | undefined;
   /** Tenants whose automatic flip is held, and how to make each decide again. */
   private readonly waiting = new Map<string, () => void>();
+  /** Released tenants whose held-flip alert is still standing: cleared when they decide next. */
+  private readonly released = new Set<string>();
 
   constructor(private readonly o: SafetyGateOptions) {}
 
@@ -45,7 +47,7 @@ export class SafetyGate implements AutomaticGate {
   held(tenant: string, action: FlipAction, retry: () => void, alert: (message: string) => void): boolean {
     const why = this.why(tenant, action);
     if (why === undefined) {
-      this.waiting.delete(tenant);
+      if (this.waiting.delete(tenant) || this.released.delete(tenant)) alert('');
       return false;
     }
     this.waiting.set(tenant, retry);
@@ -110,6 +112,7 @@ export class SafetyGate implements AutomaticGate {
 
   private releaseHeld(): void {
     const retries = [...this.waiting.values()];
+    for (const t of this.waiting.keys()) this.released.add(t);
     this.waiting.clear();
     for (const r of retries) queueMicrotask(r);
   }

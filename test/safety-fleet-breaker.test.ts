@@ -9,6 +9,7 @@ import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
+import { runCli } from './helpers/cli.js';
 import type { NotifyEvent } from '../src/notify/events.js';
 
 const N = 100;
@@ -52,9 +53,9 @@ describe('fleet breaker', () => {
     await waitFor(async () => (await a.stats()).healthAt.length >= probes + 5, { what: '5 more probes of region A' });
     expect(onB(p)).toBe(10);
 
-    const ok = await admin(p.adminUrl, 'POST', '/safety/confirm', { token: OPERATOR, body: { reason: 'region A is really down' } });
-    expect(ok.status).toBe(200);
-    expect(ok.body.count).toBe(N - 10);
+    const ok = await runCli(['confirm', '--reason', 'region A is really down'], { DRPROXY_ADMIN: p.adminUrl, DRPROXY_TOKEN: OPERATOR });
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toContain(`fleet breaker confirmed: ${N - 10} held automatic flip(s) released`);
     await waitFor(() => onB(p) === N, { what: 'every tenant on b after the confirmation', timeout: 20_000 });
     expect(p.proxy.safety().gate.heldTenants()).toEqual([]);
     expect(p.logs.some((l) => l.audit === true && l.action === 'safety_confirm')).toBe(true);

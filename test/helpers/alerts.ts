@@ -21,4 +21,7 @@ export const ALERTS = [
   'DrproxyAcksSlow',
   // Issue 19: scheduled drills.
   'DrproxyDrillOverdue',
+  // Issue 20: safety rules.
+  'DrproxySafetyBreakerTripped',
+  'DrproxyAutomaticFailoverOff',
 ] as const;

@@ -4,6 +4,7 @@ import type { TenantController } from '../failover/tenant-controller.js';
 import type { ClusterRole } from './forwarded-audit.js';
 import type { DrillService } from '../drill/service.js';
 import type { RegionDrills } from '../drill/region.js';
+import type { Notifier } from '../notify/events.js';
 
 export type ReloadResult =
   | { ok: true; tenants: number; added: string[]; removed: string[]; changed: string[]; warnings: ConfigProblem[] }
@@ -23,4 +24,6 @@ export interface AdminApi {
   drillService?(): DrillService | undefined;
   /** Region drills (POST /drills): undefined when this proxy has no drills. */
   regionDrillService?(): RegionDrills | undefined;
+  /** Where events go (approval_requested, …); absent: nowhere (SILENT_NOTIFIER). */
+  notifier?(): Notifier;
 }

@@ -116,10 +116,13 @@ describe('two-person approval', () => {
     expect(lines.some((l) => l.action === 'reject' && l.actor === 'ops' && l.approval === rid && l.requested_by === 'ops2')).toBe(true);
   });
 
-  it('gates fence too, and validates the request before storing it', async () => {
+  it('gates unfence and drills too, and validates the request before storing it', async () => {
     const f = await admin(p.adminUrl, 'POST', '/tenants/acme/sites/a1/unfence', { token: OPERATOR, body: { reason: 'a1 repaired' } });
     expect(f.status).toBe(202);
     expect(f.body).toMatchObject({ approval: { action: 'unfence', site: 'a1' } });
+    const d = await admin(p.adminUrl, 'POST', '/tenants/acme/drills', { token: OPERATOR, body: { to: 'a1', reason: 'quarterly drill' } });
+    expect(d.status).toBe(202);
+    expect(d.body).toMatchObject({ status: 'pending', approval: { action: 'drill', tenant: 'acme' } });
     const bad = await admin(p.adminUrl, 'POST', '/tenants/acme/failover', { token: OPERATOR, body: { to: 'a1' } });
     expect(bad.status).toBe(400);
   });

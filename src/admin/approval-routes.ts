@@ -113,9 +113,16 @@ function approvalRoutes(store: ApprovalStore, deps: ApprovalDeps, handlers: Map<
       action: 'approve',
       handle(ctx) {
         const why = decideCtx(ctx);
-        const a = store.decide(ctx.params[0]!, ctx.principal?.name ?? 'anonymous', 'approved', why);
-        Object.assign(ctx.audit, { approval: a.id, tenant: a.tenant, requested_by: a.requested_by, approved_by: a.decided_by, detail: `approved ${a.action} of ${a.tenant} asked by ${a.requested_by}` });
-        return carryOut(a, ctx, deps, handlers.get(a.action)!);
+        const by = ctx.principal?.name ?? 'anonymous';
+        const id = ctx.params[0]!;
+        // The carried-out action's intent goes to the audit file before the request is marked
+        // approved: when it cannot be written (503), the request stays pending.
+        const seen = store.check(id, by, 'approved');
+        const base = intentOf(seen, by, ctx);
+        deps.audit.intent(base);
+        const a = store.decide(id, by, 'approved', why);
+        Object.assign(ctx.audit, { approval: a.id, tenant: a.tenant, requested_by: a.requested_by, approved_by: by, detail: `approved ${a.action} of ${a.tenant} asked by ${a.requested_by}` });
+        return carryOut(a, base, ctx, deps, handlers.get(a.action)!);
       },
     },
     {
@@ -138,7 +145,12 @@ function approvalRoutes(store: ApprovalStore, deps: ApprovalDeps, handlers: Map<
  * record of that action (actor: who asked; approved_by: who approved), and answers with the
  * action's answer plus the approval.
  */
-async function carryOut(a: Approval, ctx: Ctx, deps: ApprovalDeps, route: Route): Promise<unknown> {
+/** The carried-out action's intent record: actor who asked, with both names. */
+function intentOf(a: Approval, approver: string, ctx: Ctx): Omit<AuditRecord, 'result' | 'status'> {
+  return { action: a.action, actor: a.requested_by, role: 'operator', remote: ctx.remote, tenant: a.tenant, ...(a.site !== undefined && { site: a.site }), reason: a.reason, approval: a.id, requested_by: a.requested_by, approved_by: approver };
+}
+
+async function carryOut(a: Approval, base: Omit<AuditRecord, 'result' | 'status'>, ctx: Ctx, deps: ApprovalDeps, route: Route): Promise<unknown> {
   const both = { approval: a.id, requested_by: a.requested_by, approved_by: a.decided_by! };
   const replay: Ctx = {
     req: ctx.req,
@@ -151,8 +163,6 @@ async function carryOut(a: Approval, ctx: Ctx, deps: ApprovalDeps, route: Route)
     audit: { ...both },
   };
   approvedCalls.add(replay);
-  const base = { action: a.action, actor: a.requested_by, role: 'operator', remote: ctx.remote, tenant: a.tenant, ...(a.site !== undefined && { site: a.site }), reason: a.reason, ...both };
-  deps.audit.intent(base);
   try {
     const result = await route.handle(replay);
     const status = result instanceof Reply ? result.status : 200;

@@ -66,6 +66,16 @@ export class ApprovalStore {
    * two approvals racing for one request cannot both get it.
    */
   decide(id: string, by: string, decision: 'approved' | 'rejected', reason: string): Approval {
+    const a = this.check(id, by, decision);
+    a.decided_by = by;
+    a.decided_at = new Date(this.now()).toISOString();
+    a.decision_reason = reason;
+    this.finish(a, decision);
+    return a;
+  }
+
+  /** The checks of decide() without deciding: the pending request `by` may decide, or an HttpError. */
+  check(id: string, by: string, decision: 'approved' | 'rejected'): Approval {
     const a = this.pending.get(id) ?? this.recent.find((r) => r.id === id);
     if (!a) throw new HttpError(404, 'not_found', `no approval request "${id}"`);
     if (a.status === 'pending' && this.expired(a)) this.finish(a, 'expired');
@@ -74,10 +84,6 @@ export class ApprovalStore {
     if (a.requested_by === by) {
       throw new HttpError(403, 'same_approver', `token "${by}" asked for this ${a.action}; a different operator token must ${decision === 'approved' ? 'approve' : 'reject'} it (two-person rule)`, { approval: a });
     }
-    a.decided_by = by;
-    a.decided_at = new Date(this.now()).toISOString();
-    a.decision_reason = reason;
-    this.finish(a, decision);
     return a;
   }
 

@@ -71,6 +71,7 @@ function request(store: ApprovalStore, deps: ApprovalDeps, action: ApprovalActio
   }
   const reason = (ctx.audit.reason = reasonOf(ctx)!);
   const to = ctx.body.to;
+  if (to !== undefined && (typeof to !== 'string' || to.trim() === '')) throw new HttpError(400, 'bad_request', '"to" must be a site name');
   const site = action === 'fence' || action === 'unfence' ? ctx.params[1] : typeof to === 'string' ? to : undefined;
   if (site !== undefined) ctx.audit.site = site;
   const by = ctx.principal?.name ?? 'anonymous';

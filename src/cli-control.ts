@@ -9,7 +9,7 @@
  *   drproxy reload [--json]
  *
  * Exit status: 0 done; 1 the proxy refused or could not be reached, or a failover ended frozen;
- * 2 usage error.
+ * 2 usage error; 3 pending two-person approval (cli-approval.ts).
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,6 +25,7 @@ import {
 } from './admin/client.js';
 import { cliJsonText } from './cli-json.js';
 import { renderCluster } from './cli-cluster.js';
+import { isPending, reportPending } from './cli-approval.js';
 
 export const CONTROL_COMMANDS = ['status', 'failover', 'failback', 'fence', 'unfence', 'drain', 'enable', 'reload'] as const;
 export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
@@ -54,7 +55,8 @@ Options of the operator commands:
   --json                           print the API's answer (errors too) as JSON instead of text: snake_case keys,
                                    instants in ISO 8601 (UTC), durations in milliseconds (*_ms)
 
-  Exit status: 0 done; 1 refused, unreachable, or the failover ended frozen; 2 usage error.
+  Exit status: 0 done; 1 refused, unreachable, or the failover ended frozen; 2 usage error;
+  3 pending two-person approval (the request id is printed; see drproxy approvals).
 `;
 
 interface CommandSpec {
@@ -170,6 +172,7 @@ export async function runControl(command: string, args: string[]): Promise<numbe
           command === 'failover'
             ? await client.failover(a, { ...(values.to && { to: values.to.trim() }), reason, ...(values.force && { force: true }) })
             : await client.failback(a, { reason, ...(values.force && { force: true }) });
+        if (isPending(r)) return reportPending(r, json);
         if (json) printJson(r);
         else out(renderFlip(command, r));
         if (r.result === 'frozen') {
@@ -188,6 +191,7 @@ export async function runControl(command: string, args: string[]): Promise<numbe
       case 'fence':
       case 'unfence': {
         const r = command === 'fence' ? await client.fence(a, b, reason) : await client.unfence(a, b, reason);
+        if (isPending(r)) return reportPending(r, json);
         if (json) return printJson(r);
         out(`${command} ${r.tenant}/${r.site}: fenced sites: ${r.fenced.length ? r.fenced.join(', ') : 'none'}, epoch ${r.epoch}`);
         return 0;

@@ -10,6 +10,7 @@
  * status: 0 the drill passed (or started, with --no-wait; listed, shown); 1 it failed, aborted,
  * was refused or interrupted, or the proxy could not be reached; 2 usage error.
  */
+import { isPending, reportPending } from './cli-approval.js';
 import { parseArgs } from 'node:util';
 import { AdminClient, type DrillReport, type DrillReason } from './admin/client.js';
 import { failure, millis, objective, openClient, table, UsageError } from './cli-control.js';
@@ -107,6 +108,7 @@ async function drill(client: AdminClient, positionals: string[], v: Values): Pro
     ...(v.dwell !== undefined && { dwell: v.dwell }),
     ...(v['no-failback'] && { failback: false }),
   });
+  if (isPending(started)) return reportPending(started, v.json === true);
   if (v['no-wait']) {
     if (v.json) out(JSON.stringify(started, null, 2));
     else out(`drill ${started.id} of ${started.tenant} started: ${started.from} → ${started.to ?? '?'} (drproxy drills show ${started.id})`);

@@ -87,7 +87,7 @@ describe('config tiers', () => {
   it('warns about an override that changes nothing', () => {
     const { config, problems } = run(withTiers({ BC: {} }));
     expect(config).toBeDefined();
-    expect(only(problems)).toEqual(['warning tiers.BC: overrides nothing: give rpo, rto and/or drill_interval']);
+    expect(only(problems)).toEqual(['warning tiers.BC: overrides nothing: give rpo, rto, drill_interval and/or approval']);
   });
 
   it('lists the known tiers (including configured ones) for an unknown tier', () => {

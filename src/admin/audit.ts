@@ -23,7 +23,8 @@ export interface AuditRecord {
   action: string;
   actor: string;
   role?: string;
-  result: 'ok' | 'denied' | 'error';
+  /** pending: a two-person approval request was created; nothing was carried out (approvals.ts). */
+  result: 'ok' | 'denied' | 'error' | 'pending';
   status: number;
   tenant?: string;
   site?: string;
@@ -38,6 +39,10 @@ export interface AuditRecord {
   /** Clustered mode: the leader carried out this action for that follower, proposal id. */
   forwarded_from?: string;
   proposal?: string;
+  /** Two-person approval (approval-routes.ts): the request's id, who asked, who approved. */
+  approval?: string;
+  requested_by?: string;
+  approved_by?: string;
   /** Refused calls to no endpoint: what was asked. */
   method?: string;
   path?: string;
@@ -145,7 +150,7 @@ export class AuditLog {
   record(r: AuditRecord, kind: 'outcome' | 'refused' = 'outcome'): AuditRef | undefined {
     const b = boundRecord(r);
     const msg = b.count === undefined ? `admin ${b.action} by ${b.actor}: ${b.result}` : `${b.count} refused calls from ${b.remote}${b.actor === 'anonymous' ? '' : ` (token ${b.actor})`} in the last ${b.window_seconds} s`;
-    const level = b.result === 'ok' ? 'info' : 'warn';
+    const level = b.result === 'ok' || b.result === 'pending' ? 'info' : 'warn';
     this.log[level]({ audit: true, event: 'admin', ...b }, msg);
     return this.toFile(kind, level, { event: 'admin', ...b }, msg).ref;
   }

@@ -41,6 +41,8 @@ import { Reply } from './reply.js';
 import { RateLimiter } from './rate-limit.js';
 import { RefusalTally, type RefusalSummary } from './refusals.js';
 import { buildRoutes, type Ctx, type Route } from './routes.js';
+import { withApprovals } from './approval-routes.js';
+import { DEFAULT_APPROVAL_TIMEOUT } from '../config/defaults.js';
 import { adminServerOptions, PUBLIC_NOT_FOUND, PublicListener, publicOnly, summedCounts } from './public-listener.js';
 
 export { HttpError };
@@ -90,7 +92,8 @@ export class AdminServer {
   ) {
     this.cfg = cfg;
     this.tokens = tokens;
-    this.routes = buildRoutes(api);
+    // Two-person approval wraps the gated routes (approval-routes.ts).
+    this.routes = withApprovals(buildRoutes(api), { api, audit, timeout: () => this.cfg.approval_timeout ?? DEFAULT_APPROVAL_TIMEOUT, toHttpError });
     this.hosts = new HostCheck(cfg.allowed_hosts, cfg.listen.host);
     this.limits = makeLimits(cfg);
     const rl = cfg.rate_limit;
@@ -394,7 +397,7 @@ function sendReply(res: ServerResponse, r: Reply): void {
   res.end(text);
 }
 
-function toHttpError(err: unknown): HttpError {
+export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof AuditUnavailableError) return new HttpError(503, 'audit_unavailable', err.message);
   if (err instanceof DrProxyError) {

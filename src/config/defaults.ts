@@ -46,6 +46,9 @@ export const DEFAULT_ADMIN_CONNECTIONS: Readonly<AdminConnectionLimits> = Object
 /** The admin listener's whole-request timeout; admin.headers_timeout may not exceed it. */
 export const ADMIN_REQUEST_TIMEOUT = 30 * 1_000;
 
+/** admin.approval_timeout: a two-person approval request expires after this long. */
+export const DEFAULT_APPROVAL_TIMEOUT = 15 * 60 * 1_000;
+
 export type AdminConnectionLimits = Pick<AdminConfig, 'max_connections' | 'max_connections_per_client' | 'headers_timeout'>;
 
 /** Embedded state directory, relative to the config file's directory. */

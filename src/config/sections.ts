@@ -22,6 +22,7 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
   const allowedHosts = f?.get('allowed_hosts', listOf(allowedHost)) ?? [];
   const rateLimit = readAdminRateLimit(f?.sub('rate_limit'));
   const conns = readAdminConnections(f, out);
+  const approvalTimeout = f?.get('approval_timeout', positiveDuration) ?? D.DEFAULT_APPROVAL_TIMEOUT;
   f?.end();
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
   return {
@@ -33,6 +34,7 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
     allowed_hosts: values(allowedHosts),
     rate_limit: rateLimit,
     ...conns,
+    approval_timeout: approvalTimeout,
   };
 }
 

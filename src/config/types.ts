@@ -44,6 +44,8 @@ export interface AdminConfig {
   max_connections_per_client: number;
   /** Time to receive a request's headers; a connection silent that long after accept is closed. */
   headers_timeout: number;
+  /** Two-person approval: a pending request not approved within this long expires (ms; the loader always sets it, default 15m). */
+  approval_timeout?: number;
 }
 
 /** Per-client token buckets of the admin API; /healthz and /readyz are never limited. */
@@ -306,6 +308,8 @@ export interface TierConfig {
   rto: number;
   /** A tenant of this tier needs a successful drill at least this often, ms (drproxy_drill_overdue). */
   drill_interval: number;
+  /** `two_person`: forced actions on this tier's tenants need a second operator (docs/approvals.md). */
+  approval?: 'two_person';
 }
 
 export interface TenantConfig {
@@ -322,6 +326,8 @@ export interface TenantConfig {
   passive_health: PassiveHealthConfig;
   /** How a drill of this tenant checks that traffic reached the target (drills.verify, overridden by the tenant's `drill`). */
   drill: DrillVerifyConfig;
+  /** `two_person` (the tenant's own `approval`, else its tier's): forced actions need a second operator. */
+  approval?: 'two_person';
 }
 
 /**

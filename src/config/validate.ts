@@ -208,23 +208,26 @@ function readTiers(f: Fields | undefined, out: Problems): Record<string, TierCon
     const rpo = t.get('rpo', duration({ min: 1, timer: false }));
     const rto = t.get('rto', duration({ min: 1, timer: false }));
     const drillInterval = t.get('drill_interval', duration({ min: 60_000, timer: false }));
-    const given = { rpo: t.has('rpo'), rto: t.has('rto'), drill: t.has('drill_interval') };
+    const approval = t.get('approval', oneOf(APPROVAL_MODES)) === 'two_person' ? { approval: 'two_person' as const } : {};
+    const given = { rpo: t.has('rpo'), rto: t.has('rto'), drill: t.has('drill_interval') || t.has('approval') };
     t.end();
     const builtin = findTier(tiers, name);
     if (builtin !== undefined) {
-      if (!given.rpo && !given.rto && !given.drill) out.warn(at, 'overrides nothing: give rpo, rto and/or drill_interval');
-      tiers[builtin.name] = { name: builtin.name, rpo: rpo ?? builtin.rpo, rto: rto ?? builtin.rto, drill_interval: drillInterval ?? builtin.drill_interval };
+      if (!given.rpo && !given.rto && !given.drill) out.warn(at, 'overrides nothing: give rpo, rto, drill_interval and/or approval');
+      tiers[builtin.name] = { name: builtin.name, rpo: rpo ?? builtin.rpo, rto: rto ?? builtin.rto, drill_interval: drillInterval ?? builtin.drill_interval, ...approval };
       continue;
     }
     for (const key of ['rpo', 'rto'] as const) {
       if (!given[key]) out.error(t.path(key), 'required for a new tier (only built-in tiers may be partly overridden)');
     }
     // A new tier is drilled at least once a year unless it says otherwise.
-    if (rpo !== undefined && rto !== undefined) tiers[name] = { name, rpo, rto, drill_interval: drillInterval ?? 365 * 86_400_000 };
+    if (rpo !== undefined && rto !== undefined) tiers[name] = { name, rpo, rto, drill_interval: drillInterval ?? 365 * 86_400_000, ...approval };
   }
   f?.end();
   return tiers;
 }
+
+const APPROVAL_MODES = ['two_person', 'none'] as const;
 
 function tierRef(tiers: Record<string, TierConfig>): Parse<TierConfig> {
   return (value, at, out) => {
@@ -285,6 +288,8 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   const passive = { ...ctx.defaults.passive, ...readPassiveLayer(f.sub('passive_health')) };
   const sites = readSites(f, health, out);
   const drill = readTenantDrill(f.sub('drill'), ctx.drillVerify);
+  // The tenant's own `approval` (none lifts its tier's), else its tier's (docs/approvals.md).
+  const approval = f.get('approval', oneOf(APPROVAL_MODES)) ?? tier?.approval;
   if (failover.drain_timeout >= failover.hold_requests && failover.hold_requests > 0) {
     out.warn(f.path('failover'), `drain_timeout (${failover.drain_timeout}ms) is not below hold_requests (${failover.hold_requests}ms): requests held during a flip may time out before the old site has drained`);
   }
@@ -306,6 +311,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
     proxy: { ...proxy, retry_on: [...proxy.retry_on] },
     passive_health: { ...passive, statuses: [...passive.statuses] },
     drill,
+    ...(approval === 'two_person' && { approval }),
   };
 }
 

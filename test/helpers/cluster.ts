@@ -40,6 +40,8 @@ export interface ClusterOptions {
   env?: (i: number) => Record<string, string>;
   /** Other top-level sections of every replica's config (`drills`). */
   config?: Record<string, unknown>;
+  /** The admin section of every replica (default: adminTokens()). */
+  admin?: Record<string, unknown>;
 }
 
 export interface Cluster {
@@ -75,7 +77,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     links.push(l);
     docs.push({
       ...opts.config,
-      admin: adminTokens(),
+      admin: opts.admin ?? adminTokens(),
       ...(opts.defaults && { defaults: opts.defaults }),
       state: { etcd: { endpoints: l.relays.map((r) => r.url), prefix, lease_ttl: '2s', replica_id: `r${i}`, ...opts.etcd } },
       tenants: typeof opts.tenants === 'function' ? opts.tenants(i) : opts.tenants,

@@ -23,6 +23,7 @@ import { readAdmin, readState, readServer, readHeaders, readLog, checkPublicList
 import { readMetrics, checkFullDetail } from './metrics-section.js';
 import { readAccessLog } from './access-log.js';
 import { readDrills, readTenantDrill, checkDrillSchedules } from './drills-section.js';
+import { readNotify } from './notify-section.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -436,6 +437,7 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const tenants = readTenants(f, { tiers, defaults, drillVerify: drills.verify, claims: new Map() }, out);
   checkFullDetail(metrics, tenants, out);
   checkDrillSchedules(drills, tenants, tiers, out);
+  const notify = readNotify(f.raw('notify'), baseDir, { tenants, tiers }, out);
   f.end();
-  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills };
+  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills, notify };
 }

@@ -3,7 +3,7 @@
  * jitter on network errors, 5xx and 429; a Retry-After (seconds or an HTTP date) is honoured,
  * up to MAX_DELAY. The URL is never logged or returned (Slack's holds its secret).
  */
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
 
 const MAX_DELAY = 5 * 60_000;
 const EXCERPT = 300;
@@ -27,9 +27,9 @@ function retryAfter(value: string | string[] | undefined, now: number): number |
   return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_DELAY) : undefined;
 }
 
-export async function attempt(url: string, body: string, headers: Record<string, string>, timeout: number): Promise<Attempt> {
+export async function attempt(url: string, body: string, headers: Record<string, string>, timeout: number, dispatcher?: Dispatcher): Promise<Attempt> {
   try {
-    const res = await request(url, { method: 'POST', body, headers: { 'user-agent': 'drproxy-notify', ...headers }, headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout) });
+    const res = await request(url, { method: 'POST', body, headers: { 'user-agent': 'drproxy-notify', ...headers }, headersTimeout: timeout, bodyTimeout: timeout, signal: AbortSignal.timeout(timeout), ...(dispatcher && { dispatcher }) });
     const text = (await res.body.text()).slice(0, EXCERPT);
     const ok = res.statusCode >= 200 && res.statusCode < 300;
     const ra = retryAfter(res.headers['retry-after'], Date.now());

@@ -3,6 +3,7 @@
  * `emit` only filters and appends to queues, so a flip or a request never waits for a
  * notification; it never throws. A reload rebuilds the sinks (secrets read again).
  */
+import { Agent } from 'undici';
 import type { NotifySinkConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Notifier, NotifyEvent } from './events.js';
@@ -28,6 +29,8 @@ export class NotifyService implements Notifier {
   private sinks: SinkQueue[] = [];
   /** Sinks a reload replaced: they still deliver what they hold, and are closed with the rest. */
   private retired: SinkQueue[] = [];
+  /** Its own connection pool: closed with the notifier, never shared with the data plane's. */
+  private readonly agent = new Agent({ connections: 4, keepAliveTimeout: 10_000 });
 
   constructor(
     private readonly metrics: NotifyMetrics,
@@ -43,7 +46,7 @@ export class NotifyService implements Notifier {
     const next = sinks.map((c) => {
       const secrets = readSinkSecrets(c);
       for (const p of secrets.problems) this.logger.error({ alert: true, event: 'notify_sink_unusable', sink: c.name }, `notify.${c.name}: ${p}`);
-      return new SinkQueue(c, secrets, this.metrics, this.logger);
+      return new SinkQueue(c, secrets, this.metrics, this.logger, this.agent);
     });
     this.retired = [...this.retired.filter((s) => s.depth > 0), ...this.sinks];
     this.sinks = next;
@@ -73,5 +76,6 @@ export class NotifyService implements Notifier {
 
   close(): void {
     for (const s of [...this.sinks, ...this.retired]) s.close();
+    void this.agent.destroy().catch(() => {});
   }
 }

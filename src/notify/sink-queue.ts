@@ -6,6 +6,7 @@
  * attempts is given up with an alert line and a count. Nothing here is awaited by its callers.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import type { NotifySinkConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { NotifyEvent } from './events.js';
@@ -29,6 +30,7 @@ export class SinkQueue {
     private readonly secrets: SinkSecrets,
     private readonly metrics: NotifyMetrics,
     private readonly logger: Logger,
+    private readonly dispatcher?: Dispatcher,
   ) {}
 
   get name(): string {
@@ -94,7 +96,7 @@ export class SinkQueue {
   once(m: OutMessage): Promise<Attempt> {
     const url = this.secrets.url;
     if (url === undefined || this.secrets.problems.length > 0) return Promise.resolve({ ok: false, retry: false, error: this.secrets.problems.join('; ') || 'no url' });
-    return attempt(url, m.body, m.headers, this.config.timeout);
+    return attempt(url, m.body, m.headers, this.config.timeout, this.dispatcher);
   }
 
   private async deliver(m: OutMessage): Promise<void> {

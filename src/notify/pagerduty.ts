@@ -8,7 +8,7 @@
 import type { NotifyEvent } from './events.js';
 import { type OutMessage, line, tally } from './message.js';
 
-const MAX_PER_BATCH = 10;
+const MAX_PER_BATCH = 5;
 
 export function dedupKey(e: NotifyEvent): string {
   return e.dedup_key ?? `${e.kind}:${e.tenant ?? 'fleet'}`;

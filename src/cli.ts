@@ -17,6 +17,7 @@ import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
 import { EVIDENCE_HELP, isEvidenceCommand, runEvidence } from './cli-evidence.js';
 import { applyV8Flags } from './v8-flags.js';
 import { DRILL_HELP, isDrillCommand, runDrill } from './cli-drill.js';
+import { NOTIFY_HELP, isNotifyCommand, runNotify } from './cli-notify.js';
 
 const HELP = `drproxy — disaster-recovery failover reverse proxy
 
@@ -120,6 +121,10 @@ export async function main(argv: string[]): Promise<number> {
     exitQuietlyOnEpipe();
     return runDrill(argv[0]!, argv.slice(1));
   }
+  if (isNotifyCommand(argv[0])) {
+    exitQuietlyOnEpipe();
+    return runNotify(argv.slice(1));
+  }
   if (isEvidenceCommand(argv[0])) {
     exitQuietlyOnEpipe();
     return runEvidence(argv[0], argv.slice(1));
@@ -145,7 +150,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || values.version || (command !== undefined && command !== 'serve')) exitQuietlyOnEpipe();
   if (values.help) {
-    process.stdout.write(`${HELP}\n${CONTROL_HELP}\n${DRILL_HELP}\n${EVIDENCE_HELP}`);
+    process.stdout.write(`${HELP}\n${CONTROL_HELP}\n${DRILL_HELP}\n${NOTIFY_HELP}\n${EVIDENCE_HELP}`);
     return 0;
   }
   if (values.version) {

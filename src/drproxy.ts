@@ -319,6 +319,10 @@ export class DrProxy implements AdminApi {
     return this.drillParts?.regions;
   }
 
+  notifierService(): NotifyService {
+    return this.notifier;
+  }
+
   metricsText(): Promise<string> {
     return this.metrics.text();
   }

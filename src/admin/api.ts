@@ -23,4 +23,6 @@ export interface AdminApi {
   drillService?(): DrillService | undefined;
   /** Region drills (POST /drills): undefined when this proxy has no drills. */
   regionDrillService?(): RegionDrills | undefined;
+  /** Notifications (POST /notify/test); undefined: none on this proxy. */
+  notifierService?(): import('../notify/notifier.js').NotifyService | undefined;
 }

@@ -12,6 +12,7 @@ import { HttpError } from './http-error.js';
 import { forwardedTo } from './forwarded-audit.js';
 import { drillRoutes } from './drill-routes.js';
 import { regionDrillRoutes } from './region-drill-routes.js';
+import { notifyRoutes } from './notify-routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -183,6 +184,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     backendAction('enable'),
     ...drillRoutes(api),
     ...regionDrillRoutes(api),
+    ...notifyRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

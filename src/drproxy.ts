@@ -202,7 +202,10 @@ export class DrProxy implements AdminApi {
       hooks: {
         // Only when asked for (tests): it makes every probe result call the tenant back.
         ...(extra?.onCheck && { onCheck: extra.onCheck }),
-        onBackendState: (...a) => extra?.onBackendState?.(...a),
+        onBackendState: (...a) => {
+          this.notifyWiring.backend(a[0], a[1], a[2], a[3], a[4].error ?? (a[4].status !== undefined ? `HTTP ${a[4].status}` : undefined));
+          extra?.onBackendState?.(...a);
+        },
         onEjection: (tenant, site, backend, ms, kind) => {
           metrics.ejected(tenant, site, kind);
           extra?.onEjection?.(tenant, site, backend, ms, kind);

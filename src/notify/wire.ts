@@ -6,11 +6,14 @@
 import type { FlipRecord } from '../failover/flip.js';
 import type { TenantState } from '../state/types.js';
 import type { AnyDrillReport } from '../drill/types.js';
+import type { HealthState } from '../health/hysteresis.js';
 import type { Notifier } from './events.js';
 
 export class NotifyWiring {
   /** Each tenant's last phase seen, to tell a change (frozen → active is `recovered`). */
   private readonly phases = new Map<string, TenantState['phase']>();
+  /** Each backend's last active-health state ("tenant/site/backend"). */
+  private readonly backends = new Map<string, HealthState>();
 
   constructor(
     private readonly notifier: () => Notifier,
@@ -59,6 +62,26 @@ export class NotifyWiring {
       ...(r.measured_rto_ms !== undefined && { duration_ms: r.measured_rto_ms }),
       summary: `${r.tenant}: drill ${r.id} ${r.status}`,
       details: { id: r.id, status: r.status, trigger: r.trigger, rto_ms: r.rto_ms },
+    });
+  }
+
+  /** A backend's active health changed (ControllerHooks.onBackendState): down is told, and up again resolves it. */
+  backend(tenant: string, site: string, backend: string, state: HealthState, detail: string | undefined): void {
+    const key = `${tenant}/${site}/${backend}`;
+    const was = this.backends.get(key);
+    this.backends.set(key, state);
+    if (state === was || state === 'unknown' || (state === 'up' && was !== 'down')) return;
+    const down = state === 'down';
+    this.notifier().emit({
+      kind: 'backend_down',
+      at: this.now(),
+      severity: down ? 'warning' : 'resolved',
+      tenant,
+      site,
+      ...this.tier(tenant),
+      dedup_key: `backend_down:${key}`,
+      summary: down ? `${tenant}: backend ${backend} of site ${site} is down${detail ? ` (${detail})` : ''}` : `${tenant}: backend ${backend} of site ${site} is up again`,
+      details: { backend },
     });
   }
 

@@ -19,6 +19,7 @@ import { applyV8Flags } from './v8-flags.js';
 import { DRILL_HELP, isDrillCommand, runDrill } from './cli-drill.js';
 import { SAFETY_HELP, isSafetyCommand, runSafety } from './cli-safety.js';
 import { APPROVAL_HELP, isApprovalCommand, runApproval } from './cli-approval.js';
+import { NOTIFY_HELP, isNotifyCommand, runNotify } from './cli-notify.js';
 
 const HELP = `drproxy — disaster-recovery failover reverse proxy
 
@@ -130,6 +131,10 @@ export async function main(argv: string[]): Promise<number> {
     exitQuietlyOnEpipe();
     return runApproval(argv[0], argv.slice(1));
   }
+  if (isNotifyCommand(argv[0])) {
+    exitQuietlyOnEpipe();
+    return runNotify(argv.slice(1));
+  }
   if (isEvidenceCommand(argv[0])) {
     exitQuietlyOnEpipe();
     return runEvidence(argv[0], argv.slice(1));
@@ -155,12 +160,7 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = positionals;
   if (values.help || values.version || (command !== undefined && command !== 'serve')) exitQuietlyOnEpipe();
   if (values.help) {
-    process.stdout.write(`${HELP}
-${CONTROL_HELP}
-${DRILL_HELP}
-${SAFETY_HELP}
-${APPROVAL_HELP}
-${EVIDENCE_HELP}`);
+    process.stdout.write(`${HELP}\n${CONTROL_HELP}\n${DRILL_HELP}\n${SAFETY_HELP}\n${APPROVAL_HELP}\n${NOTIFY_HELP}\n${EVIDENCE_HELP}`);
     return 0;
   }
   if (values.version) {

@@ -40,6 +40,9 @@ import type { RegionDrills } from './drill/region.js';
 import { ProxyDrills } from './drill/proxy-drills.js';
 import { ProxySafety } from './safety/proxy-safety.js';
 import type { Notifier } from './notify/events.js';
+import { NotifyService } from './notify/notifier.js';
+import { NotifyMetrics } from './notify/metrics.js';
+import { NotifyWiring } from './notify/wire.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -72,6 +75,9 @@ export class DrProxy implements AdminApi {
   readonly dataPlane: DataPlane;
   readonly audit: AuditLog;
   readonly faults: FaultMetrics;
+  /** Notifications (notify/notifier.ts): every part that notices something calls `notifier.emit`. */
+  readonly notifier: NotifyService;
+  private readonly notifyWiring: NotifyWiring;
   admin: AdminServer | undefined;
   controllers = new Map<string, TenantController>();
   private config: Config;
@@ -115,6 +121,8 @@ export class DrProxy implements AdminApi {
     this.metrics.setStateSource(() => this.controllers.values());
     this.faults = new FaultMetrics(this.metrics.registry);
     registerAccessLogMetrics(this.metrics.registry);
+    this.notifier = new NotifyService(new NotifyMetrics(this.metrics.registry), this.logger, config.notify);
+    this.notifyWiring = new NotifyWiring(() => this.notifier, (t) => this.controllers.get(t)?.config.tier.name, this.now);
     this.audit = new AuditLog(this.logger, {
       ...(config.admin.audit_file !== undefined && { file: config.admin.audit_file }),
       count: (action, result) => this.metrics.adminRequests.inc({ action, result }),
@@ -126,7 +134,7 @@ export class DrProxy implements AdminApi {
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
-    this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, ...(opts.notifier && { notifier: opts.notifier }) });
+    this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, notifier: opts.notifier ?? this.notifier });
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */
@@ -152,7 +160,7 @@ export class DrProxy implements AdminApi {
     const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), audit: this.audit, logger: this.logger, now: this.now };
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
     // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
-    this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster });
+    this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster, onDrillFinal: (r) => this.notifyWiring.drill(r) });
     if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
@@ -203,7 +211,10 @@ export class DrProxy implements AdminApi {
       hooks: {
         // Only when asked for (tests): it makes every probe result call the tenant back.
         ...(extra?.onCheck && { onCheck: extra.onCheck }),
-        onBackendState: (...a) => extra?.onBackendState?.(...a),
+        onBackendState: (...a) => {
+          this.notifyWiring.backend(a[0], a[1], a[2], a[3], a[4].error ?? (a[4].status !== undefined ? `HTTP ${a[4].status}` : undefined));
+          extra?.onBackendState?.(...a);
+        },
         onEjection: (tenant, site, backend, ms, kind) => {
           metrics.ejected(tenant, site, kind);
           extra?.onEjection?.(tenant, site, backend, ms, kind);
@@ -216,10 +227,12 @@ export class DrProxy implements AdminApi {
           const c = this.controllers.get(record.tenant);
           metrics.flip(record, c?.config.tier ?? { rto: record.rtoMs });
           this.audit.event({ event: 'failover', ...record }, `failover ${record.tenant}: ${record.from} → ${record.to} (epoch ${record.epoch}, ${record.result})`);
+          this.notifyWiring.flip(record);
           extra?.onFlip?.(record);
         },
         onState: (state) => {
           this.audit.event({ event: 'state', ...state }, `tenant ${state.tenant} state: ${state.phase} ${state.active} epoch ${state.epoch}`);
+          this.notifyWiring.state(state);
           extra?.onState?.(state);
         },
       },
@@ -321,6 +334,10 @@ export class DrProxy implements AdminApi {
 
   regionDrillService(): RegionDrills | undefined {
     return this.drillParts?.regions;
+  }
+
+  notifierService(): NotifyService {
+    return this.notifier;
   }
 
   metricsText(): Promise<string> {
@@ -426,6 +443,7 @@ export class DrProxy implements AdminApi {
     this.loadedAt = new Date();
     this.metrics.configure(next.metrics, next.tenants);
     this.drillParts?.reloaded(key.key, next.tenants);
+    this.notifier.configure(next.notify);
     this.publishTable();
     // Decide now with the carried memory (a failback due, trip_after running): shared probes
     // report only changes, which may not come for a long time.
@@ -467,6 +485,7 @@ export class DrProxy implements AdminApi {
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));
       await this.admin?.close();
       this.audit.close();
+      this.notifier.close();
       await this.cluster?.close();
       await this.safetyParts.close();
       if (!this.cluster) await this.store.close();

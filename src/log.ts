@@ -33,6 +33,10 @@ export const REDACT_PATHS = [
   'request.headers.cookie',
   'err.headers.authorization',
   'err.headers.cookie',
+  // Notification sinks (src/notify/): their URLs (Slack's carries its secret) and keys.
+  'secret',
+  'routing_key',
+  'sink_url',
 ];
 
 export type LogFormat = 'json' | 'pretty';

@@ -44,7 +44,7 @@ beforeAll(async () => {
     },
   });
   // The proxy's notifier, as the admin API asks for it at each request.
-  (p.proxy as unknown as { notifier: () => { emit(e: NotifyEvent): void } }).notifier = () => ({ emit: (e) => events.push(e) });
+  (p.proxy as unknown as { notifierService: () => { emit(e: NotifyEvent): void } }).notifierService = () => ({ emit: (e) => events.push(e) });
   await Promise.all([sitesHealthy(p, 'acme'), sitesHealthy(p, 'plain')]);
 });
 

@@ -5,7 +5,6 @@ import type { ClusterRole } from './forwarded-audit.js';
 import type { DrillService } from '../drill/service.js';
 import type { RegionDrills } from '../drill/region.js';
 import type { ProxySafety } from '../safety/proxy-safety.js';
-import type { Notifier } from '../notify/events.js';
 
 export type ReloadResult =
   | { ok: true; tenants: number; added: string[]; removed: string[]; changed: string[]; warnings: ConfigProblem[] }
@@ -27,6 +26,6 @@ export interface AdminApi {
   regionDrillService?(): RegionDrills | undefined;
   /** Safety rules (kill switch, fleet breaker: src/safety/); undefined when not wired. */
   safety?(): ProxySafety | undefined;
-  /** Where events go (approval_requested, …); absent: nowhere (SILENT_NOTIFIER). */
-  notifier?(): Notifier;
+  /** Notifications (POST /notify/test); undefined: none on this proxy. */
+  notifierService?(): import('../notify/notifier.js').NotifyService | undefined;
 }

@@ -94,7 +94,7 @@ function request(store: ApprovalStore, deps: ApprovalDeps, action: ApprovalActio
 
 function notifier(api: AdminApi): Notifier {
   try {
-    return api.notifier?.() ?? SILENT_NOTIFIER;
+    return api.notifierService?.() ?? SILENT_NOTIFIER;
   } catch {
     return SILENT_NOTIFIER;
   }

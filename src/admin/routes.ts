@@ -13,6 +13,7 @@ import { forwardedTo } from './forwarded-audit.js';
 import { drillRoutes } from './drill-routes.js';
 import { regionDrillRoutes } from './region-drill-routes.js';
 import { safetyRoutes } from './safety-routes.js';
+import { notifyRoutes } from './notify-routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -185,6 +186,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     ...drillRoutes(api),
     ...regionDrillRoutes(api),
     ...safetyRoutes(api),
+    ...notifyRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

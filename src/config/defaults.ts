@@ -179,3 +179,13 @@ export const DEFAULT_DRILLS = Object.freeze({
   verify: Object.freeze({ path: '/', timeout: 30 * SECOND, interval: 100 }),
   guard: Object.freeze({ max_error_rate: 0.05, min_requests: 20 }),
 });
+
+/** notify: sinks (src/config/notify-section.ts, docs/notifications.md). */
+export const DEFAULT_NOTIFY_SINK = Object.freeze({
+  queue: 1000,
+  retries: 5,
+  coalesce: 5 * SECOND,
+  retry_base: SECOND,
+  timeout: 5 * SECOND,
+  pagerduty_url: 'https://events.pagerduty.com/v2/enqueue',
+});

@@ -440,6 +440,37 @@ export interface Config {
   drills: DrillsConfig;
   /** Safety rules of automatic flips (docs/safety.md). */
   safety: SafetyConfig;
+  /** Notification sinks (docs/notifications.md); empty: nobody is told. */
+  notify: NotifySinkConfig[];
+}
+
+/** One `notify:` sink. Its URL and secrets are named (env or file), never written in the config. */
+export interface NotifySinkConfig {
+  name: string;
+  kind: 'webhook' | 'slack' | 'pagerduty';
+  /** Event kinds it wants (all by default). */
+  events: import('../notify/events.js').NotifyEventKind[];
+  /** Only events of these tenants / tiers (empty: any; fleet-wide events always pass). */
+  tenants: string[];
+  tiers: string[];
+  url_env?: string;
+  url_file?: string;
+  /** webhook: the HMAC-SHA256 key of the X-DRProxy-Signature header. */
+  secret_env?: string;
+  secret_file?: string;
+  /** pagerduty: the integration's routing key. */
+  routing_key_env?: string;
+  routing_key_file?: string;
+  /** Events waiting at most; past it, new ones are dropped and counted. */
+  queue: number;
+  /** Delivery attempts at most before giving up (with an alert). */
+  retries: number;
+  /** Events within this window (ms) go out as one message; 0: each batch at once. */
+  coalesce: number;
+  /** First retry delay (ms), doubled each attempt, with jitter. */
+  retry_base: number;
+  /** One attempt's time limit, ms. */
+  timeout: number;
 }
 
 /** safety: (src/config/safety-section.ts). */

@@ -24,6 +24,7 @@ import { readMetrics, checkFullDetail } from './metrics-section.js';
 import { readAccessLog } from './access-log.js';
 import { readDrills, readTenantDrill, checkDrillSchedules } from './drills-section.js';
 import { readSafety } from './safety-section.js';
+import { readNotify } from './notify-section.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -444,6 +445,7 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   checkFullDetail(metrics, tenants, out);
   checkDrillSchedules(drills, tenants, tiers, out);
   const safety = readSafety(f.sub('safety'));
+  const notify = readNotify(f.raw('notify'), baseDir, { tenants, tiers }, out);
   f.end();
-  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills, safety };
+  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills, safety, notify };
 }

@@ -18,7 +18,7 @@ import type { SigningKey } from '../evidence/signature.js';
 import { evidenceHooks, type EvidenceHooks } from '../evidence/drill-hooks.js';
 import { wireDrills, type DrillOptions } from './wire.js';
 import type { DrillService } from './service.js';
-import type { DrillStore } from './types.js';
+import type { AnyDrillReport, DrillStore } from './types.js';
 import { observedStore } from './observed-store.js';
 import { FleetDrills } from './wire-fleet.js';
 import type { RegionDrills } from './region.js';
@@ -33,6 +33,8 @@ export interface ProxyDrillsHost {
   now: () => number;
   metrics: DrillMetrics;
   cluster: ClusterReplica | undefined;
+  /** Told of every drill report that reaches its final status (notifications: drill_passed / drill_failed). */
+  onDrillFinal?: (r: AnyDrillReport) => void;
 }
 
 export class ProxyDrills {
@@ -58,7 +60,7 @@ export class ProxyDrills {
   async start(opts: DrillOptions | undefined): Promise<void> {
     const h = this.h;
     let drillStore: DrillStore | undefined;
-    const observe = (s: DrillStore): DrillStore => (drillStore = observedStore(s, (r) => h.metrics.finished(r), () => this.fleet?.regions.stop() ?? Promise.resolve()));
+    const observe = (s: DrillStore): DrillStore => (drillStore = observedStore(s, (r) => (h.metrics.finished(r), h.onDrillFinal?.(r)), () => this.fleet?.regions.stop() ?? Promise.resolve()));
     // Reports are closed (chain head, signature) and rendered by the evidence hooks unless a test gives its own.
     const hooks = { ...this.evidence(), ...opts, ...(h.cluster && clusterDrillOptions(h.cluster)) };
     const service = (this.service = wireDrills({ config: h.config, tenant: h.tenant, audit: h.audit, dataPlane: h.dataPlane, logger: h.logger, now: h.now, observe }, hooks));

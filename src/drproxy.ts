@@ -19,6 +19,7 @@ import { carryOut } from './cluster/carry-out.js';
 import { carryOutDrill } from './cluster/drills.js';
 import { HealthRegistry } from './health/registry.js';
 import { TenantController, type ControllerDeps, type ControllerHooks } from './failover/tenant-controller.js';
+import { controllerHooks } from './controller-hooks.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { RouteTable } from './proxy/router.js';
 import { Metrics, type SiteTallies } from './metrics.js';
@@ -196,8 +197,6 @@ export class DrProxy implements AdminApi {
   }
 
   private deps(): ControllerDeps {
-    const extra = this.extraHooks;
-    const metrics = this.metrics;
     return {
       coordinator: this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now),
       ...(this.cluster && { forward: this.cluster.forward.bind(this.cluster) }),
@@ -208,34 +207,7 @@ export class DrProxy implements AdminApi {
       safety: this.safetyParts.gate,
       upgrades: this.dataPlane.upgrades,
       now: this.now,
-      hooks: {
-        // Only when asked for (tests): it makes every probe result call the tenant back.
-        ...(extra?.onCheck && { onCheck: extra.onCheck }),
-        onBackendState: (...a) => {
-          this.notifyWiring.backend(a[0], a[1], a[2], a[3], a[4].error ?? (a[4].status !== undefined ? `HTTP ${a[4].status}` : undefined));
-          extra?.onBackendState?.(...a);
-        },
-        onEjection: (tenant, site, backend, ms, kind) => {
-          metrics.ejected(tenant, site, kind);
-          extra?.onEjection?.(tenant, site, backend, ms, kind);
-        },
-        onSlowUnconfirmed: (tenant, site, backend) => {
-          metrics.slowUnconfirmed(tenant, site);
-          extra?.onSlowUnconfirmed?.(tenant, site, backend);
-        },
-        onFlip: (record) => {
-          const c = this.controllers.get(record.tenant);
-          metrics.flip(record, c?.config.tier ?? { rto: record.rtoMs });
-          this.audit.event({ event: 'failover', ...record }, `failover ${record.tenant}: ${record.from} → ${record.to} (epoch ${record.epoch}, ${record.result})`);
-          this.notifyWiring.flip(record);
-          extra?.onFlip?.(record);
-        },
-        onState: (state) => {
-          this.audit.event({ event: 'state', ...state }, `tenant ${state.tenant} state: ${state.phase} ${state.active} epoch ${state.epoch}`);
-          this.notifyWiring.state(state);
-          extra?.onState?.(state);
-        },
-      },
+      hooks: controllerHooks({ metrics: this.metrics, audit: this.audit, notify: this.notifyWiring, tier: (t) => this.controllers.get(t)?.config.tier, extra: this.extraHooks }),
     };
   }
 

@@ -1,0 +1,49 @@
+/**
+ * What the proxy does when a tenant controller reports (ControllerHooks): metrics, the audit
+ * trail, notifications, and the extra observers tests add. Part of the composition root, kept
+ * apart so that drproxy.ts reads as the wiring.
+ */
+import type { ControllerHooks } from './failover/controller-deps.js';
+import type { TierConfig } from './config/types.js';
+import type { Metrics } from './metrics.js';
+import type { AuditLog } from './admin/audit.js';
+import type { NotifyWiring } from './notify/wire.js';
+
+export interface HookSinks {
+  metrics: Metrics;
+  audit: AuditLog;
+  notify: NotifyWiring;
+  /** The tenant's tier (a flip's RTO ratio), if it still exists. */
+  tier(tenant: string): Pick<TierConfig, 'rto'> | undefined;
+  extra: ControllerHooks | undefined;
+}
+
+export function controllerHooks({ metrics, audit, notify, tier, extra }: HookSinks): ControllerHooks {
+  return {
+    // Only when asked for (tests): it makes every probe result call the tenant back.
+    ...(extra?.onCheck && { onCheck: extra.onCheck }),
+    onBackendState: (...a) => {
+      notify.backend(a[0], a[1], a[2], a[3], a[4].error ?? (a[4].status !== undefined ? `HTTP ${a[4].status}` : undefined));
+      extra?.onBackendState?.(...a);
+    },
+    onEjection: (tenant, site, backend, ms, kind) => {
+      metrics.ejected(tenant, site, kind);
+      extra?.onEjection?.(tenant, site, backend, ms, kind);
+    },
+    onSlowUnconfirmed: (tenant, site, backend) => {
+      metrics.slowUnconfirmed(tenant, site);
+      extra?.onSlowUnconfirmed?.(tenant, site, backend);
+    },
+    onFlip: (record) => {
+      metrics.flip(record, tier(record.tenant) ?? { rto: record.rtoMs });
+      audit.event({ event: 'failover', ...record }, `failover ${record.tenant}: ${record.from} → ${record.to} (epoch ${record.epoch}, ${record.result})`);
+      notify.flip(record);
+      extra?.onFlip?.(record);
+    },
+    onState: (state) => {
+      audit.event({ event: 'state', ...state }, `tenant ${state.tenant} state: ${state.phase} ${state.active} epoch ${state.epoch}`);
+      notify.state(state);
+      extra?.onState?.(state);
+    },
+  };
+}

@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { AdminApiError } from './admin/client.js';
 import { cliJsonText } from './cli-json.js';
-import { failure, openClient, table } from './cli-control.js';
+import { ADMIN_OPTIONS, failure, openClient, table } from './cli-control.js';
 
 export const APPROVAL_COMMANDS = ['approvals', 'approve', 'reject'] as const;
 type ApprovalCommand = (typeof APPROVAL_COMMANDS)[number];
@@ -68,14 +68,7 @@ export async function runApproval(command: ApprovalCommand, args: string[]): Pro
       args,
       allowPositionals: true,
       strict: true,
-      options: {
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        'token-file': { type: 'string' },
-        json: { type: 'boolean' },
-        reason: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...ADMIN_OPTIONS, reason: { type: 'string' } },
     });
   } catch (e) {
     return usage(command, (e as Error).message);

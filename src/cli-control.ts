@@ -82,6 +82,9 @@ const SPECS: Record<ControlCommand, CommandSpec> = {
   reload: { args: [], reason: false, optionalReason: true, summary: 'drproxy reload [--reason TEXT] [--json]' },
 };
 
+/** The flags every command that talks to the admin API takes (parseArgs options). */
+export const ADMIN_OPTIONS = { admin: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+
 export class UsageError extends Error {}
 
 const out = (s: string) => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -101,11 +104,7 @@ export async function runControl(command: string, args: string[]): Promise<numbe
       allowPositionals: true,
       strict: true,
       options: {
-        admin: { type: 'string' },
-        token: { type: 'string' },
-        'token-file': { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
+        ...ADMIN_OPTIONS,
         ...((spec.reason || spec.optionalReason) && { reason: { type: 'string' } }),
         ...(spec.force && { force: { type: 'boolean' } }),
         ...(spec.to && { to: { type: 'string' } }),

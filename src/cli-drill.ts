@@ -13,7 +13,7 @@
 import { isPending, reportPending } from './cli-approval.js';
 import { parseArgs } from 'node:util';
 import { AdminClient, type DrillReport, type DrillReason } from './admin/client.js';
-import { failure, millis, objective, openClient, table, UsageError } from './cli-control.js';
+import { ADMIN_OPTIONS, failure, millis, objective, openClient, table, UsageError } from './cli-control.js';
 import { parseParallel, regionDrill, regionSummary } from './cli-region-drill.js';
 
 export const DRILL_COMMANDS = ['drill', 'drills'] as const;
@@ -59,7 +59,7 @@ interface Values {
 }
 
 /** Options every drill command takes, and those of each (h-sched adds --region and --parallel to `drill`). */
-const COMMON = { admin: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
+const COMMON = ADMIN_OPTIONS;
 const OPTIONS = {
   drill: { ...COMMON, reason: { type: 'string' }, to: { type: 'string' }, dwell: { type: 'string' }, 'no-failback': { type: 'boolean' }, 'no-wait': { type: 'boolean' }, region: { type: 'string' }, parallel: { type: 'string' } },
   drills: { ...COMMON, markdown: { type: 'boolean' } },

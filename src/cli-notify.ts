@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { AdminApiError } from './admin/client.js';
-import { failure, openClient } from './cli-control.js';
+import { ADMIN_OPTIONS, failure, openClient } from './cli-control.js';
 
 export const NOTIFY_HELP = `Notifications (docs/notifications.md):
   drproxy notify test SINK [--reason TEXT] [--json]   send a test event to a notify: sink; print its answer
@@ -37,7 +37,7 @@ export async function runNotify(args: string[]): Promise<number> {
   let values: { admin?: string; token?: string; 'token-file'?: string; json?: boolean; help?: boolean; reason?: string };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { admin: { type: 'string' }, token: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, reason: { type: 'string' } } }));
+    ({ values, positionals } = parseArgs({ args, allowPositionals: true, strict: true, options: { ...ADMIN_OPTIONS, reason: { type: 'string' } } }));
   } catch (e) {
     return usage((e as Error).message);
   }

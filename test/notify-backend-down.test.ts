@@ -4,20 +4,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { FAST_CHECKS, startProxy, type TestProxy } from './helpers/proxy.js';
-import { startUpstream, stopAll } from './helpers/upstream.js';
-import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
+import { startUpstream } from './helpers/upstream.js';
+import { endNotifyTest, startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { waitFor } from './helpers/poll.js';
 import type { NotifyEvent } from '../src/notify/events.js';
 
 let p: TestProxy | undefined;
 let rx: Receiver | undefined;
-afterEach(async () => {
-  await p?.stop();
-  await rx?.close();
-  await stopAll();
-  delete process.env.TEST_NOTIFY_URL;
-  delete process.env.TEST_NOTIFY_SECRET;
-});
+afterEach(() => endNotifyTest(p, rx));
 
 describe('backend_down', () => {
   it('is told when a backend goes down, and resolved when it is back', async () => {

@@ -1,21 +1,15 @@
 /** A drill's final report is told: a refused drill (its target unhealthy) is drill_failed. */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startUpstream, stopAll } from './helpers/upstream.js';
+import { startUpstream } from './helpers/upstream.js';
 import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR } from './helpers/admin.js';
-import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
+import { endNotifyTest, startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { waitFor } from './helpers/poll.js';
 import type { NotifyEvent } from '../src/notify/events.js';
 
 let p: TestProxy | undefined;
 let rx: Receiver | undefined;
-afterEach(async () => {
-  await p?.stop();
-  await rx?.close();
-  await stopAll();
-  delete process.env.TEST_NOTIFY_URL;
-  delete process.env.TEST_NOTIFY_SECRET;
-});
+afterEach(() => endNotifyTest(p, rx));
 
 describe('drill events', () => {
   it('a refused drill is told as drill_failed with its report id', async () => {

@@ -5,18 +5,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { startUpstream, stopAll } from './helpers/upstream.js';
-import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
+import { startUpstream } from './helpers/upstream.js';
+import { endNotifyTest, startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { waitFor } from './helpers/poll.js';
 
 let p: TestProxy | undefined;
 let rx: Receiver | undefined;
-afterEach(async () => {
-  await p?.stop();
-  await rx?.close();
-  await stopAll();
-  delete process.env.TEST_NOTIFY_URL;
-});
+afterEach(() => endNotifyTest(p, rx));
 
 describe('flip events', () => {
   it('a forced failover is told with its sites, epoch and measured time', async () => {

@@ -4,20 +4,14 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { startUpstream, stopAll } from './helpers/upstream.js';
-import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
+import { startUpstream } from './helpers/upstream.js';
+import { endNotifyTest, startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { parseExposition } from './helpers/prom.js';
 import { waitFor } from './helpers/poll.js';
 
 let p: TestProxy | undefined;
 let rx: Receiver | undefined;
-afterEach(async () => {
-  await p?.stop();
-  await rx?.close();
-  await stopAll();
-  delete process.env.TEST_NOTIFY_URL;
-  delete process.env.TEST_NOTIFY_SECRET;
-});
+afterEach(() => endNotifyTest(p, rx));
 
 async function counter(labels: Record<string, string>): Promise<number> {
   const { samples } = parseExposition(await p!.proxy.metricsText());

@@ -7,8 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { startProxy, type TestProxy } from './helpers/proxy.js';
-import { startUpstream, stopAll } from './helpers/upstream.js';
-import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
+import { startUpstream } from './helpers/upstream.js';
+import { endNotifyTest, startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { waitFor } from './helpers/poll.js';
 
 interface Case {
@@ -33,13 +33,7 @@ async function docExample(cases: Case[]): Promise<boolean[]> {
 
 let p: TestProxy | undefined;
 let rx: Receiver | undefined;
-afterEach(async () => {
-  await p?.stop();
-  await rx?.close();
-  await stopAll();
-  delete process.env.TEST_NOTIFY_URL;
-  delete process.env.TEST_NOTIFY_SECRET;
-});
+afterEach(() => endNotifyTest(p, rx));
 
 describe('webhook signature', () => {
   it('verifies with the documented example; a changed body or a replay older than 5 minutes does not', async () => {

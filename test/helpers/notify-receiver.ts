@@ -1,6 +1,7 @@
 /** A real HTTP receiver for notification tests (node:http on 127.0.0.1, a free port). */
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { stopAll } from './upstream.js';
 
 export interface Received {
   path: string;
@@ -44,4 +45,13 @@ export async function startReceiver(answer: (n: number, r: Received, res: Server
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A notify test's teardown: its proxy, its receiver, the upstreams, the env variables its sinks read. */
+export async function endNotifyTest(p: { stop(): Promise<void> } | undefined, rx: Receiver | undefined): Promise<void> {
+  await p?.stop();
+  await rx?.close();
+  await stopAll();
+  delete process.env.TEST_NOTIFY_URL;
+  delete process.env.TEST_NOTIFY_SECRET;
 }

@@ -7,7 +7,8 @@ import type { TenantConfig } from '../config/types.js';
 import { DrProxyError } from '../errors.js';
 import type { StateChange } from '../state/coordinator.js';
 import type { TenantState } from '../state/types.js';
-import type { SiteRuntime, SiteSnapshot } from './site.js';
+import type { BackendRuntime, SiteRuntime, SiteSnapshot } from './site.js';
+import type { FlipRequest } from './flip-runner.js';
 
 export interface OperatorRequest {
   reason: string;
@@ -50,6 +51,27 @@ export function checkTarget(v: OperatorView, to: string, force: boolean, fencedO
   if (!site.health().available) {
     throw new DrProxyError('DRP_CONFLICT', `site ${to} is not available (too few healthy backends): pass "force": true to fail over anyway`);
   }
+}
+
+/** An operator's forced failover: to `op.to`, else where an automatic flip would go (`auto`), else the next unfenced site; checked again inside the serialised flip. */
+export function failoverRequest(v: OperatorView, op: OperatorRequest & { to?: string }, auto: () => SiteSnapshot | undefined): FlipRequest {
+  if (op.to !== undefined) requireSite(v, op.to);
+  const to = op.to ?? nextSite(v, auto());
+  const force = op.force === true;
+  return { to, trigger: 'admin', reason: op.reason, actor: op.actor, force, check: () => checkTarget(v, to, force, false) };
+}
+
+/** A planned failback to the preferred (first) site. */
+export function failbackRequest(v: OperatorView, op: OperatorRequest): FlipRequest {
+  const to = v.sites[0]!.name;
+  const force = op.force === true;
+  return { to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(v, to, force) };
+}
+
+export function requireBackend(v: OperatorView, site: string, backend: string): BackendRuntime {
+  const b = requireSite(v, site).backends.find((x) => x.backend.name === backend);
+  if (!b) throw new DrProxyError('DRP_NOT_FOUND', `site ${site} of tenant ${v.name} has no backend ${backend}`);
+  return b;
 }
 
 /** A planned failback to the preferred site `to`: it may be fenced (the flip unfences it). */

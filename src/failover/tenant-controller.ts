@@ -31,7 +31,7 @@ import { awaitingFirstState, Follower } from './follower.js';
 import { ClusterStatus } from './cluster-status.js';
 import { QuorumView } from './quorum-view.js';
 import { settle } from './settle.js';
-import { checkFailback, checkTarget, fenceChange, nextSite, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
+import { failbackRequest, failoverRequest, fenceChange, requireBackend, requireSite, unfenceChange, type OperatorRequest } from './operator.js';
 import { realScheduler } from './scheduler.js';
 import { DecisionTimer } from './decision-timer.js';
 import { TenantAlerts } from './tenant-alerts.js';
@@ -404,21 +404,12 @@ export class TenantController {
 
   /** Forced failover to `to`, or to the next available site in preference order. */
   operatorFailover(op: OperatorRequest & { to?: string }): Promise<FlipRecord> {
-    const there = this.forwarded<FlipRecord>('failover', op);
-    if (there) return there;
-    const to = op.to ?? nextSite(this, autoTarget(this.view(this.now())));
-    if (op.to !== undefined) requireSite(this, op.to);
-    const force = op.force === true;
-    return this.failover({ to, trigger: 'admin', reason: op.reason, actor: op.actor, force, check: () => checkTarget(this, to, force, false) });
+    return this.forwarded<FlipRecord>('failover', op) ?? this.failover(failoverRequest(this, op, () => autoTarget(this.view(this.now()))));
   }
 
   /** Planned failback to the preferred (first) site; it is unfenced by the flip. */
   failback(op: OperatorRequest): Promise<FlipRecord> {
-    const there = this.forwarded<FlipRecord>('failback', op);
-    if (there) return there;
-    const to = this.sites[0]!.name;
-    const force = op.force === true;
-    return this.failover({ to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(this, to, force) });
+    return this.forwarded<FlipRecord>('failback', op) ?? this.failover(failbackRequest(this, op));
   }
 
   /** A drill starts (true) or ends (false: decide again, a failback may have been held back). */
@@ -456,8 +447,7 @@ export class TenantController {
 
   /** Take a backend out of rotation (in-flight requests finish) or put it back. */
   setDrained(siteName: string, backendName: string, drained: boolean): BackendRuntime {
-    const b = requireSite(this, siteName).backends.find((x) => x.backend.name === backendName);
-    if (!b) throw new DrProxyError('DRP_NOT_FOUND', `site ${siteName} of tenant ${this.name} has no backend ${backendName}`);
+    const b = requireBackend(this, siteName, backendName);
     b.drained = drained;
     this.evaluate(); // publishes the route without (or with) the backend
     return b;

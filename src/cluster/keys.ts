@@ -2,7 +2,8 @@
  * The key layout of one fleet under `state.etcd.prefix` (P): `P/leader` (leader.ts),
  * `P/replicas/<id>`, `P/tenants/<t>`, `P/acks/<id>/<t>` (docs/design.md, "Clustered mode: the
  * coordinator on etcd"), `P/drills/<id>` (one drill report) and `P/drill-index/<id>` (its line
- * of `GET /drills`, drill-store.ts). Replica IDs never contain '/', so an ack key splits unambiguously.
+ * of `GET /drills`, drill-store.ts), `P/automatic` (the kill switch, src/safety/) and
+ * `P/approvals/<id>` (one two-person approval request, src/admin/approvals.ts). Replica IDs never contain '/', so an ack key splits unambiguously.
  */
 export interface ClusterKeys {
   readonly replicas: string;
@@ -10,6 +11,10 @@ export interface ClusterKeys {
   readonly acks: string;
   readonly drills: string;
   readonly drillIndex: string;
+  /** The kill switch of automatic flips (one key; absent = automatic flips on). */
+  readonly automatic: string;
+  readonly approvals: string;
+  approval(id: string): string;
   replica(id: string): string;
   tenant(tenant: string): string;
   ack(replicaId: string, tenant: string): string;
@@ -28,6 +33,7 @@ export function clusterKeys(prefix: string): ClusterKeys {
   const acks = `${base}/acks/`;
   const drills = `${base}/drills/`;
   const drillIndex = `${base}/drill-index/`;
+  const approvals = `${base}/approvals/`;
   const rest = (key: string, under: string): string | undefined => (key.startsWith(under) && key.length > under.length ? key.slice(under.length) : undefined);
   return {
     replicas,
@@ -35,6 +41,9 @@ export function clusterKeys(prefix: string): ClusterKeys {
     acks,
     drills,
     drillIndex,
+    automatic: `${base}/automatic`,
+    approvals,
+    approval: (id) => approvals + id,
     replica: (id) => replicas + id,
     tenant: (t) => tenants + t,
     ack: (id, t) => `${acks}${id}/${t}`,

@@ -157,6 +157,7 @@ export class DrProxy implements AdminApi {
     if (etcd && !this.coordinatorOf) {
       const { ClusterReplica } = await import('./cluster/replica.js');
       this.cluster = new ClusterReplica({ config: etcd, log: this.logger, registry: this.metrics.registry, now: this.now, version: VERSION });
+      this.cluster.onLeading((leading, who) => this.notifyWiring.leader(who.replica, leading, who.previous));
     }
     const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), audit: this.audit, logger: this.logger, now: this.now };
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
@@ -168,7 +169,7 @@ export class DrProxy implements AdminApi {
       const replayed = this.store.replayed;
       this.logger.warn({ event: 'state_journal_replayed', tenants: replayed.slice(0, 20), count: replayed.length }, `state journal: ${replayed.length} tenant(s) had commits not yet in their files (an unclean stop); written now`);
     }
-    await this.safetyParts.start(this.cluster ? undefined : resolve(this.config.state.dir), this.config.safety?.max_auto_failovers);
+    await this.safetyParts.start(this.cluster?.killSwitch ?? resolve(this.config.state.dir), this.config.safety?.max_auto_failovers);
     // Tenants start concurrently (each loads, and on first start writes, its own state file),
     // a bounded number at a time; the map keeps config order.
     const tenants = this.config.tenants;

@@ -19,6 +19,7 @@ import { LeaderElection } from './leader.js';
 import { LeaseKeeper } from './lease.js';
 import { Proposals, type ProposalAction, type ProposalHandler } from './proposals.js';
 import { EtcdDrillStore } from './drill-store.js';
+import { EtcdKillSwitch } from './kill-switch-store.js';
 
 export interface ClusterReplicaOptions {
   config: EtcdConfig;
@@ -27,6 +28,9 @@ export interface ClusterReplicaOptions {
   now?: () => number;
   version?: string;
 }
+
+/** Told when this replica starts or stops leading, with its id and the leader before it (when known). */
+export type LeadingListener = (leading: boolean, who: { replica: string; previous?: string }) => void;
 
 /** How long a follower waits for the leader to carry out an operator action. */
 const FORWARD_TIMEOUT_MS = 120_000;
@@ -37,6 +41,8 @@ export class ClusterReplica {
   readonly votes: ClusterVoteBoard;
   /** Drill reports shared by every replica (drill-store.ts); written only while this replica leads. */
   readonly drillStore: EtcdDrillStore;
+  /** The kill switch of automatic flips, shared by every replica (kill-switch-store.ts); ProxySafety loads and watches it. */
+  readonly killSwitch: EtcdKillSwitch;
   readonly #healthVotes: HealthVotes;
   readonly #client: EtcdClient;
   readonly #lease: LeaseKeeper;
@@ -45,7 +51,10 @@ export class ClusterReplica {
   readonly #log: Logger;
   readonly #config: EtcdConfig;
   #leading = false;
-  readonly #leadingListeners = new Set<(leading: boolean) => void>();
+  readonly #leadingListeners = new Set<LeadingListener>();
+  /** The last leader seen other than the current one (leader_changed notifications). */
+  #previousLeader: string | undefined;
+  #currentLeader: string | undefined;
 
   constructor(o: ClusterReplicaOptions) {
     const c = (this.#config = o.config);
@@ -80,6 +89,7 @@ export class ClusterReplica {
         return this.#election.guard();
       },
     });
+    this.killSwitch = new EtcdKillSwitch({ client: this.#client, prefix: c.prefix, log: this.#log });
     // Votes go under the lease the replica is registered with (useLease on every status change).
     this.#healthVotes = new HealthVotes({ client: this.#client, prefix: c.prefix, replicaId: c.replica_id });
     this.#healthVotes.on('etcd_error', (err) => this.#log.debug({ err }, 'health votes: etcd error (retrying)'));
@@ -96,6 +106,10 @@ export class ClusterReplica {
     });
     this.#election.on('leader_changed', (id) => {
       metrics?.leaderChanged();
+      if (id !== undefined && id !== this.#currentLeader) {
+        if (this.#currentLeader !== undefined) this.#previousLeader = this.#currentLeader;
+        this.#currentLeader = id;
+      }
       this.#log.warn({ event: 'leader_changed', leader: id ?? null }, id === undefined ? 'the cluster has no leader' : `leader: replica ${id}`);
     });
     this.#proposals = new Proposals({
@@ -137,7 +151,7 @@ export class ClusterReplica {
   }
 
   /** Told when this replica starts (true) or stops (false) leading: drills are run and recovered by the leader (cluster/drills.ts). */
-  onLeading(listener: (leading: boolean) => void): () => void {
+  onLeading(listener: LeadingListener): () => void {
     this.#leadingListeners.add(listener);
     return () => void this.#leadingListeners.delete(listener);
   }
@@ -161,6 +175,7 @@ export class ClusterReplica {
   }
 
   async close(): Promise<void> {
+    await this.killSwitch.close();
     await this.#healthVotes.close();
     await this.#proposals.close();
     await this.coordinator.close();
@@ -173,9 +188,15 @@ export class ClusterReplica {
     if (leading === this.#leading) return;
     this.#leading = leading;
     this.#proposals.leading(leading).catch((err: unknown) => this.#log.error({ err }, 'could not read the pending operator actions'));
+    // A new leader reads the kill switch again (its watch may have been behind a reconnect).
+    if (leading) void this.killSwitch.refresh();
+    const me = this.#config.replica_id;
+    // Whichever of the election's events came first, the leader before us is the last other one seen.
+    const previous = this.#currentLeader !== me ? this.#currentLeader : this.#previousLeader;
+    const who = { replica: me, ...(previous !== undefined && previous !== me && { previous }) };
     for (const listener of [...this.#leadingListeners]) {
       try {
-        listener(leading);
+        listener(leading, who);
       } catch (err) {
         this.#log.error({ err }, 'a leadership listener threw');
       }

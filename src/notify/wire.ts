@@ -8,12 +8,14 @@ import type { TenantState } from '../state/types.js';
 import type { AnyDrillReport } from '../drill/types.js';
 import type { HealthState } from '../health/hysteresis.js';
 import type { Notifier } from './events.js';
+import { LeaderNotices } from './leader-notice.js';
 
 export class NotifyWiring {
   /** Each tenant's last phase seen, to tell a change (frozen → active is `recovered`). */
   private readonly phases = new Map<string, TenantState['phase']>();
   /** Each backend's last active-health state ("tenant/site/backend"). */
   private readonly backends = new Map<string, HealthState>();
+  private leaders: LeaderNotices | undefined;
 
   constructor(
     private readonly notifier: () => Notifier,
@@ -85,9 +87,10 @@ export class NotifyWiring {
     });
   }
 
-  /** Clustered mode: the leader changed (undefined: no leader right now). */
-  leader(id: string | undefined): void {
-    this.notifier().emit({ kind: 'leader_changed', at: this.now(), severity: id === undefined ? 'warning' : 'info', summary: id === undefined ? 'the cluster has no leader' : `leader: replica ${id}`, details: { leader: id ?? null } });
+  /** Clustered mode: this replica started or stopped leading (ClusterReplica.onLeading); throttled in leader-notice.ts. */
+  leader(replica: string, leading: boolean, previous?: string): void {
+    this.leaders ??= new LeaderNotices(this.notifier, this.now);
+    this.leaders.changed(replica, leading, previous);
   }
 
   private tier(tenant: string): { tier?: string } {

@@ -66,14 +66,18 @@ export class SafetyGate implements AutomaticGate {
     return undefined;
   }
 
-  /** Turn automatic flips on or off (already persisted by the caller). On: held tenants decide again. */
-  setAutomatic(s: AutomaticState): void {
+  /**
+   * Turn automatic flips on or off (already persisted by the caller). On: held tenants decide
+   * again. `seenElsewhere`: switched through another replica (clustered; that one audits it).
+   */
+  setAutomatic(s: AutomaticState, seenElsewhere = false): void {
     this.automatic = s;
-    const fields = { alert: true, audit: true, event: 'automatic_failover', enabled: s.enabled, by: s.by, reason: s.reason };
+    const fields = { alert: true, ...(!seenElsewhere && { audit: true }), event: 'automatic_failover', enabled: s.enabled, by: s.by, reason: s.reason };
+    const where = seenElsewhere ? ' (seen in etcd)' : '';
     if (s.enabled) {
-      this.o.logger.warn(fields, `automatic flips turned ON by ${s.by}: ${s.reason}`);
+      this.o.logger.warn(fields, `automatic flips turned ON by ${s.by}${where}: ${s.reason}`);
       this.releaseHeld();
-    } else this.o.logger.error(fields, `automatic flips turned OFF by ${s.by}: ${s.reason}; operator flips still work`);
+    } else this.o.logger.error(fields, `automatic flips turned OFF by ${s.by}${where}: ${s.reason}; operator flips still work`);
   }
 
   /** An operator confirms a tripped breaker: the held tenants decide again and flip if still wanted. Returns them. */

@@ -24,14 +24,26 @@ export const AUTOMATIC_ON: AutomaticState = Object.freeze({ enabled: true, reaso
 
 const FILE = 'automatic.json';
 
-function parsed(text: string, file: string): AutomaticState {
+/** Where the switch is persisted: the state directory's file (below) or etcd (cluster/kill-switch-store.ts). */
+export interface AutomaticStore {
+  /** The stored switch (on when none); one that cannot be read is OFF with a `problem` (the safe side). */
+  load(): Promise<{ state: AutomaticState; problem?: string }>;
+  /** Persist `s` before it is applied; may answer the switch now current when a newer one came meanwhile (etcd). */
+  save(s: AutomaticState): Promise<AutomaticState | void>;
+  /** Clustered: told when the switch changed elsewhere (another replica's POST /automatic). */
+  onChange?(listener: (s: AutomaticState) => void): void;
+  close(): Promise<void>;
+}
+
+/** A stored switch (JSON text); throws when it is not one. */
+export function parseAutomatic(text: string, file: string): AutomaticState {
   const v = JSON.parse(text) as Partial<AutomaticState>;
   if (typeof v.enabled !== 'boolean') throw new Error(`${file}: "enabled" is not true or false`);
   return { enabled: v.enabled, reason: String(v.reason ?? ''), by: String(v.by ?? ''), at: typeof v.at === 'string' ? v.at : null };
 }
 
 /** The switch's file in the state directory. */
-export class KillSwitchFile {
+export class KillSwitchFile implements AutomaticStore {
   private readonly writer = new AtomicWriter();
   readonly file: string;
 
@@ -52,7 +64,7 @@ export class KillSwitchFile {
       return this.unreadable((err as Error).message);
     }
     try {
-      return { state: parsed(text, this.file) };
+      return { state: parseAutomatic(text, this.file) };
     } catch (err) {
       return this.unreadable((err as Error).message);
     }

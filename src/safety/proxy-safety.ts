@@ -1,13 +1,14 @@
 /**
  * The safety rules of one proxy, wired in one place so that the composition root (drproxy.ts)
- * stays a few lines: the gate the tenant controllers consult (gate.ts), the kill switch's
- * file (embedded mode), the metrics, and what the admin API calls.
+ * stays a few lines: the gate the tenant controllers consult (gate.ts), where the kill switch
+ * is persisted (embedded: its file; clustered: its etcd key, cluster/kill-switch-store.ts), the
+ * metrics, and what the admin API calls. The admin API does not need to know which.
  */
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { SILENT_NOTIFIER, type Notifier } from '../notify/events.js';
 import { DrProxyError } from '../errors.js';
-import { KillSwitchFile, type AutomaticState } from './kill-switch.js';
+import { KillSwitchFile, type AutomaticState, type AutomaticStore } from './kill-switch.js';
 import { SafetyGate } from './gate.js';
 import type { BreakerRule } from './breaker.js';
 
@@ -21,9 +22,8 @@ export interface ProxySafetyOptions {
 
 export class ProxySafety {
   readonly gate: SafetyGate;
-  /** Embedded mode only; clustered, the switch cannot be turned (yet) and stays on. */
-  private file: KillSwitchFile | undefined;
-  private clustered = false;
+  /** Where the switch is persisted; set by start(). */
+  private store: AutomaticStore | undefined;
   /** Switches are applied one at a time, in order. */
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -36,35 +36,40 @@ export class ProxySafety {
     new Gauge({ name: 'drproxy_safety_held_flips', help: 'Automatic flips held by the kill switch or the fleet breaker', registers, collect() { this.set(gate.heldTenants().length); } });
   }
 
-  /** Before the tenants start: read the kill switch (embedded: `stateDir`; clustered: undefined). */
-  async start(stateDir: string | undefined, rule: BreakerRule | undefined): Promise<void> {
+  /** Before the tenants start: read the kill switch (embedded: the state directory `where`; clustered: its etcd store). */
+  async start(where: string | AutomaticStore, rule: BreakerRule | undefined): Promise<void> {
     this.gate.configure(rule);
-    if (stateDir === undefined) {
-      this.clustered = true;
-      return;
-    }
-    this.file = new KillSwitchFile(stateDir);
-    const { state, problem } = await this.file.load();
+    const store: AutomaticStore = (this.store = typeof where === 'string' ? new KillSwitchFile(where) : where);
+    const { state, problem } = await store.load();
     if (problem) this.o.logger.error({ alert: true, event: 'kill_switch_unreadable' }, problem);
     this.gate.automatic = state;
+    // Clustered: another replica's switch (or the key readable again) applies here too.
+    store.onChange?.((s) => this.chain.then(() => this.apply(s, true)));
     if (!state.enabled) this.o.logger.error({ alert: true, event: 'automatic_failover', enabled: false, by: state.by, reason: state.reason, at: state.at }, `automatic flips are OFF (kill switch, by ${state.by} at ${state.at}: ${state.reason}); operator flips still work`);
   }
 
   /** POST /automatic: persisted first, then applied. */
   setAutomatic(enabled: boolean, by: string, reason: string): Promise<AutomaticState> {
     const run = this.chain.then(async () => {
-      const file = this.file;
-      if (this.clustered || file === undefined) throw new DrProxyError('DRP_CONFLICT', 'the kill switch is not available in clustered mode yet (state.etcd): automatic flips stay on; use fences or operator flips during the maintenance');
+      const store = this.store;
+      if (store === undefined) throw new DrProxyError('DRP_CONFLICT', 'the kill switch is not loaded yet (drproxy is starting): try again in a moment');
       const s: AutomaticState = { enabled, reason, by, at: new Date(this.o.now()).toISOString() };
-      await file.save(s);
-      this.gate.setAutomatic(s);
+      const current = (await store.save(s)) ?? s;
+      this.apply(current, current !== s);
       return s;
     });
     this.chain = run.catch(() => {});
     return run;
   }
 
+  /** Applies a switch unless it is the one applied already (an own write seen again in etcd). */
+  private apply(s: AutomaticState, seenElsewhere: boolean): void {
+    const a = this.gate.automatic;
+    if (a.enabled === s.enabled && a.reason === s.reason && a.by === s.by && a.at === s.at) return;
+    this.gate.setAutomatic(s, seenElsewhere);
+  }
+
   close(): Promise<void> {
-    return this.file?.close() ?? Promise.resolve();
+    return this.store?.close() ?? Promise.resolve();
   }
 }

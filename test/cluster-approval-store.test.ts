@@ -30,16 +30,35 @@ async function refusal(p: Promise<unknown>): Promise<{ status: number; code: str
 describe.skipIf(!ETCD_INSTALLED)('approval requests in etcd', () => {
   const s = useEtcd(1, 1000);
 
-  /** Two replicas' stores on one prefix, each with its own client, clock and expiry log. */
-  function replicas(now: () => number = Date.now): { stores: EtcdApprovalStore[]; expired: string[][]; prefix: string } {
+  /**
+   * Two replicas' stores on one prefix, each with its own client, clock and expiry log. While
+   * `racing.on`, each replica's read returns only once both replicas have read, so that both
+   * decide on what they read before either writes (the interleaving a race needs; etcd is real).
+   */
+  function replicas(now: () => number = Date.now): { stores: EtcdApprovalStore[]; expired: string[][]; prefix: string; racing: { on: boolean } } {
     const prefix = `/approvals-test-${randomBytes(4).toString('hex')}`;
     const expired: string[][] = [[], []];
+    const racing = { on: false };
+    const waiting: Array<() => void> = [];
+    const barrier = async <T>(read: Promise<T>): Promise<T> => {
+      const r = await read;
+      if (!racing.on) return r;
+      await new Promise<void>((resolve) => {
+        waiting.push(resolve);
+        if (waiting.length < 2) return;
+        // Once: the loser's second read (after its write was refused) goes through alone.
+        racing.on = false;
+        for (const f of waiting.splice(0)) f();
+      });
+      return r;
+    };
     const stores = [0, 1].map((i) => {
-      const client = new EtcdClient({ endpoints: s.etcd.endpoints, requestTimeout: 1000, dialTimeout: 2000 });
-      s.cleanup(() => client.close());
+      const c = new EtcdClient({ endpoints: s.etcd.endpoints, requestTimeout: 1000, dialTimeout: 2000 });
+      s.cleanup(() => c.close());
+      const client = { get: (k: string) => barrier(c.get(k)), getPrefix: (p: string) => barrier(c.getPrefix(p)), txn: c.txn.bind(c), grantLease: c.grantLease.bind(c) };
       return new EtcdApprovalStore({ client, prefix, now, onExpire: (a) => expired[i]!.push(a.id) });
     });
-    return { stores, expired, prefix };
+    return { stores, expired, prefix, racing };
   }
 
   it('stores one key per request, under a lease, seen by the other replica', async () => {
@@ -55,9 +74,10 @@ describe.skipIf(!ETCD_INSTALLED)('approval requests in etcd', () => {
   });
 
   it('of two replicas approving at once, exactly one decides; the other is 409', async () => {
-    const { stores, prefix } = replicas();
-    for (let round = 0; round < 5; round++) {
+    const { stores, prefix, racing } = replicas();
+    for (let round = 0; round < 3; round++) {
       const a = await stores[0]!.create(ASK, 60_000);
+      racing.on = true;
       const results = await Promise.allSettled([stores[0]!.decide(a.id, 'ops2', 'approved', 'r0'), stores[1]!.decide(a.id, 'ops3', 'approved', 'r1')]);
       const won = results.filter((r): r is PromiseFulfilledResult<Approval> => r.status === 'fulfilled');
       const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -75,11 +95,12 @@ describe.skipIf(!ETCD_INSTALLED)('approval requests in etcd', () => {
     }
   });
 
-  it('an expired request is marked once fleet-wide and is 410 on every replica', async () => {
+  it('an expired request is marked once fleet-wide (both replicas finding it so at once) and is 410 on every replica', async () => {
     let now = Date.now();
-    const { stores, expired } = replicas(() => now);
+    const { stores, expired, racing } = replicas(() => now);
     const a = await stores[0]!.create(ASK, 1000);
     now += 1000;
+    racing.on = true;
     const lists = await Promise.all([stores[0]!.list(), stores[1]!.list()]);
     for (const l of lists) expect(l).toEqual([expect.objectContaining({ id: a.id, status: 'expired' })]);
     expect([...expired[0]!, ...expired[1]!]).toEqual([a.id]);

@@ -3,15 +3,19 @@
  * (two clients) use them: one key per request under its own lease; of two replicas approving
  * one request at the same moment exactly one gets it (the other 409 approval_decided); an
  * expired request is marked and reported once fleet-wide, and is 410 everywhere; a decision
- * keeps the key's lease (etcd still drops it after the retention).
+ * keeps the key's lease (etcd still drops it after the retention); an etcd outage is a typed
+ * error within the deadline that decides nothing.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { EtcdClient } from '../src/cluster/etcd.js';
 import { EtcdApprovalStore } from '../src/cluster/approval-store.js';
 import type { Approval, NewApproval } from '../src/admin/approvals.js';
 import { HttpError } from '../src/admin/http-error.js';
 import { ETCD_INSTALLED, ETCD_SKIP_REASON, useEtcd } from './helpers/etcd.js';
+import { startRelay } from './helpers/tcp-relay.js';
+import { waitFor } from './helpers/poll.js';
 
 if (!ETCD_INSTALLED) console.warn(ETCD_SKIP_REASON);
 
@@ -113,5 +117,23 @@ describe.skipIf(!ETCD_INSTALLED)('approval requests in etcd', () => {
     const a = await stores[0]!.create(ASK, 60_000);
     expect(await stores[1]!.decide(a.id, 'ops2', 'rejected', 'no')).toMatchObject({ status: 'rejected', decided_by: 'ops2' });
     expect(await refusal(stores[0]!.decide(a.id, 'ops3', 'approved', 'yes'))).toEqual({ status: 409, code: 'approval_decided' });
+  });
+
+  it('an etcd outage is a typed error within the deadline and decides nothing; the request is decidable once etcd answers', async () => {
+    const relay = await startRelay(s.etcd.endpoints[0]!);
+    const client = new EtcdClient({ endpoints: [relay.url], requestTimeout: 500, dialTimeout: 2000 });
+    s.cleanup(() => relay.close(), () => client.close());
+    const store = new EtcdApprovalStore({ client, prefix: `/approvals-test-${randomBytes(4).toString('hex')}` });
+    const a = await store.create(ASK, 60_000);
+    relay.blackhole();
+    for (const call of [store.list(), store.check(a.id, 'ops2', 'approved'), store.decide(a.id, 'ops2', 'approved', 'while etcd is away'), store.create(ASK, 60_000)]) {
+      const t0 = performance.now();
+      await expect(call).rejects.toMatchObject({ code: expect.stringMatching(/^DRP_ETCD_(UNAVAILABLE|TIMEOUT)$/) });
+      expect(performance.now() - t0).toBeLessThan(1500);
+    }
+    relay.restore();
+    const listed = await waitFor(() => store.list(), { timeout: 5000, what: 'the store to answer again' });
+    expect(listed).toEqual([expect.objectContaining({ id: a.id, status: 'pending' })]);
+    expect(await store.decide(a.id, 'ops2', 'approved', 'etcd is back')).toMatchObject({ status: 'approved' });
   });
 });

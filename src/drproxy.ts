@@ -313,6 +313,9 @@ export class DrProxy implements AdminApi {
     return this.notifier;
   }
 
+  /** Clustered: approval requests in etcd, shared by every replica; embedded: undefined (the admin API keeps them in memory). */
+  approvalStore: AdminApi['approvalStore'] = (onExpire) => this.cluster?.approvalStore(onExpire);
+
   metricsText(): Promise<string> {
     return this.metrics.text();
   }

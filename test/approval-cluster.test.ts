@@ -1,6 +1,7 @@
 /**
- * Two-person approval in clustered mode: a request made on a follower lives on that follower;
- * approved there by a second operator, the failover goes through the usual forwarding and the
+ * Two-person approval in clustered mode: a request made on a follower (kept in etcd, see
+ * approval-cluster-shared.test.ts for one approved on another replica), approved there by a
+ * second operator: the failover goes through the usual forwarding and the
  * leader carries it out (its records say forwarded_from). The follower's records of the
  * carried-out action name both actors.
  */

@@ -28,4 +28,6 @@ export interface AdminApi {
   safety?(): ProxySafety | undefined;
   /** Notifications (POST /notify/test); undefined: none on this proxy. */
   notifierService?(): import('../notify/notifier.js').NotifyService | undefined;
+  /** Two-person approval requests (clustered: in etcd, shared by every replica); undefined: in this process's memory. */
+  approvalStore?(onExpire: (a: import('./approvals.js').Approval) => void): import('./approvals.js').ApprovalStore | undefined;
 }

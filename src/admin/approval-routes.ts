@@ -11,11 +11,13 @@
  * a direct call runs (every check applies at that moment; a follower forwards to the leader as
  * usual), with its own intent and outcome records naming both `requested_by` and
  * `approved_by`. Automatic failover never passes here: it is never held for approval.
+ * The requests live in the proxy's store (AdminApi.approvalStore: etcd in clustered mode, so
+ * that any replica lists and decides them), else in this process's memory.
  */
 import type { Notifier } from '../notify/events.js';
 import { SILENT_NOTIFIER } from '../notify/events.js';
 import type { AdminApi } from './api.js';
-import { APPROVAL_ACTIONS, ApprovalStore, type Approval, type ApprovalAction } from './approvals.js';
+import { APPROVAL_ACTIONS, MemoryApprovalStore, type Approval, type ApprovalAction, type ApprovalStore } from './approvals.js';
 import type { AuditLog, AuditRecord } from './audit.js';
 import { HttpError } from './http-error.js';
 import { Reply } from './reply.js';
@@ -48,7 +50,9 @@ function summary(a: Approval): Pick<Approval, 'id' | 'action' | 'tenant' | 'requ
 
 /** The gated routes wrapped, plus the /approvals routes. */
 export function withApprovals(routes: Route[], deps: ApprovalDeps): Route[] {
-  const store = new ApprovalStore((a) => deps.audit.event({ event: 'approval_expired', approval: a.id, action: a.action, tenant: a.tenant, requested_by: a.requested_by }, `approval request ${a.id} (${a.action} of ${a.tenant} by ${a.requested_by}) expired undecided; nothing was done`));
+  const onExpire = (a: Approval): void =>
+    void deps.audit.event({ event: 'approval_expired', approval: a.id, action: a.action, tenant: a.tenant, requested_by: a.requested_by }, `approval request ${a.id} (${a.action} of ${a.tenant} by ${a.requested_by}) expired undecided; nothing was done`);
+  const store = deps.api.approvalStore?.(onExpire) ?? new MemoryApprovalStore(onExpire);
   const handlers = new Map<ApprovalAction, Route>();
   const wrapped = routes.map((r) => {
     if (!(APPROVAL_ACTIONS as readonly string[]).includes(r.action) || !r.pattern.source.startsWith('^\\/tenants\\/')) return r;
@@ -64,7 +68,7 @@ function needsApproval(api: AdminApi, tenant: string): boolean {
 }
 
 /** A gated call on a marked tenant: checked, stored as pending, audited as such, announced. */
-function request(store: ApprovalStore, deps: ApprovalDeps, action: ApprovalAction, ctx: Ctx): Reply {
+async function request(store: ApprovalStore, deps: ApprovalDeps, action: ApprovalAction, ctx: Ctx): Promise<Reply> {
   const tenant = (ctx.audit.tenant = ctx.params[0]!);
   for (const k of Object.keys(ctx.body)) {
     if (!FIELDS[action].includes(k)) throw new HttpError(400, 'bad_request', `unknown field "${k}" (allowed: ${FIELDS[action].join(', ')})`);
@@ -75,7 +79,7 @@ function request(store: ApprovalStore, deps: ApprovalDeps, action: ApprovalActio
   const site = action === 'fence' || action === 'unfence' ? ctx.params[1] : typeof to === 'string' ? to : undefined;
   if (site !== undefined) ctx.audit.site = site;
   const by = ctx.principal?.name ?? 'anonymous';
-  const a = store.create({ action, tenant, ...(site !== undefined && { site }), path: ctx.path, params: [...ctx.params], body: { ...ctx.body }, reason, requested_by: by }, deps.timeout());
+  const a = await store.create({ action, tenant, ...(site !== undefined && { site }), path: ctx.path, params: [...ctx.params], body: { ...ctx.body }, reason, requested_by: by }, deps.timeout());
   Object.assign(ctx.audit, { result: 'pending', approval: a.id, requested_by: by, detail: `pending two-person approval ${a.id} until ${a.expires_at}` } satisfies Partial<AuditRecord>);
   const t = deps.api.tenant(tenant);
   notifier(deps.api).emit({
@@ -106,24 +110,24 @@ function approvalRoutes(store: ApprovalStore, deps: ApprovalDeps, handlers: Map<
     return (ctx.audit.reason = reasonOf(ctx)!);
   };
   return [
-    { method: 'GET', pattern: /^\/approvals$/, role: 'viewer', action: 'approvals', handle: () => ({ approvals: store.list() }) },
+    { method: 'GET', pattern: /^\/approvals$/, role: 'viewer', action: 'approvals', handle: async () => ({ approvals: await store.list() }) },
     {
       method: 'POST',
       pattern: /^\/approvals\/([^/]+)$/,
       role: 'operator',
       action: 'approve',
-      handle(ctx) {
+      async handle(ctx) {
         const why = decideCtx(ctx);
         const by = ctx.principal?.name ?? 'anonymous';
         const id = ctx.params[0]!;
         // The carried-out action's intent goes to the audit file before the request is marked
         // approved: when it cannot be written (503), the request stays pending.
-        const seen = store.check(id, by, 'approved');
+        const seen = await store.check(id, by, 'approved');
         const base = intentOf(seen, by, ctx);
         deps.audit.intent(base);
-        const a = store.decide(id, by, 'approved', why);
+        const a = await decided(store.decide(id, by, 'approved', why), base, deps);
         Object.assign(ctx.audit, { approval: a.id, tenant: a.tenant, requested_by: a.requested_by, approved_by: by, detail: `approved ${a.action} of ${a.tenant} asked by ${a.requested_by}` });
-        return carryOut(a, base, ctx, deps, handlers.get(a.action)!);
+        return carryOut(store, a, base, ctx, deps, handlers.get(a.action)!);
       },
     },
     {
@@ -131,9 +135,9 @@ function approvalRoutes(store: ApprovalStore, deps: ApprovalDeps, handlers: Map<
       pattern: /^\/approvals\/([^/]+)\/reject$/,
       role: 'operator',
       action: 'reject',
-      handle(ctx) {
+      async handle(ctx) {
         const why = decideCtx(ctx);
-        const a = store.decide(ctx.params[0]!, ctx.principal?.name ?? 'anonymous', 'rejected', why);
+        const a = await store.decide(ctx.params[0]!, ctx.principal?.name ?? 'anonymous', 'rejected', why);
         Object.assign(ctx.audit, { approval: a.id, tenant: a.tenant, requested_by: a.requested_by, detail: `rejected ${a.action} of ${a.tenant} asked by ${a.requested_by}; nothing was done` });
         return { approval: { ...summary(a), status: a.status, rejected_by: a.decided_by }, status: 'rejected' };
       },
@@ -151,7 +155,7 @@ function intentOf(a: Approval, approver: string, ctx: Ctx): Omit<AuditRecord, 'r
   return { action: a.action, actor: a.requested_by, role: 'operator', remote: ctx.remote, tenant: a.tenant, ...(a.site !== undefined && { site: a.site }), reason: a.reason, approval: a.id, requested_by: a.requested_by, approved_by: approver };
 }
 
-async function carryOut(a: Approval, base: Omit<AuditRecord, 'result' | 'status'>, ctx: Ctx, deps: ApprovalDeps, route: Route): Promise<unknown> {
+async function carryOut(store: ApprovalStore, a: Approval, base: Omit<AuditRecord, 'result' | 'status'>, ctx: Ctx, deps: ApprovalDeps, route: Route): Promise<unknown> {
   const both = { approval: a.id, requested_by: a.requested_by, approved_by: a.decided_by! };
   const replay: Ctx = {
     req: ctx.req,
@@ -167,15 +171,34 @@ async function carryOut(a: Approval, base: Omit<AuditRecord, 'result' | 'status'
   try {
     const result = await route.handle(replay);
     const status = result instanceof Reply ? result.status : 200;
-    a.outcome = { status };
+    await setOutcome(store, a, { status }, deps);
     deps.audit.record({ ...base, ...replay.audit, result: 'ok', status });
     const approval = { ...summary(a), status: a.status, approved_by: a.decided_by };
     if (result instanceof Reply) return new Reply(result.status, { ...(result.body as object), approval });
     return { ...(result as object), approval };
   } catch (err) {
     const e = deps.toHttpError(err);
-    a.outcome = { status: e.status, error: e.code };
+    await setOutcome(store, a, { status: e.status, error: e.code }, deps);
     deps.audit.record({ ...base, ...replay.audit, result: 'error', status: e.status, detail: e.message });
     throw err;
   }
+}
+
+/**
+ * The decision of an approval whose carried-out intent is already written: when it is refused
+ * after all (another replica decided the request in between), that intent gets its outcome.
+ */
+async function decided(decision: Promise<Approval>, base: Omit<AuditRecord, 'result' | 'status'>, deps: ApprovalDeps): Promise<Approval> {
+  try {
+    return await decision;
+  } catch (err) {
+    const e = deps.toHttpError(err);
+    deps.audit.record({ ...base, result: 'error', status: e.status, detail: `not carried out: ${e.message}` });
+    throw err;
+  }
+}
+
+/** Stored for GET /approvals; a store that cannot write it (etcd unavailable) does not change the answer. */
+async function setOutcome(store: ApprovalStore, a: Approval, outcome: NonNullable<Approval['outcome']>, deps: ApprovalDeps): Promise<void> {
+  await store.setOutcome(a, outcome).catch((err: unknown) => deps.audit.event({ event: 'approval_outcome_unsaved', approval: a.id, error: (err as Error).message }, `the outcome of approval ${a.id} could not be stored`));
 }

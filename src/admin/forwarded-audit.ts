@@ -22,9 +22,16 @@ export function forwardedTo(role: ClusterRole | undefined): string | undefined {
   return role.leader ?? 'no leader known';
 }
 
+/** An approved action (approval-routes.ts replays it): who asked and who approved, carried with a forwarded action to the leader's record. */
+export function approvalOf(audit: Partial<AuditRecord>): Pick<AuditRecord, 'approval' | 'requested_by' | 'approved_by'> {
+  if (audit.approved_by === undefined) return {};
+  return { approval: audit.approval, requested_by: audit.requested_by, approved_by: audit.approved_by };
+}
+
 /** What the leader's record says of the proposal (the fields the admin route would have filled). */
 function fieldsOf(p: Proposal): Omit<AuditRecord, 'result' | 'status'> {
-  const op = p.op as { actor?: unknown; reason?: unknown; to?: unknown; site?: unknown };
+  const op = p.op as { actor?: unknown; reason?: unknown; to?: unknown; site?: unknown; approval?: unknown; requested_by?: unknown; approved_by?: unknown };
+  const approval = typeof op.approved_by === 'string' ? { approval: String(op.approval), requested_by: String(op.requested_by), approved_by: op.approved_by } : {};
   const site = typeof op.site === 'string' ? op.site : typeof op.to === 'string' ? op.to : undefined;
   return {
     action: p.action,
@@ -34,6 +41,7 @@ function fieldsOf(p: Proposal): Omit<AuditRecord, 'result' | 'status'> {
     ...(typeof op.reason === 'string' && { reason: op.reason }),
     forwarded_from: p.replica,
     proposal: p.id,
+    ...approval,
   };
 }
 

@@ -9,7 +9,7 @@ import type { Principal } from './auth.js';
 import type { AuditRecord } from './audit.js';
 import type { AdminApi } from './api.js';
 import { HttpError } from './http-error.js';
-import { forwardedTo } from './forwarded-audit.js';
+import { approvalOf, forwardedTo } from './forwarded-audit.js';
 import { drillRoutes } from './drill-routes.js';
 import { regionDrillRoutes } from './region-drill-routes.js';
 import { safetyRoutes } from './safety-routes.js';
@@ -94,7 +94,7 @@ export function buildRoutes(api: AdminApi): Route[] {
       const why = (ctx.audit.reason = reason(ctx));
       ctx.audit.epoch_before = t.state.epoch;
       const fwd = forwarding(ctx);
-      const s = await t[action](site, { reason: why, actor: actor(ctx) });
+      const s = await t[action](site, { reason: why, actor: actor(ctx), ...approvalOf(ctx.audit) });
       ctx.audit.epoch_after = s.epoch;
       return { tenant: t.name, site, fenced: s.fenced, epoch: s.epoch, ...fwd };
     },
@@ -125,7 +125,7 @@ export function buildRoutes(api: AdminApi): Route[] {
       const t = tenantOf(ctx);
       const to = ctx.body.to;
       if (to !== undefined && typeof to !== 'string') throw new HttpError(400, 'bad_request', '"to" must be a site name');
-      const op = { reason: (ctx.audit.reason = reason(ctx)), actor: actor(ctx), force: force(ctx) };
+      const op = { reason: (ctx.audit.reason = reason(ctx)), actor: actor(ctx), force: force(ctx), ...approvalOf(ctx.audit) };
       if (typeof to === 'string') ctx.audit.site = to;
       const before = (ctx.audit.epoch_before = t.state.epoch);
       const fwd = forwarding(ctx);

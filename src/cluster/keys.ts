@@ -3,7 +3,7 @@
  * `P/replicas/<id>`, `P/tenants/<t>`, `P/acks/<id>/<t>` (docs/design.md, "Clustered mode: the
  * coordinator on etcd"), `P/drills/<id>` (one drill report) and `P/drill-index/<id>` (its line
  * of `GET /drills`, drill-store.ts), `P/automatic` (the kill switch, src/safety/) and
- * `P/approvals/<id>` (one two-person approval request, src/admin/approvals.ts). Replica IDs never contain '/', so an ack key splits unambiguously.
+ * `P/approvals/<id>` (one two-person approval request, approval-store.ts). Replica IDs never contain '/', so an ack key splits unambiguously.
  */
 export interface ClusterKeys {
   readonly replicas: string;

@@ -20,6 +20,8 @@ import { LeaseKeeper } from './lease.js';
 import { Proposals, type ProposalAction, type ProposalHandler } from './proposals.js';
 import { EtcdDrillStore } from './drill-store.js';
 import { EtcdKillSwitch } from './kill-switch-store.js';
+import { EtcdApprovalStore } from './approval-store.js';
+import type { Approval } from '../admin/approvals.js';
 
 export interface ClusterReplicaOptions {
   config: EtcdConfig;
@@ -148,6 +150,11 @@ export class ClusterReplica {
       return Promise.reject(new DrProxyError('DRP_NOT_LEADER', `the cluster has no leader right now (this replica: ${this.#config.replica_id}): try again in a moment`));
     }
     return this.#proposals.propose(tenant, action, op);
+  }
+
+  /** Two-person approval requests shared by every replica (approval-store.ts); any replica decides. */
+  approvalStore(onExpire: (a: Approval) => void): EtcdApprovalStore {
+    return new EtcdApprovalStore({ client: this.#client, prefix: this.#config.prefix, onExpire });
   }
 
   /** Told when this replica starts (true) or stops (false) leading: drills are run and recovered by the leader (cluster/drills.ts). */

@@ -40,8 +40,8 @@ export interface ClusterOptions {
   env?: (i: number) => Record<string, string>;
   /** Other top-level sections of every replica's config (`drills`). */
   config?: Record<string, unknown>;
-  /** The admin section of every replica (default: adminTokens()). */
-  admin?: Record<string, unknown>;
+  /** The admin section of every replica, or of replica i (default: adminTokens()). */
+  admin?: Record<string, unknown> | ((i: number) => Record<string, unknown>);
 }
 
 export interface Cluster {
@@ -77,7 +77,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     links.push(l);
     docs.push({
       ...opts.config,
-      admin: opts.admin ?? adminTokens(),
+      admin: (typeof opts.admin === 'function' ? opts.admin(i) : opts.admin) ?? adminTokens(),
       ...(opts.defaults && { defaults: opts.defaults }),
       state: { etcd: { endpoints: l.relays.map((r) => r.url), prefix, lease_ttl: '2s', replica_id: `r${i}`, ...opts.etcd } },
       tenants: typeof opts.tenants === 'function' ? opts.tenants(i) : opts.tenants,

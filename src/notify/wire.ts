@@ -85,6 +85,11 @@ export class NotifyWiring {
     });
   }
 
+  /** An event built elsewhere (a per-flip safety rule: safety/rule-events.ts). */
+  emit(e: import('./events.js').NotifyEvent): void {
+    this.notifier().emit(e);
+  }
+
   /** Clustered mode: the leader changed (undefined: no leader right now). */
   leader(id: string | undefined): void {
     this.notifier().emit({ kind: 'leader_changed', at: this.now(), severity: id === undefined ? 'warning' : 'info', summary: id === undefined ? 'the cluster has no leader' : `leader: replica ${id}`, details: { leader: id ?? null } });

@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, tempDir, FAST_CHECKS, type TestProxy, sitesHealthy } from './helpers/proxy.js';
+import { startProxy, tempDir, type TestProxy, sitesHealthy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR } from './helpers/admin.js';
+import { STEADY_CHECKS } from './helpers/steady-checks.js';
 
 const OPERATOR2 = 'second-operator-secret-0123456789';
 let ups: Upstream[], p: TestProxy, auditFile: string;
@@ -20,7 +21,7 @@ beforeAll(async () => {
   const base = adminTokens() as { tokens: unknown[] };
   p = await startProxy({
     admin: { tokens: [...base.tokens, { name: 'ops2', role: 'operator', token_env: 'DRP_TEST_OPERATOR2' }], audit_file: auditFile },
-    defaults: { health_check: FAST_CHECKS },
+    defaults: { health_check: STEADY_CHECKS },
     tenants: {
       t: {
         tier: 'BC',

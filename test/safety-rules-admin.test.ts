@@ -8,10 +8,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, sitesHealthy, FAST_CHECKS, tempDir, type TestProxy } from './helpers/proxy.js';
+import { startProxy, sitesHealthy, tempDir, type TestProxy } from './helpers/proxy.js';
 import { admin, adminTokens, OPERATOR } from './helpers/admin.js';
 import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { waitFor } from './helpers/poll.js';
+import { STEADY_CHECKS } from './helpers/steady-checks.js';
 
 let ups: Upstream[], p: TestProxy, rx: Receiver, auditFile: string;
 const SAFETY = { min_available_sites: 2, failure_domain: 'region' };
@@ -29,7 +30,7 @@ beforeAll(async () => {
   ];
   p = await startProxy({
     admin: { ...adminTokens(), audit_file: auditFile },
-    defaults: { health_check: FAST_CHECKS },
+    defaults: { health_check: STEADY_CHECKS },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites, safety: SAFETY } },
     notify: [{ name: 'hook', kind: 'webhook', url_env: 'TEST_NOTIFY_URL', secret_env: 'TEST_NOTIFY_SECRET', events: ['safety_rule_tripped'], coalesce: '0s' }],
   });

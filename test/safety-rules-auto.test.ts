@@ -6,9 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
+import { startProxy, type TestProxy } from './helpers/proxy.js';
 import { startReceiver, type Receiver } from './helpers/notify-receiver.js';
 import { waitFor } from './helpers/poll.js';
+import { STEADY_CHECKS } from './helpers/steady-checks.js';
 
 const SAFETY = { failure_domain: 'region' };
 let ups: Record<string, Upstream>, p: TestProxy, rx: Receiver;
@@ -28,7 +29,7 @@ beforeAll(async () => {
   // Tenant "stay": its other-region site is down from the start.
   await ups['stay-b1']!.setHealth(503);
   p = await startProxy({
-    defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s' }, safety: SAFETY },
+    defaults: { health_check: STEADY_CHECKS, failover: { min_interval: '0s' }, safety: SAFETY },
     tenants: {
       go: { tier: 'BC', hosts: ['go.example.com'], sites: sites('go') },
       stay: { tier: 'BC', hosts: ['stay.example.com'], sites: sites('stay') },

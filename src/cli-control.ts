@@ -37,10 +37,12 @@ export function isControlCommand(command: string | undefined): command is Contro
 export const CONTROL_HELP = `Operator commands (talk to a running drproxy through its admin API):
   drproxy status [TENANT] [--json]                    tenants, sites, backends (clustered: replicas, leader, acks);
                                                       with TENANT also its recent failovers
-  drproxy failover TENANT [--to SITE] --reason TEXT [--force]
+  drproxy failover TENANT [--to SITE] --reason TEXT [--force [--break-glass]]
                                                       move TENANT's traffic to SITE (default: next available site)
-  drproxy failback TENANT --reason TEXT [--force]     planned move back to TENANT's preferred (first) site
-  drproxy fence TENANT SITE --reason TEXT             SITE gets no traffic and is never chosen automatically
+  drproxy failback TENANT --reason TEXT [--force [--break-glass]]
+                                                      planned move back to TENANT's preferred (first) site
+  drproxy fence TENANT SITE --reason TEXT [--break-glass]
+                                                      SITE gets no traffic and is never chosen automatically
   drproxy unfence TENANT SITE --reason TEXT           lift the fence
   drproxy drain TENANT SITE BACKEND --reason TEXT     take BACKEND out of rotation (in-flight requests finish)
   drproxy enable TENANT SITE BACKEND --reason TEXT    put BACKEND back in rotation
@@ -77,8 +79,8 @@ interface CommandSpec {
 
 const SPECS: Record<ControlCommand, CommandSpec> = {
   status: { args: ['TENANT'], optionalArgs: 1, reason: false, summary: 'drproxy status [TENANT] [--json]' },
-  failover: { args: ['TENANT'], reason: true, force: true, breakGlass: true, to: true, summary: 'drproxy failover TENANT [--to SITE] --reason TEXT [--force] [--json]' },
-  failback: { args: ['TENANT'], reason: true, force: true, breakGlass: true, summary: 'drproxy failback TENANT --reason TEXT [--force] [--json]' },
+  failover: { args: ['TENANT'], reason: true, force: true, breakGlass: true, to: true, summary: 'drproxy failover TENANT [--to SITE] --reason TEXT [--force [--break-glass]] [--json]' },
+  failback: { args: ['TENANT'], reason: true, force: true, breakGlass: true, summary: 'drproxy failback TENANT --reason TEXT [--force [--break-glass]] [--json]' },
   fence: { args: ['TENANT', 'SITE'], reason: true, breakGlass: true, summary: 'drproxy fence TENANT SITE --reason TEXT [--break-glass] [--json]' },
   unfence: { args: ['TENANT', 'SITE'], reason: true, summary: 'drproxy unfence TENANT SITE --reason TEXT [--json]' },
   drain: { args: ['TENANT', 'SITE', 'BACKEND'], reason: true, summary: 'drproxy drain TENANT SITE BACKEND --reason TEXT [--json]' },
@@ -427,7 +429,7 @@ function renderFlips(flips: FlipRecord[] | undefined): string {
         f.to,
         String(f.epoch),
         f.trigger,
-        f.result,
+        f.break_glass ? `${f.result} (BREAK GLASS)` : f.result,
         millis(f.durationMs),
         f.rtoMs > 0 ? percent(f.durationMs / f.rtoMs) : '-',
         f.actor ?? '-',

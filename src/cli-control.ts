@@ -2,9 +2,9 @@
  * The operator commands of the drproxy CLI: thin wrappers over the admin API of a running proxy.
  *
  *   drproxy status [TENANT] [--json]
- *   drproxy failover TENANT [--to SITE] --reason TEXT [--force] [--json]
- *   drproxy failback TENANT --reason TEXT [--force] [--json]
- *   drproxy fence|unfence TENANT SITE --reason TEXT [--json]
+ *   drproxy failover TENANT [--to SITE] --reason TEXT [--force [--break-glass]] [--json]
+ *   drproxy failback TENANT --reason TEXT [--force [--break-glass]] [--json]
+ *   drproxy fence|unfence TENANT SITE --reason TEXT [--break-glass] [--json]
  *   drproxy drain|enable TENANT SITE BACKEND --reason TEXT [--json]
  *   drproxy reload [--json]
  *
@@ -37,10 +37,12 @@ export function isControlCommand(command: string | undefined): command is Contro
 export const CONTROL_HELP = `Operator commands (talk to a running drproxy through its admin API):
   drproxy status [TENANT] [--json]                    tenants, sites, backends (clustered: replicas, leader, acks);
                                                       with TENANT also its recent failovers
-  drproxy failover TENANT [--to SITE] --reason TEXT [--force]
+  drproxy failover TENANT [--to SITE] --reason TEXT [--force [--break-glass]]
                                                       move TENANT's traffic to SITE (default: next available site)
-  drproxy failback TENANT --reason TEXT [--force]     planned move back to TENANT's preferred (first) site
-  drproxy fence TENANT SITE --reason TEXT             SITE gets no traffic and is never chosen automatically
+  drproxy failback TENANT --reason TEXT [--force [--break-glass]]
+                                                      planned move back to TENANT's preferred (first) site
+  drproxy fence TENANT SITE --reason TEXT [--break-glass]
+                                                      SITE gets no traffic and is never chosen automatically
   drproxy unfence TENANT SITE --reason TEXT           lift the fence
   drproxy drain TENANT SITE BACKEND --reason TEXT     take BACKEND out of rotation (in-flight requests finish)
   drproxy enable TENANT SITE BACKEND --reason TEXT    put BACKEND back in rotation
@@ -52,6 +54,8 @@ Options of the operator commands:
   --token-file PATH                read the token from PATH (default $DRPROXY_TOKEN_FILE); unlike --token, not visible in ps
   --reason TEXT                    required by every change; written to the audit log
   --force                          failover/failback: also to a site that is fenced, stale or unavailable
+  --break-glass                    failover/failback (with --force), fence: go ahead although a tenant's per-flip
+                                   safety rule (min_available_sites, failure_domain) is broken; recorded as break glass
   --json                           print the API's answer (errors too) as JSON instead of text: snake_case keys,
                                    instants in ISO 8601 (UTC), durations in milliseconds (*_ms)
 
@@ -67,15 +71,17 @@ interface CommandSpec {
   /** Accepts --reason without requiring it. */
   optionalReason?: boolean;
   force?: boolean;
+  /** Accepts --break-glass (per-flip safety rules, docs/safety.md). */
+  breakGlass?: boolean;
   to?: boolean;
   summary: string;
 }
 
 const SPECS: Record<ControlCommand, CommandSpec> = {
   status: { args: ['TENANT'], optionalArgs: 1, reason: false, summary: 'drproxy status [TENANT] [--json]' },
-  failover: { args: ['TENANT'], reason: true, force: true, to: true, summary: 'drproxy failover TENANT [--to SITE] --reason TEXT [--force] [--json]' },
-  failback: { args: ['TENANT'], reason: true, force: true, summary: 'drproxy failback TENANT --reason TEXT [--force] [--json]' },
-  fence: { args: ['TENANT', 'SITE'], reason: true, summary: 'drproxy fence TENANT SITE --reason TEXT [--json]' },
+  failover: { args: ['TENANT'], reason: true, force: true, breakGlass: true, to: true, summary: 'drproxy failover TENANT [--to SITE] --reason TEXT [--force [--break-glass]] [--json]' },
+  failback: { args: ['TENANT'], reason: true, force: true, breakGlass: true, summary: 'drproxy failback TENANT --reason TEXT [--force [--break-glass]] [--json]' },
+  fence: { args: ['TENANT', 'SITE'], reason: true, breakGlass: true, summary: 'drproxy fence TENANT SITE --reason TEXT [--break-glass] [--json]' },
   unfence: { args: ['TENANT', 'SITE'], reason: true, summary: 'drproxy unfence TENANT SITE --reason TEXT [--json]' },
   drain: { args: ['TENANT', 'SITE', 'BACKEND'], reason: true, summary: 'drproxy drain TENANT SITE BACKEND --reason TEXT [--json]' },
   enable: { args: ['TENANT', 'SITE', 'BACKEND'], reason: true, summary: 'drproxy enable TENANT SITE BACKEND --reason TEXT [--json]' },
@@ -107,6 +113,7 @@ export async function runControl(command: string, args: string[]): Promise<numbe
         ...ADMIN_OPTIONS,
         ...((spec.reason || spec.optionalReason) && { reason: { type: 'string' } }),
         ...(spec.force && { force: { type: 'boolean' } }),
+        ...(spec.breakGlass && { 'break-glass': { type: 'boolean' } }),
         ...(spec.to && { to: { type: 'string' } }),
       },
     });
@@ -121,6 +128,7 @@ export async function runControl(command: string, args: string[]): Promise<numbe
     help?: boolean;
     reason?: string;
     force?: boolean;
+    'break-glass'?: boolean;
     to?: string;
   };
   const positionals = parsed.positionals;
@@ -134,6 +142,8 @@ export async function runControl(command: string, args: string[]): Promise<numbe
   if (positionals.some((p) => p.trim() === '')) return usage(command, 'empty argument');
   if (spec.reason && !values.reason?.trim()) return usage(command, '--reason TEXT is required: it is written to the audit log');
   if (values.to !== undefined && !values.to.trim()) return usage(command, '--to needs a site name');
+  const glass = values['break-glass'] === true;
+  if (glass && spec.force && !values.force) return usage(command, '--break-glass needs --force');
 
   const client = openClient(values, (m) => usage(command, m));
   if (typeof client === 'number') return client;
@@ -169,8 +179,8 @@ export async function runControl(command: string, args: string[]): Promise<numbe
       case 'failback': {
         const r =
           command === 'failover'
-            ? await client.failover(a, { ...(values.to && { to: values.to.trim() }), reason, ...(values.force && { force: true }) })
-            : await client.failback(a, { reason, ...(values.force && { force: true }) });
+            ? await client.failover(a, { ...(values.to && { to: values.to.trim() }), reason, ...(values.force && { force: true }), ...(glass && { break_glass: true }) })
+            : await client.failback(a, { reason, ...(values.force && { force: true }), ...(glass && { break_glass: true }) });
         if (isPending(r)) return reportPending(r, json);
         if (json) printJson(r);
         else out(renderFlip(command, r));
@@ -189,7 +199,7 @@ export async function runControl(command: string, args: string[]): Promise<numbe
       }
       case 'fence':
       case 'unfence': {
-        const r = command === 'fence' ? await client.fence(a, b, reason) : await client.unfence(a, b, reason);
+        const r = command === 'fence' ? await client.fence(a, b, reason, glass) : await client.unfence(a, b, reason);
         if (isPending(r)) return reportPending(r, json);
         if (json) return printJson(r);
         out(`${command} ${r.tenant}/${r.site}: fenced sites: ${r.fenced.length ? r.fenced.join(', ') : 'none'}, epoch ${r.epoch}`);
@@ -333,7 +343,7 @@ export function percent(ratio: number): string {
 export function renderFlip(command: 'failover' | 'failback', r: FlipResponse): string {
   return (
     `${command} ${r.tenant}: ${r.from} → ${r.to}, epoch ${r.epoch_before} → ${r.epoch}, ${millis(r.duration_ms)} ` +
-    `(RTO ${objective(r.rto_seconds)}: ${percent(r.rto_ratio)})${r.result === 'frozen' ? ' FROZEN' : r.result === 'stayed' ? ` STAYED on ${r.from}` : ''}`
+    `(RTO ${objective(r.rto_seconds)}: ${percent(r.rto_ratio)})${r.result === 'frozen' ? ' FROZEN' : r.result === 'stayed' ? ` STAYED on ${r.from}` : ''}${r.break_glass ? ` BREAK GLASS (${(r.rules_broken ?? []).map((x) => x.rule).join(', ')})` : ''}`
   );
 }
 
@@ -419,7 +429,7 @@ function renderFlips(flips: FlipRecord[] | undefined): string {
         f.to,
         String(f.epoch),
         f.trigger,
-        f.result,
+        f.break_glass ? `${f.result} (BREAK GLASS)` : f.result,
         millis(f.durationMs),
         f.rtoMs > 0 ? percent(f.durationMs / f.rtoMs) : '-',
         f.actor ?? '-',

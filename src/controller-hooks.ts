@@ -8,13 +8,14 @@ import type { TierConfig } from './config/types.js';
 import type { Metrics } from './metrics.js';
 import type { AuditLog } from './admin/audit.js';
 import type { NotifyWiring } from './notify/wire.js';
+import { ruleTrippedEvent } from './safety/rule-events.js';
 
 export interface HookSinks {
   metrics: Metrics;
   audit: AuditLog;
   notify: NotifyWiring;
   /** The tenant's tier (a flip's RTO ratio), if it still exists. */
-  tier(tenant: string): Pick<TierConfig, 'rto'> | undefined;
+  tier(tenant: string): Pick<TierConfig, 'rto' | 'name'> | undefined;
   extra: ControllerHooks | undefined;
 }
 
@@ -39,6 +40,11 @@ export function controllerHooks({ metrics, audit, notify, tier, extra }: HookSin
       audit.event({ event: 'failover', ...record }, `failover ${record.tenant}: ${record.from} → ${record.to} (epoch ${record.epoch}, ${record.result})`);
       notify.flip(record);
       extra?.onFlip?.(record);
+    },
+    onSafetyRule: (trip) => {
+      audit.event({ event: 'safety_rule_tripped', ...trip }, `tenant ${trip.tenant}: automatic flip ${trip.from} → ${trip.to} refused by safety rule ${trip.violations.map((v) => v.rule).join(', ')}`);
+      notify.emit(ruleTrippedEvent(trip, tier(trip.tenant)?.name, Date.now()));
+      extra?.onSafetyRule?.(trip);
     },
     onState: (state) => {
       audit.event({ event: 'state', ...state }, `tenant ${state.tenant} state: ${state.phase} ${state.active} epoch ${state.epoch}`);

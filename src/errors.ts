@@ -42,7 +42,9 @@ export type ErrorCode =
   /** Drills are not available here (no drill store: clustered mode without one). */
   | 'DRP_DRILL_UNAVAILABLE'
   /** drills.signing_key_file cannot be used: missing, unreadable, not a PKCS#8 PEM Ed25519 private key. */
-  | 'DRP_SIGNING_KEY';
+  | 'DRP_SIGNING_KEY'
+  /** A flip or fence breaks a tenant's per-flip safety rule (HTTP 409 safety_rule; override: force + break_glass). */
+  | 'DRP_SAFETY_RULE';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

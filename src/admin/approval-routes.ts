@@ -34,9 +34,9 @@ export interface ApprovalDeps {
 
 /** Body fields each gated action accepts (checked before a request is stored, again when carried out). */
 const FIELDS: Record<ApprovalAction, string[]> = {
-  failover: ['to', 'reason', 'force'],
-  failback: ['reason', 'force'],
-  fence: ['reason'],
+  failover: ['to', 'reason', 'force', 'break_glass'],
+  failback: ['reason', 'force', 'break_glass'],
+  fence: ['reason', 'force', 'break_glass'],
   unfence: ['reason'],
   drill: ['to', 'dwell', 'failback', 'reason'],
 };

@@ -43,6 +43,9 @@ export interface AuditRecord {
   approval?: string;
   requested_by?: string;
   approved_by?: string;
+  /** A flip or fence that broke a per-flip safety rule under break glass (admin/break-glass.ts), and the rules broken. */
+  break_glass?: boolean;
+  rules_broken?: string[];
   /** Refused calls to no endpoint: what was asked. */
   method?: string;
   path?: string;

@@ -88,6 +88,9 @@ export interface StatusResponse {
 }
 
 export interface FlipResponse {
+  /** The flip broke a per-flip safety rule under break glass (docs/safety.md). */
+  break_glass?: boolean;
+  rules_broken?: Array<{ rule: string; message: string }>;
   tenant: string;
   epoch_before: number;
   epoch: number;
@@ -139,11 +142,14 @@ export interface FailoverRequest {
   to?: string;
   reason: string;
   force?: boolean;
+  /** With force: go ahead although a per-flip safety rule is broken (recorded as break glass). */
+  break_glass?: boolean;
 }
 
 export interface FailbackRequest {
   reason: string;
   force?: boolean;
+  break_glass?: boolean;
 }
 
 export interface DrillStartRequest {
@@ -341,8 +347,8 @@ export class AdminClient {
     return this.call('POST', `/tenants/${enc(tenant)}/failback`, req);
   }
 
-  fence(tenant: string, site: string, reason: string): Promise<FenceResponse> {
-    return this.call('POST', `/tenants/${enc(tenant)}/sites/${enc(site)}/fence`, { reason });
+  fence(tenant: string, site: string, reason: string, breakGlass = false): Promise<FenceResponse> {
+    return this.call('POST', `/tenants/${enc(tenant)}/sites/${enc(site)}/fence`, { reason, ...(breakGlass && { force: true, break_glass: true }) });
   }
 
   unfence(tenant: string, site: string, reason: string): Promise<FenceResponse> {

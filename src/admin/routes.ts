@@ -14,6 +14,7 @@ import { drillRoutes } from './drill-routes.js';
 import { regionDrillRoutes } from './region-drill-routes.js';
 import { safetyRoutes } from './safety-routes.js';
 import { notifyRoutes } from './notify-routes.js';
+import { breakGlassOf, brokeGlass } from './break-glass.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -88,15 +89,17 @@ export function buildRoutes(api: AdminApi): Route[] {
     role: 'operator',
     action,
     async handle(ctx) {
-      only(ctx, ['reason']);
+      only(ctx, action === 'fence' ? ['reason', 'force', 'break_glass'] : ['reason']);
       const t = tenantOf(ctx);
       const site = (ctx.audit.site = ctx.params[1]!);
       const why = (ctx.audit.reason = reason(ctx));
       ctx.audit.epoch_before = t.state.epoch;
       const fwd = forwarding(ctx);
-      const s = await t[action](site, { reason: why, actor: actor(ctx), ...approvalOf(ctx.audit) });
+      const op = { reason: why, actor: actor(ctx), force: force(ctx), breakGlass: breakGlassOf(ctx), ...approvalOf(ctx.audit) } as Parameters<typeof t.fence>[1];
+      const s = await t[action](site, op);
       ctx.audit.epoch_after = s.epoch;
-      return { tenant: t.name, site, fenced: s.fenced, epoch: s.epoch, ...fwd };
+      const glass = brokeGlass(api, ctx, { tenant: t.name, tier: t.config.tier.name, from: site, to: site, trigger: 'fence', actor: op.actor, reason: why }, op.brokenRules);
+      return { tenant: t.name, site, fenced: s.fenced, epoch: s.epoch, ...glass, ...fwd };
     },
   });
   const backendAction = (action: 'drain' | 'enable'): Route => ({
@@ -121,17 +124,18 @@ export function buildRoutes(api: AdminApi): Route[] {
     role: 'operator',
     action,
     async handle(ctx) {
-      only(ctx, action === 'failover' ? ['to', 'reason', 'force'] : ['reason', 'force']);
+      only(ctx, action === 'failover' ? ['to', 'reason', 'force', 'break_glass'] : ['reason', 'force', 'break_glass']);
       const t = tenantOf(ctx);
       const to = ctx.body.to;
       if (to !== undefined && typeof to !== 'string') throw new HttpError(400, 'bad_request', '"to" must be a site name');
-      const op = { reason: (ctx.audit.reason = reason(ctx)), actor: actor(ctx), force: force(ctx), ...approvalOf(ctx.audit) };
+      const op = { reason: (ctx.audit.reason = reason(ctx)), actor: actor(ctx), force: force(ctx), breakGlass: breakGlassOf(ctx), ...approvalOf(ctx.audit) };
       if (typeof to === 'string') ctx.audit.site = to;
       const before = (ctx.audit.epoch_before = t.state.epoch);
       const fwd = forwarding(ctx);
       const r = action === 'failover' ? await t.operatorFailover({ ...op, ...(typeof to === 'string' && { to }) }) : await t.failback(op);
       ctx.audit.epoch_after = r.epoch;
       ctx.audit.site = r.to;
+      const glass = brokeGlass(api, ctx, { tenant: t.name, tier: r.tier, from: r.from, to: r.to, trigger: r.trigger, actor: op.actor, reason: op.reason }, r.rules_broken);
       return {
         tenant: t.name,
         epoch_before: before,
@@ -146,6 +150,7 @@ export function buildRoutes(api: AdminApi): Route[] {
         ...(r.drain && { drain: r.drain }),
         ...(r.fence && { fence: r.fence }),
         ...(r.promote && { promote: r.promote }),
+        ...glass,
         ...fwd,
       };
     },

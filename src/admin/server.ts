@@ -43,6 +43,7 @@ import { RefusalTally, type RefusalSummary } from './refusals.js';
 import { buildRoutes, type Ctx, type Route } from './routes.js';
 import { withApprovals } from './approval-routes.js';
 import { DEFAULT_APPROVAL_TIMEOUT } from '../config/defaults.js';
+import { safetyRuleBody } from './safety-rule-body.js';
 import { adminServerOptions, PUBLIC_NOT_FOUND, PublicListener, publicOnly, summedCounts } from './public-listener.js';
 
 export { HttpError };
@@ -266,6 +267,7 @@ export class AdminServer {
       ...(siteName !== undefined && { site: siteName }),
       ...(backend !== undefined && { backend }),
       ...(typeof reason === 'string' && { reason }),
+      ...(ctx.body.break_glass === true && { break_glass: true }),
     });
   }
 
@@ -407,6 +409,7 @@ export function toHttpError(err: unknown): HttpError {
     if (err.code === 'DRP_DRILL_REFUSED') return new HttpError(409, 'drill_refused', err.message, { reasons: (err as DrProxyError & { reasons?: unknown }).reasons ?? [] });
     if (err.code === 'DRP_DRILL_UNAVAILABLE') return new HttpError(503, 'drills_unavailable', err.message);
     if (err.code === 'DRP_STATE_CONFLICT') return new HttpError(409, 'conflict', err.message);
+    if (err.code === 'DRP_SAFETY_RULE') return new HttpError(409, 'safety_rule', err.message, safetyRuleBody(err));
     // Clustered: no leader could carry the action out now, or etcd did not answer; try again.
     if (err.code === 'DRP_NOT_LEADER') return new HttpError(503, 'no_leader', err.message, {}, { 'retry-after': '1' });
     if (err.code === 'DRP_AUDIT_UNAVAILABLE') return new HttpError(503, 'audit_unavailable', err.message);

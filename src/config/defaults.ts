@@ -171,6 +171,9 @@ export const DEFAULT_PATHS: readonly string[] = Object.freeze(['/']);
 /** safety.max_auto_failovers (src/config/safety-section.ts): window and action when not given. */
 export const DEFAULT_SAFETY_BREAKER = Object.freeze({ window: 60 * SECOND, action: 'confirm' as const });
 
+/** defaults.safety / tenants.*.safety (src/config/tenant-safety.ts): no per-flip rule unless set. */
+export const DEFAULT_TENANT_SAFETY = Object.freeze({});
+
 /** drills: (src/config/drills-section.ts). */
 export const DEFAULT_DRILLS = Object.freeze({
   dwell: 30 * SECOND,

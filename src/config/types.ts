@@ -328,6 +328,16 @@ export interface TenantConfig {
   drill: DrillVerifyConfig;
   /** `two_person` (the tenant's own `approval`, else its tier's): forced actions need a second operator. */
   approval?: 'two_person';
+  /** Per-flip rules (defaults.safety, then the tenant's `safety`; src/failover/flip-rules.ts); absent: none. */
+  safety?: TenantSafetyConfig;
+}
+
+/** A tenant's per-flip rules (docs/safety.md); each absent field is no rule. */
+export interface TenantSafetyConfig {
+  /** No flip or fence may leave fewer sites able to take traffic (available, not fenced) when it lowers that count. */
+  min_available_sites?: number;
+  /** The target of a flip must be in another region (or zone) than the site being left. */
+  failure_domain?: 'region' | 'zone';
 }
 
 /**

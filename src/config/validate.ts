@@ -25,6 +25,7 @@ import { readAccessLog } from './access-log.js';
 import { readDrills, readTenantDrill, checkDrillSchedules } from './drills-section.js';
 import { readSafety } from './safety-section.js';
 import { readNotify } from './notify-section.js';
+import { readTenantSafetyLayer, mergeTenantSafety, checkTenantSafety, type TenantSafetyLayer } from './tenant-safety.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -168,6 +169,8 @@ interface Defaults {
   /** body_timeout was not set in `defaults`: a tenant's response_timeout sets it too. */
   bodyFollows: boolean;
   passive: PassiveHealthConfig;
+  /** defaults.safety: per-flip rules every tenant gets unless it says otherwise. */
+  safety: TenantSafetyLayer;
 }
 
 /**
@@ -188,8 +191,9 @@ function readDefaults(f: Fields | undefined, out: Problems): Defaults {
   const proxyLayer = readProxyLayer(f?.sub('proxy'));
   const proxy = mergeProxy(D.DEFAULT_PROXY, proxyLayer, true);
   const passive = { ...D.DEFAULT_PASSIVE_HEALTH, ...readPassiveLayer(f?.sub('passive_health')) };
+  const safety = { ...D.DEFAULT_TENANT_SAFETY, ...readTenantSafetyLayer(f?.sub('safety')) };
   f?.end();
-  return { health, failover, proxy, bodyFollows: proxyLayer.body_timeout === undefined, passive };
+  return { health, failover, proxy, bodyFollows: proxyLayer.body_timeout === undefined, passive, safety };
 }
 
 /** Built-in tiers with overrides applied, plus new tiers; keyed by canonical name. */
@@ -291,6 +295,9 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   const drill = readTenantDrill(f.sub('drill'), ctx.drillVerify);
   // The tenant's own `approval` (none lifts its tier's), else its tier's (docs/approvals.md).
   const approval = f.get('approval', oneOf(APPROVAL_MODES)) ?? tier?.approval;
+  const safetyLayer = readTenantSafetyLayer(f.sub('safety'));
+  const safety = mergeTenantSafety(ctx.defaults.safety, safetyLayer);
+  checkTenantSafety(safety, sites, at, safetyLayer, out);
   if (failover.drain_timeout >= failover.hold_requests && failover.hold_requests > 0) {
     out.warn(f.path('failover'), `drain_timeout (${failover.drain_timeout}ms) is not below hold_requests (${failover.hold_requests}ms): requests held during a flip may time out before the old site has drained`);
   }
@@ -313,6 +320,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
     passive_health: { ...passive, statuses: [...passive.statuses] },
     drill,
     ...(approval === 'two_person' && { approval }),
+    ...(safety && { safety }),
   };
 }
 

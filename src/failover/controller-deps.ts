@@ -29,6 +29,8 @@ export interface ControllerHooks {
   onSlowUnconfirmed?(tenant: string, site: string, backend: string): void;
   /** The persisted state changed (flip, freeze, fence, unfence). */
   onState?(state: TenantState): void;
+  /** An automatic flip was refused by a per-flip safety rule (flip-rules.ts): told once while it stands. */
+  onSafetyRule?(trip: import('./flip-rules.js').RuleTrip): void;
 }
 
 export interface ControllerDeps {

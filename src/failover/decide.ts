@@ -34,10 +34,15 @@
  *  6. The tenant freezes (`no_site`) only if, when its turn in the serial queue comes, its
  *     active site is still unavailable and no site is eligible; it unfreezes only if its active
  *     site is still available then. So it is never frozen while its active site is fine.
+ *  7. Per-flip rules (flip-rules.ts): an automatic flip never chooses a target in the failure
+ *     domain of the site it leaves (tenant `safety.failure_domain`), nor a recovery that breaks
+ *     min_available_sites. When only forbidden sites could take over, the tenant neither flips
+ *     nor freezes: it stays as it is with an alert (and one safety_rule_tripped notification).
  */
 import type { TenantConfig } from '../config/types.js';
 import type { TenantState } from '../state/types.js';
 import type { HealthSnapshot, SiteSnapshot } from './site.js';
+import { domainAllows, flipViolations, type RuleTrip } from './flip-rules.js';
 
 /** What the choice of a target reads. */
 export interface TargetView {
@@ -102,6 +107,11 @@ function usable(s: SiteSnapshot): boolean {
 
 /** First site in preference order, other than the active one, that an automatic flip may choose. */
 export function autoTarget(v: TargetView): SiteSnapshot | undefined {
+  return v.health.sites.find((s) => s.name !== v.state.active && !v.state.fenced.includes(s.name) && usable(s) && domainAllows(v.config, v.state.active, s.name));
+}
+
+/** Rule 7: the first site an automatic failover would take but the tenant's failure_domain rule forbids. */
+function forbiddenTarget(v: TargetView): SiteSnapshot | undefined {
   return v.health.sites.find((s) => s.name !== v.state.active && !v.state.fenced.includes(s.name) && usable(s));
 }
 
@@ -112,7 +122,9 @@ export function awaitingFirstResults(v: TargetView): boolean {
 
 /** Frozen for no_site: the most preferred usable site, unfenced first; a fenced one only when it is the only way back. */
 export function recoveryTarget(v: TargetView): SiteSnapshot | undefined {
-  const candidates = v.health.sites.filter(usable);
+  // Rule 7: a recovery fences the site it leaves; the per-flip rules may keep it on its own site.
+  const allowed = (s: SiteSnapshot) => s.name === v.state.active || flipViolations({ config: v.config, sites: v.health.sites, state: v.state }, v.state.active, s.name, true).length === 0;
+  const candidates = v.health.sites.filter((s) => usable(s) && allowed(s));
   return candidates.find((s) => !v.state.fenced.includes(s.name)) ?? candidates[0];
 }
 
@@ -126,7 +138,7 @@ export function failbackDue(v: DecisionView): { site: SiteSnapshot; at: number }
   const activeIndex = sites.findIndex((s) => s.name === v.state.active);
   for (const s of sites.slice(0, activeIndex)) {
     const since = v.availability.of(s.name);
-    if (since === undefined || s.stale) continue;
+    if (since === undefined || s.stale || !domainAllows(v.config, v.state.active, s.name)) continue;
     return { site: s, at: Math.max(since + f.failback_after, v.lastFlipAt + f.min_interval) };
   }
   return undefined;
@@ -151,6 +163,9 @@ export function notWanted(v: DecisionView, trigger: string, to: string, now: num
   } else if (trigger === 'recovery') {
     if (st.phase !== 'frozen' || st.frozen_cause !== 'no_site') return 'the tenant is no longer frozen';
   }
+  // Rule 7, against the state the previous flip left: the next decision chooses again.
+  const broken = flipViolations({ config: v.config, sites: v.health.sites, state: st }, st.active, to, fencesOldSite(trigger, undefined));
+  if (broken.length > 0) return `safety rule ${broken.map((b) => b.rule).join(', ')}: ${broken.map((b) => b.message).join('; ')}`;
   return undefined;
 }
 
@@ -163,7 +178,7 @@ export function landing(v: TargetView, from: string, to: string): string {
   if (siteOf(v.health, to)?.available) return to;
   const old = siteOf(v.health, from);
   if (old && from !== to && usable(old)) return from;
-  const next = v.health.sites.find((s) => s.name !== from && s.name !== to && !v.state.fenced.includes(s.name) && usable(s));
+  const next = v.health.sites.find((s) => s.name !== from && s.name !== to && !v.state.fenced.includes(s.name) && usable(s) && domainAllows(v.config, from, s.name));
   return next?.name ?? to;
 }
 
@@ -232,6 +247,8 @@ export interface Decision {
   action: Action;
   /** The alert the tenant is in: a message, '' when none any more, undefined: as it was. */
   alert?: string;
+  /** Rule 7: the alert is an automatic failover refused by a per-flip rule (told once: safety_rule_tripped). */
+  trip?: RuleTrip;
   /** The memory after this decision. */
   memory: DecisionMemory;
 }
@@ -283,8 +300,21 @@ function whileUnavailable(v: DecisionView, active: SiteSnapshot, now: number, me
     // result rather than freeze now and recover a moment later.
     return { action: NONE, alert: `active site ${active.name} is unavailable; waiting for the first health results of the other sites`, memory };
   }
+  const blocked = forbiddenTarget(v);
+  if (blocked) return refusedByDomain(v, active, blocked, memory);
   const reason = `no site can take traffic: ${active.name} is unavailable and no other site is available, unfenced and fresh`;
   return { action: { kind: 'freeze', cause: 'no_site', reason }, memory };
+}
+
+/**
+ * Rule 7: the only sites that could take over are in the active site's failure domain: no flip,
+ * no freeze (an operator may break glass); the tenant stays as it is, alerted, until a site in
+ * another domain is usable or its own site is back.
+ */
+function refusedByDomain(v: DecisionView, active: SiteSnapshot, blocked: SiteSnapshot, memory: DecisionMemory): Decision {
+  const violations = flipViolations({ config: v.config, sites: v.health.sites, state: v.state }, active.name, blocked.name, true);
+  const alert = `safety rule failure_domain: active site ${active.name} is unavailable but the only site that could take over, ${blocked.name}, is in the same ${v.config.safety!.failure_domain}: automatic failover refused; the tenant stays on ${active.name} (requests held, then 503) until a site in another ${v.config.safety!.failure_domain} is available or an operator breaks glass (force + break_glass)`;
+  return { action: NONE, alert, trip: { tenant: v.config.name, from: active.name, to: blocked.name, trigger: 'health', action: 'refused', violations }, memory };
 }
 
 /** Frozen because nothing was available: go to the most preferred site that is back. */

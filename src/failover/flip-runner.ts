@@ -35,6 +35,8 @@ export interface FlipRequest {
   check?: () => void;
   /** An operator's forced flip: it goes to `to` even if `to` fails during the flip. */
   force?: boolean;
+  /** Set by `check`: the per-flip safety rules this flip breaks under break glass (flip-rules.ts). */
+  brokenRules?: import('./flip-rules.js').RuleViolation[];
 }
 
 /** What a flip reports while it runs. */
@@ -312,6 +314,7 @@ export class FlipRunner {
         trigger: r.trigger,
         reason: r.reason,
         actor: r.actor,
+        ...(r.break_glass && { break_glass: true, rules_broken: r.rules_broken }),
         duration_ms: r.durationMs,
         rto_ms: r.rtoMs,
         detected_at: new Date(r.timings.detectedAt).toISOString(),

@@ -30,6 +30,9 @@ export interface FlipRecord {
   trigger: FlipTrigger;
   reason: string;
   actor?: string;
+  /** An operator's flip that broke a per-flip safety rule with force + break_glass (flip-rules.ts), and the rules it broke. */
+  break_glass?: true;
+  rules_broken?: import('./flip-rules.js').RuleViolation[];
   /**
    * routed: traffic is on `to`. stayed: traffic stayed on `from`, at the new epoch (`to` failed
    * before anything was done to `from`, or a required hook of an automatic failback failed).
@@ -56,7 +59,7 @@ export interface FlipBase {
   from: string;
   to: string;
   epoch: number;
-  req: { trigger: FlipTrigger; reason: string; actor?: string; detectedAt?: number };
+  req: { trigger: FlipTrigger; reason: string; actor?: string; detectedAt?: number; brokenRules?: import('./flip-rules.js').RuleViolation[] };
   requestedAt: number;
   persistedAt: number;
   drainedAt: number;
@@ -80,6 +83,7 @@ export function flipRecord(tenant: string, tier: { name: string; rto: number }, 
     trigger: base.req.trigger,
     reason: base.req.reason,
     ...(base.req.actor !== undefined && { actor: base.req.actor }),
+    ...(base.req.brokenRules?.length && { break_glass: true as const, rules_broken: base.req.brokenRules }),
     result,
     timings: { detectedAt, trippedAt: base.requestedAt, persistedAt: base.persistedAt, drainedAt: base.drainedAt, ...t },
     durationMs: t.routedAt - detectedAt,

@@ -9,11 +9,16 @@ import type { StateChange } from '../state/coordinator.js';
 import type { TenantState } from '../state/types.js';
 import type { BackendRuntime, SiteRuntime, SiteSnapshot } from './site.js';
 import type { FlipRequest } from './flip-runner.js';
+import { enforce, fenceViolations, flipViolations, type RuleInput, type RuleViolation } from './flip-rules.js';
 
 export interface OperatorRequest {
   reason: string;
   actor: string;
   force?: boolean;
+  /** With `force`: carry out a flip or fence that breaks a per-flip safety rule (flip-rules.ts), recorded as break glass. */
+  breakGlass?: boolean;
+  /** Set by a fence carried out under break glass: the rules it broke. */
+  brokenRules?: RuleViolation[];
 }
 
 /** What the checks read of a tenant. */
@@ -53,19 +58,34 @@ export function checkTarget(v: OperatorView, to: string, force: boolean, fencedO
   }
 }
 
+/** What the per-flip rules read of the tenant now. */
+function ruleInput(v: OperatorView): RuleInput {
+  return { config: v.config, sites: v.sites.map((s) => ({ name: s.name, available: s.health().available })), state: v.state };
+}
+
+/** Inside the serialised flip: the per-flip rules, against the state the previous flip left (operator flips fence the site they leave). */
+function checkRules(v: OperatorView, req: FlipRequest, op: OperatorRequest): void {
+  const broken = enforce(flipViolations(ruleInput(v), v.state.active, req.to, true), `${req.trigger === 'failback' ? 'failback' : 'failover'} ${v.state.active} → ${req.to}`, op);
+  if (broken.length > 0) req.brokenRules = broken;
+}
+
 /** An operator's forced failover: to `op.to`, else where an automatic flip would go (`auto`), else the next unfenced site; checked again inside the serialised flip. */
 export function failoverRequest(v: OperatorView, op: OperatorRequest & { to?: string }, auto: () => SiteSnapshot | undefined): FlipRequest {
   if (op.to !== undefined) requireSite(v, op.to);
   const to = op.to ?? nextSite(v, auto());
   const force = op.force === true;
-  return { to, trigger: 'admin', reason: op.reason, actor: op.actor, force, check: () => checkTarget(v, to, force, false) };
+  const req: FlipRequest = { to, trigger: 'admin', reason: op.reason, actor: op.actor, force };
+  req.check = () => (checkTarget(v, to, force, false), checkRules(v, req, op));
+  return req;
 }
 
 /** A planned failback to the preferred (first) site. */
 export function failbackRequest(v: OperatorView, op: OperatorRequest): FlipRequest {
   const to = v.sites[0]!.name;
   const force = op.force === true;
-  return { to, trigger: 'failback', reason: op.reason, actor: op.actor, force, check: () => checkFailback(v, to, force) };
+  const req: FlipRequest = { to, trigger: 'failback', reason: op.reason, actor: op.actor, force };
+  req.check = () => (checkFailback(v, to, force), checkRules(v, req, op));
+  return req;
 }
 
 export function requireBackend(v: OperatorView, site: string, backend: string): BackendRuntime {
@@ -86,6 +106,8 @@ export function fenceChange(v: OperatorView, site: string, op: OperatorRequest):
   const s = v.state;
   if (s.active === site && s.phase !== 'frozen') throw new DrProxyError('DRP_CONFLICT', `site ${site} is active: fail over first`);
   if (s.fenced.includes(site)) return undefined;
+  const broken = enforce(fenceViolations(ruleInput(v), site), `fencing ${site}`, op);
+  if (broken.length > 0) op.brokenRules = broken;
   return { ...strip(s), fenced: [...s.fenced, site], trigger: 'admin', reason: op.reason };
 }
 

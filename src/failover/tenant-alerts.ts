@@ -19,11 +19,12 @@ export class TenantAlerts {
     return this.current;
   }
 
-  /** Log `message` unless it is the alert already standing; '' clears it. */
-  alert(message: string): void {
-    if (message === this.current) return;
+  /** Log `message` unless it is the alert already standing; '' clears it. True: a new alert was logged. */
+  alert(message: string): boolean {
+    if (message === this.current) return false;
     this.current = message;
     if (message !== '') this.log.error({ alert: true }, message);
+    return message !== '';
   }
 
   /** Probes come back inconclusive (drproxy itself is late): say so, at most once a minute. */

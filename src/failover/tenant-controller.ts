@@ -38,6 +38,7 @@ import { TenantAlerts } from './tenant-alerts.js';
 import { ReadinessMonitor } from './readiness-monitor.js';
 import type { HookChecks, SiteReadiness } from './readiness.js';
 import type { ControllerDeps } from './controller-deps.js';
+import type { RuleTrip } from './flip-rules.js';
 
 export type { FlipRequest } from './flip-runner.js';
 export type { OperatorRequest } from './operator.js';
@@ -272,7 +273,7 @@ export class TenantController {
     // Kept even while a flip runs: a failback needs its site available without a break.
     this.memory = d.memory;
     if (busy) return;
-    if (d.alert !== undefined) this.alert(d.alert);
+    if (d.alert !== undefined) this.alert(d.alert, d.trip);
     // Routes follow this replica's own view of its backends; decisions, the quorum's.
     this.publisher.publish(this.state, own);
     // Clustered, only the leader acts; the others keep their memory and publish their routes.
@@ -300,8 +301,9 @@ export class TenantController {
     }
   }
 
-  private alert(message: string): void {
-    this.alerts.alert(message);
+  /** A new alert that is an automatic flip refused by a per-flip rule is also told (once, while it stands). */
+  private alert(message: string, trip?: RuleTrip): void {
+    if (this.alerts.alert(message) && trip) this.deps.hooks?.onSafetyRule?.(trip);
   }
 
   /** An automatic flip: it happens only if still wanted when its turn comes (decide.ts, rules 2, 5). */

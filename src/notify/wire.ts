@@ -87,6 +87,11 @@ export class NotifyWiring {
     });
   }
 
+  /** An event built elsewhere (a per-flip safety rule: safety/rule-events.ts). */
+  emit(e: import('./events.js').NotifyEvent): void {
+    this.notifier().emit(e);
+  }
+
   /** Clustered mode: this replica started or stopped leading (ClusterReplica.onLeading); throttled in leader-notice.ts. */
   leader(replica: string, leading: boolean, previous?: string): void {
     this.leaders ??= new LeaderNotices(this.notifier, this.now);

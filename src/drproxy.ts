@@ -44,6 +44,7 @@ import type { Notifier } from './notify/events.js';
 import { NotifyService } from './notify/notifier.js';
 import { NotifyMetrics } from './notify/metrics.js';
 import { NotifyWiring } from './notify/wire.js';
+import { ReadinessAlerts } from './notify/readiness-alerts.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -100,6 +101,8 @@ export class DrProxy implements AdminApi {
   private drillParts: ProxyDrills | undefined;
   /** Kill switch and fleet breaker (safety/proxy-safety.ts). */
   private readonly safetyParts: ProxySafety;
+  /** site_unready: standby readiness watched for changes (notify/readiness-alerts.ts). */
+  private readonly unready: ReadinessAlerts;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -135,6 +138,7 @@ export class DrProxy implements AdminApi {
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
+    this.unready = new ReadinessAlerts({ tenants: () => this.controllers.values(), notifier: () => opts.notifier ?? this.notifier, mayDecide: () => this.cluster?.coordinator.mayDecide() ?? true, now: this.now });
     this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, notifier: opts.notifier ?? this.notifier });
   }
 
@@ -192,6 +196,7 @@ export class DrProxy implements AdminApi {
       this.logger.info({ admin: `${a.address}:${a.port}`, ...(pub && { admin_public: `${pub.address}:${pub.port}` }) }, 'admin API listening');
     }
     this.started = true;
+    this.unready.start();
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
     this.drillParts.recover();
   }
@@ -450,6 +455,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
+      this.unready.stop();
       await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);

@@ -166,7 +166,7 @@ export class DrProxy implements AdminApi {
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
     // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
     this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster, onDrillFinal: (r) => this.notifyWiring.drill(r) });
-    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
+    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q, this.regionDrillService()))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
       const replayed = this.store.replayed;

@@ -44,6 +44,7 @@ import type { Notifier } from './notify/events.js';
 import { NotifyService } from './notify/notifier.js';
 import { NotifyMetrics } from './notify/metrics.js';
 import { NotifyWiring } from './notify/wire.js';
+import { ReadinessAlerts } from './notify/readiness-alerts.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -100,6 +101,8 @@ export class DrProxy implements AdminApi {
   private drillParts: ProxyDrills | undefined;
   /** Kill switch and fleet breaker (safety/proxy-safety.ts). */
   private readonly safetyParts: ProxySafety;
+  /** site_unready: standby readiness watched for changes (notify/readiness-alerts.ts). */
+  private readonly unready: ReadinessAlerts;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -135,6 +138,7 @@ export class DrProxy implements AdminApi {
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
+    this.unready = new ReadinessAlerts({ tenants: () => this.controllers.values(), notifier: () => opts.notifier ?? this.notifier, mayDecide: () => this.cluster?.coordinator.mayDecide() ?? true, now: this.now });
     this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, notifier: opts.notifier ?? this.notifier });
   }
 
@@ -163,7 +167,7 @@ export class DrProxy implements AdminApi {
     const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
     // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
     this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster, onDrillFinal: (r) => this.notifyWiring.drill(r) });
-    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
+    if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q, this.regionDrillService()))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
     else await this.store.open();
     if (!this.cluster && this.store instanceof FileStateStore && this.store.replayed.length > 0) {
       const replayed = this.store.replayed;
@@ -193,6 +197,7 @@ export class DrProxy implements AdminApi {
       this.logger.info({ admin: `${a.address}:${a.port}`, ...(pub && { admin_public: `${pub.address}:${pub.port}` }) }, 'admin API listening');
     }
     this.started = true;
+    this.unready.start();
     this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
     this.drillParts.recover();
   }
@@ -454,6 +459,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
+      this.unready.stop();
       await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);

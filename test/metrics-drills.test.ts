@@ -14,6 +14,18 @@ const tenant = (name: string, t: ReturnType<typeof tier>) => ({ name, tier: t })
 const report = (tenant: string, trigger: string, status: string, ended = '2026-12-06T10:00:00.000Z') => ({ kind: 'drproxy.drill', tenant, trigger, status, started_at: ended, ended_at: ended }) as unknown as AnyDrillReport;
 
 describe('drill metrics', () => {
+  it('drproxy_drills_total is 0 for every trigger and final status before the first drill', async () => {
+    const registry = new Registry();
+    new DrillMetrics(registry).configure([tenant('a', tier('BC', 30))]);
+    const text = await registry.metrics();
+    for (const trigger of ['operator', 'schedule', 'region']) {
+      for (const status of ['passed', 'failed', 'aborted', 'refused', 'interrupted']) expect(text).toContain(`drproxy_drills_total{trigger="${trigger}",status="${status}"} 0`);
+    }
+    expect(text).toContain('drproxy_drills_total{trigger="schedule",status="skipped"} 0');
+    // Only scheduled drills are skipped: no series that can never move.
+    expect(text).not.toMatch(/drproxy_drills_total\{trigger="(operator|region)",status="skipped"\}/);
+  });
+
   it('tier intervals, tenant last success with its tier, counts; reload moves and removes series', async () => {
     const registry = new Registry();
     const m = new DrillMetrics(registry);
@@ -31,7 +43,8 @@ describe('drill metrics', () => {
     expect(text).not.toMatch(/last_success_timestamp_seconds\{tenant="b"/);
     expect(text).toContain('drproxy_drills_total{trigger="schedule",status="passed"} 1');
     expect(text).toContain('drproxy_drills_total{trigger="operator",status="refused"} 1');
-    expect(text).not.toMatch(/drproxy_drills_total\{trigger="region"/);
+    // Neither the region summary nor a running drill is counted: the region series stay at 0.
+    expect(text).not.toMatch(/drproxy_drills_total\{trigger="region",status="\w+"\} [1-9]/);
 
     // Reload: a moves to DR1, b is removed, c is added.
     expect(m.configure([tenant('a', DR1), tenant('c', BC)])).toEqual(['c']);

@@ -36,7 +36,9 @@ function fieldsOf(p: Proposal): Omit<AuditRecord, 'result' | 'status'> {
   return {
     action: p.action,
     actor: typeof op.actor === 'string' ? op.actor : 'anonymous',
-    tenant: p.tenant,
+    // A region drill has no tenant (its region is in the detail).
+    ...(p.tenant !== '' && { tenant: p.tenant }),
+    ...(typeof (p.op as { region?: unknown }).region === 'string' && { detail: `region ${(p.op as { region: string }).region}` }),
     ...(site !== undefined && { site }),
     ...(typeof op.reason === 'string' && { reason: op.reason }),
     forwarded_from: p.replica,

@@ -4,7 +4,9 @@
  *   POST /drills   operator  {region, parallel? (drills.parallel), dwell? ("30s"), failback? (true), reason}
  *                            → 202 {id, status, region, location}; its summary is GET /drills/:id
  *
- * Clustered, only the leader runs region drills (a follower answers 409 not_leader and names it).
+ * Clustered, only the leader runs region drills: one asked of a follower is carried out by the
+ * leader (a `region_drill` proposal, cluster/drills.ts) and answered with its `running` summary
+ * and `forwarded_to`, as single-tenant drills are.
  */
 import { MAX_TIMER_MS, parseDuration } from '../config/duration.js';
 import type { RegionDrillRequest } from '../drill/region.js';
@@ -12,6 +14,7 @@ import type { AdminApi } from './api.js';
 import { HttpError } from './http-error.js';
 import { Reply } from './reply.js';
 import { reasonOf, type Ctx, type Route } from './routes.js';
+import { forwardedTo } from './forwarded-audit.js';
 
 const FIELDS = ['region', 'parallel', 'dwell', 'failback', 'reason'];
 
@@ -43,11 +46,12 @@ export function regionDrillRoutes(api: AdminApi): Route[] {
         const reason = (ctx.audit.reason = reasonOf(ctx)!);
         const regions = api.regionDrillService?.();
         if (!regions) throw new HttpError(503, 'drills_unavailable', 'drills are not available on this proxy (no store for drill reports)');
-        const role = api.clusterRole?.();
-        if (role && !role.leading) throw new HttpError(409, 'not_leader', `region drills run on the leader${role.leader ? ` (${role.leader})` : ''}: send this request there`);
+        // Clustered follower: the leader runs the region drill; the record says to whom it went.
+        const fwd = forwardedTo(api.clusterRole?.());
+        if (fwd !== undefined) ctx.audit.forwarded_to = fwd;
         const r = await regions.start({ ...body, reason, actor: ctx.principal?.name ?? 'anonymous' });
         ctx.audit.detail = `region drill ${r.id} of ${r.region}`;
-        return new Reply(202, { id: r.id, status: r.status, region: r.region, parallel: r.parallel, location: `/drills/${r.id}` });
+        return new Reply(202, { id: r.id, status: r.status, region: r.region, parallel: r.parallel, location: `/drills/${r.id}`, ...(fwd !== undefined && { forwarded_to: fwd }) });
       },
     },
   ];

@@ -1,5 +1,5 @@
 /**
- * Operator actions (failover, failback, fence, unfence, drill) sent to a follower, carried out by the
+ * Operator actions (failover, failback, fence, unfence, drill, region drill) sent to a follower, carried out by the
  * leader through etcd and answered once the leader is done (issue 18: "a mutation sent to a
  * follower is carried out by the leader … and answered once committed"). Through etcd, not an
  * HTTP hop to the leader: replicas need no route to each other, and the proposal lives exactly
@@ -17,7 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { DrProxyError, type ErrorCode } from '../errors.js';
 import type { Compare, EtcdClient, EtcdWatch, KeyValue, WatchEvent } from './etcd.js';
 
-export type ProposalAction = 'failover' | 'failback' | 'fence' | 'unfence' | 'drill';
+/** `region_drill`: no tenant (its proposal's `tenant` is empty); the leader starts a region drill. */
+export type ProposalAction = 'failover' | 'failback' | 'fence' | 'unfence' | 'drill' | 'region_drill';
 
 export interface Proposal {
   id: string;

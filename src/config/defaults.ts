@@ -130,6 +130,7 @@ export const DEFAULT_FAILOVER: Readonly<FailoverConfig> = Object.freeze({
   hold_requests: 10 * SECOND,
   hold_max: 1000,
   hook_check_interval: 30 * SECOND,
+  unready_alert_after: 30 * SECOND,
 });
 
 export const DEFAULT_PROXY: Readonly<ProxyConfig> = Object.freeze({

@@ -183,6 +183,8 @@ export interface FailoverConfig {
   hold_max: number;
   /** How often the sites' fence and promote hooks get a `check` call (standby readiness); 0 = never. */
   hook_check_interval: number;
+  /** A standby site unready (or ready again) this long is told as site_unready (resolved); 0 = never. */
+  unready_alert_after: number;
 }
 
 export type BalanceAlgorithm = 'round_robin' | 'least_outstanding';

@@ -118,6 +118,7 @@ function readFailoverLayer(f: Fields | undefined): Partial<FailoverConfig> {
     hold_requests: f.get('hold_requests', anyDuration),
     hold_max: f.get('hold_max', int(0)),
     hook_check_interval: f.get('hook_check_interval', anyDuration),
+    unready_alert_after: f.get('unready_alert_after', anyDuration),
   });
   f.end();
   return layer;

@@ -11,7 +11,7 @@ import type { Logger } from '../log.js';
 import type { AuditLog } from '../admin/audit.js';
 import type { TenantController } from '../failover/tenant-controller.js';
 import type { ClusterReplica } from '../cluster/replica.js';
-import { clusterDrillOptions, followLeadership } from '../cluster/drills.js';
+import { clusterDrillOptions, followLeadership, forwardRegionDrill } from '../cluster/drills.js';
 import type { DrillMetrics } from '../metrics/drills.js';
 import { loadSigningKey } from '../evidence/keys.js';
 import type { SigningKey } from '../evidence/signature.js';
@@ -71,13 +71,14 @@ export class ProxyDrills {
       audit: (f, m) => h.audit.event(f, m),
       finish: this.evidence().finish,
       ...(opts?.hookChecks && { hookChecks: opts.hookChecks }),
+      ...(h.cluster && { forwardRegion: (req) => forwardRegionDrill(h.cluster!, req), runner: h.cluster.coordinator.replicaId }),
     });
   }
 
   /** Drills a killed process left running: now (embedded), or whenever this replica starts leading. */
   recover(): void {
     const { cluster, logger } = this.h;
-    if (cluster && this.service) followLeadership(cluster, this.service, logger);
+    if (cluster && this.service) followLeadership(cluster, this.service, logger, this.fleet?.regions);
     else this.service?.recoverInterrupted().catch((err: unknown) => logger.error({ alert: true, err }, 'could not recover interrupted drills'));
   }
 

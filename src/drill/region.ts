@@ -42,6 +42,8 @@ export interface RegionDrillDeps {
   now: () => number;
   log: Logger;
   runner?: string;
+  /** Clustered: the leader's answer when this replica does not lead (cluster/drills.ts); undefined: run here. */
+  forward?: (req: RegionDrillRequest) => Promise<RegionDrillReport> | undefined;
 }
 
 export interface RegionDrillRequest {
@@ -73,11 +75,18 @@ export class RegionDrills {
   private writes: Promise<void> = Promise.resolve();
   /** drproxy is stopping: no further tenant's drill starts; the summary ends `interrupted`. */
   private stopping = false;
+  /** Bumped by abandon(): a region drill started under an older term starts no further tenant. */
+  private term = 0;
 
   constructor(private readonly d: RegionDrillDeps) {}
 
-  /** Start a region drill: resolves with its `running` summary once stored. */
-  async start(req: RegionDrillRequest): Promise<RegionDrillReport> {
+  /** Start a region drill (on the leader, clustered): resolves with its `running` summary once stored. */
+  start(req: RegionDrillRequest): Promise<RegionDrillReport> {
+    return this.d.forward?.(req) ?? this.startHere(req);
+  }
+
+  /** Start a region drill in this process (start(), or the leader carrying out a forwarded one). */
+  async startHere(req: RegionDrillRequest): Promise<RegionDrillReport> {
     if ([...this.live.values()].some((x) => x.report.region === req.region)) throw new DrProxyError('DRP_DRILL_RUNNING', `a region drill of ${req.region} is running already`);
     const tenants = tenantsIn(this.d.tenants(), req.region);
     if (tenants.length === 0) throw new DrProxyError('DRP_NOT_FOUND', `no tenant's active site is in region "${req.region}"`);
@@ -139,6 +148,16 @@ export class RegionDrills {
     return found;
   }
 
+  /** This replica stopped leading: its region drills start no further tenant (their summaries end `interrupted`; the new leader marks them so). */
+  abandon(): void {
+    this.term++;
+  }
+
+  /** A region drill runs in this process. */
+  isLive(id: string): boolean {
+    return this.live.has(id);
+  }
+
   /** No further tenant starts; resolves once every region drill running here has ended (their drills fail back on stop). */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -147,8 +166,9 @@ export class RegionDrills {
 
   private async run(report: RegionDrillReport, tenants: RegionTenant[], req: RegionDrillRequest): Promise<RegionDrillReport> {
     let next = 0;
+    const term = this.term;
     const worker = async (): Promise<void> => {
-      while (!this.stopping && next < tenants.length) await this.drillOne(report, tenants[next++]!, req);
+      while (!this.stopping && term === this.term && next < tenants.length) await this.drillOne(report, tenants[next++]!, req);
     };
     await Promise.all(Array.from({ length: Math.min(report.parallel, tenants.length) }, worker));
     report.summary = summarize(report.tenants);

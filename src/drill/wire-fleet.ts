@@ -13,8 +13,8 @@ import { preflight } from './preflight.js';
 import { alertsFiring } from './alerts-firing.js';
 import { skippedReport } from './skipped.js';
 import { DrillScheduler } from './scheduler.js';
-import { RegionDrills } from './region.js';
-import type { AnyDrillReport, AuditRef, DrillStore } from './types.js';
+import { RegionDrills, type RegionDrillRequest } from './region.js';
+import type { AnyDrillReport, AuditRef, DrillStore, RegionDrillReport } from './types.js';
 import type { DrillMetrics } from '../metrics/drills.js';
 
 export interface FleetDrillHost {
@@ -32,6 +32,10 @@ export interface FleetDrillHost {
   timers?: Scheduler;
   /** Closes a final report (audit chain head, signature: src/evidence/drill-hooks.ts). */
   finish?: <T extends AnyDrillReport>(report: T) => T;
+  /** Clustered: region drills asked of a follower go to the leader (cluster/drills.ts), whose recovery follows leadership. */
+  forwardRegion?: (req: RegionDrillRequest) => Promise<RegionDrillReport> | undefined;
+  /** Who runs region drills here (clustered: the replica id, as tenant drills name it); the host name by default. */
+  runner?: string;
 }
 
 /** Time for every site's first health results: the slowest check's rise, plus a margin, at most a minute. */
@@ -81,6 +85,8 @@ export function wireFleetDrills(h: FleetDrillHost): { scheduler: DrillScheduler;
     now: h.now,
     log,
     ...(h.finish && { finish: h.finish }),
+    ...(h.forwardRegion && { forward: h.forwardRegion }),
+    ...(h.runner !== undefined && { runner: h.runner }),
   });
   return { scheduler, regions };
 }
@@ -100,7 +106,8 @@ export class FleetDrills {
     const { scheduler, regions } = wireFleetDrills(h);
     const f = new FleetDrills(scheduler, regions, h.store, h.metrics, h.logger);
     await h.metrics.load(h.store).catch((err: unknown) => h.logger.error({ err }, 'drill metrics: could not read the last passed drills from the store'));
-    await regions.recoverInterrupted().catch((err: unknown) => h.logger.error({ err }, 'could not recover interrupted region drills'));
+    // Clustered, a follower must not mark the leader's region drill interrupted: recovery follows leadership.
+    if (!h.forwardRegion) await regions.recoverInterrupted().catch((err: unknown) => h.logger.error({ err }, 'could not recover interrupted region drills'));
     scheduler.start(healthSettleMs(h.config()));
     return f;
   }

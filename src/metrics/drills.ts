@@ -7,8 +7,18 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { TenantConfig } from '../config/types.js';
-import type { AnyDrillReport, DrillStore } from '../drill/types.js';
+import type { AnyDrillReport, DrillStatus, DrillStore, DrillTrigger } from '../drill/types.js';
 import { lastSuccess } from '../drill/last-drills.js';
+
+/**
+ * Every trigger × final status a drill can end with, at 0 from start-up so that increase()
+ * sees the first drill of each. The counter has no tenant label: 16 series per proxy, none per
+ * tenant (outside the per-tenant budget). Only scheduled drills are skipped (drill/skipped.ts).
+ */
+const FINAL: ReadonlyArray<[DrillTrigger, DrillStatus]> = [
+  ...(['operator', 'schedule', 'region'] as const).flatMap((t) => (['passed', 'failed', 'aborted', 'refused', 'interrupted'] as const).map((s): [DrillTrigger, DrillStatus] => [t, s])),
+  ['schedule', 'skipped'],
+];
 
 export class DrillMetrics {
   private readonly lastOk: Gauge<'tenant' | 'tier'>;
@@ -24,6 +34,7 @@ export class DrillMetrics {
     this.lastOk = new Gauge({ name: 'drproxy_drill_last_success_timestamp_seconds', help: 'When the tenant last passed a drill (its end), Unix time; absent until it has', labelNames: ['tenant', 'tier'], registers });
     this.interval = new Gauge({ name: 'drproxy_drill_required_interval_seconds', help: "The tier's drill_interval: the longest a tenant of it may go without a passed drill", labelNames: ['tier'], registers });
     this.total = new Counter({ name: 'drproxy_drills_total', help: 'Drills by trigger (operator, schedule, region) and final status (passed, failed, aborted, refused, interrupted, skipped)', labelNames: ['trigger', 'status'], registers });
+    for (const [trigger, status] of FINAL) this.total.inc({ trigger, status }, 0);
   }
 
   /** The fleet (start and every reload): required intervals of the tiers in use; removed tenants lose their series. Returns the tenants added. */

@@ -44,6 +44,7 @@ import type { Notifier } from './notify/events.js';
 import { NotifyService } from './notify/notifier.js';
 import { NotifyMetrics } from './notify/metrics.js';
 import { NotifyWiring } from './notify/wire.js';
+import { ProxyConsole, type ConsoleOptions } from './console/wire.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -61,6 +62,8 @@ export interface DrProxyOptions {
   drills?: DrillOptions;
   /** Where notifications go (src/notify/); none by default. */
   notifier?: Notifier;
+  /** The operator console's files and feed limits (console/wire.ts); built defaults otherwise. */
+  console?: ConsoleOptions;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -100,6 +103,8 @@ export class DrProxy implements AdminApi {
   private drillParts: ProxyDrills | undefined;
   /** Kill switch and fleet breaker (safety/proxy-safety.ts). */
   private readonly safetyParts: ProxySafety;
+  /** The operator console: its files, GET /fleet and the GET /events feed (src/console/). */
+  private readonly consoleParts: ProxyConsole;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -136,6 +141,7 @@ export class DrProxy implements AdminApi {
     this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
     this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, notifier: opts.notifier ?? this.notifier });
+    this.consoleParts = new ProxyConsole({ tenants: () => this.controllers.values(), tenant: (n) => this.controllers.get(n), config: () => this.config, now: this.now, meta: () => ({ version: VERSION, automatic: this.safetyParts.gate.automatic, ...(this.cluster && { cluster: this.clusterRole() }) }) }, opts.console);
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */
@@ -207,7 +213,7 @@ export class DrProxy implements AdminApi {
       safety: this.safetyParts.gate,
       upgrades: this.dataPlane.upgrades,
       now: this.now,
-      hooks: controllerHooks({ metrics: this.metrics, audit: this.audit, notify: this.notifyWiring, tier: (t) => this.controllers.get(t)?.config.tier, extra: this.extraHooks }),
+      hooks: controllerHooks({ metrics: this.metrics, audit: this.audit, notify: this.notifyWiring, tier: (t) => this.controllers.get(t)?.config.tier, extra: this.extraHooks, changes: this.consoleParts.changes }),
     };
   }
 
@@ -306,6 +312,10 @@ export class DrProxy implements AdminApi {
 
   regionDrillService(): RegionDrills | undefined {
     return this.drillParts?.regions;
+  }
+
+  console(): ProxyConsole {
+    return this.consoleParts;
   }
 
   notifierService(): NotifyService {
@@ -438,6 +448,7 @@ export class DrProxy implements AdminApi {
       this.admin.setConfig(next.admin);
     }
     for (const w of warnings) this.logger.warn({ path: w.path }, `config: ${w.message}`);
+    this.consoleParts.reloaded({ added, removed, changed });
     this.logger.info({ added, removed, changed, tenants: kept.size }, 'config reloaded');
     return { ok: true, tenants: kept.size, added, removed, changed, warnings };
   }
@@ -450,6 +461,7 @@ export class DrProxy implements AdminApi {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
+      this.consoleParts.close();
       await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);

@@ -28,4 +28,6 @@ export interface AdminApi {
   safety?(): ProxySafety | undefined;
   /** Notifications (POST /notify/test); undefined: none on this proxy. */
   notifierService?(): import('../notify/notifier.js').NotifyService | undefined;
+  /** The operator console (GET /, /console/*, /fleet, /events: src/console/); undefined: none. */
+  console?(): import('../console/wire.js').ProxyConsole | undefined;
 }

@@ -14,6 +14,7 @@ import { drillRoutes } from './drill-routes.js';
 import { regionDrillRoutes } from './region-drill-routes.js';
 import { safetyRoutes } from './safety-routes.js';
 import { notifyRoutes } from './notify-routes.js';
+import { consoleRoutes } from '../console/routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -187,6 +188,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     ...regionDrillRoutes(api),
     ...safetyRoutes(api),
     ...notifyRoutes(api),
+    ...consoleRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

@@ -149,7 +149,7 @@ function row(t: TenantSummary, now: number): HTMLTableRowElement {
     h('th', { scope: 'row', 'data-label': 'Tenant' }, h('a', { href: `#/tenants/${encodeURIComponent(t.name)}` }, t.name)),
     h('td', { 'data-label': 'Tier' }, t.tier),
     h('td', { 'data-label': 'Phase' }, h('span', { class: `badge phase-${t.phase}` }, PHASE_LABEL[t.phase] ?? t.phase), t.frozen_cause ? h('span', { class: 'cause' }, ` ${t.frozen_cause}`) : null),
-    h('td', { 'data-label': 'Traffic on' }, h('span', { class: 'site' }, t.active), t.off_preferred ? h('span', { class: 'note' }, ` (preferred: ${t.preferred})`) : null),
+    h('td', { 'data-label': 'Traffic on' }, h('span', { class: 'site-name' }, t.active), t.off_preferred ? h('span', { class: 'note' }, ` (preferred: ${t.preferred})`) : null),
     h('td', { 'data-label': 'Epoch', class: 'num' }, t.epoch),
     h('td', { 'data-label': 'Sites up', class: 'num' }, `${t.sites_available}/${t.sites}`),
     h('td', { 'data-label': 'Fenced' }, t.fenced.length ? t.fenced.join(', ') : '—'),

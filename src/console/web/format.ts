@@ -31,5 +31,6 @@ export function ago(iso: string | undefined, now: number): string {
 export function percent(ratio: number): string {
   if (!Number.isFinite(ratio)) return '—';
   const p = ratio * 100;
+  if (p > 0 && p < 0.01) return '<0.01%';
   return `${p < 1 ? Math.round(p * 100) / 100 : p < 10 ? Math.round(p * 10) / 10 : Math.round(p)}%`;
 }

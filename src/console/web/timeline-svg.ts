@@ -27,8 +27,8 @@ export function flipFigure(r: FlipRecord, index: number): HTMLElement {
     ...l.steps.map((s, i) => svg('rect', { class: `step step-${s.name}`, x: `${s.x}%`, y: (i + 1) * LANE + 3, width: `${s.w}%`, height: LANE - 6, rx: 2 }, svg('title', {}, `${s.name}: ${formatMs(s.endMs - s.startMs)} (ends ${formatMs(s.endMs)} after detection)`))),
   );
   const labels = svg('svg', { x: 0, y: 0, width: LABEL_W, height },
-    svg('text', { class: 'lane-label', x: 0, y: LANE - 5 }, 'RTO'),
-    ...STEPS.map((s, i) => svg('text', { class: 'lane-label', x: 0, y: (i + 2) * LANE - 5 }, s)),
+    svg('text', { class: 'lane-label', x: 0, y: LANE - 5 }, `RTO ${percent(l.ratio)}`),
+    ...l.steps.map((s, i) => svg('text', { class: 'lane-label', x: 0, y: (i + 2) * LANE - 5 }, `${s.name} ${formatMs(s.endMs - s.startMs)}`)),
   );
   const chart = svg('svg', { class: 'timeline', width: '100%', height, role: 'img', 'aria-labelledby': `${id}-cap` }, labels, plot);
   return h('figure', { class: `flip result-${r.result}`, id },

@@ -15,6 +15,13 @@ import { waitFor } from './helpers/poll.js';
 import { FAST_CHECKS, sitesHealthy, startProxy, type TestProxy } from './helpers/proxy.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 
+// The functions passed to page.evaluate() run in the browser; the tests' tsconfig has no DOM
+// lib (adding it clashes with Node's types), so the few globals they use are declared here.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const window: any;
+declare const document: any;
+declare const location: any;
+
 let primary: Upstream, backup: Upstream, other: Upstream;
 let p: TestProxy;
 let browser: Browser;
@@ -80,7 +87,7 @@ describe('operator console in chromium', () => {
   });
 
   it('killing the primary shows the new site and epoch within a second, without a reload', async () => {
-    await viewer.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    await viewer.evaluate(() => ((window as { marker: number }).marker = 42));
     const t = p.proxy.tenant('acme')!;
     await primary.kill();
     const flipped = await waitFor(() => (t.state.active === 'b1' && t.state.phase === 'active' ? Date.now() : 0), { interval: 5, what: 'acme failed over to b1' });
@@ -91,7 +98,7 @@ describe('operator console in chromium', () => {
     );
     const shown = Date.now() - flipped;
     expect(shown).toBeLessThan(1000);
-    expect(await viewer.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(42); // the same document: no reload
+    expect(await viewer.evaluate(() => (window as { marker?: number }).marker)).toBe(42); // the same document: no reload
     await expect.poll(() => viewer.locator('figure.flip').count()).toBeGreaterThan(0);
     console.log(`console: flip on the page ${shown} ms after the proxy routed it`);
   });

@@ -123,7 +123,10 @@ function route(focus = true): void {
     if (here) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
-  if (focus) view.querySelector<HTMLElement>('h1')?.focus();
+  const heading = view.querySelector<HTMLElement>('h1');
+  // The view's heading takes focus after a navigation, so that a screen reader announces it.
+  heading?.setAttribute('tabindex', '-1');
+  if (focus) heading?.focus();
 }
 
 function init(): void {
@@ -150,8 +153,6 @@ function init(): void {
   const token = getToken();
   if (token === null) showLogin();
   else void signIn(token);
-  // The view's h1 gets focus after navigation: it must be focusable.
-  new MutationObserver(() => main.querySelector('h1')?.setAttribute('tabindex', '-1')).observe(main, { childList: true });
 }
 
 init();

@@ -4,6 +4,9 @@
  */
 import type { FleetCounts, TenantPhase, TenantSummary, TenantsChanged } from './model.js';
 
+/** Rows on one page of the fleet view: the page never holds more, whatever the fleet's size. */
+export const PAGE_SIZE = 100;
+
 /** 0: frozen, 1: not on its preferred site (or mid-flip), 2: the rest. */
 export function rank(t: TenantSummary): number {
   if (t.phase === 'frozen') return 0;

@@ -4,12 +4,10 @@
  * stays in the search box while events arrive. At most PAGE_SIZE rows exist at a time.
  */
 import { h, fill } from './dom.js';
-import { facets, filterTenants, NO_FILTER, pageOf, rank, type FleetFilter } from './fleet-order.js';
+import { facets, filterTenants, NO_FILTER, PAGE_SIZE, pageOf, rank, type FleetFilter } from './fleet-order.js';
 import type { TenantSummary } from './model.js';
 import type { Store } from './store.js';
 import { ago } from './format.js';
-
-export const PAGE_SIZE = 100;
 
 const PHASES: Array<[FleetFilter['phase'], string]> = [
   ['', 'All phases'],

@@ -9,7 +9,7 @@
 import { copyFile, mkdir } from 'node:fs/promises';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
+import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 import { ARTIFACTS, axeViolations, launchChromium, signIn } from './helpers/browser.js';
 import { waitFor } from './helpers/poll.js';
 import { FAST_CHECKS, sitesHealthy, startProxy, type TestProxy } from './helpers/proxy.js';
@@ -32,13 +32,17 @@ beforeAll(async () => {
   const site = (name: string, region: string, zone: string, u: Upstream) => ({ name, region, zone, backends: [u.url] });
   p = await startProxy({
     admin: adminTokens(),
-    defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', drain_timeout: '1s' } },
+    // A killed primary refuses connections at once; the generous timeout keeps chromium's load
+    // on the 2 cores from failing a slow check of a live site.
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s', drain_timeout: '1s' } },
+    drills: { dwell: '200ms', verify: { interval: '20ms', timeout: '5s' } },
     tenants: {
       acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [site('a1', 'eu-west', 'eu-west-1a', primary), site('b1', 'eu-central', 'eu-central-1a', backup)] },
       globex: { tier: 'DR1', hosts: ['globex.example.com'], sites: [site('g1', 'us-east', 'us-east-1a', other), site('g2', 'us-west', 'us-west-2a', backup)] },
+      initech: { tier: 'DR3', approval: 'two_person', hosts: ['initech.example.com'], sites: [site('i1', 'us-east', 'us-east-1b', other), site('i2', 'us-west', 'us-west-2b', backup)] },
     },
   });
-  await Promise.all([sitesHealthy(p, 'acme'), sitesHealthy(p, 'globex')]);
+  await Promise.all([sitesHealthy(p, 'acme'), sitesHealthy(p, 'globex'), sitesHealthy(p, 'initech')]);
   browser = await launchChromium();
 });
 
@@ -53,6 +57,7 @@ async function openPage(opts: { width?: number; height?: number; bypassCSP?: boo
   const ctx = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, ...(opts.bypassCSP && { bypassCSP: true }) });
   contexts.push(ctx);
   const page = await ctx.newPage();
+  page.setDefaultTimeout(10_000); // a step that hangs names itself, well before the test's timeout
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   (page as Page & { errors?: string[] }).errors = errors;
@@ -128,9 +133,12 @@ describe('operator console in chromium', () => {
     // The viewer's page followed without a reload.
     await expect.poll(() => field(viewer, 'active').textContent()).toBe('a1');
     await expect.poll(() => op.locator('figure.flip').count()).toBe(2);
-    await op.locator('.flips').screenshot({ path: `${ARTIFACTS}/timeline.png` });
+    // A clip of the page, not an element screenshot: a live refresh may replace the element meanwhile.
+    const box = await op.locator('.flips').boundingBox();
+    await op.screenshot({ path: `${ARTIFACTS}/timeline.png`, clip: box!, fullPage: true });
     await op.screenshot({ path: `${ARTIFACTS}/tenant.png`, fullPage: true });
     expect((op as Page & { errors?: string[] }).errors).toEqual([]);
+    await op.context().close();
   });
 
   it('an API error is shown in the API\'s own words', async () => {
@@ -150,6 +158,55 @@ describe('operator console in chromium', () => {
       return ((await r.json()) as { detail: string }).detail;
     }, OPERATOR);
     expect(await alert.textContent()).toContain(direct);
+    await op.context().close();
+  });
+
+  it('a live refresh of the tenant view keeps the keyboard focus where it was', async () => {
+    const op = await openPage();
+    await signIn(op, OPERATOR);
+    await op.goto(`${p.adminUrl}/#/tenants/acme`);
+    const drain = op.locator('button[data-action="drain"]').first();
+    await drain.focus();
+    const key = await drain.getAttribute('data-key');
+    expect(p.proxy.tenant('acme')!.state.fenced).toEqual(['b1']);
+    // Another operator unfences b1 through the API: the page re-reads and re-renders the tenant.
+    expect((await admin(p.adminUrl, 'POST', '/tenants/acme/sites/b1/unfence', { token: OPERATOR, body: { reason: 'b1 checked' } })).status).toBe(200);
+    await expect.poll(() => field(op, 'fenced').textContent()).toBe('none');
+    expect(await op.evaluate(() => document.activeElement?.getAttribute('data-key'))).toBe(key);
+    await op.context().close();
+  });
+
+  it('an action on a two-person tenant is shown as pending approval, with its id', async () => {
+    const op = await openPage();
+    await signIn(op, OPERATOR);
+    await op.goto(`${p.adminUrl}/#/tenants/initech`);
+    await op.getByRole('button', { name: 'Fence… i2' }).click();
+    const dialog = op.getByRole('dialog');
+    await dialog.getByLabel(/Reason/).fill('CHG-7 isolate i2');
+    await dialog.getByLabel('Tenant name').fill('initech');
+    await dialog.getByRole('button', { name: 'Fence' }).click();
+    await expect.poll(() => op.locator('#announce').textContent()).toMatch(/pending two-person approval \S+/);
+    const pending = (await admin(p.adminUrl, 'GET', '/approvals', { token: VIEWER })).body.approvals as Array<{ id: string; status?: string }>;
+    expect(pending).toHaveLength(1);
+    expect(await op.locator('#announce').textContent()).toContain(pending[0]!.id);
+    expect(p.proxy.tenant('initech')!.state.fenced).toEqual([]);
+    await op.context().close();
+  });
+
+  it('drill reports are listed and readable, with the pending approval', async () => {
+    const d = await admin(p.adminUrl, 'POST', '/tenants/globex/drills', { token: OPERATOR, body: { reason: 'quarterly drill' } });
+    expect(d.status, d.text).toBe(202);
+    const id = d.body.id as string;
+    await waitFor(async () => (await admin(p.adminUrl, 'GET', `/drills/${id}`, { token: VIEWER })).body.status !== 'running', { what: 'the drill to end', timeout: 15_000 });
+    const page = await openPage();
+    await signIn(page, VIEWER);
+    await page.getByRole('link', { name: 'Drills and approvals' }).click();
+    await page.getByRole('link', { name: id }).click();
+    await expect.poll(() => page.locator('pre.report').textContent()).toContain('globex');
+    await page.goBack();
+    await expect.poll(() => page.locator('ul.approvals').textContent()).toContain('fence of initech (i2), asked by ops');
+    await page.screenshot({ path: `${ARTIFACTS}/records.png`, fullPage: true });
+    await page.context().close();
   });
 
   it('axe-core finds no serious or critical violation (fleet, tenant, dialog; laptop and phone widths)', async () => {
@@ -171,6 +228,7 @@ describe('operator console in chromium', () => {
       await page.goto(`${p.adminUrl}/#/records`);
       await page.getByRole('heading', { name: 'Drill reports' }).waitFor();
       expect(await axeViolations(page)).toEqual([]);
+      await page.context().close();
     }
   });
 

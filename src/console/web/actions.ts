@@ -102,7 +102,9 @@ export function confirmAction(s: ActionSpec, done: (message: string) => void): v
       },
     );
   });
-  dlg.addEventListener('close', () => opener?.focus(), { once: true });
+  // Back to the button that opened it; a live refresh may have replaced it by an equal one.
+  const key = opener?.getAttribute('data-key');
+  dlg.addEventListener('close', () => (opener?.isConnected ? opener : key ? document.querySelector<HTMLElement>(`[data-key="${CSS.escape(key)}"]`) : null)?.focus(), { once: true });
   fill(dlg, form);
   dlg.showModal();
 }

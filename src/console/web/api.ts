@@ -43,12 +43,23 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, `${words}${reasons}`, body);
 }
 
+const MAX_READ_RETRIES = 3;
+
 async function call(method: 'GET' | 'POST', path: string, body?: unknown, token = getToken()): Promise<Response> {
   const headers: Record<string, string> = { ...authHeaders(token), accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, credentials: 'omit', cache: 'no-store', ...(body !== undefined && { body: JSON.stringify(body) }) });
-  if (!res.ok) throw await errorOf(res);
-  return res;
+  for (let attempt = 0; ; attempt++) {
+    const res = await fetch(path, { method, headers, credentials: 'omit', cache: 'no-store', ...(body !== undefined && { body: JSON.stringify(body) }) });
+    // Several tabs share a token's rate limit (admin.rate_limit): a read waits as told and
+    // tries again; an action never does (the operator sees the 429 and decides).
+    if (res.status === 429 && method === 'GET' && attempt < MAX_READ_RETRIES) {
+      await res.body?.cancel();
+      await new Promise((r) => setTimeout(r, Math.min(Number(res.headers.get('retry-after')) || 1, 5) * 1000));
+      continue;
+    }
+    if (!res.ok) throw await errorOf(res);
+    return res;
+  }
 }
 
 export async function getJson<T>(path: string, token?: string | null): Promise<T> {

@@ -59,7 +59,19 @@ export class TenantView {
       });
   }
 
+  /**
+   * Live refreshes replace the content: the focused control and the open "Step times" come
+   * back by their data-key, so that a keyboard user is not thrown to the top of the page.
+   */
   private render(d: TenantDetail): void {
+    const focused = document.activeElement instanceof HTMLElement && this.content.contains(document.activeElement) ? document.activeElement.closest('[data-key]')?.getAttribute('data-key') : undefined;
+    const open = new Set([...this.content.querySelectorAll('details[open][data-key]')].map((e) => e.getAttribute('data-key')));
+    this.fillContent(d);
+    for (const el of this.content.querySelectorAll<HTMLDetailsElement>('details[data-key]')) if (open.has(el.getAttribute('data-key'))) el.open = true;
+    if (focused) this.content.querySelector<HTMLElement>(`[data-key="${CSS.escape(focused)}"]`)?.focus();
+  }
+
+  private fillContent(d: TenantDetail): void {
     const flips = (d.flips ?? []).slice(-FLIPS_SHOWN).reverse();
     fill(this.content,
       this.facts(d),
@@ -133,7 +145,8 @@ export class TenantView {
 
   private button(spec: ActionSpec): HTMLButtonElement {
     const label: Record<ActionKind, string> = { failover: 'Fail over…', failback: 'Fail back…', fence: 'Fence…', unfence: 'Unfence…', drain: 'Drain…', enable: 'Enable…' };
-    const b = h('button', { type: 'button', class: `action ${spec.kind}`, 'data-action': spec.kind, ...(spec.site && { 'aria-label': `${label[spec.kind]} ${spec.backend ?? spec.site}` }) }, label[spec.kind]);
+    const key = `${spec.kind === 'unfence' ? 'fence' : spec.kind === 'enable' ? 'drain' : spec.kind}:${spec.site ?? ''}:${spec.backend ?? ''}`;
+    const b = h('button', { type: 'button', class: `action ${spec.kind}`, 'data-action': spec.kind, 'data-key': key, ...(spec.site && { 'aria-label': `${label[spec.kind]} ${spec.backend ?? spec.site}` }) }, label[spec.kind]);
     b.addEventListener('click', () =>
       confirmAction(spec, (msg) => {
         this.announce(msg);

@@ -41,7 +41,7 @@ export function flipFigure(r: FlipRecord, index: number): HTMLElement {
       r.reason ? h('span', { class: 'reason' }, ` — ${r.reason}`) : null,
     ),
     chart,
-    h('details', {},
+    h('details', { 'data-key': `flip-${r.epoch}-${r.timings.detectedAt}` },
       h('summary', {}, 'Step times'),
       h('table', { class: 'steps' },
         h('caption', { class: 'visually-hidden' }, title),

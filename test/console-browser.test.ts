@@ -74,7 +74,6 @@ describe('operator console in chromium', () => {
     viewer = await openPage();
     await signIn(viewer, VIEWER);
     await expect.poll(() => viewer.locator('tr[data-tenant="acme"] td[data-label="Traffic on"]').textContent()).toBe('a1');
-    await viewer.screenshot({ path: `${ARTIFACTS}/fleet.png`, fullPage: true });
     await viewer.goto(`${p.adminUrl}/#/tenants/acme`);
     await expect.poll(() => field(viewer, 'active').textContent()).toBe('a1');
     expect(await field(viewer, 'epoch').textContent()).toBe(String(p.proxy.tenant('acme')!.state.epoch));
@@ -105,6 +104,13 @@ describe('operator console in chromium', () => {
     expect(shown).toBeLessThan(1000);
     expect(await viewer.evaluate(() => (window as { marker?: number }).marker)).toBe(42); // the same document: no reload
     await expect.poll(() => viewer.locator('figure.flip').count()).toBeGreaterThan(0);
+    // Back to the fleet (a hash change, not a reload): acme is listed first, off its preferred site.
+    await viewer.evaluate(() => (location.hash = '#/'));
+    await expect.poll(() => viewer.locator('tr[data-tenant="acme"] td[data-label="Traffic on"]').textContent()).toBe('b1 (preferred: a1)');
+    expect(await viewer.locator('table.fleet tbody tr').first().getAttribute('data-tenant')).toBe('acme');
+    expect(await viewer.locator('.count.off .n').textContent()).toBe('1');
+    expect(await viewer.evaluate(() => (window as { marker?: number }).marker)).toBe(42);
+    await viewer.screenshot({ path: `${ARTIFACTS}/fleet.png`, fullPage: true });
     console.log(`console: flip on the page ${shown} ms after the proxy routed it`);
   });
 
@@ -131,7 +137,7 @@ describe('operator console in chromium', () => {
     expect(t.flips.at(-1)).toMatchObject({ trigger: 'failback', actor: 'ops', reason: 'a1 repaired (browser test)' });
     await expect.poll(() => op.locator('#announce').textContent()).toContain('b1 → a1');
     // The viewer's page followed without a reload.
-    await expect.poll(() => field(viewer, 'active').textContent()).toBe('a1');
+    await expect.poll(() => viewer.locator('tr[data-tenant="acme"] td[data-label="Traffic on"]').textContent()).toBe('a1');
     await expect.poll(() => op.locator('figure.flip').count()).toBe(2);
     // A clip of the page, not an element screenshot: a live refresh may replace the element meanwhile.
     const box = await op.locator('.flips').boundingBox();

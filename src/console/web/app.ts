@@ -95,20 +95,25 @@ function onChange(c: Change): void {
 
 /** Shows the view the hash names; `focus` moves focus to its heading (after a navigation). */
 function route(focus = true): void {
-  const hash = location.hash.replace(/^#/, '');
+  let hash = location.hash.replace(/^#/, '');
+  try {
+    hash = decodeURIComponent(hash);
+  } catch {
+    hash = '/'; // a malformed %-escape typed in the address bar: the fleet
+  }
   const m = /^\/(tenants|drills)\/(.+)$/.exec(hash);
   tenant = undefined;
   let view: HTMLElement;
   let title = 'Fleet';
   if (m?.[1] === 'tenants') {
-    const name = decodeURIComponent(m[2]!);
+    const name = m[2]!;
     tenant = new TenantView(name, who?.role === 'operator', announce);
     tenant.refresh();
     view = tenant.el;
     title = name;
   } else if (m?.[1] === 'drills') {
-    title = `Drill ${decodeURIComponent(m[2]!)}`;
-    view = drillView(decodeURIComponent(m[2]!));
+    title = `Drill ${m[2]!}`;
+    view = drillView(m[2]!);
   } else if (hash === '/records') {
     title = 'Drills and approvals';
     view = recordsView();

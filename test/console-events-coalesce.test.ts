@@ -24,7 +24,7 @@ beforeAll(async () => {
   for (let i = 0; i < N; i++) tenants[`t${i}`] = { tier: 'BC', hosts: [`t${i}.example.com`], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] };
   p = await startProxy({
     admin: adminTokens(),
-    defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', drain_timeout: '100ms' } },
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s', drain_timeout: '100ms' } },
     tenants,
   });
   await waitFor(() => [...p.proxy.controllers.values()].every((c) => c.state.active === 'a1' && c.sites.every((s) => s.health().available)), { timeout: 30_000, what: 'every tenant healthy on a1' });

@@ -19,7 +19,7 @@ let file: string;
 let stateDir: string;
 
 const tenant = (host: string, tier = 'BC') => ({ tier, hosts: [host], sites: [{ name: 'a1', backends: [a1.url] }] });
-const doc = (tenants: Record<string, unknown>) => ({ admin: { ...adminTokens(), listen: `127.0.0.1:${p?.proxy.admin?.address().port ?? 0}` }, defaults: { health_check: FAST_CHECKS }, tenants });
+const doc = (tenants: Record<string, unknown>) => ({ admin: { ...adminTokens(), listen: `127.0.0.1:${p?.proxy.admin?.address().port ?? 0}` }, defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' } }, tenants });
 
 beforeAll(async () => {
   a1 = await startUpstream('a1');

@@ -24,7 +24,7 @@ beforeAll(async () => {
   [a1, b1] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   const tenants: Record<string, unknown> = {};
   for (let i = 0; i < N; i++) tenants[`t${i}`] = { tier: 'BC', hosts: [`t${i}.example.com`], sites: [{ name: 'a1', backends: [a1.url] }, { name: 'b1', backends: [b1.url] }] };
-  p = await startProxy({ admin: adminTokens(), defaults: { health_check: FAST_CHECKS }, tenants }, { console: { feed: { maxBuffered: MAX_BUFFERED, stallMs: 2500 } } });
+  p = await startProxy({ admin: adminTokens(), defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' } }, tenants }, { console: { feed: { maxBuffered: MAX_BUFFERED, stallMs: 2500 } } });
   await waitFor(() => [...p.proxy.controllers.values()].every((c) => c.state.active === 'a1' && c.sites.every((s) => s.health().available)), { timeout: 30_000, what: 'every tenant healthy on a1' });
 }, 60_000);
 afterAll(async () => {

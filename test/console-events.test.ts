@@ -4,7 +4,7 @@
  * `flip` event, within a second of the state change, without polling. A stream is audited
  * once, is capped by admin.max_event_streams, and is not cut by admin.headers_timeout.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, FAST_CHECKS, sitesHealthy, twoSiteTenant, type TestProxy } from './helpers/proxy.js';
 import { admin, adminTokens, VIEWER } from './helpers/admin.js';
@@ -23,15 +23,19 @@ beforeAll(async () => {
   p = await startProxy(
     {
       admin: { ...adminTokens(), max_event_streams: 3, headers_timeout: '1s' },
-      defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', drain_timeout: '100ms' } },
+      // A probe timeout of 1 s: a loaded machine does not fail a1 on its own; a killed a1 refuses at once.
+      defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s', drain_timeout: '100ms' } },
       tenants: { t: twoSiteTenant('t.example.com', a1, b1) },
     },
     { controllerHooks: { onState: (state) => void states.push({ state, at: Date.now() }) }, console: { feed: { pingMs: 200 } } },
   );
   await sitesHealthy(p, 't');
 });
+// A failed test leaves no stream open for the next one.
+afterEach(() => {
+  for (const s of streams.splice(0)) s.close();
+});
 afterAll(async () => {
-  for (const s of streams) s.close();
   await p?.stop();
   await stopAll(a1, b1);
 });

@@ -19,7 +19,7 @@ beforeAll(async () => {
   a1 = await startUpstream('a1');
   p = await startProxy({
     admin: adminTokens(),
-    defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s', drain_timeout: '100ms' } },
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s', drain_timeout: '100ms' } },
     tenants: {
       acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', region: 'A', zone: '1A', backends: [a1.url] }, { name: 'a2', region: 'A', zone: '2A', backends: [a1.url] }, { name: 'b1', region: 'B', backends: [a1.url] }] },
       globex: { tier: 'DR3', hosts: ['globex.example.com'], sites: [{ name: 'g1', backends: [a1.url] }, { name: 'g2', backends: ['http://127.0.0.1:9'] }] },

@@ -113,6 +113,8 @@ export function buildRoutes(api: AdminApi): Route[] {
       ctx.audit.reason = reason(ctx);
       ctx.audit.epoch_before = ctx.audit.epoch_after = t.state.epoch;
       const b = t.setDrained(site, backend, action === 'drain');
+      // No state change (no hook): the console's open streams learn of it here.
+      api.console?.()?.changes.mark(t.name);
       return { tenant: t.name, site, backend, drained: b.drained };
     },
   });

@@ -18,11 +18,9 @@ export function tenantSummary(c: TenantController, now: number): TenantSummary {
   const cfg = c.config;
   const preferred = cfg.sites[0]?.name ?? s.active;
   const regions: string[] = [];
-  let available = 0;
   for (const site of c.sites) {
     const r = site.cfg.region;
     if (r !== undefined && !regions.includes(r)) regions.push(r);
-    if (site.health(now).available) available++;
   }
   return {
     name: c.name,
@@ -35,11 +33,18 @@ export function tenantSummary(c: TenantController, now: number): TenantSummary {
     ...(s.frozen_cause !== undefined && { frozen_cause: s.frozen_cause }),
     regions,
     fenced: s.fenced,
-    sites_available: available,
+    sites_available: availableSites(c, now),
     sites: c.sites.length,
     ...(s.reason && { reason: s.reason }),
     ...(s.updated_at && { updated_at: s.updated_at }),
   };
+}
+
+/** How many of the tenant's sites are available by health now. */
+export function availableSites(c: TenantController, now: number): number {
+  let n = 0;
+  for (const site of c.sites) if (site.health(now).available) n++;
+  return n;
 }
 
 /** Tenants by phase, off their preferred site, and in all (cheap: no health read). */

@@ -21,8 +21,13 @@ let fleetQueued = false;
 
 const main = byId<HTMLElement>('main');
 
+let announceTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** A message in the polite live region, cleared after a while so that it stops covering the page. */
 function announce(msg: string): void {
   byId('announce').textContent = msg;
+  if (announceTimer !== undefined) clearTimeout(announceTimer);
+  announceTimer = setTimeout(() => (byId('announce').textContent = ''), 15_000);
 }
 
 function showLogin(message = ''): void {

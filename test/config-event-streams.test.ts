@@ -32,5 +32,7 @@ describe('admin.max_event_streams', () => {
     expect(admin?.max_event_streams).toBe(32);
     expect(problems).toContainEqual(expect.objectContaining({ path: 'admin.max_event_streams', severity: 'warning', message: expect.stringMatching(/above max_connections \(16\)/) }));
     expect(check({ max_connections: 16, max_event_streams: 16 }).problems.filter((p) => p.path === 'admin.max_event_streams')).toEqual([]);
+    // Left at its default, it says nothing: fewer connections simply leave room for fewer streams.
+    expect(check({ max_connections: 16 }).problems.filter((p) => p.path === 'admin.max_event_streams')).toEqual([]);
   });
 });

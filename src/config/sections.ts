@@ -24,7 +24,7 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
   const conns = readAdminConnections(f, out);
   const approvalTimeout = f?.get('approval_timeout', positiveDuration) ?? D.DEFAULT_APPROVAL_TIMEOUT;
   const maxEventStreams = f?.get('max_event_streams', int(0, 10_000)) ?? D.DEFAULT_ADMIN_MAX_EVENT_STREAMS;
-  if (f && maxEventStreams > conns.max_connections) out.warn(f.path('max_event_streams'), `max_event_streams (${maxEventStreams}) is above max_connections (${conns.max_connections}): open event streams can take every admin connection`);
+  if (f?.has('max_event_streams') && maxEventStreams > conns.max_connections) out.warn(f.path('max_event_streams'), `max_event_streams (${maxEventStreams}) is above max_connections (${conns.max_connections}): open event streams can take every admin connection`);
   f?.end();
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
   return {

@@ -72,13 +72,16 @@ describe('fleet view at 5,000 tenants', () => {
     const after = snapshot([...tenants.slice(0, 1000), ...burst, ...tenants.slice(1500)]);
     const stream = `event: snapshot\ndata: ${fleet}\n\nevent: tenants\ndata: ${JSON.stringify({ at: after.at, counts: after.counts, tenants: burst, removed: [] })}\n\n`;
     let streams = 0;
+    // The first stream is answered only once the first render was measured (release()).
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     await ctx.route(`${ORIGIN}/**`, async (route: Route) => {
       const path = new URL(route.request().url()).pathname;
       if (path === '/whoami') return route.fulfill({ json: { name: 'grafana', role: 'viewer' } });
       if (path === '/fleet') return route.fulfill({ body: fleet, contentType: 'application/json' });
       // The first stream delivers the snapshot and the burst, then ends; a reconnect stays open (never answered).
-      if (path === '/events') return streams++ === 0 ? route.fulfill({ body: stream, contentType: 'text/event-stream' }) : undefined;
+      if (path === '/events') return streams++ === 0 ? released.then(() => route.fulfill({ body: stream, contentType: 'text/event-stream' })) : undefined;
       const name = path === '/' ? 'index.html' : path.replace(/^\/console\//, '');
       return route.fulfill({ body: await readFile(`${WEB}${name}`), contentType: TYPES[name.split('.').pop()!] ?? 'application/octet-stream' });
     });
@@ -92,6 +95,7 @@ describe('fleet view at 5,000 tenants', () => {
     expect(await page.locator('table.fleet tbody tr').count()).toBe(PAGE_SIZE);
 
     // The burst: 500 more frozen tenants, listed first, without a reload.
+    release();
     await page.locator('.count.frozen .n').filter({ hasText: String(after.counts.frozen) }).waitFor();
     const burstRender = Number(await page.evaluate(() => document.body.dataset.fleetRenderMs));
     expect(await page.locator('table.fleet tbody tr').first().getAttribute('data-tenant')).toBe('tenant-0000');

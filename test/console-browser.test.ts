@@ -141,7 +141,7 @@ describe('operator console in chromium', () => {
     await expect.poll(() => op.locator('figure.flip').count()).toBe(2);
     // A clip of the page, not an element screenshot: a live refresh may replace the element meanwhile.
     const box = await op.locator('.flips').boundingBox();
-    await op.screenshot({ path: `${ARTIFACTS}/timeline.png`, clip: box!, fullPage: true });
+    await op.screenshot({ path: `${ARTIFACTS}/timeline.png`, clip: box!, fullPage: true, style: '#announce { visibility: hidden; }' });
     await op.screenshot({ path: `${ARTIFACTS}/tenant.png`, fullPage: true });
     expect((op as Page & { errors?: string[] }).errors).toEqual([]);
     await op.context().close();

@@ -9,6 +9,7 @@ import type { Metrics } from './metrics.js';
 import type { AuditLog } from './admin/audit.js';
 import type { NotifyWiring } from './notify/wire.js';
 import { ruleTrippedEvent } from './safety/rule-events.js';
+import type { ChangeSink } from './console/wire.js';
 
 export interface HookSinks {
   metrics: Metrics;
@@ -17,18 +18,22 @@ export interface HookSinks {
   /** The tenant's tier (a flip's RTO ratio), if it still exists. */
   tier(tenant: string): Pick<TierConfig, 'rto' | 'name'> | undefined;
   extra: ControllerHooks | undefined;
+  /** The operator console's change feed (console/change-feed.ts): tenants to resend. */
+  changes?: ChangeSink;
 }
 
-export function controllerHooks({ metrics, audit, notify, tier, extra }: HookSinks): ControllerHooks {
+export function controllerHooks({ metrics, audit, notify, tier, extra, changes }: HookSinks): ControllerHooks {
   return {
     // Only when asked for (tests): it makes every probe result call the tenant back.
     ...(extra?.onCheck && { onCheck: extra.onCheck }),
     onBackendState: (...a) => {
+      changes?.mark(a[0]);
       notify.backend(a[0], a[1], a[2], a[3], a[4].error ?? (a[4].status !== undefined ? `HTTP ${a[4].status}` : undefined));
       extra?.onBackendState?.(...a);
     },
     onEjection: (tenant, site, backend, ms, kind) => {
       metrics.ejected(tenant, site, kind);
+      changes?.mark(tenant);
       extra?.onEjection?.(tenant, site, backend, ms, kind);
     },
     onSlowUnconfirmed: (tenant, site, backend) => {
@@ -39,6 +44,7 @@ export function controllerHooks({ metrics, audit, notify, tier, extra }: HookSin
       metrics.flip(record, tier(record.tenant) ?? { rto: record.rtoMs });
       audit.event({ event: 'failover', ...record }, `failover ${record.tenant}: ${record.from} → ${record.to} (epoch ${record.epoch}, ${record.result})`);
       notify.flip(record);
+      changes?.flip(record);
       extra?.onFlip?.(record);
     },
     onSafetyRule: (trip) => {
@@ -49,6 +55,7 @@ export function controllerHooks({ metrics, audit, notify, tier, extra }: HookSin
     onState: (state) => {
       audit.event({ event: 'state', ...state }, `tenant ${state.tenant} state: ${state.phase} ${state.active} epoch ${state.epoch}`);
       notify.state(state);
+      changes?.mark(state.tenant);
       extra?.onState?.(state);
     },
   };

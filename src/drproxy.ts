@@ -45,6 +45,7 @@ import { NotifyService } from './notify/notifier.js';
 import { NotifyMetrics } from './notify/metrics.js';
 import { NotifyWiring } from './notify/wire.js';
 import { ReadinessAlerts } from './notify/readiness-alerts.js';
+import { ProxyConsole, type ConsoleOptions } from './console/wire.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -62,6 +63,8 @@ export interface DrProxyOptions {
   drills?: DrillOptions;
   /** Where notifications go (src/notify/); none by default. */
   notifier?: Notifier;
+  /** The operator console's files and feed limits (console/wire.ts); built defaults otherwise. */
+  console?: ConsoleOptions;
 }
 
 /** Tenants initialised at once at start-up. */
@@ -103,6 +106,8 @@ export class DrProxy implements AdminApi {
   private readonly safetyParts: ProxySafety;
   /** site_unready: standby readiness watched for changes (notify/readiness-alerts.ts). */
   private readonly unready: ReadinessAlerts;
+  /** The operator console: its files, GET /fleet and the GET /events feed (src/console/). */
+  private readonly consoleParts: ProxyConsole;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -140,6 +145,7 @@ export class DrProxy implements AdminApi {
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
     this.unready = new ReadinessAlerts({ tenants: () => this.controllers.values(), notifier: () => opts.notifier ?? this.notifier, mayDecide: () => this.cluster?.coordinator.mayDecide() ?? true, now: this.now });
     this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, notifier: opts.notifier ?? this.notifier });
+    this.consoleParts = new ProxyConsole({ tenants: () => this.controllers.values(), tenant: (n) => this.controllers.get(n), config: () => this.config, now: this.now, meta: () => ({ version: VERSION, automatic: this.safetyParts.gate.automatic, ...(this.cluster && { cluster: this.clusterRole() }) }) }, opts.console);
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */
@@ -213,7 +219,7 @@ export class DrProxy implements AdminApi {
       safety: this.safetyParts.gate,
       upgrades: this.dataPlane.upgrades,
       now: this.now,
-      hooks: controllerHooks({ metrics: this.metrics, audit: this.audit, notify: this.notifyWiring, tier: (t) => this.controllers.get(t)?.config.tier, extra: this.extraHooks }),
+      hooks: controllerHooks({ metrics: this.metrics, audit: this.audit, notify: this.notifyWiring, tier: (t) => this.controllers.get(t)?.config.tier, extra: this.extraHooks, changes: this.consoleParts.changes }),
     };
   }
 
@@ -312,6 +318,10 @@ export class DrProxy implements AdminApi {
 
   regionDrillService(): RegionDrills | undefined {
     return this.drillParts?.regions;
+  }
+
+  console(): ProxyConsole {
+    return this.consoleParts;
   }
 
   notifierService(): NotifyService {
@@ -447,6 +457,7 @@ export class DrProxy implements AdminApi {
       this.admin.setConfig(next.admin);
     }
     for (const w of warnings) this.logger.warn({ path: w.path }, `config: ${w.message}`);
+    this.consoleParts.reloaded({ added, removed, changed });
     this.logger.info({ added, removed, changed, tenants: kept.size }, 'config reloaded');
     return { ok: true, tenants: kept.size, added, removed, changed, warnings };
   }
@@ -460,6 +471,7 @@ export class DrProxy implements AdminApi {
     this.stopping ??= (async () => {
       this.shuttingDown = true;
       this.unready.stop();
+      this.consoleParts.close();
       await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);

@@ -47,7 +47,7 @@ describe('config: a minimal file gets every default', () => {
   it('fills top-level defaults', () => {
     const config = valid(minimal());
     expect(config.listen).toEqual({ host: '0.0.0.0', port: 8080 });
-    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9901 }, tokens: [], metrics_auth: false, allowed_hosts: [], rate_limit: DEFAULT_ADMIN_RATE_LIMIT, ...DEFAULT_ADMIN_CONNECTIONS, approval_timeout: DEFAULT_APPROVAL_TIMEOUT });
+    expect(config.admin).toEqual({ listen: { host: '127.0.0.1', port: 9901 }, tokens: [], metrics_auth: false, allowed_hosts: [], rate_limit: DEFAULT_ADMIN_RATE_LIMIT, ...DEFAULT_ADMIN_CONNECTIONS, approval_timeout: DEFAULT_APPROVAL_TIMEOUT, max_event_streams: 64 });
     expect(config.state).toEqual({ dir: path.resolve(BASE_DIR, 'var/drproxy') });
     expect(config.server).toEqual(DEFAULT_SERVER);
     expect(config.headers).toEqual({ epoch: 'x-dr-epoch', site: 'x-dr-site' });

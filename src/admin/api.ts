@@ -30,4 +30,6 @@ export interface AdminApi {
   notifierService?(): import('../notify/notifier.js').NotifyService | undefined;
   /** Two-person approval requests (clustered: in etcd, shared by every replica); undefined: in this process's memory. */
   approvalStore?(onExpire: (a: import('./approvals.js').Approval) => void): import('./approvals.js').ApprovalStore | undefined;
+  /** The operator console (GET /, /console/*, /fleet, /events: src/console/); undefined: none. */
+  console?(): import('../console/wire.js').ProxyConsole | undefined;
 }

@@ -15,6 +15,7 @@ import { regionDrillRoutes } from './region-drill-routes.js';
 import { safetyRoutes } from './safety-routes.js';
 import { notifyRoutes } from './notify-routes.js';
 import { breakGlassOf, brokeGlass } from './break-glass.js';
+import { consoleRoutes } from '../console/routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -115,6 +116,8 @@ export function buildRoutes(api: AdminApi): Route[] {
       ctx.audit.reason = reason(ctx);
       ctx.audit.epoch_before = ctx.audit.epoch_after = t.state.epoch;
       const b = t.setDrained(site, backend, action === 'drain');
+      // No state change (no hook): the console's open streams learn of it here.
+      api.console?.()?.changes.mark(t.name);
       return { tenant: t.name, site, backend, drained: b.drained };
     },
   });
@@ -192,6 +195,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     ...regionDrillRoutes(api),
     ...safetyRoutes(api),
     ...notifyRoutes(api),
+    ...consoleRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

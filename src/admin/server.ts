@@ -37,7 +37,8 @@ import type { AdminApi } from './api.js';
 import { ClientGoneError, MAX_BODY, readJson } from './body.js';
 import { HostCheck } from './host-check.js';
 import { HttpError } from './http-error.js';
-import { Reply } from './reply.js';
+import { Reply, StreamReply } from './reply.js';
+import { SECURITY_HEADERS } from './security-headers.js';
 import { RateLimiter } from './rate-limit.js';
 import { RefusalTally, type RefusalSummary } from './refusals.js';
 import { buildRoutes, type Ctx, type Route } from './routes.js';
@@ -145,6 +146,8 @@ export class AdminServer {
 
   /** The request listener: whatever handle() does, its failure is caught here. */
   private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false, isPublic = false): void {
+    // Every answer, errors and the console's files included (security-headers.ts).
+    for (const k in SECURITY_HEADERS) res.setHeader(k, SECURITY_HEADERS[k]!);
     this.handle(req, res, expectsContinue, isPublic).catch((err: unknown) => this.handlerFailed(err, undefined, res));
   }
 
@@ -175,7 +178,9 @@ export class AdminServer {
       if (route.role === 'operator') this.writeIntent(route, ctx);
       const result = await route.handle(ctx);
       closeIfUnread(ctx, res);
-      if (result instanceof Reply) {
+      if (result instanceof StreamReply) {
+        result.start(req, res);
+      } else if (result instanceof Reply) {
         sendReply(res, result);
       } else if (typeof result === 'string') {
         if (!res.headersSent) res.writeHead(200, { 'content-type': this.api.metricsContentType(), 'cache-control': 'no-store' });
@@ -394,9 +399,14 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 function sendReply(res: ServerResponse, r: Reply): void {
   if (r.contentType === undefined) return sendJson(res, r.status, r.body);
   if (res.headersSent || res.destroyed) return;
-  const text = String(r.body);
-  res.writeHead(r.status, { 'content-type': r.contentType, 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
-  res.end(text);
+  if (r.status === 304) {
+    res.writeHead(304, { 'cache-control': 'no-store', ...r.headers });
+    res.end();
+    return;
+  }
+  const body = Buffer.isBuffer(r.body) ? r.body : String(r.body);
+  res.writeHead(r.status, { 'content-type': r.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...r.headers });
+  res.end(body);
 }
 
 export function toHttpError(err: unknown): HttpError {

@@ -46,6 +46,9 @@ export const DEFAULT_ADMIN_CONNECTIONS: Readonly<AdminConnectionLimits> = Object
 /** The admin listener's whole-request timeout; admin.headers_timeout may not exceed it. */
 export const ADMIN_REQUEST_TIMEOUT = 30 * 1_000;
 
+/** admin.max_event_streams: GET /events streams open at once (each is also an admin connection). */
+export const DEFAULT_ADMIN_MAX_EVENT_STREAMS = 64;
+
 /** admin.approval_timeout: a two-person approval request expires after this long. */
 export const DEFAULT_APPROVAL_TIMEOUT = 15 * 60 * 1_000;
 

@@ -23,6 +23,8 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
   const rateLimit = readAdminRateLimit(f?.sub('rate_limit'));
   const conns = readAdminConnections(f, out);
   const approvalTimeout = f?.get('approval_timeout', positiveDuration) ?? D.DEFAULT_APPROVAL_TIMEOUT;
+  const maxEventStreams = f?.get('max_event_streams', int(0, 10_000)) ?? D.DEFAULT_ADMIN_MAX_EVENT_STREAMS;
+  if (f?.has('max_event_streams') && maxEventStreams > conns.max_connections) out.warn(f.path('max_event_streams'), `max_event_streams (${maxEventStreams}) is above max_connections (${conns.max_connections}): open event streams can take every admin connection`);
   f?.end();
   rejectDuplicates(tokens, (t) => t.name, out, { what: 'token name', where: (item) => join(item.at, 'name') });
   return {
@@ -35,6 +37,7 @@ export function readAdmin(f: Fields | undefined, baseDir: string, out: Problems)
     rate_limit: rateLimit,
     ...conns,
     approval_timeout: approvalTimeout,
+    max_event_streams: maxEventStreams,
   };
 }
 

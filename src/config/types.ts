@@ -46,6 +46,8 @@ export interface AdminConfig {
   headers_timeout: number;
   /** Two-person approval: a pending request not approved within this long expires (ms; the loader always sets it, default 15m). */
   approval_timeout?: number;
+  /** GET /events (the console's Server-Sent Events) streams open at once; the loader always sets it (default 64). */
+  max_event_streams?: number;
 }
 
 /** Per-client token buckets of the admin API; /healthz and /readyz are never limited. */

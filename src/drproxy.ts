@@ -11,6 +11,7 @@ import { loadConfigFile } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './log.js';
 import { FileStateStore } from './state/file-store.js';
+import { loggedFileStore } from './state/logged-file-store.js';
 import { LocalCoordinator } from './state/local-coordinator.js';
 import type { StateStore } from './state/types.js';
 import type { Coordinator } from './state/coordinator.js';
@@ -113,14 +114,7 @@ export class DrProxy implements AdminApi {
     this.config = config;
     this.now = opts.now ?? Date.now;
     this.logger = opts.logger ?? createLogger({ level: config.log.level, format: config.log.format });
-    this.store =
-      opts.store ??
-      new FileStateStore(
-        resolve(config.state.dir),
-        (tenant, message) => this.logger.error({ alert: true, audit: true, event: 'state_repaired', tenant }, message),
-        (message) => this.logger.error({ alert: true, event: 'state_checkpoint_failed' }, message),
-        (n) => (n.alert ? this.logger.error({ alert: true, audit: true, event: n.event, tenant: n.tenant }, n.message) : this.logger.warn({ event: n.event, tenant: n.tenant }, n.message)),
-      );
+    this.store = opts.store ?? loggedFileStore(config.state.dir, this.logger);
     this.metrics = new Metrics();
     this.metrics.configure(config.metrics, config.tenants);
     this.metrics.fleetEvents.reloaded(true, Date.now());

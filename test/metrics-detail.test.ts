@@ -89,6 +89,11 @@ describe('metrics.detail: tenant', () => {
 
     await a1.setHealth(503);
     await waitFor(() => [...FOLDED, 'gold'].every((t) => p.proxy.tenant(t)!.state.active === 'b1' && p.proxy.tenant(t)!.state.phase === 'active'), { what: 'region failover' });
+    // A flip is counted once it finished (its completion committed), a moment after it routed.
+    await waitFor(async () => {
+      const e = await scrape();
+      return FOLDED.every((t) => e.samples.some((s) => s.name === 'drproxy_failovers_total' && s.labels.tenant === t && s.value === 1));
+    }, { what: 'every flip counted' });
     await send('coco', 1);
     const after = await scrape();
     expectTenantDetail(after);

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, sitesHealthy, FAST_CHECKS, twoSiteTenant, type TestProxy } from './helpers/proxy.js';
+import { startProxy, sitesHealthy, twoSiteTenant, type TestProxy } from './helpers/proxy.js';
+import { STEADY_CHECKS } from './helpers/steady-checks.js';
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -12,7 +13,7 @@ let primary: Upstream, backup: Upstream, p: TestProxy;
 
 beforeAll(async () => {
   [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
-  p = await startProxy({ admin: adminTokens(), defaults: { health_check: FAST_CHECKS }, tenants: { t: twoSiteTenant('t.example.com', primary, backup) } });
+  p = await startProxy({ admin: adminTokens(), defaults: { health_check: STEADY_CHECKS }, tenants: { t: twoSiteTenant('t.example.com', primary, backup) } });
   await sitesHealthy(p);
 });
 

@@ -27,7 +27,7 @@ beforeAll(async () => {
   auditFile = join(await tempDir('drproxy-audit-read-'), 'audit.log');
   p = await startProxy({
     admin: { ...adminTokens(), audit_file: auditFile },
-    defaults: { health_check: FAST_CHECKS, failover: { min_interval: '0s' } },
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s' } },
     tenants: { acme: tenant('acme', a1, b1), globex: tenant('globex', a1, b1) },
   });
   await Promise.all([sitesHealthy(p, 'acme'), sitesHealthy(p, 'globex')]);

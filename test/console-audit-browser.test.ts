@@ -24,7 +24,8 @@ beforeAll(async () => {
   [a1, b1] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   p = await startProxy({
     admin: { ...adminTokens(), audit_file: join(await tempDir('drproxy-audit-page-'), 'audit.log') },
-    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' } },
+    defaults: { health_check: { ...FAST_CHECKS, timeout: '1s' }, failover: { min_interval: '0s', drain_timeout: '1s' } },
+    drills: { dwell: '1500ms', verify: { interval: '20ms', timeout: '5s' } },
     tenants: { acme: tenant('acme'), globex: tenant('globex') },
   });
   bare = await startProxy({ admin: adminTokens(), tenants: { acme: tenant('acme') } });
@@ -91,6 +92,26 @@ describe('audit trail on the console', () => {
     await page.goto(`${p.adminUrl}/#/records`);
     await page.locator('table.audit-records tr[data-event="failover"]').first().waitFor();
     expect(await axeViolations(page)).toEqual([]);
+    await page.setViewportSize({ width: 390, height: 844 }); // a phone: the table becomes cards
+    await page.goto(`${p.adminUrl}/#/audit`);
+    await page.locator('table.audit-records tr[data-event="failover"]').first().waitFor();
+    expect(await axeViolations(page)).toEqual([]);
+    await page.screenshot({ path: `${ARTIFACTS}/audit-phone.png`, fullPage: true });
+  });
+
+  it('the drill list does not keep saying running after the drill ended (read again while one runs)', async () => {
+    const page = await openPage(p.adminUrl);
+    await page.goto(`${p.adminUrl}/#/records`);
+    await page.getByRole('heading', { name: 'Drill reports' }).waitFor();
+    const d = await admin(p.adminUrl, 'POST', '/tenants/globex/drills', { token: OPERATOR, body: { reason: 'stale list check' } });
+    expect(d.status, d.text).toBe(202);
+    const status = page.locator('table.drills tr', { hasText: String(d.body.id) }).locator('td[data-label="Status"]');
+    // The list is read when the view opens: go away and back to see the running drill.
+    await page.goto(`${p.adminUrl}/#/`);
+    await page.goto(`${p.adminUrl}/#/records`);
+    await expect.poll(() => status.textContent()).toBe('running');
+    await expect.poll(() => status.textContent(), { timeout: 15_000 }).not.toBe('running');
+    expect(await status.textContent()).toBe((await admin(p.adminUrl, 'GET', `/drills/${String(d.body.id)}`, { token: VIEWER })).body.status);
   });
 
   it('without admin.audit_file: the API\'s words', async () => {

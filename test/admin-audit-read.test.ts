@@ -69,6 +69,11 @@ describe('GET /audit', () => {
     await get('?limit=1');
     const r = await get('?limit=1');
     expect(recs(r)[0]).toMatchObject({ event: 'admin', action: 'audit_read', actor: 'grafana', role: 'viewer', result: 'ok' });
+    // A filtered read says what it asked in `detail`, and is not one of the tenant's records.
+    await get('?tenant=acme&limit=1');
+    const last = recs(await get('?limit=1'))[0]!;
+    expect(last).toMatchObject({ action: 'audit_read', detail: 'tenant=acme' });
+    expect(last.tenant).toBeUndefined();
   });
 
   it('limit and before page back through every record without a gap or repeat', async () => {

@@ -54,7 +54,9 @@ export function auditRoutes(api: AdminApi): Route[] {
       action: 'audit_read',
       async handle(ctx: Ctx) {
         const q = auditQuery(ctx.req.url);
-        if (q.tenant !== undefined) ctx.audit.tenant = q.tenant;
+        // The query in `detail`, not in `tenant`: a read must not show up among the tenant's own records.
+        const asked = (['tenant', 'action', 'event', 'before'] as const).filter((k) => q[k] !== undefined).map((k) => `${k}=${String(q[k])}`);
+        if (asked.length > 0) ctx.audit.detail = asked.join(' ');
         const file = api.audit?.filePath;
         if (file === undefined) throw new HttpError(404, 'no_audit_file', 'this proxy keeps no audit file: set admin.audit_file to have the audit trail written to a file and readable here (docs/logging.md)');
         let page;

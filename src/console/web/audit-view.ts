@@ -107,7 +107,7 @@ function table(records: AuditRecord[]): HTMLElement {
       h('td', { 'data-label': 'Action or event', 'data-field': 'what' }, whatOf(r)),
       h('td', { 'data-label': 'Tenant' }, r.tenant !== undefined ? h('a', { href: `#/tenants/${encodeURIComponent(str(r.tenant))}` }, str(r.tenant)) : '—'),
       h('td', { 'data-label': 'Result' }, resultOf(r)),
-      h('td', { 'data-label': 'Reason', class: 'reason' }, str(r.reason) || str(r.detail) || str(r.msg)),
+      h('td', { 'data-label': 'Reason', class: 'reason' }, str(r.reason) || str(r.detail) || '—'),
       h('td', { 'data-label': 'Epoch', class: 'num' }, epochOf(r)),
     ))),
   ));

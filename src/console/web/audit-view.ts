@@ -6,8 +6,7 @@
  */
 import { ApiError, getJson } from './api.js';
 import { fill, h } from './dom.js';
-
-type AuditRecord = Record<string, unknown>;
+import { epochOf, resultOf, str, whatOf, type AuditRecord } from './audit-format.js';
 
 interface AuditPage {
   count: number;
@@ -19,24 +18,6 @@ interface AuditPage {
 }
 
 const PAGE = 50;
-
-const str = (v: unknown): string => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
-
-/** Action of an admin call (`failover`, `failover (intent)`), or the event of a state change. */
-export function whatOf(r: AuditRecord): string {
-  if (r.event === 'admin' || r.event === undefined) return `${str(r.action) || '?'}${r.phase === 'intent' ? ' (intent)' : ''}`;
-  return str(r.event);
-}
-
-export function resultOf(r: AuditRecord): string {
-  const parts = [str(r.result), r.status !== undefined ? str(r.status) : ''].filter((x) => x !== '');
-  return parts.join(' ') || (r.phase === 'intent' ? 'started' : '—');
-}
-
-export function epochOf(r: AuditRecord): string {
-  if (r.epoch_before !== undefined || r.epoch_after !== undefined) return `${str(r.epoch_before) || '?'} → ${str(r.epoch_after) || '?'}`;
-  return r.epoch !== undefined ? str(r.epoch) : '—';
-}
 
 /** The audit section: a filter form, the table, and the pager. `tenant`: filtered from the start. */
 export function auditSection(opts: { tenant?: string; headingLevel: 'h1' | 'h2' }): HTMLElement {

@@ -30,6 +30,8 @@ export interface AdminApi {
   notifierService?(): import('../notify/notifier.js').NotifyService | undefined;
   /** Two-person approval requests (clustered: in etcd, shared by every replica); undefined: in this process's memory. */
   approvalStore?(onExpire: (a: import('./approvals.js').Approval) => void): import('./approvals.js').ApprovalStore | undefined;
+  /** The audit trail (GET /audit reads `filePath` back: admin/audit-routes.ts). */
+  readonly audit?: { readonly filePath: string | undefined };
   /** The operator console (GET /, /console/*, /fleet, /events: src/console/); undefined: none. */
   console?(): import('../console/wire.js').ProxyConsole | undefined;
 }

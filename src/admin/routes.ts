@@ -16,6 +16,7 @@ import { safetyRoutes } from './safety-routes.js';
 import { notifyRoutes } from './notify-routes.js';
 import { breakGlassOf, brokeGlass } from './break-glass.js';
 import { consoleRoutes } from '../console/routes.js';
+import { auditRoutes } from './audit-routes.js';
 
 export interface Ctx {
   req: IncomingMessage;
@@ -196,6 +197,7 @@ export function buildRoutes(api: AdminApi): Route[] {
     ...safetyRoutes(api),
     ...notifyRoutes(api),
     ...consoleRoutes(api),
+    ...auditRoutes(api),
     {
       method: 'POST',
       pattern: /^\/reload$/,

@@ -8,6 +8,7 @@ import { FleetView } from './fleet-view.js';
 import { LiveFeed, type LiveState } from './live.js';
 import type { FleetSnapshot, FlipEvent, TenantsChanged, WhoAmI } from './model.js';
 import { drillView, recordsView } from './records-view.js';
+import { auditView } from './audit-view.js';
 import type { SseEvent } from './sse.js';
 import { Store, type Change } from './store.js';
 import { TenantView } from './tenant-view.js';
@@ -119,6 +120,11 @@ function route(focus = true): void {
   } else if (m?.[1] === 'drills') {
     title = `Drill ${m[2]!}`;
     view = drillView(m[2]!);
+  } else if (hash === '/audit' || hash.startsWith('/audit?')) {
+    // From the raw hash: the decoded one would split a tenant name holding `&` or `=`.
+    const t = new URLSearchParams(location.hash.replace(/^#\/audit\??/, '')).get('tenant');
+    title = t ? `Audit of ${t}` : 'Audit trail';
+    view = auditView(t ?? undefined);
   } else if (hash === '/records') {
     title = 'Drills and approvals';
     view = recordsView();
@@ -129,7 +135,7 @@ function route(focus = true): void {
   fill(main, view);
   document.title = `${title} · drproxy console`;
   for (const a of document.querySelectorAll<HTMLAnchorElement>('#nav a')) {
-    const here = a.getAttribute('href') === (hash.startsWith('/records') || hash.startsWith('/drills') ? '#/records' : '#/');
+    const here = a.getAttribute('href') === (hash.startsWith('/records') || hash.startsWith('/drills') ? '#/records' : hash.startsWith('/audit') ? '#/audit' : '#/');
     if (here) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }

@@ -1,12 +1,17 @@
 /**
- * Drill reports (GET /drills, GET /drills/:id as Markdown) and pending approvals
- * (GET /approvals). The admin API has no endpoint that reads the audit log back (it is a file
- * on the proxy's host), so the page lists what the API exposes and says so.
+ * Drill reports (GET /drills, GET /drills/:id as Markdown), pending approvals (GET /approvals)
+ * and the audit trail (GET /audit: audit-view.ts). The drill list is read again every few
+ * seconds while one of its drills is still running and the view is on screen, so that it never
+ * keeps saying `running` after the drill ended (the change feed has no drill events).
  */
 import { ApiError, getJson, getText, seg } from './api.js';
 import { h, fill } from './dom.js';
 import { formatMs } from './format.js';
 import type { DrillListEntry } from './model.js';
+import { auditSection } from './audit-view.js';
+
+/** How often a drill list with a running drill is read again. */
+const RUNNING_REFRESH_MS = 2000;
 
 function failure(err: unknown): HTMLElement {
   return h('p', { class: 'error', role: 'alert' }, err instanceof ApiError ? `${err.message} (${err.code})` : String(err));
@@ -15,16 +20,24 @@ function failure(err: unknown): HTMLElement {
 export function recordsView(): HTMLElement {
   const drills = h('div', {}, h('p', {}, 'Loading drills…'));
   const approvals = h('div', {}, h('p', {}, 'Loading approvals…'));
-  getJson<{ drills: DrillListEntry[] }>('/drills?limit=200').then((r) => fill(drills, drillTable(r.drills)), (e: unknown) => fill(drills, failure(e)));
+  const loadDrills = (): void => {
+    getJson<{ drills: DrillListEntry[] }>('/drills?limit=200').then(
+      (r) => {
+        fill(drills, drillTable(r.drills));
+        if (r.drills.some((d) => d.status === 'running')) setTimeout(() => drills.isConnected && loadDrills(), RUNNING_REFRESH_MS);
+      },
+      (e: unknown) => fill(drills, failure(e)),
+    );
+  };
+  loadDrills();
   getJson<{ approvals: Array<Record<string, unknown>> }>('/approvals').then((r) => fill(approvals, approvalList(r.approvals)), (e: unknown) => fill(approvals, failure(e)));
   return h('section', { class: 'view records-view', 'aria-labelledby': 'records-h' },
-    h('h1', { id: 'records-h' }, 'Drills and approvals'),
+    h('h1', { id: 'records-h' }, 'Drills, approvals and audit'),
     h('h2', {}, 'Drill reports'),
     drills,
     h('h2', {}, 'Two-person approvals'),
     approvals,
-    h('h2', {}, 'Audit trail'),
-    h('p', {}, 'The admin API has no endpoint that reads the audit log back: it is written on the proxy host (see docs/logging.md), and each drill report names the audit chain head it evidences.'),
+    auditSection({ headingLevel: 'h2' }),
   );
 }
 

@@ -29,6 +29,7 @@ export class TenantView {
     this.el = h('section', { class: 'view tenant-view', 'aria-labelledby': 'tenant-h' },
       h('nav', { class: 'crumbs', 'aria-label': 'Breadcrumb' }, h('a', { href: '#/' }, 'Fleet'), ' › ', h('span', { 'aria-current': 'page' }, name)),
       h('h1', { id: 'tenant-h' }, name),
+      h('p', { class: 'audit-link' }, h('a', { href: `#/audit?tenant=${encodeURIComponent(name)}` }, 'Audit records of this tenant')),
       this.content,
     );
   }

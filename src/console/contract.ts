@@ -17,55 +17,15 @@
  */
 import type { FlipRecord } from '../failover/flip.js';
 
-export type TenantPhase = 'active' | 'failing_over' | 'frozen';
-
-/** One tenant on the fleet view. */
-export interface TenantSummary {
-  name: string;
-  tier: string;
-  phase: TenantPhase;
-  epoch: number;
-  active: string;
-  /** The first site of its preference order. */
-  preferred: string;
-  /** active !== preferred. */
-  off_preferred: boolean;
-  frozen_cause?: string;
-  /** Regions of its sites, in preference order, without repeats (for the region filter). */
-  regions: string[];
-  fenced: string[];
-  /** Sites available by health / sites configured. */
-  sites_available: number;
-  sites: number;
-  reason?: string;
-  updated_at?: string;
-}
-
-export interface FleetSnapshot {
-  /** Server time, ISO 8601. */
-  at: string;
-  version: string;
-  counts: Record<TenantPhase, number> & { off_preferred: number; total: number };
-  automatic: { enabled: boolean; reason?: string; by?: string };
-  /** Clustered mode: this replica and the leader it knows. */
-  cluster?: { replica: string; leader: string | null; leading: boolean };
-  tenants: TenantSummary[];
-}
-
-export interface TenantsChanged {
-  at: string;
-  counts: FleetSnapshot['counts'];
-  tenants: TenantSummary[];
-  /** Tenants gone (a reload removed them). */
-  removed: string[];
-}
+/**
+ * The summaries are defined once, in the page's model (browser-safe: types only, no Node
+ * imports), and re-exported here for the server side. A flip's record is the server's own
+ * FlipRecord; test/console-contract.test.ts checks at compile time that the page's copy of it
+ * reads what the server sends.
+ */
+export type { TenantPhase, TenantSummary, FleetSnapshot, TenantsChanged, WhoAmI } from './web/model.js';
 
 export interface FlipEvent {
   tenant: string;
   record: FlipRecord;
-}
-
-export interface WhoAmI {
-  name: string;
-  role: 'viewer' | 'operator';
 }

@@ -1,22 +1,28 @@
 /**
- * What the page reads from the admin API. The page compiles for the browser alone (no Node
- * types), so it cannot import src/console/contract.ts (which reaches src/failover/ and, through
- * it, undici): these are the same shapes, and test/console-contract.test.ts fails to typecheck
- * when the contract and these drift apart.
+ * What the page reads from the admin API. The fleet summaries and stream events are defined
+ * here once and re-exported by src/console/contract.ts for the server. The page compiles for the
+ * browser alone (no Node types), so the detail shapes below (a flip's record, GET /tenants/:t)
+ * are the page's reading of the server's types: test/console-contract.test.ts fails to
+ * typecheck when the server's FlipRecord drifts from it, and checks the real answers.
  */
 export type TenantPhase = 'active' | 'failing_over' | 'frozen';
 
+/** One tenant on the fleet view. */
 export interface TenantSummary {
   name: string;
   tier: string;
   phase: TenantPhase;
   epoch: number;
   active: string;
+  /** The first site of its preference order. */
   preferred: string;
+  /** active !== preferred. */
   off_preferred: boolean;
   frozen_cause?: string;
+  /** Regions of its sites, in preference order, without repeats (for the region filter). */
   regions: string[];
   fenced: string[];
+  /** Sites available by health / sites configured. */
   sites_available: number;
   sites: number;
   reason?: string;
@@ -26,6 +32,7 @@ export interface TenantSummary {
 export type FleetCounts = Record<TenantPhase, number> & { off_preferred: number; total: number };
 
 export interface FleetSnapshot {
+  /** Server time, ISO 8601. */
   at: string;
   version: string;
   counts: FleetCounts;
@@ -38,6 +45,7 @@ export interface TenantsChanged {
   at: string;
   counts: FleetCounts;
   tenants: TenantSummary[];
+  /** Tenants gone (a reload removed them). */
   removed: string[];
 }
 

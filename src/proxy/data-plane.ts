@@ -22,7 +22,7 @@ import { ProxyCall, type FailureKind, type Forwarding, type UpstreamError } from
 import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
-import { sendError, sendRedirect, sendSocketError, type ProxyErrorCode } from './responses.js';
+import { sendError, sendRedirect, sendSocketError, sendSocketRedirect, type ProxyErrorCode } from './responses.js';
 import { redirectLocation } from './edge.js';
 import { RequestChecks, targetRefusal } from './request-checks.js';
 import { PeerTrust } from './peer-trust.js';
@@ -298,6 +298,12 @@ export class DataPlane implements Forwarding {
       return;
     }
     const route = slot.route;
+    // A WebSocket over plain HTTP to a redirect_https tenant is not served either.
+    const location = route.edge?.redirect === true ? redirectLocation(route.edge, req) : undefined;
+    if (location !== undefined) {
+      sendSocketRedirect(socket, location);
+      return;
+    }
     const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
     if (!backend) {
       sendSocketError(socket, route.mode === 'unavailable' ? route.refusal : 'no_healthy_backend', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`);

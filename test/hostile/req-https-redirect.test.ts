@@ -66,6 +66,16 @@ describe('redirect_https on a plain listener', () => {
     expect(up.requests).toEqual([]);
   });
 
+  it('a WebSocket upgrade over plain HTTP is redirected too, never forwarded', async () => {
+    const ws = 'GET /chat?room=1 HTTP/1.1\r\nHost: r.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
+    const r = await rawExchange(p.port, ws, { waitClose: true });
+    expect(r.responses[0]!.status).toBe(308);
+    expect(r.responses[0]!.headers.location).toBe('https://r.example.com/chat?room=1');
+    expect(r.closed).toBe(true);
+    expect(up.requests).toEqual([]);
+    expect(up.bytes()).toBe('');
+  });
+
   it('an ACME HTTP-01 challenge is forwarded, not redirected', async () => {
     const r = await rawExchange(p.port, get('/.well-known/acme-challenge/tok-123', 'r.example.com'));
     expect(r.responses[0]!.status).toBe(200);

@@ -7,15 +7,21 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { rawExchange } from '../helpers/raw-client.js';
 import { startCaptureUpstream, type CaptureUpstream } from '../helpers/capture-upstream.js';
-import { sitesHealthy, startProxy, type TestProxy } from '../helpers/proxy.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sitesHealthy, startProxy, tempDir, type TestProxy } from '../helpers/proxy.js';
+import { waitFor } from '../helpers/poll.js';
 
 let up: CaptureUpstream;
 let p: TestProxy;
+let accessFile = '';
 
 beforeAll(async () => {
   up = await startCaptureUpstream();
   const site = (name: string) => [{ name, backends: [up.url] }];
+  accessFile = join(await tempDir(), 'access.log');
   p = await startProxy({
+    access_log: { mode: 'all', destination: accessFile, include_query: true },
     defaults: { health_check: { interval: '30s', timeout: '1s' }, passive_health: { consecutive_failures: 0 } },
     tenants: {
       r: { tier: 'BC', hosts: ['r.example.com', '*.r.example.com'], redirect_https: true, hsts: { max_age: '1y' }, sites: site('a1') },
@@ -42,8 +48,12 @@ describe('redirect_https on a plain listener', () => {
     expect(r.responses[0]!.headers['content-length']).toBe('0');
     expect(r.responses[0]!.headers['strict-transport-security']).toBeUndefined();
     expect(r.responses[1]!.headers.location).toBe('https://r.example.com/second');
+    expect(r.closed).toBe(false);
     expect(up.requests).toEqual([]);
     expect(up.bytes()).toBe('');
+    // Logged as drproxy's own answers are: the tenant, status 308, no backend, no error code.
+    const line = await waitFor(async () => (await readFile(accessFile, 'utf8').catch(() => '')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.path === '/second'), { what: 'access log line' });
+    expect(line).toMatchObject({ tenant: 'r', status: 308, backend: null, error: null, bytes_sent: 0 });
   });
 
   it('a wildcard host keeps its own name; https_port other than 443 is written', async () => {

@@ -11,7 +11,9 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { makePki, type Pki } from './helpers/pki.js';
-import { sitesHealthy, startProxy, type TestProxy } from './helpers/proxy.js';
+import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { sitesHealthy, startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let pki: Pki;
@@ -40,11 +42,11 @@ afterAll(async () => {
   await new Promise((resolve) => backend?.close(resolve));
 });
 
-function start(tls: Record<string, string>): Promise<TestProxy> {
+function start(tls: Record<string, string>, configFile?: string): Promise<TestProxy> {
   return startProxy({
     defaults: { health_check: { interval: '200ms', timeout: '1s', rise: 1, fall: 1 }, passive_health: { consecutive_failures: 0 } },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [origin], tls }] } },
-  }).then((p) => (proxies.push(p), p));
+  }, { ...(configFile !== undefined && { configFile }) }).then((p) => (proxies.push(p), p));
 }
 
 describe('a site tls block with a client certificate', () => {
@@ -69,5 +71,29 @@ describe('the same site without the client certificate', () => {
     expect(res.statusCode).toBeGreaterThanOrEqual(500);
     await res.body.dump();
     expect(clients.some((c) => c.url === '/nope')).toBe(false);
+  });
+});
+
+describe('a reload reads the files again', () => {
+  it('a client certificate replaced on disk is used after the reload: the site comes up', async () => {
+    // First a client certificate from another CA, which the backend refuses.
+    const rogue = makePki();
+    const dir = await tempDir('drproxy-mtls-');
+    const cert = join(dir, 'client.pem');
+    const key = join(dir, 'client.key');
+    copyFileSync(rogue.files.clientCert, cert);
+    copyFileSync(rogue.files.clientKey, key);
+    const p = await start({ ca_file: pki.files.ca, cert_file: cert, key_file: key }, join(dir, 'drproxy.yaml'));
+    const backendState = () => p.proxy.tenant('t')!.site('a1')!.backends[0]!.health.check.state;
+    await waitFor(() => backendState() === 'down', { what: 'backend down (a client certificate of another CA)' });
+    copyFileSync(pki.files.clientCert, cert);
+    copyFileSync(pki.files.clientKey, key);
+    const result = await p.proxy.reload();
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+    await sitesHealthy(p, 't');
+    const res = await request(`${p.url}/after-reload`, { headers: { host: 't.example.com' } });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(clients.find((c) => c.url === '/after-reload')?.cn).toBe('drproxy-client');
   });
 });

@@ -28,7 +28,7 @@ beforeAll(async () => {
     { key: pki.read('serverKey'), cert: pki.read('serverCert'), ca: pki.read('ca'), requestCert: true, rejectUnauthorized: true },
     (req, res) => {
       const peer = (req.socket as TLSSocket).getPeerCertificate();
-      clients.push({ url: req.url!, cn: peer.subject?.CN });
+      clients.push({ url: req.url!, cn: peer.subject?.CN as string | undefined });
       res.end('mtls ok');
     },
   );

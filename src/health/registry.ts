@@ -41,6 +41,8 @@ interface Shared {
   listeners: Set<CheckListener>;
   /** The listeners that want every result, not only changes (tests' hooks). */
   eager: Set<CheckListener>;
+  /** The site tls block's hash ('' for none): its dispatcher goes with the last check using it. */
+  tlsKey: string;
 }
 
 export class HealthRegistry {
@@ -105,7 +107,7 @@ export class HealthRegistry {
         },
       };
       const dispatcher = siteTls === undefined ? this.dispatcher : this.tlsDispatcher(tlsKey, siteTls);
-      shared = { check: new ActiveCheck(origin, cfg, dispatcher, fanout, this.gate, this.durations?.(), this.now, siteTls?.servername), listeners, eager };
+      shared = { check: new ActiveCheck(origin, cfg, dispatcher, fanout, this.gate, this.durations?.(), this.now, siteTls?.servername), listeners, eager, tlsKey };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }
@@ -125,6 +127,7 @@ export class HealthRegistry {
         if (s.listeners.size === 0) {
           s.check.stop();
           this.checks.delete(key);
+          if (s.tlsKey !== '') this.dropTlsDispatcher(s.tlsKey);
         }
       },
     };
@@ -137,6 +140,14 @@ export class HealthRegistry {
       this.tlsDispatchers.set(key, d);
     }
     return d;
+  }
+
+  /** A reload that changed or removed a site's tls block: its probes' connections go too. */
+  private dropTlsDispatcher(tlsKey: string): void {
+    for (const c of this.checks.values()) if (c.tlsKey === tlsKey) return;
+    const d = this.tlsDispatchers.get(tlsKey);
+    this.tlsDispatchers.delete(tlsKey);
+    void d?.destroy().catch(() => {});
   }
 
   /** Start every probe loop (and those acquired later). */

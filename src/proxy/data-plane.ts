@@ -136,6 +136,8 @@ export class DataPlane implements Forwarding {
     const edge = slot.route.edge;
     if (edge !== undefined && edge.redirect) {
       const location = redirectLocation(edge, req);
+      // Before any 100 Continue: the client need not send its body (Node closes the
+      // connection after such an answer rather than read a body that may never come).
       if (location !== undefined) return this.redirect(res, location, slot);
     }
     if (expectsContinue) res.writeContinue();

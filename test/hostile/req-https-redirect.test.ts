@@ -76,6 +76,15 @@ describe('redirect_https on a plain listener', () => {
     expect(up.requests).toEqual([]);
   });
 
+  it('a POST waiting for 100 Continue gets the 308 (no 100), its body never read, the connection closed', async () => {
+    const post = 'POST /form HTTP/1.1\r\nHost: r.example.com\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n';
+    const r = await rawExchange(p.port, post, { waitClose: true });
+    expect(r.raw.startsWith('HTTP/1.1 308 ')).toBe(true);
+    expect(r.responses[0]!.headers.location).toBe('https://r.example.com/form');
+    expect(r.closed).toBe(true);
+    expect(up.requests).toEqual([]);
+  });
+
   it('a WebSocket upgrade over plain HTTP is redirected too, never forwarded', async () => {
     const ws = 'GET /chat?room=1 HTTP/1.1\r\nHost: r.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n';
     const r = await rawExchange(p.port, ws, { waitClose: true });

@@ -74,6 +74,14 @@ describe('the same site without the client certificate', () => {
   });
 });
 
+describe('servername', () => {
+  it('is the TLS name the probes check: one the backend certificate lacks fails them', async () => {
+    const p = await start({ ca_file: pki.files.ca, cert_file: pki.files.clientCert, key_file: pki.files.clientKey, servername: 'not-in-cert.example' });
+    const backendState = () => p.proxy.tenant('t')!.site('a1')!.backends[0]!.health.check.state;
+    await waitFor(() => backendState() === 'down', { what: 'backend down (certificate does not name servername)' });
+  });
+});
+
 describe('a reload reads the files again', () => {
   it('a client certificate replaced on disk is used after the reload: the site comes up', async () => {
     // First a client certificate from another CA, which the backend refuses.

@@ -10,6 +10,7 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
+import { rmSync } from 'node:fs';
 import { makePki, type Pki } from './helpers/pki.js';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -40,6 +41,7 @@ afterAll(async () => {
   for (const p of proxies) await p.stop();
   backend?.closeAllConnections();
   await new Promise((resolve) => backend?.close(resolve));
+  rmSync(pki.dir, { recursive: true, force: true });
 });
 
 function start(tls: Record<string, string>, configFile?: string): Promise<TestProxy> {
@@ -103,5 +105,7 @@ describe('a reload reads the files again', () => {
     expect(res.statusCode).toBe(200);
     await res.body.dump();
     expect(clients.find((c) => c.url === '/after-reload')?.cn).toBe('drproxy-client');
+    rmSync(rogue.dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -5,14 +5,16 @@
  */
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig, type ConfigProblem } from '../src/config/index.js';
+import { rmSync } from 'node:fs';
 import { makePki, type Pki } from './helpers/pki.js';
 
 let pki: Pki;
 beforeAll(() => {
   pki = makePki();
 });
+afterAll(() => rmSync(pki.dir, { recursive: true, force: true }));
 
 function doc(tenant: Record<string, unknown> = {}, defaults: Record<string, unknown> = {}, site: Record<string, unknown> = {}): Record<string, unknown> {
   return {

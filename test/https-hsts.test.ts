@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { rmSync } from 'node:fs';
 import { makePki, type Pki } from './helpers/pki.js';
 import { sitesHealthy, startProxy, type TestProxy } from './helpers/proxy.js';
 import { redirectLocation, routeEdge } from '../src/proxy/edge.js';
@@ -48,6 +49,7 @@ afterAll(async () => {
   await new Promise((resolve) => front?.close(resolve));
   up?.closeAllConnections();
   await new Promise((resolve) => up?.close(resolve));
+  rmSync(pki.dir, { recursive: true, force: true });
 });
 
 function get(host: string, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

@@ -10,6 +10,7 @@
  */
 import { isIP } from 'node:net';
 import { buildConnector, type Dispatcher } from 'undici';
+import type { SiteTlsConfig } from './config/types.js';
 
 /** undici's dispatch options with `servername`, which its Request takes but its typings omit. */
 export type NamedDispatch = Dispatcher.DispatchOptions & { servername: string };
@@ -26,6 +27,12 @@ export function originServername(origin: string): string {
  */
 export function sniFor(servername: string): string | undefined {
   return isIP(servername) ? undefined : servername;
+}
+
+/** A site's `tls` (mTLS to its backends) as Node's TLS options: CA, client certificate and key. */
+export function clientTlsOptions(tls: SiteTlsConfig | undefined): { ca?: string; cert?: string; key?: string } {
+  if (tls === undefined) return {};
+  return { ...(tls.ca !== undefined && { ca: tls.ca }), ...(tls.cert !== undefined && { cert: tls.cert, key: tls.key }) };
 }
 
 /** undici's own connector, with the SNI rule above. */

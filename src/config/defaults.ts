@@ -196,3 +196,6 @@ export const DEFAULT_NOTIFY_SINK = Object.freeze({
   timeout: 5 * SECOND,
   pagerduty_url: 'https://events.pagerduty.com/v2/enqueue',
 });
+
+/** A tenant's edge settings unless `defaults` or the tenant say otherwise: plain HTTP served, no HSTS. */
+export const DEFAULT_TENANT_EDGE = Object.freeze({ redirect_https: false, https_port: 443 });

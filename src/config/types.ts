@@ -305,6 +305,34 @@ export interface SiteConfig {
   health_check: HealthCheckConfig;
   fence?: HookConfig;
   promote?: HookConfig;
+  /** Client TLS to the site's https backends (mTLS): PEM contents read at load (config/edge-section.ts). */
+  tls?: SiteTlsConfig;
+}
+
+/** A site's `tls`: PEM text (not file names), so that a changed file is a changed config. */
+export interface SiteTlsConfig {
+  ca?: string;
+  cert?: string;
+  key?: string;
+  /** The TLS name to check (and send as SNI) instead of each backend's host. */
+  servername?: string;
+}
+
+/** HSTS of a tenant (RFC 6797); max_age in seconds. */
+export interface HstsConfig {
+  max_age: number;
+  include_subdomains: boolean;
+  preload: boolean;
+}
+
+/** How a tenant's traffic meets TLS at the edge (docs/https-redirect.md). */
+export interface TenantEdgeConfig {
+  /** Requests over plain HTTP get a 308 to https:// (ACME HTTP-01 challenges excepted). */
+  redirect_https: boolean;
+  /** The port of the redirect's Location (443: none written). */
+  https_port: number;
+  /** Strict-Transport-Security on answers over TLS; absent: none. */
+  hsts?: HstsConfig;
 }
 
 export interface TierConfig {
@@ -337,6 +365,8 @@ export interface TenantConfig {
   approval?: 'two_person';
   /** Per-flip rules (defaults.safety, then the tenant's `safety`; src/failover/flip-rules.ts); absent: none. */
   safety?: TenantSafetyConfig;
+  /** redirect_https, https_port, hsts (defaults, then the tenant's own). */
+  edge: TenantEdgeConfig;
 }
 
 /** A tenant's per-flip rules (docs/safety.md); each absent field is no rule. */

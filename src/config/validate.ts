@@ -26,6 +26,7 @@ import { readDrills, readTenantDrill, checkDrillSchedules } from './drills-secti
 import { readSafety } from './safety-section.js';
 import { readNotify } from './notify-section.js';
 import { readTenantSafetyLayer, mergeTenantSafety, checkTenantSafety, type TenantSafetyLayer } from './tenant-safety.js';
+import { readEdgeLayer, mergeEdge, readSiteTls } from './edge-section.js';
 
 export { TENANT_NAME } from './values.js';
 
@@ -172,6 +173,8 @@ interface Defaults {
   passive: PassiveHealthConfig;
   /** defaults.safety: per-flip rules every tenant gets unless it says otherwise. */
   safety: TenantSafetyLayer;
+  /** defaults' redirect_https, https_port, hsts. */
+  edge: ReturnType<typeof readEdgeLayer>;
 }
 
 /**
@@ -193,8 +196,9 @@ function readDefaults(f: Fields | undefined, out: Problems): Defaults {
   const proxy = mergeProxy(D.DEFAULT_PROXY, proxyLayer, true);
   const passive = { ...D.DEFAULT_PASSIVE_HEALTH, ...readPassiveLayer(f?.sub('passive_health')) };
   const safety = { ...D.DEFAULT_TENANT_SAFETY, ...readTenantSafetyLayer(f?.sub('safety')) };
+  const edge = readEdgeLayer(f);
   f?.end();
-  return { health, failover, proxy, bodyFollows: proxyLayer.body_timeout === undefined, passive, safety };
+  return { health, failover, proxy, bodyFollows: proxyLayer.body_timeout === undefined, passive, safety, edge };
 }
 
 /** Built-in tiers with overrides applied, plus new tiers; keyed by canonical name. */
@@ -256,6 +260,8 @@ interface TenantContext {
   drillVerify: DrillVerifyConfig;
   /** "host path" → tenant that claimed it first. */
   claims: Map<string, string>;
+  /** Where relative file names (a site's tls files) are resolved. */
+  baseDir: string;
 }
 
 function readTenants(root: Fields, ctx: TenantContext, out: Problems): TenantConfig[] {
@@ -292,7 +298,8 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   const failover = { ...ctx.defaults.failover, ...readFailoverLayer(f.sub('failover')) };
   const proxy = mergeProxy(ctx.defaults.proxy, readProxyLayer(f.sub('proxy')), ctx.defaults.bodyFollows);
   const passive = { ...ctx.defaults.passive, ...readPassiveLayer(f.sub('passive_health')) };
-  const sites = readSites(f, health, out);
+  const sites = readSites(f, health, ctx.baseDir, out);
+  const edge = mergeEdge(ctx.defaults.edge, readEdgeLayer(f));
   const drill = readTenantDrill(f.sub('drill'), ctx.drillVerify);
   // The tenant's own `approval` (none lifts its tier's), else its tier's (docs/approvals.md).
   const approval = f.get('approval', oneOf(APPROVAL_MODES)) ?? tier?.approval;
@@ -322,6 +329,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
     drill,
     ...(approval === 'two_person' && { approval }),
     ...(safety && { safety }),
+    edge,
   };
 }
 
@@ -342,18 +350,18 @@ function claimRoutes(tenant: string, hosts: ReadonlyArray<Item<string>>, paths: 
   }
 }
 
-function readSites(f: Fields, health: HealthDraft, out: Problems): SiteConfig[] {
+function readSites(f: Fields, health: HealthDraft, baseDir: string, out: Problems): SiteConfig[] {
   const at = f.path('sites');
   const raw = f.raw('sites');
   if (raw === undefined || (Array.isArray(raw) && raw.length === 0)) {
     return (out.error(at, 'no sites: a tenant needs at least one site'), []);
   }
-  const sites = listOf(site(health))(raw, at, out) ?? [];
+  const sites = listOf(site(health, baseDir))(raw, at, out) ?? [];
   if (Array.isArray(raw) && raw.length === 1) out.warn(at, 'only one site: nothing to fail over to');
   return values(rejectDuplicates(sites, (s) => s.name, out, { what: 'site name', where: (item) => join(item.at, 'name') }));
 }
 
-function site(tenantHealth: HealthDraft): Parse<SiteConfig> {
+function site(tenantHealth: HealthDraft, baseDir: string): Parse<SiteConfig> {
   return (value, at, out) => {
     const f = Fields.of(value, at, out);
     if (f === undefined) return undefined;
@@ -369,6 +377,7 @@ function site(tenantHealth: HealthDraft): Parse<SiteConfig> {
     const health = mergeHealth(tenantHealth, readHealthLayer(f.sub('health_check')), f.path('health_check'), out);
     const fence = f.get('fence', hook());
     const promote = f.get('promote', hook());
+    const tls = readSiteTls(f.sub('tls'), baseDir, backends, out);
     f.end();
     if (name === undefined) return undefined;
     return {
@@ -380,6 +389,7 @@ function site(tenantHealth: HealthDraft): Parse<SiteConfig> {
       health_check: finishHealth(health),
       ...(fence !== undefined && { fence }),
       ...(promote !== undefined && { promote }),
+      ...(tls !== undefined && { tls }),
     };
   };
 }
@@ -450,7 +460,7 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const tiers = readTiers(f.sub('tiers'), out);
   const defaults = readDefaults(f.sub('defaults'), out);
   const drills = readDrills(f.sub('drills'), baseDir);
-  const tenants = readTenants(f, { tiers, defaults, drillVerify: drills.verify, claims: new Map() }, out);
+  const tenants = readTenants(f, { tiers, defaults, drillVerify: drills.verify, claims: new Map(), baseDir }, out);
   checkFullDetail(metrics, tenants, out);
   checkDrillSchedules(drills, tenants, tiers, out);
   const safety = readSafety(f.sub('safety'));

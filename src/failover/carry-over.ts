@@ -16,7 +16,7 @@ import type { SiteConfig, TenantConfig } from '../config/types.js';
 
 /** The sites of `next` whose availability means what it meant in `prev`. */
 export function unchangedSites(prev: TenantConfig, next: TenantConfig): Set<string> {
-  const key = (s: SiteConfig): string => JSON.stringify([s.backends, s.health_check, s.min_healthy]);
+  const key = (s: SiteConfig): string => JSON.stringify([s.backends, s.health_check, s.min_healthy, s.tls ?? null]);
   const before = new Map(prev.sites.map((s) => [s.name, key(s)]));
   return new Set(next.sites.filter((s) => before.get(s.name) === key(s)).map((s) => s.name));
 }

@@ -7,6 +7,7 @@ import type { Backend } from '../proxy/backend.js';
 import { createBalancer } from '../proxy/balancer.js';
 import type { RouteMode, TenantRoute } from '../proxy/route.js';
 import type { ProxyErrorCode } from '../proxy/responses.js';
+import { routeEdge } from '../proxy/edge.js';
 
 export function buildRoute(cfg: TenantConfig, headers: HeaderNames, mode: RouteMode, site: string, epoch: number, reason: string, backends: Backend[], standby: boolean, refusal: ProxyErrorCode = 'tenant_unavailable'): TenantRoute {
   const hc = cfg.sites.find((s) => s.name === site)?.health_check ?? cfg.sites[0]!.health_check;
@@ -26,6 +27,7 @@ export function buildRoute(cfg: TenantConfig, headers: HeaderNames, mode: RouteM
     standby,
     detectMs: Math.min(cfg.failover.hold_requests, hc.interval + hc.fast_interval * (hc.fall - 1) + hc.timeout + 200),
     retryOn: new Set(cfg.proxy.retry_on),
+    edge: routeEdge(cfg.edge),
   });
 }
 

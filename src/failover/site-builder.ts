@@ -40,7 +40,7 @@ export function buildSite(o: SiteOwner, cfg: TenantConfig['sites'][number]): { s
   });
   const backends: BackendRuntime[] = cfg.backends.map((bc) => {
     const runtime: BackendRuntime = {
-      backend: new Backend(o.tenant.name, cfg.name, bc, o.tenant.proxy, o.now),
+      backend: new Backend(o.tenant.name, cfg.name, bc, o.tenant.proxy, o.now, cfg.tls),
       drained: false,
       confirming: false,
       passive: newEjectable(),
@@ -48,7 +48,7 @@ export function buildSite(o: SiteOwner, cfg: TenantConfig['sites'][number]): { s
       health: o.deps.health.acquire(bc.origin, cfg.health_check, {
         onResult: (result, state, changed) => o.onHealth(cfg.name, outlier, result, state, changed),
         everyResult: o.deps.hooks?.onCheck !== undefined,
-      }),
+      }, cfg.tls),
     };
     const outlier = outliers.add(runtime);
     return runtime;

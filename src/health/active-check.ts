@@ -92,6 +92,8 @@ export class ActiveCheck {
     durations?: LatencyCounts,
     /** The wall clock of results' `at` (the controller's clock: tests inject one). */
     readonly now: () => number = Date.now,
+    /** The site's tls.servername: the TLS name to check instead of the backend's host. */
+    servername?: string,
   ) {
     this.hysteresis = new Hysteresis(cfg.rise, cfg.fall);
     this.tally = new CheckTally(durations);
@@ -102,7 +104,7 @@ export class ActiveCheck {
       method: cfg.method,
       headers,
       // TLS name: the backend's own, as for traffic, even when `host` sets the probe's Host.
-      servername: originServername(origin),
+      servername: servername ?? originServername(origin),
       // The probe's own timer (cfg.timeout) bounds it. undici's header and body timers would
       // only be set and cleared for nothing, and each left an object behind (its fast timers
       // are swept every 500 ms, so each outlived two young-generation GCs).

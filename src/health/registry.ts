@@ -6,8 +6,9 @@
  */
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { Agent } from 'undici';
-import { tlsConnector } from '../tls-name.js';
-import type { HealthCheckConfig } from '../config/types.js';
+import { createHash } from 'node:crypto';
+import { clientTlsOptions, tlsConnector } from '../tls-name.js';
+import type { HealthCheckConfig, SiteTlsConfig } from '../config/types.js';
 import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
 import { ProbeGate } from './probe-gate.js';
 import type { LatencyCounts } from '../request-latency.js';
@@ -40,6 +41,8 @@ interface Shared {
   listeners: Set<CheckListener>;
   /** The listeners that want every result, not only changes (tests' hooks). */
   eager: Set<CheckListener>;
+  /** The site tls block's hash ('' for none): its dispatcher goes with the last check using it. */
+  tlsKey: string;
 }
 
 export class HealthRegistry {
@@ -54,6 +57,11 @@ export class HealthRegistry {
    * probe for undici's 10 s connect timeout (up to 64 per origin).
    */
   private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector() });
+  /**
+   * Probes of sites with a `tls` block (mTLS) connect with that site's CA and client
+   * certificate: one dispatcher per distinct block, destroyed with the registry.
+   */
+  private readonly tlsDispatchers = new Map<string, Agent>();
   private started = false;
   private readonly gate: ProbeGate;
   /** Samples the event loop's utilization for the gate while probes run. */
@@ -81,8 +89,11 @@ export class HealthRegistry {
     this.lastLoad = now;
   }
 
-  acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener): HealthHandle {
-    const key = checkKey(origin, cfg);
+  acquire(origin: string, cfg: HealthCheckConfig, listener: CheckListener, tls?: SiteTlsConfig): HealthHandle {
+    // http:// origins ignore a site's tls: they share the plain probe as before.
+    const siteTls = origin.startsWith('https:') ? tls : undefined;
+    const tlsKey = siteTls === undefined ? '' : createHash('sha256').update(JSON.stringify(siteTls)).digest('hex');
+    const key = `${checkKey(origin, cfg)} ${tlsKey}`;
     let shared = this.checks.get(key);
     if (!shared) {
       const listeners = new Set<CheckListener>();
@@ -95,7 +106,8 @@ export class HealthRegistry {
           for (const l of changed || result.inconclusive ? listeners : eager) l.onResult(result, state, changed);
         },
       };
-      shared = { check: new ActiveCheck(origin, cfg, this.dispatcher, fanout, this.gate, this.durations?.(), this.now), listeners, eager };
+      const dispatcher = siteTls === undefined ? this.dispatcher : this.tlsDispatcher(tlsKey, siteTls);
+      shared = { check: new ActiveCheck(origin, cfg, dispatcher, fanout, this.gate, this.durations?.(), this.now, siteTls?.servername), listeners, eager, tlsKey };
       this.checks.set(key, shared);
       if (this.started) shared.check.start();
     }
@@ -115,9 +127,27 @@ export class HealthRegistry {
         if (s.listeners.size === 0) {
           s.check.stop();
           this.checks.delete(key);
+          if (s.tlsKey !== '') this.dropTlsDispatcher(s.tlsKey);
         }
       },
     };
+  }
+
+  private tlsDispatcher(key: string, tls: SiteTlsConfig): Agent {
+    let d = this.tlsDispatchers.get(key);
+    if (d === undefined) {
+      d = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector(clientTlsOptions(tls)) });
+      this.tlsDispatchers.set(key, d);
+    }
+    return d;
+  }
+
+  /** A reload that changed or removed a site's tls block: its probes' connections go too. */
+  private dropTlsDispatcher(tlsKey: string): void {
+    for (const c of this.checks.values()) if (c.tlsKey === tlsKey) return;
+    const d = this.tlsDispatchers.get(tlsKey);
+    this.tlsDispatchers.delete(tlsKey);
+    void d?.destroy().catch(() => {});
   }
 
   /** Start every probe loop (and those acquired later). */
@@ -140,6 +170,8 @@ export class HealthRegistry {
     // Destroyed, not closed: a probe's request may wait for a connect that never answers
     // (undici's connect timeout is 10 s), and shutting down must not wait for it.
     await this.dispatcher.destroy().catch(() => {});
+    for (const d of this.tlsDispatchers.values()) await d.destroy().catch(() => {});
+    this.tlsDispatchers.clear();
   }
 }
 

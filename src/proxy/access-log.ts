@@ -79,7 +79,7 @@ export class AccessLog {
   }
 
   /** drproxy answered at once, before any call existed (refused, unknown host, frozen tenant). */
-  answered(req: IncomingMessage, res: ServerResponse, code: ProxyErrorCode, bytes: number, slot?: TenantSlot): void {
+  answered(req: IncomingMessage, res: ServerResponse, code: ProxyErrorCode | null, bytes: number, slot?: TenantSlot): void {
     if (this.rate < 1 && this.random() >= this.rate) return;
     this.write({
       time: this.iso(performance.now()),

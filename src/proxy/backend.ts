@@ -5,11 +5,11 @@
  */
 import { Agent as HttpsAgent } from 'node:https';
 import { Pool, type buildConnector } from 'undici';
-import type { BackendConfig, ProxyConfig } from '../config/types.js';
+import type { BackendConfig, ProxyConfig, SiteTlsConfig } from '../config/types.js';
 import { CallList, type Listed } from './call-list.js';
 import { WarmSockets, warmConnector } from './warm-sockets.js';
 import { upstreamConnector } from './upstream-socket.js';
-import { originServername, sniFor, tlsConnector } from '../tls-name.js';
+import { clientTlsOptions, originServername, sniFor, tlsConnector } from '../tls-name.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
 export interface InflightCall extends Listed {
@@ -92,13 +92,15 @@ export class Backend {
     private readonly proxy: ProxyConfig,
     /** Wall clock of passiveSince: the controller's (tests inject one). */
     private readonly now: () => number = Date.now,
+    /** The site's `tls` (mTLS): CA, client certificate, TLS name; used for https origins only. */
+    private readonly tls?: SiteTlsConfig,
   ) {
     this.key = `${tenant}/${site}/${cfg.name}`;
     this.name = cfg.name;
     this.origin = cfg.origin;
     this.weight = cfg.weight;
     this.hostHeader = new URL(cfg.origin).host;
-    this.servername = originServername(cfg.origin);
+    this.servername = tls?.servername ?? originServername(cfg.origin);
   }
 
   get pool(): Pool {
@@ -122,7 +124,7 @@ export class Backend {
   }
 
   private baseConnector(): buildConnector.connector {
-    return (this.connector ??= tlsConnector({ timeout: this.proxy.connect_timeout }));
+    return (this.connector ??= tlsConnector({ timeout: this.proxy.connect_timeout, ...clientTlsOptions(this.tls) }));
   }
 
   /** What baseConnector() dials for a connection outside the pool (warm sockets, dialCheck). */
@@ -190,7 +192,7 @@ export class Backend {
   get upgradeAgent(): HttpsAgent | undefined {
     if (!this.origin.startsWith('https:')) return undefined;
     // Node's agent sends no SNI for an empty servername (and takes the Host header for none).
-    return (this.tlsAgent ??= new HttpsAgent({ servername: sniFor(this.servername) ?? '' }));
+    return (this.tlsAgent ??= new HttpsAgent({ servername: sniFor(this.servername) ?? '', ...clientTlsOptions(this.tls) }));
   }
 
   /** A call was sent to this backend. Hot path: with slow_after off, one compare more. */

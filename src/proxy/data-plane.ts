@@ -22,7 +22,8 @@ import { ProxyCall, type FailureKind, type Forwarding, type UpstreamError } from
 import type { Backend } from './backend.js';
 import { HeldQueue, retryAfter } from './held.js';
 import { UpgradeProxy } from './upgrade.js';
-import { sendError, sendSocketError, type ProxyErrorCode } from './responses.js';
+import { sendError, sendRedirect, sendSocketError, sendSocketRedirect, type ProxyErrorCode } from './responses.js';
+import { redirectLocation } from './edge.js';
 import { RequestChecks, targetRefusal } from './request-checks.js';
 import { PeerTrust } from './peer-trust.js';
 import { upgradeServerOptions } from './upgrade-policy.js';
@@ -132,6 +133,13 @@ export class DataPlane implements Forwarding {
     // Node parses what follows a request that carried Connection: upgrade as another protocol
     // and drops a request pipelined behind it: an ignored Upgrade (h2c...) ends the connection.
     if (req.headers.upgrade !== undefined) res.shouldKeepAlive = false;
+    const edge = slot.route.edge;
+    if (edge !== undefined && edge.redirect) {
+      const location = redirectLocation(edge, req);
+      // Before any 100 Continue: the client need not send its body (Node closes the
+      // connection after such an answer rather than read a body that may never come).
+      if (location !== undefined) return this.redirect(res, location, slot);
+    }
     if (expectsContinue) res.writeContinue();
     this.route(req, res, slot);
   }
@@ -146,6 +154,12 @@ export class DataPlane implements Forwarding {
   private answer(res: ServerResponse, code: ProxyErrorCode, detail: string, slot?: TenantSlot, retryAfterSeconds?: number): void {
     const bytes = sendError(res, code, detail, retryAfterSeconds);
     if (this.accessLog !== undefined) this.accessLog.answered(res.req, res, code, bytes, slot);
+  }
+
+  /** redirect_https: a 308, never forwarded; logged as drproxy's own answers are (no error code). */
+  private redirect(res: ServerResponse, location: string, slot: TenantSlot): void {
+    const bytes = sendRedirect(res, location);
+    if (this.accessLog !== undefined) this.accessLog.answered(res.req, res, null, bytes, slot);
   }
 
   /** Forward, hold or refuse a request according to its tenant's current route. */
@@ -286,6 +300,12 @@ export class DataPlane implements Forwarding {
       return;
     }
     const route = slot.route;
+    // A WebSocket over plain HTTP to a redirect_https tenant is not served either.
+    const location = route.edge?.redirect === true ? redirectLocation(route.edge, req) : undefined;
+    if (location !== undefined) {
+      sendSocketRedirect(socket, location);
+      return;
+    }
     const backend = route.mode === 'serve' ? route.balancer.pick() : undefined;
     if (!backend) {
       sendSocketError(socket, route.mode === 'unavailable' ? route.refusal : 'no_healthy_backend', `tenant ${route.tenant}: ${route.reason || 'no backend available'}`);

@@ -20,6 +20,7 @@ import { classify, type FailureKind, type UpstreamError } from './failure-kind.j
 import { Attempt, DETACHED, type AttemptOwner } from './attempt.js';
 import type { UpstreamFault } from './fault-log.js';
 import type { NamedDispatch } from '../tls-name.js';
+import { addHsts } from './edge.js';
 
 export { classify, type FailureKind, type UpstreamError };
 
@@ -295,6 +296,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     }
     const headers = downstreamResponseHeaders(rawHeaders, statusCode);
     if (headers === null) return this.reject502('it sent a Transfer-Encoding other than chunked');
+    if (this.route.edge !== undefined) addHsts(headers, this.route.edge, this.req);
     this.resumeUpstream = resume;
     this.responded = true;
     this.status = statusCode;

@@ -83,6 +83,19 @@ export function sendError(res: ServerResponse, code: ProxyErrorCode, detail: str
   return headers['content-length'] as number;
 }
 
+/** A 308 to `location` (redirect_https, proxy/edge.ts): no body. Returns the body's length (0). */
+export function sendRedirect(res: ServerResponse, location: string): number {
+  res.writeHead(308, { location, 'content-length': 0 });
+  res.end();
+  return 0;
+}
+
+/** The 308 of redirect_https on a raw socket (an upgrade request over plain HTTP). */
+export function sendSocketRedirect(socket: Duplex, location: string): void {
+  if (socket.writable) socket.end(`HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  else socket.destroy();
+}
+
 /** The same answer on a raw socket, for upgrade requests that cannot be proxied. */
 export function sendSocketError(socket: Duplex, code: ProxyErrorCode, detail: string): void {
   const status = STATUS[code];

@@ -9,6 +9,7 @@ import type { ProxyConfig } from '../config/types.js';
 import type { Backend } from './backend.js';
 import type { Balancer } from './balancer.js';
 import type { ProxyErrorCode } from './responses.js';
+import type { RouteEdge } from './edge.js';
 
 /**
  * serve: forward to `backends`. hold: keep new requests waiting (the tenant is flipping, or its
@@ -46,6 +47,8 @@ export interface TenantRoute {
   readonly detectMs: number;
   /** Upstream statuses retried for idempotent requests (proxy.retry_on). */
   readonly retryOn: ReadonlySet<number>;
+  /** redirect_https and HSTS (edge.ts); undefined for a tenant without them: one check per request. */
+  readonly edge: RouteEdge | undefined;
 }
 
 /** Where the data plane reports what happened to each request (metrics). */

@@ -337,6 +337,8 @@ export interface TenantConfig {
   approval?: 'two_person';
   /** Per-flip rules (defaults.safety, then the tenant's `safety`; src/failover/flip-rules.ts); absent: none. */
   safety?: TenantSafetyConfig;
+  /** The certificate served for this tenant's hosts on TLS listeners (docs/tls.md). */
+  tls?: import('./tls-types.js').TenantTlsConfig;
 }
 
 /** A tenant's per-flip rules (docs/safety.md); each absent field is no rule. */
@@ -372,6 +374,8 @@ export interface Config {
   /** Absolute path of the file this was loaded from, when loaded from a file. */
   source?: string;
   listen: ListenAddress;
+  /** Every data-plane listener (`listen` as a list); the first is `listen`. */
+  listeners: import('./tls-types.js').ListenerConfig[];
   admin: AdminConfig;
   state: StateConfig;
   server: ServerConfig;

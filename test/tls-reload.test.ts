@@ -1,0 +1,94 @@
+/**
+ * Hot certificate reload (issue 22, item 2): a certificate replaced on disk is served to the
+ * next handshake while a long download on a connection made before completes; a mismatched
+ * pair is refused (logged, and POST /reload reports it naming the file) and the old
+ * certificate is still served.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import https from 'node:https';
+import { copyFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { admin } from './helpers/admin.js';
+import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
+import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
+import { makeCert, handshake, type TestCert } from './helpers/certs.js';
+import { waitFor } from './helpers/poll.js';
+
+let up: Upstream;
+let p: TestProxy;
+let dir: string;
+let live: TestCert;
+let tlsPort: number;
+const TOKEN = 'reload-operator-token-0123456789';
+
+/** Replace a file the way certbot and cert-manager do: write aside, rename over. */
+function replace(from: string, to: string): void {
+  copyFileSync(from, `${to}.tmp`);
+  renameSync(`${to}.tmp`, to);
+}
+
+beforeAll(async () => {
+  dir = await tempDir('drproxy-tls-reload-');
+  live = makeCert(dir, 'live', ['a.example.com']);
+  up = await startUpstream('a');
+  process.env.DRP_TLS_RELOAD_TOKEN = TOKEN;
+  p = await startProxy(
+    {
+      listen: [{ address: '127.0.0.1:0', tls: { cert_file: live.cert, key_file: live.key } }],
+      admin: { tokens: [{ name: 'ops', role: 'operator', token_env: 'DRP_TLS_RELOAD_TOKEN' }] },
+      tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], tls: { cert_file: live.cert, key_file: live.key }, sites: [{ name: 'a', backends: [up.url] }] } },
+    },
+    { configFile: join(dir, 'drproxy.yaml') },
+  );
+  tlsPort = (p.proxy.dataPlane.server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  await p?.stop();
+  await stopAll(up);
+});
+
+describe('hot certificate reload', () => {
+  it('serves a replaced certificate to new handshakes while a download on an old connection completes', async () => {
+    const size = 32 * 1024 * 1024;
+    let got = 0;
+    let oldPeer = '';
+    const done = new Promise<number>((resolve, reject) => {
+      const req = https.get({ host: '127.0.0.1', port: tlsPort, servername: 'a.example.com', path: `/bytes?n=${size}`, headers: { host: 'a.example.com' }, rejectUnauthorized: false, agent: false }, (res) => {
+        oldPeer = (res.socket as TLSSocket).getPeerCertificate().fingerprint256;
+        res.pause();
+        res.on('data', (d: Buffer) => (got += d.length));
+        res.on('end', () => resolve(got));
+        res.on('error', reject);
+        // Resumed once the new certificate is served (below).
+        (globalThis as { resumeDownload?: () => void }).resumeDownload = () => res.resume();
+      });
+      req.on('error', reject);
+    });
+    await waitFor(() => oldPeer !== '', { what: 'the download to start' });
+    expect(oldPeer).toBe(live.fingerprint);
+    const next = makeCert(dir, 'next', ['a.example.com']);
+    replace(next.key, live.key);
+    replace(next.cert, live.cert);
+    await waitFor(async () => (await handshake(tlsPort, 'a.example.com')).fingerprint === next.fingerprint, { what: 'the new certificate on a new handshake' });
+    // The default certificate (the same files) too: a client without SNI.
+    await waitFor(async () => (await handshake(tlsPort, undefined)).fingerprint === next.fingerprint, { what: 'the new default certificate' });
+    (globalThis as { resumeDownload?: () => void }).resumeDownload!();
+    expect(await done).toBe(size);
+    live = { ...live, fingerprint: next.fingerprint };
+  });
+
+  it('refuses a mismatched pair, keeps serving the old certificate, and says so', async () => {
+    const other = makeCert(dir, 'other', ['a.example.com']);
+    replace(other.cert, live.cert); // the key stays the old one: they do not match
+    await waitFor(() => p.logs.some((l) => l.event === 'tls_cert_refused' && String(l.msg).includes('is not the key of the certificate')), { what: 'the refusal in the log' });
+    expect((await handshake(tlsPort, 'a.example.com')).fingerprint).toBe(live.fingerprint);
+    const r = await admin(p.adminUrl, 'POST', '/reload', { token: TOKEN, body: { reason: 'certificates' } });
+    expect(r.status, JSON.stringify(r.body)).toBe(400);
+    const problems = r.body.problems as Array<{ path: string; message: string }>;
+    expect(problems.some((x) => /\.tls\.key_file$/.test(x.path) && x.message.includes(live.key)), JSON.stringify(problems)).toBe(true);
+    expect((await handshake(tlsPort, 'a.example.com')).fingerprint).toBe(live.fingerprint);
+  });
+});

@@ -20,6 +20,7 @@ let up: Upstream;
 let p: TestProxy;
 let dir: string;
 let live: TestCert;
+let def: TestCert;
 let tlsPort: number;
 const TOKEN = 'reload-operator-token-0123456789';
 
@@ -32,11 +33,12 @@ function replace(from: string, to: string): void {
 beforeAll(async () => {
   dir = await tempDir('drproxy-tls-reload-');
   live = makeCert(dir, 'live', ['a.example.com']);
+  def = makeCert(dir, 'default', ['default.example.net']);
   up = await startUpstream('a');
   process.env.DRP_TLS_RELOAD_TOKEN = TOKEN;
   p = await startProxy(
     {
-      listen: [{ address: '127.0.0.1:0', tls: { cert_file: live.cert, key_file: live.key } }],
+      listen: [{ address: '127.0.0.1:0', tls: { cert_file: def.cert, key_file: def.key } }],
       admin: { tokens: [{ name: 'ops', role: 'operator', token_env: 'DRP_TLS_RELOAD_TOKEN' }] },
       tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], tls: { cert_file: live.cert, key_file: live.key }, sites: [{ name: 'a', backends: [up.url] }] } },
     },
@@ -73,8 +75,13 @@ describe('hot certificate reload', () => {
     replace(next.key, live.key);
     replace(next.cert, live.cert);
     await waitFor(async () => (await handshake(tlsPort, 'a.example.com')).fingerprint === next.fingerprint, { what: 'the new certificate on a new handshake' });
-    // The default certificate (the same files) too: a client without SNI.
-    await waitFor(async () => (await handshake(tlsPort, undefined)).fingerprint === next.fingerprint, { what: 'the new default certificate' });
+    // The default certificate too: a client without SNI.
+    expect((await handshake(tlsPort, undefined)).fingerprint).toBe(def.fingerprint);
+    const nextDef = makeCert(dir, 'next-default', ['default.example.net']);
+    replace(nextDef.key, def.key);
+    replace(nextDef.cert, def.cert);
+    await waitFor(async () => (await handshake(tlsPort, undefined)).fingerprint === nextDef.fingerprint, { what: 'the new default certificate' });
+    expect((await handshake(tlsPort, 'a.example.com')).fingerprint).toBe(next.fingerprint);
     (globalThis as { resumeDownload?: () => void }).resumeDownload!();
     expect(await done).toBe(size);
     live = { ...live, fingerprint: next.fingerprint };

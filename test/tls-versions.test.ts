@@ -1,7 +1,7 @@
 /**
  * TLS versions and ciphers of a TLS listener (docs/tls.md): TLS 1.2 and 1.3 by default, TLS 1.1
  * refused with a protocol_version alert (not merely a cipher mismatch); min_version TLSv1.3
- * refuses TLS 1.2; session tickets resume a session.
+ * refuses TLS 1.2; session tickets resume a session until the ticket key rotates.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
@@ -9,12 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
 import { makeCert, handshake, type TestCert } from './helpers/certs.js';
+import { waitFor } from './helpers/poll.js';
 
 let up: Upstream;
 let p: TestProxy;
 let cert: TestCert;
 let port12: number;
 let port13: number;
+let portRotating: number;
 
 /** A client that would speak TLS 1.0-1.1 with any cipher (security level 0), so that only the server can refuse. */
 const OLD: tls.ConnectionOptions = { minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' };
@@ -27,10 +29,11 @@ beforeAll(async () => {
     listen: [
       { address: '127.0.0.1:0', tls: { cert_file: cert.cert, key_file: cert.key } },
       { address: '127.0.0.1:0', tls: { cert_file: cert.cert, key_file: cert.key, min_version: 'TLSv1.3' } },
+      { address: '127.0.0.1:0', tls: { cert_file: cert.cert, key_file: cert.key, ticket_rotation: '300ms' } },
     ],
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: [up.url] }] } },
   });
-  [port12, port13] = p.proxy.dataPlane.listeners.list.map((l) => (l.server.address() as AddressInfo).port) as [number, number];
+  [port12, port13, portRotating] = p.proxy.dataPlane.listeners.list.map((l) => (l.server.address() as AddressInfo).port) as [number, number, number];
 });
 
 afterAll(async () => {
@@ -57,22 +60,34 @@ describe('TLS versions', () => {
   });
 
   it('resumes a TLS 1.2 session from its ticket', async () => {
-    const session = await new Promise<Buffer>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: port12, servername: 'a.example.com', rejectUnauthorized: false, maxVersion: 'TLSv1.2' }, () => {
-        const sess = s.getSession();
-        s.end();
-        if (sess) resolve(sess);
-        else reject(new Error('no session'));
-      });
-      s.once('error', reject);
-    });
-    const reused = await new Promise<boolean>((resolve, reject) => {
-      const s = tls.connect({ host: '127.0.0.1', port: port12, servername: 'a.example.com', rejectUnauthorized: false, maxVersion: 'TLSv1.2', session }, () => {
-        resolve(s.isSessionReused());
-        s.end();
-      });
-      s.once('error', reject);
-    });
-    expect(reused).toBe(true);
+    expect(await resumes(port12, await ticket(port12))).toBe(true);
+  });
+
+  it('rotates the ticket key (ticket_rotation): a ticket from before is no longer accepted', async () => {
+    const session = await ticket(portRotating);
+    expect(await resumes(portRotating, session)).toBe(true);
+    await waitFor(async () => !(await resumes(portRotating, session)), { timeout: 5000, what: 'the old ticket to be refused after a rotation' });
   });
 });
+
+function ticket(port: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'a.example.com', rejectUnauthorized: false, maxVersion: 'TLSv1.2' }, () => {
+      const sess = s.getSession();
+      s.end();
+      if (sess) resolve(sess);
+      else reject(new Error('no session'));
+    });
+    s.once('error', reject);
+  });
+}
+
+function resumes(port: number, session: Buffer): Promise<boolean> {
+  return new Promise<boolean>((resolve, reject) => {
+    const s = tls.connect({ host: '127.0.0.1', port, servername: 'a.example.com', rejectUnauthorized: false, maxVersion: 'TLSv1.2', session }, () => {
+      resolve(s.isSessionReused());
+      s.end();
+    });
+    s.once('error', reject);
+  });
+}

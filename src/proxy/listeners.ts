@@ -56,6 +56,9 @@ export class Listeners {
       minVersion: t.min_version,
       ciphers: t.ciphers,
       ticketKeys: randomBytes(48),
+      // A client that connects and never completes its handshake is closed as a silent HTTP
+      // client is (server.headers_timeout), not after Node's 120 s default.
+      ...(serverOptions.headersTimeout !== undefined && { handshakeTimeout: serverOptions.headersTimeout }),
       // Unknown names get the default certificate (undefined: the server's own context).
       SNICallback: (servername, cb) => cb(null, certs.find(servername)),
     });

@@ -64,6 +64,9 @@ describe('TLS listeners under hostile clients', () => {
     await waitFor(() => p.proxy.dataPlane.connections.open === 2, { what: 'two open connections' });
     const refused = await handshake(tlsPort, 'a.example.com').then(() => 'handshake', (e: NodeJS.ErrnoException) => e.code ?? e.message);
     expect(refused).not.toBe('handshake');
+    // Not the plain-HTTP 503 of a refused plain connection: nothing at all before a handshake.
+    const third = await rawConnect(tlsPort);
+    expect((await third.closed).bytes).toBe(0);
     expect(p.proxy.dataPlane.connections.refused.max_connections).toBeGreaterThanOrEqual(1);
     a.sock.destroy();
     b.sock.destroy();

@@ -12,7 +12,9 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { admin } from './helpers/admin.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
+import { startProxy, tempDir, testConfigDoc, type TestProxy } from './helpers/proxy.js';
+import { writeFile } from 'node:fs/promises';
+import { stringify } from 'yaml';
 import { makeCert, handshake, type TestCert } from './helpers/certs.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -22,6 +24,13 @@ let dir: string;
 let live: TestCert;
 let def: TestCert;
 let tlsPort: number;
+let doc: (tenantTls: { cert_file: string; key_file: string }) => Record<string, unknown>;
+
+/** Rewrite the config file (same state dir) and POST /reload. */
+async function reloadWith(d: Record<string, unknown>) {
+  await writeFile(join(dir, 'drproxy.yaml'), stringify(await testConfigDoc(d, p.stateDir)));
+  return admin(p.adminUrl, 'POST', '/reload', { token: TOKEN, body: { reason: 'tls' } });
+}
 const TOKEN = 'reload-operator-token-0123456789';
 
 /** Replace a file the way certbot and cert-manager do: write aside, rename over. */
@@ -36,14 +45,12 @@ beforeAll(async () => {
   def = makeCert(dir, 'default', ['default.example.net']);
   up = await startUpstream('a');
   process.env.DRP_TLS_RELOAD_TOKEN = TOKEN;
-  p = await startProxy(
-    {
-      listen: [{ address: '127.0.0.1:0', tls: { cert_file: def.cert, key_file: def.key } }],
-      admin: { tokens: [{ name: 'ops', role: 'operator', token_env: 'DRP_TLS_RELOAD_TOKEN' }] },
-      tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], tls: { cert_file: live.cert, key_file: live.key }, sites: [{ name: 'a', backends: [up.url] }] } },
-    },
-    { configFile: join(dir, 'drproxy.yaml') },
-  );
+  doc = (tenantTls) => ({
+    listen: [{ address: '127.0.0.1:0', tls: { cert_file: def.cert, key_file: def.key } }],
+    admin: { tokens: [{ name: 'ops', role: 'operator', token_env: 'DRP_TLS_RELOAD_TOKEN' }] },
+    tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], tls: tenantTls, sites: [{ name: 'a', backends: [up.url] }] } },
+  });
+  p = await startProxy(doc({ cert_file: live.cert, key_file: live.key }), { configFile: join(dir, 'drproxy.yaml') });
   tlsPort = (p.proxy.dataPlane.server.address() as AddressInfo).port;
 });
 
@@ -97,5 +104,17 @@ describe('hot certificate reload', () => {
     const problems = r.body.problems as Array<{ path: string; message: string }>;
     expect(problems.some((x) => /\.tls\.key_file$/.test(x.path) && x.message.includes(live.key)), JSON.stringify(problems)).toBe(true);
     expect((await handshake(tlsPort, 'a.example.com')).fingerprint).toBe(live.fingerprint);
+  });
+
+  it('serves a tenant certificate named anew by a reload; a changed listener set needs a restart', async () => {
+    const fresh = makeCert(dir, 'fresh', ['a.example.com']);
+    const r = await reloadWith(doc({ cert_file: fresh.cert, key_file: fresh.key }));
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect((await handshake(tlsPort, 'a.example.com')).fingerprint).toBe(fresh.fingerprint);
+    const more = doc({ cert_file: fresh.cert, key_file: fresh.key });
+    more.listen = [...(more.listen as unknown[]), '127.0.0.1:0'];
+    const refused = await reloadWith(more);
+    expect(refused.status).toBe(400);
+    expect((refused.body.problems as Array<{ path: string }>).map((x) => x.path)).toEqual(['listen']);
   });
 });

@@ -12,7 +12,7 @@ import { makeCert, type TestCert } from './helpers/certs.js';
 const tenant = { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: ['http://10.0.0.1:80'] }] };
 let a: TestCert, b: TestCert;
 
-function check(listen: unknown, extra: Record<string, unknown> = {}): { problems: ConfigProblem[]; config: ReturnType<typeof validateConfig>['config'] } {
+function check(listen: unknown, extra: Record<string, unknown> = {}): ReturnType<typeof validateConfig> {
   return validateConfig({ listen, tenants: { acme: { ...tenant, ...extra } } }, { baseDir: '/etc/drproxy' });
 }
 

@@ -106,9 +106,21 @@ export class DataPlane implements Forwarding {
   /** The same handlers on every listener; a TLS one first checks that Host agrees with SNI (tls-host.ts). */
   private handle(server: http.Server, tls: boolean): void {
     if (tls) {
-      server.on('request', (req, res) => (sniRefusal(req) === undefined ? this.onRequest(req, res) : this.refuse(res, 'misdirected_request', sniRefusal(req)!)));
-      server.on('checkContinue', (req, res) => (sniRefusal(req) === undefined ? this.onRequest(req, res, true) : this.refuse(res, 'misdirected_request', sniRefusal(req)!)));
-      server.on('upgrade', (req, socket, head) => (sniRefusal(req) === undefined ? this.onUpgrade(req, socket, head) : sendSocketError(socket, 'misdirected_request', sniRefusal(req)!)));
+      server.on('request', (req, res) => {
+        const why = sniRefusal(req);
+        if (why === undefined) this.onRequest(req, res);
+        else this.refuse(res, 'misdirected_request', why);
+      });
+      server.on('checkContinue', (req, res) => {
+        const why = sniRefusal(req);
+        if (why === undefined) this.onRequest(req, res, true);
+        else this.refuse(res, 'misdirected_request', why);
+      });
+      server.on('upgrade', (req, socket, head) => {
+        const why = sniRefusal(req);
+        if (why === undefined) this.onUpgrade(req, socket, head);
+        else sendSocketError(socket, 'misdirected_request', why);
+      });
     } else {
       server.on('request', (req, res) => this.onRequest(req, res));
       server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));

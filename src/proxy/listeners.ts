@@ -105,8 +105,16 @@ export class Listeners {
     return list;
   }
 
+  /** Say which certificates new handshakes now get. */
+  private logReplaced(l: Listener): void {
+    for (const c of l.certs!.replaced.splice(0)) {
+      this.log.info({ event: 'tls_cert_loaded', listener: l.name, tenant: c.source.tenant, name: c.pair.name, file: c.pair.certFile, not_after: new Date(c.pair.notAfter).toISOString() }, `TLS certificate ${c.pair.name} reloaded: new handshakes use it`);
+    }
+  }
+
   /** After a refresh: the default certificate, when it changed, goes to the server's own context. */
   private applied(l: Listener, problems: CertProblem[]): CertProblem[] {
+    this.logReplaced(l);
     const def = l.certs!.defaultCert;
     if (def !== undefined && l.defaultPrint !== def.pair.fingerprint) {
       if (l.defaultPrint !== undefined) (l.server as https.Server).setSecureContext(l.certs!.contextOptions(def.pair));

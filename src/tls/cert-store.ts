@@ -45,6 +45,8 @@ export class CertStore {
   private table = new SniTable();
   private loaded = new Map<string, LoadedCert>();
   private tenants: readonly TenantCerts[];
+  /** Pairs that replaced an older one since the caller last emptied this (logged by listeners.ts). */
+  replaced: LoadedCert[] = [];
   /** The default pair: passed to the server's own context (clients without SNI). */
   defaultCert: LoadedCert | undefined;
 
@@ -92,6 +94,7 @@ export class CertStore {
         problems.push({ file: r.problem.file === 'cert_file' ? source.certFile : source.keyFile, message: `${r.problem.message}${old ? '; the certificate loaded before is still served' : ''}` });
       } else if (old === undefined || old.pair.fingerprint !== r.pair.fingerprint || !old.pair.keyPem.equals(r.pair.keyPem)) {
         cert = { source, pair: r.pair, context: tls.createSecureContext(this.contextOptions(r.pair)) };
+        if (old !== undefined) this.replaced.push(cert);
       }
       if (cert === undefined) continue;
       next.set(key, cert);

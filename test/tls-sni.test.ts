@@ -16,7 +16,7 @@ import { makeCert, handshake, type TestCert } from './helpers/certs.js';
 
 let a: Upstream, b: Upstream;
 let p: TestProxy;
-let certA: TestCert, certB: TestCert, certDef: TestCert;
+let certA: TestCert, certB: TestCert, certDef: TestCert, certC: TestCert;
 let tlsPort: number;
 
 function get(port: number, servername: string | undefined, host: string, path = '/'): Promise<{ status: number; site?: string; fingerprint: string }> {
@@ -35,11 +35,16 @@ beforeAll(async () => {
   certA = makeCert(dir, 'a', ['a.example.com']);
   certB = makeCert(dir, 'b', ['*.b.example.com', 'b.example.com']);
   certDef = makeCert(dir, 'default', ['default.example.net']);
+  const certDir = await tempDir('drproxy-tls-dir-');
+  certC = makeCert(certDir, 'c', ['c.example.com']);
+  // Also in the directory: a certificate for a.example.com, which tenant ta's own one overrides.
+  makeCert(certDir, 'a-shadow', ['a.example.com']);
   [a, b] = await Promise.all([startUpstream('a'), startUpstream('b')]);
   p = await startProxy({
-    listen: ['127.0.0.1:0', { address: '127.0.0.1:0', tls: { cert_file: certDef.cert, key_file: certDef.key } }],
+    listen: ['127.0.0.1:0', { address: '127.0.0.1:0', tls: { cert_file: certDef.cert, key_file: certDef.key, cert_dir: certDir } }],
     tenants: {
       ta: { tier: 'BC', hosts: ['a.example.com'], tls: { cert_file: certA.cert, key_file: certA.key }, sites: [{ name: 'a', backends: [a.url] }] },
+      tc: { tier: 'BC', hosts: ['c.example.com'], sites: [{ name: 'a', backends: [a.url] }] },
       tb: { tier: 'BC', hosts: ['b.example.com', '*.b.example.com'], tls: { cert_file: certB.cert, key_file: certB.key }, sites: [{ name: 'b', backends: [b.url] }] },
     },
   });
@@ -61,6 +66,12 @@ describe('TLS listener, certificates by SNI', () => {
     const r = await get(tlsPort, 'a.example.com', 'a.example.com');
     expect(r).toMatchObject({ status: 200, site: 'a', fingerprint: certA.fingerprint });
     expect((await get(tlsPort, 'x.b.example.com', 'x.b.example.com')).site).toBe('b');
+  });
+
+  it('serves a cert_dir certificate for the names in its SAN, after the tenants\' own', async () => {
+    expect((await handshake(tlsPort, 'c.example.com')).fingerprint).toBe(certC.fingerprint);
+    expect((await get(tlsPort, 'c.example.com', 'c.example.com')).status).toBe(200);
+    expect((await handshake(tlsPort, 'a.example.com')).fingerprint).toBe(certA.fingerprint);
   });
 
   it('gives an unknown name, or no SNI, the default certificate; an unknown Host gets 421', async () => {
@@ -97,7 +108,7 @@ describe('TLS listener, certificates by SNI', () => {
   it('exports drproxy_tls_cert_expiry_seconds per tenant and name', async () => {
     const text = await (await request(`${p.adminUrl}/metrics`)).body.text();
     const line = (tenant: string, name: string) => new RegExp(`^drproxy_tls_cert_expiry_seconds\\{tenant="${tenant}",name="${name.replace(/[.*]/g, '\\$&')}"\\} (\\d+)$`, 'm').exec(text)?.[1];
-    for (const [t, n] of [['ta', 'a.example.com'], ['tb', '*.b.example.com'], ['default', 'default.example.net']] as const) {
+    for (const [t, n] of [['ta', 'a.example.com'], ['tb', '*.b.example.com'], ['default', 'default.example.net'], ['default', 'c.example.com']] as const) {
       const v = Number(line(t, n));
       // Made valid for 2 days: between 1 and 2 days left.
       expect(v, `${t} ${n}`).toBeGreaterThan(86_400);

@@ -23,6 +23,8 @@ import { TenantController, type ControllerDeps, type ControllerHooks } from './f
 import { controllerHooks } from './controller-hooks.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { RouteTable } from './proxy/router.js';
+import { registerTlsMetrics } from './tls/metrics.js';
+import { sameListen, sameListeners, samePublicListen } from './listen-compare.js';
 import { Metrics, type SiteTallies } from './metrics.js';
 import { countCommitFailures } from './metrics/commit-failures.js';
 import { AdminServer } from './admin/server.js';
@@ -134,6 +136,7 @@ export class DrProxy implements AdminApi {
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
     void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
     this.metrics.setConnectionSource(this.dataPlane.connections);
+    registerTlsMetrics(this.metrics.registry, () => this.dataPlane.listeners.certs());
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
     this.commitCounted = countCommitFailures(this.store, () => this.metrics.fleetEvents.commitFailed());
@@ -184,7 +187,8 @@ export class DrProxy implements AdminApi {
     for (const c of built) this.controllers.set(c.name, c);
     this.publishTable();
     this.health.start();
-    const addr = await this.dataPlane.listen(this.config.listen.host, this.config.listen.port);
+    const addrs = await this.dataPlane.listenAll();
+    const addr = addrs[0]!;
     await this.drillParts.start(opts.drills);
     if (!opts.noAdmin) {
       const { tokens, warnings } = TokenStore.load(this.config.admin.tokens);
@@ -198,7 +202,7 @@ export class DrProxy implements AdminApi {
     }
     this.started = true;
     this.unready.start();
-    this.logger.info({ listen: `${addr.address}:${addr.port}`, tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
+    this.logger.info({ listen: `${addr.address}:${addr.port}`, ...(addrs.length > 1 && { listeners: addrs.map((a) => `${a.address}:${a.port}`) }), tenants: this.controllers.size, state: this.stateKind() }, 'drproxy listening');
     this.drillParts.recover();
   }
 
@@ -368,7 +372,7 @@ export class DrProxy implements AdminApi {
   async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
     const old = this.config;
     const restartOnly: string[] = [];
-    if (!sameListen(old.listen, next.listen, this.dataPlane.server.listening ? this.dataPlane.address().port : undefined)) restartOnly.push('listen');
+    if (!sameListeners(old.listeners, next.listeners, this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined)))) restartOnly.push('listen');
     if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
     if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, this.admin?.public?.address()?.port)) restartOnly.push('admin.public_listen');
     if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
@@ -444,6 +448,8 @@ export class DrProxy implements AdminApi {
     // Opened anew at every reload (a file destination: log rotation), its settings may change.
     // The old file is flushed and closed in the background: a stuck disk must not hold a reload.
     void this.dataPlane.setAccessLog(openAccessLog(next.access_log));
+    // Tenant certificates, and every certificate file read again (SIGHUP): validated with the file above.
+    for (const p of this.dataPlane.listeners.setTenants(next.tenants)) warnings.push({ path: p.file, message: `TLS certificate refused: ${p.message}`, severity: 'warning' });
     if (this.admin) {
       const { tokens, warnings: tw } = TokenStore.load(next.admin.tokens);
       for (const w of tw) this.logger.warn(`admin: ${w}`);
@@ -483,16 +489,3 @@ export class DrProxy implements AdminApi {
     return this.stopping;
   }
 }
-
-/** admin.public_listen is unchanged when both are absent, or both present and the same address. */
-function samePublicListen(old: { host: string; port: number } | undefined, next: { host: string; port: number } | undefined, bound: number | undefined): boolean {
-  if (old === undefined || next === undefined) return old === next;
-  return sameListen(old, next, bound);
-}
-
-/** A listen address is unchanged when host and port match; port 0 matches the port it got. */
-function sameListen(old: { host: string; port: number }, next: { host: string; port: number }, bound: number | undefined): boolean {
-  if (old.host !== next.host) return false;
-  return old.port === next.port || (old.port === 0 && (next.port === bound || next.port === 0));
-}
-

@@ -22,6 +22,15 @@ const MINUTE = 60 * SECOND;
 
 /** Data-plane listener. */
 export const DEFAULT_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '0.0.0.0', port: 8080 });
+/** TLS listeners (docs/tls.md): TLS 1.2 and 1.3 only. */
+export const DEFAULT_TLS_MIN_VERSION = 'TLSv1.2';
+/** Mozilla's "intermediate" profile (v5.7): the TLS 1.3 suites, then the TLS 1.2 ones (Node disables TLS 1.3 when none is listed). */
+export const DEFAULT_TLS_CIPHERS =
+  'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:' +
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:' +
+  'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305';
+/** Session ticket keys are replaced every 12 hours (a stolen key decrypts at most that much). */
+export const DEFAULT_TLS_TICKET_ROTATION = 12 * 60 * MINUTE;
 
 /** Admin API listener: loopback only unless configured otherwise. */
 export const DEFAULT_ADMIN_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '127.0.0.1', port: 9901 });

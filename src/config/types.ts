@@ -367,6 +367,8 @@ export interface TenantConfig {
   safety?: TenantSafetyConfig;
   /** redirect_https, https_port, hsts (defaults, then the tenant's own). */
   edge: TenantEdgeConfig;
+  /** The certificate served for this tenant's hosts on TLS listeners (docs/tls.md). */
+  tls?: import('./tls-types.js').TenantTlsConfig;
 }
 
 /** A tenant's per-flip rules (docs/safety.md); each absent field is no rule. */
@@ -402,6 +404,8 @@ export interface Config {
   /** Absolute path of the file this was loaded from, when loaded from a file. */
   source?: string;
   listen: ListenAddress;
+  /** Every data-plane listener (`listen` as a list); the first is `listen`. */
+  listeners: import('./tls-types.js').ListenerConfig[];
   admin: AdminConfig;
   state: StateConfig;
   server: ServerConfig;

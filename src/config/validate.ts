@@ -18,7 +18,8 @@ import { formatDuration } from './duration.js';
 import { builtinTiers, findTier } from './tiers.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, isMap, suggest, Parse, Item, Fields, compact, values, rejectDuplicates, str, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
-import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, pathPrefix, listenAddress, hostPattern, httpUrl, headerMap, expectStatus, minHealthy, dataAge } from './values.js';
+import { readListeners, readTenantTls, checkTenantTls } from './listeners-section.js';
+import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, pathPrefix, hostPattern, httpUrl, headerMap, expectStatus, minHealthy, dataAge } from './values.js';
 import { readAdmin, readState, readServer, readHeaders, readLog, checkPublicListen } from './sections.js';
 import { readMetrics, checkFullDetail } from './metrics-section.js';
 import { readAccessLog } from './access-log.js';
@@ -260,7 +261,7 @@ interface TenantContext {
   drillVerify: DrillVerifyConfig;
   /** "host path" → tenant that claimed it first. */
   claims: Map<string, string>;
-  /** Where relative file names (a site's tls files) are resolved. */
+  /** Where relative file names (certificates, a site's tls files) are resolved: the config file's directory. */
   baseDir: string;
 }
 
@@ -304,6 +305,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
   // The tenant's own `approval` (none lifts its tier's), else its tier's (docs/approvals.md).
   const approval = f.get('approval', oneOf(APPROVAL_MODES)) ?? tier?.approval;
   const safetyLayer = readTenantSafetyLayer(f.sub('safety'));
+  const tls = readTenantTls(f.sub('tls'), ctx.baseDir, out);
   const safety = mergeTenantSafety(ctx.defaults.safety, safetyLayer);
   checkTenantSafety(safety, sites, at, safetyLayer, out);
   if (failover.drain_timeout >= failover.hold_requests && failover.hold_requests > 0) {
@@ -330,6 +332,7 @@ function readTenant(name: string, value: unknown, at: string, ctx: TenantContext
     ...(approval === 'two_person' && { approval }),
     ...(safety && { safety }),
     edge,
+    ...(tls && { tls }),
   };
 }
 
@@ -445,12 +448,16 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   if (raw === undefined || raw === null) return out.error('', 'the config is empty: at least "tenants" is required');
   const f = Fields.of(raw, '', out);
   if (f === undefined) return undefined;
-  const listen = f.get('listen', listenAddress) ?? { ...D.DEFAULT_LISTEN };
+  // `listen` is one address or a list of listeners (listeners-section.ts); `listen` stays the first.
+  const listeners = readListeners(f.raw('listen'), baseDir, out);
+  const listen = listeners[0]!.address;
   const admin = readAdmin(f.sub('admin'), baseDir, out);
-  if (admin.listen.port !== 0 && admin.listen.port === listen.port && admin.listen.host === listen.host) {
-    out.error('admin.listen', `same address as listen (${listen.host}:${listen.port})`);
+  for (const { address: l } of listeners) {
+    if (admin.listen.port !== 0 && admin.listen.port === l.port && admin.listen.host === l.host) {
+      out.error('admin.listen', `same address as listen (${l.host}:${l.port})`);
+    }
+    checkPublicListen(admin, l, out);
   }
-  checkPublicListen(admin, listen, out);
   const state = readState(f.sub('state'), baseDir);
   const server = readServer(f.sub('server'), out);
   const headers = readHeaders(f.sub('headers'), out);
@@ -461,10 +468,11 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const defaults = readDefaults(f.sub('defaults'), out);
   const drills = readDrills(f.sub('drills'), baseDir);
   const tenants = readTenants(f, { tiers, defaults, drillVerify: drills.verify, claims: new Map(), baseDir }, out);
+  checkTenantTls(listeners, tenants, out);
   checkFullDetail(metrics, tenants, out);
   checkDrillSchedules(drills, tenants, tiers, out);
   const safety = readSafety(f.sub('safety'));
   const notify = readNotify(f.raw('notify'), baseDir, { tenants, tiers }, out);
   f.end();
-  return { listen, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills, safety, notify };
+  return { listen, listeners, admin, state, server, headers, log, access_log: accessLog, metrics, tiers, tenants, drills, safety, notify };
 }

@@ -80,7 +80,7 @@ export class ConnectionGuard {
   private readonly report: RefusalLog<RefusalReason>;
 
   constructor(
-    private readonly server: http.Server,
+    server: http.Server,
     limits: ConnectionLimits,
     log: Logger,
     opts: GuardOptions = {},
@@ -106,17 +106,25 @@ export class ConnectionGuard {
       client: refusedAnswer('too many open connections from this address; close idle ones or retry later'),
     };
     this.report = new RefusalLog(log, LOG_WINDOW_MS, listener);
-    if (limits.keep_alive_timeout === 0) noKeepAlive(server);
-    this.install();
+    this.noKeepAlive = limits.keep_alive_timeout === 0;
+    this.attach(server);
   }
 
-  /** Put the gate in front of Node's HTTP connection handler, and survive accept errors. */
-  private install(): void {
-    const server = this.server;
+  private readonly noKeepAlive: boolean;
+
+  /**
+   * Put the gate in front of a server's HTTP connection handler, and survive accept errors.
+   * The data plane attaches every listener (listeners.ts) to one guard: its caps are
+   * process-wide, over all listeners together (descriptors are the process's).
+   */
+  attach(server: http.Server, opts: { tls?: boolean } = {}): void {
+    if (this.noKeepAlive) noKeepAlive(server);
+    const plain = opts.tls !== true;
+    // A TLS server's 'connection' is the TCP accept (before the handshake): refused sockets never cost one.
     const handlers = server.listeners('connection') as Array<(this: http.Server, socket: Socket) => void>;
     server.removeAllListeners('connection');
     server.on('connection', (socket: Socket) => {
-      if (!this.admit(socket)) return;
+      if (!this.admit(socket, plain)) return;
       for (const h of handlers) h.call(server, socket);
     });
     server.on('error', (err: NodeJS.ErrnoException) => {
@@ -128,7 +136,7 @@ export class ConnectionGuard {
     server.on('close', () => this.report.close());
   }
 
-  private admit(socket: Socket): boolean {
+  private admit(socket: Socket, plain: boolean): boolean {
     const client = clientAddress(socket.remoteAddress);
     if (client === undefined) {
       // Reset by the client before we saw it.
@@ -139,7 +147,7 @@ export class ConnectionGuard {
     if (this.open >= this.cap) reason = this.capReason;
     else if (this.perClient > 0 && (this.byClient.get(client) ?? 0) >= this.perClient) reason = 'max_connections_per_client';
     if (reason !== undefined) {
-      this.refuse(socket, reason, client);
+      this.refuse(socket, reason, client, plain);
       return false;
     }
     this.open++;
@@ -156,10 +164,15 @@ export class ConnectionGuard {
     else this.byClient.set(client, n);
   }
 
-  private refuse(socket: Socket, reason: RefusalReason, client: string): void {
+  private refuse(socket: Socket, reason: RefusalReason, client: string, plain: boolean): void {
     this.refused[reason]++;
     this.report.note(reason, client);
     socket.on('error', () => {});
+    // Before a TLS handshake there is no way to send an HTTP answer: the connection is closed.
+    if (!plain) {
+      socket.destroy();
+      return;
+    }
     const timer = setTimeout(() => socket.destroy(), LINGER_MS);
     socket.once('close', () => clearTimeout(timer));
     if (this.lingering < this.lingerMax) {

@@ -30,13 +30,17 @@ import { upgradeServerOptions } from './upgrade-policy.js';
 import { onContinuePatchFailed } from './upstream-socket.js';
 import { FaultLog, type UpstreamFault } from './fault-log.js';
 import { ConnectionGuard } from './connection-guard.js';
+import { Listeners } from './listeners.js';
+import { sniRefusal } from './tls-host.js';
 import type { AccessLog } from './access-log.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
 
 export class DataPlane implements Forwarding {
+  /** The first listener's server (`listen`); every listener is in `listeners`. */
   readonly server: http.Server;
+  readonly listeners: Listeners;
   readonly upgrades: UpgradeProxy;
   readonly epochHeader: string;
   readonly siteHeader: string;
@@ -70,7 +74,7 @@ export class DataPlane implements Forwarding {
     this.checks = new RequestChecks(s.max_headers);
     this.trust = new PeerTrust(s.trusted_proxies, s.underscores_in_headers);
     const requestTimeout = s.request_timeout;
-    this.server = http.createServer({
+    const options: http.ServerOptions = {
       maxHeaderSize: s.max_header_size,
       requestTimeout,
       // Node requires headersTimeout <= requestTimeout when the latter is on.
@@ -83,16 +87,48 @@ export class DataPlane implements Forwarding {
       joinDuplicateHeaders: true,
       // Only WebSocket upgrades are taken over; h2c and others get an HTTP/1.1 answer.
       ...upgradeServerOptions(),
-    });
-    this.server.maxHeadersCount = this.checks.nodeMaxHeadersCount;
-    this.server.maxRequestsPerSocket = s.max_requests_per_socket;
-    this.server.timeout = 0;
-    this.connections = new ConnectionGuard(this.server, s, this.log);
-    this.server.on('request', (req, res) => this.onRequest(req, res));
-    this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
-    this.server.on('connect', (_req, socket: Duplex) => this.onConnect(socket));
-    // Checked before Node sends 100 Continue, so that a refused client never sends its body.
-    this.server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
+    };
+    this.listeners = new Listeners(config.listeners, options, config.tenants, this.log);
+    this.server = this.listeners.list[0]!.server;
+    let guard: ConnectionGuard | undefined;
+    for (const l of this.listeners.list) {
+      const server = l.server;
+      server.maxHeadersCount = this.checks.nodeMaxHeadersCount;
+      server.maxRequestsPerSocket = s.max_requests_per_socket;
+      server.timeout = 0;
+      // One guard for every listener: the connection caps are process-wide (connection-guard.ts).
+      if (guard === undefined) guard = new ConnectionGuard(server, s, this.log);
+      else guard.attach(server, { tls: l.certs !== undefined });
+      this.handle(server, l.certs !== undefined);
+    }
+    this.connections = guard!;
+  }
+
+  /** The same handlers on every listener; a TLS one first checks that Host agrees with SNI (tls-host.ts). */
+  private handle(server: http.Server, tls: boolean): void {
+    if (tls) {
+      server.on('request', (req, res) => {
+        const why = sniRefusal(req);
+        if (why === undefined) this.onRequest(req, res);
+        else this.refuse(res, 'misdirected_request', why);
+      });
+      server.on('checkContinue', (req, res) => {
+        const why = sniRefusal(req);
+        if (why === undefined) this.onRequest(req, res, true);
+        else this.refuse(res, 'misdirected_request', why);
+      });
+      server.on('upgrade', (req, socket, head) => {
+        const why = sniRefusal(req);
+        if (why === undefined) this.onUpgrade(req, socket, head);
+        else sendSocketError(socket, 'misdirected_request', why);
+      });
+    } else {
+      server.on('request', (req, res) => this.onRequest(req, res));
+      server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
+      // Checked before Node sends 100 Continue, so that a refused client never sends its body.
+      server.on('checkContinue', (req, res) => this.onRequest(req, res, true));
+    }
+    server.on('connect', (_req, socket: Duplex) => this.onConnect(socket));
   }
 
   /** Swap the access log (start, reload, stop); the old one's file is flushed and closed. */
@@ -109,6 +145,11 @@ export class DataPlane implements Forwarding {
 
   listen(host: string, port: number): Promise<AddressInfo> {
     return listen(this.server, host, port, 'data plane');
+  }
+
+  /** Bind every listener at its configured address; the first's address comes first. */
+  listenAll(): Promise<AddressInfo[]> {
+    return this.listeners.listenAll();
   }
 
   address(): AddressInfo {
@@ -327,8 +368,10 @@ export class DataPlane implements Forwarding {
    */
   async close(timeoutMs: number): Promise<void> {
     this.closing = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeIdleConnections();
+    this.listeners.close();
+    const servers = this.listeners.list.map((l) => l.server).filter((sv) => sv.listening);
+    const closed = Promise.all(servers.map((sv) => new Promise<void>((resolve) => sv.close(() => resolve()))));
+    for (const sv of servers) sv.closeIdleConnections();
     // Upgraded connections are long-lived: close them now rather than hold the stop.
     this.upgrades.closeAll();
     let timer: NodeJS.Timeout | undefined;
@@ -336,14 +379,14 @@ export class DataPlane implements Forwarding {
       timer = setTimeout(() => resolve(true), timeoutMs);
     });
     // Keep-alive connections that go idle after their last answer are closed as they do.
-    const idle = setInterval(() => this.server.closeIdleConnections(), 100);
+    const idle = setInterval(() => servers.forEach((sv) => sv.closeIdleConnections()), 100);
     const timedOut = await Promise.race([closed.then(() => false), deadline]);
     clearInterval(idle);
     clearTimeout(timer);
     if (timedOut) {
       this.log.warn('shutdown timeout reached: answering held requests and closing the remaining connections');
       for (const q of this.heldQueues) q.flush();
-      this.server.closeAllConnections();
+      for (const sv of servers) sv.closeAllConnections();
       await closed;
     }
   }

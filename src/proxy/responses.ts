@@ -7,6 +7,8 @@ import type { Duplex } from 'node:stream';
 
 export type ProxyErrorCode =
   | 'unknown_host'
+  /** TLS: the Host header names another host than the client's SNI (RFC 9110 §15.5.20). */
+  | 'misdirected_request'
   | 'no_route'
   | 'bad_request'
   | 'bad_host'
@@ -32,6 +34,7 @@ export type ProxyErrorCode =
 
 const STATUS: Record<ProxyErrorCode, number> = {
   unknown_host: 421,
+  misdirected_request: 421,
   no_route: 404,
   bad_request: 400,
   bad_host: 400,

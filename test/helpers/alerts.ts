@@ -24,4 +24,6 @@ export const ALERTS = [
   // Issue 20: safety rules.
   'DrproxySafetyBreakerTripped',
   'DrproxyAutomaticFailoverOff',
+  // Issue 22: TLS listeners.
+  'DrproxyTlsCertExpiring',
 ] as const;

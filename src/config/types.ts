@@ -325,7 +325,7 @@ export interface HstsConfig {
   preload: boolean;
 }
 
-/** How a tenant's traffic meets TLS at the edge (docs/https-redirect.md). */
+/** How a tenant's traffic meets TLS at the edge (docs/tls.md#redirect-to-https-and-hsts). */
 export interface TenantEdgeConfig {
   /** Requests over plain HTTP get a 308 to https:// (ACME HTTP-01 challenges excepted). */
   redirect_https: boolean;

@@ -13,10 +13,20 @@
  * back); and the log de-duplication of alerts.
  */
 import type { SiteConfig, TenantConfig } from '../config/types.js';
+import { Availability, type DecisionMemory } from './decide.js';
 
 /** The sites of `next` whose availability means what it meant in `prev`. */
 export function unchangedSites(prev: TenantConfig, next: TenantConfig): Set<string> {
   const key = (s: SiteConfig): string => JSON.stringify([s.backends, s.health_check, s.min_healthy, s.tls ?? null]);
   const before = new Map(prev.sites.map((s) => [s.name, key(s)]));
   return new Set(next.sites.filter((s) => before.get(s.name) === key(s)).map((s) => s.name));
+}
+
+/** The decision memory a rebuilt controller takes over: `active` was the active site, `same` the unchanged sites. */
+export function carriedMemory(prev: DecisionMemory, active: string, same: ReadonlySet<string>): DecisionMemory {
+  return {
+    lastFlipAt: prev.lastFlipAt,
+    unavailableSince: same.has(active) ? prev.unavailableSince : 0,
+    availability: Availability.carried(prev.availability, same),
+  };
 }

@@ -213,6 +213,12 @@ export interface DecisionMemory {
   readonly availability: Availability;
 }
 
+/** The memory once a flip landed at `at`; `stayedOff`: its target, whose failback hold-down starts again. */
+export function landedMemory(m: DecisionMemory, at: number, stayedOff?: string): DecisionMemory {
+  const availability = stayedOff === undefined ? m.availability : m.availability.restart(stayedOff, at);
+  return { lastFlipAt: at, unavailableSince: 0, availability };
+}
+
 export interface DecisionState extends DecisionMemory {
   /** The committed state (phase, active site, fences). */
   readonly tenant: TenantState;

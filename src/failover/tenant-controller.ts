@@ -23,8 +23,8 @@ import type { TenantSlot } from '../proxy/route.js';
 import { snapshotSites, type BackendRuntime, type HealthSnapshot, type SiteRuntime } from './site.js';
 import { buildSite } from './site-builder.js';
 import type { FlipRecord } from './flip.js';
-import { unchangedSites } from './carry-over.js';
-import { Availability, autoTarget, decide, freezeStillDue, notWanted, unfreezeStillDue, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
+import { carriedMemory, unchangedSites } from './carry-over.js';
+import { Availability, autoTarget, decide, freezeStillDue, landedMemory, notWanted, unfreezeStillDue, type Action, type DecisionMemory, type DecisionView, type FlipAction } from './decide.js';
 import { FlipRunner, type FlipEvents, type FlipRequest } from './flip-runner.js';
 import { RoutePublisher } from './route-publisher.js';
 import { awaitingFirstState, Follower } from './follower.js';
@@ -137,11 +137,7 @@ export class TenantController {
     this.flips.push(...prev.flips);
     this.monitor.inherit(prev.monitor);
     this.drilling = prev.drilling;
-    this.memory = {
-      lastFlipAt: prev.lastFlipAt,
-      unavailableSince: same.has(prev.state.active) ? prev.memory.unavailableSince : 0,
-      availability: Availability.carried(prev.availability, same),
-    };
+    this.memory = carriedMemory(prev.memory, prev.state.active, same);
   }
 
   get config(): TenantConfig {
@@ -347,14 +343,10 @@ export class TenantController {
 
   /** How the flip runner's progress reaches this tenant's state, memory, alerts and hooks. */
   private flipEvents(): FlipEvents {
-    const landed = (at: number, stayedOff?: string): DecisionMemory => {
-      const availability = stayedOff === undefined ? this.memory.availability : this.memory.availability.restart(stayedOff, at);
-      return { lastFlipAt: at, unavailableSince: 0, availability };
-    };
     return {
       state: (s) => void (this.state = s),
       committed: (s) => this.deps.hooks?.onState?.(s),
-      landed: (at, stayedOff) => void (this.memory = landed(at, stayedOff)),
+      landed: (at, stayedOff) => void (this.memory = landedMemory(this.memory, at, stayedOff)),
       alert: (message) => this.alert(message),
       recorded: (record) => void (this.flips.push(record) > MAX_RECORDS && this.flips.shift()),
       finished: (record) => this.deps.hooks?.onFlip?.(record),

@@ -11,6 +11,7 @@
  * Flow, one way: health → snapshot → decide() → an action → the flip runner (or a freeze, an
  * unfreeze, a timer) → the route publisher → the data plane.
  */
+import { Serial } from '../serial.js';
 import type { TenantConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { TenantState } from '../state/types.js';
@@ -65,7 +66,7 @@ export class TenantController {
   /** Clustered: decisions read the quorum view of the replicas' votes (quorum-view.ts). */
   private readonly quorum: QuorumView | undefined;
   private readonly unsubscribe: Array<() => void> = [];
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly queue = new Serial();
   private flipping = false;
   /** trip_after, min_interval and the failback hold-down: what decide() remembers. */
   private memory: DecisionMemory = { lastFlipAt: 0, unavailableSince: 0, availability: new Availability() };
@@ -289,10 +290,10 @@ export class TenantController {
         this.startFlip(action);
         return;
       case 'freeze':
-        void this.serial(() => this.freezeNoSite(action.reason)).catch((err: unknown) => this.log.error({ err }, 'could not persist the frozen state'));
+        void this.queue.run(() => this.freezeNoSite(action.reason)).catch((err: unknown) => this.log.error({ err }, 'could not persist the frozen state'));
         return;
       case 'unfreeze':
-        void this.serial(() => this.unfreezeIfAvailable(action.reason)).catch((err: unknown) => this.log.error({ err }, 'could not persist the unfrozen state'));
+        void this.queue.run(() => this.unfreezeIfAvailable(action.reason)).catch((err: unknown) => this.log.error({ err }, 'could not persist the unfrozen state'));
         return;
     }
   }
@@ -325,7 +326,7 @@ export class TenantController {
    * and then runs against the state the first left.
    */
   failover(req: FlipRequest): Promise<FlipRecord> {
-    return this.serial(() => this.runFlip(req));
+    return this.queue.run(() => this.runFlip(req));
   }
 
   private async runFlip(req: FlipRequest): Promise<FlipRecord> {
@@ -372,7 +373,7 @@ export class TenantController {
 
   /** Re-read the committed state and apply it: as the leader (settle), or as a follower. */
   private resync(why: string): void {
-    void this.serial(async () => {
+    void this.queue.run(async () => {
       const s = await this.deps.coordinator.load(this.name);
       // A new lease carries no acknowledgement of this replica: give them again.
       this.follower.reset();
@@ -412,7 +413,7 @@ export class TenantController {
   }
   /** Freeze for `cause` (a drill interrupted by a crash, drills.on_interrupt: freeze). */
   freeze(cause: NonNullable<TenantState['frozen_cause']>, message: string): Promise<TenantState> {
-    return this.serial(() => this.runner.freeze(this.state, cause, message));
+    return this.queue.run(() => this.runner.freeze(this.state, cause, message));
   }
 
   /** Fence a site that is not active: it gets no traffic, automatic flips never choose it. */
@@ -421,7 +422,7 @@ export class TenantController {
   unfence = (siteName: string, op: OperatorRequest): Promise<TenantState> => this.fencing('unfence', siteName, op);
 
   private fencing(action: 'fence' | 'unfence', siteName: string, op: OperatorRequest): Promise<TenantState> {
-    return this.forwarded<TenantState>(action, { ...op, site: siteName }) ?? this.serial(async () => {
+    return this.forwarded<TenantState>(action, { ...op, site: siteName }) ?? this.queue.run(async () => {
       const change = (action === 'fence' ? fenceChange : unfenceChange)(this, siteName, op);
       if (change === undefined) return this.state;
       await this.runner.commit(change, this.state.epoch);
@@ -447,12 +448,6 @@ export class TenantController {
     return b;
   }
 
-  private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.chain.then(fn);
-    this.chain = run.catch(() => {});
-    return run;
-  }
-
   // --- Routes --------------------------------------------------------------------------------
 
   /** Publish the route that the current state and health call for, if it differs. */
@@ -468,7 +463,7 @@ export class TenantController {
   /** Reload: make no more decisions and wait for the flip or operator action in progress. */
   async quiesce(): Promise<void> {
     this.paused = true;
-    await this.chain.catch(() => {});
+    await this.queue.idle();
   }
 
   /** Undo quiesce (a reload that failed half-way). */
@@ -493,7 +488,7 @@ export class TenantController {
     this.timer.stop();
     this.monitor.stop();
     for (const o of this.outliers) o.stop();
-    await this.chain.catch(() => {});
+    await this.queue.idle();
     for (const b of this.allBackends()) {
       b.health.release();
       void b.backend.close();

@@ -4,6 +4,7 @@
  * is persisted (embedded: its file; clustered: its etcd key, cluster/kill-switch-store.ts), the
  * metrics, and what the admin API calls. The admin API does not need to know which.
  */
+import { Serial } from '../serial.js';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { SILENT_NOTIFIER, type Notifier } from '../notify/events.js';
@@ -25,7 +26,7 @@ export class ProxySafety {
   /** Where the switch is persisted; set by start(). */
   private store: AutomaticStore | undefined;
   /** Switches are applied one at a time, in order. */
-  private chain: Promise<unknown> = Promise.resolve();
+  private readonly queue = new Serial();
 
   constructor(private readonly o: ProxySafetyOptions) {
     this.gate = new SafetyGate({ logger: o.logger, notifier: o.notifier ?? SILENT_NOTIFIER, now: o.now, fleetSize: o.fleetSize });
@@ -44,13 +45,13 @@ export class ProxySafety {
     if (problem) this.o.logger.error({ alert: true, event: 'kill_switch_unreadable' }, problem);
     this.gate.automatic = state;
     // Clustered: another replica's switch (or the key readable again) applies here too.
-    store.onChange?.((s) => this.chain.then(() => this.apply(s, true)));
+    store.onChange?.((s) => void this.queue.run(() => this.apply(s, true)));
     if (!state.enabled) this.o.logger.error({ alert: true, event: 'automatic_failover', enabled: false, by: state.by, reason: state.reason, at: state.at }, `automatic flips are OFF (kill switch, by ${state.by} at ${state.at}: ${state.reason}); operator flips still work`);
   }
 
   /** POST /automatic: persisted first, then applied. */
   setAutomatic(enabled: boolean, by: string, reason: string): Promise<AutomaticState> {
-    const run = this.chain.then(async () => {
+    return this.queue.run(async () => {
       const store = this.store;
       if (store === undefined) throw new DrProxyError('DRP_CONFLICT', 'the kill switch is not loaded yet (drproxy is starting): try again in a moment');
       const s: AutomaticState = { enabled, reason, by, at: new Date(this.o.now()).toISOString() };
@@ -58,8 +59,6 @@ export class ProxySafety {
       this.apply(current, current !== s);
       return s;
     });
-    this.chain = run.catch(() => {});
-    return run;
   }
 
   /** Applies a switch unless it is the one applied already (an own write seen again in etcd). */

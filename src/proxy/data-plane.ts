@@ -107,16 +107,14 @@ export class DataPlane implements Forwarding {
   /** The same handlers on every listener; a TLS one first checks that Host agrees with SNI (tls-host.ts). */
   private handle(server: http.Server, tls: boolean): void {
     if (tls) {
-      server.on('request', (req, res) => {
+      /** True when Host and SNI disagree: the request was answered 421. */
+      const misdirected = (req: IncomingMessage, res: ServerResponse): boolean => {
         const why = sniRefusal(req);
-        if (why === undefined) this.onRequest(req, res);
-        else this.refuse(res, 'misdirected_request', why);
-      });
-      server.on('checkContinue', (req, res) => {
-        const why = sniRefusal(req);
-        if (why === undefined) this.onRequest(req, res, true);
-        else this.refuse(res, 'misdirected_request', why);
-      });
+        if (why !== undefined) this.refuse(res, 'misdirected_request', why);
+        return why !== undefined;
+      };
+      server.on('request', (req, res) => misdirected(req, res) || this.onRequest(req, res));
+      server.on('checkContinue', (req, res) => misdirected(req, res) || this.onRequest(req, res, true));
       server.on('upgrade', (req, socket, head) => {
         const why = sniRefusal(req);
         if (why === undefined) this.onUpgrade(req, socket, head);

@@ -31,6 +31,8 @@ export const DEFAULT_TLS_CIPHERS =
   'ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305';
 /** Session ticket keys are replaced every 12 hours (a stolen key decrypts at most that much). */
 export const DEFAULT_TLS_TICKET_ROTATION = 12 * 60 * MINUTE;
+/** TLS listeners offer HTTP/2 by ALPN unless `http2: false` (docs/tls.md). */
+export const DEFAULT_LISTENER_HTTP2 = true;
 
 /** Admin API listener: loopback only unless configured otherwise. */
 export const DEFAULT_ADMIN_LISTEN: Readonly<ListenAddress> = Object.freeze({ host: '127.0.0.1', port: 9901 });

@@ -2,25 +2,25 @@
  * `listen`: one address ("0.0.0.0:8080", as before) or a list of listeners, each an address or
  * `{ address, tls? }`; and `tenants.X.tls`. Certificate files are read and checked here (the
  * key matches, not expired), so that check-config, start-up and reload name the bad file.
- * A listener entry may later carry `proxy_protocol` and `h2c` (issue 22, next steps).
+ * An entry may also set `proxy_protocol`, `http2` (TLS listeners) and `h2c` (plain listeners).
  */
 import path from 'node:path';
 import type { ListenAddress } from './types.js';
 import type { ListenerConfig, ListenerTlsConfig, TenantTlsConfig } from './tls-types.js';
 import * as D from './defaults.js';
-import { Fields, type Problems, text, oneOf, anyDuration, show } from './fields.js';
+import { Fields, type Problems, text, oneOf, anyDuration, show, bool } from './fields.js';
 import { listenAddress } from './values.js';
 import { readPair, dirPairs } from '../tls/cert-pair.js';
 
 export function readListeners(raw: unknown, baseDir: string, out: Problems): ListenerConfig[] {
-  if (raw === undefined) return [{ address: { ...D.DEFAULT_LISTEN } }];
+  if (raw === undefined) return [plainListener({ ...D.DEFAULT_LISTEN })];
   if (!Array.isArray(raw)) {
     const address = listenAddress(raw, 'listen', out);
-    return [{ address: address ?? { ...D.DEFAULT_LISTEN } }];
+    return [plainListener(address ?? { ...D.DEFAULT_LISTEN })];
   }
   if (raw.length === 0) {
     out.error('listen', 'must list at least one listener');
-    return [{ address: { ...D.DEFAULT_LISTEN } }];
+    return [plainListener({ ...D.DEFAULT_LISTEN })];
   }
   const listeners: ListenerConfig[] = [];
   const seen = new Map<string, string>();
@@ -34,22 +34,34 @@ export function readListeners(raw: unknown, baseDir: string, out: Problems): Lis
     else seen.set(key, at);
     listeners.push(l);
   });
-  return listeners.length > 0 ? listeners : [{ address: { ...D.DEFAULT_LISTEN } }];
+  return listeners.length > 0 ? listeners : [plainListener({ ...D.DEFAULT_LISTEN })];
+}
+
+/** A listener written as a bare address: plain HTTP/1.1, every option at its default. */
+export function plainListener(address: ListenAddress): ListenerConfig {
+  return { address, proxy_protocol: false, http2: D.DEFAULT_LISTENER_HTTP2, h2c: false };
 }
 
 function readListener(entry: unknown, at: string, baseDir: string, out: Problems): ListenerConfig | undefined {
   if (typeof entry === 'string') {
     const address = listenAddress(entry, at, out);
-    return address && { address };
+    return address && plainListener(address);
   }
   const f = Fields.of(entry, at, out);
   if (f === undefined) return undefined;
   const address: ListenAddress | undefined = f.req('address', listenAddress);
   const tlsFields = f.sub('tls');
   const tls = tlsFields && readListenerTls(tlsFields, baseDir, out);
+  const proxyProtocol = f.get('proxy_protocol', bool) ?? false;
+  const http2 = f.get('http2', bool);
+  const h2c = f.get('h2c', bool) ?? false;
   f.end();
+  if (http2 !== undefined && tlsFields === undefined) out.error(f.path('http2'), 'http2 is offered by ALPN on TLS listeners only; a plain listener takes HTTP/2 with h2c: true');
+  if (h2c && tlsFields !== undefined) out.error(f.path('h2c'), 'h2c is HTTP/2 without TLS: on a TLS listener HTTP/2 is http2: true');
   if (address === undefined) return undefined;
-  return tls ? { address, tls } : { address };
+  const l: ListenerConfig = { ...plainListener(address), proxy_protocol: proxyProtocol, http2: http2 ?? D.DEFAULT_LISTENER_HTTP2, h2c };
+  if (tls) l.tls = tls;
+  return l;
 }
 
 function readListenerTls(f: Fields, baseDir: string, out: Problems): ListenerTlsConfig | undefined {

@@ -1,11 +1,20 @@
 /** The types of `listen` entries and TLS settings (src/config/listeners-section.ts, docs/tls.md). */
 import type { ListenAddress } from './types.js';
 
-/** One data-plane listener: plain HTTP/1.1, or HTTP/1.1 over TLS when `tls` is set. */
+/** One data-plane listener: plain HTTP, or HTTP over TLS when `tls` is set. */
 export interface ListenerConfig {
   address: ListenAddress;
   /** TLS termination on this listener; absent: plain HTTP. */
   tls?: ListenerTlsConfig;
+  /**
+   * A PROXY protocol v1/v2 header comes first on every connection, and is taken only from a
+   * peer in server.trusted_proxies (src/proxy/proxy-protocol.ts). Default false.
+   */
+  proxy_protocol: boolean;
+  /** TLS listeners: HTTP/2 offered by ALPN (h2, then http/1.1). Default true. */
+  http2: boolean;
+  /** Plain listeners: HTTP/2 with prior knowledge (h2c) beside HTTP/1.1. Default false. */
+  h2c: boolean;
 }
 
 /** A TLS listener's certificates and protocol settings. */

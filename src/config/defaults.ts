@@ -15,6 +15,7 @@ import type {
   ProxyConfig,
   PassiveHealthConfig,
   ServerConfig,
+  Http2Config,
 } from './types.js';
 
 const SECOND = 1_000;
@@ -77,6 +78,17 @@ export const DEFAULT_ETCD: Readonly<Omit<EtcdConfig, 'endpoints' | 'replica_id'>
   request_timeout: 1 * SECOND,
 });
 
+/**
+ * HTTP/2 client connections: 100 streams at once (Envoy's and HAProxy's order; NGINX 128); a
+ * client that cancels more than 200 unanswered streams in 10 s is closed. Browsers cancel a few
+ * streams on navigation; the rapid-reset attack (CVE-2023-44487) cancels thousands a second.
+ */
+export const DEFAULT_HTTP2: Readonly<Http2Config> = Object.freeze({
+  max_concurrent_streams: 100,
+  max_resets: 200,
+  reset_window: 10 * SECOND,
+});
+
 export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   headers_timeout: 10 * SECOND,
   request_timeout: 60 * SECOND,
@@ -99,6 +111,7 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   // Admin listener and its clients, health-probe sockets (one per backend), state and audit
   // writes, logs, Node's own descriptors: enough for a few hundred backends.
   fd_reserve: 256,
+  http2: DEFAULT_HTTP2,
 });
 
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });

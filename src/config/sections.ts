@@ -3,7 +3,7 @@
  * connection limits), `state`, `server`, `headers` and `log`.
  */
 import path from 'node:path';
-import type { AdminConfig, AdminRateLimitConfig, HeaderNames, ListenAddress, LogConfig, ServerConfig, StateConfig, TokenSpec } from './types.js';
+import type { AdminConfig, AdminRateLimitConfig, HeaderNames, Http2Config, ListenAddress, LogConfig, ServerConfig, StateConfig, TokenSpec } from './types.js';
 import { formatDuration } from './duration.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, Parse, Fields, compact, values, mapItems, rejectDuplicates, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
@@ -133,7 +133,7 @@ export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   if (f === undefined) return { ...D.DEFAULT_SERVER };
   const server: ServerConfig = {
     ...D.DEFAULT_SERVER,
-    ...compact<ServerConfig>({
+    ...compact<Omit<ServerConfig, 'http2'>>({
       headers_timeout: f.get('headers_timeout', positiveDuration),
       request_timeout: f.get('request_timeout', anyDuration),
       keep_alive_timeout: f.get('keep_alive_timeout', anyDuration),
@@ -147,6 +147,7 @@ export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
       max_connections_per_client: f.get('max_connections_per_client', int(0)),
       fd_reserve: f.get('fd_reserve', int(0)),
     }),
+    http2: readHttp2(f.sub('http2')),
   };
   if (server.max_connections_per_client > server.max_connections) {
     out.warn(
@@ -162,6 +163,20 @@ export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   }
   f.end();
   return server;
+}
+
+function readHttp2(f: Fields | undefined): Http2Config {
+  if (f === undefined) return { ...D.DEFAULT_HTTP2 };
+  const h: Http2Config = {
+    ...D.DEFAULT_HTTP2,
+    ...compact<Http2Config>({
+      max_concurrent_streams: f.get('max_concurrent_streams', int(1, 10_000)),
+      max_resets: f.get('max_resets', int(1)),
+      reset_window: f.get('reset_window', positiveDuration),
+    }),
+  };
+  f.end();
+  return h;
 }
 
 export function readHeaders(f: Fields | undefined, out: Problems): HeaderNames {

@@ -125,6 +125,21 @@ export interface ServerConfig {
   max_connections_per_client: number;
   /** File descriptors kept out of the data plane's reach (admin, probes, state, logs). */
   fd_reserve: number;
+  /** HTTP/2 client connections (TLS listeners with http2, plain ones with h2c); docs/tls.md. */
+  http2: Http2Config;
+}
+
+/** `server.http2`: the limits of one HTTP/2 client connection. */
+export interface Http2Config {
+  /** Streams open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  max_concurrent_streams: number;
+  /**
+   * Rapid-reset defence (CVE-2023-44487): a connection whose client cancels more than
+   * `max_resets` streams before their answer within `reset_window` (ms) is sent GOAWAY
+   * (ENHANCE_YOUR_CALM) and closed.
+   */
+  max_resets: number;
+  reset_window: number;
 }
 
 export interface HeaderNames {

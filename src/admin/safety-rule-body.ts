@@ -3,6 +3,8 @@ import type { DrProxyError } from '../errors.js';
 import { OVERRIDE_HINT, type RuleViolation } from '../failover/flip-rules.js';
 
 export function safetyRuleBody(err: DrProxyError): Record<string, unknown> {
-  const violations = (err as DrProxyError & { violations?: RuleViolation[] }).violations ?? [];
+  const e = err as DrProxyError & { violations?: RuleViolation[]; details?: { violations?: RuleViolation[] } };
+  // A follower gets the leader's refusal as a ForwardedError: its fields are in `details`.
+  const violations = e.violations ?? e.details?.violations ?? [];
   return { rules: violations, override: OVERRIDE_HINT };
 }

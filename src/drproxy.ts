@@ -49,6 +49,7 @@ import { NotifyMetrics } from './notify/metrics.js';
 import { NotifyWiring } from './notify/wire.js';
 import { ReadinessAlerts } from './notify/readiness-alerts.js';
 import { ProxyConsole, type ConsoleOptions } from './console/wire.js';
+import { registerConsoleMetrics } from './console/metrics.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -143,6 +144,7 @@ export class DrProxy implements AdminApi {
     this.unready = new ReadinessAlerts({ tenants: () => this.controllers.values(), notifier: () => opts.notifier ?? this.notifier, mayDecide: () => this.cluster?.coordinator.mayDecide() ?? true, now: this.now });
     this.safetyParts = new ProxySafety({ logger: this.logger, registry: this.metrics.registry, now: this.now, fleetSize: () => this.controllers.size, notifier: opts.notifier ?? this.notifier });
     this.consoleParts = new ProxyConsole({ tenants: () => this.controllers.values(), tenant: (n) => this.controllers.get(n), config: () => this.config, now: this.now, meta: () => ({ version: VERSION, automatic: this.safetyParts.gate.automatic, ...(this.cluster && { cluster: this.clusterRole() }) }) }, opts.console);
+    registerConsoleMetrics(this.metrics.registry, this.consoleParts.feed);
   }
 
   /** Open the state, start health checks and listen. Throws (and cleans up) on any failure. */

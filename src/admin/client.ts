@@ -10,46 +10,13 @@ import { request } from 'undici';
 
 // ---- Response shapes (the admin API contract) ----------------------------------------------
 
-export type TenantPhase = 'active' | 'failing_over' | 'frozen';
-
-export interface BackendStatus {
-  name: string;
-  url: string;
-  state: 'up' | 'down' | 'unknown';
-  drained: boolean;
-  ejected: boolean;
-  /** Idle pre-connected sockets (only when proxy.standby_connections is set). */
-  standby_connections?: number;
-}
-
-export interface SiteStatus {
-  name: string;
-  region?: string;
-  zone?: string;
-  available: boolean;
-  stale: boolean;
-  data_age_seconds?: number;
-  /** Standby readiness: a flip could land here now; absent from proxies older than issue 19. */
-  ready?: boolean;
-  /** Every reason it is not ready (codes: unavailable, stale, data_age_unknown, fence_hook_unreachable, promote_hook_unreachable, fenced). */
-  not_ready?: Array<{ code: string; message: string }>;
-  backends: BackendStatus[];
-}
-
-export interface TenantStatus {
-  name: string;
-  tier: string;
-  rpo_seconds: number;
-  rto_seconds: number;
-  phase: TenantPhase;
-  epoch: number;
-  active: string;
-  fenced: string[];
-  frozen_cause?: string;
-  mode: string;
-  failback: string;
-  sites: SiteStatus[];
-}
+// One definition for the server, the page and this client (src/console/contract.ts). Fields a
+// proxy older than the client lacks (ready, not_ready before issue 19) are read defensively.
+import type { BackendDetail, SiteDetail, TenantDetail as ApiTenantDetail } from '../console/contract.js';
+export type { TenantPhase } from '../console/contract.js';
+export type BackendStatus = BackendDetail;
+export type SiteStatus = SiteDetail;
+export type TenantStatus = Omit<ApiTenantDetail, 'flips'>;
 
 /** Flip records as the admin API returns them: the control plane's own type. */
 export type { FlipRecord, FlipTimings } from '../failover/flip.js';

@@ -5,8 +5,9 @@
 import type { TenantController } from '../failover/tenant-controller.js';
 import { readinessFields } from '../failover/readiness.js';
 import { isEjected } from '../health/outlier.js';
+import type { TenantDetail } from '../console/contract.js';
 
-export function tenantStatusJson(c: TenantController, withFlips: boolean, nextDrill: number | undefined): unknown {
+export function tenantStatusJson(c: TenantController, withFlips: boolean, nextDrill: number | undefined): TenantDetail {
   const name = c.name;
   const s = c.state;
   const cfg = c.config;

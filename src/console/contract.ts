@@ -23,7 +23,11 @@ import type { FlipRecord } from '../failover/flip.js';
  * FlipRecord; test/console-contract.test.ts checks at compile time that the page's copy of it
  * reads what the server sends.
  */
-export type { TenantPhase, TenantSummary, FleetSnapshot, TenantsChanged, WhoAmI } from './web/model.js';
+export type { TenantPhase, TenantSummary, FleetSnapshot, TenantsChanged, WhoAmI, BackendDetail, SiteDetail } from './web/model.js';
+import type { TenantDetail as PageTenantDetail } from './web/model.js';
+
+/** GET /tenants/:t and each of GET /status `tenants`: the page's TenantDetail with the server's FlipRecord. */
+export type TenantDetail = Omit<PageTenantDetail, 'flips'> & { flips?: FlipRecord[] };
 
 export interface FlipEvent {
   tenant: string;

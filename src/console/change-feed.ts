@@ -108,15 +108,15 @@ export class ChangeFeed {
   }
 
   /** Takes over a response whose head the caller has not written: the stream starts with a snapshot. */
-  attach(res: ServerResponse): void {
+  attach(res: ServerResponse, gzip = false): void {
     if (this.closed) {
       // Admitted just before close() (shutdown): end it like the others.
       res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       res.end('drproxy is shutting down\n');
       return;
     }
-    const client = new SseClient(res, this.limits);
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no', vary: 'accept-encoding', ...(gzip && { 'content-encoding': 'gzip' }) });
+    const client = new SseClient(res, this.limits, gzip);
     const now = this.source.now();
     const first = this.clients.size === 0;
     client.send(this.snapshotText(now, first), now);

@@ -84,7 +84,7 @@ export function consoleRoutes(api: AdminApi): Route[] {
             res.end();
             return;
           }
-          c.feed.attach(res);
+          c.feed.attach(res, acceptsGzip(req.headers['accept-encoding']));
         });
       },
     },

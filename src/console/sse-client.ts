@@ -7,8 +7,12 @@
  * `snapshot` (a resync: the page replaces its whole view) and is live again. A client behind
  * for longer than `stallMs` is dropped (the page reconnects and gets a snapshot). So memory
  * per client stays within maxBuffered plus one event.
+ *
+ * A client that takes gzip gets the stream compressed, each write flushed (Z_SYNC_FLUSH) so that
+ * every event reaches the page at once: a 5,000-tenant snapshot is ~1.3 MB of JSON, ~20 KB gzipped.
  */
 import type { ServerResponse } from 'node:http';
+import { constants, createGzip, type Gzip } from 'node:zlib';
 
 export interface SseLimits {
   /** Bytes written to a client and not yet taken by its socket, past which it is behind. */
@@ -26,11 +30,24 @@ export class SseClient {
   /** Most bytes seen waiting for its socket (tests, metrics). */
   peakBuffered = 0;
 
+  /** The compressor between the events and the response, when the client takes gzip. */
+  private readonly gzip: Gzip | undefined;
+
   constructor(
     readonly res: ServerResponse,
     private readonly limits: SseLimits,
+    gzip = false,
   ) {
-    res.once('close', () => (this.ended = true));
+    if (gzip) {
+      this.gzip = createGzip({ flush: constants.Z_SYNC_FLUSH });
+      this.gzip.pipe(res);
+      // A compression error (out of memory) ends this stream only; the page reconnects.
+      this.gzip.once('error', () => res.destroy());
+    }
+    res.once('close', () => {
+      this.ended = true;
+      this.gzip?.destroy();
+    });
   }
 
   get closed(): boolean {
@@ -41,9 +58,10 @@ export class SseClient {
     return this.behindSince !== 0;
   }
 
-  /** Bytes waiting for this client's socket. */
+  /** Bytes waiting for this client's socket (with gzip: also those waiting in the compressor). */
   get buffered(): number {
-    return this.res.writableLength;
+    const z = this.gzip;
+    return z === undefined ? this.res.writableLength : z.writableLength + z.readableLength + this.res.writableLength;
   }
 
   /** Writes one event (or comment) unless the client is behind; false when it was not written. */
@@ -53,7 +71,7 @@ export class SseClient {
       this.behindSince = now;
       return false;
     }
-    this.res.write(text);
+    (this.gzip ?? this.res).write(text);
     this.peakBuffered = Math.max(this.peakBuffered, this.buffered);
     return true;
   }
@@ -81,7 +99,7 @@ export class SseClient {
   end(): void {
     if (this.closed) return;
     this.ended = true;
-    this.res.end();
+    (this.gzip ?? this.res).end();
   }
 }
 

@@ -1,5 +1,7 @@
 /** A tiny Server-Sent Events reader over undici, as the console page reads GET /events (fetch + stream). */
 import { request } from 'undici';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { waitFor } from './poll.js';
 
 export interface SseEvent {
@@ -22,9 +24,13 @@ export interface SseStream {
   close(): void;
 }
 
-export async function openEvents(adminUrl: string, token: string | undefined, path = '/events'): Promise<SseStream> {
+/** `gzip`: ask for the compressed stream (as browsers do) and read it through a gunzip. */
+export async function openEvents(adminUrl: string, token: string | undefined, path = '/events', opts: { gzip?: boolean } = {}): Promise<SseStream> {
   const ac = new AbortController();
-  const r = await request(`${adminUrl}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: ac.signal });
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  if (opts.gzip) headers['accept-encoding'] = 'gzip';
+  const r = await request(`${adminUrl}${path}`, { headers, signal: ac.signal });
+  const body: Readable = r.headers['content-encoding'] === 'gzip' ? r.body.pipe(createGunzip()) : r.body;
   const events: SseEvent[] = [];
   const comments: { text: string; at: number }[] = [];
   let buf = '';
@@ -38,8 +44,8 @@ export async function openEvents(adminUrl: string, token: string | undefined, pa
     }
     if (data.length > 0) events.push({ event, data: JSON.parse(data.join('\n')), at: Date.now() });
   };
-  r.body.setEncoding('utf8');
-  r.body.on('data', (chunk: string) => {
+  body.setEncoding('utf8');
+  body.on('data', (chunk: string) => {
     buf += chunk;
     for (let i = buf.indexOf('\n\n'); i !== -1; i = buf.indexOf('\n\n')) {
       parse(buf.slice(0, i));
@@ -47,8 +53,8 @@ export async function openEvents(adminUrl: string, token: string | undefined, pa
     }
   });
   const ended = new Promise<'end' | 'error'>((resolve) => {
-    r.body.once('end', () => resolve('end'));
-    r.body.once('error', () => resolve('error'));
+    body.once('end', () => resolve('end'));
+    body.once('error', () => resolve('error'));
   });
   return {
     status: r.statusCode,
@@ -62,6 +68,7 @@ export async function openEvents(adminUrl: string, token: string | undefined, pa
     close() {
       ac.abort();
       r.body.destroy();
+      body.destroy();
     },
   };
 }

@@ -29,11 +29,13 @@ beforeAll(async () => {
 describe('listen as a list', () => {
   it('keeps the string form, and normalises a list into listeners (listen = the first)', () => {
     const one = check('0.0.0.0:8080').config!;
-    expect(one.listeners).toEqual([{ address: { host: '0.0.0.0', port: 8080 } }]);
+    const plain = { proxy_protocol: false, http2: true, h2c: false };
+    expect(one.listeners).toEqual([{ address: { host: '0.0.0.0', port: 8080 }, ...plain }]);
     const two = check(['127.0.0.1:80', { address: '127.0.0.1:443', tls: { cert_file: a.cert, key_file: a.key } }]).config!;
     expect(two.listen).toEqual({ host: '127.0.0.1', port: 80 });
     expect(two.listeners[1]).toEqual({
       address: { host: '127.0.0.1', port: 443 },
+      ...plain,
       tls: { cert_file: a.cert, key_file: a.key, min_version: 'TLSv1.2', ciphers: DEFAULT_TLS_CIPHERS, ticket_rotation: 12 * 3600_000 },
     });
   });
@@ -63,5 +65,14 @@ describe('listen as a list', () => {
     expect(errorAt(check(tlsListener, { tls: { cert_file: b.cert, key_file: a.key } }).problems, 'tenants.acme.tls.key_file')).toContain('is not the key');
     const unserved = check('127.0.0.1:80', { tls: { cert_file: a.cert, key_file: a.key } }).problems;
     expect(unserved.find((p) => p.path === 'tenants.acme.tls')?.severity).toBe('warning');
+  });
+});
+
+describe('listener protocol options', () => {
+  it('takes http2 on TLS listeners and h2c on plain ones, refusing them the other way round', () => {
+    const ok = check([{ address: '127.0.0.1:80', h2c: true }, { address: '127.0.0.1:443', http2: false, tls: { cert_file: a.cert, key_file: a.key } }]).config!;
+    expect(ok.listeners.map((l) => [l.h2c, l.http2])).toEqual([[true, true], [false, false]]);
+    expect(errorAt(check([{ address: '127.0.0.1:80', http2: true }]).problems, 'listen[0].http2')).toContain('TLS listeners only');
+    expect(errorAt(check([{ address: '127.0.0.1:443', h2c: true, tls: { cert_file: a.cert, key_file: a.key } }]).problems, 'listen[0].h2c')).toContain('without TLS');
   });
 });

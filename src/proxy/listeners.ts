@@ -163,7 +163,7 @@ function readProxyHeaderFirst(l: Listener, opts: ProxyProtocolOptions, log: Logg
   const handlers = server.listeners('connection') as Array<(this: Server, socket: Socket) => void>;
   server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) =>
-    reader.read(socket, (s) => {
+    reader.read(socket, l.certs === undefined, (s) => {
       if (l.afterProxyHeader !== undefined && !l.afterProxyHeader(s)) return;
       for (const h of handlers) h.call(server, s);
     }),

@@ -60,8 +60,13 @@ export class ProxyHeaderReader {
     this.report = new RefusalLog(opts.log, LOG_WINDOW_MS, `${opts.listener} (PROXY protocol)`);
   }
 
-  /** Read the header, then hand the socket on with the header's bytes gone (`next`). */
-  read(socket: Socket, next: (socket: Socket) => void): void {
+  /**
+   * Read the header, then hand the socket on with the header's bytes gone (`next`). `plain`:
+   * Node's HTTP server takes the socket, and it must be resumed; a TLS wrap must not be (its
+   * TLSWrap reads the handle itself and takes the socket's buffered bytes at its first read;
+   * resuming the wrapped socket stalls the handshake).
+   */
+  read(socket: Socket, plain: boolean, next: (socket: Socket) => void): void {
     socket.on('error', ignore);
     if (!this.opts.trusted(socket)) return this.refuse(socket, 'untrusted');
     let buf: Buffer = Buffer.alloc(0);
@@ -83,8 +88,8 @@ export class ProxyHeaderReader {
       if (r.client !== undefined) (socket as ProxiedSocket)[kClient] = r.client;
       socket.removeListener('error', ignore);
       next(socket);
-      // Node's HTTP server does not resume a socket paused before it (its TLS wrap reads it anyway).
-      if (!socket.destroyed) socket.resume();
+      // Node's HTTP server does not resume a socket paused before it.
+      if (plain && !socket.destroyed) socket.resume();
     };
     socket.on('data', onData);
     socket.once('close', done);

@@ -154,6 +154,16 @@ describe('PROXY protocol listeners', () => {
     expect(await loggedClient('/ka-2')).toBe('2001:db8::42');
   });
 
+  it('believes X-Forwarded-For from the header client only when that client is a trusted proxy', async () => {
+    const spoof = (path: string): Buffer => Buffer.from(`GET ${path} HTTP/1.1\r\nHost: a.example.com\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n`, 'latin1');
+    // The balancer (127.0.0.1) is trusted, the client it speaks for is not: its header is replaced.
+    expect(await exchange([Buffer.concat([v1Tcp4('192.0.2.9'), spoof('/xff-untrusted')])])).toMatch(/^HTTP\/1\.1 200/);
+    expect(seenXff('/xff-untrusted')).toBe('192.0.2.9');
+    // A client that is itself in trusted_proxies (an L7 proxy behind the balancer) is believed.
+    expect(await exchange([Buffer.concat([v1Tcp4('127.0.0.1'), spoof('/xff-trusted')])])).toMatch(/^HTTP\/1\.1 200/);
+    expect(seenXff('/xff-trusted')).toBe('6.6.6.6, 127.0.0.1');
+  });
+
   it('LOCAL (a balancer health check) is served with the real peer address', async () => {
     const text = await exchange([Buffer.concat([v2(0x20, 0x00, Buffer.alloc(0)), request('/local')])]);
     expect(text).toMatch(/^HTTP\/1\.1 200/);

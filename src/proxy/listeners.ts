@@ -152,10 +152,11 @@ export class Listeners {
 }
 
 /**
- * PROXY protocol (proxy-header-reader.ts): the server's own connection handlers (Node's HTTP
- * parser, or its TLS wrap) get each socket only once its header is read and taken off. Put in
- * place before anything else wraps 'connection' (the connection guard, an h2c check), so that
- * those see the socket first (the guard counts at accept) and the header before the protocol.
+ * PROXY protocol (proxy-header-reader.ts): the 'connection' handlers registered so far (Node's
+ * HTTP parser or TLS wrap, and any check on the protocol's first bytes such as an h2c preface
+ * check, which must be registered before this runs) get each socket only once its header is
+ * read and taken off. What wraps 'connection' afterwards (the connection guard) sees the socket
+ * first, at accept.
  */
 function readProxyHeaderFirst(l: Listener, opts: ProxyProtocolOptions, log: Logger): ProxyHeaderReader {
   const server: Server = l.server;

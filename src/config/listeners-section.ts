@@ -127,3 +127,14 @@ export function checkTenantTls(listeners: ListenerConfig[], tenants: Array<{ nam
   if (listeners.some((l) => l.tls !== undefined)) return;
   for (const t of tenants) if (t.tls) out.warn(`tenants.${t.name}.tls`, 'no listener has tls: this certificate is not served');
 }
+
+/**
+ * A PROXY protocol listener believes the header only from server.trusted_proxies: with none,
+ * every connection would be refused, which is a mistake to say at load, not at the first client.
+ */
+export function checkProxyProtocol(listeners: readonly ListenerConfig[], trustedProxies: readonly string[], out: Problems): void {
+  if (trustedProxies.length > 0) return;
+  listeners.forEach((l, i) => {
+    if (l.proxy_protocol) out.error(`listen[${i}].proxy_protocol`, 'needs server.trusted_proxies: the PROXY header is accepted only from the load balancers listed there (e.g. [10.0.0.0/8])');
+  });
+}

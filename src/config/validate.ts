@@ -18,7 +18,7 @@ import { formatDuration } from './duration.js';
 import { builtinTiers, findTier } from './tiers.js';
 import * as D from './defaults.js';
 import { Problems, join, show, expected, isMap, suggest, Parse, Item, Fields, compact, values, rejectDuplicates, str, text, bool, num, int, oneOf, duration, anyDuration, positiveDuration, listOf } from './fields.js';
-import { readListeners, readTenantTls, checkTenantTls } from './listeners-section.js';
+import { readListeners, readTenantTls, checkTenantTls, checkProxyProtocol } from './listeners-section.js';
 import { TENANT_NAME, TIER_NAME, siteName, backendName, hostHeader, checkPath, pathPrefix, hostPattern, httpUrl, headerMap, expectStatus, minHealthy, dataAge } from './values.js';
 import { readAdmin, readState, readServer, readHeaders, readLog, checkPublicListen } from './sections.js';
 import { readMetrics, checkFullDetail } from './metrics-section.js';
@@ -469,6 +469,7 @@ function readConfig(raw: unknown, baseDir: string, out: Problems): Config | unde
   const drills = readDrills(f.sub('drills'), baseDir);
   const tenants = readTenants(f, { tiers, defaults, drillVerify: drills.verify, claims: new Map(), baseDir }, out);
   checkTenantTls(listeners, tenants, out);
+  checkProxyProtocol(listeners, server.trusted_proxies, out);
   checkFullDetail(metrics, tenants, out);
   checkDrillSchedules(drills, tenants, tiers, out);
   const safety = readSafety(f.sub('safety'));

@@ -3,6 +3,7 @@
  * counts, one increment per connection), read at each scrape.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { proxyProtocolRefused } from '../proxy/proxy-header-reader.js';
 
 /** The counts of one listener's ConnectionGuard. */
 export interface ConnectionCounts {
@@ -45,6 +46,16 @@ export class ConnectionMetrics {
         if (!c) return;
         this.reset();
         for (const [reason, n] of Object.entries(c.refused)) this.inc({ reason }, n);
+      },
+    });
+    new Counter({
+      name: 'drproxy_proxy_protocol_refused_total',
+      help: 'Connections to proxy_protocol listeners closed before their PROXY header was taken, by reason (untrusted: the peer is not in server.trusted_proxies; invalid: a malformed header; timeout: none within server.headers_timeout)',
+      labelNames: ['reason'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(proxyProtocolRefused)) this.inc({ reason }, n);
       },
     });
     // The admin listener's own guard: apart, so that a refused scrape is never read as data-plane load.

@@ -20,6 +20,7 @@ import type { AccessLogConfig } from '../config/types.js';
 import type { ProxyCall } from './forwarder.js';
 import type { TenantSlot } from './route.js';
 import type { ProxyErrorCode } from './responses.js';
+import { peerAddress } from './proxy-header-reader.js';
 
 /** Where lines go (access-log-writer.ts): it never blocks, and counts the lines it drops. */
 export interface LineSink {
@@ -58,7 +59,7 @@ export class AccessLog {
     const upstream = sent ? now - call.sentAt - (call.heldMs - call.heldAtSend) : -1;
     this.write({
       time: this.iso(call.startedAt),
-      client: req.socket.remoteAddress ?? null,
+      client: peerAddress(req.socket) ?? null,
       tenant: call.slot.tenant,
       site: sent ? route.site : null,
       backend: sent ? call.backend.name : null,
@@ -83,7 +84,7 @@ export class AccessLog {
     if (this.rate < 1 && this.random() >= this.rate) return;
     this.write({
       time: this.iso(performance.now()),
-      client: req.socket.remoteAddress ?? null,
+      client: peerAddress(req.socket) ?? null,
       tenant: slot?.tenant ?? null,
       site: null,
       backend: null,

@@ -31,6 +31,7 @@ import type { ServerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { clientConnectionCap, openFileLimit } from './fd-limit.js';
 import { RefusalLog } from './refusal-log.js';
+import { peerAddress } from './proxy-header-reader.js';
 
 export type RefusalReason = 'max_connections' | 'fd_limit' | 'max_connections_per_client' | 'accept_error';
 
@@ -49,6 +50,9 @@ export interface GuardOptions {
   listener?: string;
   /** RLIMIT_NOFILE, for tests; read from /proc when fd_reserve is set. */
   softLimit?: number | undefined;
+  /** How the first server is attached (see attach). */
+  tls?: boolean;
+  proxyProtocol?: boolean;
 }
 
 /** A refused client may try again after this many seconds (idle connections close within headers_timeout). */
@@ -107,7 +111,7 @@ export class ConnectionGuard {
     };
     this.report = new RefusalLog(log, LOG_WINDOW_MS, listener);
     this.noKeepAlive = limits.keep_alive_timeout === 0;
-    this.attach(server);
+    this.attach(server, { tls: opts.tls === true, proxyProtocol: opts.proxyProtocol === true });
   }
 
   private readonly noKeepAlive: boolean;
@@ -117,14 +121,17 @@ export class ConnectionGuard {
    * The data plane attaches every listener (listeners.ts) to one guard: its caps are
    * process-wide, over all listeners together (descriptors are the process's).
    */
-  attach(server: http.Server, opts: { tls?: boolean } = {}): void {
+  attach(server: http.Server, opts: { tls?: boolean; proxyProtocol?: boolean } = {}): void {
     if (this.noKeepAlive) noKeepAlive(server);
     const plain = opts.tls !== true;
+    // Behind a PROXY protocol balancer every TCP peer is the balancer: the per-client cap
+    // counts the header's client instead, once it is read (admitClient).
+    const perClient = opts.proxyProtocol !== true;
     // A TLS server's 'connection' is the TCP accept (before the handshake): refused sockets never cost one.
     const handlers = server.listeners('connection') as Array<(this: http.Server, socket: Socket) => void>;
     server.removeAllListeners('connection');
     server.on('connection', (socket: Socket) => {
-      if (!this.admit(socket, plain)) return;
+      if (!this.admit(socket, plain, perClient)) return;
       for (const h of handlers) h.call(server, socket);
     });
     server.on('error', (err: NodeJS.ErrnoException) => {
@@ -136,7 +143,7 @@ export class ConnectionGuard {
     server.on('close', () => this.report.close());
   }
 
-  private admit(socket: Socket, plain: boolean): boolean {
+  private admit(socket: Socket, plain: boolean, perClient: boolean): boolean {
     const client = clientAddress(socket.remoteAddress);
     if (client === undefined) {
       // Reset by the client before we saw it.
@@ -145,23 +152,48 @@ export class ConnectionGuard {
     }
     let reason: RefusalReason | undefined;
     if (this.open >= this.cap) reason = this.capReason;
-    else if (this.perClient > 0 && (this.byClient.get(client) ?? 0) >= this.perClient) reason = 'max_connections_per_client';
+    else if (perClient && this.overClientCap(client)) reason = 'max_connections_per_client';
     if (reason !== undefined) {
       this.refuse(socket, reason, client, plain);
       return false;
     }
     this.open++;
-    if (this.perClient > 0) this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
-    socket.once('close', () => this.release(client));
+    socket.once('close', () => this.open--);
+    if (perClient) this.countClient(socket, client);
     return true;
   }
 
-  private release(client: string): void {
-    this.open--;
+  /**
+   * A PROXY protocol listener's connection once its header is read: the per-client cap on the
+   * client it names (the TCP peer when the header names none, LOCAL). False: refused and closed.
+   */
+  admitClient(socket: Socket, plain: boolean): boolean {
+    if (this.perClient === 0) return true;
+    const client = clientAddress(peerAddress(socket));
+    if (client === undefined) {
+      socket.destroy();
+      return false;
+    }
+    if (this.overClientCap(client)) {
+      this.refuse(socket, 'max_connections_per_client', client, plain);
+      return false;
+    }
+    this.countClient(socket, client);
+    return true;
+  }
+
+  private overClientCap(client: string): boolean {
+    return this.perClient > 0 && (this.byClient.get(client) ?? 0) >= this.perClient;
+  }
+
+  private countClient(socket: Socket, client: string): void {
     if (this.perClient === 0) return;
-    const n = this.byClient.get(client)! - 1;
-    if (n === 0) this.byClient.delete(client);
-    else this.byClient.set(client, n);
+    this.byClient.set(client, (this.byClient.get(client) ?? 0) + 1);
+    socket.once('close', () => {
+      const n = this.byClient.get(client)! - 1;
+      if (n === 0) this.byClient.delete(client);
+      else this.byClient.set(client, n);
+    });
   }
 
   private refuse(socket: Socket, reason: RefusalReason, client: string, plain: boolean): void {

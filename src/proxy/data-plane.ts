@@ -11,7 +11,7 @@
  * are taken over (upgrade-policy.ts); a connection's peer is trusted or not once (peer-trust.ts).
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -88,7 +88,8 @@ export class DataPlane implements Forwarding {
       // Only WebSocket upgrades are taken over; h2c and others get an HTTP/1.1 answer.
       ...upgradeServerOptions(),
     };
-    this.listeners = new Listeners(config.listeners, options, config.tenants, this.log);
+    const proxyProtocol = { trustedPeer: (socket: Socket) => this.trust.isTrustedPeer(socket), timeoutMs: s.headers_timeout };
+    this.listeners = new Listeners(config.listeners, options, config.tenants, this.log, proxyProtocol);
     this.server = this.listeners.list[0]!.server;
     let guard: ConnectionGuard | undefined;
     for (const l of this.listeners.list) {
@@ -97,8 +98,12 @@ export class DataPlane implements Forwarding {
       server.maxRequestsPerSocket = s.max_requests_per_socket;
       server.timeout = 0;
       // One guard for every listener: the connection caps are process-wide (connection-guard.ts).
-      if (guard === undefined) guard = new ConnectionGuard(server, s, this.log);
-      else guard.attach(server, { tls: l.certs !== undefined });
+      if (guard === undefined) guard = new ConnectionGuard(server, s, this.log, { tls: l.certs !== undefined, proxyProtocol: l.cfg.proxy_protocol });
+      else guard.attach(server, { tls: l.certs !== undefined, proxyProtocol: l.cfg.proxy_protocol });
+      if (l.cfg.proxy_protocol) {
+        const g = guard;
+        l.afterProxyHeader = (socket) => g.admitClient(socket, l.certs === undefined);
+      }
       this.handle(server, l.certs !== undefined);
     }
     this.connections = guard!;

@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { util as undiciUtil } from 'undici';
 import { policyOf } from './peer-trust.js';
+import { peerAddress } from './proxy-header-reader.js';
 
 /** undici's trie of known header names: lower-case interned strings, no allocation. */
 const headerName = undiciUtil.headerNameToString as (b: Buffer | string) => string;
@@ -189,8 +190,9 @@ export function upgradeRequestHeaders(
   return headers;
 }
 
+/** The client's address: a PROXY protocol header's (proxy-header-reader.ts), else the TCP peer's. */
 export function clientAddress(req: IncomingMessage): string {
-  const a = req.socket.remoteAddress ?? '';
+  const a = peerAddress(req.socket) ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
 }
 

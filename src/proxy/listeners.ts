@@ -7,12 +7,21 @@
 import http from 'node:http';
 import https from 'node:https';
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server, Socket } from 'node:net';
 import type { ListenerConfig } from '../config/tls-types.js';
 import type { Logger } from '../log.js';
 import { listen } from '../listen.js';
 import { CertStore, type CertProblem, type LoadedCert, type TenantCerts } from '../tls/cert-store.js';
 import { CertWatch } from '../tls/cert-watch.js';
+import { ProxyHeaderReader } from './proxy-header-reader.js';
+
+/** What a `proxy_protocol: true` listener needs (proxy-header-reader.ts). */
+export interface ProxyProtocolOptions {
+  /** The TCP peer is in server.trusted_proxies. */
+  trustedPeer(socket: Socket): boolean;
+  /** server.headers_timeout. */
+  timeoutMs: number;
+}
 
 export interface Listener {
   readonly cfg: ListenerConfig;
@@ -23,20 +32,25 @@ export interface Listener {
   readonly name: string;
   /** The fingerprint of the default certificate in the server's own context. */
   defaultPrint?: string;
+  /** proxy_protocol listeners: called once the header is read; false closes the connection (connection-guard.ts admitClient). */
+  afterProxyHeader?: (socket: Socket) => boolean;
 }
 
 export class Listeners {
   readonly list: Listener[];
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly watch: CertWatch;
+  private readonly readers: ProxyHeaderReader[] = [];
 
   constructor(
     configs: readonly ListenerConfig[],
     serverOptions: http.ServerOptions,
     tenants: readonly TenantCerts[],
     private readonly log: Logger,
+    proxy?: ProxyProtocolOptions,
   ) {
     this.list = configs.map((cfg) => this.create(cfg, serverOptions, tenants));
+    if (proxy !== undefined) for (const l of this.list) if (l.cfg.proxy_protocol) this.readers.push(readProxyHeaderFirst(l, proxy, this.log));
     this.watch = new CertWatch(
       () => this.refresh('file changed'),
       (dir, err) => this.log.warn({ event: 'tls_watch_failed', dir, err: err.message }, `TLS: cannot watch ${dir} for certificate changes (${err.message}); SIGHUP or POST /reload reads them`),
@@ -132,8 +146,30 @@ export class Listeners {
   /** Stop timers and watches (the servers are closed by the data plane). */
   close(): void {
     for (const t of this.timers) clearInterval(t);
+    for (const r of this.readers) r.close();
     this.watch.close();
   }
+}
+
+/**
+ * PROXY protocol (proxy-header-reader.ts): the 'connection' handlers registered so far (Node's
+ * HTTP parser or TLS wrap, and any check on the protocol's first bytes such as an h2c preface
+ * check, which must be registered before this runs) get each socket only once its header is
+ * read and taken off. What wraps 'connection' afterwards (the connection guard) sees the socket
+ * first, at accept.
+ */
+function readProxyHeaderFirst(l: Listener, opts: ProxyProtocolOptions, log: Logger): ProxyHeaderReader {
+  const server: Server = l.server;
+  const reader = new ProxyHeaderReader({ trusted: opts.trustedPeer, timeoutMs: opts.timeoutMs, log, listener: l.name });
+  const handlers = server.listeners('connection') as Array<(this: Server, socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) =>
+    reader.read(socket, l.certs === undefined, (s) => {
+      if (l.afterProxyHeader !== undefined && !l.afterProxyHeader(s)) return;
+      for (const h of handlers) h.call(server, s);
+    }),
+  );
+  return reader;
 }
 
 function dedupe(problems: CertProblem[]): CertProblem[] {

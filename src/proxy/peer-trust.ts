@@ -5,6 +5,7 @@
  */
 import { BlockList, type Socket } from 'node:net';
 import { parseCidr } from '../config/cidr.js';
+import { peerAddress, peerFamily } from './proxy-header-reader.js';
 
 export interface ConnectionPolicy {
   /** The peer is a trusted proxy: its X-Forwarded-* and Forwarded headers are kept. */
@@ -51,10 +52,24 @@ export class PeerTrust {
     if (s[kPolicy] === undefined) s[kPolicy] = this.isTrusted(socket) ? this.trustedPolicy : this.untrustedPolicy;
   }
 
+  /**
+   * Whether the connection's client may speak for others. Behind a PROXY protocol balancer it
+   * is the client the header named (peerAddress): the balancer vouches for the address, not
+   * for the X-Forwarded-* headers that client wrote; only a client that is itself a trusted
+   * proxy (an L7 proxy behind the L4 balancer) has them believed.
+   */
   isTrusted(socket: Socket): boolean {
+    return this.trusts(peerAddress(socket), peerFamily(socket));
+  }
+
+  /** The TCP peer itself is listed: the one check a PROXY protocol header needs (proxy-header-reader.ts). */
+  isTrustedPeer(socket: Socket): boolean {
+    return this.trusts(socket.remoteAddress, socket.remoteFamily);
+  }
+
+  private trusts(address: string | undefined, family: string | undefined): boolean {
     if (this.list === undefined) return false;
-    const address = socket.remoteAddress;
     // IPv4-mapped IPv6 peers ("::ffff:10.0.0.1") match IPv4 blocks: BlockList maps them.
-    return address !== undefined && this.list.check(address, socket.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4');
+    return address !== undefined && this.list.check(address, family === 'IPv6' ? 'ipv6' : 'ipv4');
   }
 }

@@ -103,9 +103,14 @@ async function runH2load({ port, connections, streams, duration, logFile }) {
   rmSync(logFile, { force: true });
   // A server that does not offer h2 by ALPN gets h2load's HTTP/1.1 fallback: kept, but marked.
   const protocol = /Application protocol: (\S+)/.exec(out)?.[1] ?? 'unknown';
+  // What the default profiles agreed on (both sides should say TLSv1.3, the same suite).
+  const tlsVersion = /TLS Protocol: (\S+)/.exec(out)?.[1];
+  const cipher = /Cipher: (\S+)/.exec(out)?.[1];
   return {
     tool: 'h2load',
     protocol,
+    tlsVersion,
+    cipher,
     rps: Number(fin[1]),
     p50: L.percentile(ms, 50),
     p99: L.percentile(ms, 99),
@@ -208,7 +213,7 @@ function summarize(samples, kinds) {
       const s = samples.filter((x) => x.kind === kind && x.target === name);
       const m = { rounds: s.length, errors: s.reduce((a, x) => a + x.errors + x.non2xx, 0) };
       for (const k of ['rps', 'p50', 'p99', 'cpu', 'cpuUs']) Object.assign(m, { [k]: L.median(s.map((x) => x[k])), [`${k}Range`]: L.minMax(s.map((x) => x[k])) });
-      if (kind === 'h2') m.notH2 = s.filter((x) => x.protocol !== 'h2').length;
+      if (kind === 'h2') Object.assign(m, { notH2: s.filter((x) => x.protocol !== 'h2').length, tls: [...new Set(s.map((x) => `${x.tlsVersion} ${x.cipher}`))].join(', ') });
       if (kind === 'resumed') m.resumedShare = s.reduce((a, x) => a + x.resumed, 0) / Math.max(1, s.reduce((a, x) => a + x.total, 0));
       out[kind][name] = m;
     }
@@ -241,6 +246,7 @@ export function tlsMarkdown(r) {
       );
     }
   }
+  if (r.summary.h2) lines.push('', `TLS agreed (h2load): drproxy ${r.summary.h2.drproxy.tls}; NGINX ${r.summary.h2.nginx.tls}.`);
   lines.push('', '| measurement | drproxy / NGINX rate | p50 | p99 | CPU per unit |', '|---|---:|---:|---:|---:|');
   for (const kind of r.kinds) {
     const q = r.summary[kind].ratios;

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
@@ -41,7 +41,8 @@ afterAll(async () => {
 /** A wss:// connection to 127.0.0.1 with SNI `servername` and `Host: host`; `alpn` undefined: no ALPN extension. */
 function open(servername: string, host: string, alpn?: string[]): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const opts: ClientOptions = { headers: { host }, servername, rejectUnauthorized: false, ...(alpn && { ALPNProtocols: alpn }) };
+    // ws hands these to tls.connect: SNI and ALPN as given (its own default SNI is none for an IP).
+    const opts: ClientOptions & ConnectionOptions = { headers: { host }, servername, rejectUnauthorized: false, ...(alpn && { ALPNProtocols: alpn }) };
     const ws = new WebSocket(`wss://127.0.0.1:${port}/socket`, opts);
     ws.once('open', () => resolve(ws));
     ws.once('error', reject);

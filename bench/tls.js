@@ -133,7 +133,7 @@ async function runHandshakes({ port, concurrency, duration, resume }) {
   const line = out.trim().split('\n').pop();
   if (code !== 0 || !line?.startsWith('{')) throw new Error(`tls-handshakes exited ${code}: ${out}${tail}`);
   const r = JSON.parse(line);
-  return { tool: 'node tls', rps: r.rate, p50: r.p50, p99: r.p99, total: r.handshakes, errors: r.errors, non2xx: 0, resumed: r.resumed, lastErr: r.lastErr };
+  return { tool: 'node tls', rps: r.rate, p50: r.p50, p99: r.p99, total: r.handshakes, errors: r.errors, non2xx: 0, resumed: r.resumed, lastErr: r.lastErr, clientCpu: r.clientCpu };
 }
 
 /** One measurement of `kind` against target `t` (warm-up first), with the server's CPU per unit. */
@@ -190,7 +190,7 @@ export async function runTls(options = {}) {
           samples.push({ round, target: t.name, kind, ...r });
           L.log(
             `round ${round} ${t.name.padEnd(8)} ${kind.padEnd(8)} ${L.fmt(r.rps).padStart(7)} ${kind === 'full' || kind === 'resumed' ? 'hs/s ' : 'req/s'}  p50 ${L.fmt(r.p50, 2)} ms  p99 ${L.fmt(r.p99, 2)} ms  ` +
-              `server cpu ${L.fmt(r.cpu * 100)}% = ${L.fmt(r.cpuUs, 1)} µs each${r.resumed !== undefined && kind === 'resumed' ? `  resumed ${r.resumed}/${r.total}` : ''}${r.protocol && r.protocol !== 'h2' ? `  NOT HTTP/2: ${r.protocol}` : ''}${r.errors || r.non2xx ? `  errors ${r.errors} non2xx ${r.non2xx}${r.lastErr ? ` (${r.lastErr})` : ''}` : ''}`,
+              `server cpu ${L.fmt(r.cpu * 100)}% = ${L.fmt(r.cpuUs, 1)} µs each${r.clientCpu !== undefined ? `  client cpu ${L.fmt(r.clientCpu * 100)}%` : ''}${r.resumed !== undefined && kind === 'resumed' ? `  resumed ${r.resumed}/${r.total}` : ''}${r.protocol && r.protocol !== 'h2' ? `  NOT HTTP/2: ${r.protocol}` : ''}${r.errors || r.non2xx ? `  errors ${r.errors} non2xx ${r.non2xx}${r.lastErr ? ` (${r.lastErr})` : ''}` : ''}`,
           );
         }
       }
@@ -214,6 +214,7 @@ function summarize(samples, kinds) {
       const m = { rounds: s.length, errors: s.reduce((a, x) => a + x.errors + x.non2xx, 0) };
       for (const k of ['rps', 'p50', 'p99', 'cpu', 'cpuUs']) Object.assign(m, { [k]: L.median(s.map((x) => x[k])), [`${k}Range`]: L.minMax(s.map((x) => x[k])) });
       if (kind === 'h2') Object.assign(m, { notH2: s.filter((x) => x.protocol !== 'h2').length, tls: [...new Set(s.map((x) => `${x.tlsVersion} ${x.cipher}`))].join(', ') });
+      if (kind === 'full' || kind === 'resumed') m.clientCpu = L.median(s.map((x) => x.clientCpu));
       if (kind === 'resumed') m.resumedShare = s.reduce((a, x) => a + x.resumed, 0) / Math.max(1, s.reduce((a, x) => a + x.total, 0));
       out[kind][name] = m;
     }
@@ -242,7 +243,7 @@ export function tlsMarkdown(r) {
       const t = r.summary[kind][name];
       lines.push(
         `| ${LABEL[kind]} | ${name} | ${L.fmt(t.rps)} [${range(t.rpsRange, 0)}] | ${L.fmt(t.p50, 2)} [${range(t.p50Range, 2)}] | ${L.fmt(t.p99, 2)} [${range(t.p99Range, 2)}] ` +
-          `| ${L.fmt(t.cpu * 100)}% | ${L.fmt(t.cpuUs, 1)} [${range(t.cpuUsRange, 1)}] | ${t.errors}${t.resumedShare !== undefined ? ` (resumed ${L.fmt(t.resumedShare * 100)}%)` : ''}${t.notH2 ? ` (**not HTTP/2** in ${t.notH2} round(s): no h2 by ALPN)` : ''} |`,
+          `| ${L.fmt(t.cpu * 100)}% | ${L.fmt(t.cpuUs, 1)} [${range(t.cpuUsRange, 1)}] | ${t.errors}${t.clientCpu !== undefined ? ` (client CPU ${L.fmt(t.clientCpu * 100)}%)` : ''}${t.resumedShare !== undefined ? ` (resumed ${L.fmt(t.resumedShare * 100)}%)` : ''}${t.notH2 ? ` (**not HTTP/2** in ${t.notH2} round(s): no h2 by ALPN)` : ''} |`,
       );
     }
   }

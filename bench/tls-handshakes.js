@@ -47,6 +47,7 @@ function once(session, wantTicket) {
     let ms;
     let resumed = false;
     const finish = (ok, ticket, err) => {
+      clearTimeout(timer);
       s.removeAllListeners();
       s.on('error', () => {});
       s.end();
@@ -62,6 +63,8 @@ function once(session, wantTicket) {
     });
     if (wantTicket) s.once('session', (ticket) => finish(true, ticket));
     s.once('error', (err) => finish(false, undefined, err));
+    // A handshake (or a ticket) that never comes is an error, not a stuck worker.
+    const timer = setTimeout(() => finish(false, undefined, new Error('no handshake (or session ticket) within 10 s')), 10_000);
   });
 }
 

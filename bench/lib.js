@@ -419,11 +419,11 @@ function wrkMs(text) {
   return m[2] === 'us' ? v / 1000 : m[2] === 'ms' ? v : m[2] === 's' ? v * 1000 : v * 60_000;
 }
 
-/** Run wrk (1 thread) pinned to the load CPU. Same result shape as runAutocannon. */
-export async function runWrk({ port, host, connections = 64, duration = 10, path: p = '/', cpu = CPU_LOAD }) {
+/** Run wrk (1 thread) pinned to the load CPU. Same result shape as runAutocannon. `url`: another URL (https:// in bench/tls.js). */
+export async function runWrk({ port, host, connections = 64, duration = 10, path: p = '/', cpu = CPU_LOAD, url }) {
   const args = ['-t', '1', '-c', String(connections), '-d', `${duration}s`, '--latency', '--timeout', '10s'];
   if (host) args.push('-H', `Host: ${host}`);
-  args.push(`http://127.0.0.1:${port}${p}`);
+  args.push(url ?? `http://127.0.0.1:${port}${p}`);
   const child = spawnPinned('wrk', args, { cpu });
   let out = '';
   child.stdout.on('data', (d) => (out += d));

@@ -6,6 +6,8 @@
  *   node bench/run.js --only scale          one (or a comma list) of throughput|failover|region|scale|instructions|soak
  *   node bench/run.js --only soak [--quick] the soak (bench/soak.js: 10 minutes of load and faults); never in
  *                                           the default set, it is long
+ *   node bench/run.js --only tls [--quick]  HTTPS, HTTP/2 and handshakes against NGINX (bench/tls.js); not in the
+ *                                           default set (it needs nginx and h2load)
  *
  * Other flags are passed to the benchmarks (--duration, --rounds, --warmup, --connections,
  * --no-wrk, --rate, --pre, --post, --kinds, --tenants, --idle, --ports, --shared-probes, --fault-every).
@@ -19,6 +21,7 @@ import { runRegionHang, regionMarkdown } from './region-hang.js';
 import { runScale, scaleMarkdown } from './scale.js';
 import { runInstructions, instructionsMarkdown } from './instructions.js';
 import { runSoak, soakMarkdown } from './soak.js';
+import { runTls, tlsMarkdown } from './tls.js';
 
 const BENCHES = {
   throughput: [runThroughput, throughputMarkdown],
@@ -27,9 +30,10 @@ const BENCHES = {
   scale: [runScale, scaleMarkdown],
   instructions: [runInstructions, instructionsMarkdown],
   soak: [runSoak, soakMarkdown],
+  tls: [runTls, tlsMarkdown],
 };
 /** Run only when named with --only: too long for the default set. */
-const NOT_DEFAULT = new Set(['soak']);
+const NOT_DEFAULT = new Set(['soak', 'tls']);
 
 const o = L.commonOptions(process.argv.slice(2), {});
 const onlyGiven = Boolean(o.only);

@@ -42,6 +42,7 @@ import type { DrillService } from './drill/service.js';
 import type { FleetDrills } from './drill/wire-fleet.js';
 import type { RegionDrills } from './drill/region.js';
 import { ProxyDrills } from './drill/proxy-drills.js';
+import { drillTarget } from './drill/drill-target.js';
 import { ProxySafety } from './safety/proxy-safety.js';
 import type { Notifier } from './notify/events.js';
 import { NotifyService } from './notify/notifier.js';
@@ -169,7 +170,7 @@ export class DrProxy implements AdminApi {
       this.cluster.onLeading((leading, who) => this.notifyWiring.leader(who.replica, leading, who.previous));
     }
     const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), audit: this.audit, logger: this.logger, now: this.now };
-    const dataPlane = () => (this.dataPlane.server.listening ? this.dataPlane.address() : undefined);
+    const dataPlane = () => drillTarget(this.dataPlane.listeners.list);
     // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
     this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster, onDrillFinal: (r) => this.notifyWiring.drill(r) });
     if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q, this.regionDrillService()))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);

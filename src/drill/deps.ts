@@ -13,6 +13,7 @@ import type { HookChecks } from '../failover/readiness.js';
 import type { SiteRuntime } from '../failover/site.js';
 import type { TenantSlot } from '../proxy/route.js';
 import type { AnyDrillReport, AuditRef, DrillReport, DrillRequest, DrillStore } from './types.js';
+import type { DrillTarget } from './drill-target.js';
 
 /** The tenant as a drill drives it (TenantController). */
 export interface DrillTenant {
@@ -50,7 +51,7 @@ export interface DrillServiceDeps {
   audit: DrillAuditSink;
   config(): Config;
   /** The data plane's listening address (synthetic requests go there), once it listens. */
-  dataPlane(): { address: string; port: number } | undefined;
+  dataPlane(): DrillTarget | undefined;
   logger: Logger;
   now?: () => number;
   /** This host (or replica) as reports name it. */

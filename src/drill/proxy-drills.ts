@@ -5,7 +5,7 @@
  * of interrupted drills (at start-up, or clustered when this replica starts leading), and the
  * order of their stop.
  */
-import type { AddressInfo } from 'node:net';
+import type { DrillTarget } from './drill-target.js';
 import type { Config, ConfigProblem } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../admin/audit.js';
@@ -28,7 +28,7 @@ export interface ProxyDrillsHost {
   tenant(name: string): TenantController | undefined;
   tenants(): Iterable<TenantController>;
   audit: AuditLog;
-  dataPlane(): AddressInfo | undefined;
+  dataPlane(): DrillTarget | undefined;
   logger: Logger;
   now: () => number;
   metrics: DrillMetrics;

@@ -15,6 +15,7 @@ import { dwell, TrafficWindow } from './guard.js';
 import { finalStatus, flipStep, iso, step } from './report.js';
 import type { DrillReason, DrillReport, DrillStep } from './types.js';
 import { SyntheticCount, verifyThrough } from './verifier.js';
+import type { DrillTarget } from './drill-target.js';
 
 export interface RunDeps {
   tenant: DrillTenant;
@@ -26,7 +27,7 @@ export interface RunDeps {
   failback: boolean;
   drills: DrillsConfig;
   headers: HeaderNames;
-  dataPlane: () => { address: string; port: number } | undefined;
+  dataPlane: () => DrillTarget | undefined;
   now: () => number;
   log: Logger;
   /** An audit record for a step of this drill (its reference goes into the report). */

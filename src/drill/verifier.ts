@@ -5,6 +5,7 @@
  * requests, or names its site in `served_by_header`), or until the timeout. The requests are
  * counted, so that they can be left out of the tenant's traffic figures.
  */
+import { isIP } from 'node:net';
 import { Pool } from 'undici';
 import type { DrillVerifyConfig, HeaderNames } from '../config/types.js';
 
@@ -17,6 +18,8 @@ export interface VerifyOptions {
   /** The data plane's address; 0.0.0.0 and :: are reached on loopback. */
   address: string;
   port: number;
+  /** A TLS listener: HTTPS with SNI = `host`, the certificate not checked (docs/drills.md). */
+  tls?: boolean;
   host: string;
   verify: DrillVerifyConfig;
   headers: HeaderNames;
@@ -71,7 +74,7 @@ export function answers(h: Record<string, string | string[] | undefined>, status
 
 /** Send synthetic requests every `verify.interval` until one verifies or `verify.timeout` passes. */
 export async function verifyThrough(o: VerifyOptions, want: VerifyExpect, count: SyntheticCount): Promise<VerifyResult> {
-  const pool = new Pool(`http://${loopbackOf(o.address)}:${o.port}`, { connections: 2, pipelining: 1 });
+  const pool = new Pool(`${o.tls ? 'https' : 'http'}://${loopbackOf(o.address)}:${o.port}`, { connections: 2, pipelining: 1, ...(o.tls && { connect: tlsConnect(o.host) }) });
   const r: VerifyResult = { verified: false, attempts: 0, statuses: {} };
   const deadline = o.now() + o.verify.timeout;
   try {
@@ -102,6 +105,17 @@ export async function verifyThrough(o: VerifyOptions, want: VerifyExpect, count:
     await pool.close().catch(() => {});
   }
   return r;
+}
+
+/**
+ * Over a TLS listener: SNI = the tenant's host (so that the Host/SNI check passes and the
+ * tenant's own certificate is the one served). The certificate is not verified: drproxy talks
+ * to itself on its own address to check routing; a private or self-signed certificate must not
+ * fail a drill, and expiry has its own metric and alert (drproxy_tls_cert_expiry_seconds).
+ */
+function tlsConnect(host: string): { servername?: string; rejectUnauthorized: false } {
+  // An IP address is never sent as SNI (RFC 6066 §3): the listener's default certificate then.
+  return { ...(isIP(host) === 0 && { servername: host }), rejectUnauthorized: false };
 }
 
 function pick(h: Record<string, string | string[] | undefined>, o: Pick<VerifyOptions, 'verify' | 'headers'>): { site?: string; epoch?: string } {

@@ -12,6 +12,7 @@ import type { DrillServiceDeps, DrillTenant } from './deps.js';
 import { FileDrillStore } from './file-store.js';
 import { DrillService } from './service.js';
 import type { AuditRef, DrillStore } from './types.js';
+import type { DrillTarget } from './drill-target.js';
 
 /** What the composition root may give the drill service (DrProxyOptions.drills). */
 export type DrillOptions = Partial<Pick<DrillServiceDeps, 'store' | 'finish' | 'markdown' | 'hookChecks' | 'runner' | 'forward'>>;
@@ -21,7 +22,7 @@ export interface DrillHost {
   tenant(name: string): DrillTenant | undefined;
   /** AuditLog: event() returns a reference once the audit file is a hash chain. */
   audit: { event(fields: Record<string, unknown>, msg: string): unknown; head?(): AuditRef | undefined };
-  dataPlane(): { address: string; port: number } | undefined;
+  dataPlane(): DrillTarget | undefined;
   logger: Logger;
   now: () => number;
   /** Wraps the report store (h-sched: drill metrics see every final report; drill/observed-store.ts). */

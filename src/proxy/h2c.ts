@@ -25,6 +25,9 @@ export function installH2cPreface(server: http.Server, toH2: (socket: Socket) =>
   server.on('connection', (socket: Socket) => {
     const toHttp1 = (): void => {
       for (const h of http1) h.call(server, socket);
+      // Node's HTTP/1.1 handler reads new bytes from the handle itself; the ones read ahead
+      // wait in the stream's buffer and flow to its parser once the socket flows again.
+      socket.resume();
     };
     sniff(socket, silentMs, (h2) => {
       if (h2) toH2(socket);

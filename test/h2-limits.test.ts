@@ -56,8 +56,11 @@ async function start(server: Record<string, unknown>): Promise<number> {
 
 const GET = (path: string) => ({ ':path': path, ':authority': 'a.example.com' });
 
-function goaway(s: ClientHttp2Session): Promise<number> {
-  return new Promise((resolve) => s.once('goaway', (code: number) => resolve(code)));
+/** The GOAWAY the session gets, within `timeout` ms (its error code). */
+function goaway(s: ClientHttp2Session, timeout = 5000): Promise<number> {
+  let code: number | undefined;
+  s.once('goaway', (c: number) => (code = c));
+  return waitFor(() => (code === undefined ? undefined : { code }), { what: 'GOAWAY', timeout }).then((g) => g.code);
 }
 
 describe('HTTP/2 limits', () => {
@@ -105,7 +108,7 @@ describe('HTTP/2 limits', () => {
   });
 
   it('sends GOAWAY after max_requests_per_socket streams, each of them answered', async () => {
-    const port = await start({ max_requests_per_socket: 3 });
+    const port = await start({ max_requests_per_socket: 3, keep_alive_timeout: '30s' });
     const s = await h2connect(port, 'a.example.com');
     const away = goaway(s);
     for (let i = 0; i < 3; i++) expect((await h2request(s, GET(`/${i}`))).status).toBe(200);

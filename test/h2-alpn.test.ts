@@ -39,7 +39,7 @@ beforeAll(async () => {
 });
 
 /** The protocol the listener chose by ALPN from the client's offer. */
-function alpn(port: number, offer: string[]): Promise<string | false> {
+function alpn(port: number, offer: string[]): Promise<string | false | null> {
   return new Promise((resolve, reject) => {
     const s = tls.connect({ host: '127.0.0.1', port, servername: 'a.example.com', ALPNProtocols: offer, rejectUnauthorized: false }, () => {
       resolve(s.alpnProtocol);

@@ -107,6 +107,18 @@ describe('HTTP/2 limits', () => {
     await waitFor(() => s.closed || s.destroyed, { what: 'the silent session closed', timeout: 5000 });
   });
 
+  it('counts open sessions in drproxy_http2_sessions', async () => {
+    const port = await start({});
+    const s = await h2connect(port, 'a.example.com');
+    const gauge = async (): Promise<number> => {
+      const text = await p!.proxy.metrics.registry.metrics();
+      return Number(/^drproxy_http2_sessions (\d+)$/m.exec(text)?.[1]);
+    };
+    await waitFor(async () => (await gauge()) === 1, { what: 'one session counted' });
+    s.close();
+    await waitFor(async () => (await gauge()) === 0, { what: 'no session counted' });
+  });
+
   it('sends GOAWAY after max_requests_per_socket streams, each of them answered', async () => {
     const port = await start({ max_requests_per_socket: 3, keep_alive_timeout: '30s' });
     const s = await h2connect(port, 'a.example.com');

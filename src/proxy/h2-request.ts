@@ -80,3 +80,8 @@ export function dropH2ConnectionHeaders(headers: string[]): void {
     if (name.length === 14 && name.toLowerCase() === 'http2-settings') headers.splice(i, 2);
   }
 }
+
+/** Forget the fields set on a response that was refused (before drproxy's own answer). */
+export function clearHeaders(res: ServerResponse): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+}

@@ -19,6 +19,7 @@ beforeAll(async () => {
   up = await startCaptureUpstream();
   p = await startProxy({
     listen: [{ address: '127.0.0.1:0', h2c: true }, '127.0.0.1:0'],
+    server: { headers_timeout: '500ms' },
     defaults: { health_check: { interval: '30s', timeout: '1s' } },
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'east', backends: [up.url] }] } },
   });
@@ -51,6 +52,19 @@ describe('h2c (prior knowledge)', () => {
     const r = await request(`http://127.0.0.1:${h2cPort}/h1`, { headers: { host: 't.example.com' } });
     expect(r.statusCode).toBe(200);
     expect((JSON.parse(await r.body.text()) as { httpVersion: string }).httpVersion).toBe('1.1');
+  });
+
+  it('closes a connection that sends nothing, or part of the preface, after headers_timeout', async () => {
+    for (const first of ['', 'PRI * HTTP/2.0\r\n']) {
+      const t0 = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        const sock = net.connect(h2cPort, '127.0.0.1', () => first !== '' && sock.write(first));
+        sock.on('close', () => resolve());
+        sock.on('error', reject);
+        sock.resume();
+      });
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(400);
+    }
   });
 
   it('answers the preface on a listener without h2c and closes (no hang)', async () => {

@@ -13,7 +13,7 @@ import type { Backend, InflightCall } from './backend.js';
 import type { TenantRoute, TenantSlot } from './route.js';
 import { canHoldMore, type Waiter } from './held.js';
 import { upstreamRequestHeaders, upstreamRequestHeadersH2, downstreamResponseHeaders } from './headers.js';
-import { clearHeaders, dropH2ConnectionHeaders, h2HasBody } from './h2-request.js';
+import { clearHeaders, h2HasBody, writeH2Head } from './h2-request.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
 import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
@@ -349,20 +349,14 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     const head = this.head!;
     this.head = null;
     try {
-      if (this.h2) {
-        // HTTP/2 has no status text (Node warns), and refuses connection-specific fields.
-        dropH2ConnectionHeaders(head);
-        this.res.writeHead(this.status, head);
-      } else {
-        this.res.writeHead(this.status, this.headText, head);
-      }
+      if (this.h2) writeH2Head(this.res, this.status, head);
+      else this.res.writeHead(this.status, this.headText, head);
       return true;
     } catch (err) {
       // A status text or header value Node will not send (ERR_INVALID_CHAR): nothing went out.
       // Node kept the refused status text: drproxy's 502 must not reuse it.
       this.res.statusMessage = '';
-      // Node's HTTP/2 response keeps the refused fields too, and would refuse the 502 for them.
-      if (this.h2) clearHeaders(this.res);
+      if (this.h2) clearHeaders(this.res); // or the 502 would be refused for them too
       this.cutAttempt(Object.assign(invalidResponse(`it sent a header that cannot be forwarded (${(err as Error & { code?: string }).code})`), { kind: 'protocol' as const }));
       return false;
     }

@@ -85,3 +85,9 @@ export function dropH2ConnectionHeaders(headers: string[]): void {
 export function clearHeaders(res: ServerResponse): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
 }
+
+/** An HTTP/2 answer's head: no status text (Node warns), no connection-specific field (Node throws). */
+export function writeH2Head(res: ServerResponse, status: number, head: string[]): void {
+  dropH2ConnectionHeaders(head);
+  res.writeHead(status, head);
+}

@@ -16,6 +16,8 @@ export class ConnectionMetrics {
   /** The data plane's guard, and the admin listener's. */
   data: ConnectionCounts | undefined;
   admin: ConnectionCounts | undefined;
+  /** The data plane's HTTP/2 sessions (src/proxy/h2-front.ts). */
+  http2: { readonly sessions: ReadonlySet<unknown> } | undefined;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -56,6 +58,14 @@ export class ConnectionMetrics {
       collect() {
         this.reset();
         for (const [reason, n] of Object.entries(proxyProtocolRefused)) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: 'drproxy_http2_sessions',
+      help: 'HTTP/2 client connections open on the data-plane listeners (ALPN h2 and h2c); also counted in drproxy_connections_open',
+      registers,
+      collect() {
+        if (self.http2) this.set(self.http2.sessions.size);
       },
     });
     // The admin listener's own guard: apart, so that a refused scrape is never read as data-plane load.

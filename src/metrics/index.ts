@@ -92,6 +92,10 @@ export class Metrics {
     this.connections.data = counts;
   }
 
+  setHttp2Source(source: { readonly sessions: ReadonlySet<unknown> }): void {
+    this.connections.http2 = source;
+  }
+
   setAdminConnectionSource(counts: ConnectionCounts): void {
     this.connections.admin = counts;
   }

@@ -64,6 +64,7 @@ export class AccessLog {
       site: sent ? route.site : null,
       backend: sent ? call.backend.name : null,
       method: req.method!,
+      protocol: protocolOf(req),
       host: req.headers.host ?? null,
       path: this.path(req.url!),
       status: call.status !== 0 ? call.status : call.res.headersSent ? call.res.statusCode : 0,
@@ -89,6 +90,7 @@ export class AccessLog {
       site: null,
       backend: null,
       method: req.method ?? null,
+      protocol: protocolOf(req),
       host: req.headers.host ?? null,
       path: this.path(req.url ?? ''),
       status: res.statusCode,
@@ -138,6 +140,8 @@ interface LineFields {
   site: string | null;
   backend: string | null;
   method: string | null;
+  /** "HTTP/1.1", "HTTP/1.0" or "HTTP/2.0" (constants: nothing built per line). */
+  protocol: string;
   host: string | null;
   path: string;
   status: number;
@@ -151,6 +155,11 @@ interface LineFields {
   epoch: number | null;
   error: string | null;
   upstream_error: string | null;
+}
+
+function protocolOf(req: IncomingMessage): string {
+  if (req.httpVersionMajor === 2) return 'HTTP/2.0';
+  return req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
 }
 
 /** A string that needs no escaping (names the config validated, codes, addresses), or null. */
@@ -177,7 +186,7 @@ function quote(s: string | null): string {
  * client sends (Host, path), library error codes and backend names go through quote().
  */
 function toLine(f: LineFields): string {
-  return `{"time":"${f.time}","client":${safe(f.client)},"tenant":${safe(f.tenant)},"site":${safe(f.site)},"backend":${quote(f.backend)},"method":${safe(f.method)},"host":${quote(f.host)},"path":${quote(f.path)},"status":${f.status},"bytes_sent":${f.bytes_sent},"duration_ms":${ms(f.duration_ms)},"upstream_ms":${f.upstream_ms < 0 ? 'null' : ms(f.upstream_ms)},"held_ms":${ms(f.held_ms)},"attempts":${f.attempts},"retries":${f.retries},"epoch":${f.epoch},"error":${safe(f.error)},"upstream_error":${quote(f.upstream_error)}}\n`;
+  return `{"time":"${f.time}","client":${safe(f.client)},"tenant":${safe(f.tenant)},"site":${safe(f.site)},"backend":${quote(f.backend)},"method":${safe(f.method)},"protocol":"${f.protocol}","host":${quote(f.host)},"path":${quote(f.path)},"status":${f.status},"bytes_sent":${f.bytes_sent},"duration_ms":${ms(f.duration_ms)},"upstream_ms":${f.upstream_ms < 0 ? 'null' : ms(f.upstream_ms)},"held_ms":${ms(f.held_ms)},"attempts":${f.attempts},"retries":${f.retries},"epoch":${f.epoch},"error":${safe(f.error)},"upstream_error":${quote(f.upstream_error)}}\n`;
 }
 
 /**

@@ -33,6 +33,8 @@ import { ConnectionGuard } from './connection-guard.js';
 import { Listeners } from './listeners.js';
 import { sniRefusal } from './tls-host.js';
 import type { AccessLog } from './access-log.js';
+import { H2Front } from './h2-front.js';
+import { settleHost } from './h2-request.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -46,6 +48,8 @@ export class DataPlane implements Forwarding {
   readonly siteHeader: string;
   /** Connection caps, the descriptor reserve, keep-alive off at 0, accept errors (connection-guard.ts). */
   readonly connections: ConnectionGuard;
+  /** HTTP/2 sessions of every listener (h2-front.ts). */
+  readonly h2: H2Front;
   private table: RouteTable;
   private readonly held = new WeakMap<TenantSlot, HeldQueue>();
   private readonly heldQueues = new Set<HeldQueue>();
@@ -89,7 +93,8 @@ export class DataPlane implements Forwarding {
       ...upgradeServerOptions(),
     };
     const proxyProtocol = { trustedPeer: (socket: Socket) => this.trust.isTrustedPeer(socket), timeoutMs: s.headers_timeout };
-    this.listeners = new Listeners(config.listeners, options, config.tenants, this.log, proxyProtocol);
+    this.h2 = new H2Front(s, { request: (req, res, ec) => this.onH2Request(req, res, ec), connect: (_req, res) => this.refuse(res, 'method_not_implemented', CONNECT_REFUSED) }, this.log);
+    this.listeners = new Listeners(config.listeners, options, config.tenants, this.log, proxyProtocol, this.h2);
     this.server = this.listeners.list[0]!.server;
     let guard: ConnectionGuard | undefined;
     for (const l of this.listeners.list) {
@@ -167,6 +172,31 @@ export class DataPlane implements Forwarding {
       this.refuse(res, refusal.code, refusal.detail);
       return;
     }
+    this.serve(req, res, url, expectsContinue);
+  }
+
+  /**
+   * An HTTP/2 stream (h2-front.ts): its host is its :authority (h2-request.ts), checked against
+   * SNI on TLS; Node's HTTP/2 layer already refused what the HTTP/1.1 checks look for
+   * (connection-specific fields, header list size and count); then it is served as any request.
+   */
+  private onH2Request(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    const host = settleHost(req);
+    if (host === undefined || host === 'mismatch') {
+      this.refuse(res, 'bad_host', host === undefined ? 'the request names no host (:authority or Host)' : ':authority and Host name different hosts');
+      return;
+    }
+    const refusal = targetRefusal(req.url!);
+    if (refusal !== undefined) {
+      this.refuse(res, refusal.code, refusal.detail);
+      return;
+    }
+    const why = sniRefusal(req);
+    if (why !== undefined) this.refuse(res, 'misdirected_request', why);
+    else this.serve(req, res, req.url!, expectsContinue);
+  }
+
+  private serve(req: IncomingMessage, res: ServerResponse, url: string, expectsContinue: boolean): void {
     const slot = this.table.find(req.headers.host, url);
     if (typeof slot === 'number') {
       if (slot === BAD_HOST) this.refuse(res, 'bad_host', missText(slot));
@@ -362,7 +392,7 @@ export class DataPlane implements Forwarding {
   /** CONNECT: drproxy is a reverse proxy, never a tunnel (Node would close the socket unanswered). */
   private onConnect(socket: Duplex): void {
     socket.on('error', () => {});
-    sendSocketError(socket, 'method_not_implemented', 'CONNECT is not supported: this is a reverse proxy');
+    sendSocketError(socket, 'method_not_implemented', CONNECT_REFUSED);
   }
 
   /**
@@ -375,6 +405,8 @@ export class DataPlane implements Forwarding {
     const servers = this.listeners.list.map((l) => l.server).filter((sv) => sv.listening);
     const closed = Promise.all(servers.map((sv) => new Promise<void>((resolve) => sv.close(() => resolve()))));
     for (const sv of servers) sv.closeIdleConnections();
+    // HTTP/2 sessions get GOAWAY: their open streams finish, then they close.
+    this.h2.close();
     // Upgraded connections are long-lived: close them now rather than hold the stop.
     this.upgrades.closeAll();
     let timer: NodeJS.Timeout | undefined;
@@ -390,10 +422,13 @@ export class DataPlane implements Forwarding {
       this.log.warn('shutdown timeout reached: answering held requests and closing the remaining connections');
       for (const q of this.heldQueues) q.flush();
       for (const sv of servers) sv.closeAllConnections();
+      this.h2.destroyAll();
       await closed;
     }
   }
 }
+
+const CONNECT_REFUSED = 'CONNECT is not supported: this is a reverse proxy';
 
 function missCode(miss: RouteMiss): ProxyErrorCode {
   return miss === BAD_HOST ? 'bad_host' : miss === NO_HOST ? 'unknown_host' : 'no_route';

@@ -12,7 +12,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Backend, InflightCall } from './backend.js';
 import type { TenantRoute, TenantSlot } from './route.js';
 import { canHoldMore, type Waiter } from './held.js';
-import { upstreamRequestHeaders, downstreamResponseHeaders } from './headers.js';
+import { upstreamRequestHeaders, upstreamRequestHeadersH2, downstreamResponseHeaders } from './headers.js';
+import { clearHeaders, h2HasBody, writeH2Head } from './h2-request.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
 import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
@@ -86,6 +87,8 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   listNext: InflightCall | null = null;
   readonly hasBody: boolean;
   readonly idempotent: boolean;
+  /** An HTTP/2 stream (h2-request.ts): its own header rules, no status text. */
+  readonly h2: boolean;
   readonly startedAt = performance.now();
   status = 0;
   lastError: UpstreamError | undefined;
@@ -124,7 +127,8 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     readonly slot: TenantSlot,
     private readonly fwd: Forwarding,
   ) {
-    this.hasBody = requestHasBody(req);
+    this.h2 = req.httpVersionMajor === 2;
+    this.hasBody = this.h2 ? h2HasBody(req) : requestHasBody(req);
     this.idempotent = IDEMPOTENT.has(req.method!);
     this.sentAt = this.startedAt;
     slot.load.inflight++;
@@ -165,7 +169,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     const opts: NamedDispatch = {
       path: req.url!,
       method: req.method!,
-      headers: upstreamRequestHeaders(
+      headers: (this.h2 ? upstreamRequestHeadersH2 : upstreamRequestHeaders)(
         req,
         this.fwd.epochHeader,
         this.fwd.siteHeader,
@@ -345,12 +349,14 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     const head = this.head!;
     this.head = null;
     try {
-      this.res.writeHead(this.status, this.headText, head);
+      if (this.h2) writeH2Head(this.res, this.status, head);
+      else this.res.writeHead(this.status, this.headText, head);
       return true;
     } catch (err) {
       // A status text or header value Node will not send (ERR_INVALID_CHAR): nothing went out.
       // Node kept the refused status text: drproxy's 502 must not reuse it.
       this.res.statusMessage = '';
+      if (this.h2) clearHeaders(this.res); // or the 502 would be refused for them too
       this.cutAttempt(Object.assign(invalidResponse(`it sent a header that cannot be forwarded (${(err as Error & { code?: string }).code})`), { kind: 'protocol' as const }));
       return false;
     }

@@ -69,7 +69,48 @@ export function upstreamRequestHeaders(
   /** Header name/value pairs appended last (the route's epoch and site stamp). */
   stamp: readonly string[],
 ): string[] {
+  return forwardedHeaders(req, req.rawHeaders, epochName, siteName, hostOverride, stamp);
+}
+
+/**
+ * The same for an HTTP/2 stream (h2-request.ts): its pseudo-headers are not sent, its Host is
+ * its :authority (set as `host` by the data plane), and its cookie fields, which HTTP/2 sends
+ * one per crumb, are joined with "; " (RFC 9113 §8.2.3) as an HTTP/1.1 upstream expects.
+ */
+export function upstreamRequestHeadersH2(
+  req: IncomingMessage,
+  epochName: string,
+  siteName: string,
+  hostOverride: string | undefined,
+  stamp: readonly string[],
+): string[] {
   const raw = req.rawHeaders;
+  const plain: string[] = [];
+  let cookie: string | undefined;
+  let host = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */) continue;
+    if (name.length === 6 && name.toLowerCase() === 'cookie') {
+      cookie = cookie === undefined ? raw[i + 1]! : `${cookie}; ${raw[i + 1]!}`;
+      continue;
+    }
+    if (name.length === 4 && name.toLowerCase() === 'host') host = true;
+    plain.push(name, raw[i + 1]!);
+  }
+  if (cookie !== undefined) plain.push('cookie', cookie);
+  if (!host && req.headers.host !== undefined) plain.push('host', req.headers.host);
+  return forwardedHeaders(req, plain, epochName, siteName, hostOverride, stamp);
+}
+
+function forwardedHeaders(
+  req: IncomingMessage,
+  raw: readonly string[],
+  epochName: string,
+  siteName: string,
+  hostOverride: string | undefined,
+  stamp: readonly string[],
+): string[] {
   const policy = policyOf(req.socket);
   const trusted = policy.trusted;
   const conn = req.headers.connection;

@@ -22,6 +22,8 @@ export interface ProxyProtocolOptions {
   /** server.headers_timeout. */
   timeoutMs: number;
 }
+import type { H2Front } from './h2-front.js';
+import { installH2cPreface } from './h2c.js';
 
 export interface Listener {
   readonly cfg: ListenerConfig;
@@ -48,6 +50,8 @@ export class Listeners {
     tenants: readonly TenantCerts[],
     private readonly log: Logger,
     proxy?: ProxyProtocolOptions,
+    /** HTTP/2 to clients: ALPN h2 on TLS listeners (`http2`), prior knowledge on plain ones (`h2c`). */
+    private readonly h2?: H2Front,
   ) {
     this.list = configs.map((cfg) => this.create(cfg, serverOptions, tenants));
     if (proxy !== undefined) for (const l of this.list) if (l.cfg.proxy_protocol) this.readers.push(readProxyHeaderFirst(l, proxy, this.log));
@@ -61,7 +65,7 @@ export class Listeners {
   private create(cfg: ListenerConfig, serverOptions: http.ServerOptions, tenants: readonly TenantCerts[]): Listener {
     const name = `${cfg.address.host}:${cfg.address.port}`;
     const t = cfg.tls;
-    if (t === undefined) return { cfg, name, server: http.createServer(serverOptions) };
+    if (t === undefined) return { cfg, name, server: this.plainServer(cfg, serverOptions) };
     const certs = new CertStore(t, tenants);
     const def = certs.defaultCert;
     const server = https.createServer({
@@ -70,12 +74,14 @@ export class Listeners {
       minVersion: t.min_version,
       ciphers: t.ciphers,
       ticketKeys: randomBytes(48),
+      ALPNProtocols: this.h2 !== undefined && cfg.http2 ? ['h2', 'http/1.1'] : ['http/1.1'],
       // A client that connects and never completes its handshake is closed as a silent HTTP
       // client is (server.headers_timeout), not after Node's 120 s default.
       ...(serverOptions.headersTimeout !== undefined && { handshakeTimeout: serverOptions.headersTimeout }),
       // Unknown names get the default certificate (undefined: the server's own context).
       SNICallback: (servername, cb) => cb(null, certs.find(servername)),
     });
+    if (this.h2 !== undefined && cfg.http2) this.h2.attachTls(server);
     if (t.ticket_rotation > 0) {
       // Node keeps one ticket key: tickets issued before a rotation are refused and those
       // clients do a full handshake (docs/tls.md).
@@ -84,6 +90,13 @@ export class Listeners {
       this.timers.push(timer);
     }
     return { cfg, name, server, certs, ...(def && { defaultPrint: def.pair.fingerprint }) };
+  }
+
+  private plainServer(cfg: ListenerConfig, serverOptions: http.ServerOptions): http.Server {
+    const server = http.createServer(serverOptions);
+    const h2 = this.h2;
+    if (h2 !== undefined && cfg.h2c) installH2cPreface(server, (socket) => h2.h2c(socket), serverOptions.headersTimeout ?? 0);
+    return server;
   }
 
   get tls(): Listener[] {

@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { util as undiciUtil } from 'undici';
+import { isH2, resetStream } from './h2-request.js';
 
 const headerName = undiciUtil.headerNameToString as (b: Buffer | string) => string;
 
@@ -70,13 +71,15 @@ export function describeCut(kind: string, err: Error & { code?: string }): strin
 }
 
 /**
- * Forward a `103 Early Hints` to an HTTP/1.1 client (an HTTP/1.0 client must get no 1xx, RFC
+ * Forward a `103 Early Hints` to an HTTP/1.1 or HTTP/2 client (an HTTP/1.0 client must get no 1xx, RFC
  * 9110 §15.2), with its Link headers only: they are its point, and Node validates them. Other
  * 1xx answers are not forwarded: Node answers a client's `Expect: 100-continue` itself, so an
  * upstream's 100 answers nothing the client is waiting for, and 102 is obsolete.
  */
 export function forwardEarlyHints(req: IncomingMessage, res: ServerResponse, raw: readonly Buffer[]): void {
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1 || res.headersSent) return;
+  // HTTP/2: a 103 is a HEADERS frame on the stream (Node's compat writeEarlyHints).
+  if ((req.httpVersionMajor !== 1 || req.httpVersionMinor !== 1) && req.httpVersionMajor !== 2) return;
+  if (res.headersSent) return;
   let links: string[] | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     if (headerName(raw[i]!) === 'link') (links ??= []).push(raw[i + 1]!.toString('latin1'));
@@ -96,6 +99,11 @@ export function forwardEarlyHints(req: IncomingMessage, res: ServerResponse, raw
  * way, and a reset is never taken for a clean end. TLS has its own close_notify for that.
  */
 export function truncate(res: ServerResponse): void {
+  // An HTTP/2 stream is reset alone (RST_STREAM INTERNAL_ERROR): the connection's other streams go on.
+  if (isH2(res)) {
+    resetStream(res);
+    return;
+  }
   const socket = res.socket;
   if (res.chunkedEncoding || socket === null || (socket as TLSSocket).encrypted) {
     res.destroy();

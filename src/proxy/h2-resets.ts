@@ -25,12 +25,8 @@ export function guardResets(session: ServerHttp2Session, cfg: Http2Config, log: 
   let windowStart = 0;
   let tripped = false;
 
-  // 'aborted' fires when a stream closes before drproxy ended its answer. A stream drproxy itself
-  // destroys (upstream failure, session teardown) is already `destroyed` by then: not counted, so
-  // a failing backend cannot get its own clients disconnected. A peer's RST_STREAM, whatever its
-  // code (NO_ERROR too), leaves the stream not yet destroyed.
-  function onAborted(this: ServerHttp2Stream): void {
-    if (this.destroyed || tripped) return;
+  function count(): void {
+    if (tripped || session.destroyed) return;
     const now = Date.now();
     if (now - windowStart > cfg.reset_window) {
       windowStart = now;
@@ -44,14 +40,30 @@ export function guardResets(session: ServerHttp2Session, cfg: Http2Config, log: 
       'HTTP/2 client cancelled too many streams (rapid reset, CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM, connection closed',
     );
     session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
-    // Not close(): an attacker's open streams must not keep the connection (and their upstream
-    // requests) alive. destroy() still flushes the GOAWAY before closing the socket.
-    session.destroy();
+    // Destroyed on the next turn, not from inside nghttp2's read: the streams of this same read
+    // that Node has queued for its 'stream' event still find their session alive; after the
+    // GOAWAY no new stream is accepted. Not close(): an attacker's open streams must not keep
+    // the connection, or their upstream requests, alive. destroy() still writes the GOAWAY.
+    setImmediate(destroySession, session);
   }
 
-  // Prepended so that the count runs before the server's own 'stream' handlers: once tripped,
-  // the streams still queued from the same read reach the data plane already destroyed.
+  // 'aborted' fires when a stream closes before drproxy ended its answer. A stream drproxy itself
+  // destroys (upstream failure, session teardown) is already `destroyed` by then: not counted, so
+  // a failing backend cannot get its own clients disconnected. A peer's RST_STREAM, whatever its
+  // code (NO_ERROR too), leaves the stream not yet destroyed.
+  function onAborted(this: ServerHttp2Stream): void {
+    if (!this.destroyed) count();
+  }
+
+  // Node emits 'stream' on the next tick: when HEADERS and RST_STREAM came in the same read (the
+  // attack's shape under load), the stream is already aborted, by the peer, since drproxy has
+  // not seen it yet. Prepended: counted before the data plane's own handlers run.
   session.prependListener('stream', (stream: ServerHttp2Stream) => {
-    stream.on('aborted', onAborted);
+    if (stream.aborted) count();
+    else stream.on('aborted', onAborted);
   });
+}
+
+function destroySession(session: ServerHttp2Session): void {
+  session.destroy();
 }

@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { guardResets, rapidResetStats } from '../src/proxy/h2-resets.js';
 import { createLogger } from '../src/log.js';
 import type { Http2Config } from '../src/config/types.js';
-import { h2Connect, h2Get, rapidResets } from './helpers/h2-resets.js';
+import net from 'node:net';
+import { goawayCode, h2Connect, h2Get, rapidResets, rawResetBurst } from './helpers/h2-resets.js';
 import { readFile } from 'node:fs/promises';
 import { makeCert } from './helpers/certs.js';
 import { tempDir } from './helpers/proxy.js';
@@ -29,6 +30,7 @@ afterEach(async () => {
 });
 
 interface Guarded {
+  server: AnyServer;
   url: string;
   logs: Record<string, unknown>[];
   streams: () => number;
@@ -62,7 +64,7 @@ async function guardedServer(server: AnyServer, scheme: 'http' | 'https', cfg = 
   });
   servers.push(server);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`, logs, streams: () => streams, closedSessions: () => closedSessions };
+  return { server, url: `${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`, logs, streams: () => streams, closedSessions: () => closedSessions };
 }
 
 async function connect(url: string): Promise<http2.ClientHttp2Session> {
@@ -104,6 +106,42 @@ describe('guardResets', () => {
     await waitFor(() => g.closedSessions() === 1, { what: 'the attacking TLS session closed by the server' });
     expect(g.streams()).toBeLessThan(CFG.max_resets + 200);
     expect(rapidResetLogs(g.logs)).toHaveLength(1);
+  });
+
+  it('a session whose first read already holds the burst (h2c after a preface sniff) counts streams cancelled before Node emits them', async () => {
+    const g = await guardedServer(http2.createServer(), 'http');
+    // As drproxy's h2c listener does (src/proxy/h2c.ts): read ahead, put the bytes back, hand
+    // the socket to the HTTP/2 server. Node then parses the whole burst while it creates the
+    // session, before 'session' (and guardResets) runs: every stream is already cancelled when
+    // its 'stream' event comes.
+    const burst = rawResetBurst(300); // past max_resets (50), below nghttp2's own bucket (1000)
+    const front = net.createServer((sock) => {
+      let seen = Buffer.alloc(0);
+      const onData = (d: Buffer) => {
+        seen = Buffer.concat([seen, d]);
+        if (seen.length < burst.length) return;
+        sock.off('data', onData);
+        sock.pause();
+        sock.unshift(seen);
+        g.server.emit('connection', sock);
+      };
+      sock.on('data', onData);
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    try {
+      const sock = net.connect((front.address() as AddressInfo).port, '127.0.0.1');
+      let received = Buffer.alloc(0);
+      sock.on('data', (d: Buffer) => (received = Buffer.concat([received, d])));
+      sock.on('error', () => {});
+      const closed = new Promise((r) => sock.once('close', r));
+      sock.write(burst);
+      await waitFor(() => goawayCode(received) !== undefined, { timeout: 5_000, what: 'a GOAWAY frame' });
+      expect(goawayCode(received)).toBe(NGHTTP2_ENHANCE_YOUR_CALM);
+      await closed;
+      expect(rapidResetLogs(g.logs)).toHaveLength(1);
+    } finally {
+      front.close();
+    }
   });
 
   it('a browser-like client cancelling 20 streams keeps its connection', async () => {

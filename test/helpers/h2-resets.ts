@@ -92,3 +92,41 @@ export function h2Get(session: ClientHttp2Session, path: string, authority?: str
     req.on('error', reject);
   });
 }
+
+/** One HTTP/2 frame: 9-byte header (RFC 9113 §4.1) and payload. */
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+}
+
+/**
+ * The attack as bytes, no client library: the preface, empty SETTINGS, then `pairs` HEADERS
+ * (GET http://localhost/: HPACK static indexes 2, 6, 4 and :authority as a literal; nghttp2
+ * refuses a request without it; END_STREAM|END_HEADERS) each followed by its
+ * RST_STREAM(CANCEL), all in ONE write so that the server reads them together.
+ */
+export function rawResetBurst(pairs: number): Buffer {
+  const parts = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(0x4, 0, 0, Buffer.alloc(0))];
+  const block = Buffer.concat([Buffer.from([0x82, 0x86, 0x84, 0x01, 9]), Buffer.from('localhost', 'latin1')]);
+  const cancel = Buffer.alloc(4);
+  cancel.writeUInt32BE(http2.constants.NGHTTP2_CANCEL);
+  for (let i = 0; i < pairs; i++) {
+    const id = 2 * i + 1;
+    parts.push(frame(0x1, 0x5, id, block), frame(0x3, 0, id, cancel));
+  }
+  return Buffer.concat(parts);
+}
+
+/** The error code of the first GOAWAY frame in what a server sent, if any. */
+export function goawayCode(received: Buffer): number | undefined {
+  for (let at = 0; at + 9 <= received.length; ) {
+    const len = received.readUIntBE(at, 3);
+    if (received[at + 3] === 0x7 && at + 9 + len <= received.length) return received.readUInt32BE(at + 9 + 4);
+    at += 9 + len;
+  }
+  return undefined;
+}

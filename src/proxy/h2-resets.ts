@@ -41,8 +41,8 @@ export function guardResets(session: ServerHttp2Session, cfg: Http2Config, log: 
     );
     session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
     // Destroyed on the next turn, not from inside nghttp2's read: the streams of this same read
-    // that Node has queued for its 'stream' event still find their session alive; after the
-    // GOAWAY no new stream is accepted. Not close(): an attacker's open streams must not keep
+    // that Node has queued for its 'stream' event still find their session alive; once the
+    // GOAWAY is sent nghttp2 accepts no new stream. Not close(): an attacker's open streams must not keep
     // the connection, or their upstream requests, alive. destroy() still writes the GOAWAY.
     setImmediate(destroySession, session);
   }
@@ -55,9 +55,10 @@ export function guardResets(session: ServerHttp2Session, cfg: Http2Config, log: 
     if (!this.destroyed) count();
   }
 
-  // Node emits 'stream' on the next tick: when HEADERS and RST_STREAM came in the same read (the
-  // attack's shape under load), the stream is already aborted, by the peer, since drproxy has
-  // not seen it yet. Prepended: counted before the data plane's own handlers run.
+  // A stream can be aborted before its 'stream' event: Node parses what a socket already holds
+  // while it creates the session, before 'session' and this guard run (h2c after the preface
+  // sniff: the attacker's first burst). Aborted then, it was the peer (drproxy has not seen it).
+  // Prepended: counted before the data plane's own handlers run.
   session.prependListener('stream', (stream: ServerHttp2Stream) => {
     if (stream.aborted) count();
     else stream.on('aborted', onAborted);

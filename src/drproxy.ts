@@ -32,6 +32,7 @@ import { AuditLog } from './admin/audit.js';
 import { auditedCarryOut, type ClusterRole } from './admin/forwarded-audit.js';
 import { FaultMetrics } from './fault-metrics.js';
 import { registerAccessLogMetrics } from './access-log-metrics.js';
+import { registerH2ResetMetrics } from './h2-reset-metrics.js';
 import { openAccessLog } from './proxy/access-log-writer.js';
 import { TokenStore } from './admin/auth.js';
 import type { AdminApi, ReloadResult } from './admin/api.js';
@@ -128,6 +129,7 @@ export class DrProxy implements AdminApi {
     this.metrics.setStateSource(() => this.controllers.values());
     this.faults = new FaultMetrics(this.metrics.registry);
     registerAccessLogMetrics(this.metrics.registry);
+    registerH2ResetMetrics(this.metrics.registry);
     this.notifier = new NotifyService(new NotifyMetrics(this.metrics.registry), this.logger, config.notify);
     this.notifyWiring = new NotifyWiring(() => this.notifier, (t) => this.controllers.get(t)?.config.tier.name, this.now);
     this.audit = new AuditLog(this.logger, {

@@ -495,8 +495,13 @@ function failureAnswer(err: UpstreamError, site: string): [ProxyErrorCode, strin
 const kCall = Symbol('drproxy.call');
 type CallResponse = ServerResponse & { [kCall]?: ProxyCall };
 
-/** One listener function for every response (no closure per request). */
+/**
+ * One listener function for every response (no closure per request). The client left before
+ * the answer was complete: not all written (HTTP/1.1), or never ended by drproxy — an HTTP/2
+ * stream the client reset has its writable side ended by Node (writableFinished true,
+ * writableEnded false), and its upstream request must still be aborted (rapid reset).
+ */
 function onResponseClose(this: CallResponse): void {
-  if (!this.writableFinished) this[kCall]?.clientClosed();
+  if (!this.writableFinished || !this.writableEnded) this[kCall]?.clientClosed();
   this[kCall] = undefined;
 }

@@ -97,9 +97,10 @@ export class H2Front {
   private server<T extends Http2Server | Http2SecureServer>(h2: T): T {
     (h2 as { timeout?: number }).timeout = 0;
     h2.on('session', (session: ServerHttp2Session) => this.onSession(session));
-    h2.on('request', (req, res) => this.handlers.request(req as unknown as IncomingMessage, compat(req, res)));
-    h2.on('checkContinue', (req, res) => this.handlers.request(req as unknown as IncomingMessage, compat(req, res), true));
-    h2.on('connect', (req, res) => this.handlers.connect(req as unknown as IncomingMessage, compat(req, res)));
+    // A stream already reset by its client (rapid reset) is not served: nothing would read the answer.
+    h2.on('request', (req, res) => req.stream.destroyed || this.handlers.request(req as unknown as IncomingMessage, compat(req, res)));
+    h2.on('checkContinue', (req, res) => req.stream.destroyed || this.handlers.request(req as unknown as IncomingMessage, compat(req, res), true));
+    h2.on('connect', (req, res) => req.stream.destroyed || this.handlers.connect(req as unknown as IncomingMessage, compat(req, res)));
     // A session's protocol error ends that session only (Node reports it here; nothing to do).
     h2.on('sessionError', () => {});
     return h2;

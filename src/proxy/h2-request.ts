@@ -27,7 +27,9 @@ export class H2Request extends Http2ServerRequest {
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: object, rawHeaders: string[]) {
     super(stream, headers, options, rawHeaders);
-    this.conn = (stream.session as ConnSession)[kConn]!;
+    // A stream the client reset at once (rapid reset) may arrive destroyed, its session link
+    // gone: never throw here (it would end the process); h2-front.ts drops such a request.
+    this.conn = (stream.session as ConnSession | undefined)?.[kConn] as Socket;
   }
 
   // @ts-expect-error The compat request declares `socket` as a property; a getter overrides it here.

@@ -34,7 +34,7 @@ import { Listeners } from './listeners.js';
 import { sniRefusal } from './tls-host.js';
 import type { AccessLog } from './access-log.js';
 import { H2Front } from './h2-front.js';
-import { settleHost } from './h2-request.js';
+import { headerListSize, settleHost } from './h2-request.js';
 
 /** A request waits for its tenant's next route at most this many times. */
 const MAX_HOLDS = 2;
@@ -55,6 +55,8 @@ export class DataPlane implements Forwarding {
   private readonly heldQueues = new Set<HeldQueue>();
   private readonly log: Logger;
   private readonly checks: RequestChecks;
+  /** server.max_header_size, held against HTTP/2 header lists (h2-request.ts headerListSize). */
+  private readonly maxHeaderList: number;
   private readonly trust: PeerTrust;
   private readonly faults: FaultLog;
   /** Shutting down: answers carry Connection: close. */
@@ -76,6 +78,7 @@ export class DataPlane implements Forwarding {
     onContinuePatchFailed((reason) => this.log.warn({ reason }, `undici could not be taught to read an upstream's 100 Continue: such answers fail their requests (502)`));
     const s = config.server;
     this.checks = new RequestChecks(s.max_headers);
+    this.maxHeaderList = s.max_header_size;
     this.trust = new PeerTrust(s.trusted_proxies, s.underscores_in_headers);
     const requestTimeout = s.request_timeout;
     const options: http.ServerOptions = {
@@ -181,6 +184,10 @@ export class DataPlane implements Forwarding {
    * (connection-specific fields, header list size and count); then it is served as any request.
    */
   private onH2Request(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
+    if (headerListSize(req.rawHeaders) > this.maxHeaderList) {
+      this.refuse(res, 'headers_too_large', `request headers over ${this.maxHeaderList} bytes (server.max_header_size)`);
+      return;
+    }
     const host = settleHost(req);
     if (host === undefined || host === 'mismatch') {
       this.refuse(res, 'bad_host', host === undefined ? 'the request names no host (:authority or Host)' : ':authority and Host name different hosts');

@@ -55,6 +55,17 @@ export function settleHost(req: IncomingMessage): H2Host {
   return authority;
 }
 
+/**
+ * The header list's size as SETTINGS_MAX_HEADER_LIST_SIZE counts it (RFC 9113 §6.5.2: name and
+ * value octets plus 32 per field). nghttp2 applies that setting only once the client has
+ * acknowledged it, so a client that never does is held to server.max_header_size here.
+ */
+export function headerListSize(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 32;
+  return n;
+}
+
 /** Whether a stream has a request body: HTTP/2 needs no Content-Length, only a HEADERS frame without END_STREAM. */
 export function h2HasBody(req: IncomingMessage): boolean {
   const stream = (req as unknown as Http2ServerRequest).stream;

@@ -14,6 +14,8 @@ export type ProxyErrorCode =
   | 'bad_host'
   | 'method_not_implemented'
   | 'too_many_headers'
+  /** HTTP/2: the header list is over server.max_header_size (HTTP/1.1's parser refuses such a request itself). */
+  | 'headers_too_large'
   | 'unsupported_transfer_coding'
   | 'http_version_not_supported'
   | 'no_healthy_backend'
@@ -40,6 +42,7 @@ const STATUS: Record<ProxyErrorCode, number> = {
   bad_host: 400,
   method_not_implemented: 501,
   too_many_headers: 431,
+  headers_too_large: 431,
   unsupported_transfer_coding: 501,
   http_version_not_supported: 505,
   no_healthy_backend: 503,

@@ -94,7 +94,7 @@ export function h2Get(session: ClientHttp2Session, path: string, authority?: str
 }
 
 /** One HTTP/2 frame: 9-byte header (RFC 9113 §4.1) and payload. */
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(9);
   h.writeUIntBE(payload.length, 0, 3);
   h[3] = type;

@@ -15,6 +15,7 @@ import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startProxy, sitesHealthy, type TestProxy } from '../helpers/proxy.js';
 import { waitFor } from '../helpers/poll.js';
+import { frame } from '../helpers/h2-resets.js';
 
 let up: http.Server;
 let p: TestProxy;
@@ -44,15 +45,6 @@ afterAll(async () => {
   up.closeAllConnections();
   await new Promise((resolve) => up.close(resolve));
 });
-
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** Frames a server sent: type, stream, payload. */
 function frames(buf: Buffer): Array<{ type: number; stream: number; flags: number; payload: Buffer }> {

@@ -21,6 +21,7 @@ import type { ServerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { guardResets } from './h2-resets.js';
 import { H2Request, setConnection } from './h2-request.js';
+import { BodyDeadlines } from './h2-body-deadline.js';
 
 /** What the data plane does with a stream (its request and response as compat objects). */
 export interface H2Handlers {
@@ -52,6 +53,8 @@ export class H2Front {
   /** The socket whose session is being created (set around the synchronous emit). */
   private pending: Socket | undefined;
   private closing = false;
+  /** server.request_timeout for request bodies (h2-body-deadline.ts). */
+  readonly bodies: BodyDeadlines;
 
   constructor(
     private readonly s: ServerConfig,
@@ -69,6 +72,7 @@ export class H2Front {
       maxHeaderListPairs: s.max_headers + 4,
       Http2ServerRequest: H2Request as unknown as typeof http2.Http2ServerRequest,
     };
+    this.bodies = new BodyDeadlines(s.request_timeout, Math.min(1000, Math.max(100, Math.floor(s.headers_timeout / 4))));
   }
 
   /** Offer h2 by ALPN on a TLS listener and send h2 connections to the HTTP/2 server. */
@@ -98,12 +102,17 @@ export class H2Front {
     (h2 as { timeout?: number }).timeout = 0;
     h2.on('session', (session: ServerHttp2Session) => this.onSession(session));
     // A stream already reset by its client (rapid reset) is not served: nothing would read the answer.
-    h2.on('request', (req, res) => req.stream.destroyed || this.handlers.request(req as unknown as IncomingMessage, compat(req, res)));
-    h2.on('checkContinue', (req, res) => req.stream.destroyed || this.handlers.request(req as unknown as IncomingMessage, compat(req, res), true));
+    h2.on('request', (req, res) => req.stream.destroyed || this.serve(req, res, false));
+    h2.on('checkContinue', (req, res) => req.stream.destroyed || this.serve(req, res, true));
     h2.on('connect', (req, res) => req.stream.destroyed || this.handlers.connect(req as unknown as IncomingMessage, compat(req, res)));
     // A session's protocol error ends that session only (Node reports it here; nothing to do).
     h2.on('sessionError', () => {});
     return h2;
+  }
+
+  private serve(req: http2.Http2ServerRequest, res: http2.Http2ServerResponse, expectsContinue: boolean): void {
+    this.bodies.watch(req);
+    this.handlers.request(req as unknown as IncomingMessage, compat(req, res), expectsContinue);
   }
 
   private onSession(session: ServerHttp2Session): void {
@@ -143,6 +152,7 @@ export class H2Front {
   /** shutdown_timeout reached: cut what is left. */
   destroyAll(): void {
     for (const session of this.sessions) session.destroy();
+    this.bodies.close();
   }
 }
 

@@ -5,6 +5,12 @@
  *
  *   node26 bench/workers-spike.js [--duration 5] [--connections 32] [--workers 1,2] [--proxy-cpu 0]
  *   node   bench/workers-spike.js --check-reuseport     (what this Node does with reusePort in 2 workers)
+ *   node26 bench/workers-spike.js --callgrind [--workers 1,2] [--requests 4000] [--warmup 6000]
+ *
+ * --callgrind: user-space instructions per request of the proxy process (all threads) under
+ * valgrind's callgrind, which does not move with the machine's load: whether a second worker
+ * costs instructions per request (each loop amortising its per-turn work over fewer requests),
+ * apart from what sharing a core costs (thread switches, caches), which callgrind cannot see.
  *
  * Measures, per worker count: req/s, CPU per request of the proxy process (/proc utime+stime),
  * how the kernel spread the requests across workers (each worker counts its own), and RSS after
@@ -18,6 +24,7 @@
  */
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import http from 'node:http';
+import v8 from 'node:v8';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
@@ -39,10 +46,17 @@ async function main() {
       connections: { type: 'string', default: '32' },
       'proxy-cpu': { type: 'string', default: '0' },
       rounds: { type: 'string', default: '2' },
+      port: { type: 'string', default: '0' },
+      callgrind: { type: 'boolean', default: false },
+      requests: { type: 'string', default: '4000' },
+      warmup: { type: 'string', default: '6000' },
+      // V8's young generation per worker (resourceLimits.maxYoungGenerationSizeMb): the RSS lever.
+      'young-mb': { type: 'string', default: '0' },
     },
   });
   if (values['check-reuseport']) return checkReusePort();
-  if (values.proxy) return runProxy(Number(values.workers), Number(values.upstream));
+  if (values.proxy) return runProxy(Number(values.workers), Number(values.upstream), Number(values.port), Number(values['young-mb']));
+  if (values.callgrind) return countInstructions(values);
   return orchestrate(values);
 }
 
@@ -94,7 +108,7 @@ async function runWorker({ id, port, upstream }) {
   });
   server.keepAliveTimeout = 30_000;
   parentPort.on('message', (m) => {
-    if (m.type === 'stats') parentPort.postMessage({ type: 'stats', id, served });
+    if (m.type === 'stats') parentPort.postMessage({ type: 'stats', id, served, heapMb: v8.getHeapStatistics().total_physical_size / 2 ** 20 });
   });
   server.listen({ port, host: '127.0.0.1', reusePort: true }, () => parentPort.postMessage({ type: 'listening', id, port: server.address().port }));
 }
@@ -102,11 +116,12 @@ async function runWorker({ id, port, upstream }) {
 // ---------------------------------------------------------------------------------------------
 // --proxy: the process under test
 
-async function runProxy(n, upstream) {
+async function runProxy(n, upstream, fixedPort, youngMb) {
   const workers = [];
-  let port = 0;
+  let port = fixedPort;
   for (let i = 0; i < n; i++) {
-    const w = new Worker(SELF, { workerData: { role: 'proxy-worker', id: i, port, upstream } });
+    const resourceLimits = youngMb > 0 ? { maxYoungGenerationSizeMb: youngMb } : undefined;
+    const w = new Worker(SELF, { workerData: { role: 'proxy-worker', id: i, port, upstream }, resourceLimits });
     const m = await new Promise((resolve, reject) => {
       w.once('message', resolve);
       w.once('error', reject);
@@ -114,6 +129,7 @@ async function runProxy(n, upstream) {
     port = m.port;
     workers.push(w);
   }
+  if (!process.send) return; // under callgrind: no IPC, the orchestrator polls the port
   process.send({ type: 'ready', port });
   process.on('message', async (m) => {
     if (m.type !== 'stats') return;
@@ -122,13 +138,13 @@ async function runProxy(n, upstream) {
         const on = (r) => {
           if (r.type !== 'stats') return;
           w.off('message', on);
-          resolve(r.served);
+          resolve(r);
         };
         w.on('message', on);
         w.postMessage({ type: 'stats' });
       })),
     );
-    process.send({ type: 'stats', counts });
+    process.send({ type: 'stats', counts: counts.map((c) => c.served), heapMb: counts.map((c) => c.heapMb), mainHeapMb: v8.getHeapStatistics().total_physical_size / 2 ** 20 });
   });
 }
 
@@ -145,7 +161,7 @@ async function orchestrate(values) {
   lib.log(`uptime before: ${execFileSync('uptime').toString().trim()}`);
   // A proxy with 0 workers would be only Node's baseline; the first count's RSS is the base.
   for (let round = 0; round < Number(values.rounds); round++) {
-    for (const n of counts) rows.push({ round, ...(await measure(lib, n, up.ports[0], values['proxy-cpu'], duration, connections)) });
+    for (const n of counts) rows.push({ round, ...(await measure(lib, n, up.ports[0], values['proxy-cpu'], duration, connections, values['young-mb'])) });
   }
   const after = execFileSync('uptime').toString().trim();
   lib.log(`uptime after: ${after}`);
@@ -153,16 +169,16 @@ async function orchestrate(values) {
   for (const r of rows) {
     process.stdout.write(
       `round ${r.round} workers ${r.workers}: ${r.rps.toFixed(0)} req/s, p99 ${r.p99} ms, ` +
-        `${r.cpuUsPerReq.toFixed(1)} us CPU/request, spread ${r.spread.join('/')}, RSS ${r.rssMb.toFixed(1)} MB (idle ${r.idleRssMb.toFixed(1)} MB), errors ${r.errors}\n`,
+        `${r.cpuUsPerReq.toFixed(1)} us CPU/request, spread ${r.spread.join('/')}, RSS ${r.rssMb.toFixed(1)} MB (idle ${r.idleRssMb.toFixed(1)} MB; V8 heaps: main ${r.mainHeapMb}, workers ${r.heapMb.join('/')} MB), errors ${r.errors}\n`,
     );
   }
-  process.stdout.write(`node ${process.version}, proxy pinned to CPU ${values['proxy-cpu']}, upstream and wrk to CPU ${lib.CPU_LOAD}; ${after}\n`);
+  process.stdout.write(`node ${process.version}, proxy pinned to CPU ${values['proxy-cpu']}, upstream and wrk to CPU ${lib.CPU_LOAD}, young generation ${values['young-mb'] === '0' ? "V8's default" : `${values['young-mb']} MB`}; ${after}\n`);
   lib.writeOut('workers-spike', { machine: lib.machineInfo(), rows, uptime: after });
   process.exit(0);
 }
 
-async function measure(lib, n, upstream, cpu, duration, connections) {
-  const proxy = lib.spawnPinned(process.execPath, [SELF, '--proxy', '--workers', String(n), '--upstream', String(upstream)], { cpu, ipc: true });
+async function measure(lib, n, upstream, cpu, duration, connections, youngMb) {
+  const proxy = lib.spawnPinned(process.execPath, [SELF, '--proxy', '--workers', String(n), '--upstream', String(upstream), '--young-mb', youngMb], { cpu, ipc: true });
   const { port } = await lib.nextMessage(proxy, (m) => m?.type === 'ready', 30_000);
   const idleRssMb = lib.rssMb(proxy.pid);
   // Warm-up: JIT, pools filled.
@@ -171,16 +187,59 @@ async function measure(lib, n, upstream, cpu, duration, connections) {
   const before = await stats(lib, proxy);
   const r = await lib.runWrk({ port, connections, duration });
   const cpu1 = lib.cpuSeconds(proxy.pid);
-  const after = await stats(lib, proxy);
+  const full = await stats(lib, proxy, true);
+  const after = full.counts;
   const spread = after.map((c, i) => c - before[i]);
   const served = spread.reduce((a, b) => a + b, 0);
-  const row = { workers: n, rps: r.rps, p99: r.p99, errors: r.errors + r.non2xx, cpuUsPerReq: ((cpu1 - cpu0) * 1e6) / served, spread, rssMb: lib.rssMb(proxy.pid), idleRssMb };
+  const row = { workers: n, rps: r.rps, p99: r.p99, errors: r.errors + r.non2xx, cpuUsPerReq: ((cpu1 - cpu0) * 1e6) / served, spread, rssMb: lib.rssMb(proxy.pid), idleRssMb, heapMb: full.heapMb.map((x) => x.toFixed(1)), mainHeapMb: full.mainHeapMb.toFixed(1) };
   await lib.stopChild(proxy);
   return row;
 }
 
-async function stats(lib, proxy) {
+async function stats(lib, proxy, full = false) {
   const m = lib.nextMessage(proxy, (x) => x?.type === 'stats', 5000);
   proxy.send({ type: 'stats' });
-  return (await m).counts;
+  return full ? m : (await m).counts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// --callgrind
+
+async function autocannonCount(lib, port, amount) {
+  const path = await import('node:path');
+  const child = lib.spawnNode(path.join(lib.ROOT, 'node_modules', 'autocannon', 'autocannon.js'), ['-c', '32', '-a', String(amount), '--json', `http://127.0.0.1:${port}/`], { cpu: lib.CPU_LOAD });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  await child.exitPromise;
+  const j = JSON.parse(out.slice(out.indexOf('{')));
+  return { ok: j['2xx'], errors: j.errors + j.timeouts + j.non2xx };
+}
+
+async function countInstructions(values) {
+  const lib = await import('./lib.js');
+  const path = await import('node:path');
+  if (!lib.HAS_CALLGRIND) throw new Error('valgrind (callgrind) is not installed');
+  const up = await lib.startUpstream({ cpu: lib.CPU_LOAD });
+  const tmp = lib.tempDir('workers-callgrind');
+  const rows = [];
+  lib.log(`uptime before: ${execFileSync('uptime').toString().trim()}`);
+  for (const n of values.workers.split(',').map(Number)) {
+    const port = await lib.freePort();
+    const outFile = path.join(tmp, `w${n}.callgrind`);
+    const child = lib.spawnCallgrind(outFile, [SELF, '--proxy', '--workers', String(n), '--upstream', String(up.ports[0]), '--port', String(port)]);
+    await lib.waitForListen(port, { child, timeoutMs: 180_000 });
+    await autocannonCount(lib, port, Number(values.warmup));
+    lib.callgrindControl(child, '-i', 'on');
+    const r = await autocannonCount(lib, port, Number(values.requests));
+    lib.callgrindControl(child, '-d', 'counted');
+    lib.callgrindControl(child, '-i', 'off');
+    const [dump] = await lib.callgrindDumps(outFile, 1);
+    const instr = lib.callgrindInstructions(dump);
+    rows.push({ workers: n, requests: r.ok, errors: r.errors, instructionsPerRequest: Math.round(instr / r.ok) });
+    await lib.stopChild(child, { signal: 'SIGKILL' });
+  }
+  await lib.stopChild(up.child);
+  for (const r of rows) process.stdout.write(`workers ${r.workers}: ${r.instructionsPerRequest} instructions/request (${r.requests} requests, ${r.errors} errors)\n`);
+  process.stdout.write(`node ${process.version}; ${execFileSync('uptime').toString().trim()}\n`);
+  process.exit(0);
 }

@@ -5,7 +5,7 @@
  *
  *   node26 bench/workers-spike.js [--duration 5] [--connections 32] [--workers 1,2] [--proxy-cpu 0]
  *   node   bench/workers-spike.js --check-reuseport     (what this Node does with reusePort in 2 workers)
- *   node26 bench/workers-spike.js --callgrind [--workers 1,2] [--requests 4000] [--warmup 6000]
+ *   node26 bench/workers-spike.js --callgrind [--workers 1,2] [--requests 4000] [--warmup 6000] [--connections 32]
  *
  * --callgrind: user-space instructions per request of the proxy process (all threads) under
  * valgrind's callgrind, which does not move with the machine's load: whether a second worker
@@ -205,9 +205,9 @@ async function stats(lib, proxy, full = false) {
 // ---------------------------------------------------------------------------------------------
 // --callgrind
 
-async function autocannonCount(lib, port, amount) {
+async function autocannonCount(lib, port, amount, connections = 32) {
   const path = await import('node:path');
-  const child = lib.spawnNode(path.join(lib.ROOT, 'node_modules', 'autocannon', 'autocannon.js'), ['-c', '32', '-a', String(amount), '--json', `http://127.0.0.1:${port}/`], { cpu: lib.CPU_LOAD });
+  const child = lib.spawnNode(path.join(lib.ROOT, 'node_modules', 'autocannon', 'autocannon.js'), ['-c', String(connections), '-a', String(amount), '--json', `http://127.0.0.1:${port}/`], { cpu: lib.CPU_LOAD });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   await child.exitPromise;
@@ -228,18 +228,21 @@ async function countInstructions(values) {
     const outFile = path.join(tmp, `w${n}.callgrind`);
     const child = lib.spawnCallgrind(outFile, [SELF, '--proxy', '--workers', String(n), '--upstream', String(up.ports[0]), '--port', String(port)]);
     await lib.waitForListen(port, { child, timeoutMs: 180_000 });
-    await autocannonCount(lib, port, Number(values.warmup));
+    await autocannonCount(lib, port, Number(values.warmup), Number(values.connections));
+    // First 5 s without requests: does any thread spin while idle (instructions per second)?
     lib.callgrindControl(child, '-i', 'on');
-    const r = await autocannonCount(lib, port, Number(values.requests));
+    await lib.sleep(5000);
+    lib.callgrindControl(child, '-d', 'idle');
+    const r = await autocannonCount(lib, port, Number(values.requests), Number(values.connections));
     lib.callgrindControl(child, '-d', 'counted');
     lib.callgrindControl(child, '-i', 'off');
-    const [dump] = await lib.callgrindDumps(outFile, 1);
+    const [idleDump, dump] = await lib.callgrindDumps(outFile, 2);
     const instr = lib.callgrindInstructions(dump);
-    rows.push({ workers: n, requests: r.ok, errors: r.errors, instructionsPerRequest: Math.round(instr / r.ok) });
+    rows.push({ workers: n, requests: r.ok, errors: r.errors, instructionsPerRequest: Math.round(instr / r.ok), idlePerSecond: Math.round(lib.callgrindInstructions(idleDump) / 5) });
     await lib.stopChild(child, { signal: 'SIGKILL' });
   }
   await lib.stopChild(up.child);
-  for (const r of rows) process.stdout.write(`workers ${r.workers}: ${r.instructionsPerRequest} instructions/request (${r.requests} requests, ${r.errors} errors)\n`);
+  for (const r of rows) process.stdout.write(`workers ${r.workers}: ${r.instructionsPerRequest} instructions/request (${r.requests} requests, ${r.errors} errors); idle ${r.idlePerSecond} instructions/s\n`);
   process.stdout.write(`node ${process.version}; ${execFileSync('uptime').toString().trim()}\n`);
   process.exit(0);
 }

@@ -13,9 +13,7 @@
  */
 import type { ProxyConfig, SiteTlsConfig, TenantConfig } from '../config/types.js';
 import type { Backend } from '../proxy/backend.js';
-import type { RouteEdge } from '../proxy/edge.js';
-import type { ProxyErrorCode } from '../proxy/responses.js';
-import type { RouteMode, TenantRoute } from '../proxy/route.js';
+import type { TenantRoute } from '../proxy/route.js';
 import { createBalancer } from '../proxy/balancer.js';
 import { DrProxyError } from '../errors.js';
 
@@ -42,23 +40,14 @@ export interface PassiveDescription {
   readonly slowAfter: number;
 }
 
-/** Everything of a TenantRoute the data plane reads, as plain data. */
-export interface RouteDescription {
-  readonly tenant: string;
-  readonly mode: RouteMode;
-  readonly epoch: number;
-  readonly site: string;
-  readonly stamp: readonly string[];
+/**
+ * Everything of a TenantRoute the data plane reads, as plain data: the route's own fields (one
+ * definition, route.ts), with backends described instead of live, no balancer (rebuilt from
+ * the backends) and retryOn as a list (a Set does not cross as such).
+ */
+export interface RouteDescription extends Omit<TenantRoute, 'backends' | 'balancer' | 'retryOn'> {
   readonly backends: readonly BackendDescription[];
-  readonly proxy: ProxyConfig;
-  readonly reason: string;
-  readonly refusal: ProxyErrorCode;
-  readonly holdMs: number;
-  readonly holdMax: number;
-  readonly standby: boolean;
-  readonly detectMs: number;
   readonly retryOn: readonly number[];
-  readonly edge: RouteEdge | undefined;
 }
 
 /** Numbers for the main thread's Backend objects, stable for each object's life. */

@@ -23,6 +23,8 @@ import { flipRecord, stepsSinceDetection, type FlipBase, type FlipHooks, type Fl
 import { callHook, type HookResult } from './hooks.js';
 import type { RoutePublisher } from './route-publisher.js';
 import type { HealthSnapshot, SiteRuntime } from './site.js';
+import { mark } from '../trace-marks.js';
+import { preconnectTarget } from './preconnect.js';
 
 export interface FlipRequest {
   to: string;
@@ -100,8 +102,12 @@ export class FlipRunner {
     if (req.to === from && state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `site ${req.to} is already active`);
     failpoint('flip:before-persist');
     const epoch = state.epoch + 1;
-    // 1. Persist the new epoch and the intent before any routing changes.
+    // 1. Persist the new epoch and the intent before any routing changes; meanwhile, open the
+    // connections the held requests will need at the target (nothing is sent on them yet).
+    if (req.to !== from) preconnectTarget(this.site(req.to));
+    mark('persist-start', epoch);
     await this.commit({ epoch, phase: 'failing_over', active: from, from, to: req.to, fenced: state.fenced, trigger: req.trigger, reason: req.reason }, state.epoch);
+    mark('persist-end', epoch);
     failpoint('flip:after-persist');
     return this.finish(from, req.to, epoch, req, requestedAt);
   }
@@ -162,6 +168,7 @@ export class FlipRunner {
     const fromSite = from !== target ? this.site(from) : undefined;
     // 2. Stop sending new requests to the old site: they are held until the new route is out.
     this.d.publisher.hold(from, target, epoch);
+    mark('hold-published');
     // 3. Drain: idempotent requests are re-sent to the new site; the rest get drain_timeout.
     // Destroying the old site's pools waits until the new route is out (or the flip ends).
     let drain: DrainResult | undefined;
@@ -188,6 +195,7 @@ export class FlipRunner {
       const drained = coordinator.acknowledged(this.d.config.name, epoch, 'drained');
       if (drained) await drained;
       const drainedAt = this.d.now();
+      mark('drained');
       failpoint('flip:after-drain');
       const base: FlipBase = { from, to: target, epoch, req, requestedAt, persistedAt, drainedAt, drain };
       return await this.land({ base, fromSite, force: req.force === true, afterRoute, logDrain: () => logDrain() });
@@ -268,6 +276,7 @@ export class FlipRunner {
     const fenced = [...this.cur.fenced.filter((s) => s !== to && s !== from), ...(fromSite && !autoFailback ? [from] : [])];
     this.set({ tenant: this.d.config.name, epoch, phase: 'active', active: to, fenced, trigger: req.trigger, reason: req.reason, updated_at: this.cur.updated_at });
     this.publish();
+    mark('route-published', to);
     f.afterRoute();
     const routedAt = this.d.now();
     this.d.events.landed(routedAt);

@@ -40,6 +40,7 @@ import { ReadinessMonitor } from './readiness-monitor.js';
 import type { HookChecks, SiteReadiness } from './readiness.js';
 import type { ControllerDeps } from './controller-deps.js';
 import type { RuleTrip } from './flip-rules.js';
+import { mark } from '../trace-marks.js';
 
 export type { FlipRequest } from './flip-runner.js';
 export type { OperatorRequest } from './operator.js';
@@ -267,12 +268,14 @@ export class TenantController {
     // holds requests until its next state arrives: no route of the old site meanwhile.
     const busy = this.paused || this.flipping || (this.state.phase === 'failing_over' && !this.deps.coordinator.mayDecide());
     const d = decide({ tenant: this.state, busy, ...this.memory }, health, now, this.cfg);
+    mark('decided', d.action.kind);
     // Kept even while a flip runs: a failback needs its site available without a break.
     this.memory = d.memory;
     if (busy) return;
     if (d.alert !== undefined) this.alert(d.alert, d.trip);
     // Routes follow this replica's own view of its backends; decisions, the quorum's.
     this.publisher.publish(this.state, own);
+    mark('evaluated');
     // Clustered, only the leader acts; the others keep their memory and publish their routes.
     if (this.deps.coordinator.mayDecide()) this.act(d.action, now);
   }
@@ -305,6 +308,7 @@ export class TenantController {
 
   /** An automatic flip: it happens only if still wanted when its turn comes (decide.ts, rules 2, 5). */
   private startFlip(a: FlipAction): void {
+    mark('trip', a.to);
     this.flipping = true; // no second decision while this one is queued
     const req: FlipRequest = { to: a.to, trigger: a.trigger, reason: a.reason, detectedAt: a.detectedAt };
     const check = (): void => {

@@ -16,6 +16,7 @@ import type { Backend, PassiveFailure } from '../proxy/backend.js';
 import type { HealthHandle } from './registry.js';
 import { isEjected, probeUnejects, uneject, type Ejectable, type ProbeOutcome } from './outlier.js';
 import type { SiteOutlierDetector } from './site-outlier-detector.js';
+import { mark } from '../trace-marks.js';
 
 /** What a detector watches and writes: the failover side's BackendRuntime satisfies it. */
 export interface MonitoredBackend {
@@ -67,14 +68,16 @@ export class OutlierDetector {
    * records and asks for a turn; the first report since the last turn schedules it.
    */
   readonly report = (b: Backend, kind: PassiveFailure): void => {
+    mark('passive-report', kind);
     this.failures = b.passiveFailures;
     this.refused = b.passiveRefused;
     if (this.pending === undefined) {
       this.pending = kind;
       this.since = b.passiveSince;
-      this.site.schedule(this);
-    } else if (this.pending === 'slow') {
+      this.site.schedule(this, kind !== 'slow');
+    } else if (this.pending === 'slow' && kind !== 'slow') {
       this.pending = kind; // a reset or a 5xx needs no probe to confirm it
+      this.site.schedule(this, true);
     }
   };
 
@@ -137,8 +140,11 @@ export class OutlierDetector {
     const ms = site.admit(this, now);
     if (ms === undefined) return false;
     host.ejectedSince = since;
+    mark('ejected', kind);
     host.backend.passiveSuccess();
+    mark('eject-logging');
     site.log.warn({ site: site.site, backend: this.name, kind, failures: this.failures, refused: this.refused, ejected_ms: ms, ...(probe !== undefined && { probe }) }, 'backend ejected (passive health)');
+    mark('eject-logged');
     site.events?.onEjection?.(site.tenant, site.site, this.name, ms, kind);
     this.cancelBackOff = site.scheduler.after(ms, () => this.ejectionOver('back-off'));
     // Every probe result of an ejected backend, not only changes: one that passes lets it back.

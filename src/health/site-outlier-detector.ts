@@ -4,9 +4,13 @@
  * the site's ejection cap (max_ejected_percent, lifted when the whole site is failing: outlier.ts).
  *
  * The data plane reports from inside a request's callbacks; nothing is decided there. Every
- * report since the last turn is handled on one later turn (the scheduler's `defer`, setImmediate
- * in production), and the owner hears of the outcome through `onChange`, never synchronously
- * from a report.
+ * report since the last turn is handled on one later turn, and the owner hears of the outcome
+ * through `onChange`, never synchronously from a report. A report that needs no probe (a
+ * refusal, a reset, a timeout, a status: anything but `slow`) is acted on `soon`, a microtask
+ * after the callback that reported it has returned; `slow` waits for the scheduler's `defer`
+ * (setImmediate). At a kill, the setImmediate came 2 ms after the report, behind the dead
+ * keep-alive connections' teardown in the same poll phase (bench/kill-gap.js): with the
+ * microtask the flip starts first, and that teardown runs while its epoch is being persisted.
  */
 import type { PassiveHealthConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -19,6 +23,11 @@ export interface OutlierScheduler {
   now(): number;
   /** Run `fn` on a later turn of the event loop. */
   defer(fn: () => void): void;
+  /**
+   * Run `fn` once the current callback has returned (a microtask); without it, `defer`. Never
+   * synchronously: the reporter's stack (undici's) is unwound first.
+   */
+  soon?(fn: () => void): void;
   /** Run `fn` after `ms` (an ejection's back-off); returns what cancels it. */
   after(ms: number, fn: () => void): () => void;
 }
@@ -28,6 +37,7 @@ export function loopScheduler(now: () => number = Date.now): OutlierScheduler {
   return {
     now,
     defer: (fn) => void setImmediate(fn),
+    soon: (fn) => queueMicrotask(fn),
     after: (ms, fn) => {
       const t = setTimeout(fn, ms);
       t.unref();
@@ -92,24 +102,46 @@ export class SiteOutlierDetector {
     return !this.stopped && this.opts.accepting();
   }
 
-  /** A detector has a report: it is handled, with every other one, on the next turn. */
-  schedule(d: OutlierDetector): void {
-    this.due.push(d);
+  /**
+   * A detector has a report: it is handled, with every other one, on the next turn; `soon` (a
+   * report no probe needs to confirm) on a microtask, even if a later turn is already scheduled
+   * (that one then finds nothing due).
+   */
+  schedule(d: OutlierDetector, soon = false): void {
+    if (!this.due.includes(d)) this.due.push(d);
+    if (soon && this.scheduler.soon !== undefined) {
+      if (this.urgent) return;
+      this.urgent = true;
+      this.scheduler.soon(this.soonTurn);
+      return;
+    }
     if (this.scheduled) return;
     this.scheduled = true;
     this.scheduler.defer(this.turn);
   }
 
+  /** A microtask turn is queued (schedule with `soon`). */
+  private urgent = false;
+
+  private readonly soonTurn = (): void => {
+    this.urgent = false;
+    if (this.due.length !== 0) this.run();
+  };
+
   /** The turn after reports: act on each, then tell the owner once. */
   private readonly turn = (): void => {
     this.scheduled = false;
+    if (this.due.length !== 0) this.run();
+  };
+
+  private run(): void {
     this.turns++;
     const due = this.due.splice(0);
     const take = this.accepting();
     let changed = false;
     for (const d of due) if (d.act(take)) changed = true;
     if (changed) this.changed();
-  };
+  }
 
   /** Tell the owner that an ejection began or ended. */
   changed(): void {

@@ -10,6 +10,7 @@ import { CallList, type Listed } from './call-list.js';
 import { WarmSockets, warmConnector } from './warm-sockets.js';
 import { upstreamConnector } from './upstream-socket.js';
 import { clientTlsOptions, originServername, sniFor, tlsConnector } from '../tls-name.js';
+import { mark, TRACE } from '../trace-marks.js';
 
 /** What the data plane needs of a call in flight to re-send it elsewhere or cut it. */
 export interface InflightCall extends Listed {
@@ -166,17 +167,43 @@ export class Backend {
     setTimeout(dialBackend, DIAL_DELAY_MS, this).unref();
   }
 
-  /** The dial of dialCheck, through undici's connector (connect_timeout, TLS as the pool's). */
-  dialNow(): void {
+  /**
+   * A request on this backend was reset: dial it now, and once more DIAL_DELAY_MS later if that
+   * dial connected (see dialCheck). A SIGKILLed process has usually closed its listening socket
+   * before its connections (lower fd), so the refusal comes a connect's time after the first
+   * reset, where the retry of the reset request through the pool may first meet more of the
+   * dead keep-alive connections. Only with refusals counted (consecutive_refused) and passive
+   * health on; one dial at a time.
+   */
+  dialAfterReset(): void {
+    if (this.refusedThreshold === 0 || this.passiveThreshold === 0 || this.dialing || this.closed) return;
+    this.dialing = true;
+    this.dialNow(true);
+  }
+
+  /** The dial of dialCheck, through undici's connector (connect_timeout, TLS as the pool's); `again`: dial once more later if it connects. */
+  dialNow(again = false): void {
     if (this.closed) {
       this.dialing = false;
       return;
     }
     this.baseConnector()(this.connectOptions(), (err, socket) => {
       this.dialing = false;
+      if (TRACE) mark('dial-check', (err as (Error & { code?: string }) | null)?.code ?? 'connected');
       socket?.destroy();
       if ((err as (Error & { code?: string }) | null)?.code === 'ECONNREFUSED' && !this.closed) this.passiveRefusal();
+      else if (again && err === null) this.dialCheck();
     });
+  }
+
+  /**
+   * Open `n` connections now for the pool to take first (warm-sockets.ts prefill), none
+   * replaced: a flip's target while the flip persists its epoch (failover/preconnect.ts).
+   */
+  preconnect(n: number): void {
+    if (n <= 0) return;
+    this.warm ??= new WarmSockets(this.baseConnector(), this.connectOptions(), this.proxy.keep_alive_timeout);
+    this.warm.prefill(Math.min(n, this.proxy.max_connections));
   }
 
   /** Idle pre-connected sockets and how many the pool has taken (status, tests). */
@@ -262,8 +289,10 @@ export class Backend {
 
   /** A real-traffic failure. Cheap: one increment and a compare on the hot path. */
   passiveFailure(kind: PassiveFailure): void {
+    if (TRACE) mark(`passive-failure:${this.site}`, kind);
     if (this.passiveFailures++ === 0) this.passiveSince = this.now();
     if (this.passiveTripped) this.onPassiveTrip?.(this, kind);
+    else if (kind === 'reset') this.dialAfterReset();
   }
 
   /**

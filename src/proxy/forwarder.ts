@@ -22,6 +22,7 @@ import { Attempt, DETACHED, type AttemptOwner } from './attempt.js';
 import type { UpstreamFault } from './fault-log.js';
 import type { NamedDispatch } from '../tls-name.js';
 import { addHsts } from './edge.js';
+import { mark, TRACE } from '../trace-marks.js';
 
 export { classify, type FailureKind, type UpstreamError };
 
@@ -179,6 +180,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
       body: this.hasBody ? req : null,
       servername: backend.servername,
     };
+    if (TRACE) mark(`dispatch:${backend.site}`, this.attempts);
     backend.pool.dispatch(opts, handler);
   }
 
@@ -287,6 +289,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
   }
 
   handleHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (TRACE) mark(`answer:${this.backend.site}`, statusCode);
     if (statusCode < 200) return this.handleInformational(statusCode, rawHeaders);
     if (statusCode > 599) return this.reject502(`it sent an invalid status code (${statusCode})`);
     const backend = this.backend;
@@ -398,6 +401,7 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     }
     const e = err as UpstreamError;
     e.kind = this.discarding ? 'status' : classify(err);
+    if (TRACE) mark(`error:${this.backend.site}`, `${e.kind} ${err.code ?? err.message}`);
     this.discarding = false;
     if (err.code === 'ECONNREFUSED') this.backend.passiveRefusal();
     else if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind);

@@ -15,6 +15,7 @@
 import type { ServerResponse } from 'node:http';
 import type { TenantRoute, TenantSlot } from './route.js';
 import { sendError } from './responses.js';
+import { mark, TRACE } from '../trace-marks.js';
 
 export interface Waiter {
   readonly res: ServerResponse;
@@ -117,6 +118,7 @@ export class HeldQueue {
    */
   private releaseFrom(all: Entry[], from: number): void {
     const current = this.slot.route;
+    if (TRACE) mark('held-release', `${from}/${all.length} ${current.mode}`);
     const end = Math.min(all.length, from + (from === 0 ? RELEASE_FIRST : RELEASE_CHUNK));
     for (let i = from; i < end; i++) {
       const e = all[i]!;

@@ -23,6 +23,7 @@
  */
 import type { Socket } from 'node:net';
 import type { buildConnector } from 'undici';
+import { mark, TRACE } from '../trace-marks.js';
 
 /** The code an upstream connection reset carries once renamed (forwarder.ts classifies it as a reset). */
 export const UPSTREAM_RESET = 'DRP_UPSTREAM_RESET';
@@ -50,16 +51,22 @@ export function upstreamConnector(connector: Connector): Connector {
   return (options, callback) => {
     connector(options, (err, socket) => {
       if (err !== null || socket === null) {
+        if (TRACE) mark('connect-failed', (err as (Error & { code?: string }) | null)?.code);
         callback(err ?? new Error('no socket'), null);
         return;
       }
       // Before undici's own 'error' listener, which is added inside the callback.
       socket.on('error', renameReset);
+      if (TRACE) socket.once('close', traceClose);
       callback(null, socket);
       // undici set up its parser on the socket synchronously in the callback (connectH1).
       if (patch === 'pending') patchParser(socket);
     });
   };
+}
+
+function traceClose(this: Socket): void {
+  mark('upstream-close', this.remotePort);
 }
 
 function renameReset(err: Error & { code?: string }): void {

@@ -20,6 +20,7 @@
  */
 import type { Socket } from 'node:net';
 import type { buildConnector } from 'undici';
+import { mark, TRACE } from '../trace-marks.js';
 
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
@@ -37,6 +38,8 @@ type WarmSocket = Socket & { [kWarm]?: WarmSockets; [kBorn]?: number };
 export class WarmSockets {
   private readonly idle: WarmSocket[] = [];
   private target = 0;
+  /** A one-off number to keep without replacing them (prefill), besides the target. */
+  private burst = 0;
   private connecting = 0;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -70,6 +73,16 @@ export class WarmSockets {
     this.fill();
   }
 
+  /**
+   * Dial up to `n` sockets now, once: none is replaced when the pool takes it or it ages out
+   * (a flip's pre-connect to its target while its epoch is persisted). Backs off as fill() does.
+   */
+  prefill(n: number): void {
+    if (this.closed || this.retryTimer !== undefined) return;
+    this.burst = n;
+    while (this.idle.length + this.connecting < n) this.dial();
+  }
+
   /** An idle warm socket for the pool, or undefined (the pool dials one itself). */
   take(): Socket | undefined {
     while (this.idle.length > 0) {
@@ -80,6 +93,7 @@ export class WarmSockets {
         continue;
       }
       this.taken++;
+      if (TRACE) mark('warm-taken', this.idle.length);
       this.fill();
       return s;
     }
@@ -89,6 +103,7 @@ export class WarmSockets {
   /** Close the idle warm sockets and make no more, until the next setTarget(n > 0). */
   discard(): void {
     this.setTarget(0);
+    this.burst = 0;
     for (const s of this.idle.splice(0)) {
       this.forget(s);
       s.destroy();
@@ -114,11 +129,12 @@ export class WarmSockets {
         this.failed();
         return;
       }
-      if (this.closed || this.idle.length >= this.target) {
+      if (this.closed || this.idle.length >= Math.max(this.target, this.burst)) {
         socket.destroy();
         return;
       }
       this.failures = 0;
+      if (TRACE) mark('warm-connected', this.idle.length);
       this.keep(socket as WarmSocket);
     });
   }

@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, sitesHealthy, type TestProxy } from './helpers/proxy.js';
-import { waitFor } from './helpers/poll.js';
 import { PRECONNECT_PER_FLIP } from '../src/failover/preconnect.js';
 
 let a1: Upstream, b1: Upstream;

@@ -104,7 +104,7 @@ export class FlipRunner {
     const epoch = state.epoch + 1;
     // 1. Persist the new epoch and the intent before any routing changes; meanwhile, open the
     // connections the held requests will need at the target (nothing is sent on them yet).
-    if (req.to !== from) preconnectTarget(this.site(req.to));
+    if (req.to !== from) preconnectTarget(this.site(req.to), this.d.config.proxy.standby_connections);
     mark('persist-start', epoch);
     await this.commit({ epoch, phase: 'failing_over', active: from, from, to: req.to, fenced: state.fenced, trigger: req.trigger, reason: req.reason }, state.epoch);
     mark('persist-end', epoch);

@@ -9,13 +9,15 @@
  * At most PRECONNECT_PER_FLIP connections per flip, spread over the target's backends (at least
  * one each): a region failing over a thousand tenants at once dials about what their held
  * requests would have dialled a few ms later anyway. Unused ones close at keep_alive_timeout.
+ * None with `proxy.standby_connections` set: the target is kept warm already, by the number the
+ * operator chose.
  */
 import type { SiteRuntime } from './site.js';
 
 export const PRECONNECT_PER_FLIP = 4;
 
-export function preconnectTarget(site: SiteRuntime | undefined): void {
-  if (site === undefined) return;
+export function preconnectTarget(site: SiteRuntime | undefined, standbyConnections: number): void {
+  if (site === undefined || standbyConnections > 0) return;
   const backends = site.routable();
   if (backends.length === 0) return;
   const each = Math.max(1, Math.floor(PRECONNECT_PER_FLIP / backends.length));

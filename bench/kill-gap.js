@@ -21,6 +21,10 @@
  *                          [--trace]
  *
  * --baseline: a second drproxy build (e.g. main's) run as `drproxy-base`, interleaved too.
+ * --proxy may also name `drproxy-cf1` (and `drproxy-base-cf1` with --baseline): drproxy with
+ * `passive_health.consecutive_failures: 1`, the rule NGINX's `max_fails=1` and HAProxy's
+ * `error-limit 1` apply here (drproxy's default is 3: one reset of a keep-alive connection is
+ * not enough to leave a site).
  * --trace: drproxy runs with DRPROXY_TRACE_MARKS=1 (src/trace-marks.ts) and the report places
  * its marks after the kill. Proxies on CPU 0; upstreams and this load loop on CPU 1. Generated
  * NGINX and HAProxy configs live in a temp dir, listen on 127.0.0.1 only, and every process is
@@ -117,8 +121,10 @@ async function startProxy(proxy, o, tmp, primary, backup) {
     child = L.spawnPinned(HAPROXY, ['-db', '-f', conf], { cpu: L.CPU_PROXY });
   } else {
     const cfg = path.join(tmp, 'drproxy.yaml');
-    writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: [primary], backup: [backup], retry503: false, standby: 0, slowAfter: 0, slowConfirm: true, refused: 1 }));
-    const cli = proxy === 'drproxy-base' ? o.baseline : L.DRPROXY_CLI;
+    let text = failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: [primary], backup: [backup], retry503: false, standby: 0, slowAfter: 0, slowConfirm: true, refused: 1 });
+    if (proxy.endsWith('-cf1')) text = text.replace('consecutive_refused: 1', 'consecutive_refused: 1, consecutive_failures: 1');
+    writeFileSync(cfg, text);
+    const cli = proxy.startsWith('drproxy-base') ? o.baseline : L.DRPROXY_CLI;
     child = (await L.startDrproxy(cfg, port, { cli, env: o.trace ? { DRPROXY_TRACE_MARKS: '1' } : {} })).child;
   }
   await L.waitForListen(port, { child, timeoutMs: 30_000 });
@@ -202,7 +208,7 @@ function traceMarks(text, tKill) {
     if (!line.startsWith('{"trace"')) continue;
     try {
       const j = JSON.parse(line);
-      marks.push({ mark: j.trace, ms: Math.round((j.at - tKill) * 100) / 100, ...(j.detail !== undefined && { detail: j.detail }) });
+      marks.push({ mark: j.trace, ms: Math.round((j.at - tKill) * 100) / 100, cpuUs: j.cpu, ...(j.detail !== undefined && { detail: j.detail }) });
     } catch {
       /* a partial line */
     }
@@ -237,6 +243,11 @@ async function oneKill(proxy, o) {
     const load = closedLoop(p.port, o);
     await L.sleep(o.pre * 1000);
     const watch = await watchClose(primary.ports[0]);
+    if (o.trace && proxy.startsWith('drproxy')) {
+      // Trace marks count again from here (src/trace-marks.ts): the first ones after the kill.
+      process.kill(p.child.pid, 'SIGUSR2');
+      await L.sleep(20);
+    }
     const tKill = L.wall();
     process.kill(primary.pid, 'SIGKILL');
     await L.sleep(o.post * 1000);
@@ -272,7 +283,7 @@ async function oneKill(proxy, o) {
 export async function runKillGap(options = {}) {
   const o = { kills: 10, rate: 2000, conns: 8, pre: 2, post: 1.5, proxy: 'drproxy,nginx,haproxy', trace: false, ...options };
   const proxies = String(o.proxy).split(',');
-  if (o.baseline) proxies.push('drproxy-base');
+  if (o.baseline) proxies.push(...proxies.filter((x) => x.startsWith('drproxy')).map((x) => x.replace('drproxy', 'drproxy-base')));
   if (proxies.includes('nginx') && !NGINX) throw new Error('nginx is not installed');
   if (proxies.includes('haproxy') && !HAPROXY) throw new Error('haproxy is not installed');
   L.pinSelf(L.CPU_LOAD);
@@ -292,6 +303,20 @@ export async function runKillGap(options = {}) {
   const out = { kind: 'kill-gap', machine, options: o, results };
   L.writeOut('kill-gap.json', out);
   return out;
+}
+
+/** The trace's steps (first occurrence after the kill), each with the CPU drproxy spent since the step before. */
+const STEPS = [['seen', ['upstream-close', 'error:primary']], ['ejected', ['ejected']], ['trip', ['trip']], ['persist-start', ['persist-start']], ['persist-end', ['persist-end']], ['route', ['route-published']], ['dispatch', ['dispatch:backup']], ['answer', ['answer:backup']]];
+
+export function traceSteps(trace) {
+  let prevCpu;
+  return STEPS.map(([, names]) => {
+    const m = trace.find((t) => t.ms >= 0 && names.includes(t.mark));
+    if (!m) return undefined;
+    const cpuMs = prevCpu !== undefined && m.cpuUs !== undefined ? (m.cpuUs - prevCpu) / 1000 : undefined;
+    prevCpu = m.cpuUs;
+    return { ms: m.ms, cpuMs };
+  });
 }
 
 function uptime() {
@@ -318,20 +343,16 @@ export function killGapMarkdown(r) {
   lines.push('');
   const traced = r.results.filter((x) => x.trace?.length);
   if (traced.length) {
-    lines.push('drproxy trace marks, ms after the kill (median over the traced kills; first occurrence of each mark per kill):', '');
-    for (const p of [...new Set(traced.map((x) => x.proxy))]) {
-      const names = new Map();
-      for (const x of traced.filter((t) => t.proxy === p)) {
-        const seen = new Set();
-        for (const m of x.trace) {
-          if (seen.has(m.mark)) continue;
-          seen.add(m.mark);
-          if (!names.has(m.mark)) names.set(m.mark, []);
-          names.get(m.mark).push(m.ms);
-        }
-      }
-      const rows = [...names].map(([n, ms]) => [n, L.median(ms), ms.length]).sort((a, b) => a[1] - b[1]);
-      lines.push(`- ${p}: ${rows.map(([n, m, c]) => `${n} ${L.fmt(m, 1)}${c < traced.length ? ` (${c}×)` : ''}`).join(' → ')}`);
+    lines.push(
+      "drproxy's trace (DRPROXY_TRACE_MARKS=1), per kill: when each step came, ms after the kill, and in brackets drproxy's own CPU time spent in the step before it (process.cpuUsage, ms). " +
+        'seen: first upstream connection closed or request failed; ejected: the primary backend ejected; trip: the flip asked for; persisted: the new epoch durable; routed: the route to the backup published; answer: first answer from the backup.',
+      '',
+      '| proxy | kill | seen | ejected | trip | persist start | persisted | routed | first dispatch to backup | answer | first backup answer (client) |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const x of traced) {
+      const steps = traceSteps(x.trace);
+      lines.push(`| ${x.proxy} | ${x.round} | ${steps.map((s) => (s ? `${L.fmt(s.ms, 1)}${s.cpuMs !== undefined ? ` (${L.fmt(s.cpuMs, 1)})` : ''}` : '—')).join(' | ')} | ${L.fmt(x.firstBackupMs, 1)} |`);
     }
     lines.push('');
   }

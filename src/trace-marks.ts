@@ -6,8 +6,11 @@
  *
  * On, the first MAX_PER_NAME occurrences of each mark are kept in memory with their wall-clock
  * time (performance.timeOrigin + performance.now(), comparable with the benchmark's own clock)
+ * and the process's CPU time (process.cpuUsage(), µs: what drproxy itself spent between two
+ * marks, whatever else the machine's cores were doing meanwhile)
  * and written to stderr as JSON lines FLUSH_MS after the first mark of a burst: never during the
- * milliseconds being measured.
+ * milliseconds being measured. SIGUSR2 (sent by the benchmark just before its kill) starts
+ * every count again, so that the marks after it are the first ones again.
  */
 export const TRACE = process.env.DRPROXY_TRACE_MARKS === '1';
 
@@ -15,8 +18,9 @@ const MAX_PER_NAME = 3;
 const FLUSH_MS = 1000;
 
 const counts = new Map<string, number>();
-let buffered: Array<{ mark: string; at: number; detail?: string | number }> = [];
+let buffered: Array<{ mark: string; at: number; cpu: number; detail?: string | number }> = [];
 let flushing = false;
+if (TRACE) process.on('SIGUSR2', () => counts.clear());
 
 /** Record `name` (with an optional detail) now, if tracing is on. */
 export function mark(name: string, detail?: string | number): void {
@@ -24,7 +28,8 @@ export function mark(name: string, detail?: string | number): void {
   const n = counts.get(name) ?? 0;
   if (n >= MAX_PER_NAME) return;
   counts.set(name, n + 1);
-  buffered.push({ mark: name, at: performance.timeOrigin + performance.now(), ...(detail !== undefined && { detail }) });
+  const cpu = process.cpuUsage();
+  buffered.push({ mark: name, at: performance.timeOrigin + performance.now(), cpu: cpu.user + cpu.system, ...(detail !== undefined && { detail }) });
   if (flushing) return;
   flushing = true;
   setTimeout(flush, FLUSH_MS).unref();
@@ -32,7 +37,7 @@ export function mark(name: string, detail?: string | number): void {
 
 function flush(): void {
   flushing = false;
-  const lines = buffered.map((m) => `${JSON.stringify({ trace: m.mark, at: m.at, ...(m.detail !== undefined && { detail: m.detail }) })}\n`).join('');
+  const lines = buffered.map((m) => `${JSON.stringify({ trace: m.mark, at: m.at, cpu: m.cpu, ...(m.detail !== undefined && { detail: m.detail }) })}\n`).join('');
   buffered = [];
   process.stderr.write(lines);
 }

@@ -49,6 +49,7 @@ export function continuePatched(): boolean {
 /** The pool's connector: every socket it hands undici is prepared as described above. */
 export function upstreamConnector(connector: Connector): Connector {
   return (options, callback) => {
+    if (TRACE) mark('connect-start');
     connector(options, (err, socket) => {
       if (err !== null || socket === null) {
         if (TRACE) mark('connect-failed', (err as (Error & { code?: string }) | null)?.code);

@@ -102,11 +102,13 @@ export class FlipRunner {
     if (req.to === from && state.phase === 'active') throw new DrProxyError('DRP_CONFLICT', `site ${req.to} is already active`);
     failpoint('flip:before-persist');
     const epoch = state.epoch + 1;
-    // 1. Persist the new epoch and the intent before any routing changes; meanwhile, open the
+    // 1. Persist the new epoch and the intent before any routing changes. Meanwhile, once the
+    // commit is on its way to the writer thread (a microtask queued before this one), open the
     // connections the held requests will need at the target (nothing is sent on them yet).
-    if (req.to !== from) preconnectTarget(this.site(req.to), this.d.config.proxy.standby_connections);
     mark('persist-start', epoch);
-    await this.commit({ epoch, phase: 'failing_over', active: from, from, to: req.to, fenced: state.fenced, trigger: req.trigger, reason: req.reason }, state.epoch);
+    const persisting = this.commit({ epoch, phase: 'failing_over', active: from, from, to: req.to, fenced: state.fenced, trigger: req.trigger, reason: req.reason }, state.epoch);
+    if (req.to !== from) queueMicrotask(() => preconnectTarget(this.site(req.to), this.d.config.proxy.standby_connections));
+    await persisting;
     mark('persist-end', epoch);
     failpoint('flip:after-persist');
     return this.finish(from, req.to, epoch, req, requestedAt);
@@ -287,6 +289,7 @@ export class FlipRunner {
     // before the flip's bookkeeping — its record and metrics, the completion commit, the log
     // lines — instead of after it.
     await undefined;
+    mark('bookkeeping');
     f.logDrain();
     const record = this.record(base, 'routed', { fencedAt, promotedAt, routedAt }, hooks);
     // Record completion; the epoch itself was durable before any routing changed. Followers
@@ -297,6 +300,7 @@ export class FlipRunner {
     failpoint('flip:after-complete');
     this.logFlip(record);
     this.d.events.finished(record);
+    mark('flip-finished');
     return { state: this.cur, record };
   }
 

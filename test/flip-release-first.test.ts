@@ -9,7 +9,10 @@
  * Order observed in-process: undici's `undici:request:create` diagnostics channel fires
  * synchronously when drproxy dispatches a request, the test's store records when the
  * completion commit is called (it delegates to the real file store), and a setImmediate queued
- * at the first dispatch marks the end of that turn.
+ * at the first dispatch marks the end of that turn. `undici:client:sendHeaders` fires when the
+ * request is written to its connection: the first one is written before the completion commit
+ * too, on the connection the flip opened while it persisted its epoch (issue 23, item 3; undici
+ * gets such a connection a microtask after the dispatch).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
@@ -57,6 +60,10 @@ const onCreate = (msg: unknown): void => {
   if (!events.some((e) => e.startsWith('dispatch '))) setImmediate(() => events.push('next turn'));
   events.push(`dispatch ${r.path}`);
 };
+const onSend = (msg: unknown): void => {
+  const r = (msg as { request: { origin: string; path: string } }).request;
+  if (r.origin === backup?.url && r.path === '/held-0') events.push('written /held-0');
+};
 
 beforeAll(async () => {
   // The promote hook (400 ms) keeps the flip in its hold phase long enough to hold requests.
@@ -69,10 +76,12 @@ beforeAll(async () => {
   });
   ({ backup, p } = setup);
   diagnostics.subscribe('undici:request:create', onCreate);
+  diagnostics.subscribe('undici:client:sendHeaders', onSend);
 });
 
 afterAll(async () => {
   diagnostics.unsubscribe('undici:request:create', onCreate);
+  diagnostics.unsubscribe('undici:client:sendHeaders', onSend);
   await setup?.stop();
 });
 
@@ -97,6 +106,8 @@ describe('the end of a flip', () => {
     expect(events.filter((e) => e.startsWith('dispatch ')), seen).toEqual(Array.from({ length: HELD }, (_, i) => `dispatch /held-${i}`));
     const at = (e: string) => events.indexOf(e);
     expect(at('dispatch /held-0'), seen).toBeLessThan(at('commit active'));
+    expect(at('written /held-0'), seen).toBeGreaterThan(-1);
+    expect(at('written /held-0'), seen).toBeLessThan(at('commit active'));
     expect(at('dispatch /held-0'), seen).toBeLessThan(at('next turn'));
     expect(at('next turn'), seen).toBeLessThan(at('dispatch /held-1'));
   });

@@ -125,7 +125,7 @@ async function startProxy(proxy, o, tmp, primary, backup) {
     if (proxy.endsWith('-cf1')) text = text.replace('consecutive_refused: 1', 'consecutive_refused: 1, consecutive_failures: 1');
     writeFileSync(cfg, text);
     const cli = proxy.startsWith('drproxy-base') ? o.baseline : L.DRPROXY_CLI;
-    child = (await L.startDrproxy(cfg, port, { cli, env: o.trace ? { DRPROXY_TRACE_MARKS: '1' } : {} })).child;
+    child = (await L.startDrproxy(cfg, port, { cli, env: o.trace && !proxy.startsWith('drproxy-base') ? { DRPROXY_TRACE_MARKS: '1' } : {} })).child;
   }
   await L.waitForListen(port, { child, timeoutMs: 30_000 });
   await L.waitForStatus(port, { host: HOST, child, timeoutMs: 15_000 });
@@ -243,8 +243,9 @@ async function oneKill(proxy, o) {
     const load = closedLoop(p.port, o);
     await L.sleep(o.pre * 1000);
     const watch = await watchClose(primary.ports[0]);
-    if (o.trace && proxy.startsWith('drproxy')) {
+    if (o.trace && proxy.startsWith('drproxy') && !proxy.startsWith('drproxy-base')) {
       // Trace marks count again from here (src/trace-marks.ts): the first ones after the kill.
+      // Not for a baseline build: one without the marks would die of the signal.
       process.kill(p.child.pid, 'SIGUSR2');
       await L.sleep(20);
     }
@@ -271,7 +272,7 @@ async function oneKill(proxy, o) {
       reqPerSecAfter: after.length,
       maxLatencyMs: maxLat,
       killVisibleMs: watch.closedAt ? watch.closedAt - tKill : NaN,
-      trace: proxy.startsWith('drproxy') && o.trace ? traceMarks(err, tKill) : undefined,
+      trace: proxy.startsWith('drproxy') && !proxy.startsWith('drproxy-base') && o.trace ? traceMarks(err, tKill) : undefined,
     };
   } finally {
     if (p) await L.stopChild(p.child);

@@ -5,6 +5,7 @@
  */
 import type { SiteRuntime } from './site.js';
 import { abortError } from '../errors.js';
+import { mark } from '../trace-marks.js';
 
 export interface UpgradeRegistry {
   closeSite(tenant: string, site: string): number;
@@ -78,7 +79,11 @@ export async function drainSite(tenant: string, site: SiteRuntime, timeoutMs: nu
       // hurry, and it would compete with the new site's first requests (see RETIRED_POOL_GRACE_MS).
       const idle = b.poolIdle;
       const retired = b.retire(reason);
-      const destroy = () => void retired();
+      const destroy = (): void => {
+        mark('old-pool-destroy', idle ? 'idle' : 'busy');
+        void retired();
+        mark('old-pool-destroyed');
+      };
       if (!later) destroy();
       else if (idle) later.push(() => setTimeout(destroy, RETIRED_POOL_GRACE_MS).unref());
       else later.push(destroy);

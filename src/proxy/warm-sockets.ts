@@ -41,6 +41,12 @@ export class WarmSockets {
   /** A one-off number to keep without replacing them (prefill), besides the target. */
   private burst = 0;
   private connecting = 0;
+  /**
+   * Pool connects waiting for a dial in flight (takeOrWait): at most one per dial. A flip's
+   * pre-connect starts its dials while the epoch is persisted; when the route comes out before
+   * they complete, the first requests take them as they complete rather than dial again.
+   */
+  private readonly waiters: Array<(s: Socket | undefined) => void> = [];
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -100,10 +106,24 @@ export class WarmSockets {
     return undefined;
   }
 
+  /**
+   * An idle warm socket, or else the next one a dial in flight brings (one waiter per dial);
+   * `cb(undefined)` when there is none to wait for, or the dial failed: the caller dials.
+   */
+  takeOrWait(cb: (s: Socket | undefined) => void): void {
+    const s = this.take();
+    if (s !== undefined || this.closed || this.waiters.length >= this.connecting) {
+      cb(s);
+      return;
+    }
+    this.waiters.push(cb);
+  }
+
   /** Close the idle warm sockets and make no more, until the next setTarget(n > 0). */
   discard(): void {
     this.setTarget(0);
     this.burst = 0;
+    for (const w of this.waiters.splice(0)) w(undefined);
     for (const s of this.idle.splice(0)) {
       this.forget(s);
       s.destroy();
@@ -126,7 +146,15 @@ export class WarmSockets {
     this.connector(this.options, (err, socket) => {
       this.connecting--;
       if (err || socket === null) {
+        this.waiters.shift()?.(undefined);
         this.failed();
+        return;
+      }
+      const waiter = this.waiters.shift();
+      if (waiter !== undefined) {
+        this.taken++;
+        if (TRACE) mark('warm-handed', this.connecting);
+        waiter(socket);
         return;
       }
       if (this.closed || this.idle.length >= Math.max(this.target, this.burst)) {
@@ -199,11 +227,17 @@ function onWarmUnusable(this: WarmSocket): void {
  */
 export function warmConnector(connector: Connector, warm: () => WarmSockets | undefined): Connector {
   return (options, callback) => {
-    const s = warm()?.take();
-    if (s === undefined) {
+    const w = warm();
+    if (w === undefined) {
       connector(options, callback);
       return;
     }
-    queueMicrotask(() => callback(null, s));
+    let sync = true;
+    w.takeOrWait((s) => {
+      if (s === undefined) connector(options, callback);
+      else if (sync) queueMicrotask(() => callback(null, s));
+      else callback(null, s);
+    });
+    sync = false;
   };
 }

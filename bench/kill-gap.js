@@ -31,7 +31,7 @@
  * stopped at the end.
  */
 import path from 'node:path';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import { Pool } from 'undici';
@@ -231,7 +231,7 @@ function watchClose(port) {
 }
 
 async function oneKill(proxy, o) {
-  const tmp = L.tempDir(`drproxy-bench-kill-${proxy}-`);
+  const tmp = mkdtempSync(path.join(o.tmpRoot, `${proxy}-`));
   const primary = await L.startUpstream({ count: 1, site: 'primary' });
   const backup = await L.startUpstream({ count: 1, site: 'backup' });
   let p;
@@ -288,6 +288,8 @@ export async function runKillGap(options = {}) {
   if (proxies.includes('nginx') && !NGINX) throw new Error('nginx is not installed');
   if (proxies.includes('haproxy') && !HAPROXY) throw new Error('haproxy is not installed');
   L.pinSelf(L.CPU_LOAD);
+  // One temp dir for the run (removed at exit), a directory in it per kill.
+  Object.defineProperty(o, 'tmpRoot', { value: L.tempDir('drproxy-bench-kill-'), enumerable: false });
   const machine = { ...L.machineInfo(), uptimeBefore: uptime() };
   const results = [];
   for (let k = 0; k < o.kills; k++) {

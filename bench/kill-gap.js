@@ -309,7 +309,7 @@ export async function runKillGap(options = {}) {
 }
 
 /** The trace's steps (first occurrence after the kill), each with the CPU drproxy spent since the step before. */
-const STEPS = [['seen', ['upstream-close', 'error:primary']], ['ejected', ['ejected']], ['trip', ['trip']], ['persist-start', ['persist-start']], ['persist-end', ['persist-end']], ['route', ['route-published']], ['dispatch', ['dispatch:backup']], ['answer', ['answer:backup']]];
+const STEPS = [['seen', ['upstream-close', 'passive-failure:primary']], ['ejected', ['ejected']], ['trip', ['trip']], ['persist-start', ['persist-start']], ['persist-end', ['persist-end']], ['route', ['route-published']], ['dispatch', ['dispatch:backup']], ['answer', ['answer:backup']]];
 
 export function traceSteps(trace) {
   let prevCpu;

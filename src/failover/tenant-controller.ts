@@ -268,14 +268,12 @@ export class TenantController {
     // holds requests until its next state arrives: no route of the old site meanwhile.
     const busy = this.paused || this.flipping || (this.state.phase === 'failing_over' && !this.deps.coordinator.mayDecide());
     const d = decide({ tenant: this.state, busy, ...this.memory }, health, now, this.cfg);
-    mark('decided', d.action.kind);
     // Kept even while a flip runs: a failback needs its site available without a break.
     this.memory = d.memory;
     if (busy) return;
     if (d.alert !== undefined) this.alert(d.alert, d.trip);
     // Routes follow this replica's own view of its backends; decisions, the quorum's.
     this.publisher.publish(this.state, own);
-    mark('evaluated');
     // Clustered, only the leader acts; the others keep their memory and publish their routes.
     if (this.deps.coordinator.mayDecide()) this.act(d.action, now);
   }

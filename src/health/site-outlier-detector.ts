@@ -78,6 +78,8 @@ export class SiteOutlierDetector {
   /** Detectors with reports since the last turn, in the order of their first report. */
   private readonly due: OutlierDetector[] = [];
   private scheduled = false;
+  /** A microtask turn is queued (schedule with `soon`). */
+  private urgent = false;
   private stopped = false;
   /** Turns run so far (tests: reports in one turn cost one). */
   turns = 0;
@@ -119,9 +121,6 @@ export class SiteOutlierDetector {
     this.scheduled = true;
     this.scheduler.defer(this.turn);
   }
-
-  /** A microtask turn is queued (schedule with `soon`). */
-  private urgent = false;
 
   private readonly soonTurn = (): void => {
     this.urgent = false;

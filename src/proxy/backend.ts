@@ -173,10 +173,11 @@ export class Backend {
    * before its connections (lower fd), so the refusal comes a connect's time after the first
    * reset, where the retry of the reset request through the pool may first meet more of the
    * dead keep-alive connections. Only with refusals counted (consecutive_refused) and passive
-   * health on; one dial at a time.
+   * health on, for a reset met by real traffic (the backend has a pool: a worker thread's
+   * counters fed by hand, as in tests, dial nothing); one dial at a time.
    */
   dialAfterReset(): void {
-    if (this.refusedThreshold === 0 || this.passiveThreshold === 0 || this.dialing || this.closed) return;
+    if (this.refusedThreshold === 0 || this.passiveThreshold === 0 || this.dialing || this.closed || this.livePool === undefined) return;
     this.dialing = true;
     this.dialNow(true);
   }

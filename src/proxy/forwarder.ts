@@ -401,7 +401,6 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
     }
     const e = err as UpstreamError;
     e.kind = this.discarding ? 'status' : classify(err);
-    if (TRACE) mark(`error:${this.backend.site}`, `${e.kind} ${err.code ?? err.message}`);
     this.discarding = false;
     if (err.code === 'ECONNREFUSED') this.backend.passiveRefusal();
     else if (e.kind !== 'aborted' && e.kind !== 'other') this.backend.passiveFailure(e.kind);

@@ -52,6 +52,7 @@ import { NotifyWiring } from './notify/wire.js';
 import { ReadinessAlerts } from './notify/readiness-alerts.js';
 import { ProxyConsole, type ConsoleOptions } from './console/wire.js';
 import { registerConsoleMetrics } from './console/metrics.js';
+import { ThreadedDataPlane } from './workers/threaded-data-plane.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -114,6 +115,8 @@ export class DrProxy implements AdminApi {
   private readonly unready: ReadinessAlerts;
   /** The operator console: its files, GET /fleet and the GET /events feed (src/console/). */
   private readonly consoleParts: ProxyConsole;
+  /** server.workers ≥ 1: the data plane on worker threads (src/workers/); undefined: this thread's `dataPlane`. */
+  readonly threads: ThreadedDataPlane | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -138,6 +141,7 @@ export class DrProxy implements AdminApi {
       onWriteError: (kind) => this.faults.auditWriteError(kind),
     });
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
+    this.threads = ThreadedDataPlane.create(config, this.logger);
     void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
     this.metrics.setConnectionSource(this.dataPlane.connections);
     this.metrics.setHttp2Source(this.dataPlane.h2);
@@ -193,7 +197,7 @@ export class DrProxy implements AdminApi {
     for (const c of built) this.controllers.set(c.name, c);
     this.publishTable();
     this.health.start();
-    const addrs = await this.dataPlane.listenAll();
+    const addrs = await (this.threads?.start() ?? this.dataPlane.listenAll());
     const addr = addrs[0]!;
     await this.drillParts.start(opts.drills);
     if (!opts.noAdmin) {
@@ -213,8 +217,9 @@ export class DrProxy implements AdminApi {
   }
 
   private deps(): ControllerDeps {
+    const coordinator = this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now);
     return {
-      coordinator: this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now),
+      coordinator: this.threads?.coordinated(coordinator) ?? coordinator,
       ...(this.cluster && { forward: this.cluster.forward.bind(this.cluster) }),
       ...(this.cluster && { votes: this.cluster.votes }),
       health: this.health,
@@ -230,6 +235,7 @@ export class DrProxy implements AdminApi {
   private async createController(t: TenantConfig, prev?: TenantController): Promise<TenantController> {
     const c = await TenantController.create(t, this.deps(), prev);
     c.slot.observer = this.metrics.trafficOf(t.name);
+    this.threads?.attach(t, c.slot);
     this.metrics.describeTenant(t);
     return c;
   }
@@ -252,7 +258,7 @@ export class DrProxy implements AdminApi {
   }
 
   address(): AddressInfo {
-    return this.dataPlane.address();
+    return this.threads?.address() ?? this.dataPlane.address();
   }
 
   tenant(name: string): TenantController | undefined {
@@ -382,6 +388,7 @@ export class DrProxy implements AdminApi {
     if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
     if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, this.admin?.public?.address()?.port)) restartOnly.push('admin.public_listen');
     if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
+    if (old.server.workers !== next.server.workers) restartOnly.push('server.workers');
     if (JSON.stringify(old.server) !== JSON.stringify(next.server)) restartOnly.push('server');
     if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) restartOnly.push('headers');
     if (restartOnly.length > 0) {
@@ -480,6 +487,7 @@ export class DrProxy implements AdminApi {
       this.consoleParts.close();
       await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
+      await this.threads?.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);
       await this.health.close();
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));

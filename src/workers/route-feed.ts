@@ -1,0 +1,90 @@
+/**
+ * The main thread's side of route publication in threaded mode: every controller's TenantSlot
+ * stays the control plane's publication point (route-publisher.ts does not change); this feed
+ * subscribes to each slot and posts each new route's description to every worker, and builds
+ * the full set a (re)started worker gets before it listens. It also maps the Backend ids in
+ * those descriptions back to the main thread's Backends, for the workers' passive-health trips.
+ */
+import type { TenantConfig } from '../config/types.js';
+import type { Backend } from '../proxy/backend.js';
+import type { TenantRoute, TenantSlot } from '../proxy/route.js';
+import { BackendIds, describeRoute, type RouteDescription } from './route-description.js';
+import type { AckRequest, TableEntry, ToWorker } from './messages.js';
+import type { PassiveTrip } from './worker-backends.js';
+
+interface Fed {
+  readonly cfg: TenantConfig;
+  readonly slot: TenantSlot;
+  readonly off: () => void;
+}
+
+export class RouteFeed {
+  private readonly ids = new BackendIds();
+  /** Main-thread Backends by id: the Backends of every route described so far. */
+  private readonly backends = new Map<number, Backend>();
+  private readonly fed = new Map<string, Fed>();
+
+  constructor(private readonly post: (m: ToWorker) => void) {}
+
+  /** Feed `slot` (a tenant's controller, new or rebuilt by a reload) to the workers. */
+  attach(cfg: TenantConfig, slot: TenantSlot): void {
+    this.fed.get(cfg.name)?.off();
+    const off = slot.onPublish((route) => this.post({ type: 'route', description: this.describe(route, cfg) }));
+    this.fed.set(cfg.name, { cfg, slot, off });
+  }
+
+  /** A tenant left the config: its slot is no longer fed (its last route was sent). */
+  detach(tenant: string): void {
+    this.fed.get(tenant)?.off();
+    this.fed.delete(tenant);
+  }
+
+  /** The tenant's current route on the main thread (the one the workers were last sent). */
+  route(tenant: string): TenantRoute | undefined {
+    return this.fed.get(tenant)?.slot.route;
+  }
+
+  config(tenant: string): TenantConfig | undefined {
+    return this.fed.get(tenant)?.cfg;
+  }
+
+  /** The full set: table, every route, the acknowledgements waited for now. */
+  snapshot(acks: AckRequest[]): ToWorker {
+    const table: TableEntry[] = [];
+    const routes: RouteDescription[] = [];
+    for (const { cfg, slot } of this.fed.values()) {
+      table.push({ tenant: cfg.name, hosts: cfg.hosts, paths: cfg.paths });
+      routes.push(this.describe(slot.route, cfg));
+    }
+    return { type: 'routes', table, routes, acks };
+  }
+
+  /**
+   * A worker's passive-health trip, given to the main thread's Backend as if its own data plane
+   * had counted the streak: its OutlierDetector reads the counts and acts on a later turn.
+   */
+  trip(t: PassiveTrip): void {
+    const b = this.backends.get(t.id);
+    if (b === undefined || b.onPassiveTrip === undefined) return;
+    b.passiveFailures = t.failures;
+    b.passiveRefused = t.refused;
+    b.passiveSince = t.since;
+    b.onPassiveTrip(b, t.kind);
+  }
+
+  /** Forget Backends no route uses any more (a reload retired them); their ids, for the workers. */
+  retire(gone: readonly Backend[]): number[] {
+    const ids: number[] = [];
+    for (const b of gone) {
+      const id = this.ids.of(b);
+      if (this.backends.delete(id)) ids.push(id);
+    }
+    return ids;
+  }
+
+  private describe(route: TenantRoute, cfg: TenantConfig): RouteDescription {
+    const d = describeRoute(route, cfg, this.ids);
+    for (let i = 0; i < d.backends.length; i++) this.backends.set(d.backends[i]!.id, route.backends[i]!);
+    return d;
+  }
+}

@@ -1,0 +1,182 @@
+/**
+ * The threaded data plane (`server.workers` ≥ 1; docs/design.md, "Every core: threads"): N worker
+ * threads (worker-main.ts) each listening on every `listen` listener with reusePort, fed each
+ * tenant's route by the main thread (route-feed.ts), acknowledging flip stages (DataPlanes, the
+ * coordinator decorator in data-planes.ts), reporting passive trips in batches, restarted when
+ * they exit (worker-set.ts) and stopped gracefully. The main thread opens no data-plane listener.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Config, TenantConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Backend } from '../proxy/backend.js';
+import type { TenantSlot } from '../proxy/route.js';
+import type { AckStage, Acknowledgement, Coordinator } from '../state/coordinator.js';
+import { DrProxyError } from '../errors.js';
+import { WorkerSet } from './worker-set.js';
+import { RouteFeed } from './route-feed.js';
+import { withDataPlanes, type DataPlanes } from './data-planes.js';
+import { workerCount } from './worker-count.js';
+import { relayLog } from './log-relay.js';
+import type { AckRequest, FromWorker } from './messages.js';
+
+/** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
+export const ACK_TIMEOUT_MS = 2000;
+/** After terminate(), how long a worker's exit may take before it counts as stuck. */
+const EXIT_TIMEOUT_MS = 1000;
+/** A worker that has not listened by then fails start-up. */
+const LISTEN_TIMEOUT_MS = 30_000;
+
+/** The compiled entry: from dist/ as it is, from the sources (tests) the built copy. */
+const SCRIPT = import.meta.url.endsWith('.ts') ? new URL('../../dist/workers/worker-main.js', import.meta.url) : new URL('./worker-main.js', import.meta.url);
+
+type Waiter = { resolve: (a: AddressInfo[]) => void; reject: (e: Error) => void };
+
+export class ThreadedDataPlane implements DataPlanes {
+  readonly count: number;
+  private readonly set: WorkerSet;
+  private readonly feed: RouteFeed;
+  /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
+  private readonly asked = new Map<string, AckRequest>();
+  private readonly waiters: Waiter[] = [];
+  private addrs: AddressInfo[] = [];
+  /** Workers that listen now (tests, status). */
+  readonly listening = new Set<string>();
+
+  /** undefined for `server.workers: 0`: the inline data plane (today's single loop). */
+  static create(config: Config, log: Logger): ThreadedDataPlane | undefined {
+    const { count, clamped } = workerCount(config.server.workers);
+    if (count === 0) return undefined;
+    if (clamped !== undefined) log.warn({ path: 'server.workers', node: process.versions.node }, clamped);
+    return new ThreadedDataPlane(config, count, log);
+  }
+
+  private constructor(
+    private readonly config: Config,
+    count: number,
+    private readonly log: Logger,
+  ) {
+    this.count = count;
+    this.feed = new RouteFeed((m) => this.set.post(m));
+    const drainMax = Math.max(0, ...config.tenants.map((t) => t.failover.drain_timeout));
+    this.set = new WorkerSet({
+      script: SCRIPT,
+      count,
+      config: workerConfig(config, count),
+      ackTimeoutMs: drainMax + ACK_TIMEOUT_MS,
+      exitTimeoutMs: EXIT_TIMEOUT_MS,
+      snapshot: () => this.feed.snapshot([...this.asked.values()]),
+      onMessage: (id, m) => this.message(id, m as FromWorker),
+      onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
+      log,
+    });
+  }
+
+  /** A tenant's controller (start, reload): its slot's routes go to every worker. */
+  attach(cfg: TenantConfig, slot: TenantSlot): void {
+    this.feed.attach(cfg, slot);
+  }
+
+  /** The coordinator as the tenant controllers see it: stages acknowledged by every worker first. */
+  coordinated(c: Coordinator): Coordinator {
+    return withDataPlanes(c, this);
+  }
+
+  /** Start the workers; resolves once every one listens (a listener on port 0: the first's port for all). */
+  async start(): Promise<AddressInfo[]> {
+    const first = this.nextListening();
+    this.set.start(1);
+    this.addrs = await first;
+    this.set.setConfig(workerConfig(withPorts(this.config, this.addrs), this.count));
+    const rest = Array.from({ length: this.count - 1 }, () => this.nextListening());
+    this.set.start(this.count - 1);
+    await Promise.all(rest);
+    return this.addrs;
+  }
+
+  address(): AddressInfo {
+    return this.addrs[0]!;
+  }
+
+  ids(): string[] {
+    return this.set.ids();
+  }
+
+  /** End one worker as a crash would (tests): it is restarted and brought up to date. */
+  terminate(id: string): Promise<number> | undefined {
+    return this.set.terminate(id);
+  }
+
+  /** Graceful stop: every worker closes its listeners and finishes its requests (up to `timeoutMs`). */
+  close(timeoutMs: number): Promise<void> {
+    for (const w of this.waiters.splice(0)) w.reject(new DrProxyError('DRP_LISTEN', 'data-plane workers stopped before listening'));
+    return this.set.shutdown({ type: 'shutdown', deadlineMs: timeoutMs }, timeoutMs + EXIT_TIMEOUT_MS);
+  }
+
+  /** A reload dropped these Backends: the workers close their pools. */
+  retire(gone: readonly Backend[]): void {
+    const ids = this.feed.retire(gone);
+    if (ids.length > 0) this.set.post({ type: 'retire', ids });
+  }
+
+  // --- DataPlanes ------------------------------------------------------------------------------
+
+  acknowledge(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
+    const ack: AckRequest = { tenant, epoch, stage };
+    this.asked.set(tenant, ack);
+    const route = this.feed.route(tenant);
+    // drained: the hold route of this epoch is out (messages arrive in order); each worker drains
+    // its own calls to the site it holds for.
+    if (stage === 'drained' && route?.mode === 'hold' && route.epoch === epoch) {
+      this.set.post({ type: 'drain', ack, site: route.site, deadlineMs: this.feed.config(tenant)!.failover.drain_timeout });
+    } else {
+      this.set.post({ type: 'sync', ack });
+    }
+    return this.set.acknowledged(tenant, epoch, stage);
+  }
+
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
+    return this.set.acknowledged(tenant, epoch, stage);
+  }
+
+  // --- Messages from workers ---------------------------------------------------------------------
+
+  private message(id: string, m: FromWorker): void {
+    switch (m.type) {
+      case 'trips':
+        for (const t of m.trips) this.feed.trip(t);
+        return;
+      case 'log':
+        relayLog(this.log, m.line);
+        return;
+      case 'listening':
+        this.listening.add(id);
+        this.waiters.shift()?.resolve(m.addrs as AddressInfo[]);
+        return;
+      case 'listen_failed':
+        this.log.error({ worker: id, error: m.error }, 'data-plane worker cannot listen');
+        this.waiters.shift()?.reject(new DrProxyError('DRP_LISTEN', m.error));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private nextListening(): Promise<AddressInfo[]> {
+    return new Promise<AddressInfo[]>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new DrProxyError('DRP_LISTEN', `a data-plane worker did not listen within ${LISTEN_TIMEOUT_MS} ms`)), LISTEN_TIMEOUT_MS);
+      const done = <T>(f: (v: T) => void) => (v: T) => (clearTimeout(timer), f(v));
+      this.waiters.push({ resolve: done(resolve), reject: done(reject) });
+    });
+  }
+}
+
+/** What a worker is given: the config, its connection cap a share of the process's. */
+function workerConfig(config: Config, count: number): Config {
+  return { ...config, server: { ...config.server, max_connections: Math.ceil(config.server.max_connections / count) } };
+}
+
+/** Listeners on port 0 take the port the first worker got, so that the others share it. */
+function withPorts(config: Config, addrs: readonly AddressInfo[]): Config {
+  const listeners = config.listeners.map((l, i) => (l.address.port === 0 ? { ...l, address: { ...l.address, port: addrs[i]!.port } } : l));
+  return { ...config, listen: listeners[0]!.address, listeners };
+}

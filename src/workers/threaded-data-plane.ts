@@ -18,6 +18,7 @@ import { withDataPlanes, type DataPlanes } from './data-planes.js';
 import { workerCount } from './worker-count.js';
 import { relayLog } from './log-relay.js';
 import type { AckRequest, FromWorker } from './messages.js';
+import { WorkerScrape } from './worker-scrape.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -35,6 +36,7 @@ export class ThreadedDataPlane implements DataPlanes {
   readonly count: number;
   private readonly set: WorkerSet;
   private readonly feed: RouteFeed;
+  private readonly scrape: WorkerScrape;
   /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
   private readonly asked = new Map<string, AckRequest>();
   private readonly waiters: Waiter[] = [];
@@ -57,6 +59,7 @@ export class ThreadedDataPlane implements DataPlanes {
   ) {
     this.count = count;
     this.feed = new RouteFeed((m) => this.set.post(m));
+    this.scrape = new WorkerScrape(() => this.set.ids(), (w, id) => this.set.postTo(w, { type: 'metrics', id }));
     const drainMax = Math.max(0, ...config.tenants.map((t) => t.failover.drain_timeout));
     this.set = new WorkerSet({
       script: SCRIPT,
@@ -112,6 +115,12 @@ export class ThreadedDataPlane implements DataPlanes {
     return this.set.shutdown({ type: 'shutdown', deadlineMs: timeoutMs }, timeoutMs + EXIT_TIMEOUT_MS);
   }
 
+  /** `/metrics`: the main thread's text, then the workers' merged (each bounded to 1 s). */
+  async metricsText(own: Promise<string>): Promise<string> {
+    const [main, workers] = await Promise.all([own, this.scrape.text()]);
+    return main.endsWith('# EOF\n') ? `${main.slice(0, -6)}${workers}# EOF\n` : main + workers;
+  }
+
   /** A reload dropped these Backends: the workers close their pools. */
   retire(gone: readonly Backend[]): void {
     const ids = this.feed.retire(gone);
@@ -144,6 +153,9 @@ export class ThreadedDataPlane implements DataPlanes {
     switch (m.type) {
       case 'trips':
         for (const t of m.trips) this.feed.trip(t);
+        return;
+      case 'metrics':
+        this.scrape.answer(id, m.id, m.metrics);
         return;
       case 'log':
         relayLog(this.log, m.line);

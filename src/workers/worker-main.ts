@@ -20,6 +20,7 @@ import { DrProxyError } from '../errors.js';
 import { WorkerBackends } from './worker-backends.js';
 import { rebuildRoute, type RouteDescription } from './route-description.js';
 import type { AckRequest, FromWorker, TableEntry, ToWorker } from './messages.js';
+import { WorkerMetrics } from './worker-metrics.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -35,6 +36,7 @@ const logger = createLogger({ level: config.log.level, destination: { write: (li
 const backends = new WorkerBackends((trips) => send({ type: 'trips', trips }));
 const slots = new Map<string, TenantSlot>();
 const dataPlane = new DataPlane(config, new RouteTable([]), logger);
+const metrics = new WorkerMetrics(init.id, dataPlane);
 void dataPlane.setAccessLog(openAccessLog(config.access_log));
 let listening = false;
 
@@ -61,6 +63,9 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'retire':
       await backends.retire(m.ids);
+      return;
+    case 'metrics':
+      send({ type: 'metrics', id: m.id, metrics: await metrics.json() });
       return;
     case 'shutdown':
       await shutdown(m.deadlineMs);

@@ -7,17 +7,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
+import { startProxy, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream, backup: Upstream;
 let p: TestProxy;
+/** Probes that a loaded machine does not fail, and no automatic flip: only the test's own flips happen. */
+const STEADY = { interval: '1s', timeout: '1s', rise: 1, fall: 3, jitter: 0 };
 
 beforeAll(async () => {
   [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
   p = await startProxy({
     server: { workers: 2 },
-    defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '400ms', hold_requests: '5s' } },
+    defaults: { health_check: STEADY, failover: { mode: 'manual', drain_timeout: '400ms', hold_requests: '5s' } },
     tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
   });
   await sitesHealthy(p, 't');

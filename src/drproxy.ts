@@ -342,7 +342,7 @@ export class DrProxy implements AdminApi {
   approvalStore: AdminApi['approvalStore'] = (onExpire) => this.cluster?.approvalStore(onExpire);
 
   metricsText(): Promise<string> {
-    return this.threads?.metricsText(this.metrics.text()) ?? this.metrics.text();
+    return this.threads?.metricsText(() => this.metrics.text()) ?? this.metrics.text();
   }
 
   metricsContentType(): string {

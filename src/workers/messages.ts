@@ -5,6 +5,7 @@
 import type { AckStage } from '../state/coordinator.js';
 import type { RouteDescription } from './route-description.js';
 import type { PassiveTrip } from './worker-backends.js';
+import type { TrafficCounts } from './worker-traffic.js';
 
 /** A tenant's place in the routing table (hosts and path prefixes, as config has them). */
 export interface TableEntry {
@@ -48,5 +49,5 @@ export type FromWorker =
   | { type: 'listen_failed'; error: string }
   | { type: 'trips'; trips: PassiveTrip[] }
   | { type: 'log'; line: string }
-  | { type: 'metrics'; id: number; metrics: unknown }
+  | { type: 'metrics'; id: number; metrics: unknown; traffic: Record<string, TrafficCounts> }
   | { type: 'closed' };

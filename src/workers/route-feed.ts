@@ -8,6 +8,7 @@
 import type { TenantConfig } from '../config/types.js';
 import type { Backend } from '../proxy/backend.js';
 import type { TenantRoute, TenantSlot } from '../proxy/route.js';
+import { TenantTraffic } from '../metrics/traffic.js';
 import { BackendIds, describeRoute, type RouteDescription } from './route-description.js';
 import type { AckRequest, TableEntry, ToWorker } from './messages.js';
 import type { PassiveTrip } from './worker-backends.js';
@@ -42,6 +43,12 @@ export class RouteFeed {
   /** The tenant's current route on the main thread (the one the workers were last sent). */
   route(tenant: string): TenantRoute | undefined {
     return this.fed.get(tenant)?.slot.route;
+  }
+
+  /** The tenant's request accounting on the main thread (what /metrics renders), if fed. */
+  traffic(tenant: string): TenantTraffic | undefined {
+    const o = this.fed.get(tenant)?.slot.observer;
+    return o instanceof TenantTraffic ? o : undefined;
   }
 
   config(tenant: string): TenantConfig | undefined {

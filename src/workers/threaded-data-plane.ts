@@ -19,6 +19,7 @@ import { workerCount } from './worker-count.js';
 import { relayLog } from './log-relay.js';
 import type { AckRequest, FromWorker } from './messages.js';
 import { WorkerScrape } from './worker-scrape.js';
+import { TrafficFold } from './worker-traffic.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -37,6 +38,7 @@ export class ThreadedDataPlane implements DataPlanes {
   private readonly set: WorkerSet;
   private readonly feed: RouteFeed;
   private readonly scrape: WorkerScrape;
+  private readonly traffic: TrafficFold;
   /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
   private readonly asked = new Map<string, AckRequest>();
   private readonly waiters: Waiter[] = [];
@@ -59,6 +61,7 @@ export class ThreadedDataPlane implements DataPlanes {
   ) {
     this.count = count;
     this.feed = new RouteFeed((m) => this.set.post(m));
+    this.traffic = new TrafficFold((t) => this.feed.traffic(t));
     this.scrape = new WorkerScrape(() => this.set.ids(), (w, id) => this.set.postTo(w, { type: 'metrics', id }));
     const drainMax = Math.max(0, ...config.tenants.map((t) => t.failover.drain_timeout));
     this.set = new WorkerSet({
@@ -69,6 +72,7 @@ export class ThreadedDataPlane implements DataPlanes {
       exitTimeoutMs: EXIT_TIMEOUT_MS,
       snapshot: () => this.feed.snapshot([...this.asked.values()]),
       onMessage: (id, m) => this.message(id, m as FromWorker),
+      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id)),
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
     });
@@ -115,9 +119,15 @@ export class ThreadedDataPlane implements DataPlanes {
     return this.set.shutdown({ type: 'shutdown', deadlineMs: timeoutMs }, timeoutMs + EXIT_TIMEOUT_MS);
   }
 
-  /** `/metrics`: the main thread's text, then the workers' merged (each bounded to 1 s). */
-  async metricsText(own: Promise<string>): Promise<string> {
-    const [main, workers] = await Promise.all([own, this.scrape.text()]);
+  /**
+   * `/metrics`: the workers' answers first (each bounded to 1 s), their per-tenant traffic
+   * folded into the main thread's accounting, then the main thread's text rendered, then the
+   * workers' registries merged.
+   */
+  async metricsText(render: () => Promise<string>): Promise<string> {
+    const answers = await this.scrape.collect();
+    this.traffic.fold(new Map([...answers].map(([w, a]) => [w, a.traffic])));
+    const [main, workers] = await Promise.all([render(), this.scrape.text(answers)]);
     return main.endsWith('# EOF\n') ? `${main.slice(0, -6)}${workers}# EOF\n` : main + workers;
   }
 
@@ -155,7 +165,7 @@ export class ThreadedDataPlane implements DataPlanes {
         for (const t of m.trips) this.feed.trip(t);
         return;
       case 'metrics':
-        this.scrape.answer(id, m.id, m.metrics);
+        this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic });
         return;
       case 'log':
         relayLog(this.log, m.line);

@@ -21,6 +21,7 @@ import { WorkerBackends } from './worker-backends.js';
 import { rebuildRoute, type RouteDescription } from './route-description.js';
 import type { AckRequest, FromWorker, TableEntry, ToWorker } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
+import { WorkerTraffic } from './worker-traffic.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -37,6 +38,7 @@ const backends = new WorkerBackends((trips) => send({ type: 'trips', trips }));
 const slots = new Map<string, TenantSlot>();
 const dataPlane = new DataPlane(config, new RouteTable([]), logger);
 const metrics = new WorkerMetrics(init.id, dataPlane);
+const traffic = new WorkerTraffic();
 void dataPlane.setAccessLog(openAccessLog(config.access_log));
 let listening = false;
 
@@ -65,7 +67,7 @@ async function handle(m: ToWorker): Promise<void> {
       await backends.retire(m.ids);
       return;
     case 'metrics':
-      send({ type: 'metrics', id: m.id, metrics: await metrics.json() });
+      send({ type: 'metrics', id: m.id, metrics: await metrics.json(), traffic: traffic.counts() });
       return;
     case 'shutdown':
       await shutdown(m.deadlineMs);
@@ -80,7 +82,9 @@ function apply(d: RouteDescription): void {
   if (route.mode === 'serve') for (const b of route.backends) b.reopen();
   const slot = slots.get(d.tenant);
   if (slot === undefined) {
-    slots.set(d.tenant, new TenantSlot(d.tenant, route));
+    const slot = new TenantSlot(d.tenant, route);
+    slot.observer = traffic.of(d.tenant);
+    slots.set(d.tenant, slot);
   } else {
     slot.publish(route);
   }

@@ -22,6 +22,8 @@ export interface WorkerSetOptions {
   readonly onMessage?: (worker: string, msg: unknown) => void;
   /** A terminated worker did not exit: the caller fails what waits on it (DRP_WORKER_HUNG). */
   readonly onStuck?: (worker: string) => void;
+  /** A worker exited (before any restart). */
+  readonly onExit?: (worker: string) => void;
   readonly log?: { warn(obj: object, msg: string): void };
 }
 
@@ -129,6 +131,7 @@ export class WorkerSet {
   private exited(id: string, code: number): void {
     this.workers.delete(id);
     this.acks.leave(id);
+    this.opts.onExit?.(id);
     if (this.closing) return;
     const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.restartsInRow++);
     this.opts.log?.warn({ worker: id, code, restart_in_ms: delay }, 'data-plane worker exited; starting a new one');

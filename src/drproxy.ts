@@ -235,12 +235,12 @@ export class DrProxy implements AdminApi {
   private async createController(t: TenantConfig, prev?: TenantController): Promise<TenantController> {
     const c = await TenantController.create(t, this.deps(), prev);
     c.slot.observer = this.metrics.trafficOf(t.name);
-    this.threads?.attach(t, c.slot);
     this.metrics.describeTenant(t);
     return c;
   }
 
   private publishTable(): void {
+    this.threads?.setTenants(this.config.tenants, (n) => this.controllers.get(n)!.slot);
     this.dataPlane.setTable(
       new RouteTable(this.config.tenants.map((t) => ({ hosts: t.hosts, paths: t.paths, slot: this.controllers.get(t.name)!.slot }))),
     );
@@ -384,7 +384,7 @@ export class DrProxy implements AdminApi {
   async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
     const old = this.config;
     const restartOnly: string[] = [];
-    if (!sameListeners(old.listeners, next.listeners, this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined)))) restartOnly.push('listen');
+    if (!sameListeners(old.listeners, next.listeners, this.threads?.ports() ?? this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined)))) restartOnly.push('listen');
     if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
     if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, this.admin?.public?.address()?.port)) restartOnly.push('admin.public_listen');
     if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
@@ -456,6 +456,7 @@ export class DrProxy implements AdminApi {
       if (!successor) this.metrics.removeTenant(c.config);
     }
     await Promise.all(retired.map((c) => c.stop()));
+    this.threads?.retire(retired.flatMap((c) => c.sites.flatMap((s) => s.backends.map((b) => b.backend))));
     if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
     if (next.log.format !== old.log.format) this.logger.warn({ path: 'log.format' }, `log.format stays ${old.log.format} until a restart`);
     // Opened anew at every reload (a file destination: log rotation), its settings may change.

@@ -29,9 +29,15 @@ export class RouteFeed {
 
   /** Feed `slot` (a tenant's controller, new or rebuilt by a reload) to the workers. */
   attach(cfg: TenantConfig, slot: TenantSlot): void {
-    this.fed.get(cfg.name)?.off();
+    const was = this.fed.get(cfg.name);
+    if (was?.slot === slot && was.cfg === cfg) return;
+    was?.off();
     const off = slot.onPublish((route) => this.post({ type: 'route', description: this.describe(route, cfg) }));
     this.fed.set(cfg.name, { cfg, slot, off });
+  }
+
+  tenants(): string[] {
+    return [...this.fed.keys()];
   }
 
   /** A tenant left the config: its slot is no longer fed (its last route was sent). */

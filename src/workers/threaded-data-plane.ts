@@ -78,9 +78,16 @@ export class ThreadedDataPlane implements DataPlanes {
     });
   }
 
-  /** A tenant's controller (start, reload): its slot's routes go to every worker. */
-  attach(cfg: TenantConfig, slot: TenantSlot): void {
-    this.feed.attach(cfg, slot);
+  /**
+   * The tenants and their slots (start; a reload, after its swap): each slot's routes go to
+   * every worker from now on; after a reload the workers get the full set (new table, every
+   * route; tenants no longer there answer 503 for what they held).
+   */
+  setTenants(tenants: readonly TenantConfig[], slotOf: (tenant: string) => TenantSlot): void {
+    const names = new Set(tenants.map((t) => t.name));
+    for (const gone of this.feed.tenants()) if (!names.has(gone)) this.feed.detach(gone);
+    for (const t of tenants) this.feed.attach(t, slotOf(t.name));
+    if (this.addrs.length > 0) this.set.post(this.feed.snapshot([]));
   }
 
   /** The coordinator as the tenant controllers see it: stages acknowledged by every worker first. */
@@ -102,6 +109,11 @@ export class ThreadedDataPlane implements DataPlanes {
 
   address(): AddressInfo {
     return this.addrs[0]!;
+  }
+
+  /** The port each listener got (reload compares `listen` with them). */
+  ports(): number[] {
+    return this.addrs.map((a) => a.port);
   }
 
   ids(): string[] {

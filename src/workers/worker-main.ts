@@ -36,6 +36,8 @@ const send = (m: FromWorker): void => port.postMessage(m);
 const logger = createLogger({ level: config.log.level, destination: { write: (line: string) => send({ type: 'log', line }) } }).child({ worker: init.id });
 const backends = new WorkerBackends((trips) => send({ type: 'trips', trips }));
 const slots = new Map<string, TenantSlot>();
+/** The description each slot's route was built from (JSON), to skip an unchanged one. */
+const applied = new Map<string, string>();
 const dataPlane = new DataPlane(config, new RouteTable([]), logger);
 const metrics = new WorkerMetrics(init.id, dataPlane);
 const traffic = new WorkerTraffic();
@@ -50,6 +52,7 @@ async function handle(m: ToWorker): Promise<void> {
   switch (m.type) {
     case 'routes':
       for (const d of m.routes) apply(d);
+      removed(new Set(m.table.map((e) => e.tenant)));
       dataPlane.setTable(new RouteTable(table(m.table)));
       if (!listening) await listenAll();
       for (const a of m.acks) ack(a);
@@ -77,6 +80,10 @@ async function handle(m: ToWorker): Promise<void> {
 
 /** A tenant's new route into its slot (the same slot for the worker's life: held requests follow it). */
 function apply(d: RouteDescription): void {
+  // A full set repeats the routes a worker already has: the same route is not published again.
+  const json = JSON.stringify(d);
+  if (applied.get(d.tenant) === json) return;
+  applied.set(d.tenant, json);
   const route = rebuildRoute(d, backends);
   // A site drained at an earlier flip takes traffic again: fresh pools (as the flip's promote step).
   if (route.mode === 'serve') for (const b of route.backends) b.reopen();
@@ -87,6 +94,17 @@ function apply(d: RouteDescription): void {
     slots.set(d.tenant, slot);
   } else {
     slot.publish(route);
+  }
+}
+
+/** Tenants a reload removed: what they hold is answered 503, and nothing routes to them any more. */
+function removed(kept: ReadonlySet<string>): void {
+  for (const [name, slot] of slots) {
+    if (kept.has(name)) continue;
+    slots.delete(name);
+    applied.delete(name);
+    const r = slot.route;
+    slot.publish(Object.freeze({ ...r, mode: 'unavailable' as const, backends: [], reason: 'tenant removed from the config', refusal: 'tenant_unavailable' as const }));
   }
 }
 

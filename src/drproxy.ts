@@ -240,7 +240,7 @@ export class DrProxy implements AdminApi {
   }
 
   private publishTable(): void {
-    this.threads?.setTenants(this.config.tenants, (n) => this.controllers.get(n)!.slot);
+    this.threads?.setTenants(this.config.tenants, (n) => this.controllers.get(n)!);
     this.dataPlane.setTable(
       new RouteTable(this.config.tenants.map((t) => ({ hosts: t.hosts, paths: t.paths, slot: this.controllers.get(t.name)!.slot }))),
     );

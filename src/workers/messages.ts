@@ -3,7 +3,8 @@
  * "Every core: threads"). All plain data: they cross with structured clone.
  */
 import type { AckStage } from '../state/coordinator.js';
-import type { RouteDescription } from './route-description.js';
+import type { BackendDescription, RouteDescription } from './route-description.js';
+import type { ProxyConfig } from '../config/types.js';
 import type { PassiveTrip } from './worker-backends.js';
 import type { TrafficCounts } from './worker-traffic.js';
 
@@ -21,6 +22,14 @@ export interface AckRequest {
   readonly stage: AckStage;
 }
 
+/** What the route publisher asked of one main-thread Backend's warm sockets (Backend.setStandby). */
+export interface StandbyOrder {
+  readonly backend: BackendDescription;
+  readonly proxy: ProxyConfig;
+  readonly n: number;
+  readonly keepIdle: boolean;
+}
+
 /** Main → worker. */
 export type ToWorker =
   /**
@@ -28,7 +37,9 @@ export type ToWorker =
    * acknowledgements pending now (a fresh worker holds the newest routes and has nothing in
    * flight, so it gives them at once). A worker listens only after its first full set.
    */
-  | { type: 'routes'; table: TableEntry[]; routes: RouteDescription[]; acks: AckRequest[] }
+  | { type: 'routes'; table: TableEntry[]; routes: RouteDescription[]; acks: AckRequest[]; standby: StandbyOrder[] }
+  /** Warm standby sockets (proxy.standby_connections) for one backend, as the publisher sets them. */
+  | ({ type: 'standby' } & StandbyOrder)
   /** One tenant's new route (a flip's hold, its new site, a health change). */
   | { type: 'route'; description: RouteDescription }
   /** Acknowledge `stage` of `epoch` once every earlier message is applied (the flip's routed step). */

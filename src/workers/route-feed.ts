@@ -9,8 +9,8 @@ import type { TenantConfig } from '../config/types.js';
 import type { Backend } from '../proxy/backend.js';
 import type { TenantRoute, TenantSlot } from '../proxy/route.js';
 import { TenantTraffic } from '../metrics/traffic.js';
-import { BackendIds, describeRoute, type RouteDescription } from './route-description.js';
-import type { AckRequest, TableEntry, ToWorker } from './messages.js';
+import { BackendIds, describeBackend, describeRoute, type RouteDescription } from './route-description.js';
+import type { AckRequest, StandbyOrder, TableEntry, ToWorker } from './messages.js';
 import type { PassiveTrip } from './worker-backends.js';
 
 interface Fed {
@@ -19,21 +19,54 @@ interface Fed {
   readonly off: () => void;
 }
 
+/** A tenant's controller as the feed reads it: its slot, and its sites' Backends (warm standby). */
+export interface FedTenant {
+  readonly slot: TenantSlot;
+  readonly sites: ReadonlyArray<{ readonly backends: ReadonlyArray<{ readonly backend: Backend }> }>;
+  /** Publish again (TenantController.evaluate: cheap, idempotent): the standby orders go out. */
+  evaluate(): void;
+}
+
 export class RouteFeed {
   private readonly ids = new BackendIds();
   /** Main-thread Backends by id: the Backends of every route described so far. */
   private readonly backends = new Map<number, Backend>();
   private readonly fed = new Map<string, Fed>();
+  /** The last standby order per Backend id. */
+  private readonly standby = new Map<number, StandbyOrder>();
 
   constructor(private readonly post: (m: ToWorker) => void) {}
 
-  /** Feed `slot` (a tenant's controller, new or rebuilt by a reload) to the workers. */
-  attach(cfg: TenantConfig, slot: TenantSlot): void {
+  /** Feed a tenant's controller (new, or rebuilt by a reload) to the workers. */
+  attach(cfg: TenantConfig, tenant: FedTenant): void {
+    const { slot } = tenant;
     const was = this.fed.get(cfg.name);
     if (was?.slot === slot && was.cfg === cfg) return;
     was?.off();
     const off = slot.onPublish((route) => this.post({ type: 'route', description: this.describe(route, cfg) }));
     this.fed.set(cfg.name, { cfg, slot, off });
+    if (cfg.proxy.standby_connections === 0) return;
+    for (const s of tenant.sites) for (const { backend } of s.backends) this.forwardStandby(backend, cfg);
+    // The controller published (and set its standby) before it was attached: once more, forwarded.
+    tenant.evaluate();
+  }
+
+  /**
+   * Warm standby sockets belong in the workers, whose pools take them after a flip: the route
+   * publisher's Backend.setStandby calls on the main thread's Backends (which serve nothing) are
+   * forwarded, each change once, and remembered for a (re)started worker's full set.
+   */
+  private forwardStandby(b: Backend, cfg: TenantConfig): void {
+    const backend = describeBackend(b, cfg, this.ids);
+    this.backends.set(backend.id, b);
+    b.setStandby(0); // what the main thread opened before it was attached
+    b.setStandby = (n: number, keepIdle = false): void => {
+      const last = this.standby.get(backend.id);
+      if (last !== undefined && last.n === n && last.keepIdle === keepIdle) return;
+      const order: StandbyOrder = { backend, proxy: cfg.proxy, n, keepIdle };
+      this.standby.set(backend.id, order);
+      this.post({ type: 'standby', ...order });
+    };
   }
 
   tenants(): string[] {
@@ -69,7 +102,7 @@ export class RouteFeed {
       table.push({ tenant: cfg.name, hosts: cfg.hosts, paths: cfg.paths });
       routes.push(this.describe(slot.route, cfg));
     }
-    return { type: 'routes', table, routes, acks };
+    return { type: 'routes', table, routes, acks, standby: [...this.standby.values()].filter((o) => o.n > 0) };
   }
 
   /**
@@ -90,6 +123,7 @@ export class RouteFeed {
     const ids: number[] = [];
     for (const b of gone) {
       const id = this.ids.of(b);
+      this.standby.delete(id);
       if (this.backends.delete(id)) ids.push(id);
     }
     return ids;

@@ -9,11 +9,10 @@ import type { AddressInfo } from 'node:net';
 import type { Config, TenantConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { Backend } from '../proxy/backend.js';
-import type { TenantSlot } from '../proxy/route.js';
 import type { AckStage, Acknowledgement, Coordinator } from '../state/coordinator.js';
 import { DrProxyError } from '../errors.js';
 import { WorkerSet } from './worker-set.js';
-import { RouteFeed } from './route-feed.js';
+import { RouteFeed, type FedTenant } from './route-feed.js';
 import { withDataPlanes, type DataPlanes } from './data-planes.js';
 import { workerCount } from './worker-count.js';
 import { relayLog } from './log-relay.js';
@@ -83,10 +82,10 @@ export class ThreadedDataPlane implements DataPlanes {
    * every worker from now on; after a reload the workers get the full set (new table, every
    * route; tenants no longer there answer 503 for what they held).
    */
-  setTenants(tenants: readonly TenantConfig[], slotOf: (tenant: string) => TenantSlot): void {
+  setTenants(tenants: readonly TenantConfig[], controller: (tenant: string) => FedTenant): void {
     const names = new Set(tenants.map((t) => t.name));
     for (const gone of this.feed.tenants()) if (!names.has(gone)) this.feed.detach(gone);
-    for (const t of tenants) this.feed.attach(t, slotOf(t.name));
+    for (const t of tenants) this.feed.attach(t, controller(t.name));
     if (this.addrs.length > 0) this.set.post(this.feed.snapshot([]));
   }
 

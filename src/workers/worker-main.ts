@@ -54,8 +54,12 @@ async function handle(m: ToWorker): Promise<void> {
       for (const d of m.routes) apply(d);
       removed(new Set(m.table.map((e) => e.tenant)));
       dataPlane.setTable(new RouteTable(table(m.table)));
+      for (const s of m.standby) backends.resolve(s.backend, s.proxy).setStandby(s.n, s.keepIdle);
       if (!listening) await listenAll();
       for (const a of m.acks) ack(a);
+      return;
+    case 'standby':
+      backends.resolve(m.backend, m.proxy).setStandby(m.n, m.keepIdle);
       return;
     case 'route':
       apply(m.description);

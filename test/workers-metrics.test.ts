@@ -9,7 +9,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, tempDir, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
+import { spawnProxy, startProxy, tempDir, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
 let primary: Upstream, backup: Upstream;
@@ -34,10 +34,10 @@ afterAll(async () => {
 });
 
 /** `n` requests, each on a connection of its own (spread over the workers). */
-async function send(n: number, path = '/'): Promise<void> {
+async function send(n: number, path = '/', port = p.port): Promise<void> {
   for (let i = 0; i < n; i++) {
     await new Promise<void>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: p.port, path: `${path}?i=${i}`, agent: false, headers: { host: 't.example.com' } }, (res) => res.resume().on('end', resolve)).on('error', reject);
+      http.get({ host: '127.0.0.1', port, path: `${path}?i=${i}`, agent: false, headers: { host: 't.example.com' } }, (res) => res.resume().on('end', resolve)).on('error', reject);
     });
   }
 }
@@ -79,5 +79,20 @@ describe('metrics and access log with data-plane workers', () => {
     );
     for (const l of lines) expect(() => JSON.parse(l) as unknown, l).not.toThrow();
     expect(lines.filter((l) => (JSON.parse(l) as { path: string }).path === '/logged')).toHaveLength(20);
+  });
+
+  it('to stdout, the workers\u2019 lines go through the main thread: every stdout line stays whole', async () => {
+    const px = await spawnProxy({
+      server: { workers: 2 },
+      access_log: { mode: 'all', destination: 'stdout' },
+      tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a1', backends: [primary.url] }] } },
+    });
+    try {
+      await send(30, '/stdout', px.port);
+      await waitFor(() => px.output().split('\n').filter((l) => l.includes('"path":"/stdout"')).length === 30, { what: '30 access-log lines on stdout' });
+      for (const l of px.output().split('\n').filter((x) => x.startsWith('{'))) expect(() => JSON.parse(l) as unknown, l).not.toThrow();
+    } finally {
+      await px.kill('SIGTERM');
+    }
   });
 });

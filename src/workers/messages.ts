@@ -60,5 +60,7 @@ export type FromWorker =
   | { type: 'listen_failed'; error: string }
   | { type: 'trips'; trips: PassiveTrip[] }
   | { type: 'log'; line: string }
+  /** Access-log lines for stdout (access-relay.ts): the main thread writes them. */
+  | { type: 'access'; text: string; lines: number }
   | { type: 'metrics'; id: number; metrics: unknown; traffic: Record<string, TrafficCounts> }
   | { type: 'closed' };

@@ -16,6 +16,7 @@ import { RouteFeed, type FedTenant } from './route-feed.js';
 import { withDataPlanes, type DataPlanes } from './data-planes.js';
 import { workerCount } from './worker-count.js';
 import { relayLog } from './log-relay.js';
+import { stdoutDestination } from '../log-destination.js';
 import type { AckRequest, FromWorker } from './messages.js';
 import { WorkerScrape } from './worker-scrape.js';
 import { TrafficFold } from './worker-traffic.js';
@@ -177,6 +178,9 @@ export class ThreadedDataPlane implements DataPlanes {
         return;
       case 'metrics':
         this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic });
+        return;
+      case 'access':
+        stdoutDestination().write(m.text, m.lines);
         return;
       case 'log':
         relayLog(this.log, m.line);

@@ -13,7 +13,6 @@ import { DataPlane } from '../proxy/data-plane.js';
 import { RouteTable } from '../proxy/router.js';
 import { TenantSlot } from '../proxy/route.js';
 import type { Listener } from '../proxy/listeners.js';
-import { openAccessLog } from '../proxy/access-log-writer.js';
 import { drainSite } from '../failover/drain.js';
 import type { SiteRuntime } from '../failover/site.js';
 import { DrProxyError } from '../errors.js';
@@ -22,6 +21,7 @@ import { rebuildRoute, type RouteDescription } from './route-description.js';
 import type { AckRequest, FromWorker, TableEntry, ToWorker } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { WorkerTraffic } from './worker-traffic.js';
+import { openWorkerAccessLog } from './access-relay.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -41,7 +41,7 @@ const applied = new Map<string, string>();
 const dataPlane = new DataPlane(config, new RouteTable([]), logger);
 const metrics = new WorkerMetrics(init.id, dataPlane);
 const traffic = new WorkerTraffic();
-void dataPlane.setAccessLog(openAccessLog(config.access_log));
+void dataPlane.setAccessLog(openWorkerAccessLog(config.access_log, (text, lines) => send({ type: 'access', text, lines })));
 let listening = false;
 
 port.on('message', (m: ToWorker) => {

@@ -177,7 +177,7 @@ export class DrProxy implements AdminApi {
       this.cluster.onLeading((leading, who) => this.notifyWiring.leader(who.replica, leading, who.previous));
     }
     const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), audit: this.audit, logger: this.logger, now: this.now };
-    const dataPlane = () => drillTarget(this.dataPlane.listeners.list);
+    const dataPlane = () => this.threads?.drillTarget() ?? drillTarget(this.dataPlane.listeners.list);
     // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
     this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster, onDrillFinal: (r) => this.notifyWiring.drill(r) });
     if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q, this.regionDrillService()))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
@@ -271,6 +271,7 @@ export class DrProxy implements AdminApi {
     const reasons: string[] = [];
     if (!this.started) reasons.push('starting');
     if (this.shuttingDown) reasons.push('shutting down');
+    if (this.started && this.threads?.listening.size === 0) reasons.push('no data-plane worker is listening (restarting)');
     // Clustered, fail_closed: lost etcd past the lease, this replica serves no tenant.
     if ([...this.controllers.values()].some((c) => c.coordinatorLost)) reasons.push('coordinator lost: not serving until it is reachable again');
     return { ready: reasons.length === 0, reasons };

@@ -11,6 +11,7 @@ import type { Logger } from '../log.js';
 import type { Backend } from '../proxy/backend.js';
 import type { AckStage, Acknowledgement, Coordinator } from '../state/coordinator.js';
 import { DrProxyError } from '../errors.js';
+import type { DrillTarget } from '../drill/drill-target.js';
 import { WorkerSet } from './worker-set.js';
 import { RouteFeed, type FedTenant } from './route-feed.js';
 import { withDataPlanes, type DataPlanes } from './data-planes.js';
@@ -109,6 +110,13 @@ export class ThreadedDataPlane implements DataPlanes {
 
   address(): AddressInfo {
     return this.addrs[0]!;
+  }
+
+  /** Where drills send their requests (drill/drill-target.ts): the first plain listener, else the first TLS one. */
+  drillTarget(): DrillTarget | undefined {
+    const i = Math.max(0, this.config.listeners.findIndex((l) => l.tls === undefined));
+    const a = this.addrs[i];
+    return a && { address: a.address, port: a.port, ...(this.config.listeners[i]!.tls !== undefined && { tls: true }) };
   }
 
   /** The port each listener got (reload compares `listen` with them). */

@@ -143,7 +143,7 @@ export class DrProxy implements AdminApi {
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
     this.threads = ThreadedDataPlane.create(config, this.logger);
     void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
-    this.metrics.setConnectionSource(this.dataPlane.connections);
+    this.metrics.setConnectionSource(this.threads?.connections ?? this.dataPlane.connections);
     this.metrics.setHttp2Source(this.dataPlane.h2);
     registerTlsMetrics(this.metrics.registry, () => this.dataPlane.listeners.certs());
     this.extraHooks = opts.controllerHooks;

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
+import net from 'node:net';
 import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
@@ -65,6 +66,17 @@ describe('metrics and access log with data-plane workers', () => {
     // One HELP per family: the exposition stays valid with the workers' text appended.
     const helps = third.split('\n').filter((l) => l.startsWith('# HELP ')).map((l) => l.split(' ')[2]);
     expect(helps.length).toBe(new Set(helps).size);
+  });
+
+  it('counts the open connections of every worker as the data plane\u2019s (drproxy_connections_open)', async () => {
+    const sock = net.connect(p.port, '127.0.0.1');
+    await new Promise((r) => sock.once('connect', r));
+    try {
+      await waitFor(async () => sample(await p.proxy.metricsText(), 'drproxy_connections_open') === 1, { what: 'one open connection counted' });
+    } finally {
+      sock.destroy();
+    }
+    await waitFor(async () => sample(await p.proxy.metricsText(), 'drproxy_connections_open') === 0, { what: 'no open connection' });
   });
 
   it('every worker appends whole lines to the one access-log file', async () => {

@@ -7,6 +7,7 @@ import type { BackendDescription, RouteDescription } from './route-description.j
 import type { ProxyConfig } from '../config/types.js';
 import type { PassiveTrip } from './worker-backends.js';
 import type { TrafficCounts } from './worker-traffic.js';
+import type { WorkerConnectionCounts } from './worker-connections.js';
 
 /** A tenant's place in the routing table (hosts and path prefixes, as config has them). */
 export interface TableEntry {
@@ -62,5 +63,5 @@ export type FromWorker =
   | { type: 'log'; line: string }
   /** Access-log lines for stdout (access-relay.ts): the main thread writes them. */
   | { type: 'access'; text: string; lines: number }
-  | { type: 'metrics'; id: number; metrics: unknown; traffic: Record<string, TrafficCounts> }
+  | { type: 'metrics'; id: number; metrics: unknown; traffic: Record<string, TrafficCounts>; connections: WorkerConnectionCounts }
   | { type: 'closed' };

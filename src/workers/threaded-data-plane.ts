@@ -21,6 +21,7 @@ import { stdoutDestination } from '../log-destination.js';
 import type { AckRequest, FromWorker } from './messages.js';
 import { WorkerScrape } from './worker-scrape.js';
 import { TrafficFold } from './worker-traffic.js';
+import { WorkerConnections } from './worker-connections.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -40,6 +41,8 @@ export class ThreadedDataPlane implements DataPlanes {
   private readonly feed: RouteFeed;
   private readonly scrape: WorkerScrape;
   private readonly traffic: TrafficFold;
+  /** The workers' connection counts, summed at each scrape (read by /metrics as the data plane's). */
+  readonly connections = new WorkerConnections();
   /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
   private readonly asked = new Map<string, AckRequest>();
   private readonly waiters: Waiter[] = [];
@@ -73,7 +76,7 @@ export class ThreadedDataPlane implements DataPlanes {
       exitTimeoutMs: EXIT_TIMEOUT_MS,
       snapshot: () => this.feed.snapshot([...this.asked.values()]),
       onMessage: (id, m) => this.message(id, m as FromWorker),
-      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id)),
+      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id)),
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
     });
@@ -147,6 +150,7 @@ export class ThreadedDataPlane implements DataPlanes {
   async metricsText(render: () => Promise<string>): Promise<string> {
     const answers = await this.scrape.collect();
     this.traffic.fold(new Map([...answers].map(([w, a]) => [w, a.traffic])));
+    this.connections.fold(new Map([...answers].map(([w, a]) => [w, a.connections])));
     const [main, workers] = await Promise.all([render(), this.scrape.text(answers)]);
     return main.endsWith('# EOF\n') ? `${main.slice(0, -6)}${workers}# EOF\n` : main + workers;
   }
@@ -185,7 +189,7 @@ export class ThreadedDataPlane implements DataPlanes {
         for (const t of m.trips) this.feed.trip(t);
         return;
       case 'metrics':
-        this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic });
+        this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic, connections: m.connections });
         return;
       case 'access':
         stdoutDestination().write(m.text, m.lines);

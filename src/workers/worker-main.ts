@@ -74,7 +74,8 @@ async function handle(m: ToWorker): Promise<void> {
       await backends.retire(m.ids);
       return;
     case 'metrics':
-      send({ type: 'metrics', id: m.id, metrics: await metrics.json(), traffic: traffic.counts() });
+      const c = dataPlane.connections;
+      send({ type: 'metrics', id: m.id, metrics: await metrics.json(), traffic: traffic.counts(), connections: { open: c.open, cap: c.cap, refused: { ...c.refused } } });
       return;
     case 'shutdown':
       await shutdown(m.deadlineMs);
@@ -89,9 +90,16 @@ function apply(d: RouteDescription): void {
   if (applied.get(d.tenant) === json) return;
   applied.set(d.tenant, json);
   const route = rebuildRoute(d, backends);
-  // A site drained at an earlier flip takes traffic again: fresh pools (as the flip's promote step).
-  if (route.mode === 'serve') for (const b of route.backends) b.reopen();
   const slot = slots.get(d.tenant);
+  if (route.mode === 'serve') {
+    const before = slot?.route.backends;
+    for (const b of route.backends) {
+      // A site drained at an earlier flip takes traffic again: fresh pools (as the flip's promote step).
+      b.reopen();
+      // Back in the route (an ejection over): a new streak, as the main thread's detector reset its own at the ejection.
+      if (before !== undefined && !before.includes(b)) b.passiveSuccess();
+    }
+  }
   if (slot === undefined) {
     const slot = new TenantSlot(d.tenant, route);
     slot.observer = traffic.of(d.tenant);

@@ -6,12 +6,14 @@
  */
 import { AggregatorRegistry } from 'prom-client';
 import type { TrafficCounts } from './worker-traffic.js';
+import type { WorkerConnectionCounts } from './worker-connections.js';
 
 export const SCRAPE_BOUND_MS = 1000;
 
 export interface WorkerAnswer {
   readonly metrics: object[];
   readonly traffic: Record<string, TrafficCounts>;
+  readonly connections: WorkerConnectionCounts;
 }
 
 export class WorkerScrape {

@@ -170,7 +170,7 @@ export class ThreadedDataPlane implements DataPlanes {
     // drained: the hold route of this epoch is out (messages arrive in order); each worker drains
     // its own calls to the site it holds for.
     if (stage === 'drained' && route?.mode === 'hold' && route.epoch === epoch) {
-      this.set.post({ type: 'drain', ack, site: route.site, deadlineMs: this.feed.config(tenant)!.failover.drain_timeout });
+      this.set.post({ type: 'drain', ack, site: route.site, deadlineMs: this.feed.config(tenant)?.failover.drain_timeout ?? 0 });
     } else {
       this.set.post({ type: 'sync', ack });
     }
@@ -203,7 +203,9 @@ export class ThreadedDataPlane implements DataPlanes {
         return;
       case 'listen_failed':
         this.log.error({ worker: id, error: m.error }, 'data-plane worker cannot listen');
-        this.waiters.shift()?.reject(new DrProxyError('DRP_LISTEN', m.error));
+        if (this.waiters.length > 0) this.waiters.shift()!.reject(new DrProxyError('DRP_LISTEN', m.error));
+        // A restarted worker (the port not released yet?): end it; it is started again after a back-off.
+        else void this.set.terminate(id);
         return;
       default:
         return;

@@ -463,6 +463,7 @@ export class DrProxy implements AdminApi {
     // Opened anew at every reload (a file destination: log rotation), its settings may change.
     // The old file is flushed and closed in the background: a stuck disk must not hold a reload.
     void this.dataPlane.setAccessLog(openAccessLog(next.access_log));
+    this.threads?.reloaded(next);
     // Tenant certificates, and every certificate file read again (SIGHUP): validated with the file above.
     for (const p of this.dataPlane.listeners.setTenants(next.tenants)) warnings.push({ path: p.file, message: `TLS certificate refused: ${p.message}`, severity: 'warning' });
     if (this.admin) {

@@ -4,7 +4,7 @@
  */
 import type { AckStage } from '../state/coordinator.js';
 import type { BackendDescription, RouteDescription } from './route-description.js';
-import type { ProxyConfig } from '../config/types.js';
+import type { AccessLogConfig, ProxyConfig, TenantConfig } from '../config/types.js';
 import type { PassiveTrip } from './worker-backends.js';
 import type { TrafficCounts } from './worker-traffic.js';
 import type { WorkerConnectionCounts } from './worker-connections.js';
@@ -47,6 +47,8 @@ export type ToWorker =
   | { type: 'sync'; ack: AckRequest }
   /** Flip steps 2-3 in this worker: drain its own calls to `site`, then acknowledge drained. */
   | { type: 'drain'; ack: AckRequest; site: string; deadlineMs: number }
+  /** A reload applied: read the tenants' certificates again (TLS listeners), reopen the access log. */
+  | { type: 'reload'; tenants: TenantConfig[]; accessLog: AccessLogConfig }
   /** A reload retired these Backends (main-thread ids): close their pools. */
   | { type: 'retire'; ids: number[] }
   /** Graceful stop: close the listeners, let requests finish (up to deadlineMs), then exit. */

@@ -59,7 +59,7 @@ export class ThreadedDataPlane implements DataPlanes {
   }
 
   private constructor(
-    private readonly config: Config,
+    private config: Config,
     count: number,
     private readonly log: Logger,
   ) {
@@ -153,6 +153,16 @@ export class ThreadedDataPlane implements DataPlanes {
     this.connections.fold(new Map([...answers].map(([w, a]) => [w, a.connections])));
     const [main, workers] = await Promise.all([render(), this.scrape.text(answers)]);
     return main.endsWith('# EOF\n') ? `${main.slice(0, -6)}${workers}# EOF\n` : main + workers;
+  }
+
+  /**
+   * A reload applied `next`: every worker reads the tenants' certificates again and reopens its
+   * access log (rotation); a worker started from now on gets `next`.
+   */
+  reloaded(next: Config): void {
+    this.config = next;
+    this.set.setConfig(workerConfig(withPorts(next, this.addrs), this.count));
+    this.set.post({ type: 'reload', tenants: next.tenants, accessLog: next.access_log });
   }
 
   /** A reload dropped these Backends: the workers close their pools. */

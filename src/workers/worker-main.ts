@@ -41,7 +41,7 @@ const applied = new Map<string, string>();
 const dataPlane = new DataPlane(config, new RouteTable([]), logger);
 const metrics = new WorkerMetrics(init.id, dataPlane);
 const traffic = new WorkerTraffic();
-void dataPlane.setAccessLog(openWorkerAccessLog(config.access_log, (text, lines) => send({ type: 'access', text, lines })));
+void dataPlane.setAccessLog(openAccessLogHere(config.access_log));
 let listening = false;
 
 port.on('message', (m: ToWorker) => {
@@ -70,6 +70,11 @@ async function handle(m: ToWorker): Promise<void> {
     case 'drain':
       await drain(m.ack, m.site, m.deadlineMs);
       return;
+    case 'reload':
+      // The main thread read the same files first and logged their problems: only apply here.
+      dataPlane.listeners.setTenants(m.tenants);
+      void dataPlane.setAccessLog(openAccessLogHere(m.accessLog));
+      return;
     case 'retire':
       await backends.retire(m.ids);
       return;
@@ -81,6 +86,10 @@ async function handle(m: ToWorker): Promise<void> {
       await shutdown(m.deadlineMs);
       return;
   }
+}
+
+function openAccessLogHere(cfg: Config['access_log']): ReturnType<typeof openWorkerAccessLog> {
+  return openWorkerAccessLog(cfg, (text, lines) => send({ type: 'access', text, lines }));
 }
 
 /** A tenant's new route into its slot (the same slot for the worker's life: held requests follow it). */

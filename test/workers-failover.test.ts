@@ -24,7 +24,8 @@ describe('failover with data-plane worker threads', () => {
     [primary, backup] = await Promise.all([startUpstream('a1'), startUpstream('b1')]);
     p = await startProxy({
       server: { workers: 2 },
-      defaults: { health_check: FAST_CHECKS, failover: { drain_timeout: '2s', hold_requests: '10s' } },
+      // Probes a loaded machine does not fail by mistake; the kill is seen by passive health anyway.
+      defaults: { health_check: { ...FAST_CHECKS, interval: '250ms', timeout: '250ms', fall: 3 }, failover: { drain_timeout: '2s', hold_requests: '10s' } },
       tenants: { t: twoSiteTenant('t.example.com', primary, backup) },
     });
     await sitesHealthy(p, 't');

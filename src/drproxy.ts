@@ -144,7 +144,7 @@ export class DrProxy implements AdminApi {
     this.threads = ThreadedDataPlane.create(config, this.logger);
     void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
     this.metrics.setConnectionSource(this.threads?.connections ?? this.dataPlane.connections);
-    this.metrics.setHttp2Source(this.dataPlane.h2);
+    this.metrics.setHttp2Source(this.threads?.http2 ?? this.dataPlane.h2);
     registerTlsMetrics(this.metrics.registry, () => this.dataPlane.listeners.certs());
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;

@@ -49,6 +49,8 @@ describe('TLS and HTTP/2 listeners in the workers', () => {
     try {
       const r = await h2request(s, { ':path': '/h2', ':authority': 'a.example.com' });
       expect(r.status).toBe(200);
+      // The worker's session, counted at scrape as the data plane's (drproxy_http2_sessions).
+      expect(await p.proxy.metricsText()).toMatch(/^drproxy_http2_sessions 1$/m);
     } finally {
       s.close();
     }

@@ -8,6 +8,7 @@ import type { AccessLogConfig, ProxyConfig, TenantConfig } from '../config/types
 import type { PassiveTrip } from './worker-backends.js';
 import type { TrafficCounts } from './worker-traffic.js';
 import type { WorkerConnectionCounts } from './worker-connections.js';
+import type { Tallies } from './worker-tallies.js';
 
 /** A tenant's place in the routing table (hosts and path prefixes, as config has them). */
 export interface TableEntry {
@@ -65,5 +66,5 @@ export type FromWorker =
   | { type: 'log'; line: string }
   /** Access-log lines for stdout (access-relay.ts): the main thread writes them. */
   | { type: 'access'; text: string; lines: number }
-  | { type: 'metrics'; id: number; metrics: unknown; traffic: Record<string, TrafficCounts>; connections: WorkerConnectionCounts }
+  | { type: 'metrics'; id: number; metrics: unknown; traffic: Record<string, TrafficCounts>; connections: WorkerConnectionCounts; tallies: Tallies }
   | { type: 'closed' };

@@ -22,6 +22,7 @@ import type { AckRequest, FromWorker } from './messages.js';
 import { WorkerScrape } from './worker-scrape.js';
 import { TrafficFold } from './worker-traffic.js';
 import { WorkerConnections } from './worker-connections.js';
+import { TallyFold } from './worker-tallies.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -43,6 +44,8 @@ export class ThreadedDataPlane implements DataPlanes {
   private readonly traffic: TrafficFold;
   /** The workers' connection counts, summed at each scrape (read by /metrics as the data plane's). */
   readonly connections = new WorkerConnections();
+  /** The workers' fault tallies and HTTP/2 sessions, folded at each scrape. */
+  private readonly tallies = new TallyFold();
   /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
   private readonly asked = new Map<string, AckRequest>();
   private readonly waiters: Waiter[] = [];
@@ -76,7 +79,7 @@ export class ThreadedDataPlane implements DataPlanes {
       exitTimeoutMs: EXIT_TIMEOUT_MS,
       snapshot: () => this.feed.snapshot([...this.asked.values()]),
       onMessage: (id, m) => this.message(id, m as FromWorker),
-      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id)),
+      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id)),
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
     });
@@ -122,6 +125,11 @@ export class ThreadedDataPlane implements DataPlanes {
     return a && { address: a.address, port: a.port, ...(this.config.listeners[i]!.tls !== undefined && { tls: true }) };
   }
 
+  /** drproxy_http2_sessions: the workers' sessions, summed at each scrape. */
+  get http2(): { readonly sessions: ReadonlySet<unknown> } {
+    return this.tallies.http2;
+  }
+
   /** The port each listener got (reload compares `listen` with them). */
   ports(): number[] {
     return this.addrs.map((a) => a.port);
@@ -151,6 +159,7 @@ export class ThreadedDataPlane implements DataPlanes {
     const answers = await this.scrape.collect();
     this.traffic.fold(new Map([...answers].map(([w, a]) => [w, a.traffic])));
     this.connections.fold(new Map([...answers].map(([w, a]) => [w, a.connections])));
+    this.tallies.fold(new Map([...answers].map(([w, a]) => [w, a.tallies])));
     const [main, workers] = await Promise.all([render(), this.scrape.text(answers)]);
     return main.endsWith('# EOF\n') ? `${main.slice(0, -6)}${workers}# EOF\n` : main + workers;
   }
@@ -199,7 +208,7 @@ export class ThreadedDataPlane implements DataPlanes {
         for (const t of m.trips) this.feed.trip(t);
         return;
       case 'metrics':
-        this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic, connections: m.connections });
+        this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic, connections: m.connections, tallies: m.tallies });
         return;
       case 'access':
         stdoutDestination().write(m.text, m.lines);

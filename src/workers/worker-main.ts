@@ -22,6 +22,7 @@ import type { AckRequest, FromWorker, TableEntry, ToWorker } from './messages.js
 import { WorkerMetrics } from './worker-metrics.js';
 import { WorkerTraffic } from './worker-traffic.js';
 import { openWorkerAccessLog } from './access-relay.js';
+import { ownTallies } from './worker-tallies.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -80,7 +81,7 @@ async function handle(m: ToWorker): Promise<void> {
       return;
     case 'metrics':
       const c = dataPlane.connections;
-      send({ type: 'metrics', id: m.id, metrics: await metrics.json(), traffic: traffic.counts(), connections: { open: c.open, cap: c.cap, refused: { ...c.refused } } });
+      send({ type: 'metrics', id: m.id, metrics: await metrics.json(), traffic: traffic.counts(), connections: { open: c.open, cap: c.cap, refused: { ...c.refused } }, tallies: ownTallies(dataPlane.h2.sessions.size) });
       return;
     case 'shutdown':
       await shutdown(m.deadlineMs);

@@ -7,6 +7,7 @@
 import { AggregatorRegistry } from 'prom-client';
 import type { TrafficCounts } from './worker-traffic.js';
 import type { WorkerConnectionCounts } from './worker-connections.js';
+import type { Tallies } from './worker-tallies.js';
 
 export const SCRAPE_BOUND_MS = 1000;
 
@@ -14,6 +15,7 @@ export interface WorkerAnswer {
   readonly metrics: object[];
   readonly traffic: Record<string, TrafficCounts>;
   readonly connections: WorkerConnectionCounts;
+  readonly tallies: Tallies;
 }
 
 export class WorkerScrape {

@@ -52,6 +52,7 @@ import { NotifyWiring } from './notify/wire.js';
 import { ReadinessAlerts } from './notify/readiness-alerts.js';
 import { ProxyConsole, type ConsoleOptions } from './console/wire.js';
 import { registerConsoleMetrics } from './console/metrics.js';
+import { ThreadedDataPlane } from './workers/threaded-data-plane.js';
 
 export interface DrProxyOptions {
   logger?: Logger;
@@ -114,6 +115,8 @@ export class DrProxy implements AdminApi {
   private readonly unready: ReadinessAlerts;
   /** The operator console: its files, GET /fleet and the GET /events feed (src/console/). */
   private readonly consoleParts: ProxyConsole;
+  /** server.workers ≥ 1: the data plane on worker threads (src/workers/); undefined: this thread's `dataPlane`. */
+  readonly threads: ThreadedDataPlane | undefined;
 
   private constructor(config: Config, opts: DrProxyOptions) {
     this.config = config;
@@ -138,9 +141,10 @@ export class DrProxy implements AdminApi {
       onWriteError: (kind) => this.faults.auditWriteError(kind),
     });
     this.dataPlane = new DataPlane(config, new RouteTable([]), this.logger);
+    this.threads = ThreadedDataPlane.create(config, this.logger);
     void this.dataPlane.setAccessLog(openAccessLog(config.access_log));
-    this.metrics.setConnectionSource(this.dataPlane.connections);
-    this.metrics.setHttp2Source(this.dataPlane.h2);
+    this.metrics.setConnectionSource(this.threads?.connections ?? this.dataPlane.connections);
+    this.metrics.setHttp2Source(this.threads?.http2 ?? this.dataPlane.h2);
     registerTlsMetrics(this.metrics.registry, () => this.dataPlane.listeners.certs());
     this.extraHooks = opts.controllerHooks;
     this.coordinatorOf = opts.coordinator;
@@ -173,7 +177,7 @@ export class DrProxy implements AdminApi {
       this.cluster.onLeading((leading, who) => this.notifyWiring.leader(who.replica, leading, who.previous));
     }
     const host = { config: () => this.config, tenant: (n: string) => this.controllers.get(n), tenants: () => this.controllers.values(), audit: this.audit, logger: this.logger, now: this.now };
-    const dataPlane = () => drillTarget(this.dataPlane.listeners.list);
+    const dataPlane = () => this.threads?.drillTarget() ?? drillTarget(this.dataPlane.listeners.list);
     // Before anything starts: a signing key that cannot be used stops start-up (DRP_SIGNING_KEY).
     this.drillParts = new ProxyDrills({ ...host, dataPlane, metrics: this.metrics.drills, cluster: this.cluster, onDrillFinal: (r) => this.notifyWiring.drill(r) });
     if (this.cluster) await this.cluster.start((p) => auditedCarryOut(this.audit, p, () => carryOut(this.controllers.get(p.tenant), p, (q) => carryOutDrill(this.drills, q, this.regionDrillService()))), this.config.state.etcd!.dial_timeout + this.config.state.etcd!.lease_ttl);
@@ -193,7 +197,7 @@ export class DrProxy implements AdminApi {
     for (const c of built) this.controllers.set(c.name, c);
     this.publishTable();
     this.health.start();
-    const addrs = await this.dataPlane.listenAll();
+    const addrs = await (this.threads?.start() ?? this.dataPlane.listenAll());
     const addr = addrs[0]!;
     await this.drillParts.start(opts.drills);
     if (!opts.noAdmin) {
@@ -213,8 +217,9 @@ export class DrProxy implements AdminApi {
   }
 
   private deps(): ControllerDeps {
+    const coordinator = this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now);
     return {
-      coordinator: this.coordinatorOf?.(this.commitCounted) ?? this.cluster?.coordinator ?? new LocalCoordinator(this.commitCounted, this.now),
+      coordinator: this.threads?.coordinated(coordinator) ?? coordinator,
       ...(this.cluster && { forward: this.cluster.forward.bind(this.cluster) }),
       ...(this.cluster && { votes: this.cluster.votes }),
       health: this.health,
@@ -235,6 +240,7 @@ export class DrProxy implements AdminApi {
   }
 
   private publishTable(): void {
+    this.threads?.setTenants(this.config.tenants, (n) => this.controllers.get(n)!);
     this.dataPlane.setTable(
       new RouteTable(this.config.tenants.map((t) => ({ hosts: t.hosts, paths: t.paths, slot: this.controllers.get(t.name)!.slot }))),
     );
@@ -252,7 +258,7 @@ export class DrProxy implements AdminApi {
   }
 
   address(): AddressInfo {
-    return this.dataPlane.address();
+    return this.threads?.address() ?? this.dataPlane.address();
   }
 
   tenant(name: string): TenantController | undefined {
@@ -265,6 +271,7 @@ export class DrProxy implements AdminApi {
     const reasons: string[] = [];
     if (!this.started) reasons.push('starting');
     if (this.shuttingDown) reasons.push('shutting down');
+    if (this.started && this.threads?.listening.size === 0) reasons.push('no data-plane worker is listening (restarting)');
     // Clustered, fail_closed: lost etcd past the lease, this replica serves no tenant.
     if ([...this.controllers.values()].some((c) => c.coordinatorLost)) reasons.push('coordinator lost: not serving until it is reachable again');
     return { ready: reasons.length === 0, reasons };
@@ -336,7 +343,7 @@ export class DrProxy implements AdminApi {
   approvalStore: AdminApi['approvalStore'] = (onExpire) => this.cluster?.approvalStore(onExpire);
 
   metricsText(): Promise<string> {
-    return this.metrics.text();
+    return this.threads?.metricsText(() => this.metrics.text()) ?? this.metrics.text();
   }
 
   metricsContentType(): string {
@@ -378,10 +385,11 @@ export class DrProxy implements AdminApi {
   async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
     const old = this.config;
     const restartOnly: string[] = [];
-    if (!sameListeners(old.listeners, next.listeners, this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined)))) restartOnly.push('listen');
+    if (!sameListeners(old.listeners, next.listeners, this.threads?.ports() ?? this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined)))) restartOnly.push('listen');
     if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
     if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, this.admin?.public?.address()?.port)) restartOnly.push('admin.public_listen');
     if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
+    if (old.server.workers !== next.server.workers) restartOnly.push('server.workers');
     if (JSON.stringify(old.server) !== JSON.stringify(next.server)) restartOnly.push('server');
     if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) restartOnly.push('headers');
     if (restartOnly.length > 0) {
@@ -449,11 +457,13 @@ export class DrProxy implements AdminApi {
       if (!successor) this.metrics.removeTenant(c.config);
     }
     await Promise.all(retired.map((c) => c.stop()));
+    this.threads?.retire(retired.flatMap((c) => c.sites.flatMap((s) => s.backends.map((b) => b.backend))));
     if (this.config.log.level !== old.log.level) this.logger.level = this.config.log.level;
     if (next.log.format !== old.log.format) this.logger.warn({ path: 'log.format' }, `log.format stays ${old.log.format} until a restart`);
     // Opened anew at every reload (a file destination: log rotation), its settings may change.
     // The old file is flushed and closed in the background: a stuck disk must not hold a reload.
     void this.dataPlane.setAccessLog(openAccessLog(next.access_log));
+    this.threads?.reloaded(next);
     // Tenant certificates, and every certificate file read again (SIGHUP): validated with the file above.
     for (const p of this.dataPlane.listeners.setTenants(next.tenants)) warnings.push({ path: p.file, message: `TLS certificate refused: ${p.message}`, severity: 'warning' });
     if (this.admin) {
@@ -480,6 +490,7 @@ export class DrProxy implements AdminApi {
       this.consoleParts.close();
       await this.drillParts?.stop();
       if (this.dataPlane.server.listening) await this.dataPlane.close(this.config.server.shutdown_timeout);
+      await this.threads?.close(this.config.server.shutdown_timeout);
       await this.dataPlane.setAccessLog(undefined);
       await this.health.close();
       await Promise.all([...this.controllers.values()].map((c) => c.stop()));

@@ -134,6 +134,7 @@ export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   const server: ServerConfig = {
     ...D.DEFAULT_SERVER,
     ...compact<Omit<ServerConfig, 'http2'>>({
+      workers: f.get('workers', workerCount),
       headers_timeout: f.get('headers_timeout', positiveDuration),
       request_timeout: f.get('request_timeout', anyDuration),
       keep_alive_timeout: f.get('keep_alive_timeout', anyDuration),
@@ -164,6 +165,10 @@ export function readServer(f: Fields | undefined, out: Problems): ServerConfig {
   f.end();
   return server;
 }
+
+/** `server.workers`: an integer ≥ 0 or `auto`. */
+const workerCount: Parse<number | 'auto'> = (value, at, out) =>
+  value === 'auto' || (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 256) ? value : out.error(at, `must be an integer from 0 to 256 or auto, got ${show(value)}`);
 
 function readHttp2(f: Fields | undefined): Http2Config {
   if (f === undefined) return { ...D.DEFAULT_HTTP2 };

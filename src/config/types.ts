@@ -127,6 +127,12 @@ export interface ServerConfig {
   fd_reserve: number;
   /** HTTP/2 client connections (TLS listeners with http2, plain ones with h2c); docs/tls.md. */
   http2: Http2Config;
+  /**
+   * Data-plane worker threads (issue 23, docs/design.md "Every core: threads"): 0 = none (the
+   * single loop), N = N workers and the main thread is the control plane only, auto = the
+   * available cores up to 8. Restart-only.
+   */
+  workers: number | 'auto';
 }
 
 /** `server.http2`: the limits of one HTTP/2 client connection. */

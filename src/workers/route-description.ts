@@ -83,7 +83,7 @@ export function describeRoute(route: TenantRoute, cfg: TenantConfig, ids: Backen
   };
 }
 
-function describeBackend(b: Backend, cfg: TenantConfig, ids: BackendIds): BackendDescription {
+export function describeBackend(b: Backend, cfg: TenantConfig, ids: BackendIds): BackendDescription {
   const site = cfg.sites.find((s) => s.name === b.site);
   const bc = site?.backends.find((x) => x.name === b.name);
   if (site === undefined || bc === undefined) {

@@ -45,6 +45,17 @@ export class WorkerBackends implements BackendResolver {
     return b;
   }
 
+  /** This worker's Backends of one tenant's site (a flip drains them). */
+  ofSite(tenant: string, site: string): Backend[] {
+    const out: Backend[] = [];
+    for (const b of this.byId.values()) if (b.tenant === tenant && b.site === site) out.push(b);
+    return out;
+  }
+
+  ids(): number[] {
+    return [...this.byId.keys()];
+  }
+
   get size(): number {
     return this.byId.size;
   }

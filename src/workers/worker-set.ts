@@ -22,6 +22,8 @@ export interface WorkerSetOptions {
   readonly onMessage?: (worker: string, msg: unknown) => void;
   /** A terminated worker did not exit: the caller fails what waits on it (DRP_WORKER_HUNG). */
   readonly onStuck?: (worker: string) => void;
+  /** A worker exited (before any restart). */
+  readonly onExit?: (worker: string) => void;
   readonly log?: { warn(obj: object, msg: string): void };
 }
 
@@ -41,13 +43,21 @@ export class WorkerSet {
   private serial = 0;
   private restartsInRow = 0;
   private closing = false;
+  private config: unknown;
 
   constructor(private readonly opts: WorkerSetOptions) {
+    this.config = opts.config;
     this.acks = new WorkerAcks({ ackTimeoutMs: opts.ackTimeoutMs, onHung: (id, tenant, epoch, stage) => this.hung(id, tenant, epoch, stage) });
   }
 
-  start(): void {
-    for (let i = 0; i < this.opts.count; i++) this.spawn();
+  /** Start `n` workers (all of `count` by default; more later with a second call). */
+  start(n = this.opts.count): void {
+    for (let i = 0; i < n; i++) this.spawn();
+  }
+
+  /** The workerData.config of workers started from now on (a restarted one included). */
+  setConfig(config: unknown): void {
+    this.config = config;
   }
 
   /** The ids of the workers running now. */
@@ -76,9 +86,29 @@ export class WorkerSet {
     await Promise.all([...this.workers.values()].map((w) => w.terminate()));
   }
 
+  /**
+   * Graceful stop: `msg` (the worker's shutdown) to every worker, which exits once its requests
+   * are done; whatever still runs `graceMs` later is terminated. No restarts from now on.
+   */
+  async shutdown(msg: unknown, graceMs: number): Promise<void> {
+    this.closing = true;
+    const exits = [...this.workers.values()].map((w) => new Promise<void>((resolve) => (w.threadId === -1 ? resolve() : w.once('exit', () => resolve()))));
+    this.post(msg);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.all(exits), late]);
+    clearTimeout(timer);
+    await this.close();
+  }
+
+  /** End one worker now, as a crash would (tests; a hung worker): it is restarted. */
+  terminate(id: string): Promise<number> | undefined {
+    return this.workers.get(id)?.terminate();
+  }
+
   private spawn(): void {
     const id = `w${++this.serial}`;
-    const w = new Worker(this.opts.script, { workerData: { id, config: this.opts.config } });
+    const w = new Worker(this.opts.script, { workerData: { id, config: this.config } });
     this.workers.set(id, w);
     this.acks.join(id);
     w.postMessage(this.opts.snapshot());
@@ -101,6 +131,7 @@ export class WorkerSet {
   private exited(id: string, code: number): void {
     this.workers.delete(id);
     this.acks.leave(id);
+    this.opts.onExit?.(id);
     if (this.closing) return;
     const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.restartsInRow++);
     this.opts.log?.warn({ worker: id, code, restart_in_ms: delay }, 'data-plane worker exited; starting a new one');

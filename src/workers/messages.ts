@@ -42,6 +42,8 @@ export type ToWorker =
   | { type: 'routes'; table: TableEntry[]; routes: RouteDescription[]; acks: AckRequest[]; standby: StandbyOrder[] }
   /** Warm standby sockets (proxy.standby_connections) for one backend, as the publisher sets them. */
   | ({ type: 'standby' } & StandbyOrder)
+  /** A flip's pre-connect to one backend of its target (failover/preconnect.ts). */
+  | { type: 'preconnect'; backend: BackendDescription; proxy: ProxyConfig; n: number }
   /** One tenant's new route (a flip's hold, its new site, a health change). */
   | { type: 'route'; description: RouteDescription }
   /** Acknowledge `stage` of `epoch` once every earlier message is applied (the flip's routed step). */

@@ -45,7 +45,10 @@ export class RouteFeed {
     was?.off();
     const off = slot.onPublish((route) => this.post({ type: 'route', description: this.describe(route, cfg) }));
     this.fed.set(cfg.name, { cfg, slot, off });
-    if (cfg.proxy.standby_connections === 0) return;
+    if (cfg.proxy.standby_connections === 0) {
+      for (const s of tenant.sites) for (const { backend } of s.backends) this.forwardPreconnect(backend, cfg);
+      return;
+    }
     for (const s of tenant.sites) for (const { backend } of s.backends) this.forwardStandby(backend, cfg);
     // The controller published (and set its standby) before it was attached: once more, forwarded.
     tenant.evaluate();
@@ -66,6 +69,18 @@ export class RouteFeed {
       const order: StandbyOrder = { backend, proxy: cfg.proxy, n, keepIdle };
       this.standby.set(backend.id, order);
       this.post({ type: 'standby', ...order });
+    };
+  }
+
+  /**
+   * A flip's pre-connect (failover/preconnect.ts) opens sockets for the held requests while the
+   * epoch is persisted: they must be opened where those requests go, in every worker.
+   */
+  private forwardPreconnect(b: Backend, cfg: TenantConfig): void {
+    b.preconnect = (n: number): void => {
+      const backend = describeBackend(b, cfg, this.ids);
+      this.backends.set(backend.id, b);
+      this.post({ type: 'preconnect', backend, proxy: cfg.proxy, n });
     };
   }
 

@@ -62,6 +62,9 @@ async function handle(m: ToWorker): Promise<void> {
     case 'standby':
       backends.resolve(m.backend, m.proxy).setStandby(m.n, m.keepIdle);
       return;
+    case 'preconnect':
+      backends.resolve(m.backend, m.proxy).preconnect(m.n);
+      return;
     case 'route':
       apply(m.description);
       return;

@@ -108,7 +108,8 @@ export class WorkerSet {
 
   private spawn(): void {
     const id = `w${++this.serial}`;
-    const w = new Worker(this.opts.script, { workerData: { id, config: this.config } });
+    // The thread's name (top, ps -L, /proc/PID/task/*/comm) lets an operator pin it to a CPU.
+    const w = new Worker(this.opts.script, { workerData: { id, config: this.config }, name: `drproxy-worker-${id}` });
     this.workers.set(id, w);
     this.acks.join(id);
     w.postMessage(this.opts.snapshot());

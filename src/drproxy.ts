@@ -24,7 +24,7 @@ import { controllerHooks } from './controller-hooks.js';
 import { DataPlane } from './proxy/data-plane.js';
 import { RouteTable } from './proxy/router.js';
 import { registerTlsMetrics } from './tls/metrics.js';
-import { sameListen, sameListeners, samePublicListen } from './listen-compare.js';
+import { restartOnlyChanges } from './listen-compare.js';
 import { Metrics, type SiteTallies } from './metrics.js';
 import { countCommitFailures } from './metrics/commit-failures.js';
 import { AdminServer } from './admin/server.js';
@@ -384,14 +384,8 @@ export class DrProxy implements AdminApi {
   /** Apply a validated config: changed tenants are rebuilt, the others keep everything. */
   async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
     const old = this.config;
-    const restartOnly: string[] = [];
-    if (!sameListeners(old.listeners, next.listeners, this.threads?.ports() ?? this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined)))) restartOnly.push('listen');
-    if (!sameListen(old.admin.listen, next.admin.listen, this.admin?.address().port)) restartOnly.push('admin.listen');
-    if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, this.admin?.public?.address()?.port)) restartOnly.push('admin.public_listen');
-    if (JSON.stringify(old.state) !== JSON.stringify(next.state)) restartOnly.push('state');
-    if (old.server.workers !== next.server.workers) restartOnly.push('server.workers');
-    if (JSON.stringify(old.server) !== JSON.stringify(next.server)) restartOnly.push('server');
-    if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) restartOnly.push('headers');
+    const listenerPorts = this.threads?.ports() ?? this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined));
+    const restartOnly = restartOnlyChanges(old, next, { listeners: listenerPorts, admin: this.admin?.address().port, adminPublic: this.admin?.public?.address()?.port });
     if (restartOnly.length > 0) {
       const problems = restartOnly.map((path) => ({ path, message: 'changing this needs a restart; reload left everything as it was', severity: 'error' as const }));
       return { ok: false, detail: `${restartOnly.join(', ')} cannot change on reload`, problems };

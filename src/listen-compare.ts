@@ -1,4 +1,4 @@
-/** Whether a reload changes a listener (which needs a restart): `listen`, `admin.listen`, `admin.public_listen`. */
+/** Whether a reload changes what only a restart can change: listeners (`listen`, `admin.listen`, `admin.public_listen`), state, server, headers. */
 import type { Config } from './config/types.js';
 
 /** admin.public_listen is unchanged when both are absent, or both present and the same address. */
@@ -19,3 +19,23 @@ export function sameListen(old: { host: string; port: number }, next: { host: st
   return old.port === next.port || (old.port === 0 && (next.port === bound || next.port === 0));
 }
 
+
+/** The ports listeners got (port 0 in the config matches the port it got). */
+export interface BoundPorts {
+  readonly listeners: Array<number | undefined>;
+  readonly admin: number | undefined;
+  readonly adminPublic: number | undefined;
+}
+
+/** What a reload from `old` to `next` would change that only a restart can: the config paths. */
+export function restartOnlyChanges(old: Config, next: Config, bound: BoundPorts): string[] {
+  const out: string[] = [];
+  if (!sameListeners(old.listeners, next.listeners, bound.listeners)) out.push('listen');
+  if (!sameListen(old.admin.listen, next.admin.listen, bound.admin)) out.push('admin.listen');
+  if (!samePublicListen(old.admin.public_listen, next.admin.public_listen, bound.adminPublic)) out.push('admin.public_listen');
+  if (JSON.stringify(old.state) !== JSON.stringify(next.state)) out.push('state');
+  if (old.server.workers !== next.server.workers) out.push('server.workers');
+  if (JSON.stringify(old.server) !== JSON.stringify(next.server)) out.push('server');
+  if (JSON.stringify(old.headers) !== JSON.stringify(next.headers)) out.push('headers');
+  return out;
+}

@@ -37,6 +37,26 @@ for (let i = 0; i < ${loops}; i++) {
 `;
 }
 
+/**
+ * The leanest undici prober: one Client per loop (no Agent or Pool lookup), `dispatch` with a
+ * handler that keeps only the status and drops the body, undici's own timers off. What undici
+ * costs per probe at the least, to decide whether a probe client of drproxy's own is worth it.
+ */
+export function clientScript(ports, { loops, interval }) {
+  return `
+import { Client } from 'undici';
+const ports = ${JSON.stringify(ports)};
+for (let i = 0; i < ${loops}; i++) {
+  const c = new Client('http://127.0.0.1:' + ports[i % ports.length], { pipelining: 1, keepAliveTimeout: 10000, headersTimeout: 0, bodyTimeout: 0 });
+  const opts = { path: '/healthz', method: 'GET', headers: { 'user-agent': 'probe-loop', 'x-loop': String(i) } };
+  const next = () => setTimeout(probe, ${interval} * (0.9 + Math.random() * 0.2));
+  const handler = { status: 0, onConnect() {}, onHeaders(s) { this.status = s; return true; }, onData() { return true; }, onComplete: next, onError: next };
+  const probe = () => c.dispatch(opts, handler);
+  setTimeout(probe, Math.random() * ${interval});
+}
+`;
+}
+
 export function rawScript(ports, { loops, interval }) {
   return `
 import net from 'node:net';

@@ -4,11 +4,11 @@
  * ranges and body, and feeds the hysteresis. Checks use their own keep-alive dispatcher so that
  * a busy data-plane pool never delays a probe.
  */
-import type { Dispatcher } from 'undici';
 import type { HealthCheckConfig } from '../config/types.js';
 import { Hysteresis, type HealthState } from './hysteresis.js';
 import { Probe, type Verdict } from './probe.js';
 import type { ProbeGate } from './probe-gate.js';
+import type { ProbeDispatcher } from './probe-client.js';
 import { originServername, type NamedDispatch } from '../tls-name.js';
 import type { LatencyCounts } from '../request-latency.js';
 
@@ -86,7 +86,7 @@ export class ActiveCheck {
   constructor(
     readonly origin: string,
     private cfg: HealthCheckConfig,
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: ProbeDispatcher,
     private readonly listener: CheckListener,
     private readonly gate?: ProbeGate,
     durations?: LatencyCounts,

@@ -244,6 +244,8 @@ export function describeError(err: unknown, timeout: number): string {
   if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
     return `timeout after ${timeout}ms`;
   }
+  // A malformed answer (probe-response.ts): the message says what was wrong with it.
+  if (e.code === 'DRP_PROBE_RESPONSE') return e.message ?? e.code;
   const code = e.code ?? e.cause?.code;
   return code ? `${code}` : (e.message ?? String(err));
 }

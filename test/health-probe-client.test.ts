@@ -20,6 +20,8 @@ let behaviour: (path: string, nth: number, s: net.Socket) => void;
 let connections = 0;
 let requests = 0;
 let client: ProbeClient;
+/** Every client made by check(), destroyed after each test. */
+const clients: ProbeClient[] = [];
 
 const OK = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
 
@@ -45,6 +47,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await client?.destroy();
+  for (const c of clients.splice(0)) await c.destroy();
   connections = requests = 0;
 });
 
@@ -54,6 +57,7 @@ afterAll(async () => {
 
 function check(settings: Record<string, unknown> = {}): ActiveCheck {
   client = new ProbeClient();
+  clients.push(client);
   return new ActiveCheck(origin, healthCheckConfig({ path: '/healthz', timeout: '500ms', ...settings }), client, { onResult() {} });
 }
 

@@ -118,9 +118,11 @@ export class Probe {
    * connected, the request waits for its answer, which ends it, as the bound does.
    */
   private timedOut(): void {
-    this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
+    // Counted stuck before the result goes out: its check may be called back at once
+    // (ActiveCheck's loop without a promise) and must see it.
     this.stuck = true;
     this.owner.stuckBegan();
+    this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
     // Connected: the request goes on. Still connecting: onConnect aborts it when it opens.
     this.holdConnection(this.abort !== undefined, STUCK_WAIT_MS);
   }

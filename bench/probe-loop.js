@@ -57,6 +57,26 @@ for (let i = 0; i < ${loops}; i++) {
 `;
 }
 
+/**
+ * drproxy's probe client alone (dist/health/probe-client.js): the raw loop's cadence with
+ * ProbeClient.dispatch and a handler that keeps only the status. Against the raw floor, what
+ * the client costs; against drproxy, what the check's own machinery (Probe, ActiveCheck) adds.
+ */
+export function probeClientScript(ports, { loops, interval }) {
+  return `
+import { ProbeClient } from ${JSON.stringify(new URL('../dist/health/probe-client.js', import.meta.url).href)};
+const ports = ${JSON.stringify(ports)};
+const client = new ProbeClient();
+for (let i = 0; i < ${loops}; i++) {
+  const opts = { origin: 'http://127.0.0.1:' + ports[i % ports.length], path: '/healthz', method: 'GET', headers: { 'user-agent': 'probe-loop', 'x-loop': String(i) }, servername: '127.0.0.1' };
+  const next = () => setTimeout(probe, ${interval} * (0.9 + Math.random() * 0.2));
+  const handler = { status: 0, onConnect() {}, onHeaders(s) { this.status = s; return true; }, onData() { return true; }, onComplete: next, onError: next };
+  const probe = () => client.dispatch(opts, handler);
+  setTimeout(probe, Math.random() * ${interval});
+}
+`;
+}
+
 export function rawScript(ports, { loops, interval }) {
   return `
 import net from 'node:net';

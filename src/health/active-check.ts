@@ -302,7 +302,8 @@ export class ActiveCheck {
   }
 
   /**
-   * One probe, through undici's dispatcher with a small handler of its own (no request object,
+   * One probe, through the probes' client (probe-client.ts; tests may pass an undici
+   * dispatcher) with a small handler of its own (no request object,
    * no stream, no AbortSignal per probe: at thousands of probes a second this matters). The
    * timeout starts when the probe is handed to the dispatcher, whose per-origin connection
    * limit is high enough that probes do not queue behind each other.

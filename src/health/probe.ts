@@ -1,5 +1,6 @@
 /**
- * One health-check probe: the undici dispatch handler of a check's request, its timer, and what
+ * One health-check probe: the dispatch handler of a check's request (undici's handler calls,
+ * which the probes' own client, probe-client.ts, makes too), its timer, and what
  * a late timer (this process busy) or a timeout (the backend hung) makes of it. ActiveCheck
  * (active-check.ts) sends probes and keeps their results.
  */
@@ -131,7 +132,7 @@ export class Probe {
   giveUp(): void {
     this.keepConnection = false;
     if (this.abort !== undefined) this.abort(PROBE_ABANDONED);
-    // Still connecting: onConnect aborts it when it opens; undici's connect timeout ends it.
+    // Still connecting: onConnect aborts it when it opens; the connect timeout (10 s) ends it.
   }
 
   /** A timed-out probe's connect or request has ended: with an answer's verdict, or without. */

@@ -48,13 +48,13 @@ interface Shared {
 export class HealthRegistry {
   private readonly checks = new Map<string, Shared>();
   /**
-   * Own keep-alive connections for probes, separate from the data-plane pools. Many probe loops
+   * Own keep-alive connections for probes (probe-client.ts), separate from the data-plane pools. Many probe loops
    * may share an origin (one per health path or setting): the per-origin limit is high enough
    * that they never queue behind each other, which would turn our own queueing into timeouts.
    * A check whose last probe timed out while its connect was still pending opens no other
    * connection until that connect ends (ActiveCheck.send): a black-holed backend (SYNs
    * unanswered: a partition, a host gone) holds one connecting socket per check, not one per
-   * probe for undici's 10 s connect timeout (up to 64 per origin).
+   * probe for the 10 s connect timeout (up to 64 per origin).
    */
   private readonly dispatcher = new ProbeClient({ connections: 64, keepAliveTimeout: 10_000 });
   /**

@@ -274,10 +274,12 @@ class ProbeConnection implements ResponseSink {
     else h.onError(err);
   }
 
-  /** Closed by ProbeClient.destroy: a probe in flight fails with `err`. */
-  destroyWith(err: Error): void {
+  /** Closed by ProbeClient.destroy: a probe in flight fails with `err`; resolves once the socket is closed. */
+  destroyWith(err: Error): Promise<void> {
+    const closed = this.socket.closed ? Promise.resolve() : new Promise<void>((resolve) => this.socket.once('close', () => resolve()));
     this.uses = 0; // no retry
     this.fail(err);
+    return closed;
   }
 
   close(): void {
@@ -337,10 +339,14 @@ export class ProbeClient implements ProbeDispatcher {
   async destroy(): Promise<void> {
     this.destroyed = true;
     clearInterval(this.sweeper);
+    // Resolved when every socket has closed, as undici's destroy is (shutdown's next steps
+    // may depend on it having taken a turn: the admin API's gzip streams end meanwhile).
+    const closing: Array<Promise<void>> = [];
     for (const pool of this.pools.values()) {
       for (const [, h] of pool.waiting.splice(0)) h.onError(DESTROYED);
-      for (const c of [...pool.all]) c.destroyWith(DESTROYED);
+      for (const c of [...pool.all]) closing.push(c.destroyWith(DESTROYED));
     }
     this.pools.clear();
+    await Promise.all(closing);
   }
 }

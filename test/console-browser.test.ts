@@ -251,6 +251,11 @@ describe('operator console in chromium', () => {
     await page.keyboard.press('Enter');
     await page.locator('tr[data-tenant="acme"]').waitFor();
     await page.locator('tr[data-tenant="acme"] a').focus();
+    // A live event re-renders the rows; the focus stays on the acme link.
+    expect((await admin(p.adminUrl, 'POST', '/tenants/globex/sites/g2/fence', { token: OPERATOR, body: { reason: 'focus check' } })).status).toBe(200);
+    await expect.poll(() => page.locator('tr[data-tenant="globex"] td[data-label="Fenced"]').textContent()).toBe('g2');
+    expect(await page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-tenant'))).toBe('acme');
+    expect((await admin(p.adminUrl, 'POST', '/tenants/globex/sites/g2/unfence', { token: OPERATOR, body: { reason: 'focus check done' } })).status).toBe(200);
     await page.keyboard.press('Enter');
     await expect.poll(() => page.evaluate(() => location.hash)).toBe('#/tenants/acme');
     await expect.poll(() => page.evaluate(() => document.activeElement?.tagName)).toBe('H1');

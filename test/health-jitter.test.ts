@@ -2,7 +2,9 @@
  * Probe jitter only ever brings a probe forward: with interval 100 ms and jitter 0.5 the gaps
  * between probes fall in [50, 100] ms (plus timer lateness), never above the interval, so a
  * dead backend is still down within interval × fall + timeout. A ± jitter would put about half
- * of the gaps above 100 ms.
+ * of the gaps above 100 ms and their median near 100 ms; forward-only jitter puts the median
+ * near 75 ms. A loaded machine makes a timer late now and then (the schedule does not
+ * accumulate it): a few gaps may be late, the median may not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
@@ -37,7 +39,10 @@ describe('probe jitter', () => {
       return s.length > GAPS ? s : undefined;
     }, { what: `${GAPS + 1} probes` });
     const gaps = at.slice(1).map((t, i) => t - at[i]!);
-    expect(Math.max(...gaps)).toBeLessThanOrEqual(INTERVAL + LATE);
+    const sorted = [...gaps].sort((x, y) => x - y);
+    const median = sorted[sorted.length >> 1]!;
+    expect(median).toBeLessThanOrEqual(INTERVAL * 0.9);
+    expect(gaps.filter((g) => g > INTERVAL + LATE).length).toBeLessThanOrEqual(2);
     // Spread: with jitter 0.5, some gap is well under the interval.
     expect(Math.min(...gaps)).toBeLessThan(INTERVAL * 0.9);
   });

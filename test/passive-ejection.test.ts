@@ -59,7 +59,9 @@ beforeAll(async () => {
       // land during the test either: one that passes ends an ejection early (uneject on probe
       // success), and the backend would take three more requests before its next ejection.
       health_check: { interval: '60s', timeout: '1s' },
-      passive_health: { consecutive_failures: 3, base_ejection: '2s' },
+      // An ejection long enough that 20 sequential requests end inside it on a loaded machine
+      // (with 2 s a clean-clone run saw it expire mid-loop and the backend take 3 more).
+      passive_health: { consecutive_failures: 3, base_ejection: '5s' },
       proxy: { retry_on: [503] },
     },
     tenants: {
@@ -95,7 +97,7 @@ describe('passive ejection on real traffic', () => {
     // Proxied requests only: under load a first probe can time out and be sent again.
     expect(stats.byPath['/x'] ?? 0).toBeLessThanOrEqual(4);
     await bad.setMode(0);
-    await waitFor(() => !isEjected(badRt.passive, Date.now()), { what: 'ejection over', timeout: 5000 });
+    await waitFor(() => !isEjected(badRt.passive, Date.now()), { what: 'ejection over', timeout: 8000 });
     await waitFor(
       async () => {
         const r = await request(`${p.url}/x`, { headers: { host: 't.example.com' } });

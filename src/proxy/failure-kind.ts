@@ -1,8 +1,10 @@
 /**
  * What went wrong with an upstream attempt, as far as retrying it is concerned: undici's and
- * Node's errors sorted into a few kinds (forwarder.ts, data-plane.ts).
+ * Node's errors sorted into a few kinds (forwarder.ts, data-plane.ts), and the answer the
+ * client gets for each (failureAnswer).
  */
-import { isProtocolError } from './upstream-answer.js';
+import { describeInvalid, isProtocolError } from './upstream-answer.js';
+import type { ProxyErrorCode } from './responses.js';
 import { UPSTREAM_RESET } from './upstream-socket.js';
 
 /** What went wrong with an attempt, as far as retry safety is concerned. */
@@ -48,4 +50,14 @@ export function classify(err: Error & { code?: string; syscall?: string }): Fail
   if (isProtocolError(err)) return 'protocol';
   if (code === 'ECONNRESET' || code === UPSTREAM_RESET || code === 'UND_ERR_SOCKET' || code === 'EPIPE' || code === 'UND_ERR_CLOSED') return 'reset';
   return 'other';
+}
+
+/** drproxy's own answer for a failed call: its code and the detail for the client. */
+export function failureAnswer(err: UpstreamError, site: string): [ProxyErrorCode, string] {
+  if (err.kind === 'timeout' || err.code === 'UND_ERR_CONNECT_TIMEOUT') return ['upstream_timeout', `site ${site} did not answer in time`];
+  if (err.kind === 'connect') return ['upstream_failed', `could not connect to site ${site}`];
+  if (err.kind === 'status') return ['upstream_failed', `site ${site} ${err.message}`];
+  if (err.kind === 'protocol') return ['upstream_invalid_response', `site ${site} sent an invalid response: ${describeInvalid(err)}`];
+  if (err.kind === 'reset') return ['upstream_reset_after_send', `the connection to site ${site} broke after the request was sent; it was not retried`];
+  return ['upstream_failed', `site ${site} failed the request (${err.code ?? err.message})`];
 }

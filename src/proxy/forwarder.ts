@@ -17,7 +17,7 @@ import { clearHeaders, h2HasBody, writeH2Head } from './h2-request.js';
 import { sendError, type ProxyErrorCode } from './responses.js';
 import { abortError } from '../errors.js';
 import { describeCut, describeInvalid, forwardEarlyHints, invalidResponse, MAX_INFORMATIONAL, truncate } from './upstream-answer.js';
-import { classify, type FailureKind, type UpstreamError } from './failure-kind.js';
+import { classify, failureAnswer, type FailureKind, type UpstreamError } from './failure-kind.js';
 import { Attempt, DETACHED, type AttemptOwner } from './attempt.js';
 import type { UpstreamFault } from './fault-log.js';
 import type { NamedDispatch } from '../tls-name.js';
@@ -481,16 +481,6 @@ export class ProxyCall implements InflightCall, Waiter, AttemptOwner {
 
 /** How a call ended other than with the upstream's complete answer (the access log's `error`). */
 export type EndCode = ProxyErrorCode | 'client_closed' | 'upstream_truncated';
-
-/** drproxy's own answer for a failed call: its code and the detail for the client. */
-function failureAnswer(err: UpstreamError, site: string): [ProxyErrorCode, string] {
-  if (err.kind === 'timeout' || err.code === 'UND_ERR_CONNECT_TIMEOUT') return ['upstream_timeout', `site ${site} did not answer in time`];
-  if (err.kind === 'connect') return ['upstream_failed', `could not connect to site ${site}`];
-  if (err.kind === 'status') return ['upstream_failed', `site ${site} ${err.message}`];
-  if (err.kind === 'protocol') return ['upstream_invalid_response', `site ${site} sent an invalid response: ${describeInvalid(err)}`];
-  if (err.kind === 'reset') return ['upstream_reset_after_send', `the connection to site ${site} broke after the request was sent; it was not retried`];
-  return ['upstream_failed', `site ${site} failed the request (${err.code ?? err.message})`];
-}
 
 const kCall = Symbol('drproxy.call');
 type CallResponse = ServerResponse & { [kCall]?: ProxyCall };

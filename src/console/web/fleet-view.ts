@@ -73,7 +73,10 @@ export class FleetView {
     const slice = pageOf(rows, this.page, PAGE_SIZE);
     this.page = slice.page;
     const now = Date.now();
+    // Rows are rebuilt on every event; a keyboard user's focus on a tenant link is put back.
+    const focused = document.activeElement instanceof HTMLElement && this.body.contains(document.activeElement) ? document.activeElement.closest('tr')?.getAttribute('data-tenant') : undefined;
     fill(this.body, ...slice.items.map((t) => row(t, now)));
+    if (focused != null) this.body.querySelector<HTMLElement>(`tr[data-tenant="${CSS.escape(focused)}"] a`)?.focus();
     if (slice.total === 0) fill(this.body, h('tr', {}, h('td', { colspan: 8 }, this.store.loaded ? 'No tenant matches these filters.' : 'Loading…')));
     this.summary.textContent = slice.total === 0 ? '' : `Showing ${slice.first + 1}–${slice.first + slice.items.length} of ${slice.total} tenants${slice.total !== this.store.byName.size ? ` (${this.store.byName.size} in all)` : ''}.`;
     this.renderPager(slice.page, slice.pages);

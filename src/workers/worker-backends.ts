@@ -1,0 +1,81 @@
+/**
+ * A worker's own Backends (each with its own undici pool), keyed by the main thread's Backend id
+ * (route-description.ts). The first description of an id builds the Backend; every later route
+ * naming that id gets the same object, so a new route never opens a new pool. Passive-health
+ * trips of these Backends are not sent one by one: they are collected and posted as one batch
+ * per event-loop turn (the main thread's OutlierDetector acts on a later turn anyway).
+ */
+import type { ProxyConfig } from '../config/types.js';
+import { Backend, type PassiveFailure } from '../proxy/backend.js';
+import type { BackendDescription, BackendResolver } from './route-description.js';
+
+/** One trip as the main thread's OutlierDetector.report needs it. */
+export interface PassiveTrip {
+  readonly id: number;
+  readonly kind: PassiveFailure;
+  readonly failures: number;
+  readonly refused: number;
+  /** Wall clock of the streak's first failure (Backend.passiveSince). */
+  readonly since: number;
+}
+
+export class WorkerBackends implements BackendResolver {
+  private readonly byId = new Map<number, Backend>();
+  private readonly idOf = new WeakMap<Backend, number>();
+  private batch: PassiveTrip[] = [];
+  private flushing = false;
+
+  constructor(
+    /** Posts one batch of trips to the main thread (parentPort.postMessage in a worker). */
+    private readonly post: (trips: PassiveTrip[]) => void,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  resolve(d: BackendDescription, proxy: ProxyConfig): Backend {
+    const known = this.byId.get(d.id);
+    if (known !== undefined) return known;
+    const b = new Backend(d.tenant, d.site, { name: d.name, url: d.url, origin: d.origin, weight: d.weight }, proxy, this.now, d.tls);
+    b.passiveThreshold = d.passive.threshold;
+    b.refusedThreshold = d.passive.refusedThreshold;
+    b.passiveStatuses = new Set(d.passive.statuses);
+    b.slowAfter = d.passive.slowAfter;
+    b.onPassiveTrip = this.trip;
+    this.byId.set(d.id, b);
+    this.idOf.set(b, d.id);
+    return b;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** The main thread retired these backends (reload): close their pools and forget them. */
+  async retire(ids: readonly number[]): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const id of ids) {
+      const b = this.byId.get(id);
+      if (b === undefined) continue;
+      this.byId.delete(id);
+      b.onPassiveTrip = undefined;
+      closing.push(b.close());
+    }
+    await Promise.all(closing);
+  }
+
+  /** Inside a request's callback: record only; one flush per turn posts everything recorded. */
+  private readonly trip = (b: Backend, kind: PassiveFailure): void => {
+    const id = this.idOf.get(b);
+    if (id === undefined) return;
+    this.batch.push({ id, kind, failures: b.passiveFailures, refused: b.passiveRefused, since: b.passiveSince });
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(this.flush);
+  };
+
+  private readonly flush = (): void => {
+    this.flushing = false;
+    const trips = this.batch;
+    this.batch = [];
+    if (trips.length > 0) this.post(trips);
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The data-plane worker threads of this process, as the main thread runs them: started, fed the
+ * full route set before anything else (a worker opens its listeners only after applying it, so a
+ * new or restarted worker never serves an older route than the others), their `ack` messages
+ * booked in WorkerAcks, restarted when they exit, terminated when they do not acknowledge in
+ * time. Every other message (passive-health batches, metrics) goes to `onMessage`.
+ */
+import { Worker } from 'node:worker_threads';
+import type { AckStage, Acknowledgement } from '../state/coordinator.js';
+import { WorkerAcks } from './worker-acks.js';
+
+export interface WorkerSetOptions {
+  readonly script: URL | string;
+  readonly count: number;
+  /** Passed to each worker as workerData.config (plain data). */
+  readonly config?: unknown;
+  readonly ackTimeoutMs: number;
+  /** After terminate(), how long an exit may take before the worker counts as stuck. */
+  readonly exitTimeoutMs: number;
+  /** The message that brings a (re)started worker up to date: the full route set. */
+  readonly snapshot: () => unknown;
+  readonly onMessage?: (worker: string, msg: unknown) => void;
+  /** A terminated worker did not exit: the caller fails what waits on it (DRP_WORKER_HUNG). */
+  readonly onStuck?: (worker: string) => void;
+  readonly log?: { warn(obj: object, msg: string): void };
+}
+
+interface AckMessage {
+  type: 'ack';
+  tenant: string;
+  epoch: number;
+  stage: AckStage;
+}
+
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 5000;
+
+export class WorkerSet {
+  readonly acks: WorkerAcks;
+  private readonly workers = new Map<string, Worker>();
+  private serial = 0;
+  private restartsInRow = 0;
+  private closing = false;
+
+  constructor(private readonly opts: WorkerSetOptions) {
+    this.acks = new WorkerAcks({ ackTimeoutMs: opts.ackTimeoutMs, onHung: (id, tenant, epoch, stage) => this.hung(id, tenant, epoch, stage) });
+  }
+
+  start(): void {
+    for (let i = 0; i < this.opts.count; i++) this.spawn();
+  }
+
+  /** The ids of the workers running now. */
+  ids(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  post(msg: unknown): void {
+    for (const w of this.workers.values()) w.postMessage(msg);
+  }
+
+  /** To one worker (false when it is gone). */
+  postTo(id: string, msg: unknown): boolean {
+    const w = this.workers.get(id);
+    w?.postMessage(msg);
+    return w !== undefined;
+  }
+
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
+    return this.acks.acknowledged(tenant, epoch, stage);
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.acks.close(new Error('the data-plane workers are shutting down'));
+    await Promise.all([...this.workers.values()].map((w) => w.terminate()));
+  }
+
+  private spawn(): void {
+    const id = `w${++this.serial}`;
+    const w = new Worker(this.opts.script, { workerData: { id, config: this.opts.config } });
+    this.workers.set(id, w);
+    this.acks.join(id);
+    w.postMessage(this.opts.snapshot());
+    w.on('message', (m: unknown) => this.message(id, m));
+    // An uncaught error ends the worker; 'exit' follows and handles it.
+    w.on('error', (err) => this.opts.log?.warn({ err, worker: id }, 'data-plane worker failed'));
+    w.once('exit', (code) => this.exited(id, code));
+  }
+
+  private message(id: string, m: unknown): void {
+    const msg = m as Partial<AckMessage> | null;
+    if (msg?.type === 'ack' && typeof msg.tenant === 'string' && Number.isSafeInteger(msg.epoch) && (msg.stage === 'drained' || msg.stage === 'routed')) {
+      this.restartsInRow = 0;
+      this.acks.ack(id, msg.tenant, msg.epoch!, msg.stage);
+      return;
+    }
+    this.opts.onMessage?.(id, m);
+  }
+
+  private exited(id: string, code: number): void {
+    this.workers.delete(id);
+    this.acks.leave(id);
+    if (this.closing) return;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_MIN_MS * 2 ** this.restartsInRow++);
+    this.opts.log?.warn({ worker: id, code, restart_in_ms: delay }, 'data-plane worker exited; starting a new one');
+    setTimeout(() => {
+      if (!this.closing) this.spawn();
+    }, delay).unref();
+  }
+
+  private hung(id: string, tenant: string, epoch: number, stage: AckStage): void {
+    const w = this.workers.get(id);
+    if (w === undefined) return;
+    this.opts.log?.warn({ worker: id, tenant, epoch, stage, ack_timeout_ms: this.opts.ackTimeoutMs }, 'data-plane worker did not acknowledge in time; terminating it');
+    const stuck = setTimeout(() => this.opts.onStuck?.(id), this.opts.exitTimeoutMs);
+    stuck.unref();
+    w.once('exit', () => clearTimeout(stuck));
+    void w.terminate();
+  }
+}

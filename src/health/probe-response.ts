@@ -9,20 +9,15 @@
  * a hostile one cannot use it. Memory is bounded by MAX_HEAD (the head is kept until complete)
  * and the body is passed on in slices, never accumulated here.
  */
-import { DrProxyError } from '../errors.js';
+import { badResponse, HeadFields, scanHead } from './probe-head.js';
 
 /** The longest head (status line and headers) accepted. */
 export const MAX_HEAD = 16 * 1024;
-/** The most headers accepted in one head. */
-const MAX_HEADERS = 100;
 /** The longest body read to its end; a longer one fails the probe (a health answer is small). */
 export const MAX_BODY = 1024 * 1024;
 /** Interim (1xx) answers skipped before the final one, at most. */
 const MAX_INTERIM = 4;
 
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
-const HEADER_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*$/;
-const DIGITS = /^\d{1,15}$/;
 const CHUNK_SIZE = /^[0-9A-Fa-f]{1,8}$/;
 
 /** What the reader hands on (ProbeConnection). */
@@ -35,10 +30,7 @@ export interface ResponseSink {
   onDone(keepAlive: boolean): void;
 }
 
-/** A malformed or oversized answer: the probe fails with this message, the connection is closed. */
-export function badResponse(why: string): DrProxyError {
-  return new DrProxyError('DRP_PROBE_RESPONSE', `bad response: ${why}`);
-}
+export { badResponse };
 
 const enum State {
   Head,
@@ -64,6 +56,8 @@ export class ResponseReader {
   /** The chunk-size line's bytes so far (it may span reads). */
   private line = '';
   private noBody = false;
+  /** The last head read (reused: no object per answer). */
+  private readonly head = new HeadFields();
 
   /** Ready for the next answer; `noBody`: the request was a HEAD. */
   reset(noBody: boolean): void {
@@ -127,10 +121,12 @@ export class ResponseReader {
       buf = Buffer.concat([this.pending, chunk.subarray(at)]);
       from = 0;
     }
-    // Search from 3 bytes before the new bytes: the terminator may straddle two reads.
-    const end = buf.indexOf(CRLF2, this.pending === undefined ? from : Math.max(0, this.pending.length - 3));
+    // Search from 3 bytes before the new bytes: the terminator may straddle two reads (and
+    // the bytes before were searched already: a head dripped byte by byte stays linear).
+    const scan = this.pending === undefined ? from : Math.max(0, this.pending.length - 3);
+    const end = buf.indexOf(CRLF2, scan);
     if (end === -1) {
-      if (buf.indexOf('\n\n', from) !== -1 || buf.indexOf('\n\r\n', from) !== -1) throw badResponse('line ends without CR');
+      if (buf.indexOf('\n\n', scan) !== -1 || buf.indexOf('\n\r\n', scan) !== -1) throw badResponse('line ends without CR');
       if (buf.length - from > MAX_HEAD) throw badResponse(`head over ${MAX_HEAD} bytes`);
       this.pending = from === 0 ? buf : buf.subarray(from);
       return chunk.length;
@@ -138,38 +134,16 @@ export class ResponseReader {
     if (end - from > MAX_HEAD) throw badResponse(`head over ${MAX_HEAD} bytes`);
     const consumed = this.pending === undefined ? end + 4 : chunk.length - (buf.length - (end + 4));
     this.pending = undefined;
-    this.parseHead(buf.toString('latin1', from, end), sink);
+    this.parseHead(buf, from, end, sink);
     return consumed;
   }
 
-  private parseHead(head: string, sink: ResponseSink): void {
-    let eol = head.indexOf('\r\n');
-    const m = STATUS_LINE.exec(eol === -1 ? head : head.slice(0, eol));
-    if (m === null) throw badResponse('malformed status line');
-    const status = Number(m[2]);
-    if (m[1] === '0') this.keepAlive = false;
-    let length = -1;
-    let chunked = false;
-    let count = 0;
-    while (eol !== -1) {
-      const start = eol + 2;
-      eol = head.indexOf('\r\n', start);
-      const h = HEADER_LINE.exec(eol === -1 ? head.slice(start) : head.slice(start, eol));
-      if (h === null) throw badResponse('malformed header line');
-      if (++count > MAX_HEADERS) throw badResponse(`over ${MAX_HEADERS} headers`);
-      const name = h[1]!;
-      const value = h[2]!;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') {
-        if (length !== -1) throw badResponse('Content-Length twice');
-        if (!DIGITS.test(value)) throw badResponse('malformed Content-Length');
-        length = Number(value);
-      } else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
-        if (chunked || value.toLowerCase() !== 'chunked' || m[1] === '0') throw badResponse(`Transfer-Encoding not accepted: ${value.slice(0, 40)}`);
-        chunked = true;
-      } else if (name.length === 10 && name.toLowerCase() === 'connection') {
-        if (/(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value)) this.keepAlive = false;
-      }
-    }
+  /** The head's bytes buf[from, end) (without the blank line): framing read, then the state to go on in. */
+  private parseHead(buf: Buffer, from: number, end: number, sink: ResponseSink): void {
+    const h = this.head;
+    scanHead(buf, from, end, h);
+    if (h.http10 || h.close) this.keepAlive = false;
+    const { status, length, chunked } = h;
     if (chunked && length !== -1) throw badResponse('both Content-Length and Transfer-Encoding');
     if (status < 200) {
       if (status === 101 || ++this.interim > MAX_INTERIM) throw badResponse(`unexpected interim status ${status}`);

@@ -41,6 +41,10 @@ const answers: Record<string, string | ((s: net.Socket) => void)> = {
   'gzip-chunked': 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
   'bad-length': 'HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok',
   'obs-fold': 'HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\nContent-Length: 2\r\n\r\nok',
+  // Blanks then a control character: a regular expression with a lazy value between runs of
+  // blanks backtracked on it (cubic: ~8 s of blocked event loop for this line).
+  'blank-run': `HTTP/1.1 200 OK\r\nX-A:${' \t'.repeat(1500)}\x01\r\nContent-Length: 2\r\n\r\nok`,
+  'blank-run-status': `HTTP/1.1 200 ${' \t'.repeat(1500)}\x01\r\nContent-Length: 2\r\n\r\nok`,
   'space-before-colon': 'HTTP/1.1 200 OK\r\nContent-Length : 2\r\n\r\nok',
   'nul-in-header': 'HTTP/1.1 200 OK\r\nX-A: a\0b\r\nContent-Length: 2\r\n\r\nok',
   'switching-protocols': 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n',
@@ -109,6 +113,8 @@ const expected: Array<[string, RegExp]> = [
   ['gzip-chunked', /^bad response: Transfer-Encoding not accepted: gzip, chunked$/],
   ['bad-length', /^bad response: malformed Content-Length$/],
   ['obs-fold', /^bad response: malformed header line$/],
+  ['blank-run', /^bad response: malformed header line$/],
+  ['blank-run-status', /^bad response: malformed status line$/],
   ['space-before-colon', /^bad response: malformed header line$/],
   ['nul-in-header', /^bad response: malformed header line$/],
   ['switching-protocols', /^bad response: unexpected interim status 101$/],
@@ -139,6 +145,36 @@ describe('hostile answers to a probe', () => {
       await client.destroy();
     }
     if (name === 'slow-loris') await waitFor(() => seen.get(name)!.closed, { what: 'slow-loris connection closed by destroy' });
+  });
+
+  // What the strict reader still accepts (each line read by probe-head.ts): no reason phrase,
+  // obs-text in it, blanks around values, any case, HTTP/1.0, interim answers, a body until close.
+  const variants: Array<[string, string | ((s: net.Socket) => void), number, 'kept' | 'closed']> = [
+    ['no-reason', 'HTTP/1.1 200\r\nContent-Length:2\r\n\r\nok', 200, 'kept'],
+    ['blanks-and-case', 'HTTP/1.1 200 Fine \xe9t\xe9\r\nX-Tab:\tv \t\r\nCONTENT-LENGTH: \t2 \t\r\nConnection: Keep-Alive\r\n\r\nok', 200, 'kept'],
+    ['no-content', 'HTTP/1.1 204 No Content\r\n\r\n', 204, 'kept'],
+    ['interim-then-final', 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok', 200, 'kept'],
+    ['http10', 'HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok', 200, 'closed'],
+    ['connection-close-listed', 'HTTP/1.1 200 OK\r\nconnection: keep-alive ,  CLOSE\r\nContent-Length: 2\r\n\r\nok', 200, 'closed'],
+    ['until-close', (s) => s.end('HTTP/1.1 200 OK\r\n\r\nall ok'), 200, 'closed'],
+  ];
+
+  it.each(variants)('%s: a well-formed answer passes, and its connection is %s as it says', async (name, answer, status, fate) => {
+    answers[name] = answer;
+    const client = new ProbeClient();
+    try {
+      const check = new ActiveCheck(`http://127.0.0.1:${port}`, healthCheckConfig({ path: `/${name}`, timeout: `${TIMEOUT}ms`, ...(status !== 204 && { expect_body: 'ok' }) }), client, { onResult() {} });
+      expect(await check.probe()).toMatchObject({ ok: true, status });
+      const rec = seen.get(name)!;
+      if (fate === 'closed') await waitFor(() => rec.closed, { what: `${name}: connection closed` });
+      else {
+        // Kept: the next probe goes on the same connection.
+        expect(await check.probe()).toMatchObject({ ok: true, status });
+        expect(rec.closed).toBe(false);
+      }
+    } finally {
+      await client.destroy();
+    }
   });
 
   it('a well-formed chunked answer passes, and its body is judged', async () => {

@@ -15,6 +15,8 @@
  * Node's stream and timer overhead, which every prober pays. bench/scale.js runs it at the
  * 1,000-tenant probe rate to show what the health checks cost at the least.
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as L from './lib.js';
 
 export function undiciScript(ports, { loops, interval, signal }) {
@@ -74,6 +76,34 @@ for (let i = 0; i < ${loops}; i++) {
   const probe = () => client.dispatch(opts, handler);
   setTimeout(probe, Math.random() * ${interval});
 }
+`;
+}
+
+/**
+ * drproxy's whole probe path without the rest of drproxy: a HealthRegistry (dist/health/) with
+ * `loops` checks of distinct settings (a header each, as bench/scale.js's tenants), their
+ * duration histograms, the gate and ActiveCheck, Probe and the probe client. It starts in a
+ * second where drproxy under valgrind takes minutes, so builds can be compared quickly;
+ * `distDir`: which build's dist/.
+ */
+export function registryScript(ports, { loops, interval, distDir }) {
+  const mod = (f) => JSON.stringify(pathToFileURL(path.join(distDir, f)).href);
+  return `
+import { HealthRegistry } from ${mod('health/registry.js')};
+import { validateConfig } from ${mod('config/index.js')};
+import { LatencyCounts } from ${mod('request-latency.js')};
+const ports = ${JSON.stringify(ports)};
+const hc = { path: '/healthz', interval: '${interval}ms', timeout: '500ms', rise: 2, fall: 3, jitter: 0.1 };
+const { config } = validateConfig({ defaults: { health_check: hc }, tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a', backends: ['http://127.0.0.1:1'] }] } } }, { baseDir: '/tmp' });
+const base = config.tenants[0].sites[0].health_check;
+const bounds = new Float64Array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+const registry = new HealthRegistry(() => new LatencyCounts(bounds));
+for (let i = 0; i < ${loops}; i++) {
+  const cfg = { ...base, headers: { ...base.headers, 'x-bench-loop': String(i) } };
+  registry.acquire('http://127.0.0.1:' + ports[i % ports.length], cfg, { onResult() {} });
+}
+registry.start();
+setInterval(() => {}, 1 << 30); // probe timers are unref'd: keep the process
 `;
 }
 

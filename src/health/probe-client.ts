@@ -23,6 +23,8 @@ export interface ProbeHandler {
   onRequestSent?(): void;
   onHeaders(statusCode: number, ...rest: never[]): boolean;
   onData(chunk: Buffer): boolean;
+  /** false: the body's bytes are not wanted, and onData is not called (Probe without expect_body or data_age). */
+  readonly wantsBody?: boolean;
   onComplete(...rest: never[]): void;
   onError(err: Error): void;
 }
@@ -47,12 +49,25 @@ export interface ProbeClientOptions {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const VALUE = /^[^\x00\r\n]*$/;
 
-/** A check's request bytes, built once per options object (ActiveCheck builds it once). */
-const requests = new WeakMap<object, Buffer>();
+/**
+ * What a check's dispatch options resolve to, kept on the options object itself (ActiveCheck
+ * builds them once per check): its origin's pool and its request's bytes, found at each probe
+ * without a Map or WeakMap lookup.
+ */
+const TARGET = Symbol('drproxy.probeTarget');
+
+interface ProbeTarget {
+  readonly client: ProbeClient;
+  pool: OriginPool;
+  /** The request's bytes (built at the first send: a bad header fails that probe). */
+  bytes: Buffer | undefined;
+  /** A HEAD request: the answer has no body. */
+  readonly noBody: boolean;
+}
+
+type Targeted = NamedDispatch & { [TARGET]?: ProbeTarget };
 
 function requestBytes(o: NamedDispatch, host: string): Buffer {
-  let b = requests.get(o);
-  if (b !== undefined) return b;
   const path = o.path;
   if (!/^[\x21-\x7e]+$/.test(path)) throw new DrProxyError('DRP_PROBE_RESPONSE', 'probe path has characters a request line cannot carry');
   let head = '';
@@ -63,9 +78,7 @@ function requestBytes(o: NamedDispatch, host: string): Buffer {
     if (k.toLowerCase() === 'host') hasHost = true;
     head += `${k}: ${v}\r\n`;
   }
-  b = Buffer.from(`${o.method} ${path} HTTP/1.1\r\n${hasHost ? '' : `host: ${host}\r\n`}${head}\r\n`, 'latin1');
-  requests.set(o, b);
-  return b;
+  return Buffer.from(`${o.method} ${path} HTTP/1.1\r\n${hasHost ? '' : `host: ${host}\r\n`}${head}\r\n`, 'latin1');
 }
 
 /** Every connection of one origin, and the probes waiting for one. */
@@ -81,6 +94,8 @@ class OriginPool {
   readonly secure: boolean;
   /** The last TLS session a backend gave (resumed on the next connect). */
   session: Buffer | undefined;
+  /** Forgotten by the client's sweep: targets that still point here look their pool up again. */
+  retired = false;
 
   constructor(
     origin: string,
@@ -187,17 +202,21 @@ class ProbeConnection implements ResponseSink {
     if (!this.connected) return; // onOpen sends it
     this.uses++;
     this.done = false;
-    this.reader.reset(o.method === 'HEAD');
+    const t = (o as Targeted)[TARGET];
+    this.reader.reset(t !== undefined ? t.noBody : o.method === 'HEAD');
     h.onConnect((err) => {
       if (this.handler === h) this.fail(err ?? new Error('probe aborted'));
     });
     if (this.handler !== h) return; // aborted in onConnect
-    let bytes: Buffer;
-    try {
-      bytes = requestBytes(o, this.pool.host);
-    } catch (err) {
-      this.fail(err as Error);
-      return;
+    let bytes = t?.bytes;
+    if (bytes === undefined) {
+      try {
+        bytes = requestBytes(o, this.pool.host);
+      } catch (err) {
+        this.fail(err as Error);
+        return;
+      }
+      if (t !== undefined) t.bytes = bytes;
     }
     this.socket.write(bytes);
     h.onRequestSent?.();
@@ -222,8 +241,10 @@ class ProbeConnection implements ResponseSink {
     this.handler?.onHeaders(status);
   }
 
-  onBody(bytes: Buffer): void {
-    this.handler?.onData(bytes);
+  onBody(chunk: Buffer, from: number, to: number): void {
+    const h = this.handler;
+    if (h === undefined || h.wantsBody === false) return;
+    h.onData(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
   }
 
   /** Completed after the whole read has been judged (feed threw on bytes after the end). */
@@ -318,20 +339,33 @@ export class ProbeClient implements ProbeDispatcher {
 
   dispatch(o: NamedDispatch, h: ProbeHandler): boolean {
     if (this.destroyed) throw DESTROYED;
+    const t = (o as Targeted)[TARGET];
+    const pool = t !== undefined && t.client === this && !t.pool.retired ? t.pool : this.target(o as Targeted);
+    pool.dispatch(o, h, false);
+    return true;
+  }
+
+  /** The options' pool, looked up (first probe, or its pool was forgotten) and kept on them. */
+  private target(o: Targeted): OriginPool {
     let pool = this.pools.get(o.origin as string);
     if (pool === undefined) {
       pool = new OriginPool(o.origin as string, this);
       this.pools.set(o.origin as string, pool);
     }
-    pool.dispatch(o, h, false);
-    return true;
+    const t = o[TARGET];
+    if (t !== undefined && t.client === this) t.pool = pool;
+    else if (Object.isExtensible(o)) o[TARGET] = { client: this, pool, bytes: undefined, noBody: o.method === 'HEAD' };
+    return pool;
   }
 
   /** Idle connections unused for two sweeps are closed; empty origins are forgotten. */
   private sweep(): void {
     for (const [origin, pool] of this.pools) {
       for (const c of [...pool.idle]) if (++c.idleSweeps >= 2) c.close();
-      if (pool.open === 0 && pool.waiting.length === 0) this.pools.delete(origin);
+      if (pool.open === 0 && pool.waiting.length === 0) {
+        pool.retired = true;
+        this.pools.delete(origin);
+      }
     }
   }
 

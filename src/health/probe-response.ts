@@ -24,8 +24,8 @@ const CHUNK_SIZE = /^[0-9A-Fa-f]{1,8}$/;
 export interface ResponseSink {
   /** The final answer's status (interim 1xx answers are skipped). */
   onStatus(status: number): void;
-  /** Body bytes, as they come (a slice of the socket's chunk). */
-  onBody(bytes: Buffer): void;
+  /** Body bytes, as they come: chunk[from, to) of the socket's chunk (sliced only if wanted). */
+  onBody(chunk: Buffer, from: number, to: number): void;
   /** The answer is complete; `keepAlive`: its connection may carry the next probe. */
   onDone(keepAlive: boolean): void;
 }
@@ -170,7 +170,7 @@ export class ResponseReader {
     this.remaining -= n;
     this.bodyBytes += n;
     if (this.bodyBytes > MAX_BODY) throw badResponse(`body over ${MAX_BODY} bytes`);
-    sink.onBody(at === 0 && n === chunk.length ? chunk : chunk.subarray(at, at + n));
+    sink.onBody(chunk, at, at + n);
     if (this.remaining === 0) {
       if (this.state === State.Length) this.finish(sink);
       else this.state = State.ChunkEnd;

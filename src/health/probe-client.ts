@@ -182,6 +182,10 @@ class ProbeConnection implements ResponseSink {
     this.socket.on('close', this.onClose);
   }
 
+  get isConnected(): boolean {
+    return this.connected && !this.gone;
+  }
+
   private readonly onOpen = (): void => {
     this.connected = true;
     this.socket.setTimeout(0);
@@ -356,6 +360,20 @@ export class ProbeClient implements ProbeDispatcher {
     if (t !== undefined && t.client === this) t.pool = pool;
     else if (Object.isExtensible(o)) o[TARGET] = { client: this, pool, bytes: undefined, noBody: o.method === 'HEAD' };
     return pool;
+  }
+
+  /**
+   * Per origin, in the shape of undici's `Agent.stats`: connections open and connected, and
+   * probes running or waiting (`size`). For tests, which run against either dispatcher.
+   */
+  get stats(): Record<string, { connected: number; size: number }> {
+    const out: Record<string, { connected: number; size: number }> = {};
+    for (const [origin, pool] of this.pools) {
+      let connected = 0;
+      for (const c of pool.all) if (c.isConnected) connected++;
+      out[origin] = { connected, size: pool.open - pool.idle.length + pool.waiting.length };
+    }
+    return out;
   }
 
   /** Idle connections unused for two sweeps are closed; empty origins are forgotten. */

@@ -83,6 +83,11 @@ export class ProbeDeadlines {
     return this.inFlight;
   }
 
+  /** Whether the sweep's interval is running (tests: it stops once idle). */
+  get ticking(): boolean {
+    return this.ticker !== undefined;
+  }
+
   private readonly sweep = (): void => {
     if (this.inFlight === 0) {
       if (++this.idleTicks >= IDLE_TICKS) {

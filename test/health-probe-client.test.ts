@@ -128,6 +128,19 @@ describe('the probe client', () => {
     }
   });
 
+  it('TLS material Node refuses: every probe fails at once with the reason, and no connection is left counted', async () => {
+    // Two connections at most: a connection counted for each failed connect would leave the
+    // third probe waiting for one until its timeout.
+    client = new ProbeClient({ connections: 2, tls: { cert: 'not a certificate', key: 'not a key' } });
+    const c = new ActiveCheck('https://127.0.0.1:9', healthCheckConfig({ path: '/healthz', timeout: '300ms' }), client, { onResult() {} });
+    for (let i = 0; i < 4; i++) {
+      const r = await c.probe();
+      expect(r).toMatchObject({ ok: false });
+      expect(r!.error).not.toMatch(/timeout/);
+    }
+    expect(client.stats['https://127.0.0.1:9']).toEqual({ connected: 0, size: 0 });
+  });
+
   it('a backend that does not answer: the probe times out on its own timer', async () => {
     behaviour = () => {};
     const c = check({ timeout: '150ms' });

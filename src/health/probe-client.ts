@@ -112,8 +112,17 @@ class OriginPool {
     const c = fresh ? undefined : this.idle.pop();
     if (c !== undefined) c.send(o, h);
     else if (this.open < this.client.connections) {
+      let c: ProbeConnection;
+      try {
+        c = new ProbeConnection(this, o, h);
+      } catch (err) {
+        // No socket (TLS material Node refuses): this probe fails, and no connection is counted
+        // (one counted here for good would, at the limit, leave every later probe waiting).
+        h.onError(err as Error);
+        return;
+      }
       this.open++;
-      new ProbeConnection(this, o, h);
+      this.all.add(c);
     } else this.waiting.push([o, h]);
   }
 
@@ -157,11 +166,10 @@ class ProbeConnection implements ResponseSink {
   ) {
     this.handler = h;
     this.options = o;
-    pool.all.add(this);
     const client = pool.client;
     if (pool.secure) {
       this.socket = tls.connect({
-        ...client.tlsOptions,
+        secureContext: client.secureContext(),
         host: pool.hostname,
         port: pool.port,
         servername: sniFor(o.servername ?? pool.hostname),
@@ -329,6 +337,8 @@ export class ProbeClient implements ProbeDispatcher {
   readonly connections: number;
   readonly connectTimeout: number;
   readonly tlsOptions: { ca?: string; cert?: string; key?: string };
+  /** Made once (at the first https connect): PEMs are parsed once, not at every connect. */
+  private context: tls.SecureContext | undefined;
   private readonly sweeper: NodeJS.Timeout;
   private destroyed = false;
 
@@ -374,6 +384,11 @@ export class ProbeClient implements ProbeDispatcher {
       out[origin] = { connected, size: pool.open - pool.idle.length + pool.waiting.length };
     }
     return out;
+  }
+
+  /** The TLS context of every https connection of this client (a site's CA and client certificate). */
+  secureContext(): tls.SecureContext {
+    return (this.context ??= tls.createSecureContext(this.tlsOptions));
   }
 
   /** Idle connections unused for two sweeps are closed; empty origins are forgotten. */

@@ -1,8 +1,8 @@
 /**
- * Probe timeouts on one shared sweep (src/health/probe-deadlines.ts) instead of a Node timer per
+ * Probe timeouts on one shared timer (src/health/probe-deadlines.ts) instead of a Node timer per
  * probe: an answered probe leaves nothing behind, an unanswered one times out after its own
- * timeout (never before it, and within a sweep or so after it), probes of different timeouts
- * each keep theirs, and the sweep's interval stops once no probe is in flight.
+ * timeout (never before it, and soon after it), probes of different timeouts
+ * each keep theirs, and the timer is not armed once no probe is in flight.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
@@ -37,7 +37,7 @@ function check(path: string, timeout: number): ActiveCheck {
   return new ActiveCheck(origin, healthCheckConfig({ path, timeout: `${timeout}ms` }), client, { onResult() {} });
 }
 
-describe('probe deadlines on one sweep', () => {
+describe('probe deadlines on one timer', () => {
   it('an answered probe leaves no deadline behind', async () => {
     const c = check('/ok', 1000);
     for (let i = 0; i < 20; i++) {
@@ -51,15 +51,15 @@ describe('probe deadlines on one sweep', () => {
     expect(results.map((r) => r?.error ?? 'ok')).toEqual(['timeout after 300ms', 'timeout after 150ms', 'timeout after 300ms', 'ok']);
     for (const [i, timeout] of [300, 150, 300].entries()) {
       expect(results[i]!.durationMs).toBeGreaterThanOrEqual(timeout);
-      // A sweep every 10 ms; generous for a loaded machine, far below the next timeout's.
+      // One timer for the earliest deadline; generous for a loaded machine, far below the next timeout's.
       expect(results[i]!.durationMs).toBeLessThan(timeout + 140);
     }
     expect(probeDeadlines.size).toBe(0);
   });
 
-  it('the sweep stops once no probe is in flight, and starts again with the next', async () => {
+  it('the timer is not armed once no probe is in flight, and is armed again by the next', async () => {
     await check('/ok', 1000).probe();
-    await waitFor(() => !probeDeadlines.ticking, { what: 'the sweep stopped', timeout: 5000 });
+    await waitFor(() => !probeDeadlines.ticking, { what: 'the timer disarmed', timeout: 5000 });
     const hung = check('/hang', 100).probe();
     expect(probeDeadlines.ticking).toBe(true);
     expect(await hung).toMatchObject({ ok: false, error: 'timeout after 100ms' });

@@ -40,7 +40,7 @@ const PROBE_ABANDONED = new Error('health check abandoned');
 /** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
 export class Probe implements Expiring {
   private readonly started = performance.now();
-  /** Its timeout, on the shared sweep (probe-deadlines.ts): no timer per probe. */
+  /** Its timeout, on the one shared timer (probe-deadlines.ts): no timer per probe. */
   deadline = 0;
   prevDue: Expiring | undefined = undefined;
   nextDue: Expiring | undefined = undefined;

@@ -8,7 +8,7 @@
  *   - the raw-socket floor (bench/probe-loop.js --raw): no HTTP parser, no timeout.
  *
  *   node bench/probe-instructions.js [--tenants 40] [--interval 1000] [--warmup 45] [--seconds 6] [--windows 5] [--runs 2]
- *                                    [--targets drproxy,undici,raw] [--cli PATH]
+ *                                    [--targets drproxy,undici,raw,client,probe-client,registry,registry-b] [--cli PATH] [--keep DIR]
  *
  * Each prober runs under `valgrind --tool=callgrind --instr-atstart=no`, warms up for --warmup
  * seconds (JIT, connections), then callgrind counts --windows windows of --seconds each, and the
@@ -20,13 +20,19 @@
  * a low probe rate than at 6,000 a second (fewer events per wake-up), for every prober alike.
  * --cli: another drproxy build's dist/cli.js, counted as the target `drproxy-b` (add it to
  * --targets) to compare two builds of the probe path instruction for instruction.
+ * probe-client: drproxy's own probe client alone (needs a build), without Probe or ActiveCheck.
+ * registry: drproxy's whole probe path (HealthRegistry, ActiveCheck, Probe, the client) without
+ * the rest of drproxy, which under valgrind takes minutes to start; registry-b: the --cli build's.
+ * client: the leanest undici prober (bench/probe-loop.js clientScript: one Client per loop,
+ * dispatch, no body kept). --keep DIR copies the callgrind dumps there.
  * Needs valgrind (and callgrind_control); skipped with a message without it.
  */
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
 import * as L from './lib.js';
 import { scaleConfig } from './scale.js';
-import { rawScript, undiciScript } from './probe-loop.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { clientScript, probeClientScript, rawScript, registryScript, undiciScript } from './probe-loop.js';
 
 /** The command line of one prober (after `node`). */
 function proberArgs(target, { up, o, tmp, run }) {
@@ -37,6 +43,13 @@ function proberArgs(target, { up, o, tmp, run }) {
     if (target === 'drproxy-b' && !o.cli) throw new Error('drproxy-b needs --cli PATH (another build\'s dist/cli.js)');
     return [target === 'drproxy' ? L.DRPROXY_CLI : path.resolve(String(o.cli)), '--config', cfg];
   }
+  if (target === 'client') return ['--input-type=module', '-e', clientScript(up.ports, { loops, interval: o.interval })];
+  if (target === 'registry' || target === 'registry-b') {
+    if (target === 'registry-b' && !o.cli) throw new Error('registry-b needs --cli PATH (another build\'s dist/cli.js)');
+    const distDir = target === 'registry' ? path.dirname(L.DRPROXY_CLI) : path.dirname(path.resolve(String(o.cli)));
+    return ['--input-type=module', '-e', registryScript(up.ports, { loops, interval: o.interval, distDir })];
+  }
+  if (target === 'probe-client') return ['--input-type=module', '-e', probeClientScript(up.ports, { loops, interval: o.interval })];
   const script = target === 'raw' ? rawScript(up.ports, { loops, interval: o.interval }) : undiciScript(up.ports, { loops, interval: o.interval, signal: false });
   return ['--input-type=module', '-e', script];
 }
@@ -61,6 +74,11 @@ async function countOnce(target, up, o, tmp, run) {
     // One numbered dump per window (the base file would be the final part, written at an exit
     // that the SIGKILL below never lets happen).
     const dumps = await L.callgrindDumps(outFile, o.windows);
+    if (o.keep) {
+      // --keep DIR: the dumps outlive the run, for callgrind_annotate.
+      mkdirSync(String(o.keep), { recursive: true });
+      for (const f of dumps) copyFileSync(f, path.join(String(o.keep), path.basename(f)));
+    }
     const perWindow = dumps.map((f, i) => L.callgrindInstructions(f) / probes[i]);
     const perProbe = L.median(perWindow);
     const steady = Math.min(...perWindow);
@@ -92,7 +110,7 @@ export async function runProbeInstructions(options = {}) {
   return result;
 }
 
-const NAMES = { drproxy: 'drproxy (idle, distinct backends)', 'drproxy-b': 'drproxy, the --cli build', undici: 'bare undici request() loop', raw: 'raw sockets (the floor)' };
+const NAMES = { registry: 'drproxy health registry alone', 'registry-b': 'health registry, the --cli build', drproxy: 'drproxy (idle, distinct backends)', 'drproxy-b': 'drproxy, the --cli build', undici: 'bare undici request() loop', client: 'lean undici Client.dispatch loop', 'probe-client': 'drproxy probe client alone', raw: 'raw sockets (the floor)' };
 
 export function probeInstructionsMarkdown(r) {
   if (r.skipped) return `### Instructions per probe\n\nSkipped: ${r.skipped}.\n`;

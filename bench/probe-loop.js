@@ -15,6 +15,8 @@
  * Node's stream and timer overhead, which every prober pays. bench/scale.js runs it at the
  * 1,000-tenant probe rate to show what the health checks cost at the least.
  */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as L from './lib.js';
 
 export function undiciScript(ports, { loops, interval, signal }) {
@@ -34,6 +36,74 @@ for (let i = 0; i < ${loops}; i++) {
   };
   setTimeout(loop, Math.random() * ${interval});
 }
+`;
+}
+
+/**
+ * The leanest undici prober: one Client per loop (no Agent or Pool lookup), `dispatch` with a
+ * handler that keeps only the status and drops the body, undici's own timers off. What undici
+ * costs per probe at the least, to decide whether a probe client of drproxy's own is worth it.
+ */
+export function clientScript(ports, { loops, interval }) {
+  return `
+import { Client } from 'undici';
+const ports = ${JSON.stringify(ports)};
+for (let i = 0; i < ${loops}; i++) {
+  const c = new Client('http://127.0.0.1:' + ports[i % ports.length], { pipelining: 1, keepAliveTimeout: 10000, headersTimeout: 0, bodyTimeout: 0 });
+  const opts = { path: '/healthz', method: 'GET', headers: { 'user-agent': 'probe-loop', 'x-loop': String(i) } };
+  const next = () => setTimeout(probe, ${interval} * (0.9 + Math.random() * 0.2));
+  const handler = { status: 0, onConnect() {}, onHeaders(s) { this.status = s; return true; }, onData() { return true; }, onComplete: next, onError: next };
+  const probe = () => c.dispatch(opts, handler);
+  setTimeout(probe, Math.random() * ${interval});
+}
+`;
+}
+
+/**
+ * drproxy's probe client alone (dist/health/probe-client.js): the raw loop's cadence with
+ * ProbeClient.dispatch and a handler that keeps only the status. Against the raw floor, what
+ * the client costs; against drproxy, what the check's own machinery (Probe, ActiveCheck) adds.
+ */
+export function probeClientScript(ports, { loops, interval }) {
+  return `
+import { ProbeClient } from ${JSON.stringify(new URL('../dist/health/probe-client.js', import.meta.url).href)};
+const ports = ${JSON.stringify(ports)};
+const client = new ProbeClient();
+for (let i = 0; i < ${loops}; i++) {
+  const opts = { origin: 'http://127.0.0.1:' + ports[i % ports.length], path: '/healthz', method: 'GET', headers: { 'user-agent': 'probe-loop', 'x-loop': String(i) }, servername: '127.0.0.1' };
+  const next = () => setTimeout(probe, ${interval} * (0.9 + Math.random() * 0.2));
+  const handler = { status: 0, onConnect() {}, onHeaders(s) { this.status = s; return true; }, onData() { return true; }, onComplete: next, onError: next };
+  const probe = () => client.dispatch(opts, handler);
+  setTimeout(probe, Math.random() * ${interval});
+}
+`;
+}
+
+/**
+ * drproxy's whole probe path without the rest of drproxy: a HealthRegistry (dist/health/) with
+ * `loops` checks of distinct settings (a header each, as bench/scale.js's tenants), their
+ * duration histograms, the gate and ActiveCheck, Probe and the probe client. It starts in a
+ * second where drproxy under valgrind takes minutes, so builds can be compared quickly;
+ * `distDir`: which build's dist/.
+ */
+export function registryScript(ports, { loops, interval, distDir }) {
+  const mod = (f) => JSON.stringify(pathToFileURL(path.join(distDir, f)).href);
+  return `
+import { HealthRegistry } from ${mod('health/registry.js')};
+import { validateConfig } from ${mod('config/index.js')};
+import { LatencyCounts } from ${mod('request-latency.js')};
+const ports = ${JSON.stringify(ports)};
+const hc = { path: '/healthz', interval: '${interval}ms', timeout: '500ms', rise: 2, fall: 3, jitter: 0.1 };
+const { config } = validateConfig({ defaults: { health_check: hc }, tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'a', backends: ['http://127.0.0.1:1'] }] } } }, { baseDir: '/tmp' });
+const base = config.tenants[0].sites[0].health_check;
+const bounds = new Float64Array([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+const registry = new HealthRegistry(() => new LatencyCounts(bounds));
+for (let i = 0; i < ${loops}; i++) {
+  const cfg = { ...base, headers: { ...base.headers, 'x-bench-loop': String(i) } };
+  registry.acquire('http://127.0.0.1:' + ports[i % ports.length], cfg, { onResult() {} });
+}
+registry.start();
+setInterval(() => {}, 1 << 30); // probe timers are unref'd: keep the process
 `;
 }
 

@@ -44,7 +44,9 @@ export type ErrorCode =
   /** drills.signing_key_file cannot be used: missing, unreadable, not a PKCS#8 PEM Ed25519 private key. */
   | 'DRP_SIGNING_KEY'
   /** A flip or fence breaks a tenant's per-flip safety rule (HTTP 409 safety_rule; override: force + break_glass). */
-  | 'DRP_SAFETY_RULE';
+  | 'DRP_SAFETY_RULE'
+  /** A health-check probe's answer is malformed or over a bound (probe-response.ts): the probe fails. */
+  | 'DRP_PROBE_RESPONSE';
 
 export class DrProxyError extends Error {
   readonly code: ErrorCode;

@@ -10,6 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { setImmediate as turn } from 'node:timers/promises';
 import { Agent } from 'undici';
+import { ProbeClient } from '../src/health/probe-client.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { waitFor } from './helpers/poll.js';
 import { blockEventLoop } from './helpers/overload.js';
@@ -19,7 +20,8 @@ import type { HealthCheckConfig } from '../src/config/types.js';
 
 const TIMEOUT = 100;
 let up: Upstream;
-let agent: Agent;
+/** The dispatcher of the test: undici's Agent (what tests may pass) or drproxy's probe client. */
+let agent: Agent | ProbeClient;
 
 beforeAll(async () => {
   up = await startUpstream('s1');
@@ -47,7 +49,7 @@ async function lateProbe(check: ActiveCheck): Promise<CheckResult | undefined> {
 
 /** Probe requests not finished: queued in the pool or running on a connection. */
 function unfinished(): number {
-  return Object.values(agent.stats).reduce((n, s) => n + s.size, 0);
+  return Object.values(agent.stats).reduce((n, s) => n + (s.size ?? 0), 0);
 }
 
 function connected(): number {
@@ -55,9 +57,14 @@ function connected(): number {
   return Object.values(agent.stats).reduce((n, s) => n + Number(s.connected), 0);
 }
 
-describe('a probe whose timer fires late', () => {
+const dispatchers: Array<[string, () => Agent | ProbeClient]> = [
+  ['undici Agent', () => new Agent({ connections: 4 })],
+  ['probe client', () => new ProbeClient({ connections: 4 })],
+];
+
+describe.each(dispatchers)('a probe whose timer fires late (%s)', (_name, dispatcher) => {
   it('against a hung backend, its request on the wire a whole timeout: a timeout all the same', async () => {
-    agent = new Agent({ connections: 4 });
+    agent = dispatcher();
     const check = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
     await check.probe(); // connected and answered once
     up.proc.kill('SIGSTOP');
@@ -86,7 +93,7 @@ describe('a probe whose timer fires late', () => {
   });
 
   it('against a hung backend, its request written late (a new connection, this process busy): inconclusive, and aborted after inconclusiveWait', async () => {
-    agent = new Agent({ connections: 4 });
+    agent = dispatcher();
     const check = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
     up.proc.kill('SIGSTOP');
     // No connection yet: the busy loop holds the connect, so the request goes out only after
@@ -102,7 +109,7 @@ describe('a probe whose timer fires late', () => {
   });
 
   it('against a slow backend: the probe after a timeout waits on the timed-out one, and its late answer counts', async () => {
-    agent = new Agent({ connections: 4 });
+    agent = dispatcher();
     // Answers after 400 ms, the timeout is 300 ms: the first probe times out; the next, sent at
     // once, waits up to 300 ms more on it, and the answer comes ~100 ms into that wait.
     const slow = new ActiveCheck(up.url, healthCheckConfig({ path: '/slow?ms=400', interval: '1s', timeout: '300ms', rise: 1, fall: 1, jitter: 0 }), agent, { onResult() {} });
@@ -114,7 +121,7 @@ describe('a probe whose timer fires late', () => {
   });
 
   it('against a slow but live backend: inconclusive, the answer is read and the connection kept', async () => {
-    agent = new Agent({ connections: 4 });
+    agent = dispatcher();
     // Two checks of one origin share the agent's connections.
     const fast = new ActiveCheck(up.url, cfg('/healthz'), agent, { onResult() {} });
     const slow = new ActiveCheck(up.url, cfg(`/slow?ms=${2 * TIMEOUT}`), agent, { onResult() {} });

@@ -4,11 +4,11 @@
  * ranges and body, and feeds the hysteresis. Checks use their own keep-alive dispatcher so that
  * a busy data-plane pool never delays a probe.
  */
-import type { Dispatcher } from 'undici';
 import type { HealthCheckConfig } from '../config/types.js';
 import { Hysteresis, type HealthState } from './hysteresis.js';
 import { Probe, type Verdict } from './probe.js';
 import type { ProbeGate } from './probe-gate.js';
+import type { ProbeDispatcher } from './probe-client.js';
 import { originServername, type NamedDispatch } from '../tls-name.js';
 import type { LatencyCounts } from '../request-latency.js';
 
@@ -86,7 +86,7 @@ export class ActiveCheck {
   constructor(
     readonly origin: string,
     private cfg: HealthCheckConfig,
-    private readonly dispatcher: Dispatcher,
+    private readonly dispatcher: ProbeDispatcher,
     private readonly listener: CheckListener,
     private readonly gate?: ProbeGate,
     durations?: LatencyCounts,
@@ -256,7 +256,26 @@ export class ActiveCheck {
    */
   private readonly fire = (): void => {
     this.timer = undefined;
-    void this.probe().finally(this.next);
+    // The loop's usual case (no probe running, none stuck, room at the gate) without a
+    // promise: probe() and send() are three awaits and their promises per probe, a visible
+    // share of a probe's instructions at thousands a second.
+    if (this.running || this.stuck !== 0 || (this.gate !== undefined && !this.gate.tryEnter())) {
+      void this.probe().finally(this.next);
+      return;
+    }
+    this.running = true;
+    this.dispatchProbe(this.loopDone);
+  };
+
+  /** A probe sent by fire()'s fast path is done: what probe() and send() do after it. */
+  private readonly loopDone = (result: CheckResult): void => {
+    this.gate?.leave();
+    this.running = false;
+    try {
+      if (!this.stopped) this.take(result);
+    } finally {
+      this.next();
+    }
   };
 
   /**
@@ -283,21 +302,24 @@ export class ActiveCheck {
   }
 
   /**
-   * One probe, through undici's dispatcher with a small handler of its own (no request object,
+   * One probe, through the probes' client (probe-client.ts; tests may pass an undici
+   * dispatcher) with a small handler of its own (no request object,
    * no stream, no AbortSignal per probe: at thousands of probes a second this matters). The
    * timeout starts when the probe is handed to the dispatcher, whose per-origin connection
    * limit is high enough that probes do not queue behind each other.
    */
   private check(): Promise<CheckResult> {
-    const cfg = this.cfg;
-    return new Promise((resolve) => {
-      const probe = new Probe(cfg, resolve, this);
-      try {
-        this.dispatcher.dispatch(this.dispatchOptions, probe);
-      } catch (err) {
-        probe.onError(err as Error);
-      }
-    });
+    return new Promise((resolve) => this.dispatchProbe(resolve));
+  }
+
+  /** One probe handed to the dispatcher; `done` gets its result (exactly once). */
+  private dispatchProbe(done: (r: CheckResult) => void): void {
+    const probe = new Probe(this.cfg, done, this);
+    try {
+      this.dispatcher.dispatch(this.dispatchOptions, probe);
+    } catch (err) {
+      probe.onError(err as Error);
+    }
   }
 }
 

@@ -40,6 +40,13 @@ export class ProbeGate {
     return wait;
   }
 
+  /** Enter at once if there is room (true), without a promise; false: call enter() instead. */
+  tryEnter(): boolean {
+    if (this.active >= this.max) return false;
+    this.active++;
+    return true;
+  }
+
   leave(): void {
     this.active--;
     this.admit();

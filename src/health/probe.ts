@@ -1,5 +1,6 @@
 /**
- * One health-check probe: the undici dispatch handler of a check's request, its timer, and what
+ * One health-check probe: the dispatch handler of a check's request (undici's handler calls,
+ * which the probes' own client, probe-client.ts, makes too), its timer, and what
  * a late timer (this process busy) or a timeout (the backend hung) makes of it. ActiveCheck
  * (active-check.ts) sends probes and keeps their results.
  */
@@ -7,6 +8,7 @@ import type { HealthCheckConfig } from '../config/types.js';
 import { statusInRanges } from '../config/status-ranges.js';
 import { readDataAge } from './data-age.js';
 import type { ActiveCheck, CheckResult } from './active-check.js';
+import { probeDeadlines, type DueList, type Expiring } from './probe-deadlines.js';
 
 /** Bodies are read only when they must be judged (expect_body, data_age); never more than this. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -36,12 +38,17 @@ const PROBE_TIMEOUT = new Error('health check timeout');
 const PROBE_ABANDONED = new Error('health check abandoned');
 
 /** The dispatch handler of one probe. Settles exactly once: answer, error or timeout. */
-export class Probe {
+export class Probe implements Expiring {
   private readonly started = performance.now();
-  private readonly timer: NodeJS.Timeout;
+  /** Its timeout, on the one shared timer (probe-deadlines.ts): no timer per probe. */
+  deadline = 0;
+  prevDue: Expiring | undefined = undefined;
+  nextDue: Expiring | undefined = undefined;
+  dueList: DueList | undefined = undefined;
   private abort: ((err?: Error) => void) | undefined;
   private status = 0;
-  private readonly chunks: Buffer[] = [];
+  /** The body's bytes so far, when it must be judged (made on the first). */
+  private chunks: Buffer[] | undefined = undefined;
   private size = 0;
   private settled = false;
   /** Settled as inconclusive: the request goes on to its end so that its connection is kept. */
@@ -52,6 +59,8 @@ export class Probe {
    */
   private abandon: NodeJS.Timeout | undefined;
   private readonly needBody: boolean;
+  /** Whether the client should pass on body bytes at all (probe-client.ts: not sliced for nothing). */
+  readonly wantsBody: boolean;
   /** When the request, body included, was written (performance.now()); 0 before. */
   private sentAt = 0;
   /** How late the timer fired, when it fired late (see decideLate); 0 otherwise. */
@@ -66,19 +75,21 @@ export class Probe {
     private readonly owner: Pick<ActiveCheck, 'stuckBegan' | 'stuckEnded' | 'now'>,
   ) {
     this.needBody = (cfg.expect_body !== undefined || cfg.data_age !== undefined) && cfg.method !== 'HEAD';
-    this.timer = setTimeout(() => {
-      const late = performance.now() - this.started - cfg.timeout;
-      if (late > Math.max(LATE_MS, cfg.timeout / 2)) {
-        // Fired long after it was due: this process was busy, and an answer may be waiting
-        // unread in the socket. Decide once the event loop's next poll phase has read every
-        // ready socket (setImmediate runs right after it).
-        this.lateBy = late;
-        setImmediate(decideLate, this);
-        return;
-      }
-      this.timedOut();
-    }, cfg.timeout);
-    this.timer.unref();
+    this.wantsBody = this.needBody;
+    probeDeadlines.add(this, cfg.timeout, this.started);
+  }
+
+  /** The timeout is due, and was swept `late` ms after it (probe-deadlines.ts). */
+  expire(late: number): void {
+    if (late > Math.max(LATE_MS, this.cfg.timeout / 2)) {
+      // Swept long after it was due: this process was busy, and an answer may be waiting
+      // unread in the socket. Decide once the event loop's next poll phase has read every
+      // ready socket (setImmediate runs right after it).
+      this.lateBy = late;
+      setImmediate(decideLate, this);
+      return;
+    }
+    this.timedOut();
   }
 
   /**
@@ -118,9 +129,11 @@ export class Probe {
    * connected, the request waits for its answer, which ends it, as the bound does.
    */
   private timedOut(): void {
-    this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
+    // Counted stuck before the result goes out: its check may be called back at once
+    // (ActiveCheck's loop without a promise) and must see it.
     this.stuck = true;
     this.owner.stuckBegan();
+    this.settle(false, { error: `timeout after ${this.cfg.timeout}ms` });
     // Connected: the request goes on. Still connecting: onConnect aborts it when it opens.
     this.holdConnection(this.abort !== undefined, STUCK_WAIT_MS);
   }
@@ -129,7 +142,7 @@ export class Probe {
   giveUp(): void {
     this.keepConnection = false;
     if (this.abort !== undefined) this.abort(PROBE_ABANDONED);
-    // Still connecting: onConnect aborts it when it opens; undici's connect timeout ends it.
+    // Still connecting: onConnect aborts it when it opens; the connect timeout (10 s) ends it.
   }
 
   /** A timed-out probe's connect or request has ended: with an answer's verdict, or without. */
@@ -165,7 +178,7 @@ export class Probe {
 
   onData(chunk: Buffer): boolean {
     if (this.needBody && this.size < MAX_BODY_BYTES) {
-      this.chunks.push(chunk);
+      (this.chunks ??= []).push(chunk);
       this.size += chunk.length;
     }
     return true;
@@ -183,6 +196,11 @@ export class Probe {
       this.settle(false, { inconclusive: true, status: this.status, error: this.lateError() });
       return;
     }
+    // The usual answer: a status in range and no body to judge (no verdict object, no spread).
+    if (!this.needBody && statusInRanges(this.status, this.cfg.expect_status)) {
+      this.settleAnswered(this.status);
+      return;
+    }
     const v = this.verdict();
     this.settle(v.ok, v.extra);
   }
@@ -192,7 +210,7 @@ export class Probe {
     const cfg = this.cfg;
     const status = this.status;
     if (!statusInRanges(status, cfg.expect_status)) return { ok: false, extra: { status, error: `status ${status} not in ${cfg.expect_status_text}` } };
-    const body = this.needBody ? Buffer.concat(this.chunks).toString('utf8', 0, Math.min(this.size, MAX_BODY_BYTES)) : '';
+    const body = this.needBody ? Buffer.concat(this.chunks ?? []).toString('utf8', 0, Math.min(this.size, MAX_BODY_BYTES)) : '';
     if (cfg.expect_body !== undefined && !body.includes(cfg.expect_body)) return { ok: false, extra: { status, error: 'body does not contain the expected text' } };
     const extra: Partial<CheckResult> = { status };
     if (cfg.data_age) {
@@ -211,8 +229,16 @@ export class Probe {
   private settle(ok: boolean, extra: Partial<CheckResult>): void {
     if (this.settled) return;
     this.settled = true;
-    clearTimeout(this.timer);
+    probeDeadlines.remove(this);
     this.resolve({ ok, durationMs: performance.now() - this.started, at: this.owner.now(), ...extra });
+  }
+
+  /** settle(true, { status }) for the usual answer, without the spread. */
+  private settleAnswered(status: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    probeDeadlines.remove(this);
+    this.resolve({ ok: true, durationMs: performance.now() - this.started, at: this.owner.now(), status });
   }
 }
 
@@ -244,6 +270,8 @@ export function describeError(err: unknown, timeout: number): string {
   if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT' || e.code === 'UND_ERR_CONNECT_TIMEOUT') {
     return `timeout after ${timeout}ms`;
   }
+  // A malformed answer (probe-response.ts): the message says what was wrong with it.
+  if (e.code === 'DRP_PROBE_RESPONSE') return e.message ?? e.code;
   const code = e.code ?? e.cause?.code;
   return code ? `${code}` : (e.message ?? String(err));
 }

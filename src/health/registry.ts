@@ -5,9 +5,9 @@
  * its probe and its health state; one that removes the last user stops it.
  */
 import type { EventLoopUtilization } from 'node:perf_hooks';
-import { Agent } from 'undici';
 import { createHash } from 'node:crypto';
-import { clientTlsOptions, tlsConnector } from '../tls-name.js';
+import { clientTlsOptions } from '../tls-name.js';
+import { ProbeClient } from './probe-client.js';
 import type { HealthCheckConfig, SiteTlsConfig } from '../config/types.js';
 import { ActiveCheck, type CheckListener, type CheckResult } from './active-check.js';
 import { ProbeGate } from './probe-gate.js';
@@ -48,20 +48,20 @@ interface Shared {
 export class HealthRegistry {
   private readonly checks = new Map<string, Shared>();
   /**
-   * Own keep-alive connections for probes, separate from the data-plane pools. Many probe loops
+   * Own keep-alive connections for probes (probe-client.ts), separate from the data-plane pools. Many probe loops
    * may share an origin (one per health path or setting): the per-origin limit is high enough
    * that they never queue behind each other, which would turn our own queueing into timeouts.
    * A check whose last probe timed out while its connect was still pending opens no other
    * connection until that connect ends (ActiveCheck.send): a black-holed backend (SYNs
    * unanswered: a partition, a host gone) holds one connecting socket per check, not one per
-   * probe for undici's 10 s connect timeout (up to 64 per origin).
+   * probe for the 10 s connect timeout (up to 64 per origin).
    */
-  private readonly dispatcher = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector() });
+  private readonly dispatcher = new ProbeClient({ connections: 64, keepAliveTimeout: 10_000 });
   /**
    * Probes of sites with a `tls` block (mTLS) connect with that site's CA and client
    * certificate: one dispatcher per distinct block, destroyed with the registry.
    */
-  private readonly tlsDispatchers = new Map<string, Agent>();
+  private readonly tlsDispatchers = new Map<string, ProbeClient>();
   private started = false;
   private readonly gate: ProbeGate;
   /** Samples the event loop's utilization for the gate while probes run. */
@@ -133,10 +133,10 @@ export class HealthRegistry {
     };
   }
 
-  private tlsDispatcher(key: string, tls: SiteTlsConfig): Agent {
+  private tlsDispatcher(key: string, tls: SiteTlsConfig): ProbeClient {
     let d = this.tlsDispatchers.get(key);
     if (d === undefined) {
-      d = new Agent({ connections: 64, pipelining: 1, keepAliveTimeout: 10_000, connect: tlsConnector(clientTlsOptions(tls)) });
+      d = new ProbeClient({ connections: 64, keepAliveTimeout: 10_000, tls: clientTlsOptions(tls) });
       this.tlsDispatchers.set(key, d);
     }
     return d;

@@ -5,11 +5,12 @@
  * percent over minutes; a pair is measured within seconds, so the drift mostly cancels in its
  * ratio, which medians of separate rounds (throughput.js) cannot do.
  *
- *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64] [--baseline DIR]
+ *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64] [--baseline DIR] [--workers N]
  *
  * --baseline DIR: compare this tree's drproxy with another build of drproxy (DIR is a checkout
  * with its own `dist/`, e.g. a `git worktree` of an older commit, built) instead of the bare
  * proxy: the cost of a change on the hot path, measured pair by pair.
+ * --workers N: this tree's drproxy with `server.workers: N` (its threads share the proxy CPU).
  *
  * Reports the median and interquartile range of the per-pair req/s ratios (drproxy / bare) and
  * of the per-pair CPU-per-request ratios. Proxies on CPU 0, upstream and wrk on CPU 1.
@@ -30,7 +31,7 @@ export async function runPaired(options = {}) {
   try {
     for (const name of ['drproxy', other]) {
       const port = await L.freePort();
-      const args = proxyArgs(name, { port, up, dir: tmp, baseline: o.baseline });
+      const args = proxyArgs(name, { port, up, dir: tmp, baseline: o.baseline, workers: o.workers });
       const child = L.spawnPinned(process.execPath, args, { cpu: L.CPU_PROXY });
       await L.waitForListen(port, { child });
       await L.waitForStatus(port, { host: HOST, child });

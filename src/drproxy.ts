@@ -271,7 +271,7 @@ export class DrProxy implements AdminApi {
     const reasons: string[] = [];
     if (!this.started) reasons.push('starting');
     if (this.shuttingDown) reasons.push('shutting down');
-    if (this.started && this.threads?.listening.size === 0) reasons.push('no data-plane worker is listening (restarting)');
+    if (this.started) reasons.push(...(this.threads?.unready() ?? []));
     // Clustered, fail_closed: lost etcd past the lease, this replica serves no tenant.
     if ([...this.controllers.values()].some((c) => c.coordinatorLost)) reasons.push('coordinator lost: not serving until it is reachable again');
     return { ready: reasons.length === 0, reasons };

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'DRP_NOT_FOUND'
   /** Operator API: the request conflicts with the tenant's state (HTTP 409). */
   | 'DRP_CONFLICT'
+  /** A data-plane worker did not exit after terminate() (stuck in native code): what waits on it fails. */
+  | 'DRP_WORKER_HUNG'
   /** Config: a setting this build recognises but does not implement (state.etcd), refused. */
   | 'DRP_CONFIG_UNSUPPORTED'
   /** etcd: no endpoint answered (connection refused or reset, no leader, client closed). */

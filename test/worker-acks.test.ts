@@ -4,6 +4,10 @@
  * crashes is no longer waited for and is replaced by one that gets the full route set first; a
  * worker stuck in JavaScript is terminated after the ack timeout and the step settles without it.
  */
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerSet } from '../src/workers/worker-set.js';
 import { waitFor } from './helpers/poll.js';
@@ -14,7 +18,7 @@ const hung: string[] = [];
 const ready: string[] = [];
 const acked: string[] = [];
 
-function start(count: number, ackTimeoutMs = 10_000): WorkerSet {
+function start(count: number, ackTimeoutMs = 10_000, exitTimeoutMs = 5000): WorkerSet {
   hung.length = 0;
   ready.length = 0;
   acked.length = 0;
@@ -22,7 +26,7 @@ function start(count: number, ackTimeoutMs = 10_000): WorkerSet {
     script: SCRIPT,
     count,
     ackTimeoutMs,
-    exitTimeoutMs: 5000,
+    exitTimeoutMs,
     snapshot: () => ({ type: 'routes', routes: [{ tenant: 't', epoch: 1 }] }),
     onMessage: (id, m) => {
       const msg = m as { type?: string; epoch?: number };
@@ -85,6 +89,28 @@ describe('acknowledged routing with worker threads', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
     expect(hung.some((l) => l.includes('did not acknowledge') && l.includes('"worker":"w1"') && l.includes('"ack_timeout_ms":300'))).toBe(true);
     await waitFor(() => ready.includes('w3'), { what: 'the stuck worker replaced' });
+  });
+
+  it('a worker stuck in native code after terminate() fails the step with DRP_WORKER_HUNG, and keeps failing it until it exits', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drproxy-fifo-'));
+    const fifo = join(dir, 'block');
+    execFileSync('mkfifo', [fifo]);
+    const s = start(2, 300, 400);
+    try {
+      await waitFor(() => ready.length === 2, { what: 'both workers up' });
+      s.post({ type: 'block-native', id: 'w1', fifo });
+      s.post({ type: 'route', tenant: 't', epoch: 4, stage: 'routed' });
+      await expect(s.acknowledged('t', 4, 'routed')).rejects.toMatchObject({ code: 'DRP_WORKER_HUNG' });
+      expect([...s.stuckIds]).toEqual(['w1']);
+      // Still there: a later step fails the same way rather than going past it.
+      s.post({ type: 'route', tenant: 't', epoch: 5, stage: 'routed' });
+      await expect(s.acknowledged('t', 5, 'routed')).rejects.toMatchObject({ code: 'DRP_WORKER_HUNG' });
+    } finally {
+      // A writer lets its open(2) return; the terminated worker then exits.
+      closeSync(openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK));
+    }
+    await waitFor(() => s.stuckIds.size === 0 && !s.ids().includes('w1'), { what: 'the stuck worker exited' });
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('without workers there is nothing to wait for', () => {

@@ -315,7 +315,7 @@ export class FlipRunner {
     coordinator.acknowledge(config.name, epoch, 'routed');
     return coordinator
       .acknowledged(config.name, epoch, 'routed')
-      ?.catch((err: unknown) => this.d.log.warn({ err, epoch }, 'stopped waiting for every replica to route the new site (no longer the leader)'));
+      ?.catch((err: unknown) => this.d.log.warn({ err, epoch }, 'stopped waiting for every data plane to route the new site (no longer the leader, or a worker hung: DRP_WORKER_HUNG)'));
   }
 
   private logFlip(r: FlipRecord): void {

@@ -135,6 +135,14 @@ export class ThreadedDataPlane implements DataPlanes {
     return this.addrs.map((a) => a.port);
   }
 
+  /** Why the data plane cannot take traffic now (GET /readyz), once started. */
+  unready(): string[] {
+    const out: string[] = [];
+    if (this.listening.size === 0) out.push('no data-plane worker is listening (restarting)');
+    for (const id of this.set.stuckIds) out.push(`data-plane worker ${id} did not exit after terminate() (DRP_WORKER_HUNG): flips fail until it does`);
+    return out;
+  }
+
   ids(): string[] {
     return this.set.ids();
   }

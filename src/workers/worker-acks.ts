@@ -58,6 +58,15 @@ export class WorkerAcks {
     return done.finally(() => clearTimeout(timer));
   }
 
+  /**
+   * Every pending wait fails: a worker that did not acknowledge was terminated and has not
+   * exited (stuck in native code). It may still hold connections to the old site, so no flip
+   * may go past it; it stays a member, and later waits fail the same way until it exits.
+   */
+  fail(err: Error): void {
+    this.book.rejectAll(err);
+  }
+
   /** Every wait fails (the process is shutting down). */
   close(err: Error): void {
     this.book.rejectAll(err);

@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import type { AckStage, Acknowledgement } from '../state/coordinator.js';
 import { WorkerAcks } from './worker-acks.js';
+import { DrProxyError } from '../errors.js';
 
 export interface WorkerSetOptions {
   readonly script: URL | string;
@@ -131,6 +132,7 @@ export class WorkerSet {
 
   private exited(id: string, code: number): void {
     this.workers.delete(id);
+    this.stuckIds.delete(id);
     this.acks.leave(id);
     this.opts.onExit?.(id);
     if (this.closing) return;
@@ -141,11 +143,20 @@ export class WorkerSet {
     }, delay).unref();
   }
 
+  /** Workers terminated that have not exited (stuck in native code). */
+  readonly stuckIds = new Set<string>();
+
+  private stuck(id: string): void {
+    this.stuckIds.add(id);
+    this.acks.fail(new DrProxyError('DRP_WORKER_HUNG', `data-plane worker ${id} did not exit within ${this.opts.exitTimeoutMs} ms of terminate(): it may still send to the old site, so this step fails`));
+    this.opts.onStuck?.(id);
+  }
+
   private hung(id: string, tenant: string, epoch: number, stage: AckStage): void {
     const w = this.workers.get(id);
     if (w === undefined) return;
     this.opts.log?.warn({ worker: id, tenant, epoch, stage, ack_timeout_ms: this.opts.ackTimeoutMs }, 'data-plane worker did not acknowledge in time; terminating it');
-    const stuck = setTimeout(() => this.opts.onStuck?.(id), this.opts.exitTimeoutMs);
+    const stuck = setTimeout(() => this.stuck(id), this.opts.exitTimeoutMs);
     stuck.unref();
     w.once('exit', () => clearTimeout(stuck));
     void w.terminate();

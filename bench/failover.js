@@ -53,7 +53,7 @@ ${L.twoSiteTenant(HOST, ['primary', primary], ['backup', backup])}`;
 const LOAD_HEADERS = { host: HOST };
 
 /** One load request: records status, answering site (drproxy's own error text) and end time. */
-class LoadHandler {
+export class LoadHandler {
   constructor(rec, done) {
     this.rec = rec;
     this.done = done;

@@ -258,7 +258,7 @@ export class DrProxy implements AdminApi {
   }
 
   address(): AddressInfo {
-    return this.threads?.address() ?? this.dataPlane.address();
+    return (this.threads ?? this.dataPlane).address();
   }
 
   tenant(name: string): TenantController | undefined {
@@ -268,10 +268,8 @@ export class DrProxy implements AdminApi {
   // --- Admin API ---------------------------------------------------------------------------
 
   ready(): { ready: boolean; reasons: string[] } {
-    const reasons: string[] = [];
-    if (!this.started) reasons.push('starting');
+    const reasons: string[] = this.started ? (this.threads?.unready() ?? []) : ['starting'];
     if (this.shuttingDown) reasons.push('shutting down');
-    if (this.started) reasons.push(...(this.threads?.unready() ?? []));
     // Clustered, fail_closed: lost etcd past the lease, this replica serves no tenant.
     if ([...this.controllers.values()].some((c) => c.coordinatorLost)) reasons.push('coordinator lost: not serving until it is reachable again');
     return { ready: reasons.length === 0, reasons };
@@ -384,8 +382,7 @@ export class DrProxy implements AdminApi {
   /** Apply a validated config: changed tenants are rebuilt, the others keep everything. */
   async apply(next: Config, warnings: ConfigProblem[] = []): Promise<ReloadResult> {
     const old = this.config;
-    const listenerPorts = this.threads?.ports() ?? this.dataPlane.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined));
-    const restartOnly = restartOnlyChanges(old, next, { listeners: listenerPorts, admin: this.admin?.address().port, adminPublic: this.admin?.public?.address()?.port });
+    const restartOnly = restartOnlyChanges(old, next, { listeners: (this.threads ?? this.dataPlane).ports(), admin: this.admin?.address().port, adminPublic: this.admin?.public?.address()?.port });
     if (restartOnly.length > 0) {
       const problems = restartOnly.map((path) => ({ path, message: 'changing this needs a restart; reload left everything as it was', severity: 'error' as const }));
       return { ok: false, detail: `${restartOnly.join(', ')} cannot change on reload`, problems };

@@ -167,6 +167,11 @@ export class DataPlane implements Forwarding {
     return this.server.address() as AddressInfo;
   }
 
+  /** Each listener's bound port (undefined while not listening), in `listen` order: as ThreadedDataPlane.ports. */
+  ports(): Array<number | undefined> {
+    return this.listeners.list.map((l) => (l.server.listening ? (l.server.address() as AddressInfo).port : undefined));
+  }
+
   private onRequest(req: IncomingMessage, res: ServerResponse, expectsContinue = false): void {
     if (this.closing) res.shouldKeepAlive = false;
     const url = req.url!;

@@ -3,6 +3,7 @@ import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, FAST_CHECKS, type TestProxy, sitesHealthy, twoSiteTenant } from './helpers/proxy.js';
 import { admin } from './helpers/admin.js';
+import { waitFor } from './helpers/poll.js';
 import { parseExposition, value } from './helpers/prom.js';
 
 /** The names the design promises (prefix drproxy_). */
@@ -57,7 +58,11 @@ describe('/metrics', () => {
 
   it('has failover buckets from 10 ms to 72 h', async () => {
     const e = parseExposition((await admin(p.adminUrl, 'GET', '/metrics')).text);
-    await p.proxy.tenant('acme')!.operatorFailover({ to: 'b1', reason: 'x', actor: 't' });
+    // Under a loaded machine a fast check of a1 can time out and flip the tenant to b1 by itself
+    // first: any flip records a duration, so flip to whichever site is not active.
+    const t = p.proxy.tenant('acme')!;
+    await waitFor(() => t.state.phase === 'active', { what: 'no flip under way' });
+    await t.operatorFailover({ to: t.state.active === 'b1' ? 'a1' : 'b1', reason: 'x', actor: 't', force: true });
     const after = parseExposition((await admin(p.adminUrl, 'GET', '/metrics')).text);
     const les = after.samples.filter((s) => s.name === 'drproxy_failover_duration_seconds_bucket').map((s) => s.labels.le);
     expect(les[0]).toBe('0.01');

@@ -538,7 +538,11 @@ export function commonOptions(argv, defaults) {
     const a = argv[i];
     if (a === '--quick') opts.quick = true;
     else if (a === '--no-wrk') opts.wrk = false;
-    else if (a.startsWith('--')) {
+    else if (a.startsWith('--') && a.includes('=')) {
+      // --key=value: a value that itself starts with -- (--node-args=--max-semi-space-size=8).
+      const eq = a.indexOf('=');
+      opts[a.slice(2, eq).replace(/-([a-z])/g, (_, c) => c.toUpperCase())] = a.slice(eq + 1);
+    } else if (a.startsWith('--')) {
       const key = a.slice(2).replace(/-([a-z])/g, (_, c) => c.toUpperCase());
       const v = argv[i + 1];
       if (v === undefined || v.startsWith('--')) opts[key] = true;

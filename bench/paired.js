@@ -5,12 +5,14 @@
  * percent over minutes; a pair is measured within seconds, so the drift mostly cancels in its
  * ratio, which medians of separate rounds (throughput.js) cannot do.
  *
- *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64] [--baseline DIR] [--workers N]
+ *   node bench/paired.js [--pairs 20] [--duration 3] [--connections 64] [--baseline DIR] [--workers N] [--node-args="…"]
  *
  * --baseline DIR: compare this tree's drproxy with another build of drproxy (DIR is a checkout
  * with its own `dist/`, e.g. a `git worktree` of an older commit, built) instead of the bare
  * proxy: the cost of a change on the hot path, measured pair by pair.
- * --workers N: this tree's drproxy with `server.workers: N` (its threads share the proxy CPU).
+ * --node-args="…": node options for this tree's drproxy only (V8 heap settings, say).
+ * --workers N: this tree's drproxy, and the baseline if given, with `server.workers: N` (the
+ * threads share the proxy CPU).
  *
  * Reports the median and interquartile range of the per-pair req/s ratios (drproxy / bare) and
  * of the per-pair CPU-per-request ratios. Proxies on CPU 0, upstream and wrk on CPU 1.
@@ -32,7 +34,8 @@ export async function runPaired(options = {}) {
     for (const name of ['drproxy', other]) {
       const port = await L.freePort();
       const args = proxyArgs(name, { port, up, dir: tmp, baseline: o.baseline, workers: o.workers });
-      const child = L.spawnPinned(process.execPath, args, { cpu: L.CPU_PROXY });
+      const nodeArgs = name === 'drproxy' && o.nodeArgs ? String(o.nodeArgs).split(' ') : [];
+      const child = L.spawnPinned(process.execPath, [...nodeArgs, ...args], { cpu: L.CPU_PROXY });
       await L.waitForListen(port, { child });
       await L.waitForStatus(port, { host: HOST, child });
       targets.push({ name, port, child });

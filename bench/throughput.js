@@ -36,8 +36,9 @@ ${L.twoSiteTenant(HOST, ['primary', [primary]], ['standby', [standby]])}`;
 export function proxyArgs(name, { port, up, dir, baseline, workers }) {
   if (name === 'drproxy' || name === 'baseline') {
     const cfg = path.join(dir, `drproxy-${port}.yaml`);
-    // `workers`: server.workers for this tree's drproxy (bench/paired.js --workers N).
-    const extra = name === 'drproxy' && workers !== undefined ? `server:\n  workers: ${workers}\n` : '';
+    // `workers`: server.workers for this tree's drproxy and for a baseline build (bench/paired.js
+    // --workers N; a baseline that predates server.workers refuses the config).
+    const extra = workers !== undefined ? `server:\n  workers: ${workers}\n` : '';
     writeFileSync(cfg, drproxyConfig({ port, stateDir: path.join(dir, `state-${port}`), primary: up.ports[0], standby: up.ports[1] }) + extra);
     if (name === 'baseline' && !baseline) throw new Error('the baseline target needs --baseline DIR (a checkout of drproxy, built)');
     return [name === 'baseline' ? path.join(path.resolve(String(baseline)), 'dist', 'cli.js') : L.DRPROXY_CLI, '--config', cfg];

@@ -23,6 +23,7 @@ import { WorkerScrape } from './worker-scrape.js';
 import { TrafficFold } from './worker-traffic.js';
 import { WorkerConnections } from './worker-connections.js';
 import { TallyFold } from './worker-tallies.js';
+import { sizeHeapsForWorkers, workerResourceLimits } from './heap-sizing.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -58,6 +59,8 @@ export class ThreadedDataPlane implements DataPlanes {
     const { count, clamped } = workerCount(config.server.workers);
     if (count === 0) return undefined;
     if (clamped !== undefined) log.warn({ path: 'server.workers', node: process.versions.node }, clamped);
+    const flags = sizeHeapsForWorkers();
+    if (flags.length > 0) log.debug({ flags }, 'V8 young generation sized for the data-plane workers');
     return new ThreadedDataPlane(config, count, log);
   }
 
@@ -77,6 +80,7 @@ export class ThreadedDataPlane implements DataPlanes {
       config: workerConfig(config, count),
       ackTimeoutMs: drainMax + ACK_TIMEOUT_MS,
       exitTimeoutMs: EXIT_TIMEOUT_MS,
+      resourceLimits: workerResourceLimits(),
       snapshot: () => this.feed.snapshot([...this.asked.values()]),
       onMessage: (id, m) => this.message(id, m as FromWorker),
       onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id)),

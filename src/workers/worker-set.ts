@@ -5,7 +5,7 @@
  * booked in WorkerAcks, restarted when they exit, terminated when they do not acknowledge in
  * time. Every other message (passive-health batches, metrics) goes to `onMessage`.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { AckStage, Acknowledgement } from '../state/coordinator.js';
 import { WorkerAcks } from './worker-acks.js';
 import { DrProxyError } from '../errors.js';
@@ -26,6 +26,8 @@ export interface WorkerSetOptions {
   /** A worker exited (before any restart). */
   readonly onExit?: (worker: string) => void;
   readonly log?: { warn(obj: object, msg: string): void };
+  /** Each worker's V8 heap limits (heap-sizing.ts). */
+  readonly resourceLimits?: ResourceLimits;
 }
 
 interface AckMessage {
@@ -110,7 +112,7 @@ export class WorkerSet {
   private spawn(): void {
     const id = `w${++this.serial}`;
     // The thread's name (top, ps -L, /proc/PID/task/*/comm) lets an operator pin it to a CPU.
-    const w = new Worker(this.opts.script, { workerData: { id, config: this.config }, name: `drproxy-worker-${id}` });
+    const w = new Worker(this.opts.script, { workerData: { id, config: this.config }, name: `drproxy-worker-${id}`, resourceLimits: this.opts.resourceLimits });
     this.workers.set(id, w);
     this.acks.join(id);
     w.postMessage(this.opts.snapshot());

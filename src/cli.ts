@@ -16,6 +16,8 @@ import { createLogger } from './log.js';
 import { CONTROL_HELP, isControlCommand, runControl } from './cli-control.js';
 import { EVIDENCE_HELP, isEvidenceCommand, runEvidence } from './cli-evidence.js';
 import { applyV8Flags } from './v8-flags.js';
+import { holdMainYoung, releaseMainYoung } from './workers/heap-sizing.js';
+import { workerCount } from './workers/worker-count.js';
 import { DRILL_HELP, isDrillCommand, runDrill } from './cli-drill.js';
 import { SAFETY_HELP, isSafetyCommand, runSafety } from './cli-safety.js';
 import { APPROVAL_HELP, isApprovalCommand, runApproval } from './cli-approval.js';
@@ -65,6 +67,7 @@ function exitQuietlyOnEpipe(): void {
 async function serve(file: string): Promise<number> {
   // Before the config and the first probes: see v8-flags.ts.
   applyV8Flags();
+  holdMainYoung();
   let loaded;
   try {
     loaded = await loadConfigFile(file);
@@ -73,6 +76,8 @@ async function serve(file: string): Promise<number> {
     return 1;
   }
   const { config, warnings } = loaded;
+  // The data plane on this thread: it needs V8's young generation as V8 sizes it.
+  if (workerCount(config.server.workers).count === 0) releaseMainYoung();
   if (process.env.DRPROXY_LOG_LEVEL) config.log.level = process.env.DRPROXY_LOG_LEVEL;
   const format = process.env.DRPROXY_LOG_FORMAT;
   if (format === 'json' || format === 'pretty') config.log.format = format;

@@ -9,8 +9,10 @@
  * tenants (bench/RESULTS.md). Neither needs it:
  *
  * - The main thread only runs the control plane once the data plane is on workers, so its
- *   growth is stopped where it stands (`--semi-space-growth-factor=1`, read by V8 at each growth:
- *   the main isolate exists already, and a growth factor is the only size V8 reads later).
+ *   growth is stopped (`--semi-space-growth-factor=1`, read by V8 at each growth: the main
+ *   isolate exists already, and a growth factor is the only size V8 reads later). The CLI stops
+ *   it before reading the config (a 1,000-tenant config alone grows it to 32 MB) and lets it
+ *   grow again if the data plane stays on the main thread.
  * - Each worker's young generation starts at its cap: `--min-semi-space-size` is read when an
  *   isolate is created, so set before the first worker starts it is the workers' initial size,
  *   and `resourceLimits.maxYoungGenerationSizeMb` (3 × the semi-space: two semi-spaces and the
@@ -39,7 +41,27 @@ export function workerHeapFlags(execArgv: readonly string[], nodeOptions: string
   return ['--semi-space-growth-factor=1', `--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`];
 }
 
+/** V8's own growth factor (flag-definitions.h), put back when the data plane stays inline. */
+const V8_GROWTH_FACTOR = 2;
+let held = false;
 let applied: string[] | undefined;
+
+/**
+ * Before the config is read (the CLI): stop the main thread's young generation growing while
+ * it parses and builds every tenant, which is when it grows most. `releaseMainYoung` puts the
+ * growth back if the data plane then stays on this thread (`server.workers: 0`).
+ */
+export function holdMainYoung(): void {
+  if (held || operatorSizedYoung(process.execArgv, process.env.NODE_OPTIONS)) return;
+  setFlagsFromString('--semi-space-growth-factor=1');
+  held = true;
+}
+
+export function releaseMainYoung(): void {
+  if (!held || applied !== undefined) return;
+  setFlagsFromString(`--semi-space-growth-factor=${V8_GROWTH_FACTOR}`);
+  held = false;
+}
 
 /** Set them once per process, before the first worker; returns what was set. */
 export function sizeHeapsForWorkers(): string[] {

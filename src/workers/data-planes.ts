@@ -12,12 +12,13 @@
  */
 import type { AckStage, Acknowledgement, Coordinator, StateChange } from '../state/coordinator.js';
 import type { TenantState } from '../state/types.js';
+import type { DrainResult } from '../failover/drain.js';
 
 export interface DataPlanes {
   /** Ask every data plane for `stage` of `epoch`; the wait for their answers (undefined: none to wait for). */
   acknowledge(tenant: string, epoch: number, stage: AckStage): Acknowledgement;
-  /** Settles once every data plane acknowledged `stage` of `epoch` or later. */
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement;
+  /** Settles once every data plane acknowledged `stage` of `epoch` or later (`drained`: with their summed drain counts). */
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void>;
 }
 
 export function withDataPlanes(inner: Coordinator, planes: DataPlanes): Coordinator {
@@ -49,10 +50,14 @@ class PlanesCoordinator implements Coordinator {
     else local.then(() => this.inner.acknowledge(tenant, epoch, stage), () => {});
   }
 
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void> {
     const local = this.planes.acknowledged(tenant, epoch, stage);
     if (local === undefined) return this.inner.acknowledged(tenant, epoch, stage);
-    return local.then(() => this.inner.acknowledged(tenant, epoch, stage));
+    // The workers' drain counts are this process's: they outrank what the coordinator's wait gives.
+    return local.then((counts) => {
+      const rest = this.inner.acknowledged(tenant, epoch, stage);
+      return rest === undefined ? counts : rest.then((other) => counts ?? other);
+    });
   }
 
   serving(): boolean {

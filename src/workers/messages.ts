@@ -9,6 +9,7 @@ import type { PassiveTrip } from './worker-backends.js';
 import type { TrafficCounts } from './worker-traffic.js';
 import type { WorkerConnectionCounts } from './worker-connections.js';
 import type { Tallies } from './worker-tallies.js';
+import type { DrainResult } from '../failover/drain.js';
 
 /** A tenant's place in the routing table (hosts and path prefixes, as config has them). */
 export interface TableEntry {
@@ -61,7 +62,8 @@ export type ToWorker =
 
 /** Worker → main (`ack` is WorkerSet's). */
 export type FromWorker =
-  | { type: 'ack'; tenant: string; epoch: number; stage: AckStage }
+  /** `drain`: this worker's counts, on the ack of a `drain` (drain-sum.ts). */
+  | { type: 'ack'; tenant: string; epoch: number; stage: AckStage; drain?: DrainResult }
   | { type: 'listening'; addrs: Array<{ address: string; family: string; port: number }> }
   | { type: 'listen_failed'; error: string }
   | { type: 'trips'; trips: PassiveTrip[] }

@@ -23,6 +23,8 @@ import { WorkerScrape } from './worker-scrape.js';
 import { TrafficFold } from './worker-traffic.js';
 import { WorkerConnections } from './worker-connections.js';
 import { TallyFold } from './worker-tallies.js';
+import { DrainSums, drainCounts } from './drain-sum.js';
+import type { DrainResult } from '../failover/drain.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -48,6 +50,8 @@ export class ThreadedDataPlane implements DataPlanes {
   private readonly tallies = new TallyFold();
   /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
   private readonly asked = new Map<string, AckRequest>();
+  /** Each tenant's last flip drain, summed over the workers' drained acknowledgements. */
+  private readonly drains = new DrainSums();
   private readonly waiters: Waiter[] = [];
   private addrs: AddressInfo[] = [];
   /** Workers that listen now (tests, status). */
@@ -79,6 +83,10 @@ export class ThreadedDataPlane implements DataPlanes {
       exitTimeoutMs: EXIT_TIMEOUT_MS,
       snapshot: () => this.feed.snapshot([...this.asked.values()]),
       onMessage: (id, m) => this.message(id, m as FromWorker),
+      onAck: (_id, a) => {
+        const counts = a.stage === 'drained' ? drainCounts(a.drain) : undefined;
+        if (counts !== undefined) this.drains.add(a.tenant, a.epoch, counts);
+      },
       onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id)),
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
@@ -92,7 +100,7 @@ export class ThreadedDataPlane implements DataPlanes {
    */
   setTenants(tenants: readonly TenantConfig[], controller: (tenant: string) => FedTenant): void {
     const names = new Set(tenants.map((t) => t.name));
-    for (const gone of this.feed.tenants()) if (!names.has(gone)) this.feed.detach(gone);
+    for (const gone of this.feed.tenants()) if (!names.has(gone)) (this.feed.detach(gone), this.drains.forget(gone));
     for (const t of tenants) this.feed.attach(t, controller(t.name));
     if (this.addrs.length > 0) this.set.post(this.feed.snapshot([]));
   }
@@ -197,6 +205,7 @@ export class ThreadedDataPlane implements DataPlanes {
     // drained: the hold route of this epoch is out (messages arrive in order); each worker drains
     // its own calls to the site it holds for.
     if (stage === 'drained' && route?.mode === 'hold' && route.epoch === epoch) {
+      this.drains.begin(tenant, epoch);
       this.set.post({ type: 'drain', ack, site: route.site, deadlineMs: this.feed.config(tenant)?.failover.drain_timeout ?? 0 });
     } else {
       this.set.post({ type: 'sync', ack });
@@ -204,8 +213,13 @@ export class ThreadedDataPlane implements DataPlanes {
     return this.set.acknowledged(tenant, epoch, stage);
   }
 
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
-    return this.set.acknowledged(tenant, epoch, stage);
+  /** `drained` of an epoch the workers drained for: resolves with their summed counts. */
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void> {
+    const wait = this.set.acknowledged(tenant, epoch, stage);
+    const sum = stage === 'drained' ? this.drains.of(tenant, epoch) : undefined;
+    if (sum === undefined) return wait;
+    // The sum is complete once the wait settles: each worker's counts are added before its ack is booked.
+    return wait === undefined ? Promise.resolve(sum) : wait.then(() => sum);
   }
 
   // --- Messages from workers ---------------------------------------------------------------------

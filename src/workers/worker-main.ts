@@ -13,7 +13,7 @@ import { DataPlane } from '../proxy/data-plane.js';
 import { RouteTable } from '../proxy/router.js';
 import { TenantSlot } from '../proxy/route.js';
 import type { Listener } from '../proxy/listeners.js';
-import { drainSite } from '../failover/drain.js';
+import { drainSite, type DrainResult } from '../failover/drain.js';
 import type { SiteRuntime } from '../failover/site.js';
 import { DrProxyError } from '../errors.js';
 import { WorkerBackends } from './worker-backends.js';
@@ -140,8 +140,8 @@ function table(entries: readonly TableEntry[]): Array<{ hosts: readonly string[]
   });
 }
 
-function ack(a: AckRequest): void {
-  send({ type: 'ack', tenant: a.tenant, epoch: a.epoch, stage: a.stage });
+function ack(a: AckRequest, drain?: DrainResult): void {
+  send({ type: 'ack', tenant: a.tenant, epoch: a.epoch, stage: a.stage, ...(drain && { drain }) });
 }
 
 /** Flip steps 2-3 in this worker: the hold route is already applied (messages come in order). */
@@ -149,8 +149,9 @@ async function drain(a: AckRequest, site: string, deadlineMs: number): Promise<v
   const own = backends.ofSite(a.tenant, site).map((backend) => ({ backend }));
   // drainSite reads only the site's name and its backends' Backend objects.
   const r = await drainSite(a.tenant, { name: site, backends: own } as unknown as SiteRuntime, deadlineMs, dataPlane.upgrades);
-  if (r.inflight > 0) logger.info({ tenant: a.tenant, site, ...r }, `drained ${site}: ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
-  ack(a);
+  // The flip's own `drained …` line (main thread) shows the workers' sum: this worker's share at debug.
+  if (r.inflight > 0) logger.debug({ tenant: a.tenant, site, ...r }, `drained ${site}: ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
+  ack(a, r);
 }
 
 /** Every listener of `listen`, sharing its port with the other workers (SO_REUSEPORT). */

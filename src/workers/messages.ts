@@ -10,6 +10,7 @@ import type { TrafficCounts } from './worker-traffic.js';
 import type { WorkerConnectionCounts } from './worker-connections.js';
 import type { Tallies } from './worker-tallies.js';
 import type { DrainResult } from '../failover/drain.js';
+import type { WarmCounts } from './worker-warm.js';
 
 /** A tenant's place in the routing table (hosts and path prefixes, as config has them). */
 export interface TableEntry {
@@ -67,6 +68,8 @@ export type FromWorker =
   | { type: 'listening'; addrs: Array<{ address: string; family: string; port: number }> }
   | { type: 'listen_failed'; error: string }
   | { type: 'trips'; trips: PassiveTrip[] }
+  /** Warm standby sockets per backend id, what changed (worker-warm.ts). */
+  | { type: 'warm'; counts: WarmCounts }
   | { type: 'log'; line: string }
   /** Access-log lines for stdout (access-relay.ts): the main thread writes them. */
   | { type: 'access'; text: string; lines: number }

@@ -24,6 +24,7 @@ import { TrafficFold } from './worker-traffic.js';
 import { WorkerConnections } from './worker-connections.js';
 import { TallyFold } from './worker-tallies.js';
 import { DrainSums, drainCounts } from './drain-sum.js';
+import { WarmFold } from './worker-warm.js';
 import type { DrainResult } from '../failover/drain.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
@@ -52,6 +53,8 @@ export class ThreadedDataPlane implements DataPlanes {
   private readonly asked = new Map<string, AckRequest>();
   /** Each tenant's last flip drain, summed over the workers' drained acknowledgements. */
   private readonly drains = new DrainSums();
+  /** The workers' warm standby sockets per backend (tenant status reads the main thread's Backends). */
+  private readonly warm = new WarmFold();
   private readonly waiters: Waiter[] = [];
   private addrs: AddressInfo[] = [];
   /** Workers that listen now (tests, status). */
@@ -71,7 +74,7 @@ export class ThreadedDataPlane implements DataPlanes {
     private readonly log: Logger,
   ) {
     this.count = count;
-    this.feed = new RouteFeed((m) => this.set.post(m));
+    this.feed = new RouteFeed((m) => this.set.post(m), (id) => this.warm.of(id));
     this.traffic = new TrafficFold((t) => this.feed.traffic(t));
     this.scrape = new WorkerScrape(() => this.set.ids(), (w, id) => this.set.postTo(w, { type: 'metrics', id }));
     const drainMax = Math.max(0, ...config.tenants.map((t) => t.failover.drain_timeout));
@@ -87,7 +90,7 @@ export class ThreadedDataPlane implements DataPlanes {
         const counts = a.stage === 'drained' ? drainCounts(a.drain) : undefined;
         if (counts !== undefined) this.drains.add(a.tenant, a.epoch, counts);
       },
-      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id)),
+      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id), this.warm.forget(id)),
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
     });
@@ -228,6 +231,9 @@ export class ThreadedDataPlane implements DataPlanes {
     switch (m.type) {
       case 'trips':
         for (const t of m.trips) this.feed.trip(t);
+        return;
+      case 'warm':
+        this.warm.add(id, m.counts);
         return;
       case 'metrics':
         this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic, connections: m.connections, tallies: m.tallies });

@@ -18,11 +18,12 @@ import type { SiteRuntime } from '../failover/site.js';
 import { DrProxyError } from '../errors.js';
 import { WorkerBackends } from './worker-backends.js';
 import { rebuildRoute, type RouteDescription } from './route-description.js';
-import type { AckRequest, FromWorker, TableEntry, ToWorker } from './messages.js';
+import type { AckRequest, FromWorker, StandbyOrder, TableEntry, ToWorker } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
 import { WorkerTraffic } from './worker-traffic.js';
 import { openWorkerAccessLog } from './access-relay.js';
 import { ownTallies } from './worker-tallies.js';
+import { WarmReporter } from './worker-warm.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -36,6 +37,7 @@ const send = (m: FromWorker): void => port.postMessage(m);
 // Log lines go to the main thread's logger: one writer for the process's log.
 const logger = createLogger({ level: config.log.level, destination: { write: (line: string) => send({ type: 'log', line }) } }).child({ worker: init.id });
 const backends = new WorkerBackends((trips) => send({ type: 'trips', trips }));
+const warm = new WarmReporter((id) => backends.get(id), (counts) => send({ type: 'warm', counts }));
 const slots = new Map<string, TenantSlot>();
 /** The description each slot's route was built from (JSON), to skip an unchanged one. */
 const applied = new Map<string, string>();
@@ -55,12 +57,12 @@ async function handle(m: ToWorker): Promise<void> {
       for (const d of m.routes) apply(d);
       removed(new Set(m.table.map((e) => e.tenant)));
       dataPlane.setTable(new RouteTable(table(m.table)));
-      for (const s of m.standby) backends.resolve(s.backend, s.proxy).setStandby(s.n, s.keepIdle);
+      for (const s of m.standby) standby(s);
       if (!listening) await listenAll();
       for (const a of m.acks) ack(a);
       return;
     case 'standby':
-      backends.resolve(m.backend, m.proxy).setStandby(m.n, m.keepIdle);
+      standby(m);
       return;
     case 'preconnect':
       backends.resolve(m.backend, m.proxy).preconnect(m.n);
@@ -80,6 +82,7 @@ async function handle(m: ToWorker): Promise<void> {
       void dataPlane.setAccessLog(openAccessLogHere(m.accessLog));
       return;
     case 'retire':
+      warm.unwatch(m.ids);
       await backends.retire(m.ids);
       return;
     case 'metrics':
@@ -90,6 +93,12 @@ async function handle(m: ToWorker): Promise<void> {
       await shutdown(m.deadlineMs);
       return;
   }
+}
+
+/** The route publisher's warm-socket order for one backend; its counts are reported from now on. */
+function standby(s: StandbyOrder): void {
+  backends.resolve(s.backend, s.proxy).setStandby(s.n, s.keepIdle);
+  warm.watch(s.backend.id);
 }
 
 function openAccessLogHere(cfg: Config['access_log']): ReturnType<typeof openWorkerAccessLog> {
@@ -183,6 +192,7 @@ function listenShared(l: Listener): Promise<AddressInfo> {
 
 /** Close the listeners, let in-flight requests finish (up to the deadline), then end the thread. */
 async function shutdown(deadlineMs: number): Promise<void> {
+  warm.stop();
   if (dataPlane.server.listening) await dataPlane.close(deadlineMs);
   await dataPlane.setAccessLog(undefined);
   await backends.retire(backends.ids());

@@ -13,8 +13,8 @@ import { DataPlane } from '../proxy/data-plane.js';
 import { RouteTable } from '../proxy/router.js';
 import { TenantSlot } from '../proxy/route.js';
 import type { Listener } from '../proxy/listeners.js';
-import { drainSite, type DrainResult } from '../failover/drain.js';
-import type { SiteRuntime } from '../failover/site.js';
+import type { DrainResult } from '../failover/drain.js';
+import { WorkerDrains } from './worker-drain.js';
 import { DrProxyError } from '../errors.js';
 import { WorkerBackends } from './worker-backends.js';
 import { rebuildRoute, type RouteDescription } from './route-description.js';
@@ -45,6 +45,7 @@ const dataPlane = new DataPlane(config, new RouteTable([]), logger);
 const metrics = new WorkerMetrics(init.id, dataPlane);
 const traffic = new WorkerTraffic();
 void dataPlane.setAccessLog(openAccessLogHere(config.access_log));
+const drains = new WorkerDrains(dataPlane.upgrades);
 let listening = false;
 
 port.on('message', (m: ToWorker) => {
@@ -113,6 +114,7 @@ function apply(d: RouteDescription): void {
   applied.set(d.tenant, json);
   const route = rebuildRoute(d, backends);
   const slot = slots.get(d.tenant);
+  drains.routed(d.tenant, d.mode, d.epoch);
   if (route.mode === 'serve') {
     const before = slot?.route.backends;
     for (const b of route.backends) {
@@ -138,6 +140,7 @@ function removed(kept: ReadonlySet<string>): void {
     slots.delete(name);
     applied.delete(name);
     const r = slot.route;
+    drains.routed(name, 'unavailable', r.epoch);
     slot.publish(Object.freeze({ ...r, mode: 'unavailable' as const, backends: [], reason: 'tenant removed from the config', refusal: 'tenant_unavailable' as const }));
   }
 }
@@ -155,9 +158,7 @@ function ack(a: AckRequest, drain?: DrainResult): void {
 
 /** Flip steps 2-3 in this worker: the hold route is already applied (messages come in order). */
 async function drain(a: AckRequest, site: string, deadlineMs: number): Promise<void> {
-  const own = backends.ofSite(a.tenant, site).map((backend) => ({ backend }));
-  // drainSite reads only the site's name and its backends' Backend objects.
-  const r = await drainSite(a.tenant, { name: site, backends: own } as unknown as SiteRuntime, deadlineMs, dataPlane.upgrades);
+  const r = await drains.drain(a.tenant, a.epoch, site, backends.ofSite(a.tenant, site), deadlineMs);
   // The flip's own `drained …` line (main thread) shows the workers' sum: this worker's share at debug.
   if (r.inflight > 0) logger.debug({ tenant: a.tenant, site, ...r }, `drained ${site}: ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
   ack(a, r);
@@ -193,6 +194,7 @@ function listenShared(l: Listener): Promise<AddressInfo> {
 /** Close the listeners, let in-flight requests finish (up to the deadline), then end the thread. */
 async function shutdown(deadlineMs: number): Promise<void> {
   warm.stop();
+  drains.releaseAll();
   if (dataPlane.server.listening) await dataPlane.close(deadlineMs);
   await dataPlane.setAccessLog(undefined);
   await backends.retire(backends.ids());

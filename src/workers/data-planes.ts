@@ -6,7 +6,7 @@
  * (threaded-data-plane.ts). `withDataPlanes` composes it with the Coordinator the flip runner and
  * follower already use, so that neither changes: `acknowledge(t, E, stage)` asks every worker
  * for the stage (`drained`: drain your own calls to the old site) and reaches the real
- * coordinator only once all of them acknowledged; `acknowledged` waits for the workers, then for
+ * coordinator only once all of them acknowledged; `acknowledged` waits for the workers and for
  * the coordinator's own wait (clustered: every replica, each counting its ack once all of its
  * workers gave theirs).
  */
@@ -53,11 +53,13 @@ class PlanesCoordinator implements Coordinator {
   acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void> {
     const local = this.planes.acknowledged(tenant, epoch, stage);
     if (local === undefined) return this.inner.acknowledged(tenant, epoch, stage);
+    // The coordinator's wait starts now, as inline (clustered, the leader times it from here:
+    // drproxy_cluster_ack_duration_seconds); it cannot settle before this replica's own ack,
+    // which `acknowledge` gives only once every worker acked.
+    const rest = this.inner.acknowledged(tenant, epoch, stage);
+    if (rest === undefined) return local;
     // The workers' drain counts are this process's: they outrank what the coordinator's wait gives.
-    return local.then((counts) => {
-      const rest = this.inner.acknowledged(tenant, epoch, stage);
-      return rest === undefined ? counts : rest.then((other) => counts ?? other);
-    });
+    return Promise.all([local, rest]).then(([counts, other]) => counts ?? other);
   }
 
   serving(): boolean {

@@ -68,6 +68,8 @@ export type FromWorker =
   | { type: 'listening'; addrs: Array<{ address: string; family: string; port: number }> }
   | { type: 'listen_failed'; error: string }
   | { type: 'trips'; trips: PassiveTrip[] }
+  /** Per-tenant traffic of the tenants whose counts moved, every TRAFFIC_REPORT_MS (worker-traffic.ts). */
+  | { type: 'traffic'; traffic: Record<string, TrafficCounts> }
   /** Warm standby sockets per backend id, what changed (worker-warm.ts). */
   | { type: 'warm'; counts: WarmCounts }
   | { type: 'log'; line: string }

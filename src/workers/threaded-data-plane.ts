@@ -235,6 +235,9 @@ export class ThreadedDataPlane implements DataPlanes {
       case 'warm':
         this.warm.add(id, m.counts);
         return;
+      case 'traffic':
+        this.traffic.fold(new Map([[id, m.traffic]]));
+        return;
       case 'metrics':
         this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic, connections: m.connections, tallies: m.tallies });
         return;

@@ -13,6 +13,9 @@ import type { AckStage, Acknowledgement, Coordinator } from '../state/coordinato
 import { DrProxyError } from '../errors.js';
 import type { DrillTarget } from '../drill/drill-target.js';
 import { WorkerSet } from './worker-set.js';
+import { DrainSums, drainCounts } from './drain-sum.js';
+import { WarmFold } from './worker-warm.js';
+import type { DrainResult } from '../failover/drain.js';
 import { RouteFeed, type FedTenant } from './route-feed.js';
 import { withDataPlanes, type DataPlanes } from './data-planes.js';
 import { workerCount } from './worker-count.js';
@@ -23,9 +26,6 @@ import { WorkerScrape } from './worker-scrape.js';
 import { TrafficFold } from './worker-traffic.js';
 import { WorkerConnections } from './worker-connections.js';
 import { TallyFold } from './worker-tallies.js';
-import { DrainSums, drainCounts } from './drain-sum.js';
-import { WarmFold } from './worker-warm.js';
-import type { DrainResult } from '../failover/drain.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;

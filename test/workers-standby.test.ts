@@ -1,7 +1,7 @@
 /**
  * proxy.standby_connections under server.workers (src/workers/): each worker keeps its own warm
- * sockets to the standby site (its pool takes them after a flip), the main thread none, and a
- * flip moves them to the next standby site.
+ * sockets to the standby site (its pool takes them after a flip), the main thread none, the
+ * tenant status shows their sum per backend, and a flip moves them to the next standby site.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
@@ -25,17 +25,24 @@ beforeAll(async () => {
   workers = p.proxy.threads!.ids().length;
 });
 
+/** `site:standby_connections` of each site's backend, as the tenant status shows them. */
+function standbyShown(): string[] {
+  const status = p.proxy.tenantStatus('t', false) as { sites: Array<{ name: string; backends: Array<{ standby_connections?: number }> }> };
+  return status.sites.map((s) => `${s.name}:${s.backends[0]!.standby_connections}`);
+}
+
 afterAll(async () => {
   await p?.stop();
   await stopAll(a1, b1, c1);
 });
 
 describe('standby connections with data-plane workers', () => {
-  it('keeps N warm sockets per worker to the standby site, none from the main thread, and moves them at a flip', async () => {
+  it('keeps N warm sockets per worker to the standby site, none from the main thread, shows their sum in the tenant status, and moves them at a flip', async () => {
     await waitFor(async () => (await b1.stats()).fresh === N * workers, { what: `${N} fresh connections per worker on b1` });
     expect((await c1.stats()).fresh).toBe(0);
-    // The main thread's Backends serve nothing: they keep no warm socket of their own.
-    expect(p.proxy.tenant('t')!.site('b1')!.backends[0]!.backend.standbySockets.idle).toBe(0);
+    // The tenant status (GET /tenants/t) shows the workers' warm sockets per backend, summed
+    // (the main thread's Backends serve nothing and keep none: b1 counts N per worker, no more).
+    await waitFor(() => standbyShown().join() === ['a1:0', `b1:${N * workers}`, 'c1:0'].join(), { what: `status shows ${N * workers} standby connections on b1` });
     const r = await request(`${p.url}/`, { headers: { host: 't.example.com' } });
     await r.body.dump();
     expect(r.headers['x-site']).toBe('a1');
@@ -43,5 +50,8 @@ describe('standby connections with data-plane workers', () => {
     await p.proxy.tenant('t')!.operatorFailover({ to: 'b1', reason: 'move', actor: 'test' });
     // b1 is active now (its pool took or keeps its sockets); the next standby is c1... or a1, fenced: c1.
     await waitFor(async () => (await c1.stats()).fresh === N * workers, { what: `${N} fresh connections per worker on c1` });
+    // (b1, active now, keeps what its pools did not take, not replaced: as inline.)
+    await waitFor(() => standbyShown()[2] === `c1:${N * workers}`, { what: `status shows ${N * workers} standby connections on c1` });
+    expect(standbyShown()[0]).toBe('a1:0');
   });
 });

@@ -183,9 +183,10 @@ export class FlipRunner {
     // serialisation that the held requests need not wait for.
     let logDrain = (): void => {};
     if (fromSite) {
-      const d = (drain = await drainSite(this.d.config.name, fromSite, this.d.config.failover.drain_timeout, this.d.upgrades, later));
+      drain = await drainSite(this.d.config.name, fromSite, this.d.config.failover.drain_timeout, this.d.upgrades, later);
       logDrain = () => {
         logDrain = () => {};
+        const d = drain!;
         this.d.log.info({ site: from, ...d }, `drained ${from}: ${d.finished} finished, ${d.redispatched} re-sent, ${d.cut} cut`);
       };
     }
@@ -195,7 +196,11 @@ export class FlipRunner {
       const coordinator = this.d.coordinator;
       coordinator.acknowledge(this.d.config.name, epoch, 'drained');
       const drained = coordinator.acknowledged(this.d.config.name, epoch, 'drained');
-      if (drained) await drained;
+      if (drained) {
+        // Threaded (server.workers ≥ 1) the workers drained the calls, not this thread: their sum.
+        const elsewhere = await drained;
+        if (elsewhere && drain) drain = elsewhere;
+      }
       const drainedAt = this.d.now();
       mark('drained');
       failpoint('flip:after-drain');
@@ -310,7 +315,7 @@ export class FlipRunner {
    * Acknowledge `routed` for this replica and wait until every replica routes the new site: for
    * the flip's record, not for safety (the completion is committed). Locally nothing waits.
    */
-  private routedEverywhere(epoch: number): Promise<void> | undefined {
+  private routedEverywhere(epoch: number): Promise<unknown> | undefined {
     const { coordinator, config } = this.d;
     coordinator.acknowledge(config.name, epoch, 'routed');
     return coordinator

@@ -9,6 +9,7 @@
  * commit the new active site → route (acknowledged)".
  */
 import type { TenantState } from './types.js';
+import type { DrainResult } from '../failover/drain.js';
 
 /** A state to commit: the coordinator stamps the tenant's name and the time of the commit. */
 export type StateChange = Omit<TenantState, 'tenant' | 'updated_at'>;
@@ -17,7 +18,7 @@ export type StateChange = Omit<TenantState, 'tenant' | 'updated_at'>;
  * Settles once every replica serving the tenant has acknowledged a stage of an epoch; undefined
  * when that is already so (one process: nothing to wait for, not even a turn).
  */
-export type Acknowledgement = Promise<void> | undefined;
+export type Acknowledgement<T = void> = Promise<T> | undefined;
 
 /** How far a replica got with an epoch (Coordinator.acknowledge). */
 export type AckStage = 'drained' | 'routed';
@@ -44,9 +45,10 @@ export interface Coordinator {
    * Settles once every live replica has acknowledged `stage` of `epoch` (or any later epoch) for
    * the tenant; a replica whose lease expires is no longer waited for. Undefined when there is
    * nothing to wait for (one process). Rejects only when this process loses the right to wait
-   * (clustered: it stopped being the leader).
+   * (clustered: it stopped being the leader). A `drained` wait may resolve with the summed counts
+   * of drains this process ran elsewhere (data-plane worker threads): the flip records those.
    */
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement;
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void>;
   /**
    * False once this replica may no longer route the tenant's traffic: clustered, it lost etcd for
    * longer than its lease under `coordinator_loss: fail_closed`. Always true locally.

@@ -6,18 +6,19 @@
  * (threaded-data-plane.ts). `withDataPlanes` composes it with the Coordinator the flip runner and
  * follower already use, so that neither changes: `acknowledge(t, E, stage)` asks every worker
  * for the stage (`drained`: drain your own calls to the old site) and reaches the real
- * coordinator only once all of them acknowledged; `acknowledged` waits for the workers, then for
+ * coordinator only once all of them acknowledged; `acknowledged` waits for the workers and for
  * the coordinator's own wait (clustered: every replica, each counting its ack once all of its
  * workers gave theirs).
  */
 import type { AckStage, Acknowledgement, Coordinator, StateChange } from '../state/coordinator.js';
 import type { TenantState } from '../state/types.js';
+import type { DrainResult } from '../failover/drain.js';
 
 export interface DataPlanes {
   /** Ask every data plane for `stage` of `epoch`; the wait for their answers (undefined: none to wait for). */
   acknowledge(tenant: string, epoch: number, stage: AckStage): Acknowledgement;
-  /** Settles once every data plane acknowledged `stage` of `epoch` or later. */
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement;
+  /** Settles once every data plane acknowledged `stage` of `epoch` or later (`drained`: with their summed drain counts). */
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void>;
 }
 
 export function withDataPlanes(inner: Coordinator, planes: DataPlanes): Coordinator {
@@ -49,10 +50,16 @@ class PlanesCoordinator implements Coordinator {
     else local.then(() => this.inner.acknowledge(tenant, epoch, stage), () => {});
   }
 
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void> {
     const local = this.planes.acknowledged(tenant, epoch, stage);
     if (local === undefined) return this.inner.acknowledged(tenant, epoch, stage);
-    return local.then(() => this.inner.acknowledged(tenant, epoch, stage));
+    // The coordinator's wait starts now, as inline (clustered, the leader times it from here:
+    // drproxy_cluster_ack_duration_seconds); it cannot settle before this replica's own ack,
+    // which `acknowledge` gives only once every worker acked.
+    const rest = this.inner.acknowledged(tenant, epoch, stage);
+    if (rest === undefined) return local;
+    // The workers' drain counts are this process's: they outrank what the coordinator's wait gives.
+    return Promise.all([local, rest]).then(([counts, other]) => counts ?? other);
   }
 
   serving(): boolean {

@@ -9,6 +9,8 @@ import type { PassiveTrip } from './worker-backends.js';
 import type { TrafficCounts } from './worker-traffic.js';
 import type { WorkerConnectionCounts } from './worker-connections.js';
 import type { Tallies } from './worker-tallies.js';
+import type { DrainResult } from '../failover/drain.js';
+import type { WarmCounts } from './worker-warm.js';
 
 /** A tenant's place in the routing table (hosts and path prefixes, as config has them). */
 export interface TableEntry {
@@ -61,10 +63,15 @@ export type ToWorker =
 
 /** Worker → main (`ack` is WorkerSet's). */
 export type FromWorker =
-  | { type: 'ack'; tenant: string; epoch: number; stage: AckStage }
+  /** `drain`: this worker's counts, on the ack of a `drain` (drain-sum.ts). */
+  | { type: 'ack'; tenant: string; epoch: number; stage: AckStage; drain?: DrainResult }
   | { type: 'listening'; addrs: Array<{ address: string; family: string; port: number }> }
   | { type: 'listen_failed'; error: string }
   | { type: 'trips'; trips: PassiveTrip[] }
+  /** Per-tenant traffic of the tenants whose counts moved, every TRAFFIC_REPORT_MS (worker-traffic.ts). */
+  | { type: 'traffic'; traffic: Record<string, TrafficCounts> }
+  /** Warm standby sockets per backend id, what changed (worker-warm.ts). */
+  | { type: 'warm'; counts: WarmCounts }
   | { type: 'log'; line: string }
   /** Access-log lines for stdout (access-relay.ts): the main thread writes them. */
   | { type: 'access'; text: string; lines: number }

@@ -35,7 +35,11 @@ export class RouteFeed {
   /** The last standby order per Backend id. */
   private readonly standby = new Map<number, StandbyOrder>();
 
-  constructor(private readonly post: (m: ToWorker) => void) {}
+  constructor(
+    private readonly post: (m: ToWorker) => void,
+    /** The workers' warm sockets of a backend id, summed (worker-warm.ts). */
+    private readonly warm: (id: number) => { idle: number; taken: number } = () => ({ idle: 0, taken: 0 }),
+  ) {}
 
   /** Feed a tenant's controller (new, or rebuilt by a reload) to the workers. */
   attach(cfg: TenantConfig, tenant: FedTenant): void {
@@ -63,6 +67,8 @@ export class RouteFeed {
     const backend = describeBackend(b, cfg, this.ids);
     this.backends.set(backend.id, b);
     b.setStandby(0); // what the main thread opened before it was attached
+    // What status reads of this Backend's warm sockets (tenant-status.ts): the workers'.
+    Object.defineProperty(b, 'standbySockets', { configurable: true, get: () => this.warm(backend.id) });
     b.setStandby = (n: number, keepIdle = false): void => {
       const last = this.standby.get(backend.id);
       if (last !== undefined && last.n === n && last.keepIdle === keepIdle) return;

@@ -13,6 +13,9 @@ import type { AckStage, Acknowledgement, Coordinator } from '../state/coordinato
 import { DrProxyError } from '../errors.js';
 import type { DrillTarget } from '../drill/drill-target.js';
 import { WorkerSet } from './worker-set.js';
+import { DrainSums, drainCounts } from './drain-sum.js';
+import { WarmFold } from './worker-warm.js';
+import type { DrainResult } from '../failover/drain.js';
 import { RouteFeed, type FedTenant } from './route-feed.js';
 import { withDataPlanes, type DataPlanes } from './data-planes.js';
 import { workerCount } from './worker-count.js';
@@ -49,6 +52,10 @@ export class ThreadedDataPlane implements DataPlanes {
   private readonly tallies = new TallyFold();
   /** The last acknowledgement asked per tenant: a (re)started worker gives it with its first full set. */
   private readonly asked = new Map<string, AckRequest>();
+  /** Each tenant's last flip drain, summed over the workers' drained acknowledgements. */
+  private readonly drains = new DrainSums();
+  /** The workers' warm standby sockets per backend (tenant status reads the main thread's Backends). */
+  private readonly warm = new WarmFold();
   private readonly waiters: Waiter[] = [];
   private addrs: AddressInfo[] = [];
   /** Workers that listen now (tests, status). */
@@ -70,7 +77,7 @@ export class ThreadedDataPlane implements DataPlanes {
     private readonly log: Logger,
   ) {
     this.count = count;
-    this.feed = new RouteFeed((m) => this.set.post(m));
+    this.feed = new RouteFeed((m) => this.set.post(m), (id) => this.warm.of(id));
     this.traffic = new TrafficFold((t) => this.feed.traffic(t));
     this.scrape = new WorkerScrape(() => this.set.ids(), (w, id) => this.set.postTo(w, { type: 'metrics', id }));
     const drainMax = Math.max(0, ...config.tenants.map((t) => t.failover.drain_timeout));
@@ -83,7 +90,11 @@ export class ThreadedDataPlane implements DataPlanes {
       resourceLimits: workerResourceLimits(),
       snapshot: () => this.feed.snapshot([...this.asked.values()]),
       onMessage: (id, m) => this.message(id, m as FromWorker),
-      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id)),
+      onAck: (_id, a) => {
+        const counts = a.stage === 'drained' ? drainCounts(a.drain) : undefined;
+        if (counts !== undefined) this.drains.add(a.tenant, a.epoch, counts);
+      },
+      onExit: (id) => (this.listening.delete(id), this.traffic.forget(id), this.connections.forget(id), this.tallies.forget(id), this.warm.forget(id)),
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
     });
@@ -96,7 +107,7 @@ export class ThreadedDataPlane implements DataPlanes {
    */
   setTenants(tenants: readonly TenantConfig[], controller: (tenant: string) => FedTenant): void {
     const names = new Set(tenants.map((t) => t.name));
-    for (const gone of this.feed.tenants()) if (!names.has(gone)) this.feed.detach(gone);
+    for (const gone of this.feed.tenants()) if (!names.has(gone)) (this.feed.detach(gone), this.drains.forget(gone));
     for (const t of tenants) this.feed.attach(t, controller(t.name));
     if (this.addrs.length > 0) this.set.post(this.feed.snapshot([]));
   }
@@ -201,6 +212,7 @@ export class ThreadedDataPlane implements DataPlanes {
     // drained: the hold route of this epoch is out (messages arrive in order); each worker drains
     // its own calls to the site it holds for.
     if (stage === 'drained' && route?.mode === 'hold' && route.epoch === epoch) {
+      this.drains.begin(tenant, epoch);
       this.set.post({ type: 'drain', ack, site: route.site, deadlineMs: this.feed.config(tenant)?.failover.drain_timeout ?? 0 });
     } else {
       this.set.post({ type: 'sync', ack });
@@ -208,8 +220,13 @@ export class ThreadedDataPlane implements DataPlanes {
     return this.set.acknowledged(tenant, epoch, stage);
   }
 
-  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement {
-    return this.set.acknowledged(tenant, epoch, stage);
+  /** `drained` of an epoch the workers drained for: resolves with their summed counts. */
+  acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void> {
+    const wait = this.set.acknowledged(tenant, epoch, stage);
+    const sum = stage === 'drained' ? this.drains.of(tenant, epoch) : undefined;
+    if (sum === undefined) return wait;
+    // The sum is complete once the wait settles: each worker's counts are added before its ack is booked.
+    return wait === undefined ? Promise.resolve(sum) : wait.then(() => sum);
   }
 
   // --- Messages from workers ---------------------------------------------------------------------
@@ -218,6 +235,12 @@ export class ThreadedDataPlane implements DataPlanes {
     switch (m.type) {
       case 'trips':
         for (const t of m.trips) this.feed.trip(t);
+        return;
+      case 'warm':
+        this.warm.add(id, m.counts);
+        return;
+      case 'traffic':
+        this.traffic.fold(new Map([[id, m.traffic]]));
         return;
       case 'metrics':
         this.scrape.answer(id, m.id, { metrics: m.metrics as object[], traffic: m.traffic, connections: m.connections, tallies: m.tallies });

@@ -56,6 +56,10 @@ export class WorkerBackends implements BackendResolver {
     return [...this.byId.keys()];
   }
 
+  get(id: number): Backend | undefined {
+    return this.byId.get(id);
+  }
+
   get size(): number {
     return this.byId.size;
   }

@@ -13,16 +13,17 @@ import { DataPlane } from '../proxy/data-plane.js';
 import { RouteTable } from '../proxy/router.js';
 import { TenantSlot } from '../proxy/route.js';
 import type { Listener } from '../proxy/listeners.js';
-import { drainSite } from '../failover/drain.js';
-import type { SiteRuntime } from '../failover/site.js';
+import type { DrainResult } from '../failover/drain.js';
+import { WorkerDrains } from './worker-drain.js';
 import { DrProxyError } from '../errors.js';
 import { WorkerBackends } from './worker-backends.js';
 import { rebuildRoute, type RouteDescription } from './route-description.js';
-import type { AckRequest, FromWorker, TableEntry, ToWorker } from './messages.js';
+import type { AckRequest, FromWorker, StandbyOrder, TableEntry, ToWorker } from './messages.js';
 import { WorkerMetrics } from './worker-metrics.js';
-import { WorkerTraffic } from './worker-traffic.js';
+import { TRAFFIC_REPORT_MS, WorkerTraffic } from './worker-traffic.js';
 import { openWorkerAccessLog } from './access-relay.js';
 import { ownTallies } from './worker-tallies.js';
+import { WarmReporter } from './worker-warm.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -36,13 +37,20 @@ const send = (m: FromWorker): void => port.postMessage(m);
 // Log lines go to the main thread's logger: one writer for the process's log.
 const logger = createLogger({ level: config.log.level, destination: { write: (line: string) => send({ type: 'log', line }) } }).child({ worker: init.id });
 const backends = new WorkerBackends((trips) => send({ type: 'trips', trips }));
+const warm = new WarmReporter((id) => backends.get(id), (counts) => send({ type: 'warm', counts }));
 const slots = new Map<string, TenantSlot>();
 /** The description each slot's route was built from (JSON), to skip an unchanged one. */
 const applied = new Map<string, string>();
 const dataPlane = new DataPlane(config, new RouteTable([]), logger);
 const metrics = new WorkerMetrics(init.id, dataPlane);
 const traffic = new WorkerTraffic();
+// The main thread's per-tenant traffic moves between scrapes too (a drill's guard reads it).
+setInterval(() => {
+  const moved = traffic.moved();
+  if (moved !== undefined) send({ type: 'traffic', traffic: moved });
+}, TRAFFIC_REPORT_MS).unref();
 void dataPlane.setAccessLog(openAccessLogHere(config.access_log));
+const drains = new WorkerDrains(dataPlane.upgrades);
 let listening = false;
 
 port.on('message', (m: ToWorker) => {
@@ -55,12 +63,12 @@ async function handle(m: ToWorker): Promise<void> {
       for (const d of m.routes) apply(d);
       removed(new Set(m.table.map((e) => e.tenant)));
       dataPlane.setTable(new RouteTable(table(m.table)));
-      for (const s of m.standby) backends.resolve(s.backend, s.proxy).setStandby(s.n, s.keepIdle);
+      for (const s of m.standby) standby(s);
       if (!listening) await listenAll();
       for (const a of m.acks) ack(a);
       return;
     case 'standby':
-      backends.resolve(m.backend, m.proxy).setStandby(m.n, m.keepIdle);
+      standby(m);
       return;
     case 'preconnect':
       backends.resolve(m.backend, m.proxy).preconnect(m.n);
@@ -80,6 +88,7 @@ async function handle(m: ToWorker): Promise<void> {
       void dataPlane.setAccessLog(openAccessLogHere(m.accessLog));
       return;
     case 'retire':
+      warm.unwatch(m.ids);
       await backends.retire(m.ids);
       return;
     case 'metrics':
@@ -90,6 +99,12 @@ async function handle(m: ToWorker): Promise<void> {
       await shutdown(m.deadlineMs);
       return;
   }
+}
+
+/** The route publisher's warm-socket order for one backend; its counts are reported from now on. */
+function standby(s: StandbyOrder): void {
+  backends.resolve(s.backend, s.proxy).setStandby(s.n, s.keepIdle);
+  warm.watch(s.backend.id);
 }
 
 function openAccessLogHere(cfg: Config['access_log']): ReturnType<typeof openWorkerAccessLog> {
@@ -104,6 +119,7 @@ function apply(d: RouteDescription): void {
   applied.set(d.tenant, json);
   const route = rebuildRoute(d, backends);
   const slot = slots.get(d.tenant);
+  drains.routed(d.tenant, d.mode, d.epoch);
   if (route.mode === 'serve') {
     const before = slot?.route.backends;
     for (const b of route.backends) {
@@ -129,6 +145,7 @@ function removed(kept: ReadonlySet<string>): void {
     slots.delete(name);
     applied.delete(name);
     const r = slot.route;
+    drains.routed(name, 'unavailable', r.epoch);
     slot.publish(Object.freeze({ ...r, mode: 'unavailable' as const, backends: [], reason: 'tenant removed from the config', refusal: 'tenant_unavailable' as const }));
   }
 }
@@ -140,17 +157,16 @@ function table(entries: readonly TableEntry[]): Array<{ hosts: readonly string[]
   });
 }
 
-function ack(a: AckRequest): void {
-  send({ type: 'ack', tenant: a.tenant, epoch: a.epoch, stage: a.stage });
+function ack(a: AckRequest, drain?: DrainResult): void {
+  send({ type: 'ack', tenant: a.tenant, epoch: a.epoch, stage: a.stage, ...(drain && { drain }) });
 }
 
 /** Flip steps 2-3 in this worker: the hold route is already applied (messages come in order). */
 async function drain(a: AckRequest, site: string, deadlineMs: number): Promise<void> {
-  const own = backends.ofSite(a.tenant, site).map((backend) => ({ backend }));
-  // drainSite reads only the site's name and its backends' Backend objects.
-  const r = await drainSite(a.tenant, { name: site, backends: own } as unknown as SiteRuntime, deadlineMs, dataPlane.upgrades);
-  if (r.inflight > 0) logger.info({ tenant: a.tenant, site, ...r }, `drained ${site}: ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
-  ack(a);
+  const r = await drains.drain(a.tenant, a.epoch, site, backends.ofSite(a.tenant, site), deadlineMs);
+  // The flip's own `drained …` line (main thread) shows the workers' sum: this worker's share at debug.
+  if (r.inflight > 0) logger.debug({ tenant: a.tenant, site, ...r }, `drained ${site}: ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
+  ack(a, r);
 }
 
 /** Every listener of `listen`, sharing its port with the other workers (SO_REUSEPORT). */
@@ -182,6 +198,8 @@ function listenShared(l: Listener): Promise<AddressInfo> {
 
 /** Close the listeners, let in-flight requests finish (up to the deadline), then end the thread. */
 async function shutdown(deadlineMs: number): Promise<void> {
+  warm.stop();
+  drains.releaseAll();
   if (dataPlane.server.listening) await dataPlane.close(deadlineMs);
   await dataPlane.setAccessLog(undefined);
   await backends.retire(backends.ids());

@@ -21,6 +21,8 @@ export interface WorkerSetOptions {
   /** The message that brings a (re)started worker up to date: the full route set. */
   readonly snapshot: () => unknown;
   readonly onMessage?: (worker: string, msg: unknown) => void;
+  /** An `ack` message, before it is booked (and settles a wait): what it carries besides the stage. */
+  readonly onAck?: (worker: string, msg: { tenant: string; epoch: number; stage: AckStage; drain?: unknown }) => void;
   /** A terminated worker did not exit: the caller fails what waits on it (DRP_WORKER_HUNG). */
   readonly onStuck?: (worker: string) => void;
   /** A worker exited (before any restart). */
@@ -35,6 +37,7 @@ interface AckMessage {
   tenant: string;
   epoch: number;
   stage: AckStage;
+  drain?: unknown;
 }
 
 const RESTART_MIN_MS = 100;
@@ -126,6 +129,7 @@ export class WorkerSet {
     const msg = m as Partial<AckMessage> | null;
     if (msg?.type === 'ack' && typeof msg.tenant === 'string' && Number.isSafeInteger(msg.epoch) && (msg.stage === 'drained' || msg.stage === 'routed')) {
       this.restartsInRow = 0;
+      this.opts.onAck?.(id, msg as AckMessage);
       this.acks.ack(id, msg.tenant, msg.epoch!, msg.stage);
       return;
     }

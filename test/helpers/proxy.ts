@@ -26,11 +26,22 @@ export async function tempDir(prefix = 'drproxy-test-'): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
 }
 
+/**
+ * DRPROXY_TEST_WORKERS=N runs every test proxy whose config does not set `server.workers` with
+ * N data-plane worker threads (the threaded data plane's parity with inline, issue 23).
+ */
+function withTestWorkers(doc: Record<string, unknown>): Record<string, unknown> {
+  const env = process.env.DRPROXY_TEST_WORKERS;
+  const server = (doc.server ?? {}) as Record<string, unknown>;
+  if (env === undefined || env === '' || server.workers !== undefined) return doc;
+  return { ...doc, server: { ...server, workers: env === 'auto' ? env : Number(env) } };
+}
+
 /** A config document with test defaults: loopback listeners on free ports, a fresh state dir. */
 export async function testConfigDoc(doc: Record<string, unknown>, stateDir?: string): Promise<Record<string, unknown>> {
   return {
     listen: '127.0.0.1:0',
-    ...doc,
+    ...withTestWorkers(doc),
     admin: { listen: '127.0.0.1:0', ...(doc.admin as object | undefined) },
     state: { dir: stateDir ?? (await tempDir()), ...(doc.state as object | undefined) },
   };

@@ -15,20 +15,30 @@ const DIST = fileURLToPath(new URL('../dist', import.meta.url));
 const MB = 1024 * 1024;
 const nodeMajor = Number(process.versions.node.split('.')[0]);
 
-function run(apply: boolean): { flags: string[]; mainBefore: number; mainAfter: number; workerNew: number } {
-  return JSON.parse(execFileSync(process.execPath, [CHILD, DIST, apply ? '1' : '0'], { encoding: 'utf8', timeout: 60_000 }));
+function run(apply: boolean | 'inline'): { flags: string[]; mainBefore: number; held: number; mainAfter: number; workerNew: number } {
+  const mode = apply === 'inline' ? 'inline' : apply ? '1' : '0';
+  return JSON.parse(execFileSync(process.execPath, [CHILD, DIST, mode], { encoding: 'utf8', timeout: 60_000 }));
 }
 
 describe('V8 heap sizing for data-plane workers', () => {
-  it('holds a worker at 8 MB of new space and stops the main thread growing', () => {
+  it('holds a worker at about 8 MB of new space and stops the main thread growing', () => {
     const sized = run(true);
     expect(sized.flags).toEqual(['--semi-space-growth-factor=1', '--min-semi-space-size=4']);
-    expect(sized.workerNew).toBeLessThanOrEqual(8 * MB);
+    // 8 MB (two 4 MB semi-spaces); V8 may briefly hold more while it scavenges: 16 MB is the
+    // bound, against 64 MB unsized.
+    expect(sized.workerNew).toBeLessThanOrEqual(16 * MB);
     if (nodeMajor >= 22) expect(sized.mainAfter).toBeLessThanOrEqual(8 * MB);
     // Without it, the same churn grows both (what this test would see if the sizing broke).
     const plain = run(false);
-    expect(plain.workerNew).toBeGreaterThan(16 * MB);
+    expect(plain.workerNew).toBeGreaterThan(32 * MB);
     expect(plain.mainAfter).toBeGreaterThan(16 * MB);
+  });
+
+  it('inline (server.workers 0): held while the config loads, then grows as V8 would (Node >= 22)', () => {
+    if (nodeMajor < 22) return;
+    const r = run('inline');
+    expect(r.held).toBeLessThanOrEqual(8 * MB);
+    expect(r.mainAfter).toBeGreaterThan(16 * MB);
   });
 
   it('leaves an operator-sized young generation alone', () => {

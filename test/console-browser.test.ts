@@ -8,7 +8,7 @@
  * the README; a plain `npm test` never changes tracked files).
  */
 import { copyFile, mkdir } from 'node:fs/promises';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admin, adminTokens, OPERATOR, VIEWER } from './helpers/admin.js';
 import { ARTIFACTS, axeViolations, launchChromium, signIn } from './helpers/browser.js';
@@ -141,7 +141,9 @@ describe('operator console in chromium', () => {
     await expect.poll(() => viewer.locator('tr[data-tenant="acme"] td[data-label="Traffic on"]').textContent()).toBe('a1');
     await expect.poll(() => op.locator('figure.flip').count()).toBe(2);
     // A clip of the page, not an element screenshot: a live refresh may replace the element meanwhile.
-    const box = await op.locator('.flips').boundingBox();
+    // boundingBox() is null while a live re-render has the element detached: ask again.
+    let box: Awaited<ReturnType<Locator['boundingBox']>> = null;
+    await expect.poll(async () => (box = await op.locator('.flips').boundingBox()) !== null).toBe(true);
     await op.screenshot({ path: `${ARTIFACTS}/timeline.png`, clip: box!, fullPage: true, style: '#announce { visibility: hidden; }' });
     await op.screenshot({ path: `${ARTIFACTS}/tenant.png`, fullPage: true });
     expect((op as Page & { errors?: string[] }).errors).toEqual([]);

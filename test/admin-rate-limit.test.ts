@@ -18,7 +18,7 @@ const clients: Client[] = [];
 
 beforeAll(async () => {
   p = await startProxy({
-    admin: { ...adminTokens(), rate_limit: { rate: 5, burst: 10, metrics_rate: 2, metrics_burst: 3 } },
+    admin: { ...adminTokens(), rate_limit: { rate: 1, burst: 10, metrics_rate: 2, metrics_burst: 3 } },
     tenants: { acme: { tier: 'BC', hosts: ['acme.example.com'], sites: [{ name: 'a1', backends: ['http://127.0.0.1:9'] }] } },
   });
 });
@@ -60,7 +60,7 @@ describe('admin API rate limit', () => {
     expect(statuses.at(-1)).toBe(429);
     const r = await a('/status');
     expect(r.status).toBe(429);
-    expect(r.body).toMatchObject({ error: 'too_many_requests', detail: expect.stringMatching(/more than 5 calls from 127\.0\.0\.5 per second \(admin\.rate_limit\)/), retry_after: expect.any(Number) });
+    expect(r.body).toMatchObject({ error: 'too_many_requests', detail: expect.stringMatching(/more than 1 calls from 127\.0\.0\.5 per second \(admin\.rate_limit\)/), retry_after: expect.any(Number) });
     expect(Number(r.retryAfter)).toBeGreaterThanOrEqual(1);
     expect((await from('127.0.0.6')('/status')).status).toBe(401);
   });
@@ -86,9 +86,10 @@ describe('admin API rate limit', () => {
   it('a token is counted on its own: the operator is served from the flooded address', async () => {
     const a = from('127.0.0.5');
     await flood(a);
-    expect((await a('/status', VIEWER)).status).toBe(200);
-    // A wrong token counts as anonymous: limited with the address.
+    // A wrong token counts as anonymous: limited with the address. Asked first, right after the
+    // flood (a loaded clean-clone run refilled a token before a later ask), at 1 token a second.
     expect((await a('/status', 'not-a-token')).status).toBe(429);
+    expect((await a('/status', VIEWER)).status).toBe(200);
   });
 
   it('the address is served again once its bucket refills; 429s are counted', async () => {

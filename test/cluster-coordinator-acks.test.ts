@@ -75,7 +75,14 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: acknowledgements (real etcd)
     leader.coordinator.acknowledge('t', 1, 'drained');
     f1!.coordinator.acknowledge('t', 1, 'drained');
     await waitFor(async () => (await s.direct.getPrefix(`${prefix}/acks/`)).kvs.length === 2, { timeout: 3000, what: 'two acks stored' });
-    expect(wait.settled).toBe(false); // f2 has not acknowledged and is live: still waited for
+    if (wait.settled) {
+      // f2 has not acknowledged: the wait may end only if f2's lease is gone. On a loaded machine
+      // its keepalive can miss the lease by itself (a clean-clone run saw it), and then the wait
+      // ends as for a black-holed replica, without an error.
+      expect(wait.error).toBeUndefined();
+      expect((await s.direct.get(`${prefix}/replicas/${f2!.id}`)).kv).toBeUndefined();
+      return;
+    }
     f2!.relay.blackhole();
     const cutAt = performance.now();
     await waitFor(() => wait.settled, { timeout: TTL + 3000, what: 'the wait settles' });

@@ -25,8 +25,8 @@
  * `passive_health.consecutive_failures: 1`, the rule NGINX's `max_fails=1` and HAProxy's
  * `error-limit 1` apply here (drproxy's default is 3: one reset of a keep-alive connection is
  * not enough to leave a site).
- * `-w1` in a drproxy name (`drproxy-w1`, `drproxy-cf1-w1`): `server.workers: 1`, the data plane on
- * its own thread (src/workers/), the control plane's work at the flip off the answers' path.
+ * `-wN` in a drproxy name (`drproxy-w0`, `drproxy-w1`, `drproxy-cf1-w2`): `server.workers: N`,
+ * the data plane on N threads (src/workers/; 0: the single loop); without it, the default.
  * --trace: drproxy runs with DRPROXY_TRACE_MARKS=1 (src/trace-marks.ts) and the report places
  * its marks after the kill. Proxies on CPU 0; upstreams and this load loop on CPU 1. Generated
  * NGINX and HAProxy configs live in a temp dir, listen on 127.0.0.1 only, and every process is
@@ -110,8 +110,9 @@ async function startProxy(proxy, o, tmp, primary, backup) {
     const cfg = path.join(tmp, 'drproxy.yaml');
     let text = failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: [primary], backup: [backup], retry503: false, standby: 0, slowAfter: 0, slowConfirm: true, refused: 1 });
     if (proxy.includes('-cf1')) text = text.replace('consecutive_refused: 1', 'consecutive_refused: 1, consecutive_failures: 1');
-    // -w1: the data plane on one worker thread (server.workers: 1), the flip's bookkeeping on the main thread.
-    if (proxy.includes('-w1')) text += 'server:\n  workers: 1\n';
+    // -wN: N data-plane worker threads (server.workers: N; 0 the single loop), the flip's bookkeeping on the main thread.
+    const workers = /-w(\d+)/.exec(proxy);
+    if (workers) text += `server:\n  workers: ${workers[1]}\n`;
     writeFileSync(cfg, text);
     const cli = proxy.startsWith('drproxy-base') ? o.baseline : L.DRPROXY_CLI;
     child = (await L.startDrproxy(cfg, port, { cli, env: o.trace && !proxy.startsWith('drproxy-base') ? { DRPROXY_TRACE_MARKS: '1' } : {} })).child;

@@ -3,7 +3,8 @@
  * the description of a real route built by failover/routes.ts passes a real structured clone
  * (a MessageChannel, as postMessage to a worker does), and rebuilds into a TenantRoute with the
  * worker's own real Backends that keeps everything the data plane reads; later routes naming the
- * same backends reuse the worker's Backend objects (and pools); passive trips come back batched.
+ * same backends reuse the worker's Backend objects (and pools); a turn's first passive trip comes
+ * back at once, the rest batched.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -188,19 +189,23 @@ describe('route description across a thread boundary', () => {
     expect((await request(`${up.url}/__stats`)).statusCode).toBe(200);
   });
 
-  it('passive trips of many backends in one turn reach the main thread as one batch', async () => {
+  it("a turn's first passive trip is posted at once, the turn's others as one batch after it", async () => {
     const batches: PassiveTrip[][] = [];
     const ids = new BackendIds();
     const workers = new WorkerBackends((trips) => batches.push(trips));
     const route = rebuildRoute(structuredClone(describeRoute(buildRoute(tenant, config.headers, 'serve', 'a', 1, '', mainBackends('a'), false), tenant, ids)), workers);
-    for (const b of route.backends) for (let i = 0; i < 3; i++) b.passiveFailure('reset');
-    await waitFor(() => batches.length > 0, { what: 'a batch of passive trips' });
-    expect(batches).toHaveLength(1);
-    expect(batches[0]!.map((t) => [t.id, t.kind, t.failures])).toEqual([
-      [1, 'reset', 3],
+    // Threshold 3: each backend trips at its 3rd failure and again at its 4th.
+    for (const b of route.backends) for (let i = 0; i < 4; i++) b.passiveFailure('reset');
+    // The first trip went out within the turn: the ejection does not wait for the turn's end.
+    expect(batches.map((m) => m.map((t) => [t.id, t.failures]))).toEqual([[[1, 3]]]);
+    await waitFor(() => batches.length > 1, { what: 'the batch of the turn' });
+    expect(batches).toHaveLength(2);
+    expect(batches[1]!.map((t) => [t.id, t.kind, t.failures])).toEqual([
+      [1, 'reset', 4],
       [2, 'reset', 3],
+      [2, 'reset', 4],
     ]);
-    expect(() => structuredClone(batches[0])).not.toThrow();
+    expect(() => structuredClone(batches[1])).not.toThrow();
   });
 
   it('a backend that is not in the tenant config is refused with DRP_INTERNAL', () => {

@@ -2,8 +2,10 @@
  * A worker's own Backends (each with its own undici pool), keyed by the main thread's Backend id
  * (route-description.ts). The first description of an id builds the Backend; every later route
  * naming that id gets the same object, so a new route never opens a new pool. Passive-health
- * trips of these Backends are not sent one by one: they are collected and posted as one batch
- * per event-loop turn (the main thread's OutlierDetector acts on a later turn anyway).
+ * trips (a streak past its threshold) are never one message per request: the first trip of a
+ * turn is posted at once, because the ejection and the flip wait for it and a turn of error
+ * callbacks at a crash lasts milliseconds; the turn's further trips (one per failed request
+ * past the threshold, any backend) go into one batch posted after the turn.
  */
 import type { ProxyConfig } from '../config/types.js';
 import { Backend, type PassiveFailure } from '../proxy/backend.js';
@@ -23,6 +25,7 @@ export class WorkerBackends implements BackendResolver {
   private readonly byId = new Map<number, Backend>();
   private readonly idOf = new WeakMap<Backend, number>();
   private batch: PassiveTrip[] = [];
+  /** A turn's first trip went out: the rest of the turn's wait for its end. */
   private flushing = false;
 
   constructor(
@@ -77,14 +80,18 @@ export class WorkerBackends implements BackendResolver {
     await Promise.all(closing);
   }
 
-  /** Inside a request's callback: record only; one flush per turn posts everything recorded. */
+  /** Inside a request's callback: posting is a message, never a call into the control plane. */
   private readonly trip = (b: Backend, kind: PassiveFailure): void => {
     const id = this.idOf.get(b);
     if (id === undefined) return;
-    this.batch.push({ id, kind, failures: b.passiveFailures, refused: b.passiveRefused, since: b.passiveSince });
-    if (this.flushing) return;
+    const trip: PassiveTrip = { id, kind, failures: b.passiveFailures, refused: b.passiveRefused, since: b.passiveSince };
+    if (this.flushing) {
+      this.batch.push(trip);
+      return;
+    }
     this.flushing = true;
     setImmediate(this.flush);
+    this.post([trip]);
   };
 
   private readonly flush = (): void => {

@@ -10,7 +10,7 @@
  *
  *   node bench/failover.js [--rate 1000] [--pre 3] [--post 5] [--kinds kill,stop,503] [--quick]
  *                          [--standby 0] [--slow-after 0,100] [--slow-confirm on] [--refused 1] [--proxy drproxy]
- *                          [--repeat 1]
+ *                          [--repeat 1] [--workers 0,1]
  *
  * --standby: values of proxy.standby_connections (pre-connected sockets to each backup
  * backend) to compare; each fault runs once per value, interleaved, `--repeat` times over.
@@ -27,6 +27,8 @@
  * to the backup at the primary's first failed request, with none of drproxy's safety: the floor
  * of a failover on this machine). The oracle runs the kill and 503 faults only (it has no way
  * to see a hang) and once per round, whatever the drproxy variants.
+ * --workers: values of server.workers to compare the same way (default: none set, drproxy's
+ * default `auto`).
  *
  * Health checks: interval 250ms, timeout 200ms, rise 2, fall 2; the 503 case adds
  * proxy.retry_on: [503]. drproxy on CPU 0; upstreams and the load loop on CPU 1.
@@ -239,7 +241,7 @@ export function analyse(records, tFault, kind) {
   };
 }
 
-async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, slowConfirm = true, refused }, o) {
+async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, slowConfirm = true, refused, workers }, o) {
   const tmp = L.tempDir(`drproxy-bench-fo-${kind}-`);
   const primary = await L.startUpstream({ count: 2, site: 'primary' });
   const backup = await L.startUpstream({ count: 2, site: 'backup' });
@@ -253,7 +255,8 @@ async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, slowConfi
       await L.waitForListen(port, { child: dr.child });
     } else {
       const cfg = path.join(tmp, 'drproxy.yaml');
-      writeFileSync(cfg, failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, slowConfirm, refused }));
+      const text = failoverConfig({ port, stateDir: path.join(tmp, 'state'), primary: primary.ports, backup: backup.ports, retry503: kind === '503', standby, slowAfter, slowConfirm, refused });
+      writeFileSync(cfg, workers === undefined ? text : `${text}server:\n  workers: ${workers}\n`);
       dr = await L.startDrproxy(cfg, port);
     }
     let drLog = '';
@@ -295,6 +298,7 @@ async function scenario(kind, { proxy = 'drproxy', standby, slowAfter, slowConfi
     res.slowAfter = slowAfter;
     res.slowConfirm = slowConfirm;
     res.refused = refused;
+    res.workers = workers;
     res.machineBusy = L.cpuBusy(m0, L.cpuTimes());
     res.drproxyFailovers = proxy === 'oracle' ? oracleSwitches(drLog, tFault) : flipsFromLog(drLog, tFault);
     const budget = HC.interval * HC.fall + HC.timeout;
@@ -359,7 +363,9 @@ export async function runFailover(options = {}) {
   });
   for (const standby of proxies.includes('drproxy') ? list(o.standby) : []) {
     for (const slowAfter of list(o.slowAfter)) {
-      for (const slowConfirm of slowAfter === 0 ? [true] : confirms) for (const refused of list(o.refused)) variants.push({ proxy: 'drproxy', standby, slowAfter, slowConfirm, refused });
+      for (const slowConfirm of slowAfter === 0 ? [true] : confirms) {
+        for (const refused of list(o.refused)) for (const workers of o.workers === undefined ? [undefined] : list(o.workers)) variants.push({ proxy: 'drproxy', standby, slowAfter, slowConfirm, refused, workers });
+      }
     }
   }
   if (proxies.includes('oracle')) variants.push({ proxy: 'oracle', standby: 0, slowAfter: 0, refused: 1 });
@@ -369,7 +375,7 @@ export async function runFailover(options = {}) {
     const r = await scenario(kind, v, o);
     results.push(r);
     L.log(
-      `failover ${kind.padEnd(4)} ${v.proxy === 'oracle' ? 'ORACLE ' : ''}standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)}${v.slowAfter ? (v.slowConfirm ? ' confirmed' : ' unconfirmed') : ''} refused ${v.refused}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
+      `failover ${kind.padEnd(4)} ${v.proxy === 'oracle' ? 'ORACLE ' : ''}standby ${String(v.standby).padStart(3)} slow_after ${String(v.slowAfter).padStart(3)}${v.slowAfter ? (v.slowConfirm ? ' confirmed' : ' unconfirmed') : ''} refused ${v.refused}${v.workers === undefined ? '' : ` workers ${v.workers}`}: ${r.failed} failed of ${r.requests}; ${r.killVisibleMs !== undefined ? `kill visible ${L.fmt(r.killVisibleMs, 1)} ms; ` : ''}first backup ${L.fmt(r.firstBackupMs, 1)} ms; all on backup ${L.fmt(r.allOnBackupMs, 1)} ms; ` +
         `p99 in 1st second ${L.fmt(r.p99SecondAfterMs, 1)} ms (before: ${L.fmt(r.p99BeforeMs, 1)} ms)`,
     );
   }
@@ -398,7 +404,7 @@ export function failoverMarkdown(r) {
   lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of r.results) {
     lines.push(
-      `| ${x.kind}${x.proxy === 'oracle' ? ' (oracle)' : ''} | ${x.standby ?? 0} | ${slowText(x)} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
+      `| ${x.kind}${x.proxy === 'oracle' ? ' (oracle)' : ''}${x.workers === undefined ? '' : `, workers ${x.workers}`} | ${x.standby ?? 0} | ${slowText(x)} | ${x.refused ?? 1} | ${x.requests} | ${x.failed} | ${ms(x.firstBackupMs)} | ${ms(x.allOnBackupMs)} | ${ms(x.lastPrimaryAnswerMs)} | ` +
         `${L.fmt(x.p50SecondAfterMs, 1)} / ${L.fmt(x.p99SecondAfterMs, 1)} / ${L.fmt(x.maxSecondAfterMs, 1)} ms | ${ms(x.p99BeforeMs)} |`,
     );
   }

@@ -78,7 +78,7 @@ describe('drills.signing_key_file', () => {
       const keyId = () => p.proxy.evidence().finish(sampleDrillReport()).signature?.key_id;
       const first = keyId();
       expect(first).toMatch(/^[0-9a-f]{16}$/);
-      const withKey = (k: string) => parseConfigText(stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, state: { dir: p.stateDir }, drills: { signing_key_file: k }, tenants: TENANTS }), 'r.yaml', dir).config;
+      const withKey = (k: string) => parseConfigText(stringify({ listen: '127.0.0.1:0', server: { workers: p.proxy.currentConfig.server.workers }, admin: { listen: '127.0.0.1:0' }, state: { dir: p.stateDir }, drills: { signing_key_file: k }, tenants: TENANTS }), 'r.yaml', dir).config;
       const bad = await p.proxy.apply(withKey(join(dir, 'gone.pem')));
       expect(bad).toMatchObject({ ok: false, problems: [{ path: 'drills.signing_key_file', message: expect.stringMatching(/gone\.pem does not exist/) }] });
       expect(keyId()).toBe(first);

@@ -159,6 +159,14 @@ describe('deploy/kubernetes', () => {
     expect(container.resources.limits.memory).toBeDefined();
   });
 
+  it('the worker threads fit the memory limit (a pod without a CPU limit sees every core of its node)', () => {
+    expect(config.server.workers).toBeTypeOf('number');
+    const limit = String(container.resources.limits.memory);
+    expect(limit).toMatch(/^\d+Mi$/);
+    // The main thread at 1,000 tenants ~256 MB with one worker, ~70 MB each further one (bench/RESULTS.md).
+    expect(256 + 70 * ((config.server.workers as number) - 1)).toBeLessThanOrEqual(parseInt(limit, 10));
+  });
+
   it('the PodDisruptionBudget selects the pod', () => {
     const pdb = one('PodDisruptionBudget');
     const labels = deployment.spec.template.metadata.labels as Record<string, string>;

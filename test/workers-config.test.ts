@@ -22,8 +22,8 @@ afterAll(async () => {
 });
 
 describe('server.workers', () => {
-  it('is 0 by default and takes an integer or auto', () => {
-    expect(validateConfig({ tenants }, { baseDir: '/' }).config!.server.workers).toBe(0);
+  it('is auto by default and takes an integer or auto', () => {
+    expect(validateConfig({ tenants }, { baseDir: '/' }).config!.server.workers).toBe('auto');
     expect(validateConfig({ server: { workers: 'auto' }, tenants }, { baseDir: '/' }).config!.server.workers).toBe('auto');
     expect(validateConfig({ server: { workers: 3 }, tenants }, { baseDir: '/' }).config!.server.workers).toBe(3);
   });
@@ -36,13 +36,18 @@ describe('server.workers', () => {
     }
   });
 
-  it('auto is the cores up to 8; more than one worker needs reusePort (Node >= 22.12)', () => {
+  it('auto is a worker a core but one, up to 8; more than one worker needs reusePort (Node >= 22.12)', () => {
     expect(workerCount('auto', '26.1.0', 16)).toEqual({ count: AUTO_MAX_WORKERS });
-    expect(workerCount('auto', '26.1.0', 2)).toEqual({ count: 2 });
+    expect(workerCount('auto', '26.1.0', 4)).toEqual({ count: 3 });
+    expect(workerCount('auto', '26.1.0', 2)).toEqual({ count: 1 });
+    expect(workerCount('auto', '26.1.0', 1)).toEqual({ count: 0 });
+    // auto means what this Node can: one worker without reusePort, and no warning.
+    expect(workerCount('auto', '20.20.2', 4)).toEqual({ count: 1 });
+    expect(workerCount('auto', '20.20.2', 1)).toEqual({ count: 0 });
     expect(workerCount(0, '20.20.2', 4)).toEqual({ count: 0 });
     expect(workerCount(1, '20.20.2', 4)).toEqual({ count: 1 });
     expect(workerCount(2, '22.12.0', 4)).toEqual({ count: 2 });
-    const clamped = workerCount('auto', '20.20.2', 4);
+    const clamped = workerCount(3, '20.20.2', 4);
     expect(clamped.count).toBe(1);
     expect(clamped.clamped).toContain('Node 20.20.2 has no reusePort');
     expect([hasReusePort('22.11.0'), hasReusePort('22.12.0'), hasReusePort('23.0.0'), hasReusePort('23.1.0'), hasReusePort('24.0.0')]).toEqual([false, true, false, true, true]);

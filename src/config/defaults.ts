@@ -112,8 +112,8 @@ export const DEFAULT_SERVER: Readonly<ServerConfig> = Object.freeze({
   // writes, logs, Node's own descriptors: enough for a few hundred backends.
   fd_reserve: 256,
   http2: DEFAULT_HTTP2,
-  // 0 (the single loop) until every behaviour is covered under threads; then `auto`.
-  workers: 0,
+  // A worker a core but one, up to 8; one core: the single loop (worker-count.ts).
+  workers: 'auto',
 });
 
 export const DEFAULT_HEADERS: Readonly<HeaderNames> = Object.freeze({ epoch: 'x-dr-epoch', site: 'x-dr-site' });

@@ -129,8 +129,8 @@ export interface ServerConfig {
   http2: Http2Config;
   /**
    * Data-plane worker threads (issue 23, docs/design.md "Every core: threads"): 0 = none (the
-   * single loop), N = N workers and the main thread is the control plane only, auto = the
-   * available cores up to 8. Restart-only.
+   * single loop), N = N workers and the main thread is the control plane only, auto (the
+   * default) = the available cores but one, up to 8 (0 on one core). Restart-only.
    */
   workers: number | 'auto';
 }

@@ -7,7 +7,7 @@
  */
 import { availableParallelism } from 'node:os';
 
-/** `auto`: the available cores, at most this many (past it, CPU a request grows: design.md). */
+/** `auto`: one worker a core but one, at most this many (past it, CPU a request grows: design.md). */
 export const AUTO_MAX_WORKERS = 8;
 
 export interface WorkerCount {
@@ -23,8 +23,18 @@ export function hasReusePort(version = process.versions.node): boolean {
   return major >= 24 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
+/**
+ * `auto` leaves one core to the control plane (probes, the flip, the state writer, admin): at a
+ * crash the workers are busiest exactly when the flip needs the CPU (design.md, "The default").
+ * One core: no worker (a thread hop and a second heap would buy nothing). Without reusePort,
+ * `auto` quietly means one worker; an explicit count is clamped with a warning.
+ */
 export function workerCount(setting: number | 'auto', version = process.versions.node, cores = availableParallelism()): WorkerCount {
-  const wanted = setting === 'auto' ? Math.min(cores, AUTO_MAX_WORKERS) : setting;
+  if (setting === 'auto') {
+    const spare = Math.max(0, Math.min(cores - 1, AUTO_MAX_WORKERS));
+    return { count: hasReusePort(version) ? spare : Math.min(spare, 1) };
+  }
+  const wanted = setting;
   if (wanted <= 1 || hasReusePort(version)) return { count: wanted };
   return { count: 1, clamped: `server.workers: ${setting} asked for ${wanted} data-plane workers, but Node ${version} has no reusePort (Node >= 22.12): running 1 worker` };
 }

@@ -27,14 +27,17 @@ export async function tempDir(prefix = 'drproxy-test-'): Promise<string> {
 }
 
 /**
- * DRPROXY_TEST_WORKERS=N runs every test proxy whose config does not set `server.workers` with
- * N data-plane worker threads (the threaded data plane's parity with inline, issue 23).
+ * A test proxy whose config does not set `server.workers` runs the single loop (0), not the
+ * default (`auto`): most tests read the in-process data plane (its server, Backends, slots),
+ * and the workers' own tests set the count. DRPROXY_TEST_WORKERS=N runs them with N data-plane
+ * worker threads instead (the threaded data plane's parity with inline, issue 23).
  */
 function withTestWorkers(doc: Record<string, unknown>): Record<string, unknown> {
   const env = process.env.DRPROXY_TEST_WORKERS;
   const server = (doc.server ?? {}) as Record<string, unknown>;
-  if (env === undefined || env === '' || server.workers !== undefined) return doc;
-  return { ...doc, server: { ...server, workers: env === 'auto' ? env : Number(env) } };
+  if (server.workers !== undefined) return doc;
+  const workers = env === undefined || env === '' ? 0 : env === 'auto' ? env : Number(env);
+  return { ...doc, server: { ...server, workers } };
 }
 
 /** A config document with test defaults: loopback listeners on free ports, a fresh state dir. */

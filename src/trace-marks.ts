@@ -10,8 +10,10 @@
  * marks, whatever else the machine's cores were doing meanwhile)
  * and written to stderr as JSON lines FLUSH_MS after the first mark of a burst: never during the
  * milliseconds being measured. SIGUSR2 (sent by the benchmark just before its kill) starts
- * every count again, so that the marks after it are the first ones again.
+ * every count again, the workers' too, so that the marks after it are the first ones again.
  */
+import { isMainThread } from 'node:worker_threads';
+
 export const TRACE = process.env.DRPROXY_TRACE_MARKS === '1';
 
 const MAX_PER_NAME = 3;
@@ -20,7 +22,24 @@ const FLUSH_MS = 1000;
 const counts = new Map<string, number>();
 let buffered: Array<{ mark: string; at: number; cpu: number; detail?: string | number }> = [];
 let flushing = false;
-if (TRACE) process.on('SIGUSR2', () => counts.clear());
+/** Run at each SIGUSR2 (the main thread's: signals reach no worker, which is told by message). */
+const resetHooks: Array<() => void> = [];
+if (TRACE && isMainThread) {
+  process.on('SIGUSR2', () => {
+    counts.clear();
+    for (const hook of resetHooks) hook();
+  });
+}
+
+/** Count every mark again from now (a worker, told of the main thread's SIGUSR2). */
+export function resetMarks(): void {
+  counts.clear();
+}
+
+/** `hook` runs at each SIGUSR2 while tracing (the threaded data plane tells its workers). */
+export function onMarksReset(hook: () => void): void {
+  if (TRACE) resetHooks.push(hook);
+}
 
 /** Record `name` (with an optional detail) now, if tracing is on. */
 export function mark(name: string, detail?: string | number): void {

@@ -59,7 +59,9 @@ export type ToWorker =
   /** Graceful stop: close the listeners, let requests finish (up to deadlineMs), then exit. */
   | { type: 'shutdown'; deadlineMs: number }
   /** The worker's data-plane metrics, for a scrape (answered with `metrics`). */
-  | { type: 'metrics'; id: number };
+  | { type: 'metrics'; id: number }
+  /** DRPROXY_TRACE_MARKS: count the marks again (the main thread got SIGUSR2; trace-marks.ts). */
+  | { type: 'trace-reset' };
 
 /** Worker → main (`ack` is WorkerSet's). */
 export type FromWorker =

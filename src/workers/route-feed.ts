@@ -12,6 +12,7 @@ import { TenantTraffic } from '../metrics/traffic.js';
 import { BackendIds, describeBackend, describeRoute, type RouteDescription } from './route-description.js';
 import type { AckRequest, StandbyOrder, TableEntry, ToWorker } from './messages.js';
 import type { PassiveTrip } from './worker-backends.js';
+import { TRACE, mark } from '../trace-marks.js';
 
 interface Fed {
   readonly cfg: TenantConfig;
@@ -47,7 +48,10 @@ export class RouteFeed {
     const was = this.fed.get(cfg.name);
     if (was?.slot === slot && was.cfg === cfg) return;
     was?.off();
-    const off = slot.onPublish((route) => this.post({ type: 'route', description: this.describe(route, cfg) }));
+    const off = slot.onPublish((route) => {
+      if (TRACE) mark('route-posted', route.mode);
+      this.post({ type: 'route', description: this.describe(route, cfg) });
+    });
     this.fed.set(cfg.name, { cfg, slot, off });
     if (cfg.proxy.standby_connections === 0) {
       for (const s of tenant.sites) for (const { backend } of s.backends) this.forwardPreconnect(backend, cfg);

@@ -27,6 +27,7 @@ import { TrafficFold } from './worker-traffic.js';
 import { WorkerConnections } from './worker-connections.js';
 import { TallyFold } from './worker-tallies.js';
 import { sizeHeapsForWorkers, workerResourceLimits } from './heap-sizing.js';
+import { onMarksReset } from '../trace-marks.js';
 
 /** Beyond a drain's own drain_timeout, how long a worker may take to acknowledge (then: hung, terminated). */
 export const ACK_TIMEOUT_MS = 2000;
@@ -98,6 +99,7 @@ export class ThreadedDataPlane implements DataPlanes {
       onStuck: (id) => log.error({ worker: id }, 'data-plane worker did not exit after terminate(): it may still hold connections'),
       log,
     });
+    onMarksReset(() => this.set.post({ type: 'trace-reset' }));
   }
 
   /**

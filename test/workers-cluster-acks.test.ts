@@ -62,4 +62,21 @@ describe.skipIf(!ETCD_INSTALLED)('clustered mode with data-plane workers', () =>
     // Timed from the leader's wait on, its own workers' drain included.
     expect(value(e, 'drproxy_cluster_ack_duration_seconds_sum', { stage: 'drained' })).toBeGreaterThanOrEqual((SLOW_MS - 100) / 1000);
   }, 30_000);
+
+  it("a follower's drain line counts what its workers drained, not its idle main thread", async () => {
+    const [r0, r1] = cluster.replicas as [Replica, Replica];
+    // After the first test b1 is active: a POST in flight on the follower's worker, then the failback.
+    const post = request(`${r1.child.url}/slow?ms=${SLOW_MS}`, { method: 'POST', headers: { host: 't.example.com', 'content-type': 'text/plain' }, body: 'x' });
+    await waitFor(async () => (await b1.stats()).byPath['/slow'] === 1, { what: 'the POST on b1' });
+    const flip = await admin(r0.child.adminUrl, 'POST', '/tenants/t/failback', { token: OPERATOR, body: { reason: 'workers follower drain' } });
+    expect(flip.status, flip.text).toBe(200);
+    const answer = await post;
+    expect(answer.statusCode).toBe(200);
+    await answer.body.dump();
+    const line = await waitFor(
+      () => r1.child.output().split('\n').find((l) => l.includes('(following the leader)') && l.includes('"epoch":3')),
+      { what: "the follower's drain line" },
+    );
+    expect(JSON.parse(line)).toMatchObject({ site: 'b1', epoch: 3, inflight: 1, finished: 1, cut: 0 });
+  }, 30_000);
 });

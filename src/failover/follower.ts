@@ -14,7 +14,7 @@
  */
 import type { TenantConfig } from '../config/types.js';
 import type { TenantState } from '../state/types.js';
-import { drainSite } from './drain.js';
+import { drainSite, type DrainResult } from './drain.js';
 import type { FlipRunnerDeps } from './flip-runner.js';
 import type { SiteRuntime } from './site.js';
 
@@ -103,17 +103,30 @@ export class Follower {
     if (s.epoch <= this.drainedEpoch) return; // a new target at the same epoch: held and drained already
     this.drainedEpoch = s.epoch;
     const site = from !== to ? this.site(from) : undefined;
-    const acked = (): void => {
+    const acked = (): boolean => {
       // A later state may have come meanwhile: an older acknowledgement must not overwrite its own.
       const cur = this.d.current();
-      if (cur?.epoch === s.epoch && cur.phase === 'failing_over') coordinator.acknowledge(config.name, s.epoch, 'drained');
-      else this.afterRoute();
+      if (cur?.epoch === s.epoch && cur.phase === 'failing_over') {
+        coordinator.acknowledge(config.name, s.epoch, 'drained');
+        return true;
+      }
+      this.afterRoute();
+      return false;
     };
-    if (!site) return acked();
+    if (!site) {
+      acked();
+      return;
+    }
+    const logDrain = (r: DrainResult): void => {
+      this.d.log.info({ site: from, epoch: s.epoch, ...r }, `drained ${from} (following the leader): ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
+    };
     void drainSite(config.name, site, config.failover.drain_timeout, this.d.upgrades, this.later).then(
       (r) => {
-        this.d.log.info({ site: from, epoch: s.epoch, ...r }, `drained ${from} (following the leader): ${r.finished} finished, ${r.redispatched} re-sent, ${r.cut} cut`);
-        acked();
+        // Threaded, this thread served nothing: the line reports the drains that acknowledge
+        // asked of the workers, summed.
+        const workers = acked() ? coordinator.localDrain?.(config.name, s.epoch) : undefined;
+        if (workers === undefined) logDrain(r);
+        else void workers.then((sum) => logDrain(sum ?? r), () => logDrain(r));
       },
       (err: unknown) => this.d.log.error({ err, site: from }, 'drain failed'),
     );

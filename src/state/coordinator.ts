@@ -50,6 +50,12 @@ export interface Coordinator {
    */
   acknowledged(tenant: string, epoch: number, stage: AckStage): Acknowledgement<DrainResult | void>;
   /**
+   * The summed counts of this process's own data planes' drains of `epoch` (worker threads),
+   * once each acknowledged it; absent or undefined when the calling thread drained them itself.
+   * A follower's drain line reports these, as the leader's flip does.
+   */
+  localDrain?(tenant: string, epoch: number): Promise<DrainResult | void> | undefined;
+  /**
    * False once this replica may no longer route the tenant's traffic: clustered, it lost etcd for
    * longer than its lease under `coordinator_loss: fail_closed`. Always true locally.
    */

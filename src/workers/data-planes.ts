@@ -62,6 +62,10 @@ class PlanesCoordinator implements Coordinator {
     return Promise.all([local, rest]).then(([counts, other]) => counts ?? other);
   }
 
+  localDrain(tenant: string, epoch: number): Promise<DrainResult | void> | undefined {
+    return this.planes.acknowledged(tenant, epoch, 'drained');
+  }
+
   serving(): boolean {
     return this.inner.serving();
   }

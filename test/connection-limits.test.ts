@@ -6,7 +6,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { startProxy, twoSiteTenant, FAST_CHECKS, sitesHealthy, type TestProxy } from './helpers/proxy.js';
+import { connectionCounts, startProxy, twoSiteTenant, FAST_CHECKS, sitesHealthy, type TestProxy } from './helpers/proxy.js';
 import { connectTracked, destroyAll, openMany, parseAnswer, type Tracked } from './helpers/sockets.js';
 import { waitFor } from './helpers/poll.js';
 import { clientAddress } from '../src/proxy/connection-guard.js';
@@ -62,7 +62,7 @@ describe('server.max_connections', () => {
   it('answers a connection over the cap with a short 503 and closes it; its request never reaches the upstream', async () => {
     p = await proxyWith({ max_connections: 4, max_connections_per_client: 0 });
     held.push(...(await openMany(p.port, 4)));
-    await waitFor(() => p!.proxy.dataPlane.connections.open === 4, { what: '4 connections open' });
+    await waitFor(async () => (await connectionCounts(p!)).open === 4, { what: '4 connections open' });
     const before = (await a1.stats()).byPath['/over-cap'] ?? 0;
     const t = await refusedAnswer(p.port, '127.0.0.3');
     expectClean503(t, /too many open connections; retry later/);
@@ -76,10 +76,10 @@ describe('server.max_connections', () => {
   it('admits a new connection once one closes', async () => {
     p = await proxyWith({ max_connections: 3, max_connections_per_client: 0 });
     held.push(...(await openMany(p.port, 3)));
-    await waitFor(() => p!.proxy.dataPlane.connections.open === 3, { what: '3 connections open' });
+    await waitFor(async () => (await connectionCounts(p!)).open === 3, { what: '3 connections open' });
     expectClean503(await refusedAnswer(p.port), /retry later/);
     held.pop()!.socket.destroy();
-    await waitFor(() => p!.proxy.dataPlane.connections.open === 2, { what: 'a connection closed' });
+    await waitFor(async () => (await connectionCounts(p!)).open === 2, { what: 'a connection closed' });
     const r = await request(`${p.url}/after`, { headers: { host: 't.example.com' } });
     expect(r.statusCode).toBe(200);
     await r.body.dump();

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import https from 'node:https';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { AddressInfo } from 'node:net';
 import { startCaptureUpstream, type CaptureUpstream } from './helpers/capture-upstream.js';
 import { sitesHealthy, startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
 import tls from 'node:tls';
@@ -33,9 +32,7 @@ beforeAll(async () => {
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'east', backends: [up.url] }] } },
   });
   await sitesHealthy(p, 'ta');
-  const list = p.proxy.dataPlane.listeners.list;
-  h2Port = (list[0]!.server.address() as AddressInfo).port;
-  h1OnlyPort = (list[1]!.server.address() as AddressInfo).port;
+  [h2Port, h1OnlyPort] = p.ports as [number, number];
 });
 
 /** The protocol the listener chose by ALPN from the client's offer. */

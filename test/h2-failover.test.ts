@@ -5,7 +5,6 @@
  * and re-dispatched to the backup as HTTP/1.1 requests are; answers then come from the backup.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AddressInfo } from 'node:net';
 import type { ClientHttp2Session } from 'node:http2';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { sitesHealthy, startProxy, tempDir, FAST_CHECKS, type TestProxy } from './helpers/proxy.js';
@@ -32,7 +31,7 @@ beforeAll(async () => {
     },
   });
   await sitesHealthy(p, 'acme');
-  port = (p.proxy.dataPlane.server.address() as AddressInfo).port;
+  port = p.ports[0]!;
 });
 
 afterAll(async () => {

@@ -74,7 +74,7 @@ beforeAll(async () => {
   });
   await sitesHealthy(p, 'ta');
   await sitesHealthy(p, 'tb');
-  port = (p.proxy.dataPlane.server.address() as AddressInfo).port;
+  port = p.ports[0]!;
   sa = await h2connect(port, 'a.example.com');
 });
 

@@ -51,7 +51,7 @@ async function start(server: Record<string, unknown>): Promise<number> {
     tenants: { t: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'east', backends: [`http://127.0.0.1:${(up.address() as AddressInfo).port}`] }] } },
   });
   await sitesHealthy(p, 't');
-  return (p.proxy.dataPlane.server.address() as AddressInfo).port;
+  return p.ports[0]!;
 }
 
 const GET = (path: string) => ({ ':path': path, ':authority': 'a.example.com' });
@@ -111,7 +111,7 @@ describe('HTTP/2 limits', () => {
     const port = await start({});
     const s = await h2connect(port, 'a.example.com');
     const gauge = async (): Promise<number> => {
-      const text = await p!.proxy.metrics.registry.metrics();
+      const text = await p!.proxy.metricsText();
       return Number(/^drproxy_http2_sessions (\d+)$/m.exec(text)?.[1]);
     };
     await waitFor(async () => (await gauge()) === 1, { what: 'one session counted' });

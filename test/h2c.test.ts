@@ -4,7 +4,7 @@
  * listener as before; a listener without h2c answers the preface promptly rather than hang.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import { request } from 'undici';
 import { startCaptureUpstream, type CaptureUpstream } from './helpers/capture-upstream.js';
 import { sitesHealthy, startProxy, type TestProxy } from './helpers/proxy.js';
@@ -24,9 +24,7 @@ beforeAll(async () => {
     tenants: { t: { tier: 'BC', hosts: ['t.example.com'], sites: [{ name: 'east', backends: [up.url] }] } },
   });
   await sitesHealthy(p, 't');
-  const list = p.proxy.dataPlane.listeners.list;
-  h2cPort = (list[0]!.server.address() as AddressInfo).port;
-  plainPort = (list[1]!.server.address() as AddressInfo).port;
+  [h2cPort, plainPort] = p.ports as [number, number];
 });
 
 afterAll(async () => {

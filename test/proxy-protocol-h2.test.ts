@@ -9,7 +9,6 @@ import tls from 'node:tls';
 import http2 from 'node:http2';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { startCaptureUpstream, type CaptureUpstream } from './helpers/capture-upstream.js';
 import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
 import { makeCert } from './helpers/certs.js';
@@ -60,7 +59,7 @@ beforeAll(async () => {
     access_log: { mode: 'all', destination: logFile },
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: [up.url] }] } },
   });
-  [h2cPort, tlsPort] = p.proxy.dataPlane.listeners.list.map((l) => (l.server.address() as AddressInfo).port) as [number, number];
+  [h2cPort, tlsPort] = p.ports as [number, number];
 });
 
 afterAll(async () => {

@@ -10,7 +10,6 @@ import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { startCaptureUpstream, type CaptureUpstream } from './helpers/capture-upstream.js';
 import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
 import { makeCert } from './helpers/certs.js';
@@ -115,7 +114,7 @@ beforeAll(async () => {
     access_log: { mode: 'all', destination: logFile },
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: [up.url] }] } },
   });
-  [plainPort, tlsPort] = p.proxy.dataPlane.listeners.list.map((l) => (l.server.address() as AddressInfo).port) as [number, number];
+  [plainPort, tlsPort] = p.ports as [number, number];
 });
 
 afterAll(async () => {

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import https from 'node:https';
 import { copyFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { admin } from './helpers/admin.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
@@ -51,7 +50,7 @@ beforeAll(async () => {
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], tls: tenantTls, sites: [{ name: 'a', backends: [up.url] }] } },
   });
   p = await startProxy(doc({ cert_file: live.cert, key_file: live.key }), { configFile: join(dir, 'drproxy.yaml') });
-  tlsPort = (p.proxy.dataPlane.server.address() as AddressInfo).port;
+  tlsPort = p.ports[0]!;
 });
 
 afterAll(async () => {

@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import https from 'node:https';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
@@ -48,7 +47,7 @@ beforeAll(async () => {
       tb: { tier: 'BC', hosts: ['b.example.com', '*.b.example.com'], tls: { cert_file: certB.cert, key_file: certB.key }, sites: [{ name: 'b', backends: [b.url] }] },
     },
   });
-  tlsPort = (p.proxy.dataPlane.listeners.list[1]!.server.address() as AddressInfo).port;
+  tlsPort = p.ports[1]!;
 });
 
 afterAll(async () => {
@@ -102,7 +101,7 @@ describe('TLS listener, certificates by SNI', () => {
     await r.body.dump();
     expect(r.statusCode).toBe(200);
     expect(r.headers['x-site']).toBe('a');
-    expect(p.proxy.dataPlane.server).toBe(p.proxy.dataPlane.listeners.list[0]!.server);
+    expect(p.port).toBe(p.ports[0]);
   });
 
   it('exports drproxy_tls_cert_expiry_seconds per tenant and name', async () => {

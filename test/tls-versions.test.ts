@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
-import type { AddressInfo } from 'node:net';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
 import { startProxy, tempDir, type TestProxy } from './helpers/proxy.js';
 import { makeCert, handshake, type TestCert } from './helpers/certs.js';
@@ -33,7 +32,7 @@ beforeAll(async () => {
     ],
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: [up.url] }] } },
   });
-  [port12, port13, portRotating] = p.proxy.dataPlane.listeners.list.map((l) => (l.server.address() as AddressInfo).port) as [number, number, number];
+  [port12, port13, portRotating] = p.ports as [number, number, number];
 });
 
 afterAll(async () => {

@@ -6,7 +6,6 @@
  * must still reach the HTTP/1.1 upgrade.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AddressInfo } from 'node:net';
 import type { ConnectionOptions, TLSSocket } from 'node:tls';
 import { WebSocket, type ClientOptions } from 'ws';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
@@ -30,7 +29,7 @@ beforeAll(async () => {
       other: { tier: 'BC', hosts: ['other.example.com'], tls: { cert_file: certOther.cert, key_file: certOther.key }, sites: [{ name: 'ws2', backends: [other.url] }] },
     },
   });
-  port = (p.proxy.dataPlane.listeners.list[0]!.server.address() as AddressInfo).port;
+  port = p.ports[0]!;
 });
 
 afterAll(async () => {

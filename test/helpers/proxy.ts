@@ -8,6 +8,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../../src/config/index.js';
 import { DrProxy, type DrProxyOptions } from '../../src/drproxy.js';
 import { createLogger } from '../../src/log.js';
+import type { ConnectionCounts } from '../../src/metrics/connections.js';
 import { waitFor } from './poll.js';
 import { startUpstream, stopAll, type Upstream } from './upstream.js';
 
@@ -17,6 +18,8 @@ export interface TestProxy {
   /** http://127.0.0.1:PORT of the admin API. */
   adminUrl: string;
   port: number;
+  /** Each `listen` entry's port, in order: the in-process data plane's, or the workers'. */
+  ports: number[];
   stateDir: string;
   logs: Record<string, unknown>[];
   stop(): Promise<void>;
@@ -71,10 +74,18 @@ export async function startProxy(doc: Record<string, unknown>, opts: DrProxyOpti
     url: `http://127.0.0.1:${port}`,
     adminUrl: proxy.admin ? `http://127.0.0.1:${proxy.admin.address().port}` : '',
     port,
+    ports: (proxy.threads ?? proxy.dataPlane).ports().map((n) => n!),
     stateDir: (full.state as { dir: string }).dir,
     logs,
     stop: () => proxy.stop(),
   };
+}
+
+/** The data plane's connection counts: the in-process guard's, or the workers' as of a scrape made now. */
+export async function connectionCounts(p: TestProxy): Promise<ConnectionCounts> {
+  if (p.proxy.threads === undefined) return p.proxy.dataPlane.connections;
+  await p.proxy.metricsText();
+  return p.proxy.threads.connections;
 }
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));

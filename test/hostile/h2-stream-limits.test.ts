@@ -37,7 +37,7 @@ beforeAll(async () => {
     tenants: { t: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'east', backends: [`http://127.0.0.1:${(up.address() as AddressInfo).port}`] }] } },
   });
   await sitesHealthy(p, 't');
-  port = (p.proxy.dataPlane.server.address() as AddressInfo).port;
+  port = p.ports[0]!;
 });
 afterAll(async () => {
   for (const res of waiting) res.end();

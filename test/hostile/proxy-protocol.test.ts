@@ -6,9 +6,8 @@
  * nothing. The per-client cap counts the header's client, not the balancer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AddressInfo } from 'node:net';
 import { startCaptureUpstream, type CaptureUpstream } from '../helpers/capture-upstream.js';
-import { startProxy, type TestProxy } from '../helpers/proxy.js';
+import { connectionCounts, startProxy, type TestProxy } from '../helpers/proxy.js';
 import { rawSend, v1Tcp4, v2Tcp4 } from '../helpers/proxy-header.js';
 import { waitFor } from '../helpers/poll.js';
 import net from 'node:net';
@@ -33,7 +32,7 @@ beforeAll(async () => {
     server: { trusted_proxies: ['127.0.0.1'], headers_timeout: `${HEADERS_TIMEOUT}ms`, request_timeout: '5s', max_connections_per_client: 1 },
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: [up.url] }] } },
   });
-  port = (p.proxy.dataPlane.listeners.list[0]!.server.address() as AddressInfo).port;
+  port = p.ports[0]!;
 });
 
 afterAll(async () => {
@@ -88,7 +87,7 @@ describe('PROXY protocol listener under hostile peers', () => {
     // Two clients behind the same balancer: one connection each is within the cap of 1.
     const a = await open('198.51.100.1');
     const b = await open('198.51.100.2');
-    await waitFor(() => p.proxy.dataPlane.connections.open === 2, { what: 'two connections open' });
+    await waitFor(async () => (await connectionCounts(p)).open === 2, { what: 'two connections open' });
     const again = await rawSend(port, [Buffer.concat([v1Tcp4('198.51.100.1'), request])]);
     expect(again.text).toMatch(/^HTTP\/1\.1 503[^]*too_many_connections/);
     let bText = '';

@@ -6,9 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { startUpstream, stopAll, type Upstream } from '../helpers/upstream.js';
-import { startProxy, tempDir, type TestProxy } from '../helpers/proxy.js';
+import { connectionCounts, startProxy, tempDir, type TestProxy } from '../helpers/proxy.js';
 import { makeCert, handshake, type TestCert } from '../helpers/certs.js';
 import { waitFor } from '../helpers/poll.js';
 
@@ -41,7 +40,7 @@ beforeAll(async () => {
     server: { headers_timeout: `${HEADERS_TIMEOUT}ms`, request_timeout: '5s', max_connections: 2 },
     tenants: { ta: { tier: 'BC', hosts: ['a.example.com'], sites: [{ name: 'a', backends: [up.url] }] } },
   });
-  [plainPort, tlsPort] = p.proxy.dataPlane.listeners.list.map((l) => (l.server.address() as AddressInfo).port) as [number, number];
+  [plainPort, tlsPort] = p.ports as [number, number];
 });
 
 afterAll(async () => {
@@ -61,16 +60,16 @@ describe('TLS listeners under hostile clients', () => {
   it('counts connections of every listener against one cap, refusing the TLS one before its handshake', async () => {
     const a = await rawConnect(plainPort);
     const b = await rawConnect(tlsPort);
-    await waitFor(() => p.proxy.dataPlane.connections.open === 2, { what: 'two open connections' });
+    await waitFor(async () => (await connectionCounts(p)).open === 2, { what: 'two open connections' });
     const refused = await handshake(tlsPort, 'a.example.com').then(() => 'handshake', (e: NodeJS.ErrnoException) => e.code ?? e.message);
     expect(refused).not.toBe('handshake');
     // Not the plain-HTTP 503 of a refused plain connection: nothing at all before a handshake.
     const third = await rawConnect(tlsPort);
     expect((await third.closed).bytes).toBe(0);
-    expect(p.proxy.dataPlane.connections.refused.max_connections).toBeGreaterThanOrEqual(1);
+    expect((await connectionCounts(p)).refused.max_connections).toBeGreaterThanOrEqual(1);
     a.sock.destroy();
     b.sock.destroy();
-    await waitFor(() => p.proxy.dataPlane.connections.open === 0, { what: 'the connections to close' });
+    await waitFor(async () => (await connectionCounts(p)).open === 0, { what: 'the connections to close' });
     expect((await handshake(tlsPort, 'a.example.com')).protocol).toBe('TLSv1.3');
   });
 });

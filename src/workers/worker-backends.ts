@@ -25,7 +25,7 @@ export class WorkerBackends implements BackendResolver {
   private readonly byId = new Map<number, Backend>();
   private readonly idOf = new WeakMap<Backend, number>();
   private batch: PassiveTrip[] = [];
-  /** A turn's first trip went out: the rest of the turn's wait for its end. */
+  /** This turn's first trip went out; its other trips wait for the turn's end. */
   private flushing = false;
 
   constructor(

@@ -34,7 +34,6 @@ export function workerCount(setting: number | 'auto', version = process.versions
     const spare = Math.max(0, Math.min(cores - 1, AUTO_MAX_WORKERS));
     return { count: hasReusePort(version) ? spare : Math.min(spare, 1) };
   }
-  const wanted = setting;
-  if (wanted <= 1 || hasReusePort(version)) return { count: wanted };
-  return { count: 1, clamped: `server.workers: ${setting} asked for ${wanted} data-plane workers, but Node ${version} has no reusePort (Node >= 22.12): running 1 worker` };
+  if (setting <= 1 || hasReusePort(version)) return { count: setting };
+  return { count: 1, clamped: `server.workers is ${setting}, but Node ${version} has no reusePort (Node >= 22.12): running 1 data-plane worker` };
 }

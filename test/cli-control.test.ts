@@ -13,14 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { parse, stringify } from 'yaml';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { spawnProxy, startProxy, tempDir, type ChildProxy, type TestProxy } from './helpers/proxy.js';
+import { PATIENT_CHECKS, spawnProxy, startProxy, tempDir, type ChildProxy, type TestProxy } from './helpers/proxy.js';
 
-/**
- * Checks that do not flip a tenant by themselves on a loaded machine (FAST_CHECKS' 80 ms timeout
- * did in clean-clone runs, and the state these tests assert moved under them): they test the
- * CLI, not detection.
- */
-const PATIENT_CHECKS = { interval: '200ms', timeout: '1s', rise: 2, fall: 3, jitter: 0 };
 import { waitFor } from './helpers/poll.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));

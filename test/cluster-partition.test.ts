@@ -8,15 +8,9 @@ import { request } from 'undici';
 import { ETCD_INSTALLED, startEtcd, type EtcdCluster } from './helpers/etcd.js';
 import { startCluster, type Cluster, type Replica } from './helpers/cluster.js';
 import { startUpstream, stopAll, type Upstream } from './helpers/upstream.js';
-import { twoSiteTenant } from './helpers/proxy.js';
+import { PATIENT_CHECKS, twoSiteTenant } from './helpers/proxy.js';
 import { waitFor } from './helpers/poll.js';
 
-/**
- * Checks that do not flip the tenant by themselves on a loaded machine (FAST_CHECKS' 80 ms
- * timeout did, in a clean-clone CI run: the replicas then served b1 and never a1). What this
- * file tests is the lease, not detection.
- */
-const PATIENT_CHECKS = { interval: '200ms', timeout: '1s', rise: 2, fall: 3, jitter: 0 };
 
 async function get(r: Replica): Promise<{ status: number; body: string; error: string | undefined }> {
   const res = await request(`${r.child.url}/`, { headers: { host: 't.example.com' } });

@@ -34,8 +34,8 @@ describe('V8 heap sizing for data-plane workers', () => {
     expect(plain.mainAfter).toBeGreaterThan(16 * MB);
   });
 
-  it('inline (server.workers 0): held while the config loads, then grows as V8 would (Node >= 22)', () => {
-    if (nodeMajor < 22) return;
+  // Node 20's V8 reads the growth factor once, not at each growth: nothing to hold there.
+  it.skipIf(nodeMajor < 22)('inline (server.workers 0): held while the config loads, then grows as V8 would', () => {
     const r = run('inline');
     expect(r.held).toBeLessThanOrEqual(8 * MB);
     expect(r.mainAfter).toBeGreaterThan(16 * MB);

@@ -12,7 +12,7 @@ import { TenantTraffic } from '../metrics/traffic.js';
 import { BackendIds, describeBackend, describeRoute, type RouteDescription } from './route-description.js';
 import type { AckRequest, StandbyOrder, TableEntry, ToWorker } from './messages.js';
 import type { PassiveTrip } from './worker-backends.js';
-import { TRACE, mark } from '../trace-marks.js';
+import { mark } from '../trace-marks.js';
 
 interface Fed {
   readonly cfg: TenantConfig;
@@ -49,7 +49,7 @@ export class RouteFeed {
     if (was?.slot === slot && was.cfg === cfg) return;
     was?.off();
     const off = slot.onPublish((route) => {
-      if (TRACE) mark('route-posted', route.mode);
+      mark('route-posted', route.mode);
       this.post({ type: 'route', description: this.describe(route, cfg) });
     });
     this.fed.set(cfg.name, { cfg, slot, off });

@@ -24,7 +24,7 @@ import { TRAFFIC_REPORT_MS, WorkerTraffic } from './worker-traffic.js';
 import { openWorkerAccessLog } from './access-relay.js';
 import { ownTallies } from './worker-tallies.js';
 import { WarmReporter } from './worker-warm.js';
-import { TRACE, mark, resetMarks } from '../trace-marks.js';
+import { mark, resetMarks } from '../trace-marks.js';
 
 export interface WorkerInit {
   readonly id: string;
@@ -120,7 +120,7 @@ function apply(d: RouteDescription): void {
   // A full set repeats the routes a worker already has: the same route is not published again.
   const json = JSON.stringify(d);
   if (applied.get(d.tenant) === json) return;
-  if (TRACE) mark('worker-route', d.mode);
+  mark('worker-route', d.mode);
   applied.set(d.tenant, json);
   const route = rebuildRoute(d, backends);
   const slot = slots.get(d.tenant);

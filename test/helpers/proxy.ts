@@ -160,6 +160,13 @@ export function twoSiteTenant(host: string, a1: { url: string }, b1: { url: stri
 /** Fast health checks for tests. */
 export const FAST_CHECKS = { interval: '100ms', timeout: '80ms', rise: 2, fall: 2, jitter: 0 };
 
+/**
+ * Checks that do not flip a tenant by themselves on a loaded machine (FAST_CHECKS' 80 ms timeout
+ * did in clean-clone runs, and the state under test moved): for tests of something other than
+ * detection (the CLI, a lease).
+ */
+export const PATIENT_CHECKS = { interval: '200ms', timeout: '1s', rise: 2, fall: 3, jitter: 0 };
+
 /** Wait until every site of a tenant is available (all first probes in and passing). */
 export async function sitesHealthy(p: { proxy: DrProxy }, tenant = 't'): Promise<void> {
   await waitFor(() => p.proxy.tenant(tenant)?.sites.every((s) => s.health().available), { what: `all sites of ${tenant} healthy` });

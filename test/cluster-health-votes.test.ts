@@ -9,11 +9,10 @@
  * cancelled by compaction while cut off is read again.
  */
 import { describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
 import { EtcdClient } from '../src/cluster/etcd.js';
 import { HealthVotes } from '../src/cluster/health-votes.js';
 import type { HealthVote, SiteVote } from '../src/failover/quorum-health.js';
-import { ETCD_INSTALLED, ETCD_SKIP_REASON, useEtcd } from './helpers/etcd.js';
+import { ETCD_INSTALLED, ETCD_SKIP_REASON, compactEtcd, useEtcd } from './helpers/etcd.js';
 import { startRelay, type TcpRelay } from './helpers/tcp-relay.js';
 import { waitFor } from './helpers/poll.js';
 
@@ -170,7 +169,7 @@ describe.skipIf(!ETCD_INSTALLED)('health votes (real etcd)', () => {
     await waitFor(async () => (await s.direct.get(`${prefix}/votes/r1/t1`)).kv?.value.includes('down'), { what: 'r1\u2019s first write' });
     r1.votes.withdraw('t2');
     await waitFor(async () => (await s.direct.getPrefix(`${prefix}/votes/r1/`)).kvs.length === 1, { what: 'r1\u2019s second write' });
-    execFileSync('etcdctl', ['compact', String(await revision())], { env: { ...process.env, ETCDCTL_API: '3', ETCDCTL_ENDPOINTS: s.etcd.endpoints[0]! }, stdio: 'ignore' });
+    await compactEtcd(s.etcd.endpoints[0]!, await revision());
     r2.relay!.restore();
     await waitFor(() => r2.votes.votesFor('t1').get('r1')?.sites.a === 'down' && r2.votes.votesFor('t2').size === 0, { what: 'r2 to read the votes again' });
     expect(r2.errors.join('\n')).toMatch(/Watcher canceled/);

@@ -25,6 +25,12 @@ export interface Replica {
   coordinator: EtcdCoordinator;
 }
 
+/** `ttl` (default TTL) for a test whose point is that no lease expires, on however busy a machine. */
+export interface ReplicaOptions {
+  loss?: EtcdConfig['coordinator_loss'];
+  ttl?: number;
+}
+
 let fleets = 0;
 
 /** A new key prefix: each test its own fleet. */
@@ -36,16 +42,17 @@ export async function startReplica(
   s: EtcdSuite,
   prefix: string,
   id: string,
-  opts: { loss?: EtcdConfig['coordinator_loss'] } = {},
+  opts: ReplicaOptions = {},
 ): Promise<Replica> {
+  const ttl = opts.ttl ?? TTL;
   const relay = await startRelay(s.etcd.endpoints[0]!);
   const client = new EtcdClient({ endpoints: [relay.url], requestTimeout: 500, dialTimeout: 2000 });
-  const lease = new LeaseKeeper({ client, ttl: TTL, margin: MARGIN });
+  const lease = new LeaseKeeper({ client, ttl, margin: MARGIN });
   const election = new LeaderElection({ client, lease, prefix, replicaId: id, retryDelay: 100 });
   const config: EtcdConfig = {
     endpoints: [relay.url],
     prefix,
-    lease_ttl: TTL,
+    lease_ttl: ttl,
     quorum: 'majority',
     coordinator_loss: opts.loss ?? 'fail_closed',
     dial_timeout: 2000,
@@ -58,7 +65,7 @@ export async function startReplica(
   return { id, relay, client, lease, coordinator };
 }
 
-export async function startReplicas(s: EtcdSuite, prefix: string, ids: string[], opts: { loss?: EtcdConfig['coordinator_loss'] } = {}): Promise<Replica[]> {
+export async function startReplicas(s: EtcdSuite, prefix: string, ids: string[], opts: ReplicaOptions = {}): Promise<Replica[]> {
   return Promise.all(ids.map((id) => startReplica(s, prefix, id, opts)));
 }
 

@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { Etcd3 } from 'etcd3';
 import { EtcdClient } from '../../src/cluster/etcd.js';
 import { waitFor } from './poll.js';
 
@@ -172,4 +173,17 @@ export function useEtcd(size: 1 | 3 = 1, requestTimeout = 600): EtcdSuite {
     await suite.etcd?.stop();
   });
   return suite;
+}
+
+/**
+ * Compacts etcd's history up to `revision`, as an operator's `etcdctl compact` would; through the
+ * etcd3 client, since Debian's etcd-server package has no etcdctl.
+ */
+export async function compactEtcd(endpoint: string, revision: number | string): Promise<void> {
+  const client = new Etcd3({ hosts: [endpoint] });
+  try {
+    await client.kv.compact({ revision: String(revision), physical: true });
+  } finally {
+    client.close();
+  }
 }

@@ -73,6 +73,8 @@ describe.skipIf(!ETCD_INSTALLED)('etcd coordinator: acknowledgements (real etcd)
     const f2Key = `${prefix}/replicas/${f2!.id}`;
     const registered = (await s.direct.get(f2Key)).kv;
     expect(registered).toBeDefined();
+    // The leader waits only for the replicas it has seen register: f2's key may still be on its way.
+    await waitFor(() => leader.coordinator.status().replicas.some((r) => r.id === f2!.id), { timeout: 3000, what: 'the leader sees f2' });
     await leader.coordinator.commit('t', activeAt(1), undefined);
     const wait = track(leader.coordinator.acknowledged('t', 1, 'drained'));
     leader.coordinator.acknowledge('t', 1, 'drained');

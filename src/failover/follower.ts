@@ -125,8 +125,7 @@ export class Follower {
         // Threaded, this thread served nothing: the line reports the drains that acknowledge
         // asked of the workers, summed.
         const workers = acked() ? coordinator.localDrain?.(config.name, s.epoch) : undefined;
-        if (workers === undefined) logDrain(r);
-        else void workers.then((sum) => logDrain(sum ?? r), () => logDrain(r));
+        void Promise.resolve(workers).then((sum) => logDrain(sum ?? r), () => logDrain(r));
       },
       (err: unknown) => this.d.log.error({ err, site: from }, 'drain failed'),
     );

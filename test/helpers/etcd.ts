@@ -194,7 +194,7 @@ export function useEtcd(size: 1 | 3 = 1, requestTimeout = 600): EtcdSuite {
  * Compacts etcd's history up to `revision`, as an operator's `etcdctl compact` would; through the
  * etcd3 client, since Debian's etcd-server package has no etcdctl.
  */
-export async function compactEtcd(endpoint: string, revision: number | string): Promise<void> {
+export async function compactEtcd(endpoint: string, revision: number): Promise<void> {
   const client = new Etcd3({ hosts: [endpoint] });
   try {
     await client.kv.compact({ revision: String(revision), physical: true });
